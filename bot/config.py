@@ -1,0 +1,258 @@
+"""Configuration: one YAML document plus EVENTFEED_<SECTION>_<KEY> overrides, validated into frozen dataclasses.
+
+Pure: the caller reads the file and the environment and passes them in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+ENV_PREFIX = "EVENTFEED_"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who edits the file."""
+
+
+class Secret(str):
+    """A string that never shows itself in repr, logs or tracebacks."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:  # str(secret) and f-strings are masked too; use .reveal()
+        return "***"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+@dataclass(frozen=True)
+class ArticlesConfig:
+    folder: Path = Path("examples/articles")
+    max_bytes: int = 10 * 1024 * 1024  # larger files are recorded as skipped
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    url: str = "sqlite:///state/eventfeed.db"
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    folder: Path = Path("feeds")
+    max_entries: int = 50
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    base_url: str = "http://127.0.0.1:8080/"
+    title: str = "eventfeed"
+    description: str = "Headline events from the articles of this site"
+    timezone: str = "UTC"  # applied to naive dates in front matter
+    language: str = "zh-Hans"
+    permalink: str = "/:categories/:year/:month/:day/:title.html"  # Jekyll's "date" style
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    bind: str = "127.0.0.1:8080"
+
+    @property
+    def host(self) -> str:
+        return self.bind.rpartition(":")[0].strip("[]") or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return int(self.bind.rpartition(":")[2])
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token: Secret | None = None
+    base_url: str | None = None  # e.g. http://127.0.0.1:8081/bot for a self-hosted Bot API server
+    admins: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    interval_seconds: float = 60.0  # safety-net rescan and outbox drain
+    debounce_seconds: float = 0.5  # a watched file must be quiet this long before it is read
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    rules: Path | None = None  # None: the rule pack shipped in bot/defaults
+    aliases: Path | None = None
+    rates: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    articles: ArticlesConfig = field(default_factory=ArticlesConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    site: SiteConfig = field(default_factory=SiteConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+
+
+def parse_config(text: str | None, env: Mapping[str, str], source: str = "<config>") -> Config:
+    """Build a Config from YAML text (None: defaults only) and environment overrides."""
+    try:
+        doc = yaml.safe_load(text) if text else {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
+    sections = _sections()
+    for name in doc:
+        if name not in sections:
+            raise ConfigError(
+                f"{source}: unknown section '{name}'; expected one of {_names(sections)}"
+            )
+    built: dict[str, Any] = {}
+    for name, cls in sections.items():
+        raw = doc.get(name) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: '{name}' must be a mapping of keys")
+        built[name] = _build_section(name, cls, raw, env, source)
+    config = Config(**built)
+    _check(config, source)
+    return config
+
+
+def _sections() -> dict[str, type]:
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def _names(items: Mapping[str, Any]) -> str:
+    return ", ".join(sorted(items))
+
+
+def _build_section(
+    section: str, cls: type, raw: dict[str, Any], env: Mapping[str, str], source: str
+) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            raise ConfigError(
+                f"{source}: unknown key '{section}.{key}'; expected one of {_names(fields)}"
+            )
+    values: dict[str, Any] = {}
+    for key, hint in fields.items():
+        env_name = f"{ENV_PREFIX}{section}_{key}".upper()
+        where = f"{source}: '{section}.{key}'"
+        if env_name in env:
+            where = f"environment variable {env_name}"
+            values[key] = _coerce(_from_env(env[env_name]), hint, where)
+        elif key in raw:
+            values[key] = _coerce(raw[key], hint, where)
+    return cls(**values)
+
+
+def _from_env(value: str) -> Any:
+    """Environment values are YAML scalars or lists ('8080', 'true', '[1, 2]'); bare text stays text."""
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return parsed if isinstance(parsed, (int, float, bool, list)) or parsed is None else value
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, where)
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if isinstance(items, (int, float)) and not isinstance(items, bool):
+            items = [items]
+        if not isinstance(items, list):
+            raise ConfigError(f"{where}: expected a list, got {_shown(value)}")
+        return tuple(_coerce(_scalar(i), args[0], where) for i in items if str(i).strip())
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {_shown(value)}")
+    if hint in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {_shown(value)}")
+        if hint is int and isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{where}: expected a whole number, got {value}")
+        return hint(value)
+    if hint in (str, Path, Secret):
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool) or value == "":
+            raise ConfigError(f"{where}: expected text, got {_shown(value)}")
+        return hint(str(value))
+    raise ConfigError(f"{where}: unsupported value {_shown(value)}")  # pragma: no cover
+
+
+def _scalar(item: Any) -> Any:
+    if isinstance(item, str):
+        item = item.strip()
+        try:
+            return int(item)
+        except ValueError:
+            return item
+    return item
+
+
+def _shown(value: Any) -> str:
+    kind = "nothing" if value is None else type(value).__name__
+    return f"{kind} {value!r}" if value is not None else kind
+
+
+def _check(config: Config, source: str) -> None:
+    """Checks that need more than a type: values in range, URLs, time zones, folders."""
+    if config.feeds.max_entries < 1:
+        raise ConfigError(f"{source}: 'feeds.max_entries' must be at least 1")
+    if config.articles.max_bytes < 1:
+        raise ConfigError(f"{source}: 'articles.max_bytes' must be at least 1")
+    if config.scan.interval_seconds <= 0:
+        raise ConfigError(f"{source}: 'scan.interval_seconds' must be more than 0")
+    if config.scan.debounce_seconds < 0:
+        raise ConfigError(f"{source}: 'scan.debounce_seconds' must not be negative")
+    if not config.site.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{source}: 'site.base_url' must start with http:// or https://")
+    if config.telegram.base_url and not config.telegram.base_url.startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError(f"{source}: 'telegram.base_url' must start with http:// or https://")
+    try:
+        ZoneInfo(config.site.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{source}: 'site.timezone' must be an IANA time zone such as 'Asia/Shanghai', "
+            f"got {config.site.timezone!r}"
+        ) from None
+    host, sep, port = config.http.bind.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{source}: 'http.bind' must be HOST:PORT such as '127.0.0.1:8080'")
+    if "://" not in config.state.url:
+        raise ConfigError(
+            f"{source}: 'state.url' must be a database URL such as 'sqlite:///state/eventfeed.db'"
+        )

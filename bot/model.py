@@ -1,0 +1,107 @@
+"""The data that flows one way through eventfeed: file → Article → Event → feed entry | message.
+
+Every type here is a frozen dataclass with no behaviour that touches the outside world.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+EVENT_TYPES: tuple[str, ...] = (
+    "talent_move",
+    "compensation",
+    "acquisition",
+    "funding",
+    "product_launch",
+    "market_move",
+    "legal_regulatory",
+    "partnership",
+    "other",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One file of the watched folder, parsed: text cleaned of boilerplate, time zone aware."""
+
+    path: str  # relative to the watched folder, POSIX separators
+    title: str
+    text: str  # body text, paragraphs separated by a blank line, boilerplate removed
+    lang: str  # "zh-Hans", "zh-Hant", "en" or another BCP 47 tag
+    published: datetime  # always aware
+    format: str  # "jekyll", "text" or "html"
+    slug: str  # from the file name, date prefix removed
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    author: str | None = None
+    thumbnail: str | None = None
+    permalink: str | None = None  # front-matter permalink, if any
+    feed_id: str | None = None  # front-matter id / uuid / feed_id, if any
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """A sum of money as written, with its value in USD when a rate is known."""
+
+    value: float  # in `currency` units
+    currency: str  # ISO 4217 code
+    usd: float | None
+    text: str  # as written in the article
+    approximate: bool = False  # "上億", "more than", "约"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A headline event: who did what to whom, for how much, when."""
+
+    type: str  # one of the rule pack's types (EVENT_TYPES by default)
+    actors: tuple[str, ...]  # canonical names, most important first
+    summary: str  # one sentence in the article's language
+    evidence: str  # the sentence it was found in
+    amount: Amount | None = None
+    date: str | None = None  # ISO 8601 date ("2025-06-17" or "2025-07")
+    score: float = 0.0  # ranking weight; higher is more headline-like
+    extra: tuple[tuple[str, str], ...] = ()  # e.g. (("stake", "49%"), ("round", "Series A"))
+
+    @property
+    def key(self) -> str:
+        """Identity of the event within its article: unchanged facts give an unchanged key."""
+        usd = "" if self.amount is None or self.amount.usd is None else f"{self.amount.usd:.0f}"
+        raw = "\x1f".join((self.type, *sorted(self.actors), usd))
+        return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What the extractor makes of one article."""
+
+    summary: str  # 2–3 sentences for the feed and the message
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the store keeps it: with the stable id feeds and the outbox use."""
+
+    id: int
+    uid: str  # stable, used as the feed entry id
+    article_id: int
+    event: Event
+    created: datetime  # first stored (aware, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article as the store keeps it, with its current events."""
+
+    id: int
+    uid: str  # stable, never changes once published
+    article: Article
+    summary: str
+    url: str
+    first_seen: datetime  # aware, UTC
+    updated: datetime  # aware, UTC: when its content last changed
+    events: tuple[StoredEvent, ...] = field(default=())
