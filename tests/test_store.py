@@ -1,0 +1,167 @@
+"""The store on a real SQLite file: stable ids, no second alert for unchanged events, the outbox."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.model import Amount, Article, Event, Extraction
+from bot.store import Store
+
+NOW = datetime(2025, 6, 21, 8, 0, tzinfo=UTC)
+
+
+def make_article(
+    path: str = "post.md", title: str = "Meta hires three OpenAI researchers"
+) -> Article:
+    return Article(
+        path=path,
+        title=title,
+        text="Meta hired three researchers from OpenAI.",
+        lang="en",
+        published=datetime(2025, 6, 21, 12, 0, tzinfo=UTC),
+        format="jekyll",
+        slug="post",
+        categories=("AI",),
+    )
+
+
+HIRE = Event("talent_move", ("Meta", "OpenAI"), "Meta hires from OpenAI.", "Meta hired …")
+BONUS = Event(
+    "compensation",
+    ("Meta", "Sam Altman"),
+    "Meta offered $100M bonuses.",
+    "…",
+    amount=Amount(1e8, "USD", 1e8, "$100M"),
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'state' / 'eventfeed.db'}")
+
+
+def save(store: Store, article: Article, *found: Event, targets=None, digest: str = "h1"):  # type: ignore[no-untyped-def]
+    return store.save_article(
+        article,
+        Extraction("summary", tuple(found)),
+        "https://example.org/post.html",
+        size=10,
+        mtime_ns=1,
+        content_hash=digest,
+        now=NOW,
+        targets=targets or {},
+    )
+
+
+def test_edit_keeps_the_id_and_alerts_only_new_events(store: Store) -> None:
+    article = make_article()
+    targets = {HIRE.key: [(42, None)], BONUS.key: [(42, None)]}
+    first = save(store, article, HIRE, targets=targets)
+    assert [e.event.type for e in first.new_events] == ["talent_move"]
+    assert first.queued == 1
+
+    edited = replace(article, title="Meta hires three OpenAI researchers (updated)")
+    second = save(store, edited, HIRE, BONUS, targets=targets, digest="h2")
+    assert second.article.uid == first.article.uid
+    assert [e.event.type for e in second.new_events] == ["compensation"]
+    assert second.queued == 1
+    kept = {e.event.type: e.uid for e in second.article.events}
+    assert kept["talent_move"] == first.new_events[0].uid
+
+    [published] = store.published_articles()
+    assert published.article.title.endswith("(updated)")
+    assert {e.event.type for e in published.events} == {"talent_move", "compensation"}
+
+
+def test_event_dropped_by_an_edit_leaves_the_feed(store: Store) -> None:
+    save(store, make_article(), HIRE, BONUS)
+    save(store, make_article(), HIRE, digest="h2")
+    [published] = store.published_articles()
+    assert [e.event.type for e in published.events] == ["talent_move"]
+
+
+def test_rename_keeps_the_uid_and_delete_removes_it_from_feeds(store: Store) -> None:
+    first = save(store, make_article("a.md"), HIRE)
+    store.mark_deleted(["a.md"], NOW)
+    assert store.published_articles() == []
+    renamed = save(store, make_article("b.md"), HIRE)
+    assert renamed.article.uid == first.article.uid
+    assert renamed.new_events == ()  # same event, same article: no second alert
+
+
+def test_front_matter_id_wins_and_stays_unique(store: Store) -> None:
+    one = save(store, replace(make_article("a.md"), feed_id="my-id"), HIRE)
+    two = save(store, replace(make_article("b.md"), feed_id="my-id"), HIRE, digest="h2")
+    assert one.article.uid == "my-id"
+    assert two.article.uid != one.article.uid
+
+
+def test_failure_is_recorded_and_not_published(store: Store) -> None:
+    store.record_failure(
+        "bad.md",
+        status="error",
+        error="front matter is not a mapping",
+        size=3,
+        mtime_ns=5,
+        content_hash="x",
+        now=NOW,
+    )
+    assert store.file_states()["bad.md"].status == "error"
+    assert store.article_errors() == [("bad.md", "error", "front matter is not a mapping")]
+    assert store.published_articles() == []
+
+
+def test_outbox_groups_one_message_per_chat_and_article(store: Store) -> None:
+    targets = {HIRE.key: [(1, None), (2, 7)], BONUS.key: [(1, None)]}
+    save(store, make_article(), HIRE, BONUS, targets=targets)
+    due = store.due_deliveries(NOW)
+    assert sorted((d.chat_id, d.thread_id, len(d.events)) for d in due) == [(1, None, 2), (2, 7, 1)]
+    assert store.due_deliveries(NOW - timedelta(seconds=1)) == []
+
+    one = next(d for d in due if d.chat_id == 1)
+    store.mark_sent(one.ids, 555, NOW)
+    two = next(d for d in due if d.chat_id == 2)
+    store.reschedule(two.ids, NOW + timedelta(seconds=30), "rate limited")
+    assert store.due_deliveries(NOW) == []
+    assert store.next_due() == NOW + timedelta(seconds=30)
+    assert store.outbox_counts() == {"sent": 2, "pending": 1}
+
+
+def test_queueing_twice_is_one_row(store: Store) -> None:
+    targets = {HIRE.key: [(1, None), (1, None)]}
+    result = save(store, make_article(), HIRE, targets=targets)
+    assert result.queued == 1
+
+
+def test_migrated_chat_keeps_subscriptions_and_queue(store: Store) -> None:
+    store.upsert_chat(-100, "group", "Team", "en")
+    assert store.add_subscription(-100, None, "acquisition")
+    assert not store.add_subscription(-100, None, "acquisition")
+    save(store, make_article(), HIRE, targets={HIRE.key: [(-100, None)]})
+    store.migrate_chat(-100, -100200)
+    assert store.subscriptions(-100200, None) == ["acquisition"]
+    assert [d.chat_id for d in store.due_deliveries(NOW)] == [-100200]
+    assert [s.chat_id for s in store.active_subscriptions()] == [-100200]
+
+
+def test_subscriptions_per_topic_and_removal(store: Store) -> None:
+    store.add_subscription(5, None, "")
+    store.add_subscription(5, 9, "meta")
+    assert store.subscriptions(5, None) == [""]
+    assert store.subscriptions(5, 9) == ["meta"]
+    assert store.remove_subscription(5, 9, "meta") == 1
+    assert store.remove_subscription(5, None, None) == 1
+    store.deactivate_chat(5)
+    assert store.active_subscriptions() == []
+
+
+def test_database_is_sqlite_in_wal_mode(store: Store, tmp_path: Path) -> None:
+    save(store, make_article(), HIRE)
+    with sqlite3.connect(tmp_path / "state" / "eventfeed.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
