@@ -1,0 +1,52 @@
+"""Logging: one line per record, key=value, and the bot token masked wherever it would appear."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+from bot.config import Config
+
+FORMAT = "ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s"
+
+
+class TokenRedactor(logging.Filter):
+    """Replaces the bot token in log records, tracebacks included; attach to the handlers.
+
+    httpx logs every request URL, and the URL holds the token; PTB capitalises API error
+    descriptions, so the token is matched in any case, and so is its secret half alone.
+    """
+
+    def __init__(self, token: str | None) -> None:
+        super().__init__()
+        secret = (token or "").partition(":")[2]
+        needles = [re.escape(n) for n in (token or "", secret) if len(n) >= 6]
+        self._pattern = re.compile("|".join(needles), re.IGNORECASE) if needles else None
+
+    def redact(self, text: str) -> str:
+        return self._pattern.sub("***", text) if self._pattern else text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._pattern is None:
+            return True
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
+        record.msg, record.args = self.redact(message), None
+        return True
+
+
+def setup_logging(config: Config, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    token = config.telegram.token
+    handler.addFilter(TokenRedactor(token.reveal() if token else None))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Request lines carry the token in their URL and say nothing an operator needs.
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,228 @@
+"""The commands, run by a real PTB Application polling the fake Bot API, on a real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakebot import FakeBotApi, SentMessage
+from telegram.ext import Application, ApplicationBuilder
+
+from bot.commands import COMMANDS, CommandContext, publish_commands, register
+from bot.model import EVENT_TYPES, Article, Event, Extraction
+from bot.store import Store
+
+ALIASES = {"meta": "Meta", "facebook": "Meta", "脸书": "Meta", "scale ai": "Scale AI"}
+OPERATOR = 999
+USER = 1001
+GROUP = -100500
+
+
+def canonical(name: str) -> str | None:
+    return ALIASES.get(name.casefold())
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'eventfeed.db'}")
+
+
+@asynccontextmanager
+async def running(
+    fake: FakeBotApi, ctx: CommandContext
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    app = (
+        ApplicationBuilder()
+        .token("123:TEST")
+        .base_url(fake.base_url)
+        .base_file_url(fake.base_file_url)
+        .build()
+    )
+    register(app, ctx)
+    async with app:
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        await app.start()
+        yield app
+        await app.updater.stop()
+        await app.stop()
+
+
+@pytest.fixture
+async def application(
+    fake_bot: FakeBotApi, store: Store
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    ctx = CommandContext(store, EVENT_TYPES, canonical, admins=(OPERATOR,))
+    async with running(fake_bot, ctx) as app:
+        yield app
+
+
+async def ask(fake: FakeBotApi, chat_id: int, text: str, **kwargs: Any) -> SentMessage:
+    """Send a command as a user and return the bot's one answer."""
+    before = len(fake.sent(chat_id))
+    fake.inject_command(chat_id, text, **kwargs)
+    await fake.wait_for(lambda: len(fake.sent(chat_id)) > before, 5, f"an answer to {text!r}")
+    return fake.sent(chat_id)[-1]
+
+
+@pytest.mark.usefixtures("application")
+async def test_subscribe_stores_the_filter_and_says_how_it_was_read(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    reply = await ask(fake_bot, USER, "/subscribe acquisition")
+
+    assert store.subscriptions(USER, None) == ["acquisition"]
+    assert "Subscribed: events of type acquisition." in reply.text
+    assert reply.parse_mode == "HTML"
+    assert reply.message_thread_id is None
+
+
+@pytest.mark.usefixtures("application")
+async def test_aliases_and_case_give_one_subscription(fake_bot: FakeBotApi, store: Store) -> None:
+    await ask(fake_bot, USER, "/subscribe Meta")
+    again = await ask(fake_bot, USER, "/subscribe facebook")
+    assert "Already subscribed" in again.text
+    assert store.subscriptions(USER, None) == ["Meta"]
+
+    gone = await ask(fake_bot, USER, "/unsubscribe meta")
+
+    assert "Unsubscribed" in gone.text
+    assert store.subscriptions(USER, None) == []
+
+
+@pytest.mark.usefixtures("application")
+async def test_malformed_filter_gets_an_example(fake_bot: FakeBotApi, store: Store) -> None:
+    reply = await ask(fake_bot, USER, '/subscribe "Scale AI')
+
+    assert "quote is not closed" in reply.text
+    assert "For example: /subscribe acquisition Meta -rumor" in reply.text
+    assert store.subscriptions(USER, None) == []
+
+
+@pytest.mark.usefixtures("application")
+async def test_command_for_another_bot_is_ignored(fake_bot: FakeBotApi, store: Store) -> None:
+    store.add_subscription(USER, None, "funding")
+    fake_bot.inject_command(USER, "/list@otherbot")
+
+    # Updates are handled in order: once the second is answered, the first was dropped.
+    reply = await ask(fake_bot, USER, "/list@eventfeed_test_bot")
+
+    assert len(fake_bot.sent(USER)) == 1
+    assert "/subscribe funding" in reply.text
+
+
+@pytest.mark.usefixtures("application")
+async def test_only_group_admins_change_subscriptions(fake_bot: FakeBotApi, store: Store) -> None:
+    fake_bot.set_admins(GROUP, [USER])
+    group = {"chat_type": "supergroup"}
+
+    refused = await ask(fake_bot, GROUP, "/subscribe funding", user_id=USER + 1, **group)
+    assert "Only this group's admins" in refused.text
+    assert store.subscriptions(GROUP, None) == []
+
+    await ask(fake_bot, GROUP, "/subscribe funding", user_id=USER, **group)
+    await ask(fake_bot, GROUP, "/subscribe Meta", user_id=OPERATOR, **group)
+    assert store.subscriptions(GROUP, None) == ["funding", "Meta"]
+
+    listed = await ask(fake_bot, GROUP, "/list", user_id=USER + 1, **group)  # reading is open
+    assert "/subscribe funding" in listed.text
+    checked = [c.params["user_id"] for c in fake_bot.calls_to("getChatMember")]
+    assert checked == [USER + 1, USER]  # the operator needs no check
+
+
+@pytest.mark.usefixtures("application")
+async def test_forum_topic_has_its_own_subscriptions(fake_bot: FakeBotApi, store: Store) -> None:
+    fake_bot.set_admins(GROUP, [USER])
+    topic = {"chat_type": "supergroup", "thread_id": 7}
+
+    reply = await ask(fake_bot, GROUP, "/subscribe funding -rumor", **topic)
+
+    assert reply.message_thread_id == 7
+    assert store.subscriptions(GROUP, 7) == ["funding -rumor"]
+    assert store.subscriptions(GROUP, None) == []
+    cleared = await ask(fake_bot, GROUP, "/unsubscribe", **topic)
+    assert "Removed 1 subscription." in cleared.text
+    assert store.subscriptions(GROUP, 7) == []
+
+
+@pytest.mark.usefixtures("application")
+async def test_unsubscribe_unknown_filter_lists_what_there_is(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    store.add_subscription(USER, None, "Meta")
+
+    reply = await ask(fake_bot, USER, "/unsubscribe funding")
+
+    assert "No subscription <code>funding</code>" in reply.text
+    assert "/subscribe Meta" in reply.text
+    assert store.subscriptions(USER, None) == ["Meta"]
+
+
+@pytest.mark.usefixtures("application")
+async def test_latest_lists_articles_and_checks_its_number(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    assert (await ask(fake_bot, USER, "/latest")).text == "No articles yet."
+    article = Article(
+        path="a.md",
+        title="Meta <buys> Scale AI",
+        text="Meta buys 49% of Scale AI.",
+        lang="en",
+        published=datetime(2025, 6, 12, 9, 0, tzinfo=UTC),
+        format="jekyll",
+        slug="a",
+    )
+    event = Event("acquisition", ("Meta", "Scale AI"), "Meta buys 49% of Scale AI.", "…")
+    store.save_article(
+        article,
+        Extraction("Meta buys a stake.", (event,)),
+        "https://blog.example.org/a.html",
+        size=1,
+        mtime_ns=1,
+        content_hash="h",
+        now=datetime(2025, 6, 12, 10, 0, tzinfo=UTC),
+        targets={},
+    )
+
+    reply = await ask(fake_bot, USER, "/latest 3")
+    assert '<a href="https://blog.example.org/a.html">Meta &lt;buys&gt; Scale AI</a>' in reply.text
+    assert "2025-06-12" in reply.text
+
+    wrong = await ask(fake_bot, USER, "/latest lots")
+    assert "number from 1 to 20" in wrong.text
+
+
+@pytest.mark.usefixtures("application")
+async def test_start_and_help_answer(fake_bot: FakeBotApi, store: Store) -> None:
+    welcome = await ask(fake_bot, USER, "/start")
+    assert "/subscribe" in welcome.text
+
+    help_text = (await ask(fake_bot, USER, "/help")).text
+    for event_type in EVENT_TYPES:
+        assert f"<code>{event_type}</code>" in help_text
+
+
+async def test_publish_commands_sets_the_menu(
+    fake_bot: FakeBotApi, application: Application[Any, Any, Any, Any, Any, Any]
+) -> None:
+    await publish_commands(application)
+
+    assert [c["command"] for c in fake_bot.commands] == [c.command for c in COMMANDS]
+
+
+async def test_a_bug_gets_an_apology_and_a_log_record_not_a_traceback(
+    fake_bot: FakeBotApi, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(name: str) -> str | None:
+        raise RuntimeError("alias table exploded")
+
+    async with running(fake_bot, CommandContext(store, EVENT_TYPES, broken)):
+        reply = await ask(fake_bot, USER, "/subscribe Meta")
+
+    assert reply.text == "Sorry, that failed on our side. Try again later."
+    [record] = [r for r in caplog.records if r.name == "bot.commands"]
+    assert record.exc_info is not None and "alias table exploded" in str(record.exc_info[1])

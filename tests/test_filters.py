@@ -1,0 +1,132 @@
+"""Subscription filters: parsing, the normalised key, and matching events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.filters import Filter, FilterError, explain, parse_filter
+from bot.model import EVENT_TYPES, Article, Event, StoredArticle
+
+ALIASES = {
+    "meta": "Meta",
+    "facebook": "Meta",
+    "脸书": "Meta",
+    "scale ai": "Scale AI",
+    "openai": "OpenAI",
+    "bank of america": "Bank of America",
+}
+NOW = datetime(2025, 6, 12, tzinfo=UTC)
+
+
+def canonical(name: str) -> str | None:
+    return ALIASES.get(name.casefold())
+
+
+def parse(text: str) -> Filter:
+    return parse_filter(text, EVENT_TYPES, canonical)
+
+
+def article(title: str = "Weekly roundup", summary: str = "A big deal.") -> StoredArticle:
+    raw = Article("a.md", title, "text", "en", NOW, "jekyll", "a")
+    return StoredArticle(1, "u1", raw, summary, "https://example.org/a", NOW, NOW)
+
+
+DEAL = Event("acquisition", ("Meta", "Scale AI"), "Meta buys 49% of Scale AI.", "Meta said so.")
+ROUND = Event("funding", ("OpenAI",), "OpenAI raises $40B.", "In a robot-free round.")
+
+
+@pytest.mark.parametrize(
+    ("typed", "normalised"),
+    [
+        ("", ""),
+        ("   ", ""),
+        ("acquisition", "acquisition"),
+        ("Acquisitions", "acquisition"),
+        ("product-launch", "product_launch"),
+        ("facebook", "Meta"),
+        ("脸书", "Meta"),
+        ("META meta", "Meta"),
+        ("Scale AI", '"Scale AI"'),
+        ('"scale ai"', '"Scale AI"'),
+        ("Bank of America funding", 'funding "Bank of America"'),
+        ("Robot", "robot"),
+        ('"Self  Driving"', '"self driving"'),
+        ("-rumor Meta acquisition", "acquisition Meta -rumor"),
+        ("-funding -Facebook", "-funding -Meta"),
+        ("-Scale AI", '-"Scale AI"'),
+        ("“Scale AI” 「并购」", '"Scale AI" 并购'),
+    ],
+)
+def test_normalised_text(typed: str, normalised: str) -> None:
+    parsed = parse(typed)
+
+    assert parsed.text == normalised
+    assert parse(parsed.text) == parsed  # the stored key reads back as the same filter
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ('"Scale AI', "quote is not closed"),
+        ("Meta -", "'-' must come right before"),
+        ('Meta ""', "Empty quotes"),
+        ("Meta -Facebook", "'Meta' is both wanted and left out"),
+        ("a", "'a' is too short"),
+        ("/list", "one command per message"),
+        ("x" * 201, "too long"),
+        (" ".join(["w1", "w2"] * 7), "more than 12 words"),
+    ],
+)
+def test_bad_filter_says_why_and_shows_an_example(typed: str, problem: str) -> None:
+    with pytest.raises(FilterError) as caught:
+        parse(typed)
+
+    assert problem in str(caught.value)
+    assert "For example: /subscribe " in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("typed", "deal", "round_"),
+    [
+        ("", True, True),
+        ("acquisition", True, False),
+        ("acquisition funding", True, True),
+        ("Meta", True, False),
+        ("facebook OpenAI", True, True),  # any of the actors
+        ("acquisition OpenAI", False, False),  # a type and an actor: both
+        ("-Meta", False, True),
+        ("-acquisition", False, True),
+        ("49%", True, False),  # keyword in the summary
+        ("big deal", True, True),  # all keywords, in the article summary
+        ("robot", False, True),  # keyword in the evidence
+        ("scale ai", True, False),  # a phrase naming an actor: an actor
+        ("robo", False, False),  # Latin keywords match whole words only
+        ("weekly", True, True),  # keyword in the title
+        ("-robot", True, False),
+        ("BIG", True, True),  # case-insensitive
+    ],
+)
+def test_matches(typed: str, deal: bool, round_: bool) -> None:
+    wanted = parse(typed)
+
+    assert wanted.matches(article(), DEAL) is deal
+    assert wanted.matches(article(), ROUND) is round_
+
+
+def test_cjk_keywords_match_inside_text() -> None:
+    chinese = Event("acquisition", ("Meta",), "Meta 收购 Scale AI 49% 股份", "…")
+
+    assert parse("收购").matches(article(), chinese)
+    assert not parse("融资").matches(article(), chinese)
+
+
+def test_explain_reads_like_a_sentence() -> None:
+    assert explain(parse("")) == "every event"
+    assert explain(parse("-rumor")) == 'every event, except "rumor"'
+    assert (
+        explain(parse("acquisition funding facebook robot -OpenAI -other"))
+        == 'events of type acquisition or funding, naming Meta, containing "robot", '
+        "except type other, OpenAI"
+    )
