@@ -1,0 +1,405 @@
+"""Text utilities shared by article parsing and extraction: script detection, Chinese
+simplified/traditional folding, sentence splitting, XML-safe text, and Markdown or HTML
+reduced to paragraphs of plain text.
+
+Pure: no I/O of its own (OpenCC loads its bundled dictionaries once, on first use).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import cache
+from html.parser import HTMLParser
+from typing import Any
+
+import opencc
+
+# CJK Unified Ideographs, extension A, compatibility ideographs, extensions B+ (astral).
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN_RE = re.compile(f"[{_HAN}]")
+_HAN_RUN_RE = re.compile("[\u3400-\u9fff\uf900-\ufaff]+")  # BMP only: fast, and enough
+_KANA_RE = re.compile("[\u3040-\u30ff]")
+_HANGUL_RE = re.compile("[\uac00-\ud7af]")
+_LATIN_WORD_RE = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
+
+# Enough text to decide the script; keeps detection cheap on long articles.
+_DETECT_SAMPLE = 1500
+_HAN_SAMPLE = 300
+
+
+@cache
+def _converter(config: str) -> Any:
+    return opencc.OpenCC(config)
+
+
+def to_simplified(s: str) -> str:
+    """Fold traditional Chinese to simplified (OpenCC t2s); other text is unchanged."""
+    return str(_converter("t2s").convert(s)) if s else s
+
+
+def to_traditional(s: str) -> str:
+    """Traditional Chinese by character (OpenCC s2t), without Taiwan phrase changes,
+    so that a folded name still lines up with the original character by character."""
+    return str(_converter("s2t").convert(s)) if s else s
+
+
+def _changed(han: str, config: str) -> int:
+    """How many characters of `han` the conversion changes."""
+    converted = str(_converter(config).convert(han))
+    if len(converted) == len(han):
+        return sum(1 for a, b in zip(han, converted, strict=True) if a != b)
+    return len(set(han) - set(converted))  # phrase conversion changed the length: rare
+
+
+def detect_lang(text: str) -> str:
+    """'zh-Hans', 'zh-Hant', 'ja', 'ko' or 'en' (the default for Latin and unknown text)."""
+    sample = text[:_DETECT_SAMPLE]
+    han = "".join(_HAN_RUN_RE.findall(sample))
+    kana = len(_KANA_RE.findall(sample)) if _KANA_RE.search(sample) else 0
+    hangul = len(_HANGUL_RE.findall(sample)) if _HANGUL_RE.search(sample) else 0
+    latin_words = len(_LATIN_WORD_RE.findall(sample))
+    if hangul >= 2 and hangul > max(len(han), latin_words) // 2:
+        return "ko"
+    if kana >= 2 and kana > len(han) // 5:
+        return "ja"
+    # One Han character carries about as much as one Latin word.
+    if not han or len(han) < latin_words:
+        return "en"
+    han = han[:_HAN_SAMPLE]
+    traditional = _changed(han, "t2s")
+    if traditional == 0:  # the common case, decided without the second conversion
+        return "zh-Hans"
+    return "zh-Hant" if traditional > _changed(han, "s2t") else "zh-Hans"
+
+
+# Sentence ends. Chinese: 。！？；… and their full-width/ASCII forms, closing quotes stay with
+# the sentence. English: . ! ? followed by space and a capital, digit or opening quote.
+_CLOSERS = "\"'”’」』）)】》"
+_ZH_END_RE = re.compile(f"(?:[。！？；!?]+|…+|\\.{{3,}})[{_CLOSERS}]*")
+# Only the first mark of a run may start a match, and the run is never given back: a line of
+# ten thousand '?' costs linear time.
+_EN_END_RE = re.compile(f"(?<![.!?])[.!?]++[{_CLOSERS}]*+(?=\\s+[\"'“‘(A-Z0-9]|\\s*[{_HAN}])")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_ABBREVIATIONS = _words(
+    "mr mrs ms dr prof sr jr st mt vs etc inc corp co ltd plc llc no nos vol fig gen col lt "
+    "sgt capt gov sen rep rev hon jan feb mar apr jun jul aug sep sept oct nov dec est approx "
+    "dept univ ave blvd rd"
+)
+_WORD_BEFORE_RE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+
+
+def _is_abbreviation(line: str, end: int) -> bool:
+    """True when the period at `end` belongs to 'Mr.', 'U.S.', 'a.m.', 'J.'."""
+    # A short window before the period: searching the whole prefix would be quadratic.
+    match = _WORD_BEFORE_RE.search(line, max(0, end - 24), end)
+    if not match:
+        return False
+    word = match.group(1)
+    if "." in word:  # U.S, a.m, e.g: letters with inner dots
+        return True
+    return (len(word) == 1 and word.isupper()) or word.lower() in _ABBREVIATIONS
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences (Chinese and English); line breaks always end a sentence."""
+    sentences: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        start = 0
+        for end in _sentence_ends(line):
+            piece = line[start:end].strip()
+            if piece:
+                sentences.append(piece)
+            start = end
+        rest = line[start:].strip()
+        if rest:
+            sentences.append(rest)
+    return sentences
+
+
+def _sentence_ends(line: str) -> list[int]:
+    ends: set[int] = set()
+    for match in _ZH_END_RE.finditer(line):
+        token = match.group()
+        if token[0] in "!?.":
+            # ASCII marks end a sentence only before Han text or the end of the line;
+            # the English rule below handles them before Latin text.
+            after = line[match.end() : match.end() + 1]
+            if after and not _HAN_RE.match(after):
+                continue
+        ends.add(match.end())
+    for match in _EN_END_RE.finditer(line):
+        if match.group()[0] == "." and _is_abbreviation(line, match.start()):
+            continue
+        ends.add(match.end())
+    return sorted(ends)
+
+
+# XML 1.0 allows \t \n \r, U+0020–U+D7FF, U+E000–U+FFFD and the astral planes.
+_XML_INVALID_RE = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def strip_xml_invalid(s: str) -> str:
+    """Remove characters XML 1.0 cannot carry: C0 controls, U+FFFE/U+FFFF, lone surrogates."""
+    return _XML_INVALID_RE.sub("", s)
+
+
+def han_chars(s: str) -> list[str]:
+    """The Han (Chinese) characters of `s`, in order."""
+    return _HAN_RE.findall(s)
+
+
+# --- markup: Markdown and HTML reduced to paragraphs of readable text --------------------
+
+_HTML_START_RE = re.compile(
+    r"\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|div|p|article|section|main|h[1-6]"
+    r"|table|ul|ol|figure|span|a|img|br|meta|title|header)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_BLOCK_TAG_RE = re.compile(r"<(?:p|div|br|h[1-6]|li|table|section|article|figure)\b", re.I)
+
+
+def looks_like_html(text: str) -> bool:
+    """HTML when the text opens with a tag, has block-level tags and most of its lines are
+    markup: Markdown that merely starts with a centred <div> stays Markdown."""
+    if not _HTML_START_RE.match(text) or not _BLOCK_TAG_RE.search(text, 0, 20000):
+        return False
+    lines = [line for line in text[:20000].split("\n") if line.strip()]
+    tagged = sum(1 for line in lines if line.lstrip().startswith("<"))
+    return tagged * 2 >= len(lines)
+
+
+# Bounded or bracket-stopped runs throughout: an unclosed '<!--', '{%' or '<p' repeated many
+# times must cost linear time, not quadratic.
+_TEMPLATE_RE = re.compile(r"\{%.{0,200}?%\}|\{\{.{0,200}?\}\}|\{:[^{}\n]{0,200}\}", re.DOTALL)
+_FENCE_RE = re.compile(r"^(?:```|~~~)")
+_RULE_RE = re.compile(r"^(?:[-*_]\s*){3,}$|^\|?[\s:|-]*-{3,}[\s:|-]*$")
+_HEADING_RE = re.compile(r"^#{1,6}(?:\s+|$)")
+_QUOTE_RE = re.compile(r"^(?:>\s?)+")
+_BULLET_RE = re.compile(r"^(?:[-*+•·▪●◦]\s+)+")
+_REF_DEF_RE = re.compile(r"^\[[^\]]+\]:\s*\S+")
+_TARGET = (
+    r"\((?:<[^<>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*\)"
+)
+# Link text stops at any bracket, so a run of '[' costs linear time, not quadratic.
+_IMAGE_RE = re.compile(rf"!\[[^\[\]]*\](?:{_TARGET}|\[[^\[\]]*\])")
+_LINK_RE = re.compile(rf"\[([^\[\]]*)\](?:{_TARGET}|\[[^\[\]]*\])")
+_LINK_TAIL_RE = re.compile(rf"\]{_TARGET}")
+_AUTOLINK_RE = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
+_BOLD_RE = re.compile(r"\*\*|__(?=\S)|(?<=\S)__|~~")
+_EMPHASIS_RE = re.compile(r"(?<![A-Za-z0-9*\\])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![A-Za-z0-9*])")
+_CODE_RE = re.compile(r"`+([^`\n]*)`+")
+_BREAK_TAG_RE = re.compile(r"<br\s*/?>|</?(?:p|div|li|h[1-6]|tr|blockquote)\b[^<>]*>", re.I)
+# A '<' that does not open a complete tag before the next '<' is text; escaping it keeps
+# html.parser linear (it rescans to the end for every unfinished tag).
+_STRAY_LT_RE = re.compile(r"<(?![A-Za-z/!?][^<>]*>)")
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
+_SPACES_RE = re.compile(r"[ \t\u00a0]+")
+_PUNCT_END = '.!?。！？:：;；"”’)）]】」』…'
+
+
+def _inline(line: str) -> str:
+    # Each pattern runs only when its marker character is present: most lines have none.
+    if "[" in line or "](" in line:
+        line = _LINK_RE.sub(r"\1", _IMAGE_RE.sub("", line))
+        line = _LINK_TAIL_RE.sub("", line)  # the end of a link whose text spans lines
+    if "<" in line:
+        line = _TAG_RE.sub("", _AUTOLINK_RE.sub(r"\1", line))
+    if "`" in line:
+        line = _CODE_RE.sub(r"\1", line)
+    if "*" in line or "_" in line or "~" in line:
+        line = _EMPHASIS_RE.sub(r"\1", _BOLD_RE.sub("", line))
+    if "&" in line:
+        line = html.unescape(line)
+    if "  " in line or "\t" in line or "\u00a0" in line:
+        line = _SPACES_RE.sub(" ", line)
+    return line.strip()
+
+
+def _remove_comments(text: str) -> str:
+    """Drop <!-- … --> comments; an unclosed one runs to the end, as in a browser."""
+    if "<!--" not in text:
+        return text
+    pieces: list[str] = []
+    position = 0
+    while (start := text.find("<!--", position)) != -1:
+        pieces.append(text[position:start])
+        end = text.find("-->", start + 4)
+        if end == -1:
+            return "".join(pieces)
+        position = end + 3
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _is_markup_only(line: str) -> bool:
+    """A heading such as '# # # # I # #' that carries no words."""
+    return sum(c.isalnum() for c in line) < 2 and line.count("#") > 1
+
+
+def markdown_to_paragraphs(text: str) -> list[str]:
+    """Reduce Markdown (or plain text) to paragraphs of readable text, one per line or
+    heading; hard-wrapped lines are joined back."""
+    if "<" in text:
+        text = _BREAK_TAG_RE.sub("\n", _remove_comments(text))
+    if "%}" in text or "}}" in text or "{:" in text:
+        text = _TEMPLATE_RE.sub("", text)
+    paragraphs: list[list[str]] = []  # each paragraph as its pieces: joined once, at the end
+    joinable = False  # may the next line continue the last paragraph?
+    in_code = False
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if line.startswith("[") and "]" not in line:
+            line = line[1:].lstrip()  # the start of a link whose text spans lines
+        if _FENCE_RE.match(line):
+            in_code = not in_code
+            joinable = False
+            continue
+        if not line or (not in_code and (_RULE_RE.match(line) or _REF_DEF_RE.match(line))):
+            joinable = False
+            continue
+        if in_code:
+            paragraphs.append([line])
+            continue
+        heading = bool(_HEADING_RE.match(line))
+        if heading and _is_markup_only(line):
+            joinable = False
+            continue
+        line = _HEADING_RE.sub("", line).rstrip("# ") if heading else line
+        line = _QUOTE_RE.sub("", line)
+        bullet = bool(_BULLET_RE.match(line))
+        line = _inline(_BULLET_RE.sub("", line))
+        if not line:
+            continue
+        previous = paragraphs[-1][-1] if paragraphs else ""
+        if joinable and not heading and not bullet and _continues(previous, line):
+            paragraphs[-1] += [" " if _is_latin_pair(previous, line) else "", line]
+        else:
+            paragraphs.append([line])
+        joinable = not heading
+    return ["".join(pieces) for pieces in paragraphs]
+
+
+def _continues(previous: str, line: str) -> bool:
+    """A hard-wrapped line: the previous one stops mid-sentence and this one goes on."""
+    last = previous[-1]
+    if last in _PUNCT_END:
+        return False
+    if last in ",，、":
+        return True
+    return line[0].islower() and len(previous) >= 40
+
+
+def _is_latin_pair(previous: str, line: str) -> bool:
+    return not (_HAN_RE.match(previous[-1]) or previous[-1] in "，、" or _HAN_RE.match(line[0]))
+
+
+_SKIPPED_TAGS = _words(
+    "script style noscript template svg iframe object canvas nav aside footer form button "
+    "select head"
+)
+_BLOCK_TAGS = _words(
+    "p div br h1 h2 h3 h4 h5 h6 li ul ol tr td th table section article header main "
+    "blockquote pre figure figcaption dd dt dl hr"
+)
+_VOID_TAGS = frozenset(
+    ("br", "hr", "img", "meta", "link", "input", "source", "wbr", "col", "area", "base", "embed")
+)
+_WRAP_RE = re.compile(f"(?<=[{_HAN}，。、！？；：”」』）])\\s*\\n\\s*(?=[{_HAN}“「『（])")
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlText:
+    """What an HTML document or body gives: headline, paragraphs, and the published time
+    and language as written."""
+
+    title: str
+    paragraphs: tuple[str, ...]
+    published: str | None
+    lang: str | None = None
+
+
+class _HtmlReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self.title = ""
+        self.h1 = ""
+        self.published: str | None = None
+        self.lang: str | None = None
+        self._chunks: list[str] = []
+        self._skip = 0
+        self._in_title = False
+        self._in_h1 = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "html":
+            self.lang = dict(attrs).get("lang") or None
+        elif tag == "title":
+            self._in_title = True
+        elif tag in _SKIPPED_TAGS and tag not in _VOID_TAGS:
+            self._skip += 1
+        elif tag == "meta" or tag == "time":
+            self._note_time(tag, dict(attrs))
+        if tag in _BLOCK_TAGS:
+            self._flush()
+        if tag == "h1" and not self.h1:
+            self._in_h1 = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in _SKIPPED_TAGS and self._skip:
+            self._skip -= 1
+        if tag in _BLOCK_TAGS:
+            self._flush()
+        if tag == "h1":
+            self._in_h1 = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        elif not self._skip:
+            self._chunks.append(data)
+            if self._in_h1:
+                self.h1 += data
+
+    def _note_time(self, tag: str, attrs: dict[str, str | None]) -> None:
+        if self.published:
+            return
+        if tag == "time":
+            self.published = attrs.get("datetime")
+        elif (attrs.get("property") or attrs.get("name") or "").lower() in (
+            "article:published_time",
+            "datepublished",
+            "pubdate",
+            "date",
+        ):
+            self.published = attrs.get("content")
+
+    def _flush(self) -> None:
+        if self._chunks:
+            joined = _WRAP_RE.sub("", "".join(self._chunks))
+            text = " ".join(joined.split())
+            if text:
+                self.paragraphs.append(text)
+            self._chunks = []
+
+
+def html_to_paragraphs(text: str) -> HtmlText:
+    """Paragraphs of an HTML document or fragment; scripts, styles and navigation dropped."""
+    reader = _HtmlReader()
+    reader.feed(_STRAY_LT_RE.sub("&lt;", _remove_comments(text)))
+    reader.close()
+    reader._flush()
+    title = " ".join(reader.h1.split()) or " ".join(reader.title.split())
+    return HtmlText(title, tuple(reader.paragraphs), reader.published, reader.lang)

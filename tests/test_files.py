@@ -1,0 +1,175 @@
+"""The filesystem shell, on real temporary folders."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.files import (
+    FileInfo,
+    FileTooLarge,
+    OutsideRoot,
+    atomic_write,
+    content_hash,
+    read_file,
+    scan_folder,
+)
+
+
+def write(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def paths(root: Path) -> list[str]:
+    return [f.path for f in scan_folder(root)]
+
+
+def test_scan_lists_articles_recursively_with_size_and_mtime(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.md", b"hello")
+    write(tmp_path / "sub" / "deeper" / "b.txt", b"hi")
+    write(tmp_path / "中文" / "文章.html")
+    found = scan_folder(tmp_path)
+    assert [f.path for f in found] == ["a.md", "sub/deeper/b.txt", "中文/文章.html"]
+    first = found[0]
+    assert isinstance(first, FileInfo)
+    assert first.size == 5
+    assert first.mtime_ns == a.stat().st_mtime_ns
+    assert first.inode == a.stat().st_ino
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".hidden.md",
+        ".git/config",
+        ".obsidian/x/y.md",
+        "post.md~",
+        ".post.md.swp",
+        "post.md.swx",
+        "#post.md#",
+        "upload.tmp",
+        "download.md.part",
+        "4913",
+        "sub/.draft.md",
+    ],
+)
+def test_scan_ignores_hidden_and_temporary_files(tmp_path: Path, name: str) -> None:
+    write(tmp_path / "real.md")
+    write(tmp_path / name)
+    assert paths(tmp_path) == ["real.md"]
+
+
+def test_scan_survives_symlink_loops(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "post.md")
+    os.symlink(tmp_path / "a", tmp_path / "a" / "loop")  # a/loop -> a
+    os.symlink("self", tmp_path / "self")  # a link to itself
+    os.symlink(tmp_path / "missing", tmp_path / "dangling.md")
+    assert paths(tmp_path) == ["a/post.md"]
+
+
+def test_scan_follows_symlinks_only_inside_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    outside = write(tmp_path / "outside" / "secret.md").parent
+    write(root / "inside" / "post.md")
+    os.symlink(outside, root / "escape")
+    os.symlink(outside / "secret.md", root / "secret-link.md")
+    os.symlink(root / "inside" / "post.md", root / "alias.md")
+    os.symlink(root / "inside", root / "again")
+    os.symlink(root / "inside", root / "zz-again")
+    # Each file once, under its real path: the links inside the root add nothing.
+    assert paths(root) == ["inside/post.md"]
+
+
+def test_scan_lists_a_file_reached_only_through_a_link(tmp_path: Path) -> None:
+    write(tmp_path / ".store" / "post.md")  # hidden: never walked itself
+    os.symlink(tmp_path / ".store", tmp_path / "posts")
+    os.symlink(tmp_path / ".store" / "post.md", tmp_path / "b.md")
+    assert paths(tmp_path) == ["b.md"]
+
+
+def test_scan_skips_unreadable_folders(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads every folder regardless of permissions")
+    write(tmp_path / "ok.md")
+    locked = write(tmp_path / "locked" / "x.md").parent
+    locked.chmod(0)
+    try:
+        assert paths(tmp_path) == ["ok.md"]
+    finally:
+        locked.chmod(0o755)
+
+
+def test_scan_of_a_missing_folder_is_empty(tmp_path: Path) -> None:
+    assert scan_folder(tmp_path / "nope") == []
+
+
+def test_scan_is_fast(tmp_path: Path) -> None:
+    for d in range(20):
+        folder = tmp_path / f"d{d}"
+        folder.mkdir()
+        for i in range(250):
+            (folder / f"{i}.md").write_bytes(b"x")
+    started = time.perf_counter()
+    found = scan_folder(tmp_path)
+    elapsed = time.perf_counter() - started
+    assert len(found) == 5000
+    assert elapsed < 1.0  # ~100,000 files a second or better on ordinary disks
+
+
+def test_read_file(tmp_path: Path) -> None:
+    write(tmp_path / "sub" / "a.md", b"12345")
+    assert read_file(tmp_path, "sub/a.md", 5) == b"12345"
+    with pytest.raises(FileTooLarge, match=r"sub/a.md: 5 bytes, more than the limit of 4"):
+        read_file(tmp_path, "sub/a.md", 4)
+    with pytest.raises(FileNotFoundError):
+        read_file(tmp_path, "sub/missing.md", 10)
+    with pytest.raises(IsADirectoryError):
+        read_file(tmp_path, "sub", 10)
+    os.mkfifo(tmp_path / "pipe.md")  # would block a plain open() forever
+    with pytest.raises(OSError, match="not a regular file"):
+        read_file(tmp_path, "pipe.md", 10)
+    assert paths(tmp_path) == ["sub/a.md"]
+
+
+def test_read_file_refuses_paths_outside_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write(tmp_path / "secret.md", b"secret")
+    write(root / "a.md")
+    os.symlink(tmp_path / "secret.md", root / "link.md")
+    for rel in ("../secret.md", "link.md", str(tmp_path / "secret.md")):
+        with pytest.raises(OutsideRoot, match="outside the watched folder"):
+            read_file(root, rel, 100)
+
+
+def test_atomic_write_creates_replaces_and_skips_identical(tmp_path: Path) -> None:
+    target = tmp_path / "feeds" / "nested" / "rss.xml"
+    assert atomic_write(target, b"one") is True
+    assert target.read_bytes() == b"one"
+    before = target.stat()
+    assert atomic_write(target, b"one") is False
+    after = target.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert atomic_write(target, b"two") is True
+    assert target.read_bytes() == b"two"
+    assert target.stat().st_ino != before.st_ino  # replaced, not rewritten in place
+    assert sorted(p.name for p in target.parent.iterdir()) == ["rss.xml"]  # no temp file left
+
+
+def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()  # a folder in the way: os.replace fails
+    with pytest.raises(OSError):
+        atomic_write(target, b"data")
+    assert list(tmp_path.iterdir()) == [target]
+    assert list(target.iterdir()) == []
+
+
+def test_content_hash() -> None:
+    assert content_hash(b"abc") == hashlib.sha256(b"abc").hexdigest()
+    assert content_hash(b"abc") != content_hash(b"abd")

@@ -1,0 +1,152 @@
+"""Text utilities: script detection, simplified/traditional folding, sentences, XML safety."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from bot.text import (
+    detect_lang,
+    html_to_paragraphs,
+    looks_like_html,
+    markdown_to_paragraphs,
+    split_sentences,
+    strip_xml_invalid,
+    to_simplified,
+    to_traditional,
+)
+
+
+@pytest.mark.parametrize(
+    "text,lang",
+    [
+        ("Meta hired three researchers from OpenAI on Tuesday.", "en"),
+        ("Meta成功从OpenAI挖走三位顶尖研究员，以加强其超级智能项目。", "zh-Hans"),
+        ("你敢信嗎?美國扎克伯格花了上億美金所挖來的人才,本科竟然全是中國大學的才子!", "zh-Hant"),
+        ("台積電今天宣布在美國擴大投資。", "zh-Hant"),
+        (
+            "ElevenLabs launched Voice Design v3 for everyone today, with 70 languages. 语音设计",
+            "en",
+        ),
+        ("ソニーは新しいカメラを発表しました。", "ja"),
+        ("삼성전자가 새로운 반도체 공장을 발표했다.", "ko"),
+        ("", "en"),
+        ("12345 !!!", "en"),
+    ],
+)
+def test_detect_lang(text: str, lang: str) -> None:
+    assert detect_lang(text) == lang
+
+
+def test_simplified_and_traditional_fold_names() -> None:
+    assert to_simplified("畢樹超離開OpenAI") == "毕树超离开OpenAI"
+    assert to_traditional("毕树超离开OpenAI") == "畢樹超離開OpenAI"
+    assert to_simplified("") == "" and to_traditional("") == ""
+    # Character by character, so a folded name lines up with the original text.
+    assert len(to_traditional("软件公司发布")) == len("软件公司发布")
+
+
+@pytest.mark.parametrize(
+    "text,sentences",
+    [
+        (
+            "The U.S. firm paid $14.3 billion. Mr. Wang joined at 9 a.m. on Monday. Why? "
+            '"Because," he said.',
+            [
+                "The U.S. firm paid $14.3 billion.",
+                "Mr. Wang joined at 9 a.m. on Monday.",
+                "Why?",
+                '"Because," he said.',
+            ],
+        ),
+        (
+            "Meta以143亿美元收购Scale AI 49%的股份。奥特曼表示：“这不是真的！”随后……他离开了；完",
+            [
+                "Meta以143亿美元收购Scale AI 49%的股份。",
+                "奥特曼表示：“这不是真的！”",
+                "随后……",
+                "他离开了；",
+                "完",
+            ],
+        ),
+        (
+            "你敢信嗎?美國扎克伯格花了上億美金!本科全是才子",
+            ["你敢信嗎?", "美國扎克伯格花了上億美金!", "本科全是才子"],
+        ),
+        ("First line\nSecond line. Third one.", ["First line", "Second line.", "Third one."]),
+        (
+            "Version 2.5 of Llama 4.1 shipped. It is fast.",
+            ["Version 2.5 of Llama 4.1 shipped.", "It is fast."],
+        ),
+        (
+            "Gen. J. Smith and Dr. Jones met Acme Inc. executives.",
+            ["Gen. J. Smith and Dr. Jones met Acme Inc. executives."],
+        ),
+        ("", []),
+    ],
+)
+def test_split_sentences(text: str, sentences: list[str]) -> None:
+    assert split_sentences(text) == sentences
+
+
+def test_strip_xml_invalid_makes_text_xml_safe() -> None:
+    dirty = "ok\x00\x01\x08\x0b\x0c\x1f\ud800\udfff\ufffe\uffff tab\tnl\nend 😀 €"
+    clean = strip_xml_invalid(dirty)
+    assert clean == "ok tab\tnl\nend 😀 €"
+    element = ET.Element("x")
+    element.text = clean
+    assert ET.fromstring(ET.tostring(element, encoding="unicode")).text == clean
+
+
+def test_html_to_paragraphs() -> None:
+    page = (
+        "<html><head><title>Site | Headline</title><style>p{}</style></head><body>"
+        "<nav>Home</nav><h1>Headline</h1><p>One &amp; two<br>three</p>"
+        "<script>document.write('<p>x</p>')</script><ul><li>item</li></ul>"
+        '<time datetime="2025-01-02T03:04:05Z">Jan 2</time><footer>(c)</footer></body></html>'
+    )
+    found = html_to_paragraphs(page)
+    assert found.title == "Headline"
+    assert found.paragraphs == ("Headline", "One & two", "three", "item", "Jan 2")
+    assert found.published == "2025-01-02T03:04:05Z"
+    assert html_to_paragraphs("<title>Only title</title><p>x</p>").title == "Only title"
+
+
+def test_looks_like_html() -> None:
+    assert looks_like_html("<!DOCTYPE html><html><body><p>x</p></body></html>")
+    assert looks_like_html("\n<div>\n<p data-vmark='1'>x</p></div>")
+    assert not looks_like_html("# Title\n\nSome <b>bold</b> text")
+    assert not looks_like_html("Plain text with a <p> in the middle")
+    markdown = (
+        '<div align="center"><img src="x.png"></div>\n\n# Heading\n\nSome **bold** text.\n\nMore.'
+    )
+    assert not looks_like_html(markdown)
+    assert markdown_to_paragraphs(markdown) == ["Heading", "Some bold text.", "More."]
+    assert looks_like_html("<article>\n<h1>\nTitle\n</h1>\n<p>\nText\n</p>\n</article>")
+
+
+def test_markdown_joins_hard_wrapped_lines_only() -> None:
+    text = (
+        "A sentence that was wrapped by an editor at a fixed column width\n"
+        "continues here.\n"
+        "A new line that ends a sentence.\n"
+        "Another paragraph.\n"
+        "中文段落，\n"
+        "续写。\n"
+        "独立一行\n"
+        "另一行"
+    )
+    assert markdown_to_paragraphs(text) == [
+        "A sentence that was wrapped by an editor at a fixed column width continues here.",
+        "A new line that ends a sentence.",
+        "Another paragraph.",
+        "中文段落，续写。",
+        "独立一行",
+        "另一行",
+    ]
+
+
+def test_markdown_code_fences_and_rules() -> None:
+    text = "Intro\n\n```python\nx = 1\n```\n\n---\n\n# # # # I # #\n\n### \n\nOutro"
+    assert markdown_to_paragraphs(text) == ["Intro", "x = 1", "Outro"]
