@@ -75,6 +75,7 @@ def parse_article(data: bytes, path: str, mtime: datetime, tz: tzinfo) -> Articl
         format=fmt,
         slug=slug,
         encoding=encoding,
+        undated=published is None and name_date is None,
     )
 
 
@@ -408,6 +409,7 @@ def _from_front_matter(
         permalink=_first_str(meta, "permalink"),
         feed_id=_first_str(meta, "feed_id", "id", "uuid", "guid"),
         encoding=encoding,
+        undated=published is None and name_date is None,
     )
 
 

@@ -24,6 +24,7 @@ def article_to_dict(article: Article) -> dict[str, Any]:
         "permalink": article.permalink,
         "feed_id": article.feed_id,
         "encoding": article.encoding,
+        "undated": article.undated,
     }
 
 
@@ -43,6 +44,7 @@ def article_from_dict(data: dict[str, Any]) -> Article:
         permalink=data.get("permalink"),
         feed_id=data.get("feed_id"),
         encoding=data.get("encoding", "utf-8"),
+        undated=bool(data.get("undated", False)),
     )
 
 
@@ -94,7 +96,11 @@ def event_from_dict(data: dict[str, Any]) -> Event:
 
 
 def extract_record(
-    article: Article, url: str, summary: str, events: tuple[Event, ...]
+    article: Article,
+    url: str,
+    summary: str,
+    events: tuple[Event, ...],
+    stories: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The `eventfeed extract` contract: one object per article."""
     return {
@@ -113,7 +119,8 @@ def extract_record(
                 "date": e.date,
                 "summary": e.summary,
                 "evidence": e.evidence,
+                "story": stories[i] if i < len(stories) else None,
             }
-            for e in events
+            for i, e in enumerate(events)
         ],
     }

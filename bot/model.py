@@ -40,6 +40,7 @@ class Article:
     permalink: str | None = None  # front-matter permalink, if any
     feed_id: str | None = None  # front-matter id / uuid / feed_id, if any
     encoding: str = "utf-8"
+    undated: bool = False  # no date in the file or its name: `published` is the file's mtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,8 @@ class StoredEvent:
     article_id: int
     event: Event
     created: datetime  # first stored (aware, UTC)
+    story_id: str = ""  # shared by the events of every article reporting the same happening
+    first_report: bool = True  # False: an earlier article already reported this story
 
 
 @dataclass(frozen=True, slots=True)

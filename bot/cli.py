@@ -1,0 +1,104 @@
+"""The `eventfeed` command: `run` the daemon, or `extract` events from files and print them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot import __version__
+from bot.articles import ArticleError, article_url, parse_article
+from bot.codec import extract_record
+from bot.config import Config, ConfigError
+from bot.extract import extract
+from bot.stories import Linker, StoryKey
+
+DEFAULT_CONFIG = Path("config/eventfeed.yaml")
+EXIT_CONFIG = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="eventfeed", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"eventfeed {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the daemon")
+    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML config file")
+
+    ext = commands.add_parser("extract", help="print the headline events of article files")
+    ext.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ext.add_argument("--format", choices=("jsonl", "json"), default="jsonl")
+    ext.add_argument("--config", type=Path, default=None, help="YAML config file")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args.config)
+        return _extract(args.paths, args.format, args.config)
+    except ConfigError as exc:
+        print(f"eventfeed: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def _run(config_path: Path) -> int:
+    from bot.app import check_folders, load_config, load_pack, run_daemon
+    from bot.logs import setup_logging
+
+    # PTB 22 warns on every RetryAfter unless it may hand out timedeltas, which we read.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    config = load_config(config_path, os.environ)
+    check_folders(config)
+    pack = load_pack(config)
+    setup_logging(config)
+    asyncio.run(run_daemon(config, pack))
+    return 0
+
+
+def _extract(paths: Sequence[Path], fmt: str, config_path: Path | None) -> int:
+    from bot.app import load_config, load_pack
+
+    if config_path is None and DEFAULT_CONFIG.is_file():
+        config_path = DEFAULT_CONFIG
+    config: Config = load_config(config_path, os.environ)
+    pack = load_pack(config)
+    linker = Linker()  # events of the given files reporting one happening share a story id
+    status = 0
+    for path in paths:
+        try:
+            data = path.read_bytes()
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+            article = parse_article(data, path.as_posix(), mtime, config.site.tz)
+        except (OSError, ArticleError) as exc:
+            print(f"eventfeed: {path}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        try:
+            extraction = extract(article, pack)
+        except Exception as exc:  # one article's bug must not hide the others' results
+            print(
+                f"eventfeed: {path}: extraction failed: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            status = 1
+            continue
+        url = article_url(article, config.site.base_url, config.site.permalink)
+        day = None if article.undated else article.published.date()
+        stories = tuple(
+            linker.assign(f"{path.as_posix()}#{event.key}", StoryKey.of(event, day))
+            for event in extraction.events
+        )
+        record = extract_record(article, url, extraction.summary, extraction.events, stories)
+        indent = 2 if fmt == "json" else None
+        print(json.dumps(record, ensure_ascii=False, indent=indent), flush=True)
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    logging.basicConfig()
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""watchdog → asyncio: report files that changed, once each has been quiet for the debounce time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+log = logging.getLogger(__name__)
+
+FULL_SCAN = ""  # in a batch: a whole folder appeared or left, rescan everything
+
+
+class FolderWatcher(FileSystemEventHandler):
+    """Collects changed paths from watchdog's thread and hands them to the loop in batches.
+
+    A file being written produces many events; each one pushes its deadline back, so the
+    batch is handed over only once nothing has changed for `debounce` seconds.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        loop: asyncio.AbstractEventLoop,
+        on_change: Callable[[set[str]], Coroutine[Any, Any, None]],
+        debounce: float,
+    ) -> None:
+        self.root = root.resolve()
+        self.loop = loop
+        self.on_change = on_change
+        self.debounce = debounce
+        self._pending: set[str] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._observer: Observer | None = None  # type: ignore[valid-type]
+
+    def start(self) -> None:
+        observer = Observer()
+        observer.schedule(self, str(self.root), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
+        if self._timer is not None:
+            self._timer.cancel()
+
+    # Called on watchdog's thread.
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.is_directory:
+            if event.event_type in ("created", "moved", "deleted"):  # its files sent no events
+                self.loop.call_soon_threadsafe(self._touch, FULL_SCAN)
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "")]
+        for raw in paths:
+            if not raw:
+                continue
+            rel = self._relative(os.fsdecode(raw))
+            if rel is not None:
+                self.loop.call_soon_threadsafe(self._touch, rel)
+
+    def _relative(self, path: str) -> str | None:
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    # Called on the loop.
+    def _touch(self, rel: str) -> None:
+        self._pending.add(rel)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_later(self.debounce, self._flush)
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, set()
+        self._timer = None
+        if batch:
+            task = self.loop.create_task(self.on_change(batch))
+            task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("change handler failed", exc_info=task.exception())

@@ -1,0 +1,61 @@
+"""Keeps the pure core pure: no I/O library imported, no clock read, in the modules that must not."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+BOT = Path(__file__).resolve().parent.parent / "bot"
+
+PURE = ["model.py", "config.py", "codec.py", "text.py", "articles.py", "feeds.py", "messages.py",
+        "filters.py", *sorted(p.relative_to(BOT).as_posix() for p in (BOT / "extract").glob("*.py"))]  # fmt: skip
+
+FORBIDDEN = {
+    "aiohttp", "apscheduler", "asyncio", "http", "httpx", "os", "shutil", "socket", "sqlalchemy",
+    "subprocess", "telegram", "threading", "time", "urllib.request", "watchdog",
+    "bot.app", "bot.cli", "bot.commands", "bot.files", "bot.pipeline", "bot.sender", "bot.store",
+    "bot.watcher", "bot.web",
+}  # fmt: skip
+CLOCK_CALLS = {"now", "today", "utcnow", "time", "monotonic"}
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_pure_module_imports_no_io(name: str) -> None:
+    tree = ast.parse((BOT / name).read_text(encoding="utf-8"))
+    bad = {
+        module
+        for module in _imports(tree)
+        if any(module == f or module.startswith(f + ".") for f in FORBIDDEN)
+    }
+    assert not bad, f"bot/{name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_pure_module_reads_no_clock_and_opens_no_file(name: str) -> None:
+    tree = ast.parse((BOT / name).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            assert called not in CLOCK_CALLS, f"bot/{name}:{node.lineno} reads the clock"
+            assert called not in {"open", "read_text", "read_bytes"}, (
+                f"bot/{name}:{node.lineno} reads a file"
+            )
+
+
+def test_the_pure_module_list_is_complete() -> None:
+    assert (BOT / "extract" / "__init__.py").exists()
+    for name in PURE:
+        assert (BOT / name).exists(), name
