@@ -1,0 +1,362 @@
+"""Articles and their events: what the scan stores and what the feeds read."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from bot.codec import article_from_dict, article_to_dict, event_from_dict, event_to_dict
+from bot.model import Article, Event, Extraction, StoredArticle, StoredEvent
+from bot.store.base import StoreBase, article_uid, aware, inserted_id, stored_article, stored_event
+from bot.store.outbox import enqueue, story_reached
+from bot.store.schema import articles, events
+from bot.stories import StoryKey, same_story, story_id
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What the store remembers of a file, to skip unchanged ones without reading them."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    article: StoredArticle
+    new_events: tuple[StoredEvent, ...]  # events not seen before in this article
+    queued: int  # outbox rows added
+
+
+STORY_CANDIDATES = 500  # recent events of the same type compared with a new one
+
+Targets = Mapping[str, Sequence[tuple[int, int | None]]]  # event key → (chat, thread) to alert
+
+
+class ArticleStore(StoreBase):
+    def file_states(self) -> dict[str, FileState]:
+        query = select(
+            articles.c.path,
+            articles.c.size,
+            articles.c.mtime_ns,
+            articles.c.content_hash,
+            articles.c.status,
+        ).where(articles.c.status != "deleted")
+        with self.engine.connect() as conn:
+            return {row.path: FileState(*row) for row in conn.execute(query)}
+
+    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
+        """Remember new stat data for a file whose content did not change."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(articles).where(articles.c.path == path).values(size=size, mtime_ns=mtime_ns)
+            )
+
+    def save_article(
+        self,
+        article: Article,
+        extraction: Extraction,
+        url: str,
+        *,
+        size: int,
+        mtime_ns: int,
+        content_hash: str,
+        now: datetime,
+        targets: Targets,
+    ) -> SaveResult:
+        """Store an article and its events, and queue alerts for new events, in one transaction.
+
+        An edited file keeps its uid; a renamed file (same content under a path that vanished)
+        too. Events whose key is already known for the article are kept as they are, so an
+        edit that leaves an event unchanged alerts nobody again.
+        """
+        data = {
+            "article": article_to_dict(article),
+            "summary": extraction.summary,
+            "url": url,
+        }
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(articles.c.id, articles.c.uid, articles.c.first_seen).where(
+                    articles.c.path == article.path
+                )
+            ).first()
+            if row is None:
+                row = self._renamed_from(conn, content_hash, article.path)
+            values = {
+                "path": article.path,
+                "size": size,
+                "mtime_ns": mtime_ns,
+                "content_hash": content_hash,
+                "status": "ok",
+                "error": None,
+                "published": article.published,
+                "data": data,
+                "updated": now,
+            }
+            if row is None:
+                uid = article.feed_id or article_uid(article)
+                uid = self._free_uid(conn, uid)
+                article_id = inserted_id(
+                    conn.execute(insert(articles).values(uid=uid, first_seen=now, **values))
+                )
+                first_seen = now
+            else:
+                article_id, uid, first_seen = row.id, row.uid, row.first_seen
+                conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
+            new_events, stored = self._save_events(
+                conn, article_id, uid, extraction.events, _day(article), now
+            )
+            queued = 0
+            for stored_event in new_events:
+                for chat_id, thread_id in targets.get(stored_event.event.key, ()):
+                    if stored_event.first_report or not story_reached(
+                        conn, stored_event.story_id, chat_id, thread_id
+                    ):
+                        queued += enqueue(conn, stored_event.id, chat_id, thread_id, now)
+        stored_article = StoredArticle(
+            id=article_id,
+            uid=uid,
+            article=article,
+            summary=extraction.summary,
+            url=url,
+            first_seen=aware(first_seen),
+            updated=now,
+            events=stored,
+        )
+        return SaveResult(stored_article, new_events, queued)
+
+    def _renamed_from(self, conn: Connection, content_hash: str, new_path: str) -> Any:
+        """An article with the same content whose file is gone: the file was renamed."""
+        candidates = conn.execute(
+            select(articles.c.id, articles.c.uid, articles.c.first_seen, articles.c.path).where(
+                articles.c.content_hash == content_hash, articles.c.status == "deleted"
+            )
+        ).all()
+        return candidates[0] if candidates else None
+
+    def _free_uid(self, conn: Connection, uid: str) -> str:
+        """Two files with the same front-matter id still get distinct feed ids."""
+        base, n = uid, 1
+        while conn.execute(select(articles.c.id).where(articles.c.uid == uid)).first():
+            n += 1
+            uid = f"{base}-{n}"
+        return uid
+
+    def _save_events(
+        self,
+        conn: Connection,
+        article_id: int,
+        article_uid: str,
+        found: Iterable[Event],
+        published: date | None,
+        now: datetime,
+    ) -> tuple[tuple[StoredEvent, ...], tuple[StoredEvent, ...]]:
+        existing = {
+            row.key: row
+            for row in conn.execute(
+                select(
+                    events.c.id, events.c.uid, events.c.key, events.c.created, events.c.story
+                ).where(events.c.article_id == article_id)
+            )
+        }
+        keep: list[StoredEvent] = []
+        new: list[StoredEvent] = []
+        for ev in found:
+            key = ev.key
+            known = existing.pop(key, None)
+            if known is None:
+                uid = f"{article_uid}.{key[:12]}"
+                earlier = self._story_of(conn, article_id, StoryKey.of(ev, published))
+                story = earlier or story_id(uid)
+                event_id = inserted_id(
+                    conn.execute(
+                        insert(events).values(
+                            uid=uid,
+                            article_id=article_id,
+                            key=key,
+                            type=ev.type,
+                            active=True,
+                            story=story,
+                            data=event_to_dict(ev),
+                            created=now,
+                        )
+                    )
+                )
+                stored = StoredEvent(event_id, uid, article_id, ev, now, story, earlier is None)
+                new.append(stored)
+            else:
+                conn.execute(
+                    update(events)
+                    .where(events.c.id == known.id)
+                    .values(active=True, data=event_to_dict(ev))
+                )
+                story = known.story or story_id(known.uid)
+                stored = StoredEvent(
+                    known.id,
+                    known.uid,
+                    article_id,
+                    ev,
+                    aware(known.created),
+                    story,
+                    self._first_of(conn, story) in (None, known.id),
+                )
+            keep.append(stored)
+        if existing:  # dropped by an edit: kept in history, out of the feeds
+            conn.execute(
+                update(events)
+                .where(events.c.id.in_([row.id for row in existing.values()]))
+                .values(active=False)
+            )
+        return tuple(new), tuple(keep)
+
+    def _story_of(self, conn: Connection, article_id: int, key: StoryKey) -> str | None:
+        """The story an earlier article's event of this kind already opened, if any."""
+        query = (
+            select(events.c.story, events.c.data, articles.c.data.label("article"))
+            .join(articles, articles.c.id == events.c.article_id)
+            .where(
+                events.c.type == key.type,
+                events.c.article_id != article_id,
+                events.c.story.is_not(None),
+            )
+            .order_by(events.c.id.desc())
+            .limit(STORY_CANDIDATES)
+        )
+        for row in conn.execute(query):
+            day = _day(article_from_dict(row.article["article"]))
+            if same_story(StoryKey.of(event_from_dict(row.data), day), key):
+                return str(row.story)
+        return None
+
+    def _first_of(self, conn: Connection, story: str) -> int | None:
+        return conn.execute(select(func.min(events.c.id)).where(events.c.story == story)).scalar()
+
+    def record_failure(
+        self,
+        path: str,
+        *,
+        status: str,
+        error: str,
+        size: int,
+        mtime_ns: int,
+        content_hash: str,
+        now: datetime,
+    ) -> None:
+        """Remember a file that could not be read or parsed, so it is retried only when it changes."""
+        with self.engine.begin() as conn:
+            values = {
+                "size": size,
+                "mtime_ns": mtime_ns,
+                "content_hash": content_hash,
+                "status": status,
+                "error": error[:2000],
+                "updated": now,
+            }
+            found = conn.execute(
+                update(articles).where(articles.c.path == path).values(**values)
+            ).rowcount
+            if not found:
+                uid = "failed-" + hashlib.sha256(path.encode()).hexdigest()[:16]
+                conn.execute(
+                    insert(articles).values(
+                        uid=self._free_uid(conn, uid), path=path, first_seen=now, **values
+                    )
+                )
+
+    def mark_deleted(self, paths: Iterable[str], now: datetime) -> int:
+        """The files are gone: their entries leave the feeds; their events stay in history."""
+        paths = list(paths)
+        if not paths:
+            return 0
+        with self.engine.begin() as conn:
+            for path in paths:
+                row = conn.execute(
+                    select(articles.c.id, articles.c.status).where(articles.c.path == path)
+                ).first()
+                if row is None:
+                    continue
+                # Free the path for a new file while keeping the row for rename detection.
+                conn.execute(
+                    update(articles)
+                    .where(articles.c.id == row.id)
+                    .values(status="deleted", path=f"\x00deleted/{row.id}/{path}", updated=now)
+                )
+        return len(paths)
+
+    def published_articles(self, limit: int | None = None) -> list[StoredArticle]:
+        """Articles in the feeds, newest first, with their active events."""
+        query = (
+            select(articles)
+            .where(articles.c.status == "ok")
+            .order_by(articles.c.published.desc(), articles.c.id.desc())
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            by_article = self._events_of(conn, [row.id for row in rows])
+        return [stored_article(row, by_article.get(row.id, ())) for row in rows]
+
+    latest_articles = published_articles
+
+    def _events_of(
+        self, conn: Connection, article_ids: Sequence[int]
+    ) -> dict[int, tuple[StoredEvent, ...]]:
+        found: dict[int, list[StoredEvent]] = {}
+        for start in range(0, len(article_ids), 500):
+            chunk = article_ids[start : start + 500]
+            query = (
+                select(events)
+                .where(events.c.article_id.in_(chunk), events.c.active.is_(True))
+                .order_by(events.c.id)
+            )
+            rows = conn.execute(query).all()
+            stories = {row.story for row in rows if row.story}
+            first = dict(
+                conn.execute(
+                    select(events.c.story, func.min(events.c.id))
+                    .where(events.c.story.in_(stories))
+                    .group_by(events.c.story)
+                ).all()
+            )
+            for row in rows:
+                is_first = first.get(row.story, row.id) == row.id
+                found.setdefault(row.article_id, []).append(stored_event(row, is_first))
+        return {key: tuple(value) for key, value in found.items()}
+
+    def article_errors(self) -> list[tuple[str, str, str]]:
+        query = select(articles.c.path, articles.c.status, articles.c.error).where(
+            articles.c.status.in_(("error", "skipped"))
+        )
+        with self.engine.connect() as conn:
+            return [(row.path, row.status, row.error or "") for row in conn.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            n_articles = conn.execute(
+                select(func.count()).select_from(articles).where(articles.c.status == "ok")
+            ).scalar_one()
+            n_events = conn.execute(
+                select(func.count()).select_from(events).where(events.c.active.is_(True))
+            ).scalar_one()
+            n_failed = conn.execute(
+                select(func.count())
+                .select_from(articles)
+                .where(articles.c.status.in_(("error", "skipped")))
+            ).scalar_one()
+        return {"articles": n_articles, "events": n_events, "failed_files": n_failed}
+
+
+def _day(article: Article) -> date | None:
+    """The article's day for story matching; unknown when it is only the file's mtime."""
+    return None if article.undated else article.published.date()

@@ -1,0 +1,84 @@
+"""The engine and the row-to-dataclass helpers every part of the store shares."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import CursorResult, make_url
+
+from bot.codec import article_from_dict, event_from_dict
+from bot.model import Article, StoredArticle, StoredEvent
+
+
+class StoreBase:
+    """Holds the engine; the parts of the store are mixins over it."""
+
+    engine: Engine
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def article_uid(article: Article) -> str:
+    """Derived once from the first path and date, then kept: renames and edits don't change it."""
+    seed = f"{article.path}\x1f{article.published.date().isoformat()}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def stored_event(row: Any, first_report: bool = True) -> StoredEvent:
+    return StoredEvent(
+        id=row.id,
+        uid=row.uid,
+        article_id=row.article_id,
+        event=event_from_dict(row.data),
+        created=aware(row.created),
+        story_id=row.story or "",
+        first_report=first_report,
+    )
+
+
+def stored_article(row: Any, stored_events: tuple[StoredEvent, ...]) -> StoredArticle:
+    data = row.data if isinstance(row.data, dict) else json.loads(row.data)
+    return StoredArticle(
+        id=row.id,
+        uid=row.uid,
+        article=article_from_dict(data["article"]),
+        summary=data.get("summary", ""),
+        url=data.get("url", ""),
+        first_seen=aware(row.first_seen),
+        updated=aware(row.updated),
+        events=stored_events,
+    )

@@ -1,0 +1,85 @@
+"""One happening reported by several articles is one story: linked, and alerted once."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.model import Amount, Article, Event, Extraction
+from bot.store import Store
+from bot.stories import Linker, StoryKey, same_story
+
+BONUS = Amount(1e8, "USD", 1e8, "1亿美元")
+
+
+def key(type_: str, actors: set[str], usd: float | None, day: date | None) -> StoryKey:
+    return StoryKey(type_, frozenset(actors), usd, day)
+
+
+def test_same_sum_and_a_shared_actor_is_one_story() -> None:
+    a = key("compensation", {"Sam Altman", "Meta", "OpenAI"}, 1e8, date(2025, 6, 17))
+    b = key("compensation", {"Mark Zuckerberg", "Meta"}, 1.02e8, None)
+    assert same_story(a, b)
+
+
+@pytest.mark.parametrize(
+    ("b", "why"),
+    [
+        (key("talent_move", {"Meta", "OpenAI"}, 1e8, date(2025, 6, 20)), "another type"),
+        (key("compensation", {"Meta"}, 5e7, date(2025, 6, 20)), "another sum"),
+        (key("compensation", {"Apple"}, 1e8, date(2025, 6, 20)), "no shared actor"),
+        (key("compensation", {"Meta", "OpenAI"}, 1e8, date(2025, 12, 1)), "months apart"),
+    ],
+)
+def test_different_happenings_stay_apart(b: StoryKey, why: str) -> None:
+    a = key("compensation", {"Meta", "OpenAI", "Sam Altman"}, 1e8, date(2025, 6, 17))
+    assert not same_story(a, b), why
+
+
+def test_without_a_sum_one_shared_actor_is_not_enough() -> None:
+    day = date(2025, 6, 1)
+    assert not same_story(
+        key("product_launch", {"Meta"}, None, day), key("product_launch", {"Meta"}, None, day)
+    )
+    assert same_story(
+        key("acquisition", {"Microsoft", "Skype"}, None, day),
+        key("acquisition", {"Microsoft", "Skype", "FTC"}, 8.5e9, day),
+    )
+
+
+def test_linker_gives_later_reports_the_first_story_id() -> None:
+    linker = Linker()
+    first = linker.assign("a#1", key("compensation", {"Meta", "OpenAI"}, 1e8, None))
+    other = linker.assign("b#1", key("acquisition", {"Meta", "Scale AI"}, 1.43e10, None))
+    again = linker.assign("c#1", key("compensation", {"Meta"}, 1e8, None))
+    assert again == first != other and first.startswith("story-")
+
+
+def article(path: str, title: str) -> Article:
+    return Article(path, title, "text", "zh-Hans", datetime(2025, 6, 21, tzinfo=UTC), "text", path)
+
+
+def test_store_alerts_a_story_once_per_chat(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    now = datetime(2025, 6, 21, tzinfo=UTC)
+    first = Event("compensation", ("Sam Altman", "Meta", "OpenAI"), "s", "e", amount=BONUS)
+    second = Event("compensation", ("Mark Zuckerberg", "Meta"), "s", "e", amount=BONUS)
+
+    def save(path: str, event: Event, targets: list[tuple[int, int | None]]):  # type: ignore[no-untyped-def]
+        return store.save_article(
+            article(path, path), Extraction("", (event,)), "https://x.org/" + path,
+            size=1, mtime_ns=1, content_hash=path, now=now, targets={event.key: targets},
+        )  # fmt: skip
+
+    one = save("a.md", first, [(1, None)])
+    two = save("b.md", second, [(1, None), (2, None)])
+    [a], [b] = one.new_events, two.new_events
+    assert a.first_report and not b.first_report
+    assert a.story_id == b.story_id
+    assert two.queued == 1  # chat 1 already has the story; chat 2 only heard of it now
+    assert [d.chat_id for d in store.due_deliveries(now)] == [1, 2]
+    reloaded = {e.uid: e for art in store.published_articles() for e in art.events}
+    assert reloaded[b.uid].story_id == a.story_id and not reloaded[b.uid].first_report
+    assert reloaded[a.uid].first_report
