@@ -19,9 +19,10 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.commands import CommandContext, publish_commands, register
 from bot.config import Config, ConfigError, parse_config
-from bot.extract import RulePack, RulePackError, default_documents, load_rule_pack
+from bot.extract import RulePack, RulePackError, load_rule_pack
 from bot.feeds import FeedSite
 from bot.pipeline import Pipeline, ScanReport, Source
+from bot.rulefiles import default_documents
 from bot.sender import Sender
 from bot.store import Store
 from bot.watcher import FULL_SCAN, FolderWatcher

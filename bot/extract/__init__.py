@@ -1,0 +1,24 @@
+"""Headline-event extraction: Article → Extraction(summary, events).
+
+Pure: the rules come in as parsed YAML documents (`load_rule_pack`), the article as data.
+The shipped documents are read by `bot.rulefiles.default_documents`.
+"""
+
+from __future__ import annotations
+
+from bot.extract.clusters import build_events
+from bot.extract.rules import RulePack, RulePackError, load_rule_pack
+from bot.extract.sentences import split_article
+from bot.extract.summary import article_summary
+from bot.model import Article, Extraction
+
+__all__ = ["RulePack", "RulePackError", "extract", "load_rule_pack"]
+
+
+def extract(article: Article, pack: RulePack) -> Extraction:
+    """The article's 2–3 sentence summary and its headline events, most important first."""
+    prepared = split_article(article, pack.boilerplate)
+    return Extraction(
+        summary=article_summary(prepared, article.lang),
+        events=tuple(build_events(article, prepared, pack)),
+    )

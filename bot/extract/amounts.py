@@ -1,0 +1,275 @@
+"""Sums of money in Chinese and English: 1亿美元, 上億美金, $14.3 billion, €2bn, RMB 3 亿, 77m euros.
+
+Pure. Works on folded text (lower case, simplified). Equivalents written in
+brackets after an amount — '£75m ($141m)', '12 万亿韩元（约 627.6 亿元人民币）' — are one
+amount: its USD value is the written dollar figure when there is one, else a conversion.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.model import Amount
+
+# Patterns start with a plain character class so the engine can skip ahead; a number token is
+# checked when it is read (_number).
+_NUM = r"\d[\d,]*(?:\.\d+)?"
+_CN_DIGITS = "零一二两三四五六七八九十百千"
+_ZH_UNITS = {
+    "万亿": 1e12,
+    "千亿": 1e11,
+    "百亿": 1e10,
+    "十亿": 1e9,
+    "亿": 1e8,
+    "千万": 1e7,
+    "百万": 1e6,
+    "十万": 1e5,
+    "万": 1e4,
+    "千": 1e3,
+}
+_EN_UNITS = {
+    "trillion": 1e12,
+    "tn": 1e12,
+    "billion": 1e9,
+    "bn": 1e9,
+    "b": 1e9,
+    "million": 1e6,
+    "mn": 1e6,
+    "mln": 1e6,
+    "m": 1e6,
+    "thousand": 1e3,
+    "k": 1e3,
+}
+_ZH_CURRENCIES = {
+    "美元": "USD",
+    "美金": "USD",
+    "元人民币": "CNY",
+    "人民币": "CNY",
+    "块钱": "CNY",
+    "元": "CNY",
+    "欧元": "EUR",
+    "英镑": "GBP",
+    "日元": "JPY",
+    "日圆": "JPY",
+    "韩元": "KRW",
+    "韩圆": "KRW",
+    "港元": "HKD",
+    "港币": "HKD",
+    "新台币": "TWD",
+    "台币": "TWD",
+    "卢布": "RUB",
+    "澳元": "AUD",
+    "加元": "CAD",
+    "新加坡元": "SGD",
+    "瑞士法郎": "CHF",
+    "卢比": "INR",
+}
+_PREFIX_CURRENCIES = {
+    "us$": "USD",
+    "usd": "USD",
+    "$": "USD",
+    "hk$": "HKD",
+    "hkd": "HKD",
+    "nt$": "TWD",
+    "a$": "AUD",
+    "c$": "CAD",
+    "s$": "SGD",
+    "€": "EUR",
+    "eur": "EUR",
+    "£": "GBP",
+    "gbp": "GBP",
+    "¥": "CNY",
+    "￥": "CNY",
+    "rmb": "CNY",
+    "cny": "CNY",
+    "jpy": "JPY",
+    "krw": "KRW",
+    "₩": "KRW",
+    "人民币": "CNY",
+}
+_EN_CURRENCIES = {
+    "dollars": "USD",
+    "dollar": "USD",
+    "us dollars": "USD",
+    "euros": "EUR",
+    "euro": "EUR",
+    "pounds": "GBP",
+    "pound": "GBP",
+    "sterling": "GBP",
+    "pence": "GBP",
+    "yuan": "CNY",
+    "renminbi": "CNY",
+    "yen": "JPY",
+    "won": "KRW",
+    "rupees": "INR",
+    "roubles": "RUB",
+    "rubles": "RUB",
+}
+_VAGUE = {"上": 1.0, "数": 1.0, "几": 1.0, "数十": 10.0, "几十": 10.0, "数百": 100.0, "几百": 100.0}
+
+
+def _alternation(words: Sequence[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+_CUR_ZH = _alternation(list(_ZH_CURRENCIES))
+_UNIT_ZH = _alternation(list(_ZH_UNITS))
+_UNIT_EN = _alternation(list(_EN_UNITS))
+_CN_NUM = f"[{_CN_DIGITS}]+"
+# Each pattern starts with a required token, so the engine skips ahead fast.
+_PREFIXED_RE = re.compile(
+    rf"(?P<pcur>{_alternation(list(_PREFIX_CURRENCIES))})[ ]?(?P<num>{_NUM}|{_CN_NUM})"
+    rf"(?:[ ]?(?P<zhunit>{_UNIT_ZH})|[ ]?(?P<enunit>{_UNIT_EN})\b)?(?:[ ]*(?P<cur>{_CUR_ZH}))?"
+)
+_ZH_RE = re.compile(
+    rf"(?P<num>[\d{_CN_DIGITS}上数几][\d,.{_CN_DIGITS}]*)[ ]*"
+    rf"(?:(?P<unit>{_UNIT_ZH})[ ]*(?P<cur>{_CUR_ZH})?|(?P<cur2>{_CUR_ZH}))"
+)
+_EN_RE = re.compile(
+    rf"(?P<num>{_NUM})[ ]?(?:(?P<unit>{_UNIT_EN})[ ]?)?"
+    rf"(?P<cur>{_alternation(list(_EN_CURRENCIES))})\b"
+)
+_NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_BARE_UNITS = ("万亿", "千亿", "百亿", "十亿", "亿")
+_HAN_AFTER_RE = re.compile(r"[ ]*[\u4e00-\u9fff]")
+_BRIDGE_RE = re.compile(r"[ ]*[(（][ ]*(?:约合|约|折合|合|about|around|or|c\.)?[ ]*$")
+_NEXT_RE = re.compile(r"[ ]*[;；,，/][ ]*(?:约合|约|about|or)?[ ]*$")
+_APPROX_AFTER_RE = re.compile(r"[ ]*(?:左右|多|余|以上|有余|\+|or more|plus)")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An amount and where it was written in the sentence."""
+
+    start: int
+    end: int
+    amount: Amount
+
+
+def find_amounts(
+    folded: str,
+    text: str,
+    rates: Mapping[str, float],
+    approximate_cues: Sequence[str],
+    default_yen: str = "CNY",
+) -> list[Found]:
+    """Every sum of money in one sentence, equivalents in brackets folded into the first."""
+    raw = sorted(_raw_amounts(folded, default_yen), key=lambda r: (r[0], -r[1]))
+    found: list[Found] = []
+    last_end = -1
+    in_group = False
+    for start, end, value, currency in raw:
+        if found and start < last_end:
+            continue  # overlaps the previous amount
+        if found:
+            gap = folded[last_end:start]
+            pattern = _NEXT_RE if in_group else _BRIDGE_RE
+            if pattern.fullmatch(gap):
+                in_group = True
+                found[-1] = _with_equivalent(found[-1], value, currency, end, text)
+                last_end = end
+                continue
+        in_group = False
+        approx = _approximate(folded, start, end, approximate_cues)
+        usd = value * rates[currency] if currency in rates else None
+        amount = Amount(value, currency, usd, text[start:end].strip(), approx)
+        found.append(Found(start, end, amount))
+        last_end = end
+    return found
+
+
+def _with_equivalent(first: Found, value: float, currency: str, end: int, text: str) -> Found:
+    """'£75m ($141m)': the written dollar figure beats our conversion."""
+    amount = first.amount
+    usd = value if currency == "USD" and amount.currency != "USD" else amount.usd
+    closing = text[end : end + 1]
+    stop = end + 1 if closing in ")）" else end
+    text_out = text[first.start : stop].strip()
+    return Found(
+        first.start,
+        first.end,
+        Amount(amount.value, amount.currency, usd, text_out, amount.approximate),
+    )
+
+
+def _raw_amounts(folded: str, default_yen: str) -> list[tuple[int, int, float, str]]:
+    out: list[tuple[int, int, float, str]] = []
+    for m in _PREFIXED_RE.finditer(folded):
+        if m.start() and folded[m.start() - 1].isalpha() and folded[m.start()].isalpha():
+            continue  # 'eur' in 'neuron'
+        pcur, num = m.group("pcur"), m.group("num")
+        zhunit, enunit = m.group("zhunit"), m.group("enunit")
+        currency = _ZH_CURRENCIES[m.group("cur")] if m.group("cur") else _PREFIX_CURRENCIES[pcur]
+        if currency == "CNY" and pcur in ("¥", "￥"):
+            currency = default_yen
+        number = _number(num)
+        if number is None:
+            continue
+        scale = _ZH_UNITS[zhunit] if zhunit else _EN_UNITS[enunit] if enunit else 1.0
+        out.append((m.start(), m.end(), number * scale, currency))
+    for m in _ZH_RE.finditer(folded):
+        unit, cur = m.group("unit"), m.group("cur") or m.group("cur2")
+        num = m.group("num")
+        if cur is None:
+            if unit not in _BARE_UNITS or _HAN_AFTER_RE.match(folded, m.end()):
+                continue  # "14亿人", "346 万股": a count, not money
+            cur = "元"
+        if num in _VAGUE and not unit:
+            continue
+        number = _number(num)
+        if number is None:
+            continue
+        value = number * (_ZH_UNITS[unit] if unit else 1.0)
+        out.append((m.start(), m.end(), value, _ZH_CURRENCIES[cur]))
+    for m in _EN_RE.finditer(folded):
+        if m.start() and (folded[m.start() - 1].isalnum() or folded[m.start() - 1] == "."):
+            continue
+        num, unit, cur = m.group("num"), m.group("unit"), m.group("cur")
+        number = _number(num)
+        if number is None:
+            continue
+        value = number * (_EN_UNITS[unit] if unit else 1.0)
+        if cur == "pence":
+            value /= 100
+        out.append((m.start(), m.end(), value, _EN_CURRENCIES[cur]))
+    return out
+
+
+def _number(num: str) -> float | None:
+    if num in _VAGUE:
+        return _VAGUE[num]
+    if num[0].isdigit():
+        digits = num.rstrip("十百千")
+        scale = {"十": 10.0, "百": 100.0, "千": 1000.0}.get(num[len(digits) :], 1.0)
+        if not _NUMBER_RE.fullmatch(digits):
+            return None
+        return float(digits.replace(",", "")) * scale
+    return _chinese_number(num)
+
+
+def _chinese_number(num: str) -> float | None:
+    """一 … 九千九百九十九; larger units are the amount's unit."""
+    digits = {c: i for i, c in enumerate("零一二三四五六七八九")}
+    digits["两"] = 2
+    total, current = 0, 0
+    for c in num:
+        if c in digits:
+            current = digits[c]
+        elif c in "十百千":
+            total += (current or 1) * {"十": 10, "百": 100, "千": 1000}[c]
+            current = 0
+        else:
+            return None
+    total += current
+    return float(total) if total else None
+
+
+def _approximate(folded: str, start: int, end: int, cues: Sequence[str]) -> bool:
+    head = folded[max(0, start - 12) : start].rstrip()
+    if folded[start : start + 1] in "上数几":
+        return True
+    if any(head.endswith(cue) for cue in cues):
+        return True
+    return bool(_APPROX_AFTER_RE.match(folded, end))

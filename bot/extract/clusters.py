@@ -1,0 +1,218 @@
+"""Clusters and the headline events of one article.
+
+Candidates of one type that share actors, or that refer back to a fact already told ("the
+deal", 此次挖角), are one fact: a cluster whose weight grows with every retelling. The
+heaviest clusters are the headline events; a second one of a type must be another fact.
+Pure.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from bot.extract.entities import PERSON
+from bot.extract.events import Candidate, analyse, attach_amounts, candidates, news_date
+from bot.extract.rules import RulePack
+from bot.extract.sentences import LOST, Sentence
+from bot.extract.summary import event_summary
+from bot.model import Amount, Article, Event
+
+_STAKE_RE = re.compile(r"(\d+(?:\.\d+)?)\s?%\s?(?:的)?(?:股份|股权|stake|of the shares|的股)")
+_STAKE_BEFORE_RE = re.compile(r"(?:股份|股权|stake|holding)[^%]{0,12}?(\d+(?:\.\d+)?)\s?%")
+_ROUND_RE = re.compile(
+    r"\b(?:series|round) ?([a-f])\b|(?<![a-z])([a-f]) ?(?:轮|系列)|(天使轮|种子轮|pre-a轮|seed round)"
+)
+
+
+@dataclass(slots=True)
+class Cluster:
+    type: str
+    members: list[Candidate] = field(default_factory=list)
+    names: dict[str, None] = field(default_factory=dict)  # the members' actors, in order
+
+    @classmethod
+    def of(cls, first: Candidate) -> Cluster:
+        return cls(first.type, [first], dict.fromkeys(first.actors))
+
+    def add(self, members: Sequence[Candidate]) -> None:
+        self.members.extend(members)
+        self.members.sort(key=lambda c: -c.score)
+        self.names = {}
+        for member in self.members:
+            self.names.update(dict.fromkeys(member.actors))
+
+    @property
+    def best(self) -> Candidate:
+        return self.members[0]
+
+    def score(self, repeat: float) -> float:
+        """Its best mention, plus a share of up to three more: each retelling counts."""
+        others = sorted((max(c.score, 0.4) for c in self.members[1:]), reverse=True)[:3]
+        return self.best.score + repeat * sum(others)
+
+    def actors(self) -> list[str]:
+        return list(self.names)
+
+
+def cluster(cands: Sequence[Candidate], kinds: dict[str, str], repeat: float) -> list[Cluster]:
+    """Same type and shared actors, or a reference back: one fact."""
+    clusters: list[Cluster] = []
+    for c in sorted(cands, key=lambda c: -c.score):
+        same_type = [cl for cl in clusters if cl.type == c.type]
+        home = None
+        if c.anaphoric and same_type and _amounts_agree(same_type[0].members, c.amount):
+            home = same_type[0]
+        elif not c.separate:
+            home = next((cl for cl in same_type if _same_fact(cl, c, kinds)), None)
+        if home is None:
+            clusters.append(Cluster.of(c))
+        else:
+            home.add([c])
+    return _merge_linked(clusters, kinds, repeat)
+
+
+def _merge_linked(clusters: list[Cluster], kinds: dict[str, str], repeat: float) -> list[Cluster]:
+    """Two clusters a later mention tied together are one."""
+    merged = True
+    while merged:
+        merged = False
+        for i, a in enumerate(clusters):
+            for b in clusters[i + 1 :]:
+                if a.type == b.type and not b.best.separate and _linked(a, b, kinds):
+                    a.add(b.members)
+                    clusters.remove(b)
+                    merged = True
+                    break
+            if merged:
+                break
+    return sorted(clusters, key=lambda cl: -cl.score(repeat))
+
+
+def _linked(a: Cluster, b: Cluster, kinds: dict[str, str]) -> bool:
+    if not all(_amounts_agree(a.members, m.amount) for m in b.members):
+        return False
+    return _overlap_ok(a.names.keys(), b.names.keys(), kinds)
+
+
+def _same_fact(cl: Cluster, c: Candidate, kinds: dict[str, str]) -> bool:
+    if not _amounts_agree(cl.members, c.amount):
+        return False
+    if not c.actors or not cl.names:
+        return True
+    return _overlap_ok(cl.names.keys(), set(c.actors), kinds)
+
+
+def _overlap_ok(mine: AbstractSet[str], theirs: AbstractSet[str], kinds: dict[str, str]) -> bool:
+    shared = mine & theirs
+    if not shared:
+        return False
+    if len(shared) >= 2:
+        return True
+    # One shared company, two different people: two moves ("Meta hires A", "Meta hires B").
+    ours = {a for a in mine if kinds.get(a) == PERSON}
+    others = {a for a in theirs if kinds.get(a) == PERSON}
+    return not (ours and others and not ours & others)
+
+
+def _amounts_agree(members: Sequence[Candidate], amount: Amount | None) -> bool:
+    if amount is None or amount.usd is None:
+        return True
+    return all(
+        m.amount is None
+        or m.amount.usd is None
+        or math.isclose(m.amount.usd, amount.usd, rel_tol=0.05)
+        for m in members
+    )
+
+
+def build_events(article: Article, sentences: Sequence[Sentence], pack: RulePack) -> list[Event]:
+    """The headline events of an article, most important first."""
+    analysed = analyse(article, sentences, pack)
+    cands = candidates(analysed, pack, article)
+    attach_amounts(cands, analysed, pack)
+    kinds = {m.name: m.kind for at in analysed for m in at.mentions}
+    kinds.update({name: e.kind for name, e in pack.entities.items()})
+    repeat = pack.ranking["repeat"]
+    clusters = cluster(cands, kinds, repeat)
+    best = max((c.score for c in cands), default=0.0)
+    reference = news_date(analysed, article)
+    recent = reference - timedelta(days=pack.ranking["old_date_days"])
+    return [_event(cl, article, repeat, recent) for cl in _select(clusters, pack, best, kinds)]
+
+
+def _select(
+    clusters: Sequence[Cluster], pack: RulePack, best: float, kinds: dict[str, str]
+) -> list[Cluster]:
+    """The heaviest clusters; a second one of a type only when it is clearly another fact."""
+    r = pack.ranking
+    floor = max(r["min_score"], r["relative"] * best)
+    chosen: list[Cluster] = []
+    for cl in clusters:
+        if cl.score(r["repeat"]) < floor or not cl.actors():
+            continue
+        same = [c for c in chosen if c.type == cl.type]
+        weighs = pack.types[cl.type].amount.weighs
+        if len(same) >= r["max_per_type"] or (same and not _distinct(cl, same, kinds, weighs)):
+            continue
+        chosen.append(cl)
+        if len(chosen) >= r["max_events"]:
+            break
+    return chosen
+
+
+def _distinct(cl: Cluster, kept: Sequence[Cluster], kinds: dict[str, str], weighs: bool) -> bool:
+    """Another fact: flagged as separate, a different amount (where amounts are facts, not
+    share prices), or someone new named more than once."""
+    if cl.best.separate:
+        return True
+    amounts = {round(m.amount.usd) for m in cl.members if m.amount and m.amount.usd}
+    theirs = {round(m.amount.usd) for k in kept for m in k.members if m.amount and m.amount.usd}
+    if weighs and amounts and not amounts & theirs:
+        return True
+    people = {a for a in cl.actors() if kinds.get(a) == PERSON}
+    known = {a for k in kept for a in k.actors()}
+    return bool(people - known) and len(cl.members) > 1
+
+
+def _event(cl: Cluster, article: Article, repeat: float, recent: date) -> Event:
+    best = cl.best
+    # A body sentence states the amount more precisely than the headline ("18亿" → "18.4亿").
+    amounts = [m.amount for m in cl.members if m.amount is not None]
+    in_body = [m.amount for m in cl.members if m.amount is not None and not m.at.sentence.is_title]
+    amount = next(iter(in_body or amounts), None)
+    # The title says it in headline-ese; a body sentence of the same fact is better evidence.
+    body = [m for m in cl.members if not m.at.sentence.is_title]
+    with_amount = [m for m in body if amount is not None and m.amount == amount]
+    strong = [m for m in body if m.score >= 0.4 * best.score]
+    quoted = (with_amount or strong or [best])[0]
+    evidence = quoted.at.sentence.text.replace(LOST, "?")
+    date = next((d.iso for m in cl.members for d in m.at.dates if d.last >= recent), None)
+    return Event(
+        type=cl.type,
+        actors=tuple(cl.actors()),
+        summary=event_summary(evidence, quoted.trigger.start, article.lang),
+        evidence=evidence,
+        amount=amount,
+        date=date,
+        score=round(cl.score(repeat), 3),
+        extra=_extra(cl),
+    )
+
+
+def _extra(cl: Cluster) -> tuple[tuple[str, str], ...]:
+    extra: dict[str, str] = {}
+    for m in cl.members:
+        folded = m.at.sentence.folded
+        stake = _STAKE_RE.search(folded) or _STAKE_BEFORE_RE.search(folded)
+        if stake and "stake" not in extra:
+            extra["stake"] = f"{stake.group(1)}%"
+        rnd = _ROUND_RE.search(folded)
+        if rnd and "round" not in extra and cl.type == "funding":
+            letter = rnd.group(1) or rnd.group(2)
+            extra["round"] = f"Series {letter.upper()}" if letter else rnd.group(3)
+    return tuple(sorted(extra.items()))

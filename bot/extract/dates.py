@@ -1,0 +1,193 @@
+"""Dates in a sentence, absolute (2025年7月, 6月17日, June 17, 31 December 2004) or relative
+(昨天, 上周, yesterday, last week, on Friday), resolved against the publication date.
+
+Pure: the publication date is passed in. Works on folded text (lower case).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+_MONTHS = {
+    name: i
+    for i, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sept", "sep"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_WEEKDAYS_EN = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS_ZH = "一二三四五六日天"
+# English month names are matched as written (capitalised) on the original text: trying every
+# lower-case letter of an English article as a possible 'march' or 'may' is slow and wrong.
+_MONTH_NAMES = "|".join(sorted((m.capitalize() for m in _MONTHS), key=len, reverse=True))
+_CASED = frozenset(("en_mdy", "en_dmy", "en_my", "en_month"))
+_MONTH_HINT_RE = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
+
+# Each pattern starts with a required token (no look-behind), so the engine skips ahead fast;
+# the word-boundary check on the left is done once a pattern has matched.
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("iso", re.compile(r"(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)(?!\d)")),
+    (
+        "zh_ymd",
+        re.compile(
+            r"(?P<y>(?:19|20)\d\d)[ ]*年[ ]*(?P<m>\d\d?)[ ]*月(?:[ ]*(?P<d>\d\d?)[ ]*[日号])?"
+        ),
+    ),
+    ("zh_md", re.compile(r"(?P<m>\d\d?)[ ]*月[ ]*(?P<d>\d\d?)[ ]*[日号]")),
+    ("zh_y", re.compile(r"(?P<y>(?:19|20)\d\d)[ ]*年(?![ ]*\d{1,2}[ ]*月)")),
+    (
+        "en_mdy",
+        re.compile(
+            rf"(?P<mn>{_MONTH_NAMES})\.?[ ]+(?P<d>\d\d?)(?:st|nd|rd|th)?\b"
+            r"(?:,?[ ]+(?P<y>(?:19|20)\d\d))?"
+        ),
+    ),
+    (
+        "en_dmy",
+        re.compile(
+            rf"(?P<d>\d\d?)(?:st|nd|rd|th)?[ ]+(?P<mn>{_MONTH_NAMES})\b"
+            r"(?:,?[ ]+(?P<y>(?:19|20)\d\d))?"
+        ),
+    ),
+    ("en_my", re.compile(rf"(?P<mn>{_MONTH_NAMES})\.?[ ]+(?P<y>(?:19|20)\d\d)\b")),
+    (
+        "en_month",
+        re.compile(
+            r"[Ii]n[ ]+(?P<mn>January|February|March|April|June|July|August|"
+            r"September|October|November|December)\b"
+        ),
+    ),
+    ("en_y", re.compile(r"(?P<y>(?:19|20)\d\d)\b")),  # after in/since/of/during: checked
+    (
+        "relative",
+        re.compile(
+            r"今天|今日|昨天|昨日|前天|明天|上周|上星期|上个月|上月|去年|前年|本周|这周|今年"
+            r"|today|yesterday|last week|last month|last year|this week|tomorrow"
+        ),
+    ),
+    ("zh_weekday", re.compile(r"(?:周|星期|礼拜)(?P<wd>[一二三四五六日天])")),
+    ("en_weekday", re.compile(r"on[ ]+(?P<wd>" + "|".join(_WEEKDAYS_EN) + r")\b")),
+)
+_YEAR_AFTER_RE = re.compile(r"\b(?:in|since|of|during) $")
+_LEFT_WORD_RE = re.compile(r"[a-z0-9]")
+
+_RELATIVE_DAYS = {"今天": 0, "今日": 0, "today": 0, "昨天": -1, "昨日": -1, "yesterday": -1}
+_RELATIVE_DAYS |= {"前天": -2, "明天": 1, "tomorrow": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class FoundDate:
+    start: int
+    end: int
+    iso: str  # "2025-06-17", "2025-07" or "2025"
+    first: date  # first day of the period
+    last: date  # last day of the period
+
+
+def find_dates(folded: str, published: date, text: str | None = None) -> list[FoundDate]:
+    """Every date in the (folded) text, in order; relative ones resolved against `published`.
+    `text` is the same text as written, for capitalised month names (default: `folded`)."""
+    found: list[FoundDate] = []
+    taken: list[tuple[int, int]] = []
+    cased = text if text is not None else folded
+    skip: set[str] = set()
+    if not _MONTH_HINT_RE.search(cased):
+        skip |= _CASED
+    if "年" not in folded and "月" not in folded:
+        skip |= {"zh_ymd", "zh_md", "zh_y"}
+    for kind, pattern in _PATTERNS:
+        if kind in skip:
+            continue
+        for m in pattern.finditer(cased if kind in _CASED else folded):
+            start = m.start()
+            if (
+                start
+                and _LEFT_WORD_RE.match(folded[start - 1])
+                and _LEFT_WORD_RE.match(folded[start])
+            ):
+                continue  # inside a word or a longer number
+            if kind == "zh_md" and start and folded[start - 1] == "年":
+                continue
+            if kind == "en_y" and not _YEAR_AFTER_RE.search(folded, max(0, start - 8), start):
+                continue
+            if any(start < e and s < m.end() for s, e in taken):
+                continue
+            groups = {k: v for k, v in m.groupdict().items() if v}
+            resolved = _resolve(kind, m.group(), groups, published)
+            if resolved is not None:
+                taken.append((start, m.end()))
+                found.append(FoundDate(start, m.end(), *resolved))
+    return sorted(found, key=lambda f: f.start)
+
+
+def _resolve(
+    kind: str, matched: str, groups: dict[str, str], published: date
+) -> tuple[str, date, date] | None:
+    try:
+        if kind == "relative":
+            return _relative(matched, published)
+        if kind in ("zh_weekday", "en_weekday"):
+            wd = groups["wd"]
+            index = (
+                _WEEKDAYS_EN.index(wd) if kind == "en_weekday" else min(_WEEKDAYS_ZH.index(wd), 6)
+            )
+            back = (published.weekday() - index) % 7
+            return _day(published - timedelta(days=back))
+        month = _MONTHS[groups["mn"].lower()] if groups.get("mn") else int(groups.get("m") or 0)
+        year = int(groups["y"]) if groups.get("y") else None
+        day = int(groups["d"]) if groups.get("d") else None
+        if kind in ("zh_y", "en_y"):
+            assert year is not None
+            return str(year), date(year, 1, 1), date(year, 12, 31)
+        if year is None:
+            year = published.year
+            # "3 月 22 日" in an article of 28 March is this year; "12 月 5 日" in January is last year
+            if date(year, month, day or 1) > published + timedelta(days=31):
+                year -= 1
+        if day is None:
+            return _month(year, month)
+        return _day(date(year, month, day))
+    except (ValueError, AssertionError, KeyError):
+        return None
+
+
+def _relative(word: str, published: date) -> tuple[str, date, date]:
+    if word in _RELATIVE_DAYS:
+        return _day(published + timedelta(days=_RELATIVE_DAYS[word]))
+    if word in ("上周", "上星期", "last week"):
+        monday = published - timedelta(days=published.weekday() + 7)
+        return monday.isoformat(), monday, monday + timedelta(days=6)
+    if word in ("本周", "这周", "this week"):
+        monday = published - timedelta(days=published.weekday())
+        return monday.isoformat(), monday, monday + timedelta(days=6)
+    if word in ("上个月", "上月", "last month"):
+        first = (published.replace(day=1) - timedelta(days=1)).replace(day=1)
+        return _month(first.year, first.month)
+    year = published.year - {"去年": 1, "last year": 1, "前年": 2}.get(word, 0)
+    return str(year), date(year, 1, 1), date(year, 12, 31)
+
+
+def _day(day: date) -> tuple[str, date, date]:
+    return day.isoformat(), day, day
+
+
+def _month(year: int, month: int) -> tuple[str, date, date]:
+    first = date(year, month, 1)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return f"{year:04d}-{month:02d}", first, last

@@ -1,0 +1,439 @@
+"""Who an article is about: the alias table first, then names the table does not know.
+
+Unknown names are found by their shape: Latin-script names (also inside Chinese text),
+transliterated names with '·', names glossed in brackets (卢卡斯·贝耶尔（Lucas Beyer）, and
+the Latin form wins), Chinese organisations by their suffix (…公司, …集团, …科技), Chinese
+people after a role (首席执行官…, 负责人…). A later short mention (贝耶尔, Mr Bondi) resolves
+to the full name found earlier in the same article. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.extract.rules import Hit, RulePack
+from bot.extract.sentences import HAN, LOST, Sentence
+
+PERSON, ORG, UNKNOWN = "person", "org", "unknown"
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# Characters Chinese uses to transliterate foreign names; a '·' name is made of them.
+_TRANSLIT = set(
+    "阿埃艾爱爱安昂奥澳巴拜班邦保鲍贝本比彼毕宾冰波伯博布才查达戴丹道德迪蒂丁东杜多厄恩尔法凡范菲费芬丰"
+    "弗福盖甘冈高戈格哥古圭果哈海汉豪赫黑亨华怀霍基吉加贾杰金津卡凯坎康柯科克肯库夸奎拉莱赖兰朗劳勒"
+    "雷蕾黎利莉里理丽连林琳隆卢鲁路伦罗洛吕马玛迈麦曼梅门蒙米密缅敏莫默姆穆纳娜奈南内尼妮宁纽努诺欧"
+    "帕潘庞佩彭皮珀普奇齐恰乔切钦琼丘萨塞赛森沙莎尚舍绍申圣施什史斯松苏索塔泰坦汤唐陶特提汀图托瓦万"
+    "旺威韦维温沃乌伍西希锡夏谢辛休许雅亚延扬耶伊因英尤于约泽扎詹珍朱兹佐艾瑞雪琪娅莱茨莉贾维"
+)
+_SURNAMES = set(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕"
+    "丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃"
+    "武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒"
+    "阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓"
+    "古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣"
+    "巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+)
+_ZH_ROLES = _split(
+    "首席执行官 执行长 首席运营官 首席财务官 首席技术官 首席科学家 首席商务官 联合创始人 创始人 董事长 副董事长 总裁 副总裁 总经理 总监 负责人 研究员 科学家 工程师 高管 主席 发言人 董事 经理 主管 教授 分析师 律师 法官 核心 主力 ceo cto cfo coo"
+)
+_ZH_ROLE_RE = re.compile("(?:" + "|".join(_ZH_ROLES) + f")[ ]?(?P<name>[{HAN}]{{2,3}})")
+_APPOINTED_RE = re.compile(
+    f"(?:任命|聘请|聘任|委任|提名|提拔)(?P<name>[{HAN}]{{2,3}}?)(?:为|出任|担任)"
+)
+# After a name, these start the rest of the sentence (说, 表示, 的, 离职 …): the name ended.
+_AFTER_NAME = set("说表称的在和与将已也于曾被透指认则等离加接出担宣向对为是从入及")
+_GLOSS_RE = re.compile(
+    r"[（(][ ]?(?P<lat>[A-Z][A-Za-z0-9.'’&\-]*(?:[ ][A-Z][A-Za-z0-9.'’&\-]*){0,4})[ ]?[)）]"
+)
+_LOWER_WORD_RE = re.compile(r"\b[a-z][a-z0-9]*\b")
+_ZH_PART_RE = re.compile(f"[{HAN}·•・{LOST}]+")
+_HAN_TAIL_RE = re.compile(f"[{HAN}·•・{LOST}]{{2,16}}$")
+_DOT_RE = re.compile("[·•・]")
+_LATIN_NAME_RE = re.compile(
+    r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9]*(?:[-.&'’](?![sS]\b)[A-Za-z0-9]+)*|[0-9]+[A-Za-z][A-Za-z0-9]*)"
+    r"(?:[ ](?:of|de|da|van|von|der|den|del|di|du|la|le|bin|al|&)?[ ]?"
+    r"(?:[A-Z][A-Za-z0-9]*(?:[-.&'’](?![sS]\b)[A-Za-z0-9]+)*))*"
+)
+_ORG_SUFFIXES = _split(
+    "有限公司 公司 集团 家族 科技 研究院 研究所 实业 银行 基金会 大学 实验室 资本 控股 证券 汽车 电子 传媒 工作室 委员会 交易所 协会 基金"
+)
+# These suffixes are also ordinary words (科技巨头, 汽车行业): accept them only before a break.
+_WEAK_SUFFIXES = frozenset(("科技", "资本", "控股", "证券", "汽车", "电子", "传媒", "基金"))
+# After these the suffix word is part of a longer common word (科技巨头, 汽车行业, 电子产品).
+_ORG_NOT_BEFORE = set("巨行领产企园馆界圈类型化部板大创股水含业品展城网公集")
+_ORG_RE = re.compile("|".join(_ORG_SUFFIXES))
+_ORG_STOP = set(
+    "的在与和由是了为从向对被将称等及或于把给让使也都就还又并其该这那此各某曾任责，。、；：！？（）“”《》 "
+)
+_ORG_HEAD_RE = re.compile("[^\\W" + "".join(sorted(_ORG_STOP - {" "})) + "_]{0,8}$")
+_ORG_GENERIC = _split(
+    "子 母 该 这家 那家 一家 两家 多家 本 初创 上市 科技 其 旗下 空壳 控股 有限 股份 投资 创业"
+    " 互联网 人工智能 大型 全资 合资 分 未来 中国 美国 国产 全球 国内 海外 本土 一间 这间 那间"
+)
+_NOT_A_NAME_RE = re.compile(r"[A-Z]\d*|\d+\w{0,2}|\d+(?:\.\d+)?(?:bn|m|k|b|tn|million|billion)")
+_TITLE_WORDS = _wordset("Mr Mrs Ms Dr Sir Prof Judge Dame Lord Lady")
+_TITLES = re.compile(r"^(?:Mr|Mrs|Ms|Dr|Sir|Prof|Judge|Dame|Lord|Lady)\.?\s+")
+# Capitalised words that are not names: sentence openers, months, places, common acronyms.
+_LATIN_STOP = _wordset(
+    """
+    a an the this that these those it its he she they we i you our their his her my your but
+    and or if so as at by for from in into of on to with without after before when while
+    however meanwhile although though because since until also then there here what which
+    who why how where all any some many most more much several such no not one two three new
+    monday tuesday wednesday thursday friday saturday sunday january february march april
+    may june july august september october november december ai api gpu cpu ceo cfo coo cto
+    cpo vp svp evp md pc hd sd ip pdf agi llm ui ux app apps us usa uk eu un uae china
+    chinese american british european russian russia japan japanese korea korean india
+    indian german germany french france italian italy texas california english europe asia
+    africa london beijing shanghai washington new york hong kong taiwan q1 q2 q3 q4 ok okay
+    yes update note see read more via per mr mrs ms dr judge chief executive president
+    chairman director officer founder co-founder analyst spokesman spokeswoman reporter chapter
+    editor tech news report reports reuters bbc ev evs moscow houston paris tokyo berlin
+    sydney toronto delaware silicon valley wall street
+    """
+)
+
+
+_JOINERS = frozenset(("of", "and", "&", "de", "den", "van", "von", "der", "la", "le"))
+_ENGLISH_NEXT_RE = re.compile(r"(?:[’']s)?[ ,;:]*[a-z]")
+_ORG_WORDS = _wordset(
+    """
+    group inc corp corporation ltd llc plc co company labs lab games worlds bank capital
+    ventures media film films studio studios holdings partners technologies technology
+    systems motors airlines airways commission court agency fund foundation university
+    institute international global trust association union council authority department
+    ministry network networks software services industries energy pharmaceuticals securities
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A name in one sentence."""
+
+    start: int
+    end: int
+    name: str  # canonical (table or resolved) or as written
+    kind: str  # PERSON, ORG or UNKNOWN
+    known: bool  # from the alias table
+    initial: bool = False  # one capitalised word opening an English sentence: maybe not a name
+
+
+def article_mentions(
+    text: str, folded: str, starts: Sequence[int], hits: Sequence[Sequence[Hit]], pack: RulePack
+) -> list[list[Mention]]:
+    """The names of each sentence (of the joined article text), leftmost-longest, the alias
+    table winning overlaps."""
+    shaped = list(_glossed(text, folded))
+    shaped += [m for m in _dotted(text, folded) if not _overlaps(m, shaped)]
+    shaped += list(_role_people(text, folded))
+    shaped += list(_organisations(text, folded))
+    aliases = {
+        h.start + d: h.end + d
+        for d, found in zip(starts, hits, strict=True)
+        for h in found
+        if h.term.kind == "alias"
+    }
+    shaped += list(_latin_names(text, aliases))
+    by_sentence: list[list[Mention]] = [[] for _ in starts]
+    for m in shaped:
+        i = bisect_right(starts, m.start) - 1
+        d = starts[i]
+        by_sentence[i].append(Mention(m.start - d, m.end - d, m.name, m.kind, m.known, m.initial))
+    out: list[list[Mention]] = []
+    for sentence_hits, own in zip(hits, by_sentence, strict=True):
+        table = [
+            Mention(h.start, h.end, h.term.value, pack.entities[h.term.value].kind, True)
+            for h in sentence_hits
+            if h.term.kind == "alias"
+        ]
+        if not table and not own:
+            out.append([])
+            continue
+        found = _leftmost_longest(table)
+        found += [m for m in _leftmost_longest(own) if not _overlaps(m, found)]
+        found.sort(key=_start)
+        out.append(found)
+    return out
+
+
+def _start(m: Mention) -> int:
+    return m.start
+
+
+def _overlaps(m: Mention, others: Iterable[Mention]) -> bool:
+    return any(m.start < o.end and o.start < m.end for o in others)
+
+
+def _leftmost_longest(mentions: Sequence[Mention]) -> list[Mention]:
+    if len(mentions) < 2:
+        return list(mentions)
+    chosen: list[Mention] = []
+    for m in sorted(mentions, key=lambda m: (m.start, -(m.end - m.start))):
+        if not chosen or m.start >= chosen[-1].end:
+            chosen.append(m)
+    return chosen
+
+
+def _glossed(text: str, folded: str) -> Iterable[Mention]:
+    for m in _GLOSS_RE.finditer(text):
+        latin = m.group("lat").strip()
+        if latin.lower() in _LATIN_STOP:
+            continue
+        before = folded[max(0, m.start() - 17) : m.start()].rstrip(" ")
+        tail = _HAN_TAIL_RE.search(before)
+        if tail is None:
+            continue
+        zh = tail.group()
+        zh_end = m.start() - (len(folded[max(0, m.start() - 17) : m.start()]) - len(before))
+        dotted = "·" in zh or "•" in zh or "・" in zh
+        kind = PERSON if dotted or (" " in latin and not latin.isupper()) else UNKNOWN
+        if dotted:
+            zh = _trim_translit(zh)
+        elif kind == PERSON:
+            zh = zh[-3:] if len(zh) >= 3 and zh[-3] in _SURNAMES else zh[-2:]
+        yield Mention(zh_end - len(zh), m.end(), latin, kind, False)
+
+
+def _trim_translit(name: str) -> str:
+    """Keep the transliterated part: '首席执行官马克·扎克伯格' → '马克·扎克伯格'."""
+    start = len(name)
+    while start > 0 and (name[start - 1] in _TRANSLIT or name[start - 1] in "·•・"):
+        start -= 1
+    return name[start:].lstrip("·•・")
+
+
+def _dotted(text: str, folded: str) -> Iterable[Mention]:
+    """'马克·扎克伯格': transliterated parts around a middle dot."""
+    at = _DOT_RE.search(folded)
+    while at is not None:
+        dot = at.start()
+        begin = dot
+        while begin > 0 and dot - begin < 6 and folded[begin - 1] in _TRANSLIT:
+            begin -= 1
+        end = dot + 1
+        while (
+            end < len(folded)
+            and end - dot <= 12
+            and (folded[end] in _TRANSLIT or (folded[end] in "·•・" and end + 1 < len(folded)))
+        ):
+            end += 1
+        while end > dot + 1 and folded[end - 1] in "·•・":
+            end -= 1
+        if begin < dot and end > dot + 1:
+            yield Mention(begin, end, text[begin:end], PERSON, False)
+        at = _DOT_RE.search(folded, max(end, dot + 1))
+
+
+def _role_people(text: str, folded: str) -> Iterable[Mention]:
+    for m in _ZH_ROLE_RE.finditer(folded):
+        start = m.start("name")
+        name = text[start : m.end("name")]
+        if not name or folded[start] not in _SURNAMES or folded[m.end() : m.end() + 1] in "·•・":
+            continue
+        if len(name) == 3 and folded[start + 2] in _AFTER_NAME:
+            name = name[:2]
+        if len(name) == 2 and folded[start + 1] in _AFTER_NAME:
+            continue
+        yield Mention(start, start + len(name), name, PERSON, False)
+    for m in _APPOINTED_RE.finditer(folded):  # 任命卢伟冰为总裁
+        start = m.start("name")
+        if folded[start] in _SURNAMES:
+            yield Mention(start, m.end("name"), text[start : m.end("name")], PERSON, False)
+
+
+def _organisations(text: str, folded: str) -> Iterable[Mention]:
+    for m in _ORG_RE.finditer(folded):
+        suffix = m.group()
+        if suffix in _WEAK_SUFFIXES:
+            after = folded[m.end() : m.end() + 1]
+            if after in _ORG_NOT_BEFORE:
+                continue
+        head_match = _ORG_HEAD_RE.search(folded, max(0, m.start() - 8), m.start())
+        head = head_match.group() if head_match else ""
+        inner = max((head.rfind(s) + len(s) for s in _ORG_SUFFIXES if s in head), default=0)
+        head = head[inner:]
+        shortest = 3 if suffix in ("公司", "集团", "家族") else 2
+        if len(head) < shortest or any(
+            head.startswith(g) or head.endswith(g) for g in _ORG_GENERIC
+        ):
+            continue
+        start = m.start() - len(head)
+        yield Mention(start, m.end(), text[start : m.end()], ORG, False)
+
+
+def _latin_names(text: str, aliases: dict[int, int]) -> Iterable[Mention]:
+    for m in _LATIN_NAME_RE.finditer(text):
+        if aliases.get(m.start(), -1) >= m.end():
+            continue  # the alias table has it
+        name = m.group()
+        if " " in name:
+            yield from _latin_name(text, m.start(), name.split(" "))
+            continue
+        lower = name.lower()  # one word: the common case, kept cheap
+        if lower.rstrip(".") in _LATIN_STOP or _NOT_A_NAME_RE.fullmatch(name):
+            continue
+        for suffix in ("'s", "’s", "'", "’"):
+            name = name.removesuffix(suffix)
+        if len(name) < 2:
+            continue
+        start = m.start()
+        opens = start == 0 or text[start - 1] == "\n"
+        initial = opens and bool(_ENGLISH_NEXT_RE.match(text, start + len(name)))
+        kind = ORG if lower in _ORG_WORDS else UNKNOWN
+        yield Mention(start, start + len(name), name, kind, False, initial)
+
+
+def _latin_name(text: str, start: int, words: list[str]) -> Iterable[Mention]:
+    """One run of capitalised words; 'Mike Powell of Dresdner Kleinwort' is two names."""
+    if "of" in words[2:]:
+        cut = words.index("of", 2)
+        yield from _latin_name(text, start, words[:cut])
+        start += len(" ".join(words[: cut + 1])) + 1
+        words = words[cut + 1 :]
+    while words and (
+        words[0].lower().rstrip(".") in _LATIN_STOP
+        or words[0] in _JOINERS
+        or _NOT_A_NAME_RE.fullmatch(words[0])
+    ):
+        start += len(words[0]) + 1
+        words = words[1:]
+    while words and (words[-1].lower() in _LATIN_STOP or words[-1] in _JOINERS):
+        words = words[:-1]
+    name = " ".join(words)
+    for suffix in ("'s", "’s", "'", "’"):
+        name = name.removesuffix(suffix)
+    if not words:
+        return
+    titled = _TITLES.sub("", name) if words[0].rstrip(".") in _TITLE_WORDS else name
+    start += len(name) - len(titled)
+    name = titled
+    if len(name) < 2 or _NOT_A_NAME_RE.fullmatch(name):
+        return
+    opens = start == 0 or text[start - 1] == "\n"
+    initial = opens and len(words) == 1 and bool(_ENGLISH_NEXT_RE.match(text, start + len(name)))
+    yield Mention(start, start + len(name), name, _latin_kind(words), False, initial)
+
+
+def _latin_kind(words: Sequence[str]) -> str:
+    if any(w.lower() in _ORG_WORDS for w in words):
+        return ORG
+    if len(words) in (2, 3) and all(w[:1].isupper() and w[1:].islower() for w in words):
+        return PERSON
+    return UNKNOWN
+
+
+def resolve(
+    mentions: list[list[Mention]], sentences: Sequence[Sentence], folded: str, starts: Sequence[int]
+) -> list[list[Mention]]:
+    """Within one article: short forms to full names, Chinese forms to their Latin gloss, and
+    names found once by their shape found again wherever they recur."""
+    full: dict[str, tuple[str, str]] = {}  # folded surface → (name, kind)
+    latin_names: list[tuple[str, str]] = []
+    for sentence, found in zip(sentences, mentions, strict=True):
+        for m in found:
+            if m.known:
+                continue
+            zh = _zh_part(sentence.folded[m.start : m.end])
+            if zh:
+                full.setdefault(zh, (m.name, m.kind))
+                if m.kind == PERSON:
+                    parts = re.split("[·•・]", zh)
+                    if len(parts) > 1 and len(parts[-1]) >= 2:
+                        full.setdefault(parts[-1], (m.name, m.kind))
+            if m.name[:1].isascii() and m.name[:1].isalpha():
+                latin_names.append((m.name, m.kind))
+    for found in mentions:
+        latin_names += [(m.name, m.kind) for m in found if m.known and " " in m.name]
+    longer = _latin_long_forms(latin_names)
+    doubtful = _doubtful_openers(mentions, sentences)
+    recurring = _recurring(full, folded, starts)
+    result: list[list[Mention]] = []
+    for i, (sentence, found) in enumerate(zip(sentences, mentions, strict=True)):
+        if not found and i not in recurring:
+            result.append(found)
+            continue
+        out = []
+        for m in found:
+            if m.initial and m.name in doubtful:
+                continue
+            if not m.known:
+                zh = _zh_part(sentence.folded[m.start : m.end])
+                if zh in full and full[zh][0] != m.name:
+                    m = Mention(m.start, m.end, full[zh][0], full[zh][1], False)
+                elif m.name in longer:
+                    name, kind = longer[m.name]
+                    m = Mention(m.start, m.end, name, kind, False)
+            out.append(m)
+        extra = [m for m in recurring.get(i, ()) if not _overlaps(m, out)]
+        if extra:
+            out += _leftmost_longest(extra)
+            out.sort(key=_start)
+        result.append(out)
+    return result
+
+
+def _doubtful_openers(mentions: list[list[Mention]], sentences: Sequence[Sentence]) -> set[str]:
+    """'State owned Rosneft…', 'Looking ahead…': a capitalised opener is a name only if the
+    article never writes it in lower case and names it more than once."""
+    counts: Counter[str] = Counter(m.name for found in mentions for m in found)
+    inner = {m.name for found in mentions for m in found if not m.initial}
+    openers = {m.name for found in mentions for m in found if m.initial}
+    if not openers:
+        return set()
+    lower = set(_LOWER_WORD_RE.findall("\n".join(s.text for s in sentences)))
+    return {
+        name
+        for name in openers
+        if name.lower() in lower or (counts[name] < 2 and name not in inner)
+    }
+
+
+def _zh_part(surface: str) -> str:
+    match = _ZH_PART_RE.match(surface)
+    return match.group() if match and len(match.group()) >= 2 else ""
+
+
+def _latin_long_forms(names: Sequence[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """'Bondi' → 'Enrico Bondi', 'Menatep' → 'Menatep Group' when the article has both."""
+    distinct = dict(names)
+    ends: dict[str, list[str]] = {}
+    for long_ in distinct:
+        words = long_.split(" ")
+        if len(words) > 1:
+            for part in {" ".join(words[:i]) for i in range(1, len(words))} | {
+                " ".join(words[i:]) for i in range(1, len(words))
+            }:
+                ends.setdefault(part, []).append(long_)
+    return {
+        short: (ends[short][0], distinct[ends[short][0]])
+        for short in distinct
+        if len(short) >= 3 and len(ends.get(short, ())) == 1
+    }
+
+
+def _recurring(
+    full: dict[str, tuple[str, str]], folded: str, starts: Sequence[int]
+) -> dict[int, list[Mention]]:
+    """Every place a name found by its shape recurs, by sentence."""
+    out: dict[int, list[Mention]] = {}
+    for surface, (name, kind) in full.items():
+        at = folded.find(surface)
+        while at >= 0:
+            i = bisect_right(starts, at) - 1
+            d = starts[i]
+            out.setdefault(i, []).append(Mention(at - d, at - d + len(surface), name, kind, False))
+            at = folded.find(surface, at + len(surface))
+    return out

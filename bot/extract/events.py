@@ -1,0 +1,328 @@
+"""Candidates: the sentences (clauses) that may tell a headline event, with their weight.
+
+The article is scanned once (lexicon hits, names, amounts, dates), then each clause with a
+trigger of some type is a candidate. It weighs by where it stands (title and lead most), by
+the trigger's strength, and less when it is background (此前, earlier, a date long before the
+article's news) or speculation; an amount of its own, a "separately" flag add weight. Each
+candidate then gets the amount that belongs to it by its type's amount rule. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Protocol, TypeVar
+
+from bot.extract.amounts import Found, find_amounts
+from bot.extract.dates import FoundDate, find_dates
+from bot.extract.entities import Mention, article_mentions, resolve
+from bot.extract.rules import AmountRule, Hit, RulePack
+from bot.extract.sentences import HAN, Sentence, join
+from bot.model import Amount, Article
+
+_CLAUSE_BREAK_RE = re.compile(r"[，,；;：:。！？!?]|\s[-–—]\s|——")
+_CUE_REACH = 30  # a background cue this far after the trigger still colours it
+_ANAPHORA_REACH = 15
+_TRIGGER_KINDS = ("strong", "trigger", "weak")
+_HAN_RE = re.compile(f"[{HAN}]")
+
+
+@dataclass(slots=True)
+class Analysed:
+    """One sentence with everything found in it."""
+
+    sentence: Sentence
+    hits: list[Hit]
+    mentions: list[Mention]
+    amounts: list[Found]
+    dates: list[FoundDate]
+    breaks: list[int]  # clause boundaries (computed only where a trigger is)
+    triggered: bool = False
+
+
+@dataclass(slots=True)
+class Candidate:
+    type: str
+    at: Analysed
+    trigger: Hit
+    score: float
+    actors: list[str]
+    anaphoric: bool = False
+    separate: bool = False
+    amount: Amount | None = None
+
+
+def analyse(article: Article, sentences: Sequence[Sentence], pack: RulePack) -> list[Analysed]:
+    """Scan the article once: lexicon hits, names, amounts, dates; then file them by sentence."""
+    published = article.published.date()
+    yen = "CNY" if article.lang.startswith("zh") else "JPY"
+    text, folded, starts = join(sentences)
+    hits = pack.scan(folded, text, starts)
+    amounts = _by_sentence(
+        starts,
+        find_amounts(folded, text, pack.rates, pack.approximate, yen),
+        lambda f, d: Found(f.start - d, f.end - d, f.amount),
+    )
+    dates = _by_sentence(
+        starts,
+        find_dates(folded, published, text),
+        lambda f, d: FoundDate(f.start - d, f.end - d, f.iso, f.first, f.last),
+    )
+    mentions = resolve(
+        article_mentions(text, folded, starts, hits, pack), sentences, folded, starts
+    )
+    triggered = [any(h.term.kind in _TRIGGER_KINDS for h in found) for found in hits]
+    return [
+        Analysed(
+            sentence,
+            _outermost(hits[i]),
+            mentions[i],
+            amounts[i],
+            dates[i],
+            _breaks(sentence) if triggered[i] else [],
+            triggered[i],
+        )
+        for i, sentence in enumerate(sentences)
+    ]
+
+
+def _breaks(sentence: Sentence) -> list[int]:
+    return [m.start() for m in _CLAUSE_BREAK_RE.finditer(sentence.folded)]
+
+
+class _Spanned(Protocol):
+    @property
+    def start(self) -> int: ...
+
+
+_T = TypeVar("_T", bound=_Spanned)
+
+
+def _by_sentence(
+    starts: Sequence[int], items: Iterable[_T], shift: Callable[[_T, int], _T]
+) -> list[list[_T]]:
+    """Found in the joined text → found in sentence i, at sentence-relative positions."""
+    out: list[list[_T]] = [[] for _ in starts]
+    for item in items:
+        i = bisect_right(starts, item.start) - 1
+        out[i].append(shift(item, starts[i]))
+    return out
+
+
+def _outermost(hits: list[Hit]) -> list[Hit]:
+    """A trigger inside a longer trigger is not one ('签约' inside '签约奖金')."""
+    spans = [(h.start, h.end) for h in hits if h.term.kind in _TRIGGER_KINDS]
+    if len(spans) < 2:
+        return hits
+    return [
+        h
+        for h in hits
+        if h.term.kind not in _TRIGGER_KINDS
+        or not any(s <= h.start and h.end <= e and (e - s) > (h.end - h.start) for s, e in spans)
+    ]
+
+
+def news_date(analysed: Sequence[Analysed], article: Article) -> date:
+    """What 'old' is measured from: the publication date, except for a plain-text file (whose
+    date is only the file's) that mentions dates: then the latest of them, so an undated
+    repost read years later still has recent news."""
+    published = article.published.date()
+    if article.format != "text":
+        return published
+    latest = [d.last for at in analysed for d in at.dates if d.last <= published]
+    return max(latest) if latest else published
+
+
+def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -> list[Candidate]:
+    """Per clause, the first strong type; per sentence and type, the strongest trigger."""
+    r = pack.ranking
+    reference = news_date(analysed, article)
+    principal = principal_actors(analysed)
+    body_index = 0
+    out: list[Candidate] = []
+    for at in analysed:
+        if at.sentence.is_title:
+            position = r["title"]
+        else:
+            position = max(r["floor"], r["lead"] * r["decay"] ** body_index)
+            body_index += 1
+        if not at.triggered:
+            continue
+        chosen = _sentence_triggers(at, pack)
+        for type_name, (hit, strength) in chosen.items():
+            if strength * position < r["weak"] * r["lead"] * r["decay"] ** 2:
+                continue  # a weak word deep in the article: never a headline, rarely a retelling
+            rule = pack.types[type_name]
+            score = position * rule.weight * strength
+            if _background(at, hit, reference, r["old_date_days"]):
+                score *= r["background"]
+            if _in_clause(at, hit, "negation"):
+                score *= r["negation"]
+            actors = _actors(at, hit, pack)
+            if not actors:
+                actors = principal[:1]
+                if not any(h.term.kind == "reference" for h in at.hits):
+                    score *= r["no_actor"]
+            if _in_clause(at, hit, "hedge"):
+                score *= r["hedge"]
+            separate = at.sentence.folded.startswith(pack.separate)
+            if separate:
+                score *= r["separate"]
+            anaphoric = _anaphoric(at, hit, pack)
+            out.append(Candidate(type_name, at, hit, score, actors, anaphoric, separate))
+    return out
+
+
+def _sentence_triggers(at: Analysed, pack: RulePack) -> dict[str, tuple[Hit, float]]:
+    r = pack.ranking
+    vetoes = [h for h in at.hits if h.term.kind == "veto"]
+    triggers = [
+        h
+        for h in at.hits
+        if h.term.kind in _TRIGGER_KINDS
+        and not any(v.term.value == h.term.value and v.start <= h.start < v.end for v in vetoes)
+    ]
+    weight = {"strong": r["strong"], "trigger": 1.0, "weak": r["weak"]}
+    chosen: dict[str, tuple[Hit, float]] = {}
+    claimed: set[int] = set()  # clauses a full trigger has claimed for its type
+    for hit in sorted(triggers, key=lambda h: (h.start, pack.types[h.term.value].fallback)):
+        clause = _clause_of(at, hit.start)
+        strength = weight[hit.term.kind]
+        if hit.term.kind == "weak" and _weak_pair(triggers, hit, at, clause):
+            strength = 1.0
+        if strength >= 1.0 and not pack.types[hit.term.value].fallback:
+            if clause in claimed and hit.term.value not in chosen:
+                continue  # "批准微软收购 Skype": the approval is the news, not the takeover
+            claimed.add(clause)
+        held = chosen.get(hit.term.value)
+        if held is None or strength > held[1]:
+            chosen[hit.term.value] = (hit, strength)
+    specific = any(s >= 1.0 for t, (_, s) in chosen.items() if not pack.types[t].fallback)
+    return {
+        t: hs
+        for t, hs in chosen.items()
+        if not (pack.types[t].fallback and specific) and (hs[1] >= 1.0 or not specific)
+    }
+
+
+def _weak_pair(triggers: Sequence[Hit], hit: Hit, at: Analysed, clause: int) -> bool:
+    """Two weak triggers of one type in one clause ('股票…上涨') make a full one."""
+    return any(
+        o is not hit and o.term.value == hit.term.value and _clause_of(at, o.start) == clause
+        for o in triggers
+    )
+
+
+def _clause_of(at: Analysed, position: int) -> int:
+    return sum(1 for b in at.breaks if b < position)
+
+
+def _in_clause(at: Analysed, hit: Hit, kind: str) -> bool:
+    clause = _clause_of(at, hit.start)
+    return any(h.term.kind == kind and _clause_of(at, h.start) == clause for h in at.hits)
+
+
+def _background(at: Analysed, hit: Hit, reference: date, old_days: float) -> bool:
+    """A background cue before the trigger or just after it; an old date before it or in its
+    clause ('bought Activision for $69bn in 2023')."""
+    reach = hit.end + _CUE_REACH
+    comparisons = [h for h in at.hits if h.term.kind == "comparison"]
+    if any(
+        h.term.kind == "background"
+        and h.start < reach
+        and not any(c.start <= h.start and h.end <= c.end for c in comparisons)
+        for h in at.hits
+    ):
+        return True
+    old = reference - timedelta(days=old_days)
+    clause = _clause_of(at, hit.start)
+    return any(
+        d.last < old and (d.start < hit.start or _clause_of(at, d.start) == clause)
+        for d in at.dates
+    )
+
+
+def _anaphoric(at: Analysed, hit: Hit, pack: RulePack) -> bool:
+    """'the withdrawal', '此次挖角', '这笔价值 440 亿美元的交易': a fact already told."""
+    head = at.sentence.folded[max(0, hit.start - _ANAPHORA_REACH) : hit.start]
+    cut = max((head.rfind(c) for c in "，,；;。：:"), default=-1)
+    return pack.anaphora.search(head, cut + 1) is not None
+
+
+def principal_actors(analysed: Sequence[Analysed]) -> list[str]:
+    """The names the article is most about: title mentions count triple."""
+    counts: Counter[str] = Counter()
+    for at in analysed:
+        for m in at.mentions:
+            counts[m.name] += 3 if at.sentence.is_title else 1
+    return [name for name, n in counts.most_common(3) if n >= 2]
+
+
+def _actors(at: Analysed, trigger: Hit, pack: RulePack) -> list[str]:
+    """The sentence's names, its subject (the last name before the trigger's clause starts,
+    else the first name) first; then the organisations of the people and companies named."""
+    names = at.mentions
+    before = [m for m in names if m.end <= trigger.start]
+    subject = before[:1] or names[:1]
+    actors: dict[str, None] = dict.fromkeys(m.name for m in subject)
+    actors.update(dict.fromkeys(m.name for m in names))
+    for name in list(actors):
+        entity = pack.entities.get(name)
+        if entity is not None and entity.org:
+            actors[entity.org] = None
+    return list(actors)[:8]
+
+
+def attach_amounts(
+    cands: Sequence[Candidate], analysed: Sequence[Analysed], pack: RulePack
+) -> None:
+    """Give each candidate the amount that belongs to it, by its type's amount rule."""
+    lead = [a for a in analysed if not a.sentence.is_title][:3]
+    for c in cands:
+        rule = pack.types[c.type].amount
+        if rule.scope == "none":
+            continue
+        found = _nearest(c.at, c.trigger, rule, pack)
+        if found is None and rule.scope == "lead" and c.at.sentence.is_title:
+            found = next((f for at in lead if (f := _first_usable(at, rule, pack))), None)
+        if found is None and rule.scope == "article":
+            found = next((f for at in analysed if (f := _first_usable(at, rule, pack))), None)
+        c.amount = found.amount if found else None
+        if found is not None and found.amount.usd and rule.weighs and rule.scope != "article":
+            c.score *= pack.ranking["amount"]
+
+
+def _nearest(at: Analysed, trigger: Hit, rule: AmountRule, pack: RulePack) -> Found | None:
+    usable = [f for f in at.amounts if _usable(at, f, rule, pack)]
+    if not usable:
+        return None
+    clause = _clause_of(at, trigger.start)
+    return min(
+        usable, key=lambda f: (_clause_of(at, f.start) != clause, abs(f.start - trigger.start))
+    )
+
+
+def _first_usable(at: Analysed, rule: AmountRule, pack: RulePack) -> Found | None:
+    if not at.amounts or any(h.term.kind == "background" for h in at.hits):
+        return None
+    return next((f for f in at.amounts if _usable(at, f, rule, pack)), None)
+
+
+def _blank(m: re.Match[str]) -> str:
+    return " " * len(m.group())
+
+
+def _usable(at: Analysed, f: Found, rule: AmountRule, pack: RulePack) -> bool:
+    """No disqualifying word near the amount ('tax', '成本'), and a required one if any."""
+    folded = at.sentence.folded
+    reach = 12 if _HAN_RE.search(folded, f.start, f.end) else 40  # English words are longer
+    begin = max(0, f.start - reach)
+    wide = folded[max(0, begin - 8) : f.end + reach // 2]  # 'pre tax' cut in half is still neutral
+    window = pack.amount_neutral.sub(_blank, wide)[begin - max(0, begin - 8) :]
+    if rule.exclude_re is not None and rule.exclude_re.search(window):
+        return False
+    return rule.require_re is None or rule.require_re.search(window) is not None

@@ -1,0 +1,384 @@
+"""The rule pack: rules.yaml, aliases.yaml and rates.yaml validated and compiled once.
+
+Pure: takes the parsed YAML documents. Every lexicon (triggers, cues, aliases) goes into
+one Aho–Corasick automaton, so a sentence is scanned once whatever the number of rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
+
+from bot.extract.sentences import LOST, fold
+
+AMOUNT_SCOPES = ("none", "sentence", "lead", "article")
+_LATIN_RE = re.compile(r"[a-z0-9]")
+_WORD_CHAR_RE = re.compile(r"[a-z0-9\u00c0-\u024f]")
+_RANKING_DEFAULTS: dict[str, float] = {
+    "title": 3.0,
+    "lead": 2.0,
+    "decay": 0.8,
+    "floor": 0.8,
+    "weak": 0.4,
+    "strong": 1.6,
+    "amount": 1.25,
+    "separate": 1.5,
+    "no_actor": 0.75,
+    "hedge": 0.5,
+    "background": 0.35,
+    "negation": 0.5,
+    "old_date_days": 180,
+    "repeat": 0.35,
+    "min_score": 0.8,
+    "relative": 0.3,
+    "max_events": 4,
+    "max_per_type": 2,
+}
+
+
+class RulePackError(Exception):
+    """A rule, alias or rate file that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One lexicon entry as the automaton returns it."""
+
+    kind: str  # strong, trigger, weak, veto, alias, or a cue: background, negation, comparison,
+    # hedge, reference
+    value: str  # the event type, the cue kind or the canonical name
+    latin: bool  # whole-word matching applies
+    stem: bool  # written with a trailing '*': the word may run on
+    exact: str | None = None  # short all-capital alias: must match this case exactly
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    start: int
+    end: int  # exclusive
+    term: Term
+
+
+@dataclass(frozen=True, slots=True)
+class AmountRule:
+    scope: str
+    weighs: bool = True  # a candidate's own amount adds to its weight
+    require: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # this type's own, besides amounts.exclude
+    require_re: re.Pattern[str] | None = None  # compiled by load_rule_pack
+    exclude_re: re.Pattern[str] | None = None  # this type's and the global ones
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRule:
+    name: str
+    weight: float
+    amount: AmountRule
+    fallback: bool = False  # only for sentences no other type claims
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    name: str
+    kind: str  # "person" or "org"
+    org: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class RulePack:
+    """Everything extraction needs, compiled; build it with load_rule_pack()."""
+
+    event_types: tuple[str, ...]
+    types: Mapping[str, TypeRule]
+    entities: Mapping[str, Entity]
+    rates: Mapping[str, float]
+    rates_as_of: str
+    amount_exclude: tuple[str, ...]
+    amount_neutral: re.Pattern[str]
+    approximate: tuple[str, ...]
+    anaphora: re.Pattern[str]  # matches the text just before a trigger that refers back
+    separate: tuple[str, ...]
+    boilerplate: tuple[re.Pattern[str], ...]
+    ranking: Mapping[str, float]
+    automaton: Any = field(repr=False)
+    _aliases: Mapping[str, str] = field(repr=False, default_factory=dict)
+
+    def canonical(self, name: str) -> str | None:
+        """Any alias (any script, any case) → canonical entity name; None if unknown."""
+        return self._aliases.get(fold(name.strip()))
+
+    def scan(self, folded: str, text: str, starts: Sequence[int] = (0,)) -> list[list[Hit]]:
+        """Every lexicon entry in folded text, whole words only for Latin words; filed by
+        the sentence (of `starts`, the offsets of the lines of the text) it falls in, at
+        positions relative to that sentence."""
+        out: list[list[Hit]] = [[] for _ in starts]
+        size, line, last_line = len(folded), 0, len(starts) - 1
+        for last, (length, terms, plain) in self.automaton.iter(folded):
+            start, end = last - length + 1, last + 1
+            while line < last_line and starts[line + 1] <= start:
+                line += 1
+            shift = starts[line]
+            if plain:  # Chinese entries: no word boundaries to check
+                out[line].extend(Hit(start - shift, end - shift, term) for term in terms)
+                continue
+            before_ok = start == 0 or not _WORD_CHAR_RE.match(folded[start - 1])
+            after_ok = end >= size or not _WORD_CHAR_RE.match(folded[end])
+            for term in terms:
+                if term.latin and (not before_ok or (not term.stem and not after_ok)):
+                    continue
+                if term.exact is not None and text[start:end] != term.exact:
+                    continue
+                if term.kind == "alias" and _in_address(folded, start, end):
+                    continue
+                out[line].append(Hit(start - shift, end - shift, term))
+        return out
+
+
+def _in_address(folded: str, start: int, end: int) -> bool:
+    """'drive.google.com', '@jack': part of an address, not a mention."""
+    before = folded[start - 1 : start]
+    return before in ("@", "/", ".") or (
+        folded[end : end + 1] == "." and folded[end + 1 : end + 2].isalpha()
+    )
+
+
+def load_rule_pack(
+    rules: Mapping[str, Any], aliases: Mapping[str, Any], rates: Mapping[str, Any]
+) -> RulePack:
+    """Validate the three documents and compile them; RulePackError says what is wrong where."""
+    automaton = ahocorasick.Automaton()
+    entries: dict[str, list[Term]] = {}
+
+    def add(key: str, term: Term) -> None:
+        folded = fold(key.strip())
+        if folded:
+            entries.setdefault(folded, []).append(term)
+
+    types = _load_types(_mapping(rules, "types", "rules.yaml"), add)
+    cues = _mapping(rules, "cues", "rules.yaml", required=False)
+    for kind in ("background", "negation", "comparison", "hedge", "reference"):
+        for word in _words(cues.get(kind, {}), f"rules.yaml: cues.{kind}"):
+            add(word.rstrip("*"), _term(kind, kind, word))
+    anaphora = tuple(fold(w) for w in _words(cues.get("anaphora"), "rules.yaml: cues.anaphora"))
+    separate = tuple(fold(w) for w in _words(cues.get("separate"), "rules.yaml: cues.separate"))
+    amounts = _mapping(rules, "amounts", "rules.yaml", required=False)
+    amount_exclude = tuple(_words(amounts.get("exclude", {}), "rules.yaml: amounts.exclude"))
+    neutral = tuple(_words(amounts.get("neutral", {}), "rules.yaml: amounts.neutral"))
+    approximate = tuple(_words(amounts.get("approximate", {}), "rules.yaml: amounts.approximate"))
+    types = {
+        name: dataclasses.replace(
+            rule,
+            amount=dataclasses.replace(
+                rule.amount,
+                require_re=_any_of(rule.amount.require) if rule.amount.require else None,
+                exclude_re=_any_of((*(fold(w) for w in amount_exclude), *rule.amount.exclude)),
+            ),
+        )
+        for name, rule in types.items()
+    }
+    entities, alias_map = _load_aliases(aliases, add)
+    for key, terms in entries.items():
+        plain = not any(t.latin or t.exact for t in terms)
+        automaton.add_word(key, (len(key), tuple(terms), plain))
+    if entries:
+        automaton.make_automaton()
+    return RulePack(
+        event_types=tuple(types),
+        types=types,
+        entities=entities,
+        rates=_load_rates(rates),
+        rates_as_of=str(rates.get("as_of", "")),
+        amount_exclude=tuple(fold(w) for w in amount_exclude),
+        amount_neutral=_any_of(tuple(fold(w) for w in neutral)),
+        approximate=tuple(fold(w) for w in approximate),
+        anaphora=_anaphora_pattern(anaphora),
+        separate=separate,
+        boilerplate=_load_boilerplate(rules.get("boilerplate", [])),
+        ranking=_load_ranking(rules.get("ranking", {})),
+        automaton=automaton,
+        _aliases=alias_map,
+    )
+
+
+def _any_of(words: Sequence[str]) -> re.Pattern[str]:
+    """One pattern for a word list: a single search instead of one per word."""
+    words = [w for w in words if w]
+    if not words:
+        return re.compile("(?!)")
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+def _anaphora_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:
+    """Latin cues must end right before the trigger ('the withdrawal'); Chinese ones may stand
+    a few words earlier ('这笔价值 440 亿美元的交易')."""
+    latin = [re.escape(c) for c in cues if c.isascii()]
+    chinese = [re.escape(c) for c in cues if not c.isascii()]
+    parts = []
+    if chinese:
+        parts.append("|".join(chinese))
+    if latin:
+        parts.append(f"(?<![a-z])(?:{'|'.join(latin)}) $")
+    return re.compile("|".join(parts) or "(?!)")
+
+
+def _term(kind: str, value: str, word: str) -> Term:
+    stem = word.endswith("*")
+    bare = word.rstrip("*").strip()
+    return Term(kind, value, bool(_LATIN_RE.search(fold(bare))), stem)
+
+
+def _mapping(
+    doc: Mapping[str, Any], key: str, where: str, required: bool = True
+) -> Mapping[str, Any]:
+    value = doc.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RulePackError(f"{where}: '{key}' must be a mapping")
+    return value
+
+
+def _words(value: Any, where: str) -> list[str]:
+    """A word list given per language ({zh: [...], en: [...]}) or as one list."""
+    if value is None:
+        return []
+    lists = value.values() if isinstance(value, Mapping) else [value]
+    words: list[str] = []
+    for item in lists:
+        if item is None:
+            continue
+        if not isinstance(item, list) or not all(isinstance(w, str | int | float) for w in item):
+            raise RulePackError(f"{where}: expected a list of words (per language: zh, en)")
+        words.extend(str(w) for w in item if str(w).strip())
+    return words
+
+
+def _load_types(types_doc: Mapping[str, Any], add: Any) -> dict[str, TypeRule]:
+    if not types_doc:
+        raise RulePackError("rules.yaml: 'types' must name at least one event type")
+    types: dict[str, TypeRule] = {}
+    for name, spec in types_doc.items():
+        where = f"rules.yaml: types.{name}"
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise RulePackError(f"{where}: a type name is lower-case letters, digits and '_'")
+        if not isinstance(spec, Mapping):
+            raise RulePackError(f"{where}: must be a mapping with 'triggers'")
+        triggers = _words(spec.get("triggers"), f"{where}.triggers")
+        if not triggers:
+            raise RulePackError(f"{where}.triggers: at least one trigger word is needed")
+        for word in triggers:
+            add(word.rstrip("*"), _term("trigger", name, word))
+        for word in _words(spec.get("strong"), f"{where}.strong"):
+            add(word.rstrip("*"), _term("strong", name, word))
+        for word in _words(spec.get("weak"), f"{where}.weak"):
+            add(word.rstrip("*"), _term("weak", name, word))
+        for word in _words(spec.get("veto"), f"{where}.veto"):
+            add(word.rstrip("*"), _term("veto", name, word))
+        weight = spec.get("weight", 1.0)
+        if not isinstance(weight, int | float) or weight <= 0:
+            raise RulePackError(f"{where}.weight: expected a positive number, got {weight!r}")
+        fallback = spec.get("fallback", False)
+        if not isinstance(fallback, bool):
+            raise RulePackError(f"{where}.fallback: expected true or false, got {fallback!r}")
+        amount = _amount_rule(spec.get("amount"), where)
+        types[name] = TypeRule(name, float(weight), amount, fallback)
+    return types
+
+
+def _amount_rule(spec: Any, where: str) -> AmountRule:
+    if spec is None:
+        return AmountRule("sentence")
+    if not isinstance(spec, Mapping):
+        raise RulePackError(f"{where}.amount: must be a mapping with 'scope'")
+    scope = spec.get("scope", "sentence")
+    if scope not in AMOUNT_SCOPES:
+        raise RulePackError(f"{where}.amount.scope: expected one of {', '.join(AMOUNT_SCOPES)}")
+    require = tuple(fold(w) for w in _words(spec.get("require"), f"{where}.amount.require"))
+    exclude = tuple(fold(w) for w in _words(spec.get("exclude"), f"{where}.amount.exclude"))
+    weighs = spec.get("weighs", True)
+    if not isinstance(weighs, bool):
+        raise RulePackError(f"{where}.amount.weighs: expected true or false, got {weighs!r}")
+    return AmountRule(str(scope), weighs, require, exclude)
+
+
+def _load_aliases(doc: Mapping[str, Any], add: Any) -> tuple[dict[str, Entity], dict[str, str]]:
+    entities: dict[str, Entity] = {}
+    alias_map: dict[str, str] = {}
+    for section, kind in (("organisations", "org"), ("people", "person")):
+        table = _mapping(doc, section, "aliases.yaml", required=False)
+        for name, spec in table.items():
+            where = f"aliases.yaml: {section}.{name}"
+            org = None
+            if isinstance(spec, Mapping):
+                org = spec.get("org")
+                spec = spec.get("aliases", [])
+            if spec is None:
+                spec = []
+            if not isinstance(spec, list) or not all(isinstance(a, str | int) for a in spec):
+                raise RulePackError(f"{where}: expected a list of aliases")
+            if org is not None and not isinstance(org, str):
+                raise RulePackError(f"{where}.org: expected an organisation name")
+            entities[str(name)] = Entity(str(name), kind, org)
+            for alias in (str(name), *map(str, spec)):
+                _add_alias(alias, str(name), add, alias_map)
+    return entities, alias_map
+
+
+def _add_alias(alias: str, name: str, add: Any, alias_map: dict[str, str]) -> None:
+    alias = alias.strip()
+    folded = fold(alias)
+    if not folded:
+        return
+    alias_map.setdefault(folded, name)
+    latin = bool(_LATIN_RE.search(folded))
+    exact = alias if len(alias) <= 3 and alias.isupper() else None
+    add(alias, Term("alias", name, latin, False, exact))
+    # A name with one character lost ('亚历山大?王') still matches; '·' is the usual casualty.
+    if not latin and len(folded) >= 3:
+        for i in range(1, len(folded) - 1):
+            add(folded[:i] + LOST + folded[i + 1 :], Term("alias", name, False, False))
+
+
+def _load_rates(doc: Mapping[str, Any]) -> dict[str, float]:
+    table = _mapping(doc, "usd", "rates.yaml")
+    rates: dict[str, float] = {}
+    for code, value in table.items():
+        if not isinstance(code, str) or not re.fullmatch(r"[A-Z]{3}", code):
+            raise RulePackError(f"rates.yaml: usd.{code}: a currency is a 3-letter ISO 4217 code")
+        if not isinstance(value, int | float) or value <= 0:
+            raise RulePackError(
+                f"rates.yaml: usd.{code}: expected a positive number, got {value!r}"
+            )
+        rates[code] = float(value)
+    return rates
+
+
+def _load_boilerplate(patterns: Any) -> tuple[re.Pattern[str], ...]:
+    if not isinstance(patterns, list):
+        raise RulePackError("rules.yaml: 'boilerplate' must be a list of regular expressions")
+    for i, pattern in enumerate(patterns):
+        try:
+            re.compile(str(pattern), re.M)
+        except re.error as exc:
+            raise RulePackError(
+                f"rules.yaml: boilerplate[{i}]: invalid expression: {exc}"
+            ) from None
+    return tuple(re.compile(str(p), re.M) for p in patterns)
+
+
+def _load_ranking(doc: Any) -> dict[str, float]:
+    if not isinstance(doc, Mapping):
+        raise RulePackError("rules.yaml: 'ranking' must be a mapping")
+    ranking = dict(_RANKING_DEFAULTS)
+    for key, value in doc.items():
+        if key not in ranking:
+            raise RulePackError(f"rules.yaml: ranking.{key}: unknown; known: {', '.join(ranking)}")
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise RulePackError(f"rules.yaml: ranking.{key}: expected a number ≥ 0, got {value!r}")
+        ranking[key] = float(value)
+    return ranking

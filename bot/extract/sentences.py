@@ -1,0 +1,124 @@
+"""Article text made ready for matching: cleaned of markup, split into sentences, folded.
+
+Every sentence keeps its cleaned original (evidence and summaries quote it) beside a folded
+copy of the same length (simplified Chinese, lower case), so a span found in
+one is the same span in the other.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.model import Article
+from bot.text import split_sentences, to_simplified
+
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+LOST = "\ufffd"  # a character the source lost ('?' inside Chinese text)
+
+_IMAGE_RE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_LINK_RE = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
+_AUTOLINK_RE = re.compile(r"<https?://[^>\s]*>")
+_URL_RE = re.compile(r"https?://\S+")
+_TAG_RE = re.compile(r"<[^>\n]{1,300}>")
+_EMPHASIS_RE = re.compile(r"\*\*|__|~~|`")
+_LINE_MARK_RE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*|>[ \t]*|[-*+•][ \t]+|\d{1,2}[.)][ \t]+)+", re.M)
+_LOST_RE = re.compile(f"(?<=[{HAN}])\\?(?=[{HAN};；])|(?<=[{HAN}])\\?(?=\\?)")
+_SPACES_RE = re.compile(r"  +")
+_TITLE_SPLIT_RE = re.compile(f"(?<=[{HAN}])\\s+(?=[{HAN}])|[|｜！!？?]+\\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence of the article; index 0 and its siblings with paragraph 0 are the title."""
+
+    index: int
+    paragraph: int  # 0 for the title, then 1, 2, … for body lines
+    text: str  # cleaned original
+    folded: str  # same length as `text`
+
+    @property
+    def is_title(self) -> bool:
+        return self.paragraph == 0
+
+
+def fold(text: str) -> str:
+    """Simplified and lower-case: the form every lexicon entry is written in. Full-width
+    punctuation stays (the patterns accept both widths): the length must not change."""
+    folded = _length_safe(to_simplified(text), text)
+    lowered = folded.lower()
+    if len(lowered) != len(folded):  # 'İ' and friends grow when lowered
+        lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in folded)
+    return lowered
+
+
+def _length_safe(converted: str, original: str) -> str:
+    if len(converted) == len(original):
+        return converted
+    return "".join(c if len(c2 := to_simplified(c)) != 1 else c2 for c in original)
+
+
+def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
+    """Markdown and HTML leftovers out, lost characters marked, boilerplate dropped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "&" in text:
+        text = html.unescape(text)
+    if "](" in text:
+        text = _IMAGE_RE.sub(" ", text)
+        text = _LINK_RE.sub(r"\1", text)
+    if "<" in text:
+        text = _AUTOLINK_RE.sub(" ", text)
+        text = _TAG_RE.sub(" ", text)
+    if "http" in text:
+        text = _URL_RE.sub(" ", text)
+    if "**" in text or "__" in text or "~~" in text or "`" in text:
+        text = _EMPHASIS_RE.sub("", text)
+    for pattern in boilerplate:
+        text = pattern.sub(" ", text)
+    text = _LINE_MARK_RE.sub("", text)
+    if "?" in text:
+        text = _LOST_RE.sub(LOST, text)
+    text = text.replace("\t", " ").replace("\u00a0", " ").replace("\u3000", " ")
+    return _SPACES_RE.sub(" ", text) if "  " in text else text
+
+
+def split_article(article: Article, boilerplate: Sequence[re.Pattern[str]]) -> list[Sentence]:
+    """The title (split at its clause breaks) and the body sentences, in order."""
+    title = clean(article.title, boilerplate).strip()
+    pieces: list[tuple[int, str]] = [
+        (0, part.strip()) for part in _TITLE_SPLIT_RE.split(title) if part and part.strip()
+    ]
+    title_key = _key(title)
+    paragraph = 0
+    for line in clean(article.text, boilerplate).split("\n"):
+        line = line.strip()
+        if not line or (paragraph < 3 and _key(line) == title_key):
+            continue  # the title repeated as the first heading
+        paragraph += 1
+        pieces.extend((paragraph, s) for s in split_sentences(line))
+    joined = "\n".join(text for _, text in pieces)
+    folded_lines = fold(joined).split("\n")
+    if len(folded_lines) != len(pieces):  # a converter that rewrote a line break: be exact
+        folded_lines = [fold(text) for _, text in pieces]
+    result: list[Sentence] = []
+    for (para, text), folded in zip(pieces, folded_lines, strict=True):
+        if len(folded) != len(text):
+            folded = fold(text)
+        result.append(Sentence(len(result), para, text, folded))
+    return result
+
+
+def join(prepared: Sequence[Sentence]) -> tuple[str, str, list[int]]:
+    """The sentences as one text and one folded text, a line each, and where each starts:
+    every pattern then runs once per article instead of once per sentence."""
+    starts, at = [], 0
+    for s in prepared:
+        starts.append(at)
+        at += len(s.text) + 1
+    return "\n".join(s.text for s in prepared), "\n".join(s.folded for s in prepared), starts
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\W+", "", text).lower()
