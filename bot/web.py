@@ -1,113 +1,172 @@
-"""The HTTP server: the feeds the daemon wrote, a health check and a small home page.
+"""The HTTP server: the feeds the daemon wrote, filtered feeds, pages for people, health and
+metrics.
 
-Serves files from the feeds folder only; everything it shows comes from disk or from the
-callables it is given, so it can be started against any folder in tests.
+Feed files come from disk (the same files a static host would serve) with ETag, Last-Modified,
+304s, gzip and a Cache-Control that matches the scan interval. Everything else comes from the
+`SiteSource` it is given, so the server can be started against any folder in tests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
-import html
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from yarl import URL
 
-from bot.feeds import FEED_PATHS, clean_text, safe_link
-from bot.model import StoredArticle
+from bot.catalog import FeedQuery
+from bot.pages import POLICY, HomePage, render_home
 
 # What the daemon may write under the feeds folder, and how it is served.
 CONTENT_TYPES: dict[str, str] = {
     ".atom": "application/atom+xml; charset=utf-8",
     ".rss": "application/rss+xml; charset=utf-8",
-    ".json": "application/json; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
     ".opml": "text/x-opml; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",
+    ".png": "image/png",
 }
-_DISCOVERY_TYPES = {".atom": "application/atom+xml", ".rss": "application/rss+xml"}
-_FEED_LABELS = {
-    FEED_PATHS["articles.atom"]: "Articles (Atom)",
-    FEED_PATHS["articles.rss"]: "Articles (RSS)",
-    FEED_PATHS["events.atom"]: "Events (Atom)",
-    FEED_PATHS["events.rss"]: "Events (RSS)",
-}
-_FEED_CACHE = "public, max-age=60"  # readers poll; ETag makes the revalidation cheap
-_HOME_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
+FEED_SUFFIXES = (".atom", ".rss", ".json")
+QUERY_KEYS = frozenset({"limit", "type", "actor", "q", "script"})
+_GZIP_MIN = 512  # smaller bodies gain nothing from gzip
+_GZIP_CACHE = 256  # compressed bodies kept, by ETag
 
 
-@dataclass(frozen=True)
-class HomePage:
-    """What the home page says about the site beyond its list of feeds."""
+class SiteSource(Protocol):
+    """What the server needs beyond the feeds folder (the daemon's lives in `siteview`)."""
 
-    title: str
-    description: str
-    base_url: str  # ends with "/"; the public address, which may differ from the bound one
-    recent: tuple[StoredArticle, ...] = ()
-
-
-class PageSource(Protocol):
-    """Supplies the home page's content (the store-backed implementation lives with the daemon)."""
+    base_url: str  # the public address, ends with "/"
 
     async def home(self) -> HomePage: ...
 
+    async def article(self, uid: str | None, stem: str | None) -> str | None:
+        """The article page's HTML, by uid or by its path without extension."""
+
+    async def query_feed(
+        self, name: str, fmt: str, query: FeedQuery, self_url: str
+    ) -> bytes | None:
+        """A feed filtered by `query`, or None if there is no such feed."""
+
 
 @dataclass(frozen=True)
-class _FeedFile:
+class _Body:
     body: bytes
     etag: str
-    modified: datetime  # whole seconds, as HTTP dates carry
+    modified: datetime | None  # whole seconds, as HTTP dates carry
 
 
 def make_app(
     feeds_folder: Path,
     health: Callable[[], Mapping[str, object]],
-    pages: PageSource | None = None,
+    source: SiteSource | None = None,
+    metrics: Callable[[], str] | None = None,
+    max_age: int = 60,
 ) -> web.Application:
     """The aiohttp application; nothing is read until a request arrives."""
     root = feeds_folder
+    cache_control = f"public, max-age={max(int(max_age), 0)}"
+    compressed: OrderedDict[str, bytes] = OrderedDict()
 
-    async def feed(request: web.Request) -> web.StreamResponse:
-        """Serve one file the daemon wrote under the feeds folder, with validators."""
-        rel = request.match_info["path"]
-        found = await asyncio.to_thread(_read_feed_file, root, rel)
-        if found is None:
-            raise web.HTTPNotFound()
-        headers = {"Cache-Control": _FEED_CACHE, "X-Content-Type-Options": "nosniff"}
+    def respond(request: web.Request, found: _Body, content_type: str) -> web.Response:
+        headers = {
+            "Cache-Control": cache_control,
+            "X-Content-Type-Options": "nosniff",
+            "Vary": "Accept, Accept-Encoding",
+            "Access-Control-Allow-Origin": "*",  # web-based readers fetch feeds cross-origin
+        }
+        gzipped = len(found.body) >= _GZIP_MIN and _accepts_gzip(request)
+        # A gzipped body is a different representation: it gets its own ETag (RFC 9110 §8.8.3).
+        etag = f"{found.etag}-gz" if gzipped else found.etag
         if _not_modified(request, found):
             response = web.Response(status=304, headers=headers)
         else:
-            headers["Content-Type"] = CONTENT_TYPES[PurePosixPath(rel).suffix]
-            response = web.Response(body=found.body, headers=headers)
-        response.etag = found.etag
-        response.last_modified = found.modified
+            headers["Content-Type"] = content_type
+            body = found.body
+            if gzipped:
+                body = _gzip(compressed, found)
+                headers["Content-Encoding"] = "gzip"
+            response = web.Response(body=body, headers=headers)
+        response.etag = etag
+        if found.modified is not None:
+            response.last_modified = found.modified
         return response
+
+    async def feed(request: web.Request) -> web.StreamResponse:
+        """Serve one file the daemon wrote under the feeds folder, or a filtered feed."""
+        rel = request.match_info["path"]
+        suffix = PurePosixPath(rel).suffix
+        if suffix in FEED_SUFFIXES and QUERY_KEYS & set(request.query) and source is not None:
+            return await filtered(request, rel, suffix)
+        found = await asyncio.to_thread(_read_file, root, rel)
+        if found is None:
+            raise web.HTTPNotFound()
+        return respond(request, found, _content_type(request, suffix))
+
+    async def filtered(request: web.Request, rel: str, suffix: str) -> web.Response:
+        assert source is not None
+        query = parse_query(request.query)
+        if isinstance(query, str):
+            raise web.HTTPBadRequest(text=query)
+        name = rel.removesuffix(suffix)
+        self_url = f"{source.base_url}feeds/{quote(rel)}?{canonical_query(query)}"
+        body = await source.query_feed(name, suffix[1:], query, self_url)
+        if body is None:
+            raise web.HTTPNotFound()
+        on_disk = await asyncio.to_thread(_read_file, root, rel)
+        modified = on_disk.modified if on_disk is not None else None
+        found = _Body(body, hashlib.sha256(body).hexdigest()[:32], modified)
+        return respond(request, found, _content_type(request, suffix))
 
     async def healthz(request: web.Request) -> web.Response:
         """Report the daemon's health as JSON."""
         body = json.dumps(dict(health()), ensure_ascii=False, default=str, sort_keys=True)
         return web.json_response(text=body, headers={"Cache-Control": "no-store"})
 
+    async def metrics_text(request: web.Request) -> web.Response:
+        """Prometheus text format."""
+        if metrics is None:
+            raise web.HTTPNotFound()
+        text = await asyncio.to_thread(metrics)
+        headers = {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+        return web.Response(text=text, headers=headers | {"Cache-Control": "no-store"})
+
     async def home(request: web.Request) -> web.Response:
-        """List the feeds for people, with discovery links for feed readers."""
-        page = await pages.home() if pages is not None else None
-        base = page.base_url if page is not None else str(request.url.with_path("/"))
-        names = await asyncio.to_thread(list_feed_files, root)
-        body = render_home(page, names, base)
-        headers = {"Content-Security-Policy": _HOME_POLICY, "X-Content-Type-Options": "nosniff"}
-        return web.Response(text=body, content_type="text/html", charset="utf-8", headers=headers)
+        """The home page for people, with discovery links for feed readers."""
+        if source is None:
+            page = HomePage("eventfeed", "", str(request.url.with_path("/").with_query(None)))
+        else:
+            page = await source.home()
+        return _html(render_home(page))
+
+    async def article(request: web.Request) -> web.Response:
+        """One article as a page."""
+        if source is None:
+            raise web.HTTPNotFound()
+        if "uid" in request.match_info:
+            found = await source.article(request.match_info["uid"], None)
+        else:
+            found = await source.article(None, request.match_info["stem"])
+        if found is None:
+            raise web.HTTPNotFound()
+        return _html(found)
 
     app = web.Application()
     app.router.add_get("/", home)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/feeds/{path:.+}", feed)
+    app.router.add_get("/article/{uid}.html", article)
+    app.router.add_get("/articles/{stem:.+}.html", article)
     return app
 
 
@@ -126,6 +185,31 @@ async def start_server(app: web.Application, host: str, port: int) -> web.AppRun
 def bound_port(runner: web.AppRunner) -> int:
     """The port the server actually listens on."""
     return int(runner.addresses[0][1])
+
+
+def parse_query(params: Mapping[str, str]) -> FeedQuery | str:
+    """The RSSHub-style filters of a feed URL, or what is wrong with them."""
+    limit = None
+    if params.get("limit"):
+        if not params["limit"].isdigit() or int(params["limit"]) < 1:
+            return "limit must be a whole number of at least 1"
+        limit = int(params["limit"])
+    script = params.get("script") or None
+    if script not in (None, "hans", "hant"):
+        return "script must be hans or hant"
+    return FeedQuery(
+        limit=limit,
+        type=params.get("type") or None,
+        actor=params.get("actor") or None,
+        q=params.get("q") or None,
+        script="hant" if script == "hant" else "hans" if script == "hans" else None,
+    )
+
+
+def canonical_query(query: FeedQuery) -> str:
+    """The query in a fixed order, so equal filters give one self URL."""
+    pairs = [(k, getattr(query, k)) for k in ("type", "actor", "q", "limit", "script")]
+    return urlencode([(k, str(v)) for k, v in pairs if v is not None])
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -148,27 +232,14 @@ def feed_file(root: Path, rel: str) -> Path | None:
     try:
         base = root.resolve(strict=True)
         target = base.joinpath(*parts).resolve(strict=True)
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):
         return None
     if not target.is_relative_to(base) or not target.is_file():
         return None
     return target
 
 
-def list_feed_files(root: Path) -> list[str]:
-    """Paths (relative, POSIX) of the files `feed_file` would serve: known feeds first."""
-    if not root.is_dir():
-        return []
-    found = {
-        path.relative_to(root).as_posix()
-        for path in root.rglob("*")
-        if feed_file(root, path.relative_to(root).as_posix()) is not None
-    }
-    known = [name for name in _FEED_LABELS if name in found]
-    return known + sorted(found - set(known))
-
-
-def _read_feed_file(root: Path, rel: str) -> _FeedFile | None:
+def _read_file(root: Path, rel: str) -> _Body | None:
     path = feed_file(root, rel)
     if path is None:
         return None
@@ -180,58 +251,52 @@ def _read_feed_file(root: Path, rel: str) -> _FeedFile | None:
         return None
     # Content-based: a byte-identical rewrite keeps its ETag, so readers still get a 304.
     etag = hashlib.sha256(body).hexdigest()[:32]
-    return _FeedFile(body, etag, datetime.fromtimestamp(int(mtime), UTC))
+    return _Body(body, etag, datetime.fromtimestamp(int(mtime), UTC))
 
 
-def _not_modified(request: web.Request, found: _FeedFile) -> bool:
+def _not_modified(request: web.Request, found: _Body) -> bool:
     """RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since only when it is absent."""
     tags = request.if_none_match
     if tags is not None:
-        return any(tag.value in (found.etag, "*") for tag in tags)
+        return any(tag.value.removesuffix("-gz") in (found.etag, "*") for tag in tags)
     since = request.if_modified_since
-    return since is not None and found.modified <= since
+    return since is not None and found.modified is not None and found.modified <= since
 
 
-# --- home page -----------------------------------------------------------------------------------
+def _content_type(request: web.Request, suffix: str) -> str:
+    """A browser opening a feed gets it as application/xml: Chromium shows application/atom+xml
+    and application/rss+xml as plain text (or downloads them) instead of applying the feed's
+    XSL stylesheet. Feed readers, which ask for feed types or anything, get the feed type."""
+    accept = request.headers.get("Accept", "")
+    feed_types = ("application/atom+xml", "application/rss+xml")
+    if (
+        suffix in (".atom", ".rss")
+        and "text/html" in accept
+        and not any(kind in accept for kind in feed_types)
+    ):
+        return CONTENT_TYPES[".xml"]
+    return CONTENT_TYPES[suffix]
 
 
-def render_home(page: HomePage | None, feeds: Sequence[str], base_url: str) -> str:
-    """The home page: the feeds with their URLs, discovery links, and recent articles if known."""
-    title = page.title if page is not None else "eventfeed"
-    e = _escape
-    base = URL(base_url if base_url.endswith("/") else f"{base_url}/")
-    urls = [(name, str(base.join(URL(f"feeds/{quote(name)}")))) for name in feeds]
-    discovery = "".join(
-        f'<link rel="alternate" type="{_DISCOVERY_TYPES[suffix]}" '
-        f'title="{e(_FEED_LABELS.get(name, name))}" href="{e(url)}">\n'
-        for name, url in urls
-        if (suffix := PurePosixPath(name).suffix) in _DISCOVERY_TYPES
-    )
-    items = "".join(
-        f'<li>{e(_FEED_LABELS.get(name, name))}: <a href="{e(url)}">{e(url)}</a></li>\n'
-        for name, url in urls
-    )
-    feeds_html = f"<ul>\n{items}</ul>" if items else "<p>No feeds have been written yet.</p>"
-    intro = f"<p>{e(page.description)}</p>\n" if page is not None and page.description else ""
-    return (
-        '<!doctype html>\n<html>\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{e(title)}</title>\n{discovery}</head>\n<body>\n<h1>{e(title)}</h1>\n{intro}"
-        f"<h2>Feeds</h2>\n{feeds_html}\n{_recent_html(page)}</body>\n</html>\n"
-    )
+def _accepts_gzip(request: web.Request) -> bool:
+    for part in request.headers.get("Accept-Encoding", "").lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
 
 
-def _recent_html(page: HomePage | None) -> str:
-    if page is None or not page.recent:
-        return ""
-    items = "".join(
-        f'<li><a href="{_escape(link)}">{_escape(stored.article.title)}</a> '
-        f"<small>{_escape(stored.article.published.date().isoformat())}</small></li>\n"
-        for stored in page.recent
-        if (link := safe_link(stored.url, page.base_url))
-    )
-    return f"<h2>Recent articles</h2>\n<ul>\n{items}</ul>\n" if items else ""
+def _gzip(cache: OrderedDict[str, bytes], found: _Body) -> bytes:
+    body = cache.get(found.etag)
+    if body is None:
+        body = gzip.compress(found.body, compresslevel=6, mtime=0)  # mtime=0: stable bytes
+        cache[found.etag] = body
+        while len(cache) > _GZIP_CACHE:
+            cache.popitem(last=False)
+    cache.move_to_end(found.etag)
+    return body
 
 
-def _escape(text: str) -> str:
-    return html.escape(clean_text(text), quote=True)
+def _html(body: str) -> web.Response:
+    headers = {"Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosniff"}
+    return web.Response(text=body, content_type="text/html", charset="utf-8", headers=headers)

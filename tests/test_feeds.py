@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -145,15 +146,35 @@ def feeds() -> dict[str, bytes]:
     return render_all(SITE, _articles(), limit=50)
 
 
-@pytest.mark.parametrize("name", sorted(FEED_PATHS))
+XML_FEEDS = sorted(name for name in FEED_PATHS if not name.endswith(".json"))
+
+
+@pytest.mark.parametrize("name", XML_FEEDS)
 def test_every_feed_is_well_formed(feeds: dict[str, bytes], name: str) -> None:
     parsed = _parse(feeds[FEED_PATHS[name]])
     assert parsed.version == ("atom10" if name.endswith(".atom") else "rss20")
     assert len(parsed.entries) == 3  # three articles; three events
 
 
-def test_render_all_writes_the_four_feeds(feeds: dict[str, bytes]) -> None:
-    assert set(feeds) == {"articles.atom", "articles.rss", "events.atom", "events.rss"}
+def test_render_all_writes_every_feed_in_three_formats(feeds: dict[str, bytes]) -> None:
+    names = {path.rsplit(".", 1)[0] for path in feeds}
+    assert names == {
+        "articles",
+        "events",
+        "events/type/acquisition",
+        "events/type/funding",
+        "events/type/talent_move",
+        "actor/meta",
+        "actor/scale-ai",
+        "actor/openai",
+        "actor/lucas-beyer",
+        "actor/mistral-ai",
+        "category/frontier-trends",
+        "tag/ai",
+        "tag/人才",
+        "tag/funding",
+    }
+    assert len(feeds) == 3 * len(names)
 
 
 def test_rendering_is_byte_identical_and_independent_of_input_order() -> None:
@@ -214,7 +235,7 @@ def test_rss_dates_are_rfc822_with_their_offset(feeds: dict[str, bytes]) -> None
     assert parsedate_to_datetime(dates[2] or "") == datetime(2025, 6, 11, 13, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("name", sorted(FEED_PATHS))
+@pytest.mark.parametrize("name", XML_FEEDS)
 def test_self_and_alternate_links(feeds: dict[str, bytes], name: str) -> None:
     root = etree.fromstring(feeds[name], STRICT)
     links = {link.get("rel"): link for link in root.iter(f"{ATOM}link")}
@@ -265,6 +286,9 @@ def test_one_bad_character_anywhere_never_fails_the_feed(bad: str) -> None:
     )
     site = FeedSite(BASE, f"站{bad}点", f"描{bad}述", "zh-Hans")
     for path, data in render_all(site, [dirty], limit=10).items():
+        if path.endswith(".json"):
+            assert json.loads(data)["items"], path
+            continue
         parsed = _parse(data)
         assert parsed.entries, path
     assert clean_text(f"a{bad}b\tc\n") == "ab\tc\n"

@@ -1,8 +1,10 @@
-"""The HTTP server, driven over real HTTP on 127.0.0.1 by aiohttp's client and raw sockets."""
+"""The HTTP server, driven over real HTTP on 127.0.0.1 by aiohttp's client and raw sockets,
+with a real store behind the pages and the filtered feeds."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -10,48 +12,50 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
+import feedparser
 import pytest
+import test_feeds
+from aiohttp import web
+from lxml import etree
 from lxml import html as lxml_html
 
-from bot.feeds import FEED_PATHS, FeedSite, render_all
-from bot.model import Article, Event, StoredArticle, StoredEvent
-from bot.web import HomePage, bound_port, feed_file, make_app, start_server
+from bot.feeds import FeedSite, build_feeds, render_all
+from bot.metrics import Metrics
+from bot.model import Extraction, StoredArticle
+from bot.siteview import SiteView
+from bot.statics import static_documents
+from bot.store import Store
+from bot.web import bound_port, feed_file, make_app, start_server
 
-SITE = FeedSite("http://127.0.0.1:8080/", "eventfeed", "Headline events", "zh-Hans")
+SITE = FeedSite("https://news.example.org/", "eventfeed", "Headline events", "zh-Hans")
 FIXED_MTIME = datetime(2025, 6, 22, 8, 0, 0, tzinfo=UTC)
+NOW = datetime(2025, 6, 25, 8, 0, tzinfo=UTC)
+STRICT = etree.XMLParser(recover=False, resolve_entities=False)
 
 
-def _articles() -> list[StoredArticle]:
-    published = datetime(2025, 6, 21, 4, 0, tzinfo=UTC)
-    article = Article(
-        path="_posts/2025-06-21-meta-openai.md",
-        title="扎克伯格<script>alert(1)</script>\x00挖走\x0b三位研究员",
-        text="Meta成功从OpenAI挖走三位顶尖研究员。",
-        lang="zh-Hans",
-        published=published,
-        format="jekyll",
-        slug="meta-openai",
-    )
-    event = Event(
-        type="talent_move",
-        actors=("Meta", "OpenAI"),
-        summary="Meta从OpenAI挖走三位研究员",
-        evidence="Meta成功从OpenAI挖走三位顶尖研究员。",
-    )
-    return [
-        StoredArticle(
-            id=1,
-            uid="a41f09",
-            article=article,
-            summary="Meta从OpenAI挖走三位研究员。",
-            url="https://news.example.org/frontier/2025/06/21/meta-openai.html",
-            first_seen=published,
-            updated=published,
-            events=(StoredEvent(1, "ev-talent", 1, event, published),),
+def _stored() -> list[StoredArticle]:
+    """The feed tests' articles, as the store would hand them back."""
+    return test_feeds._articles()
+
+
+def _store(tmp_path: Path) -> Store:
+    """A real SQLite store holding the feed tests' articles and events."""
+    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    for n, stored in enumerate(_stored()):
+        store.save_article(
+            stored.article,
+            Extraction(stored.summary, tuple(s.event for s in stored.events)),
+            stored.url,
+            size=1,
+            mtime_ns=n,
+            content_hash=f"hash-{n}",
+            now=stored.first_seen,
+            targets={},
         )
-    ]
+    return store
 
 
 @dataclass
@@ -60,36 +64,48 @@ class Server:
     port: int
     feeds: Path
     outside: Path
-
-
-@dataclass
-class StaticPages:
-    """A PageSource with fixed content."""
-
-    page: HomePage
-
-    async def home(self) -> HomePage:
-        return self.page
+    statuses: list[tuple[str, int]]  # (path, status) of every response, in order
 
 
 def _health() -> Mapping[str, object]:
     return {"status": "ok", "articles": 3, "last_scan": datetime(2025, 6, 22, 8, 0, tzinfo=UTC)}
 
 
-async def _serve(tmp_path: Path, pages: StaticPages | None = None) -> AsyncIterator[Server]:
+async def _serve(tmp_path: Path, site: FeedSite = SITE) -> AsyncIterator[Server]:
     feeds = tmp_path / "feeds"
     feeds.mkdir()
-    for rel, data in render_all(SITE, _articles(), limit=50).items():
+    documents = render_all(site, _stored(), limit=50)
+    documents |= static_documents(site, build_feeds(site, _stored()))
+    for rel, data in documents.items():
+        (feeds / rel).parent.mkdir(parents=True, exist_ok=True)
         (feeds / rel).write_bytes(data)
         os.utime(feeds / rel, (FIXED_MTIME.timestamp(), FIXED_MTIME.timestamp()))
     outside = tmp_path / "secret.atom"  # would be served if a traversal got through
     outside.write_text("<secret/>")
-    runner = await start_server(make_app(feeds, _health, pages), "127.0.0.1", 0)
+    store = _store(tmp_path)
+    view = SiteView(store, site, 50, ZoneInfo("Asia/Shanghai"), lambda: NOW)
+    metrics = Metrics()
+    metrics.scan_seconds.observe(0.2)
+    app = make_app(
+        feeds,
+        _health,
+        view,
+        lambda: metrics.render(store.counts(), store.outbox_counts()),
+        max_age=90,
+    )
+    statuses: list[tuple[str, int]] = []
+
+    async def record(request: web.Request, response: web.StreamResponse) -> None:
+        statuses.append((request.path_qs, response.status))
+
+    app.on_response_prepare.append(record)
+    runner = await start_server(app, "127.0.0.1", 0)
     try:
         port = bound_port(runner)
-        yield Server(f"http://127.0.0.1:{port}", port, feeds, outside)
+        yield Server(f"http://127.0.0.1:{port}", port, feeds, outside, statuses)
     finally:
         await runner.cleanup()
+        store.close()
 
 
 @pytest.fixture
@@ -126,18 +142,23 @@ async def _raw_status(port: int, target: str) -> int:
         ("articles.rss", "application/rss+xml; charset=utf-8"),
         ("events.atom", "application/atom+xml; charset=utf-8"),
         ("events.rss", "application/rss+xml; charset=utf-8"),
+        ("events.json", "application/feed+json; charset=utf-8"),
+        ("events/type/acquisition.atom", "application/atom+xml; charset=utf-8"),
+        ("tag/人才.rss", "application/rss+xml; charset=utf-8"),
+        ("feed.xsl", "text/xsl; charset=utf-8"),
     ],
 )
 async def test_feeds_are_served_with_their_type(
     server: Server, client: aiohttp.ClientSession, name: str, content_type: str
 ) -> None:
-    async with client.get(f"{server.url}/feeds/{FEED_PATHS[name]}") as response:
+    async with client.get(f"{server.url}/feeds/{name}") as response:
         assert response.status == 200
         assert response.headers["Content-Type"] == content_type
+        assert response.headers["Cache-Control"] == "public, max-age=90"  # the scan interval
         assert await response.read() == (server.feeds / name).read_bytes()
         assert response.headers["Last-Modified"] == format_datetime(FIXED_MTIME, usegmt=True)
         assert response.headers["ETag"].startswith('"')
-    async with client.head(f"{server.url}/feeds/{FEED_PATHS[name]}") as response:
+    async with client.head(f"{server.url}/feeds/{name}") as response:
         assert response.status == 200
         assert response.headers["Content-Type"] == content_type
 
@@ -147,13 +168,13 @@ async def test_other_written_files_are_served(
 ) -> None:
     (server.feeds / "chats").mkdir()
     (server.feeds / "chats" / "subscriptions.opml").write_text("<opml/>")
-    (server.feeds / "events.json").write_text('{"items": []}')
+    (server.feeds / "extra.json").write_text('{"items": []}')
     async with client.get(f"{server.url}/feeds/chats/subscriptions.opml") as response:
         assert response.status == 200
         assert response.headers["Content-Type"] == "text/x-opml; charset=utf-8"
-    async with client.get(f"{server.url}/feeds/events.json") as response:
-        assert response.headers["Content-Type"] == "application/json; charset=utf-8"
-        assert await response.json() == {"items": []}
+    async with client.get(f"{server.url}/feeds/extra.json") as response:
+        assert response.headers["Content-Type"] == "application/feed+json; charset=utf-8"
+        assert json.loads(await response.read()) == {"items": []}
 
 
 async def test_conditional_get(server: Server, client: aiohttp.ClientSession) -> None:
@@ -247,47 +268,136 @@ async def test_healthz(server: Server, client: aiohttp.ClientSession) -> None:
         }
 
 
-async def test_home_page_lists_feeds_with_discovery_links(
+async def test_gzip_when_asked_with_its_own_etag(
     server: Server, client: aiohttp.ClientSession
 ) -> None:
+    url = f"{server.url}/feeds/articles.atom"
+    plain = (server.feeds / "articles.atom").read_bytes()
+    headers = {"Accept-Encoding": "gzip"}
+    async with client.get(url, headers=headers, auto_decompress=False) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert "Accept-Encoding" in response.headers["Vary"]
+        body = await response.read()
+        etag = response.headers["ETag"]
+    assert gzip.decompress(body) == plain and len(body) < len(plain)
+    async with client.get(url, headers={"Accept-Encoding": "identity"}) as response:
+        assert "Content-Encoding" not in response.headers
+        assert response.headers["ETag"] != etag  # another representation, another tag
+        assert await response.read() == plain
+    async with client.get(url, headers=headers | {"If-None-Match": etag}) as response:
+        assert response.status == 304
+
+
+async def test_filtered_feeds(server: Server, client: aiohttp.ClientSession) -> None:
+    async def titles(query: str, name: str = "events.atom") -> list[str]:
+        async with client.get(f"{server.url}/feeds/{name}?{query}") as response:
+            assert response.status == 200, query
+            data = await response.read()
+        etree.fromstring(data, STRICT)
+        parsed = feedparser.parse(data)
+        assert parsed.bozo == 0
+        return [entry.title.split("]")[0].strip("[") for entry in parsed.entries]
+
+    everything = await titles("limit=50")
+    assert sorted(everything) == ["acquisition", "funding", "talent_move"]
+    assert everything[2] == "funding"  # the oldest article's
+    assert await titles("limit=1") == everything[:1]
+    assert await titles("type=funding") == ["funding"]
+    assert await titles("actor=scale%20ai") == ["acquisition"]
+    assert await titles("actor=openai&type=talent_move") == ["talent_move"]
+    assert await titles("q=Mistral") == ["funding"]
+    assert await titles("q=nothing-like-this") == []
+    assert await titles("type=funding", "articles.rss") == ["Mistral AI raises €600 million"]
+    async with client.get(f"{server.url}/feeds/articles.json?q=台積電&script=hans") as r:
+        doc = json.loads(await r.read())
+    assert [item["title"] for item in doc["items"]] == ["台积电宣布在亚利桑那州追加投资"]
+    assert doc["feed_url"].startswith("https://news.example.org/feeds/articles.json?q=")
+    async with client.get(f"{server.url}/feeds/articles.atom?script=hant") as response:
+        assert "巨資挖走三位研究員" in await response.text()
+        etag = response.headers["ETag"]
+    async with client.get(
+        f"{server.url}/feeds/articles.atom?script=hant", headers={"If-None-Match": etag}
+    ) as response:
+        assert response.status == 304
+    for bad in ("limit=0", "limit=x", "script=latin"):
+        async with client.get(f"{server.url}/feeds/events.atom?{bad}") as response:
+            assert response.status == 400, bad
+    async with client.get(f"{server.url}/feeds/actor/nobody.atom?limit=1") as response:
+        assert response.status == 404
+
+
+async def test_home_page_for_people(server: Server, client: aiohttp.ClientSession) -> None:
     async with client.get(f"{server.url}/") as response:
         assert response.status == 200
         assert response.headers["Content-Type"] == "text/html; charset=utf-8"
-        page = lxml_html.fromstring(await response.text())
+        assert "script-src" not in response.headers["Content-Security-Policy"]
+        text = await response.text()
+    assert "<script" not in text  # the article title holds one: always escaped
+    page = lxml_html.fromstring(text)
     discovery = {
         link.get("href"): link.get("type") for link in page.xpath("//head/link[@rel='alternate']")
     }
-    assert discovery == {
-        f"{server.url}/feeds/articles.atom": "application/atom+xml",
-        f"{server.url}/feeds/articles.rss": "application/rss+xml",
-        f"{server.url}/feeds/events.atom": "application/atom+xml",
-        f"{server.url}/feeds/events.rss": "application/rss+xml",
-    }
-    listed = [a.get("href") for a in page.xpath("//body//li/a")]
-    assert listed[0] == f"{server.url}/feeds/articles.atom"
-    assert len(listed) == 4
+    assert discovery["https://news.example.org/feeds/events.atom"] == "application/atom+xml"
+    assert discovery["https://news.example.org/feeds/articles.json"] == "application/feed+json"
+    assert len(discovery) == 6
+    copyable = page.xpath("//input[@readonly]/@value")
+    assert "https://news.example.org/feeds/events/type/acquisition.rss" in copyable
+    assert page.xpath("//a[@href='https://news.example.org/feeds/feeds.opml']")
+    assert page.xpath("//a[@href='https://news.example.org/feeds/actor/meta.atom']")
+    rows = page.xpath("//table[last()]//tr[td]")
+    kinds = [row.xpath("string(td[1])") for row in rows]
+    assert sorted(kinds[:2]) == ["acquisition", "talent_move"] and kinds[2] == "funding"
+    assert "143亿美元 (US$14.3 billion)" in rows[kinds.index("acquisition")].text_content()
+    bars = page.xpath("//svg//*[local-name()='rect']/*[local-name()='title']/text()")
+    assert "2025-06-21 acquisition: 1" in bars and "2025-06-11 funding: 1" in bars
 
 
-async def test_home_page_from_a_page_source_escapes_text(
-    tmp_path: Path, client: aiohttp.ClientSession
+async def test_article_pages(server: Server, client: aiohttp.ClientSession) -> None:
+    async with client.get(f"{server.url}/") as response:
+        home = lxml_html.fromstring(await response.text())
+    own = home.xpath("//tr[td[1]='acquisition']//a[text()='page']/@href")[0]
+    assert own.startswith("https://news.example.org/article/")
+    async with client.get(server.url + own.removeprefix("https://news.example.org")) as response:
+        assert response.status == 200
+        page = lxml_html.fromstring(await response.text())
+    assert page.findtext(".//h1") == "扎克伯格<script>alert('x')</script>巨资挖走三位研究员"
+    assert "Meta以143亿美元收购Scale AI 49%股份" in page.text_content()
+    # A plain-text repost's link is a page the daemon serves: articles/<path>.html.
+    async with client.get(f"{server.url}/articles/repost/tsmc.html") as response:
+        assert response.status == 200
+        assert "台積電宣布追加投資一千億美元。" in await response.text()
+    for missing in ("/article/nope.html", "/articles/repost/ts.html"):
+        async with client.get(f"{server.url}{missing}") as response:
+            assert response.status == 404
+
+
+async def test_metrics_in_prometheus_text_format(
+    server: Server, client: aiohttp.ClientSession
 ) -> None:
-    stored = _articles()[0]
-    pages = StaticPages(
-        HomePage(
-            title="AI <b>头条</b>",
-            description="事件 & 摘要 <script>x</script>",
-            base_url="https://news.example.org/eventfeed/",
-            recent=(stored,),
-        )
+    async with client.get(f"{server.url}/metrics") as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = await response.text()
+    samples = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
     )
-    async for running in _serve(tmp_path, pages):
-        async with client.get(f"{running.url}/") as response:
-            text = await response.text()
-    assert "<script" not in text
-    assert "<b>" not in text
-    page = lxml_html.fromstring(text)
-    assert page.findtext(".//title") == "AI <b>头条</b>"
-    hrefs = [link.get("href") for link in page.xpath("//head/link[@rel='alternate']")]
-    assert "https://news.example.org/eventfeed/feeds/events.atom" in hrefs
-    recent = page.xpath("//body//li/a[contains(@href, 'meta-openai')]")
-    assert recent[0].text_content() == "扎克伯格<script>alert(1)</script>挖走三位研究员"
+    assert samples["eventfeed_articles"] == "3"
+    assert samples["eventfeed_events"] == "3"
+    assert samples['eventfeed_deliveries{status="sent"}'] == "0"
+    assert samples["eventfeed_scan_duration_seconds_count"] == "1"
+    assert samples['eventfeed_scan_duration_seconds_bucket{le="0.25"}'] == "1"
+    assert samples['eventfeed_scan_duration_seconds_bucket{le="0.1"}'] == "0"
+    assert "# TYPE eventfeed_send_duration_seconds histogram" in text
+
+
+async def test_a_browser_gets_feeds_as_xml_so_the_stylesheet_applies(
+    server: Server, client: aiohttp.ClientSession
+) -> None:
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    reader = "application/atom+xml, application/rss+xml;q=0.9, text/html;q=0.1"
+    url = f"{server.url}/feeds/events.rss"
+    async with client.get(url, headers={"Accept": browser}) as response:
+        assert response.headers["Content-Type"] == "application/xml; charset=utf-8"
+        assert "Accept" in response.headers["Vary"]
+        assert b'<?xml-stylesheet type="text/xsl" href="feed.xsl"?>' in await response.read()
+    async with client.get(url, headers={"Accept": reader}) as response:
+        assert response.headers["Content-Type"] == "application/rss+xml; charset=utf-8"

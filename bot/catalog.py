@@ -1,0 +1,480 @@
+"""The feeds the site publishes: which there are, their URLs, their entries and their pages.
+
+Stored articles become format-neutral entries, grouped into feeds and split into pages; `feeds`
+renders them. Pure and deterministic: every date comes from the data, never the clock.
+
+URLs, relative to `<base_url>feeds/` (FORMAT is `atom`, `rss` or `json`):
+
+    articles.FORMAT               every article              events.FORMAT            every event
+    events/type/TYPE.FORMAT       events of one type         actor/SLUG.FORMAT        events naming an actor
+    category/SLUG.FORMAT          articles in a category     tag/SLUG.FORMAT          articles with a tag
+    archive/NAME/N.FORMAT         RFC 5005 archive page N (1 = oldest) of feed NAME
+
+A slug is the name in lower case with every run of characters other than letters, digits and
+`_` replaced by one `-`; CJK characters are kept (percent-encoded in URLs). Names that give the
+same slug ("Meta", "meta") share one feed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import quote
+
+from bot.config import SiteConfig
+from bot.model import Amount, Event, StoredArticle, StoredEvent
+from bot.sanitize import absolute_url, sanitize_html
+
+FeedFormat = Literal["atom", "rss", "json"]
+FORMATS: tuple[FeedFormat, ...] = ("atom", "rss", "json")
+MEDIA_TYPES: dict[str, str] = {
+    "atom": "application/atom+xml",
+    "rss": "application/rss+xml",
+    "json": "application/feed+json",
+}
+FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+# Kept for callers that name the two main feeds.
+FEED_PATHS: dict[str, str] = {
+    f"{kind}.{fmt}": f"{kind}.{fmt}" for kind in ("articles", "events") for fmt in FORMATS
+}
+STYLESHEET = "feed.xsl"  # under the feeds folder; browsers render feeds through it
+ICON = "icon.png"
+
+# An empty feed still needs an `updated`; a fixed one keeps it byte-stable.
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
+EVENT_TYPE_SCHEME = "urn:eventfeed:event-type"
+ACTOR_SCHEME = "urn:eventfeed:actor"
+
+# What XML 1.0 cannot carry; lxml refuses the whole document if one of these slips through.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_SLUG_BREAK = re.compile(r"[\W]+")
+
+
+@dataclass(frozen=True)
+class FeedSite:
+    """The feed-level facts: where the site lives and what it calls itself."""
+
+    base_url: str  # ends with "/"; feeds live at <base_url>feeds/<path>
+    title: str
+    description: str
+    language: str
+    icon: str | None = None  # None: the icon.png written beside the feeds
+    hub: str | None = None  # WebSub hub declared with rel="hub"
+
+    @classmethod
+    def from_config(cls, site: SiteConfig, hub: str | None = None) -> FeedSite:
+        return cls(site.base_url, site.title, site.description, site.language, hub=hub)
+
+    @property
+    def base(self) -> str:
+        return self.base_url if self.base_url.endswith("/") else f"{self.base_url}/"
+
+    @property
+    def icon_url(self) -> str:
+        return self.icon or f"{self.base}feeds/{ICON}"
+
+    def feed_url(self, name: str, fmt: str) -> str:
+        return f"{self.base}feeds/{quote(f'{name}.{fmt}')}"
+
+    def topics(self, changed: Iterable[str]) -> list[str]:
+        """The URLs of the current feeds among changed paths (what a WebSub hub is told)."""
+        found = (path.rpartition(".") for path in changed if not path.startswith("archive/"))
+        return [self.feed_url(name, fmt) for name, _, fmt in found if fmt in FORMATS]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed entry, format-neutral. Strings may hold anything; renderers clean them."""
+
+    id: str
+    title: str
+    link: str | None
+    published: datetime
+    updated: datetime
+    author: str | None
+    categories: tuple[tuple[str, str | None], ...]  # (term, scheme)
+    summary: str
+    content_html: str  # sanitised
+    events: tuple[StoredEvent, ...]
+    thumbnail: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One logical feed, published in every format: its entries, oldest first."""
+
+    name: str  # path under feeds/ without extension, e.g. "events/type/acquisition"
+    title: str
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One document of a feed: the current one (number None) or an archive page."""
+
+    feed: Feed
+    entries: tuple[Entry, ...]  # newest first
+    number: int | None
+    archive_pages: int
+    self_url: str | None = None  # None: the feed's own URL for the format
+
+    def url(self, site: FeedSite, fmt: str) -> str:
+        if self.self_url is not None and self.number is None:
+            return self.self_url
+        return site.feed_url(self.name_for(self.number), fmt)
+
+    def name_for(self, number: int | None) -> str:
+        return self.feed.name if number is None else f"archive/{self.feed.name}/{number}"
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """RSSHub-style filters on a feed URL: ?limit=&type=&actor=&q=&script=hans|hant."""
+
+    limit: int | None = None
+    type: str | None = None
+    actor: str | None = None
+    q: str | None = None
+    script: Literal["hans", "hant"] | None = None
+
+
+# --- the catalog ---------------------------------------------------------------------------------
+
+
+def slugify(name: str) -> str:
+    """A stable, URL-safe (once percent-encoded) file name for an actor, category or tag."""
+    folded = unicodedata.normalize("NFKC", _NOT_XML.sub("", name)).casefold()
+    return _SLUG_BREAK.sub("-", folded).strip("-")[:80].strip("-")
+
+
+def build_feeds(
+    site: FeedSite,
+    articles: Sequence[StoredArticle],
+    entry_of: Callable[[FeedSite, StoredArticle], Entry] | None = None,
+) -> list[Feed]:
+    """Every feed of the site, in a stable order; feeds without entries are left out
+    (except the articles and events feeds, which always exist). `entry_of` may memoise
+    `article_entry`, which sanitises the whole article."""
+    make = entry_of or article_entry
+    article_entries = {stored.uid: make(site, stored) for stored in articles}
+    event_entries = [
+        (stored_event, event_entry(site, stored, stored_event, also))
+        for stored, stored_event, also in _story_firsts(articles)
+    ]
+    feeds = [
+        Feed("articles", site.title or "articles", _ordered(article_entries.values())),
+        Feed("events", f"{site.title} — events", _ordered(e for _, e in event_entries)),
+    ]
+    by_type: dict[str, list[Entry]] = {}
+    by_actor: dict[str, tuple[str, list[Entry]]] = {}
+    for stored_event, entry in event_entries:
+        by_type.setdefault(stored_event.event.type, []).append(entry)
+        for actor in dict.fromkeys(stored_event.event.actors):
+            slug = slugify(actor)
+            if slug:
+                by_actor.setdefault(slug, (actor, []))[1].append(entry)
+    by_category: dict[str, tuple[str, list[Entry]]] = {}
+    by_tag: dict[str, tuple[str, list[Entry]]] = {}
+    for stored in articles:
+        for groups, names in (
+            (by_category, stored.article.categories),
+            (by_tag, stored.article.tags),
+        ):
+            for name in dict.fromkeys(slugify(n) for n in names if slugify(n)):
+                label = next(n for n in names if slugify(n) == name)
+                groups.setdefault(name, (label, []))[1].append(article_entries[stored.uid])
+    for event_type in sorted(by_type):
+        if slugify(event_type):
+            feeds.append(
+                Feed(
+                    f"events/type/{slugify(event_type)}",
+                    f"{site.title} — {event_type}",
+                    _ordered(by_type[event_type]),
+                )
+            )
+    for prefix, groups in (("actor", by_actor), ("category", by_category), ("tag", by_tag)):
+        for slug in sorted(groups):
+            label, entries = groups[slug]
+            feeds.append(Feed(f"{prefix}/{slug}", f"{site.title} — {label}", _ordered(entries)))
+    return feeds
+
+
+def pages(feed: Feed, limit: int) -> list[Page]:
+    """The current page (the newest `limit` entries) and the complete archive pages.
+
+    Archive page N holds entries (N-1)*limit … N*limit-1 counted from the oldest, so a full page
+    never changes while entries are only added; with the current page they cover every entry.
+    """
+    limit = max(limit, 1)
+    total = len(feed.entries)
+    count = max(0, (total - 1) // limit)
+    current = Page(feed, _newest_first(feed.entries[-limit:]), None, count)
+    archives = [
+        Page(feed, _newest_first(feed.entries[(n - 1) * limit : n * limit]), n, count)
+        for n in range(1, count + 1)
+    ]
+    return [current, *archives]
+
+
+MAX_QUERY_LIMIT = 1000
+
+
+def query_page(
+    feed: Feed,
+    query: FeedQuery,
+    limit: int,
+    self_url: str,
+    convert: Callable[[str], str] | None = None,
+) -> Page:
+    """A filtered current page: the newest entries matching the query, `query.limit` of them
+    (default `limit`, at most MAX_QUERY_LIMIT). Archives are not linked: they are unfiltered."""
+    wanted = [e for e in feed.entries if _matches(e, query)]
+    size = limit if query.limit is None else max(1, min(query.limit, MAX_QUERY_LIMIT))
+    chosen = wanted[-size:]
+    title = feed.title
+    if convert is not None:
+        chosen = [_converted(e, convert) for e in chosen]
+        title = convert(title)
+    return Page(replace(feed, title=title), _newest_first(chosen), None, 0, self_url=self_url)
+
+
+def find_feed(feeds: Iterable[Feed], name: str) -> Feed | None:
+    return next((feed for feed in feeds if feed.name == name), None)
+
+
+# --- entries -------------------------------------------------------------------------------------
+
+
+def article_entry(site: FeedSite, stored: StoredArticle) -> Entry:
+    article = stored.article
+    link = safe_link(stored.url, site.base)
+    terms = _unique((*article.categories, *article.tags))
+    events_html = _events_html(stored.events)
+    content = sanitize_html(_paragraphs_html(article.text) + events_html, link or site.base)
+    published = aware(article.published)
+    return Entry(
+        id=article_entry_id(stored.uid),
+        title=article.title or article.slug or article.path,
+        link=link,
+        published=published,
+        updated=aware(stored.updated),
+        author=article.author,
+        categories=tuple((term, None) for term in terms),
+        summary=stored.summary,
+        content_html=content,
+        events=stored.events,
+        thumbnail=safe_link(article.thumbnail, link or site.base),
+        language=article.lang or None,
+    )
+
+
+def _story_firsts(
+    articles: Sequence[StoredArticle],
+) -> list[tuple[StoredArticle, StoredEvent, tuple[StoredArticle, ...]]]:
+    """One entry per story: its earliest report, with the other articles that reported it."""
+    reports: dict[str, list[tuple[StoredArticle, StoredEvent]]] = {}
+    for stored in articles:
+        for stored_event in stored.events:
+            story = stored_event.story_id or stored_event.uid
+            reports.setdefault(story, []).append((stored, stored_event))
+    firsts = []
+    for found in reports.values():
+        found.sort(key=lambda pair: pair[1].id)
+        (stored, stored_event), later = found[0], found[1:]
+        others = tuple(dict.fromkeys(s for s, _ in later if s.uid != stored.uid))
+        firsts.append((stored, stored_event, others))
+    return firsts
+
+
+def event_entry(
+    site: FeedSite,
+    stored: StoredArticle,
+    stored_event: StoredEvent,
+    also: Sequence[StoredArticle] = (),
+) -> Entry:
+    event = stored_event.event
+    link = safe_link(stored.url, site.base)
+    headline = event.summary or event.evidence or stored.article.title
+    terms = [(event.type, EVENT_TYPE_SCHEME)]
+    terms += [(actor, ACTOR_SCHEME) for actor in _unique(event.actors)]
+    published = aware(stored.article.published)
+    return Entry(
+        id=event_entry_id(stored_event.uid),
+        title=f"[{event.type}] {headline}",
+        link=link,
+        published=published,
+        # `created` is stable: an edit elsewhere in the article does not re-announce the event.
+        updated=aware(stored_event.created),
+        author=stored.article.author,
+        categories=tuple(terms),
+        summary=event.summary,
+        # Built here from escaped text only, so there is nothing to sanitise.
+        content_html=_event_detail_html(event, stored.article.title, link)
+        + _also_reported_html(site, also),
+        events=(stored_event,),
+        language=stored.article.lang or None,
+    )
+
+
+def _ordered(entries: Iterable[Entry]) -> tuple[Entry, ...]:
+    """Oldest first by published: independent of the input order, stable for archives."""
+    unique = {entry.id: entry for entry in entries}
+    # Ties on `published` end up by ascending id once the page is reversed (newest first).
+    by_id = sorted(unique.values(), key=lambda e: e.id, reverse=True)
+    return tuple(sorted(by_id, key=lambda e: e.published))
+
+
+def _newest_first(entries: Sequence[Entry]) -> tuple[Entry, ...]:
+    return tuple(reversed(entries))
+
+
+def _matches(entry: Entry, query: FeedQuery) -> bool:
+    events = [s.event for s in entry.events]
+    if query.type and not any(ev.type == query.type for ev in events):
+        return False
+    if query.actor:
+        wanted = slugify(query.actor)
+        if not any(slugify(actor) == wanted for ev in events for actor in ev.actors):
+            return False
+    if query.q:
+        haystack = " ".join(
+            (entry.title, entry.summary, entry.content_html, *(t for t, _ in entry.categories))
+        ).casefold()
+        if not all(word.casefold() in haystack for word in query.q.split()):
+            return False
+    return True
+
+
+def _converted(entry: Entry, convert: Callable[[str], str]) -> Entry:
+    return replace(
+        entry,
+        title=convert(entry.title),
+        summary=convert(entry.summary),
+        content_html=convert(entry.content_html),
+        categories=tuple(
+            (convert(t), s) if s != ACTOR_SCHEME else (t, s) for t, s in entry.categories
+        ),
+        author=convert(entry.author) if entry.author else entry.author,
+    )
+
+
+# --- HTML content --------------------------------------------------------------------------------
+
+
+def _paragraphs_html(text: str) -> str:
+    paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+    return "".join(f"<p>{_h(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+
+
+def _events_html(events: Sequence[StoredEvent]) -> str:
+    if not events:
+        return ""
+    items = "".join(
+        f"<li><strong>[{_h(s.event.type)}]</strong> {_h(s.event.summary)}"
+        f"{_facts_html(s.event)}</li>"
+        for s in events
+    )
+    return f"<h3>Events</h3><ul>{items}</ul>"
+
+
+def _event_detail_html(event: Event, article_title: str, link: str | None) -> str:
+    facts = _facts_html(event, evidence=True)
+    title = _h(article_title)
+    source = f'<a href="{_h(link)}">{title}</a>' if link else title
+    return f"<p>{_h(event.summary)}</p>{facts}<p>Article: {source}</p>"
+
+
+def _also_reported_html(site: FeedSite, also: Sequence[StoredArticle]) -> str:
+    if not also:
+        return ""
+    links = []
+    for stored in also:
+        link = safe_link(stored.url, site.base)
+        title = _h(stored.article.title)
+        links.append(f'<a href="{_h(link)}">{title}</a>' if link else title)
+    return f"<p>Also reported by: {', '.join(links)}</p>"
+
+
+def _facts_html(event: Event, evidence: bool = False) -> str:
+    facts: list[tuple[str, str]] = [("Type", event.type)]
+    if event.actors:
+        facts.append(("Actors", ", ".join(event.actors)))
+    if event.amount is not None:
+        facts.append(("Amount", amount_text(event.amount)))
+    if event.date:
+        facts.append(("Date", event.date))
+    facts.extend((key.capitalize(), value) for key, value in event.extra)
+    if evidence and event.evidence:
+        facts.append(("Evidence", event.evidence))
+    rows = "".join(f"<dt>{_h(key)}</dt><dd>{_h(value)}</dd>" for key, value in facts)
+    return f"<dl>{rows}</dl>"
+
+
+def amount_text(amount: Amount) -> str:
+    """The amount as written, with its USD value when known: '1亿美元 (US$100 million)'."""
+    if amount.usd is None:
+        return amount.text
+    about = "≈ " if amount.approximate or amount.currency != "USD" else ""
+    return f"{amount.text} ({about}{_usd(amount.usd)})"
+
+
+def _usd(value: float) -> str:
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(value) >= size:
+            number = f"{value / size:,.2f}".rstrip("0").rstrip(".")
+            return f"US${number} {word}"
+    return f"US${value:,.0f}"
+
+
+# --- small pieces --------------------------------------------------------------------------------
+
+
+def clean_text(text: str) -> str:
+    """Drop the characters XML cannot carry, so one bad byte never fails a whole feed."""
+    return _NOT_XML.sub("", text)
+
+
+def safe_link(url: str | None, base_url: str) -> str | None:
+    """An absolute http(s) URL (relative ones resolved against `base_url`), or None."""
+    if not url:
+        return None
+    found = absolute_url(url, base_url)
+    return found if found and found.startswith(("http://", "https://")) else None
+
+
+def aware(moment: datetime) -> datetime:
+    """feedgen rejects naive datetimes, and RFC 3339 has no seconds in offsets."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    offset = moment.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        return moment.astimezone(UTC)
+    return moment.replace(microsecond=0)
+
+
+def article_entry_id(uid: str) -> str:
+    """The entry id of an article: a URN of its stable uid, the same in every feed."""
+    return f"urn:eventfeed:article:{_uri_part(uid)}"
+
+
+def event_entry_id(uid: str) -> str:
+    return f"urn:eventfeed:event:{_uri_part(uid)}"
+
+
+def _uri_part(uid: str) -> str:
+    return quote(clean_text(uid), safe="-._~:@!$&'()*+,;=")
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def _h(text: str) -> str:
+    return html.escape(text, quote=True)

@@ -1,0 +1,179 @@
+"""Atom 1.0 and RSS 2.0 documents: the one module that wraps feedgen.
+
+feedgen's traps are handled here: it stamps `updated` with the wall clock (set from the data),
+rejects naive datetimes, prepends entries by default, and fails the whole feed on one control
+character (every string is cleaned). What feedgen cannot write — the events as structured
+elements, RFC 5005 archive links and WebSub hubs in RSS, the stylesheet — is added through
+feedgen's own extension hooks.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Literal
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from bot.catalog import (
+    EMPTY_FEED_UPDATED,
+    MEDIA_TYPES,
+    STYLESHEET,
+    Entry,
+    FeedSite,
+    Page,
+    amount_text,
+    clean_text,
+    event_entry_id,
+)
+from bot.model import StoredEvent
+from bot.sanitize import has_markup
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
+EVENTS_NS = "urn:eventfeed:events:1"
+_c = clean_text
+
+
+def render(site: FeedSite, page: Page, fmt: Literal["atom", "rss"]) -> bytes:
+    base = site.base
+    self_url = page.url(site, fmt)
+    fg = FeedGenerator()
+    fg.load_extension("media")
+    fg.load_extension("dc", atom=False, rss=True)  # dc:creator: RSS <author> demands an email
+    fg.register_extension("eventfeed", _FeedLinks, _EntryEvents)
+    fg.id(_c(site.feed_url(page.feed.name, "atom")))
+    title = _c(page.feed.title).strip() or page.feed.name
+    fg.title(title)
+    fg.description(_c(site.description).strip() or title)
+    fg.language(_c(site.language))
+    fg.generator("eventfeed")
+    fg.icon(_c(site.icon_url))
+    fg.logo(_c(site.icon_url))  # also the RSS <image>
+    fg.link(href=_c(self_url), rel="self", type=MEDIA_TYPES[fmt])
+    links: list[tuple[str, str]] = []
+    if site.hub:
+        links.append(("hub", _c(site.hub)))
+    if page.number is None and page.archive_pages:
+        links.append(("prev-archive", site.feed_url(page.name_for(page.archive_pages), fmt)))
+    if page.number is not None:
+        links.append(("current", site.feed_url(page.feed.name, fmt)))
+        if page.number > 1:
+            links.append(("prev-archive", site.feed_url(page.name_for(page.number - 1), fmt)))
+        # No next-archive (RFC 5005 makes it optional): a full page is then never rewritten.
+    extension: _FeedLinks = fg.eventfeed
+    extension.links = links
+    extension.archive = page.number is not None
+    if fmt == "atom":
+        for rel, href in links:
+            fg.link(href=href, rel=rel)
+    fg.link(href=_c(base), rel="alternate", type="text/html")  # last: feedgen's RSS <link>
+    newest = max((e.updated for e in page.entries), default=EMPTY_FEED_UPDATED)
+    fg.updated(newest)  # also lastBuildDate; feedgen would stamp the wall clock otherwise
+    for entry in page.entries:
+        _add_entry(fg, entry)
+    body: bytes = fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
+    return _with_stylesheet(body, page.name_for(page.number))
+
+
+def _add_entry(fg: FeedGenerator, entry: Entry) -> None:
+    fe = fg.add_entry(order="append")
+    fe.id(_c(entry.id))  # also the RSS guid, isPermaLink="false"
+    fe.title(_c(entry.title).strip() or _c(entry.id))
+    if entry.link:
+        fe.link(href=_c(entry.link), rel="alternate", type="text/html")
+    fe.published(entry.published)  # also the RSS pubDate
+    fe.updated(entry.updated)
+    author = _c(entry.author or "").strip()
+    if author:
+        fe.author(name=author)
+        fe.dc.dc_creator(author)
+    terms = [(_c(term).strip(), scheme) for term, scheme in entry.categories]
+    for term, scheme in dict.fromkeys(t for t in terms if t[0]):
+        fe.category({"term": term, "scheme": scheme} if scheme else {"term": term})
+    summary = _c(entry.summary).strip()
+    if summary:
+        fe.summary(summary, type="html" if has_markup(summary) else "text")
+    fe.content(_c(entry.content_html), type="html")  # content:encoded in RSS
+    if entry.thumbnail:
+        fe.media.thumbnail(url=_c(entry.thumbnail), group=None)  # no media:group wrapper
+    events: _EntryEvents = fe.eventfeed
+    events.events = entry.events
+
+
+def _with_stylesheet(body: bytes, name: str) -> bytes:
+    """Browsers show the feed through feed.xsl; the href is relative, so it works on any host."""
+    declaration, sep, rest = body.partition(b"\n")
+    depth = name.count("/")
+    href = html.escape("../" * depth + STYLESHEET, quote=True)
+    instruction = f'<?xml-stylesheet type="text/xsl" href="{href}"?>'.encode()
+    return declaration + sep + instruction + b"\n" + rest
+
+
+class _FeedLinks(BaseExtension):  # type: ignore[misc]
+    """RFC 5005 links and the WebSub hub for RSS (feedgen writes only rel=self there);
+    `<fh:archive/>` on archive pages of both formats."""
+
+    def __init__(self) -> None:
+        self.links: list[tuple[str, str]] = []
+        self.archive = False
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NS, "ef": EVENTS_NS}
+
+    def extend_atom(self, feed: Any) -> Any:
+        if self.archive:
+            etree.SubElement(feed, f"{{{HISTORY_NS}}}archive")
+        return feed
+
+    def extend_rss(self, feed: Any) -> Any:
+        channel = feed[0]
+        for rel, href in self.links:
+            etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=href, rel=rel)
+        if self.archive:
+            etree.SubElement(channel, f"{{{HISTORY_NS}}}archive")
+        return feed
+
+
+class _EntryEvents(BaseEntryExtension):  # type: ignore[misc]
+    """The entry's events as elements a program can read without parsing HTML."""
+
+    def __init__(self) -> None:
+        self.events: tuple[StoredEvent, ...] = ()
+
+    def extend_atom(self, entry: Any) -> Any:
+        self._append(entry)
+        return entry
+
+    def extend_rss(self, item: Any) -> Any:
+        self._append(item)
+        return item
+
+    def _append(self, parent: Any) -> None:
+        if not self.events:
+            return
+        holder = etree.SubElement(parent, f"{{{EVENTS_NS}}}events")
+        for stored in self.events:
+            event = stored.event
+            node = etree.SubElement(
+                holder,
+                f"{{{EVENTS_NS}}}event",
+                id=_c(event_entry_id(stored.uid)),
+                type=_c(event.type),
+            )
+            if event.date:
+                node.set("date", _c(event.date))
+            etree.SubElement(node, f"{{{EVENTS_NS}}}summary").text = _c(event.summary)
+            for actor in dict.fromkeys(event.actors):
+                etree.SubElement(node, f"{{{EVENTS_NS}}}actor").text = _c(actor)
+            if event.amount is not None:
+                amount = etree.SubElement(
+                    node,
+                    f"{{{EVENTS_NS}}}amount",
+                    currency=_c(event.amount.currency),
+                    value=f"{event.amount.value:.2f}",
+                )
+                if event.amount.usd is not None:
+                    amount.set("usd", f"{event.amount.usd:.0f}")
+                amount.text = _c(amount_text(event.amount))

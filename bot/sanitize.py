@@ -1,0 +1,178 @@
+"""HTML for feed content: an allow-list of tags and attributes, links made absolute.
+
+Readers render entry content as HTML inside their own pages, so nothing that runs may pass:
+no `<script>`/`<style>`/`<iframe>`, no `on*=` handlers, no `javascript:` URLs. Relative links
+and images would point at the reader's own host, so they are resolved against the article.
+Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+_ALLOWED_TAGS = frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "cite",
+        "code",
+        "dd",
+        "del",
+        "dl",
+        "dt",
+        "em",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "ins",
+        "kbd",
+        "li",
+        "mark",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "s",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "time",
+        "tr",
+        "u",
+        "ul",
+    ]
+)
+_VOID_TAGS = frozenset({"br", "hr", "img"})
+# Their text is code or chrome, never article prose: dropped with the element.
+_DROPPED_WITH_CONTENT = frozenset(
+    {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math"}
+)
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "time": {"datetime"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+}
+_URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_MARKUP = re.compile(r"<[A-Za-z/!]|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);")
+
+
+def sanitize_html(fragment: str, base_url: str) -> str:
+    """The fragment with only allowed markup left; relative URLs resolved against `base_url`."""
+    cleaner = _Cleaner(base_url)
+    cleaner.feed(_NOT_XML.sub("", fragment))
+    cleaner.close()
+    return cleaner.result()
+
+
+def has_markup(text: str) -> bool:
+    """Whether `text` holds tags or entities, i.e. must be declared `type="html"` in Atom."""
+    return bool(_MARKUP.search(text))
+
+
+def absolute_url(url: str, base_url: str) -> str | None:
+    """`url` resolved against `base_url` if it is http(s) or mailto, else None."""
+    joined = urljoin(base_url, _NOT_XML.sub("", url).strip())
+    parts = urlsplit(joined)
+    if parts.scheme.lower() not in _SAFE_SCHEMES:
+        return None
+    if parts.scheme.lower() != "mailto" and not parts.netloc:
+        return None
+    return joined
+
+
+class _Cleaner(HTMLParser):
+    def __init__(self, base_url: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base_url = base_url
+        self.out: list[str] = []
+        self.open: list[str] = []
+        self.skipping: list[str] = []  # a dropped element's own nesting
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.skipping:
+            if tag == self.skipping[-1] or tag in _DROPPED_WITH_CONTENT:
+                self.skipping.append(tag)
+            return
+        if tag in _DROPPED_WITH_CONTENT:
+            self.skipping.append(tag)
+            return
+        if tag not in _ALLOWED_TAGS:
+            return  # the tag goes, its text stays
+        kept = self._attributes(tag, attrs)
+        if tag == "img" and "src" not in kept:
+            return
+        shown = "".join(
+            f' {name}="{html.escape(value, quote=True)}"' for name, value in kept.items()
+        )
+        self.out.append(f"<{tag}{shown}>")
+        if tag not in _VOID_TAGS:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID_TAGS and self.open and self.open[-1] == tag and not self.skipping:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.skipping:
+            if tag == self.skipping[-1]:
+                self.skipping.pop()
+            return
+        if tag not in self.open:
+            return
+        while self.open:  # close what was left open inside it, so the output nests
+            inner = self.open.pop()
+            self.out.append(f"</{inner}>")
+            if inner == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.out.append(html.escape(data, quote=False))
+
+    def result(self) -> str:
+        return "".join(self.out) + "".join(f"</{tag}>" for tag in reversed(self.open))
+
+    def _attributes(self, tag: str, attrs: list[tuple[str, str | None]]) -> dict[str, str]:
+        allowed = _ALLOWED_ATTRIBUTES.get(tag, set())
+        kept: dict[str, str] = {}
+        for name, value in attrs:
+            if name not in allowed or value is None:
+                continue  # on*=, style=, class= and friends never pass
+            if name in _URL_ATTRIBUTES:
+                url = absolute_url(value, self.base_url)
+                if url is None:
+                    continue
+                value = url
+            kept[name] = _NOT_XML.sub("", value)
+        return kept
