@@ -1,8 +1,9 @@
-"""The bot's commands: /start, /help, /subscribe, /unsubscribe, /list, /latest.
+"""The bot's commands: subscriptions, per chat settings, and the operators' commands.
 
-Each answer goes to the chat (and forum topic) the command came from. In groups only the
-chat's administrators, and the operators listed in `telegram.admins`, change subscriptions.
-PTB itself drops commands addressed to another bot (``/list@otherbot``).
+Each answer goes to the chat (and forum topic) the command came from, in the chat's language.
+In groups only the chat's administrators, and the operators listed in `telegram.admins`,
+change subscriptions or settings; /stats, /pause, /resume and /broadcast are for operators
+only. PTB itself drops commands addressed to another bot (``/list@otherbot``).
 """
 
 from __future__ import annotations
@@ -14,15 +15,27 @@ from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from telegram import BotCommand, ChatMember, LinkPreviewOptions, Message, Update
+from telegram import (
+    BotCommand,
+    ChatMember,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
 from telegram import error as tg
 from telegram.constants import ChatType, ParseMode
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 from telegram.ext import filters as tg_filters
 
 from bot.filters import FilterError, explain, parse_filter
+from bot.i18n import language_from_code, t
+from bot.keyboards import KeyboardStore, follow_buttons, list_keyboard
 from bot.messages import badge, render_article_list
 from bot.model import StoredArticle
+from bot.modes import ChatSettings
+from bot.store.outbox import FailedDelivery
+from bot.templates import PLACEHOLDERS
 
 logger = logging.getLogger(__name__)
 
@@ -34,26 +47,45 @@ COMMANDS = (
     BotCommand("unsubscribe", "Stop alerts: /unsubscribe [filter]"),
     BotCommand("list", "Show this chat's subscriptions"),
     BotCommand("latest", "Show the newest articles: /latest [n]"),
+    BotCommand("mode", "Instant alerts or a daily digest: /mode digest 08:30"),
+    BotCommand("quiet", "Quiet hours: /quiet 22:00-07:00"),
+    BotCommand("lang", "Language: /lang en | zh-Hans | zh-Hant"),
     BotCommand("help", "Explain filters and commands"),
 )
 
 
-class SubscriptionStore(Protocol):
+class SubscriptionStore(KeyboardStore, Protocol):
     """What the handlers need from `bot.store.Store` (synchronous: called in a worker thread)."""
 
     def upsert_chat(
         self, chat_id: int, kind: str, title: str | None, language: str | None
     ) -> None: ...
 
-    def add_subscription(self, chat_id: int, thread_id: int | None, filter_text: str) -> bool: ...
-
     def remove_subscription(
         self, chat_id: int, thread_id: int | None, filter_text: str | None
     ) -> int: ...
 
-    def subscriptions(self, chat_id: int, thread_id: int | None) -> list[str]: ...
-
     def latest_articles(self, limit: int) -> list[StoredArticle]: ...
+
+    def chat_settings(self, chat_id: int, thread_id: int | None) -> ChatSettings: ...
+
+    def update_settings(
+        self, chat_id: int, thread_id: int | None, **values: Any
+    ) -> ChatSettings: ...
+
+    def chat_counts(self) -> dict[str, int]: ...
+
+    def outbox_counts(self) -> dict[str, int]: ...
+
+    def failed_deliveries(self, limit: int = 100) -> list[FailedDelivery]: ...
+
+    def delivery_paused(self) -> bool: ...
+
+    def set_delivery_paused(self, paused: bool) -> None: ...
+
+    def active_chat_ids(self) -> list[int]: ...
+
+    def deactivate_chat(self, chat_id: int, reason: str = ...) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -63,7 +95,8 @@ class CommandContext:
     store: SubscriptionStore
     event_types: Collection[str]
     canonical: Callable[[str], str | None]  # any alias → canonical actor name
-    admins: Collection[int] = ()  # operators: may change subscriptions in any chat
+    admins: Collection[int] = ()  # operators (user or chat ids): admin commands, any chat
+    on_resume: Callable[[], None] | None = None  # wakes the delivery loop after /resume
 
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -71,7 +104,9 @@ Handler = Callable[[Update, Context, CommandContext], Coroutine[Any, Any, None]]
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], ctx: CommandContext) -> None:
-    """Add one handler per command, and an error handler that logs (and never shows a traceback)."""
+    """Add one handler per command, the buttons' handler, and an error handler."""
+    from bot import operators, preferences  # they share this module's helpers
+
     handlers: dict[str, Handler] = {
         "start": start,
         "help": help_command,
@@ -79,12 +114,22 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], ctx: Comman
         "unsubscribe": unsubscribe,
         "list": list_subscriptions,
         "latest": latest,
+        "lang": preferences.language_command,
+        "mode": preferences.mode_command,
+        "quiet": preferences.quiet_command,
+        "tz": preferences.timezone_command,
+        "template": preferences.template_command,
+        "stats": operators.stats,
+        "pause": operators.pause,
+        "resume": operators.resume,
+        "broadcast": operators.broadcast,
     }
     for name, handler in handlers.items():
         # Only new messages: an edited "/subscribe x" must not subscribe a second time.
         application.add_handler(
             CommandHandler(name, _bind(handler, ctx), filters=tg_filters.UpdateType.MESSAGE)
         )
+    application.add_handler(CallbackQueryHandler(_bind(on_button, ctx)))
     application.add_error_handler(on_error)
 
 
@@ -103,38 +148,106 @@ async def publish_commands(application: Application[Any, Any, Any, Any, Any, Any
 
 
 async def start(update: Update, context: Context, ctx: CommandContext) -> None:
-    """Register the chat (again, if it had blocked us) and greet."""
+    """Register the chat (again, if it had blocked us), greet, and offer buttons to follow."""
     message = _message(update)
-    chat, user = message.chat, message.from_user
-    language = user.language_code if user else None
+    await register_chat(message, ctx)
+    language = await chat_language(message, ctx)
+    keyboard = await _follow_keyboard(ctx, message.chat.id, _thread_id(message), language)
+    await answer(context, message, t("welcome", language), reply_markup=keyboard)
+
+
+async def _follow_keyboard(
+    ctx: CommandContext, chat_id: int, thread_id: int | None, language: str
+) -> InlineKeyboardMarkup:
+    articles = await asyncio.to_thread(ctx.store.latest_articles, 100)
+    subscribed = await asyncio.to_thread(ctx.store.subscriptions, chat_id, thread_id)
+    return follow_buttons(ctx.event_types, ctx.canonical, articles, subscribed, language)
+
+
+async def on_button(update: Update, context: Context, ctx: CommandContext) -> None:
+    """A tap on a /start toggle or a /list ✖: change the subscription, update the buttons."""
+    query = update.callback_query
+    assert query is not None  # CallbackQueryHandler passes only callback queries
+    message = query.message
+    if not isinstance(message, Message):  # too old for Telegram to show it to us
+        await query.answer()
+        return
+    language = await chat_language(message, ctx)
+    if not await may_change(context, message, ctx, language, query.from_user.id, quiet=True):
+        await query.answer(t("admins_only", language), show_alert=True)
+        return
+    chat_id, thread_id, data = message.chat.id, _thread_id(message), query.data or ""
+    if data.startswith("rm:") and data[3:].isdigit():
+        removed = await asyncio.to_thread(
+            ctx.store.remove_subscription_id, chat_id, thread_id, int(data[3:])
+        )
+        rows = await asyncio.to_thread(ctx.store.subscription_rows, chat_id, thread_id)
+        await query.answer(t("toggled_off", language, name=removed) if removed else None)
+        lines = "\n".join(f"• {filter_line(text)}" for _, text in rows)
+        text = (
+            t("subscriptions", language, lines=lines) if rows else t("no_subscriptions", language)
+        )
+        await query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=list_keyboard(rows) if rows else None
+        )
+        return
+    if not data.startswith("f:"):
+        await query.answer()
+        return
+    try:
+        wanted = parse_filter(data[2:], ctx.event_types, ctx.canonical).text
+    except FilterError:
+        await query.answer()
+        return
     await asyncio.to_thread(
-        ctx.store.upsert_chat, chat.id, chat.type, chat.effective_name, language
+        ctx.store.upsert_chat,
+        chat_id,
+        message.chat.type,
+        message.chat.effective_name,
+        query.from_user.language_code,
     )
-    await _answer(
-        context,
-        message,
-        "👋 I send short alerts about headline events — deals, funding, launches, hires.\n\n"
-        "Send /subscribe for every event, or narrow it down: "
-        "<code>/subscribe acquisition Meta</code>. /help explains filters.",
-    )
+    stored = await asyncio.to_thread(ctx.store.subscriptions, chat_id, thread_id)
+    if wanted in stored:
+        await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, wanted)
+        await query.answer(t("toggled_off", language, name=wanted or "everything"))
+    else:
+        await asyncio.to_thread(ctx.store.add_subscription, chat_id, thread_id, wanted)
+        await query.answer(t("toggled_on", language, name=wanted or "everything"))
+    keyboard = await _follow_keyboard(ctx, chat_id, thread_id, language)
+    await query.edit_message_reply_markup(reply_markup=keyboard)
 
 
 async def help_command(update: Update, context: Context, ctx: CommandContext) -> None:
     """Explain the commands and the filter syntax."""
-    types = "\n".join(f"{badge(t)} <code>{html.escape(t)}</code>" for t in ctx.event_types)
-    await _answer(
+    message = _message(update)
+    language = await chat_language(message, ctx)
+    types = "\n".join(
+        f"{badge(t_, language)} <code>{html.escape(t_)}</code>" for t_ in ctx.event_types
+    )
+    placeholders = " ".join(f"<code>{{{name}}}</code>" for name in PLACEHOLDERS)
+    await answer(
         context,
-        _message(update),
+        message,
         "<b>Commands</b>\n"
         "/subscribe [filter] — alerts for matching events\n"
         "/unsubscribe [filter] — stop one subscription, or all without a filter\n"
-        "/list — this chat's subscriptions\n"
-        f"/latest [n] — the newest articles (up to {LATEST_MAX})\n\n"
+        "/list — this chat's subscriptions, with buttons to remove them\n"
+        f"/latest [n] — the newest articles (up to {LATEST_MAX})\n"
+        "/mode instant | digest [HH:MM] — alerts as they come, or one digest a day\n"
+        "/quiet HH:MM-HH:MM | off — hold alerts during quiet hours\n"
+        "/tz Area/City — the time zone of the digest and quiet hours\n"
+        "/lang en | zh-Hans | zh-Hant — language and Chinese script\n"
+        "/template text | off — your own message layout\n\n"
         "<b>Filters</b>\n"
         "• an event type: <code>acquisition funding</code> (either)\n"
         '• a company or person: <code>Meta</code>, <code>"Scale AI"</code> (any of them)\n'
         "• other words must all appear: <code>robot</code>\n"
-        "• <code>-word</code> leaves out a type, name or word: <code>-rumor</code>\n\n"
+        "• <code>-word</code> leaves out a type, name or word: <code>-rumor</code>\n"
+        "• <code>#tag</code> an article category or tag; <code>-#tag</code> leaves it out\n"
+        "• <code>amount&gt;=1B</code>, <code>amount&lt;500M</code>, <code>amount&gt;=1亿</code>\n"
+        "• <code>/pattern/</code> a regular expression, e.g. <code>/rais(es|ed)/</code>\n"
+        "Example: <code>/subscribe acquisition amount&gt;=1B -rumor</code>\n\n"
+        f"<b>Template placeholders</b>\n{placeholders}\n\n"
         f"<b>Event types</b>\n{types}",
     )
 
@@ -142,38 +255,42 @@ async def help_command(update: Update, context: Context, ctx: CommandContext) ->
 async def subscribe(update: Update, context: Context, ctx: CommandContext) -> None:
     """Subscribe this chat (or topic) to events that match the filter."""
     message = _message(update)
-    if not await _may_change(context, message, ctx):
+    language = await chat_language(message, ctx)
+    if not await may_change(context, message, ctx, language):
         return
     try:
         wanted = parse_filter(_argument(message), ctx.event_types, ctx.canonical)
     except FilterError as exc:
-        await _answer(context, message, f"⚠️ {html.escape(str(exc))}\nSee /help for filters.")
+        problem = html.escape(str(exc))
+        await answer(context, message, t("filter_problem", language, problem=problem))
         return
-    chat, user = message.chat, message.from_user
-    language = user.language_code if user else None
-    await asyncio.to_thread(
-        ctx.store.upsert_chat, chat.id, chat.type, chat.effective_name, language
-    )
+    await register_chat(message, ctx)
+    thread = _thread_id(message)
+    before = await asyncio.to_thread(ctx.store.subscriptions, message.chat.id, thread)
     added = await asyncio.to_thread(
-        ctx.store.add_subscription, chat.id, _thread_id(message), wanted.text
+        ctx.store.add_subscription, message.chat.id, thread, wanted.text
     )
     meaning = html.escape(explain(wanted))
-    if added:
-        await _answer(context, message, f"✅ Subscribed: {meaning}.\n{_filter_line(wanted.text)}")
-    else:
-        await _answer(context, message, f"Already subscribed: {meaning}.")
+    if not added:
+        await answer(context, message, t("already", language, meaning=meaning))
+        return
+    text = t("subscribed", language, meaning=meaning, line=filter_line(wanted.text))
+    if not before:  # the first one: say why nothing old arrives, and how to catch up
+        text += "\n" + t("first_subscription", language, n=LATEST_DEFAULT)
+    await answer(context, message, text)
 
 
 async def unsubscribe(update: Update, context: Context, ctx: CommandContext) -> None:
     """Remove one subscription, or all of this chat's (topic's) without a filter."""
     message = _message(update)
-    if not await _may_change(context, message, ctx):
+    language = await chat_language(message, ctx)
+    if not await may_change(context, message, ctx, language):
         return
     chat_id, thread_id, argument = message.chat.id, _thread_id(message), _argument(message)
     if not argument:
         removed = await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, None)
         text = f"Removed {_count(removed)}." if removed else "There were no subscriptions here."
-        await _answer(context, message, text)
+        await answer(context, message, text)
         return
     try:
         wanted = parse_filter(argument, ctx.event_types, ctx.canonical).text
@@ -184,27 +301,34 @@ async def unsubscribe(update: Update, context: Context, ctx: CommandContext) -> 
         (s for s in stored if s.casefold() == wanted.casefold()), None
     )
     if match is None:
-        listing = "\n".join(_filter_line(s) for s in stored) or "(none)"
-        await _answer(
+        listing = "\n".join(filter_line(s) for s in stored) or "(none)"
+        await answer(
             context,
             message,
             f"No subscription <code>{html.escape(wanted)}</code> here. This chat has:\n{listing}",
         )
         return
     await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, match)
-    await _answer(context, message, f"Unsubscribed: {_filter_line(match)}")
+    await answer(context, message, f"Unsubscribed: {filter_line(match)}")
 
 
 async def list_subscriptions(update: Update, context: Context, ctx: CommandContext) -> None:
-    """List this chat's (topic's) subscriptions."""
+    """List this chat's (topic's) subscriptions, each with a button that removes it."""
     message = _message(update)
-    stored = await asyncio.to_thread(ctx.store.subscriptions, message.chat.id, _thread_id(message))
-    if not stored:
-        text = "No subscriptions here. Send /subscribe for every event, or /help for filters."
-    else:
-        lines = "\n".join(f"• {_filter_line(s)}" for s in stored)
-        text = f"<b>Subscriptions</b>\n{lines}\n\nRemove one with /unsubscribe and its filter."
-    await _answer(context, message, text)
+    language = await chat_language(message, ctx)
+    rows = await asyncio.to_thread(
+        ctx.store.subscription_rows, message.chat.id, _thread_id(message)
+    )
+    if not rows:
+        await answer(context, message, t("no_subscriptions", language))
+        return
+    lines = "\n".join(f"• {filter_line(text)}" for _, text in rows)
+    await answer(
+        context,
+        message,
+        t("subscriptions", language, lines=lines),
+        reply_markup=list_keyboard(rows),
+    )
 
 
 async def latest(update: Update, context: Context, ctx: CommandContext) -> None:
@@ -214,7 +338,7 @@ async def latest(update: Update, context: Context, ctx: CommandContext) -> None:
     count = LATEST_DEFAULT
     if argument:
         if not argument.isdigit() or not 1 <= int(argument) <= LATEST_MAX:
-            await _answer(
+            await answer(
                 context,
                 message,
                 f"⚠️ Give a number from 1 to {LATEST_MAX}. For example: <code>/latest 10</code>",
@@ -222,7 +346,7 @@ async def latest(update: Update, context: Context, ctx: CommandContext) -> None:
             return
         count = int(argument)
     articles = await asyncio.to_thread(ctx.store.latest_articles, count)
-    await _answer(context, message, render_article_list(articles))
+    await answer(context, message, render_article_list(articles))
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -234,7 +358,7 @@ async def on_error(update: object, context: Context) -> None:
     logger.error("command handler failed", exc_info=error)
     if isinstance(update, Update) and update.effective_message is not None:
         try:
-            await _answer(
+            await answer(
                 context,
                 update.effective_message,
                 "Sorry, that failed on our side. Try again later.",
@@ -243,35 +367,72 @@ async def on_error(update: object, context: Context) -> None:
             logger.warning("could not apologise: %s", exc.message)
 
 
-async def _may_change(context: Context, message: Message, ctx: CommandContext) -> bool:
+# -- shared by the handlers -----------------------------------------------------------------
+
+
+def is_operator(message: Message, ctx: CommandContext) -> bool:
+    user = message.from_user
+    return (user is not None and user.id in ctx.admins) or message.chat.id in ctx.admins
+
+
+async def may_change(
+    context: Context,
+    message: Message,
+    ctx: CommandContext,
+    language: str,
+    user_id: int | None = None,
+    quiet: bool = False,
+) -> bool:
     """Private chats are their user's; in groups, ask Telegram whether the sender is an admin."""
-    chat, user = message.chat, message.from_user
+    chat = message.chat
+    user = message.from_user if user_id is None else None
+    uid = user_id if user_id is not None else (user.id if user is not None else None)
     if chat.type == ChatType.PRIVATE:
         return True
-    if message.sender_chat is not None and message.sender_chat.id == chat.id:
+    if user_id is None and message.sender_chat is not None and message.sender_chat.id == chat.id:
         return True  # an anonymous administrator posting as the group
-    if user is not None and user.id in ctx.admins:
+    if uid is not None and (uid in ctx.admins or chat.id in ctx.admins):
         return True
     allowed = False
-    if user is not None:
+    if uid is not None:
         try:
-            member = await context.bot.get_chat_member(chat.id, user.id)
+            member = await context.bot.get_chat_member(chat.id, uid)
         except (tg.BadRequest, tg.Forbidden) as exc:
             logger.warning("could not check admin rights in chat %s: %s", chat.id, exc.message)
         else:
             allowed = member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
-    if not allowed:
-        await _answer(context, message, "Only this group's admins can change its subscriptions.")
+    if not allowed and not quiet:
+        await answer(context, message, t("admins_only", language))
     return allowed
 
 
-async def _answer(context: Context, message: Message, text: str) -> None:
+async def chat_language(message: Message, ctx: CommandContext) -> str:
+    """The chat's chosen language, else the one of the user who wrote."""
+    settings = await asyncio.to_thread(
+        ctx.store.chat_settings, message.chat.id, _thread_id(message)
+    )
+    if settings.language:
+        return settings.language
+    user = message.from_user
+    return language_from_code(user.language_code if user else None)
+
+
+async def answer(context: Context, message: Message, text: str, reply_markup: Any = None) -> None:
     await context.bot.send_message(
         chat_id=message.chat.id,
         text=text,
         parse_mode=ParseMode.HTML,
         message_thread_id=_thread_id(message),
         link_preview_options=LinkPreviewOptions(is_disabled=True),
+        reply_markup=reply_markup,
+    )
+
+
+async def register_chat(message: Message, ctx: CommandContext) -> None:
+    chat, user = message.chat, message.from_user
+    language = user.language_code if user else None
+    await asyncio.to_thread(
+        ctx.store.upsert_chat, chat.id, chat.type, chat.effective_name, language
     )
 
 
@@ -287,13 +448,20 @@ def _thread_id(message: Message) -> int | None:
     return message.message_thread_id if message.is_topic_message else None
 
 
+thread_of = _thread_id
+message_of = _message
+
+
 def _argument(message: Message) -> str:
     """Everything after the command word, quotes and spacing kept."""
     parts = (message.text or "").split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
 
 
-def _filter_line(filter_text: str) -> str:
+argument_of = _argument
+
+
+def filter_line(filter_text: str) -> str:
     if not filter_text:
         return "everything (<code>/subscribe</code>)"
     return f"<code>/subscribe {html.escape(filter_text)}</code>"

@@ -35,19 +35,36 @@ BADGES: dict[str, tuple[str, str]] = {
 }
 
 
-def render_event_message(article: StoredArticle, events: Sequence[StoredEvent]) -> str:
+# Event type labels in the chat's interface language (English is BADGES' second element).
+LABELS: dict[str, dict[str, str]] = {
+    "zh-Hans": {"talent_move": "人才流动", "compensation": "薪酬", "acquisition": "收购",
+                "funding": "融资", "product_launch": "产品发布", "market_move": "市场动态",
+                "legal_regulatory": "法律监管", "partnership": "合作", "other": "其他"},
+    "zh-Hant": {"talent_move": "人才流動", "compensation": "薪酬", "acquisition": "收購",
+                "funding": "融資", "product_launch": "產品發佈", "market_move": "市場動態",
+                "legal_regulatory": "法律監管", "partnership": "合作", "other": "其他"},
+}  # fmt: skip
+_MORE = {"en": "+{n} more event(s)", "zh-Hans": "另有 {n} 个事件", "zh-Hant": "另有 {n} 個事件"}
+
+
+def render_event_message(
+    article: StoredArticle, events: Sequence[StoredEvent], language: str = "en"
+) -> str:
     """One message for the new events of one article: event blocks, then title link and tags."""
     tail = _article_tail(article, events)
     shown = list(events[:MAX_EVENTS_SHOWN])
     while True:
         hidden = len(events) - len(shown)
-        more = [f"<i>+{hidden} more event{'s' if hidden > 1 else ''}</i>"] if hidden else []
+        more_text = _MORE.get(language, _MORE["en"]).format(n=hidden)
+        if language not in LABELS:
+            more_text = f"+{hidden} more event{'s' if hidden > 1 else ''}"
+        more = [f"<i>{more_text}</i>"] if hidden else []
         fixed = sum(units(_event_block(e.event, 0)) for e in shown) + units(tail) + 80
         per_summary = min(SUMMARY_LENGTH, (MAX_MESSAGE_LENGTH - fixed) // max(len(shown), 1))
         if per_summary >= 40 or len(shown) <= 1:
             break
         shown.pop()  # too many long blocks: show fewer, fully readable
-    blocks = [_event_block(e.event, max(per_summary, 0)) for e in shown]
+    blocks = [_event_block(e.event, max(per_summary, 0), language) for e in shown]
     text = "\n\n".join([*blocks, *more, tail]) if blocks else tail
     return text if units(text) <= MAX_MESSAGE_LENGTH else tail
 
@@ -93,18 +110,25 @@ def format_usd(usd: float) -> str:
     return f"${usd:,.0f}"
 
 
-def badge(event_type: str) -> str:
+def badge(event_type: str, language: str = "en") -> str:
     """The emoji and label that open an event block, escaped."""
     emoji, label = _badge(event_type)
+    label = LABELS.get(language, {}).get(event_type, label)
     return f"{emoji} <b>{html.escape(label)}</b>"
+
+
+def badge_parts(event_type: str, language: str = "en") -> tuple[str, str]:
+    """(emoji, label) of an event type in the chat's language, unescaped: for buttons."""
+    emoji, label = _badge(event_type)
+    return emoji, LABELS.get(language, {}).get(event_type, label)
 
 
 def _badge(event_type: str) -> tuple[str, str]:
     return BADGES.get(event_type) or ("📌", event_type.replace("_", " ").capitalize())
 
 
-def _event_block(event: Event, summary_length: int) -> str:
-    head = badge(event.type)
+def _event_block(event: Event, summary_length: int, language: str = "en") -> str:
+    head = badge(event.type, language)
     actors = event.actors[:ACTORS_SHOWN]
     if actors:
         names = ", ".join(_clip(a, 60) for a in actors)
@@ -121,6 +145,25 @@ def _event_block(event: Event, summary_length: int) -> str:
     if facts:
         lines.append(" · ".join(facts))
     return "\n".join(lines)
+
+
+def amount_text(amount: Amount) -> str:
+    """The amount as written, with its value in dollars when that helps; escaped."""
+    return _amount(amount)
+
+
+def title_link(article: StoredArticle) -> str:
+    """The article's title linking to it (bold when it has no web address); escaped."""
+    return _title_link(article)
+
+
+def hashtags(article: StoredArticle, events: Sequence[StoredEvent]) -> str:
+    return _hashtags([*(e.event.type for e in events), *article.article.categories])
+
+
+def clip(text: str, limit: int) -> str:
+    """Escaped and shortened to `limit` UTF-16 units."""
+    return _clip(text, limit)
 
 
 def _amount(amount: Amount) -> str:
@@ -183,3 +226,80 @@ def _clip(text: str, limit: int) -> str:
 def units(text: str) -> int:
     """Length as Telegram counts it: UTF-16 code units (an emoji is two)."""
     return len(text.encode("utf-16-le")) // 2
+
+
+_ATOM = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^<>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);|.", re.DOTALL)
+
+
+def split_html(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
+    """Cut Telegram HTML into messages of at most `limit` units, at paragraph boundaries.
+
+    A paragraph too long for one message is cut at a line break, else between words, else
+    anywhere: but never inside a tag or an entity, and tags still open at a cut are closed
+    there and reopened in the next part, so every part is valid HTML on its own.
+    """
+    return [part for part in _split(text, limit, ("\n\n", "\n", " ")) if part.strip()]
+
+
+def _split(text: str, limit: int, separators: tuple[str, ...]) -> list[str]:
+    if units(text) <= limit:
+        return [text]
+    if not separators:
+        return _hard_split(text, limit)
+    separator, finer = separators[0], separators[1:]
+    parts: list[str] = []
+    current = ""
+    for piece in _pieces(text, separator):
+        if units(piece) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.extend(_split(piece, limit, finer))
+            continue
+        joined = f"{current}{separator}{piece}" if current else piece
+        if current and units(joined) > limit:
+            parts.append(current)
+            current = piece
+        else:
+            current = joined
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _pieces(text: str, separator: str) -> list[str]:
+    """Split at `separator` only where no tag is open, so each piece is balanced HTML."""
+    pieces: list[str] = []
+    depth, start, pos = 0, 0, 0
+    for match in _ATOM.finditer(text):
+        if match.group(2):
+            depth += -1 if match.group(1) else 1
+        pos = match.end()
+        if depth == 0 and text.startswith(separator, pos):
+            pieces.append(text[start:pos])
+            start = pos + len(separator)
+    pieces.append(text[start:])
+    return pieces
+
+
+def _hard_split(text: str, limit: int) -> list[str]:
+    """Cut between atoms (a tag, an entity or a character), closing and reopening open tags."""
+    parts: list[str] = []
+    open_tags: list[tuple[str, str]] = []  # (name, the opening tag as written)
+    current = ""
+    for match in _ATOM.finditer(text):
+        atom = match.group(0)
+        closing = "".join(f"</{name}>" for name, _ in reversed(open_tags))
+        if current and units(current) + units(atom) + units(closing) + 8 > limit:
+            parts.append(current + closing)
+            current = "".join(tag for _, tag in open_tags)
+        current += atom
+        if match.group(2):
+            if match.group(1):
+                if open_tags:
+                    open_tags.pop()
+            else:
+                open_tags.append((match.group(2).lower(), atom))
+    if current:
+        parts.append(current)
+    return parts

@@ -7,15 +7,15 @@ this module only maps python-telegram-bot's errors onto them. Reasons never cont
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import Any
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram import error as tg
 from telegram.constants import ParseMode
-from telegram.warnings import PTBDeprecationWarning
+from telegram.ext import ExtBot
 
+from bot.limits import ONE_ATTEMPT, retry_seconds
 from bot.logs import TokenRedactor
 from bot.messages import html_to_plain
 
@@ -70,23 +70,62 @@ Outcome = Sent | RetryAfter | Migrated | Gone | Failed
 
 
 class Sender:
-    """Sends HTML messages through a PTB `Bot` whose lifecycle the caller owns."""
+    """Sends HTML messages through a PTB `Bot` whose lifecycle the caller owns.
 
-    def __init__(self, bot: Bot) -> None:
+    With a `FloodLimiter` on the bot, each send waits for its slot and makes one attempt: a
+    429 comes back as `RetryAfter` and the outbox, not a sleeping worker, waits it out.
+    """
+
+    def __init__(self, bot: Bot, *, paid_broadcast: bool = False) -> None:
         self.bot = bot
+        self.paid_broadcast = paid_broadcast
         self._redactor = TokenRedactor(bot.token)
+        limited = isinstance(bot, ExtBot) and bot.rate_limiter is not None
+        self._extra: dict[str, Any] = {"rate_limit_args": ONE_ATTEMPT} if limited else {}
+        if paid_broadcast:
+            self._extra["allow_paid_broadcast"] = True
 
-    async def send(self, chat_id: int, text: str, *, thread_id: int | None = None) -> Outcome:
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        reply_markup: InlineKeyboardMarkup | None = None,
+    ) -> Outcome:
         """Send `text` (Telegram HTML) without link previews; fall back to plain text once."""
-        outcome = await self._send(chat_id, text, thread_id, ParseMode.HTML)
+        outcome = await self._send(chat_id, text, thread_id, ParseMode.HTML, reply_markup)
         if isinstance(outcome, Failed) and "can't parse entities" in outcome.reason.lower():
             logger.warning("chat %s rejected our HTML (%s); resending as plain text", chat_id,
                            outcome.reason)  # fmt: skip
-            outcome = await self._send(chat_id, html_to_plain(text), thread_id, None)
+            outcome = await self._send(chat_id, html_to_plain(text), thread_id, None, reply_markup)
         return outcome
 
+    async def edit(self, chat_id: int, message_id: int, text: str) -> Outcome:
+        """Replace the text of a message we sent (e.g. to add "also reported by")."""
+        try:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except tg.BadRequest as exc:
+            if "not modified" in (exc.message or "").lower():
+                return Sent(message_id)
+            return self._classify(chat_id, exc)
+        except tg.TelegramError as exc:
+            return self._classify(chat_id, exc)
+        return Sent(message_id)
+
     async def _send(
-        self, chat_id: int, text: str, thread_id: int | None, parse_mode: str | None
+        self,
+        chat_id: int,
+        text: str,
+        thread_id: int | None,
+        parse_mode: str | None,
+        reply_markup: InlineKeyboardMarkup | None,
     ) -> Outcome:
         try:
             message = await self.bot.send_message(
@@ -95,27 +134,32 @@ class Sender:
                 parse_mode=parse_mode,
                 message_thread_id=thread_id,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=reply_markup,
+                **self._extra,
             )
-        except tg.RetryAfter as exc:
-            outcome: Outcome = RetryAfter(_seconds(exc))
-        except tg.ChatMigrated as exc:
+        except tg.TelegramError as exc:
+            return self._classify(chat_id, exc)
+        return Sent(message.message_id)
+
+    def _classify(self, chat_id: int, exc: tg.TelegramError) -> Outcome:
+        """Map python-telegram-bot's error classes onto our outcomes (subclasses first)."""
+        outcome: Outcome
+        if isinstance(exc, tg.RetryAfter):
+            outcome = RetryAfter(retry_seconds(exc))
+        elif isinstance(exc, tg.ChatMigrated):
             outcome = Migrated(exc.new_chat_id)
-        except tg.Forbidden as exc:
+        elif isinstance(exc, tg.Forbidden):
             outcome = Gone(self._reason(exc))
-        except tg.InvalidToken as exc:
+        elif isinstance(exc, tg.InvalidToken):
             outcome = Failed(self._reason(exc), retryable=False)
-        except tg.BadRequest as exc:  # before NetworkError: BadRequest subclasses it
+        elif isinstance(exc, tg.BadRequest):  # before NetworkError: BadRequest subclasses it
             reason = self._reason(exc)
             gone = any(marker in reason.lower() for marker in _GONE_MARKERS)
             outcome = Gone(reason) if gone else Failed(reason, retryable=False)
-        except tg.TimedOut as exc:  # the message may still have arrived
+        elif isinstance(exc, tg.TimedOut):  # the message may still have arrived
             outcome = Failed(self._reason(exc) or "timed out", retryable=True)
-        except tg.NetworkError as exc:  # connection errors and HTTP 5xx
+        else:  # NetworkError (connection, HTTP 5xx) or a response that is not JSON
             outcome = Failed(self._reason(exc), retryable=True)
-        except tg.TelegramError as exc:  # e.g. a response that is not JSON: the server's problem
-            outcome = Failed(self._reason(exc), retryable=True)
-        else:
-            return Sent(message.message_id)
         if not isinstance(outcome, Failed) or outcome.retryable:
             logger.info("send to chat %s: %s", chat_id, outcome)
         else:
@@ -126,11 +170,3 @@ class Sender:
         name, message = type(exc).__name__, exc.message
         reason = message if message.lower().startswith(name.lower()) else f"{name}: {message}"
         return self._redactor.redact(reason)
-
-
-def _seconds(exc: tg.RetryAfter) -> float:
-    # PTB 22 returns int or timedelta depending on PTB_TIMEDELTA, and warns when it is unset.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)

@@ -14,6 +14,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.commands import COMMANDS, CommandContext, publish_commands, register
 from bot.model import EVENT_TYPES, Article, Event, Extraction
+from bot.modes import ChatSettings
 from bot.store import Store
 
 ALIASES = {"meta": "Meta", "facebook": "Meta", "脸书": "Meta", "scale ai": "Scale AI"}
@@ -226,3 +227,212 @@ async def test_a_bug_gets_an_apology_and_a_log_record_not_a_traceback(
     assert reply.text == "Sorry, that failed on our side. Try again later."
     [record] = [r for r in caplog.records if r.name == "bot.commands"]
     assert record.exc_info is not None and "alias table exploded" in str(record.exc_info[1])
+
+
+# -- buttons, settings, languages and the operators' commands ------------------------------
+
+
+def press(fake: FakeBotApi, answer: SentMessage, data: str, user_id: int = USER) -> None:
+    """A user taps an inline button under one of the bot's messages."""
+    chat_type = (
+        "private" if isinstance(answer.chat_id, int) and answer.chat_id > 0 else "supergroup"
+    )
+    fake.inject_update(
+        {
+            "callback_query": {
+                "id": f"cb{len(fake.calls)}",
+                "from": {"id": user_id, "is_bot": False, "first_name": "U", "language_code": "en"},
+                "chat_instance": "ci",
+                "data": data,
+                "message": {
+                    "message_id": answer.message_id,
+                    "date": 0,
+                    "chat": {"id": answer.chat_id, "type": chat_type, "title": "G"},
+                    "text": answer.text,
+                },
+            }
+        }
+    )
+
+
+def buttons(markup: Any) -> dict[str, str]:
+    """callback_data → label of an inline keyboard as the fake server received it."""
+    return {b["callback_data"]: b["text"] for row in markup["inline_keyboard"] for b in row}
+
+
+async def answered(fake: FakeBotApi, count: int) -> None:
+    await fake.wait_for(lambda: len(fake.calls_to("answerCallbackQuery")) >= count, 5, "answer")
+
+
+@pytest.mark.usefixtures("application")
+async def test_first_subscription_offers_latest_instead_of_a_backlog(fake_bot: FakeBotApi) -> None:
+    first = await ask(fake_bot, USER, "/subscribe funding")
+    second = await ask(fake_bot, USER, "/subscribe acquisition")
+
+    assert "/latest 5" in first.text and "not sent" in first.text
+    assert "/latest" not in second.text
+
+
+@pytest.mark.usefixtures("application")
+async def test_start_buttons_toggle_event_types(fake_bot: FakeBotApi, store: Store) -> None:
+    welcome = await ask(fake_bot, USER, "/start")
+    offered = buttons(welcome.reply_markup)
+    assert offered["f:acquisition"] == "🤝 Acquisition"
+    assert {f"f:{t}" for t in EVENT_TYPES} <= set(offered)
+
+    press(fake_bot, welcome, "f:acquisition")
+    await answered(fake_bot, 1)
+    assert store.subscriptions(USER, None) == ["acquisition"]
+    await fake_bot.wait_for(lambda: fake_bot.calls_to("editMessageReplyMarkup"), 5, "an edit")
+    edited = fake_bot.calls_to("editMessageReplyMarkup")[-1].params["reply_markup"]
+    assert buttons(edited)["f:acquisition"] == "✅ 🤝 Acquisition"
+
+    press(fake_bot, welcome, "f:acquisition")
+    await answered(fake_bot, 2)
+    assert store.subscriptions(USER, None) == []
+    assert "Stopped following" in fake_bot.calls_to("answerCallbackQuery")[-1].params["text"]
+
+
+@pytest.mark.usefixtures("application")
+async def test_start_buttons_offer_the_most_frequent_actors(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    for n in range(3):
+        store.save_article(
+            Article(
+                f"a{n}.md", f"T{n}", "…", "en", datetime(2025, 6, 12, tzinfo=UTC), "text", f"a{n}"
+            ),
+            Extraction("s", (Event("funding", ("Scale AI", f"Fund{n}"), f"Raise {n}.", "…"),)),
+            f"https://example.org/{n}",
+            size=1,
+            mtime_ns=n,
+            content_hash=f"h{n}",
+            now=datetime(2025, 6, 12, tzinfo=UTC),
+            targets={},
+        )
+    welcome = await ask(fake_bot, USER, "/start")
+
+    offered = buttons(welcome.reply_markup)
+    assert offered['f:"Scale AI"'] == "👤 Scale AI"
+    press(fake_bot, welcome, 'f:"Scale AI"')
+    await answered(fake_bot, 1)
+    assert store.subscriptions(USER, None) == ['"Scale AI"']
+
+
+@pytest.mark.usefixtures("application")
+async def test_list_buttons_remove_a_subscription(fake_bot: FakeBotApi, store: Store) -> None:
+    store.add_subscription(USER, None, "funding")
+    store.add_subscription(USER, None, "Meta")
+    listing = await ask(fake_bot, USER, "/list")
+    [(funding_id, _), (meta_id, _)] = store.subscription_rows(USER, None)
+    assert buttons(listing.reply_markup) == {
+        f"rm:{funding_id}": "✖ funding",
+        f"rm:{meta_id}": "✖ Meta",
+    }
+
+    press(fake_bot, listing, f"rm:{funding_id}")
+    await answered(fake_bot, 1)
+
+    assert store.subscriptions(USER, None) == ["Meta"]
+    await fake_bot.wait_for(lambda: fake_bot.sent(USER)[-1].edited, 5, "the list edited")
+    assert "funding" not in fake_bot.sent(USER)[-1].text
+
+
+@pytest.mark.usefixtures("application")
+async def test_group_buttons_are_for_admins(fake_bot: FakeBotApi, store: Store) -> None:
+    fake_bot.set_admins(GROUP, [USER])
+    welcome = await ask(fake_bot, GROUP, "/start", chat_type="supergroup")
+
+    press(fake_bot, welcome, "f:funding", user_id=USER + 5)
+    await answered(fake_bot, 1)
+    refusal = fake_bot.calls_to("answerCallbackQuery")[-1].params
+    assert "admins" in refusal["text"] and refusal["show_alert"] is True
+    assert store.subscriptions(GROUP, None) == []
+
+    press(fake_bot, welcome, "f:funding", user_id=USER)
+    await answered(fake_bot, 2)
+    assert store.subscriptions(GROUP, None) == ["funding"]
+
+
+@pytest.mark.usefixtures("application")
+async def test_language_follows_the_user_then_the_chat_choice(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    hant = await ask(fake_bot, 77, "/subscribe funding", language_code="zh-TW")
+    assert "已訂閱" in hant.text
+
+    chosen = await ask(fake_bot, 77, "/lang zh-Hans")
+    assert chosen.text == "语言：简体中文。"
+    assert store.chat_settings(77, None).language == "zh-Hans"
+    again = await ask(fake_bot, 77, "/subscribe acquisition", language_code="zh-TW")
+    assert "已订阅" in again.text
+
+    wrong = await ask(fake_bot, 77, "/lang klingon")
+    assert "/lang zh-Hant" in wrong.text
+
+
+@pytest.mark.usefixtures("application")
+async def test_mode_quiet_timezone_and_template_settings(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    assert "Asia/Shanghai" in (await ask(fake_bot, USER, "/tz Asia/Shanghai")).text
+    digest = await ask(fake_bot, USER, "/mode digest 7:30")
+    assert "07:30" in digest.text and "Asia/Shanghai" in digest.text
+    assert "22:00-07:00" in (await ask(fake_bot, USER, "/quiet 22:00-07:00")).text
+    assert "✅ Template set." in (await ask(fake_bot, USER, "/template {badge} {summary}")).text
+    assert store.chat_settings(USER, None) == ChatSettings(
+        mode="digest", digest_at="07:30", quiet="22:00-07:00", timezone="Asia/Shanghai",
+        language="en", template="{badge} {summary}",
+    )  # fmt: skip
+
+    assert "not a time zone" in (await ask(fake_bot, USER, "/tz Mars/Base")).text
+    assert "not a time of day" in (await ask(fake_bot, USER, "/quiet 25:00-07:00")).text
+    assert "Unknown placeholder {price}" in (await ask(fake_bot, USER, "/template {price}")).text
+    assert "instant" in (await ask(fake_bot, USER, "/mode weekly")).text
+    assert "No quiet hours" in (await ask(fake_bot, USER, "/quiet off")).text
+    assert store.chat_settings(USER, None).quiet is None
+
+
+@pytest.mark.usefixtures("application")
+async def test_new_filter_terms_are_explained_or_refused(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    ok = await ask(fake_bot, USER, "/subscribe acquisition amount>=1B")
+    assert "worth at least $1B" in ok.text
+    bad = await ask(fake_bot, USER, "/subscribe /(a+)+$/")
+    assert "repeats a repetition" in bad.text and "For example" in bad.text
+    assert store.subscriptions(USER, None) == ["acquisition amount>=1B"]
+
+
+@pytest.mark.usefixtures("application")
+async def test_operator_commands_are_refused_politely_to_others(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    for command in ("/stats", "/pause", "/resume", "/broadcast hi"):
+        reply = await ask(fake_bot, USER, command)
+        assert reply.text == "Sorry, that command is for the operators of this bot."
+    assert not store.delivery_paused()
+
+
+@pytest.mark.usefixtures("application")
+async def test_operator_pauses_resumes_and_reads_stats(fake_bot: FakeBotApi, store: Store) -> None:
+    store.add_subscription(5, None, "")
+    assert "paused" in (await ask(fake_bot, OPERATOR, "/pause")).text
+    assert store.delivery_paused()
+    stats = await ask(fake_bot, OPERATOR, "/stats")
+    assert "⏸ paused" in stats.text and "subscriptions: 1" in stats.text
+    assert "resumed" in (await ask(fake_bot, OPERATOR, "/resume")).text
+    assert not store.delivery_paused()
+
+
+@pytest.mark.usefixtures("application")
+async def test_broadcast_reaches_every_active_chat(fake_bot: FakeBotApi, store: Store) -> None:
+    for chat in (11, 12, 13):
+        store.upsert_chat(chat, "private", None, None)
+    store.deactivate_chat(13)
+
+    await ask(fake_bot, OPERATOR, "/broadcast Maintenance <tonight>")
+
+    await fake_bot.wait_for(lambda: "Sent to" in fake_bot.sent(OPERATOR)[-1].text, 5, "done")
+    assert [m.text for m in fake_bot.sent(11)] == ["Maintenance &lt;tonight&gt;"]
+    assert len(fake_bot.sent(12)) == 1 and fake_bot.sent(13) == []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import UTC, datetime
 
 import pytest
 
 from bot.filters import Filter, FilterError, explain, parse_filter
-from bot.model import EVENT_TYPES, Article, Event, StoredArticle
+from bot.model import EVENT_TYPES, Amount, Article, Event, StoredArticle
 
 ALIASES = {
     "meta": "Meta",
@@ -130,3 +132,93 @@ def test_explain_reads_like_a_sentence() -> None:
         == 'events of type acquisition or funding, naming Meta, containing "robot", '
         "except type other, OpenAI"
     )
+
+
+# -- amounts, tags and patterns ------------------------------------------------------------
+
+BIG = Event(
+    "acquisition",
+    ("Meta", "Scale AI"),
+    "Meta buys 49% of Scale AI.",
+    "Meta said so.",
+    amount=Amount(14.3e9, "USD", 14.3e9, "$14.3 billion"),
+)
+SMALL = Event(
+    "acquisition",
+    ("Meta",),
+    "Meta buys a startup.",
+    "…",
+    amount=Amount(5e7, "CNY", 7e6, "5000万元"),
+)
+
+
+def tagged(*labels: str) -> StoredArticle:
+    raw = Article("a.md", "Deal", "text", "en", NOW, "jekyll", "a", categories=labels[:1],
+                  tags=labels[1:])  # fmt: skip
+    return StoredArticle(1, "u1", raw, "A deal.", "https://example.org/a", NOW, NOW)
+
+
+@pytest.mark.parametrize(
+    ("typed", "normalised", "big", "small", "none"),
+    [
+        ("acquisition amount>=1B", "acquisition amount>=1B", True, False, False),
+        ("amount>=1亿", "amount>=100M", True, False, False),
+        ("amount<10M", "amount<10M", False, True, False),
+        ("amount>14.3B", "amount>14.3B", False, False, False),
+        ("amount>=7M amount<=14.3B", "amount>=7M amount<=14.3B", True, True, False),
+        ("$>=500K", "amount>=500K", True, True, False),
+    ],
+)
+def test_amount_bounds(typed: str, normalised: str, big: bool, small: bool, none: bool) -> None:
+    wanted = parse(typed)
+    assert wanted.text == normalised
+    assert parse(wanted.text) == wanted  # the stored form reads back the same
+    assert wanted.matches(article(), BIG) is big
+    assert wanted.matches(article(), SMALL) is small
+    assert wanted.matches(article(), DEAL) is none  # no amount: never "worth at least"
+
+
+def test_tags_match_categories_and_tags() -> None:
+    wanted = parse("#AI -#opinion")
+    assert wanted.text == "#ai -#opinion"
+    assert wanted.matches(tagged("ai"), DEAL)
+    assert wanted.matches(tagged("news", "AI"), DEAL)
+    assert not wanted.matches(tagged("ai", "opinion"), DEAL)
+    assert not wanted.matches(tagged("news"), DEAL)
+    assert "in #ai" in explain(wanted) and "except #opinion" in explain(wanted)
+
+
+def test_pattern_searches_title_summary_and_evidence() -> None:
+    wanted = parse(r"/rais(es|ed)\s+\$\d+b/")
+    assert wanted.matches(article(), ROUND)
+    assert not wanted.matches(article(), DEAL)
+    assert parse(wanted.text) == wanted
+    assert "matching /" in explain(wanted)
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ("/(a+)+$/", "repeats a repetition"),
+        ("/(x|xy)*z/", "repeats an alternative"),
+        (r"/(\w+)\1/", "backreference"),
+        ("/(?<=a)b/", "lookaround"),
+        ("/a.*b.*c.*d/", "more than 2 times"),
+        ("/[unclosed/", "not a valid regular expression"),
+        ("amount>=lots", "is not an amount"),
+        ("amount>5B amount<1B", "range is empty"),
+        ("-amount>1B", "opposite bound"),
+    ],
+)
+def test_unsafe_or_malformed_terms_are_refused_with_a_reason(typed: str, problem: str) -> None:
+    with pytest.raises(FilterError, match=re.escape(problem)):
+        parse(typed)
+
+
+def test_accepted_patterns_stay_fast_on_hostile_text() -> None:
+    hostile = "a" * 100_000 + "!"
+    worst = parse("/a.*a.*!x/")  # two unbounded repeats: the most the checker allows
+    event = Event("other", (), hostile, hostile)
+    started = time.perf_counter()
+    assert not worst.matches(article(hostile, hostile), event)
+    assert time.perf_counter() - started < 1.0

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
-from bot.store.base import StoreBase
-from bot.store.schema import chats, outbox, subscriptions
+from bot.i18n import language_from_code
+from bot.modes import ChatSettings
+from bot.routes import Route
+from bot.store.base import StoreBase, aware
+from bot.store.schema import chat_settings, chats, flags, outbox, subscriptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +28,11 @@ class ChatStore(StoreBase):
     def upsert_chat(self, chat_id: int, kind: str, title: str | None, language: str | None) -> None:
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
+            values = {"kind": kind, "title": title, "active": True}
+            if language:  # keep what we knew when this user has none
+                values["language"] = language
             changed = conn.execute(
-                update(chats)
-                .where(chats.c.id == chat_id)
-                .values(kind=kind, title=title, language=language, active=True)
+                update(chats).where(chats.c.id == chat_id).values(**values)
             ).rowcount
             if not changed:
                 conn.execute(
@@ -83,6 +90,35 @@ class ChatStore(StoreBase):
         with self.engine.connect() as conn:
             return [row.filter for row in conn.execute(query)]
 
+    def subscription_rows(self, chat_id: int, thread_id: int | None) -> list[tuple[int, str]]:
+        """(id, filter) of this chat's (topic's) subscriptions, oldest first: for buttons."""
+        query = (
+            select(subscriptions.c.id, subscriptions.c.filter)
+            .where(
+                subscriptions.c.chat_id == chat_id,
+                subscriptions.c.thread_id == (thread_id or 0),
+            )
+            .order_by(subscriptions.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(int(row.id), str(row.filter)) for row in conn.execute(query)]
+
+    def remove_subscription_id(
+        self, chat_id: int, thread_id: int | None, subscription_id: int
+    ) -> str | None:
+        """Remove one subscription by id, only from this chat (topic); its filter, if found."""
+        where = (
+            subscriptions.c.id == subscription_id,
+            subscriptions.c.chat_id == chat_id,
+            subscriptions.c.thread_id == (thread_id or 0),
+        )
+        with self.engine.begin() as conn:
+            found = conn.execute(select(subscriptions.c.filter).where(*where)).scalar()
+            if found is None:
+                return None
+            conn.execute(delete(subscriptions).where(*where))
+            return str(found)
+
     def active_subscriptions(self) -> list[Subscription]:
         query = (
             select(subscriptions.c.chat_id, subscriptions.c.thread_id, subscriptions.c.filter)
@@ -96,9 +132,23 @@ class ChatStore(StoreBase):
                 for row in conn.execute(query)
             ]
 
-    def deactivate_chat(self, chat_id: int) -> None:
+    def deactivate_chat(self, chat_id: int, reason: str = "chat deactivated") -> None:
+        """Blocked or kicked: the chat and its subscriptions are kept; its queue is given up.
+
+        A later /start (upsert_chat) makes it active again.
+        """
         with self.engine.begin() as conn:
             conn.execute(update(chats).where(chats.c.id == chat_id).values(active=False))
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.chat_id == chat_id, outbox.c.status == "pending")
+                .values(status="gone", last_error=reason[:1000])
+            )
+
+    def chat_active(self, chat_id: int) -> bool:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(chats.c.active).where(chats.c.id == chat_id)).scalar()
+        return bool(value)
 
     def migrate_chat(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: its subscriptions and queued messages follow it."""
@@ -133,9 +183,189 @@ class ChatStore(StoreBase):
                         .where(subscriptions.c.id == row.id)
                         .values(chat_id=new_id)
                     )
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.chat_id == old_id, outbox.c.status == "pending")
-                .values(chat_id=new_id)
-            )
+            for row in conn.execute(
+                select(outbox.c.id, outbox.c.event_id, outbox.c.thread_id).where(
+                    outbox.c.chat_id == old_id, outbox.c.status == "pending"
+                )
+            ).all():
+                clash = conn.execute(
+                    select(outbox.c.id).where(
+                        outbox.c.event_id == row.event_id,
+                        outbox.c.chat_id == new_id,
+                        outbox.c.thread_id == row.thread_id,
+                    )
+                ).first()
+                if clash:  # already queued for the new id: this copy would be a repeat
+                    conn.execute(
+                        update(outbox)
+                        .where(outbox.c.id == row.id)
+                        .values(status="gone", last_error=f"migrated to {new_id}")
+                    )
+                else:
+                    conn.execute(update(outbox).where(outbox.c.id == row.id).values(chat_id=new_id))
+            for row in conn.execute(
+                select(chat_settings).where(chat_settings.c.chat_id == old_id)
+            ).all():
+                conn.execute(delete(chat_settings).where(chat_settings.c.chat_id == new_id,
+                             chat_settings.c.thread_id == row.thread_id))  # fmt: skip
+                conn.execute(
+                    update(chat_settings)
+                    .where(
+                        chat_settings.c.chat_id == old_id,
+                        chat_settings.c.thread_id == row.thread_id,
+                    )
+                    .values(chat_id=new_id)
+                )
             conn.execute(update(chats).where(chats.c.id == old_id).values(active=False))
+
+    # -- per chat settings ----------------------------------------------------------------
+
+    def chat_settings(self, chat_id: int, thread_id: int | None) -> ChatSettings:
+        return self.settings_for([(chat_id, thread_id)])[(chat_id, thread_id)]
+
+    def settings_for(
+        self, pairs: Iterable[tuple[int, int | None]]
+    ) -> dict[tuple[int, int | None], ChatSettings]:
+        """Settings of each (chat, topic); defaults where none were set."""
+        wanted = set(pairs)
+        found = {pair: ChatSettings() for pair in wanted}
+        chat_ids = sorted({chat for chat, _ in wanted})
+        with self.engine.connect() as conn:
+            for start in range(0, len(chat_ids), 500):
+                batch = chat_ids[start : start + 500]
+                rows = conn.execute(
+                    select(chat_settings).where(chat_settings.c.chat_id.in_(batch))
+                ).all()
+                for row in rows:
+                    pair = (row.chat_id, row.thread_id or None)
+                    if pair in found:
+                        found[pair] = _settings(row)
+                languages = {
+                    row.id: row.language
+                    for row in conn.execute(
+                        select(chats.c.id, chats.c.language).where(chats.c.id.in_(batch))
+                    )
+                }
+                for (chat, thread), settings in list(found.items()):
+                    if chat in languages and settings.language is None and languages[chat]:
+                        language = language_from_code(languages[chat])
+                        found[(chat, thread)] = replace(settings, language=language)
+        return found
+
+    def update_settings(self, chat_id: int, thread_id: int | None, **values: Any) -> ChatSettings:
+        """Change some settings of a chat (topic); the others keep their value."""
+        unknown = set(values) - _SETTING_COLUMNS
+        if unknown:
+            raise ValueError(f"unknown settings {sorted(unknown)}")
+        if isinstance(values.get("digest_last"), datetime):
+            values["digest_last"] = values["digest_last"].astimezone(UTC)
+        key = (chat_settings.c.chat_id == chat_id, chat_settings.c.thread_id == (thread_id or 0))
+        with self.engine.begin() as conn:
+            if conn.execute(select(chat_settings.c.chat_id).where(*key)).first() is None:
+                conn.execute(
+                    insert(chat_settings).values(
+                        chat_id=chat_id, thread_id=thread_id or 0, mode="instant"
+                    )
+                )
+            conn.execute(update(chat_settings).where(*key).values(**values))
+            row = conn.execute(select(chat_settings).where(*key)).one()
+        return _settings(row)
+
+    def chat_language(self, chat_id: int) -> str | None:
+        """The language_code of whoever registered the chat, for a default interface language."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(chats.c.language).where(chats.c.id == chat_id)).scalar()
+        return str(value) if value else None
+
+    def chat_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            active = conn.execute(
+                select(func.count()).select_from(chats).where(chats.c.active.is_(True))
+            ).scalar_one()
+            inactive = conn.execute(
+                select(func.count()).select_from(chats).where(chats.c.active.is_(False))
+            ).scalar_one()
+            subs = conn.execute(select(func.count()).select_from(subscriptions)).scalar_one()
+        return {"active_chats": int(active), "inactive_chats": int(inactive),
+                "subscriptions": int(subs)}  # fmt: skip
+
+    def active_chat_ids(self) -> list[int]:
+        query = select(chats.c.id).where(chats.c.active.is_(True)).order_by(chats.c.id)
+        with self.engine.connect() as conn:
+            return [int(row.id) for row in conn.execute(query)]
+
+    def sync_routes(self, routes: Sequence[Route]) -> tuple[int, int]:
+        """Make the config's routes the subscriptions they stand for; (added, removed).
+
+        The routes applied last time are remembered, so a route taken out of the config
+        stops, while subscriptions made by commands in the same chats are left alone.
+        """
+        now = datetime.now(UTC)
+        wanted = {(r.chat_id, r.thread_id or 0, r.filter) for r in routes}
+        added = removed = 0
+        with self.engine.begin() as conn:
+            raw = conn.execute(select(flags.c.value).where(flags.c.key == "routes")).scalar()
+            before = {(int(c), int(t), str(f)) for c, t, f in json.loads(raw or "[]")}
+            for chat_id, thread_id, filter_text in sorted(before - wanted):
+                removed += conn.execute(
+                    delete(subscriptions).where(
+                        subscriptions.c.chat_id == chat_id,
+                        subscriptions.c.thread_id == thread_id,
+                        subscriptions.c.filter == filter_text,
+                    )
+                ).rowcount
+            for route in routes:
+                key = (chat_settings.c.chat_id == route.chat_id,
+                       chat_settings.c.thread_id == (route.thread_id or 0))  # fmt: skip
+                if conn.execute(select(chats.c.id).where(chats.c.id == route.chat_id)).first():
+                    conn.execute(
+                        update(chats).where(chats.c.id == route.chat_id).values(active=True)
+                    )
+                else:
+                    kind = "channel" if route.chat_id < 0 else "private"
+                    conn.execute(
+                        insert(chats).values(id=route.chat_id, kind=kind, active=True, created=now)
+                    )
+                exists = conn.execute(
+                    select(subscriptions.c.id).where(
+                        subscriptions.c.chat_id == route.chat_id,
+                        subscriptions.c.thread_id == (route.thread_id or 0),
+                        subscriptions.c.filter == route.filter,
+                    )
+                ).first()
+                if not exists:
+                    conn.execute(
+                        insert(subscriptions).values(
+                            chat_id=route.chat_id,
+                            thread_id=route.thread_id or 0,
+                            filter=route.filter,
+                            created=now,
+                        )
+                    )
+                    added += 1
+                if route.template is not None:
+                    if conn.execute(select(chat_settings.c.chat_id).where(*key)).first() is None:
+                        conn.execute(
+                            insert(chat_settings).values(
+                                chat_id=route.chat_id, thread_id=route.thread_id or 0
+                            )
+                        )
+                    conn.execute(update(chat_settings).where(*key).values(template=route.template))
+            conn.execute(delete(flags).where(flags.c.key == "routes"))
+            conn.execute(insert(flags).values(key="routes", value=json.dumps(sorted(wanted))))
+        return added, removed
+
+
+_SETTING_COLUMNS = {"mode", "digest_at", "quiet", "timezone", "language", "template", "digest_last"}
+
+
+def _settings(row: Any) -> ChatSettings:
+    return ChatSettings(
+        mode=row.mode or "instant",
+        digest_at=row.digest_at or "09:00",
+        quiet=row.quiet or None,
+        timezone=row.timezone or "UTC",
+        language=row.language,
+        template=row.template,
+        digest_last=aware(row.digest_last) if row.digest_last else None,
+    )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.model import StoredArticle, StoredEvent
 from bot.store.base import StoreBase, aware, stored_article, stored_event
-from bot.store.schema import articles, events, outbox
+from bot.store.schema import articles, events, flags, outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,20 @@ class Delivery:
     attempts: int
     article: StoredArticle
     events: tuple[StoredEvent, ...]
+    queued: datetime  # when the oldest of the rows was queued (aware)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    """An outbox row that is not retried by itself, for `eventfeed outbox` and /stats."""
+
+    id: int
+    chat_id: int
+    thread_id: int | None
+    status: str  # failed | gone
+    attempts: int
+    error: str
+    event_uid: str
 
 
 def enqueue(
@@ -53,19 +67,9 @@ def enqueue(
     return 1
 
 
-def story_reached(conn: Connection, story: str, chat_id: int, thread_id: int | None) -> bool:
-    """Whether this chat (topic) already has an alert queued or sent for the story."""
-    query = (
-        select(outbox.c.id)
-        .join(events, events.c.id == outbox.c.event_id)
-        .where(
-            events.c.story == story,
-            outbox.c.chat_id == chat_id,
-            outbox.c.thread_id == (thread_id or 0),
-        )
-        .limit(1)
-    )
-    return conn.execute(query).first() is not None
+def utc(moment: datetime) -> datetime:
+    """SQLite keeps no UTC offset: every time is stored as UTC so comparisons hold."""
+    return moment.astimezone(UTC)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -79,7 +83,7 @@ class OutboxStore(StoreBase):
         query = (
             select(outbox, events.c.article_id)
             .join(events, events.c.id == outbox.c.event_id)
-            .where(outbox.c.status == "pending", outbox.c.next_attempt <= now)
+            .where(outbox.c.status == "pending", outbox.c.next_attempt <= utc(now))
             .order_by(outbox.c.id)
             .limit(limit)
         )
@@ -105,16 +109,92 @@ class OutboxStore(StoreBase):
                 attempts=max(r.attempts for r in group),
                 article=stored_articles[article_id],
                 events=tuple(stored_events[r.event_id] for r in group),
+                queued=min(aware(r.created) for r in group),
             )
             for (chat_id, thread_id, article_id), group in groups.items()
         ]
 
-    def mark_sent(self, ids: Sequence[int], message_id: int, now: datetime) -> None:
+    def story_messages(self, delivery: Delivery) -> dict[int, int]:
+        """Event id → the message that already told this chat (topic) the event's story.
+
+        An event whose story reached the chat through another article's event is not
+        alerted again: the earlier message gets an "also reported by" line instead.
+        """
+        stories = {e.story_id: e.id for e in delivery.events if e.story_id}
+        if not stories:
+            return {}
+        query = (
+            select(events.c.story, outbox.c.message_id)
+            .join(events, events.c.id == outbox.c.event_id)
+            .where(
+                events.c.story.in_(stories),
+                events.c.id.not_in([e.id for e in delivery.events]),
+                outbox.c.chat_id == delivery.chat_id,
+                outbox.c.thread_id == (delivery.thread_id or 0),
+                outbox.c.status == "sent",
+                outbox.c.message_id.is_not(None),
+            )
+            .order_by(outbox.c.id)
+        )
+        found: dict[int, int] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                found.setdefault(stories[row.story], int(row.message_id))
+        return found
+
+    def message_contents(
+        self, chat_id: int, thread_id: int | None, message_id: int
+    ) -> tuple[list[tuple[StoredArticle, tuple[StoredEvent, ...]]], list[StoredArticle]]:
+        """What a sent message showed (per article), and the articles merged into it since."""
+        query = (
+            select(outbox.c.status, events, articles.c.id.label("aid"))
+            .join(events, events.c.id == outbox.c.event_id)
+            .join(articles, articles.c.id == events.c.article_id)
+            .where(
+                outbox.c.chat_id == chat_id,
+                outbox.c.thread_id == (thread_id or 0),
+                outbox.c.message_id == message_id,
+                outbox.c.status.in_(("sent", "merged")),
+            )
+            .order_by(outbox.c.id)
+        )
+        shown: dict[int, list[StoredEvent]] = {}
+        merged: list[int] = []
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            for row in rows:
+                if row.status == "sent":
+                    shown.setdefault(row.aid, []).append(stored_event(row))
+                elif row.aid not in merged:
+                    merged.append(row.aid)
+            wanted = set(shown) | set(merged)
+            found = {
+                row.id: stored_article(row, ())
+                for row in conn.execute(select(articles).where(articles.c.id.in_(wanted)))
+            }
+        originals = [(found[aid], tuple(evs)) for aid, evs in shown.items()]
+        return originals, [found[aid] for aid in merged if aid not in shown]
+
+    def mark_merged(
+        self, ids: Sequence[int], message_id: int, now: datetime, note: str | None = None
+    ) -> None:
+        """Delivered as an "also reported by" edit of an earlier message, not a new alert."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(ids))
-                .values(status="sent", message_id=message_id, sent_at=now, last_error=None)
+                .values(status="merged", message_id=message_id, sent_at=utc(now), last_error=note)
+            )
+
+    def mark_sent(
+        self, ids: Sequence[int], message_id: int, now: datetime, note: str | None = None
+    ) -> None:
+        """Success and the Telegram message id, recorded in one statement."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids))
+                .values(status="sent", message_id=message_id, sent_at=utc(now), last_error=note)
             )
 
     def reschedule(self, ids: Sequence[int], when: datetime, error: str) -> None:
@@ -122,7 +202,52 @@ class OutboxStore(StoreBase):
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(ids))
-                .values(attempts=outbox.c.attempts + 1, next_attempt=when, last_error=error[:1000])
+                .values(
+                    attempts=outbox.c.attempts + 1, next_attempt=utc(when), last_error=error[:1000]
+                )
+            )
+
+    def hold_chat(
+        self, chat_id: int, ids: Sequence[int], until: datetime, error: str | None
+    ) -> None:
+        """Nothing more to this chat until `until`: its pending rows wait, in their order.
+
+        `ids` are the rows that were tried (their attempt count grows); `error` None means
+        they were held on purpose (quiet hours, digest), not because a send failed.
+        """
+        until = utc(until)
+        with self.engine.begin() as conn:
+            if error is not None:
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(ids))
+                    .values(attempts=outbox.c.attempts + 1, last_error=error[:1000])
+                )
+            conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.chat_id == chat_id,
+                    outbox.c.status == "pending",
+                    outbox.c.next_attempt < until,
+                )
+                .values(next_attempt=until)
+            )
+
+    def defer(self, ids: Sequence[int], until: datetime) -> None:
+        """Held on purpose (quiet hours, digest): no attempt used, no error recorded."""
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(next_attempt=utc(until)))
+
+    def hold_all(self, until: datetime) -> int:
+        """Telegram is unreachable: every pending row waits until `until`."""
+        until = utc(until)
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.status == "pending", outbox.c.next_attempt < until)
+                    .values(next_attempt=until)
+                ).rowcount
             )
 
     def mark_failed(self, ids: Sequence[int], error: str, status: str = "failed") -> None:
@@ -132,6 +257,62 @@ class OutboxStore(StoreBase):
                 .where(outbox.c.id.in_(ids))
                 .values(status=status, attempts=outbox.c.attempts + 1, last_error=error[:1000])
             )
+
+    def failed_deliveries(self, limit: int = 100) -> list[FailedDelivery]:
+        """Rows that will not be retried by themselves: failed (400) or gone (blocked, kicked)."""
+        query = (
+            select(
+                outbox.c.id,
+                outbox.c.chat_id,
+                outbox.c.thread_id,
+                outbox.c.status,
+                outbox.c.attempts,
+                outbox.c.last_error,
+                events.c.uid,
+            )
+            .join(events, events.c.id == outbox.c.event_id)
+            .where(outbox.c.status.in_(("failed", "gone")))
+            .order_by(outbox.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                FailedDelivery(
+                    row.id,
+                    row.chat_id,
+                    row.thread_id or None,
+                    row.status,
+                    row.attempts,
+                    row.last_error or "",
+                    row.uid,
+                )
+                for row in conn.execute(query)
+            ]
+
+    def retry_failed(self, now: datetime, ids: Sequence[int] | None = None) -> int:
+        """Queue failed rows again (all of them, or those `ids`); gone rows only with `ids`."""
+        where = [outbox.c.status == "failed"]
+        if ids is not None:
+            where = [outbox.c.status.in_(("failed", "gone")), outbox.c.id.in_(ids)]
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    update(outbox)
+                    .where(*where)
+                    .values(status="pending", next_attempt=utc(now), attempts=0)
+                ).rowcount
+            )
+
+    def delivery_paused(self) -> bool:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(flags.c.value).where(flags.c.key == "paused")).scalar()
+        return value == "yes"
+
+    def set_delivery_paused(self, paused: bool) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(flags).where(flags.c.key == "paused"))
+            if paused:
+                conn.execute(insert(flags).values(key="paused", value="yes"))
 
     def outbox_counts(self) -> dict[str, int]:
         query = select(outbox.c.status, func.count()).group_by(outbox.c.status)

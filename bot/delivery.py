@@ -1,0 +1,288 @@
+"""The delivery pass: due outbox rows → one message per (chat, topic, article) → Telegram.
+
+The outbox is the single source of truth. A row is marked sent, with the Telegram message id,
+in the one statement that records success; every other outcome leaves it pending for a later
+attempt or records why there will be none (failed, gone). A crash between Telegram's answer
+and that statement therefore re-sends only the messages that were in flight.
+
+Chats are served in parallel, each chat's messages in order; the bot's FloodLimiter spaces
+the requests. When Telegram is unreachable (5xx, network, timeout) the pass stops at once and
+holds the whole queue with a growing backoff, instead of timing out once per chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.config import ConfigError, TelegramConfig
+from bot.extract import RulePack
+from bot.limits import Limits
+from bot.messages import split_html
+from bot.modes import ChatSettings, parse_clock, quiet_until
+from bot.routes import RouteError, parse_routes
+from bot.sender import Failed, Gone, Migrated, Outcome, RetryAfter, Sender, Sent
+from bot.store import Delivery, Store, retry_delay
+from bot.templates import also_reported_line, render_alert, render_digest
+
+logger = logging.getLogger(__name__)
+
+Pair = tuple[int, int | None]  # (chat, forum topic)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0  # messages (one per chat, topic and article; a digest counts once)
+    retried: int = 0
+    failed: int = 0
+    held: int = 0  # waiting for quiet hours to end or for the digest
+
+
+@dataclass
+class Deliverer:
+    """Drains the outbox through a Sender; `clock` is the outbox's notion of now."""
+
+    store: Store
+    clock: Callable[[], datetime]
+    concurrency: int = 16
+    rounds: int = 50  # due rows are read 500 at a time; a pass takes at most this many reads
+    _stop: asyncio.Event | None = field(default=None, init=False)
+    _unreachable: bool = field(default=False, init=False)
+
+    def _halted(self) -> bool:
+        return self._unreachable or (self._stop is not None and self._stop.is_set())
+
+    async def deliver(self, sender: Sender, stop: asyncio.Event | None = None) -> DeliveryReport:
+        """Send every due message; returns what happened. Paused by /pause: sends nothing.
+
+        Once `stop` is set no new message is started; those in flight finish and are recorded.
+        """
+        report = DeliveryReport()
+        if await asyncio.to_thread(self.store.delivery_paused):
+            return report
+        self._stop = stop  # the caller's: shutting down
+        self._unreachable = False  # set by a network failure during this pass
+        for _ in range(self.rounds):
+            due = await asyncio.to_thread(self.store.due_deliveries, self.clock())
+            if not due:
+                break
+            await self._round(sender, due, report)
+            if self._halted():
+                break
+        return report
+
+    async def _round(self, sender: Sender, due: list[Delivery], report: DeliveryReport) -> None:
+        by_pair: dict[Pair, list[Delivery]] = {}
+        for delivery in due:
+            by_pair.setdefault((delivery.chat_id, delivery.thread_id), []).append(delivery)
+        settings = await asyncio.to_thread(self.store.settings_for, by_pair)
+        by_chat: dict[int, list[tuple[Pair, list[Delivery]]]] = {}
+        for pair, queue in by_pair.items():
+            by_chat.setdefault(pair[0], []).append((pair, queue))
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one_chat(topics: list[tuple[Pair, list[Delivery]]]) -> None:
+            async with gate:
+                for pair, queue in topics:
+                    if not await self._serve(sender, queue, settings[pair], report):
+                        return  # this chat failed: the rest of it waits, in order
+
+        await asyncio.gather(*(one_chat(topics) for topics in by_chat.values()))
+
+    async def _serve(
+        self,
+        sender: Sender,
+        queue: list[Delivery],
+        settings: ChatSettings,
+        report: DeliveryReport,
+    ) -> bool:
+        """Send one chat topic's due messages, or hold them; False when the chat must stop."""
+        now = self.clock()
+        ids = [i for d in queue for i in d.ids]
+        wait = quiet_until(settings, now)
+        if wait is None and settings.mode == "digest":
+            wait = digest_due(settings, now, min(d.queued for d in queue))
+        if wait is not None:
+            await asyncio.to_thread(self.store.defer, ids, wait)
+            report.held += len(queue)
+            return True
+        if settings.mode == "digest":
+            text = render_digest([(d.article, d.events) for d in queue], settings)
+            ok = await self._send(sender, queue[0], ids, text, report)
+            if ok:
+                await asyncio.to_thread(
+                    self.store.update_settings,
+                    queue[0].chat_id,
+                    queue[0].thread_id,
+                    digest_last=now,
+                )
+            return ok
+        for delivery in queue:
+            repeats = await asyncio.to_thread(self.store.story_messages, delivery)
+            if repeats and not await self._also_reported(sender, delivery, repeats, settings):
+                return False
+            fresh = [(i, e) for i, e in zip(delivery.ids, delivery.events, strict=True)
+                     if e.id not in repeats]  # fmt: skip
+            if not fresh:
+                continue
+            text = render_alert(delivery.article, [e for _, e in fresh], settings)
+            if not await self._send(sender, delivery, [i for i, _ in fresh], text, report):
+                return False
+        return True
+
+    async def _also_reported(
+        self,
+        sender: Sender,
+        delivery: Delivery,
+        repeats: dict[int, int],
+        settings: ChatSettings,
+    ) -> bool:
+        """The story already reached this chat: edit that message instead of a new alert."""
+        chat_id, thread_id = delivery.chat_id, delivery.thread_id
+        by_message: dict[int, list[int]] = {}
+        for row_id, event in zip(delivery.ids, delivery.events, strict=True):
+            if event.id in repeats:
+                by_message.setdefault(repeats[event.id], []).append(row_id)
+        for message_id, ids in by_message.items():
+            originals, merged = await asyncio.to_thread(
+                self.store.message_contents, chat_id, thread_id, message_id
+            )
+            note: str | None = None
+            if len(originals) == 1:  # a digest covers many articles: it is not edited
+                article, shown = originals[0]
+                text = (
+                    render_alert(article, shown, settings)
+                    + "\n\n"
+                    + also_reported_line([*merged, delivery.article], settings.language)
+                )
+                outcome = await sender.edit(chat_id, message_id, split_html(text)[0])
+                if isinstance(outcome, RetryAfter):
+                    until = self.clock() + timedelta(seconds=outcome.seconds)
+                    await asyncio.to_thread(self.store.hold_chat, chat_id, ids, until, "edit: 429")
+                    return False
+                if isinstance(outcome, Failed) and outcome.retryable:
+                    until = self.clock() + retry_delay(delivery.attempts)
+                    await asyncio.to_thread(
+                        self.store.hold_chat, chat_id, ids, until, outcome.reason
+                    )
+                    return False
+                if not isinstance(outcome, Sent):  # too old to edit, deleted: still no repeat
+                    note = f"edit failed: {outcome}"
+            await asyncio.to_thread(self.store.mark_merged, ids, message_id, self.clock(), note)
+        return True
+
+    async def _send(
+        self,
+        sender: Sender,
+        delivery: Delivery,
+        ids: Sequence[int],
+        text: str,
+        report: DeliveryReport,
+    ) -> bool:
+        """Send one message (in parts, if too long) and record the outcome for its rows."""
+        if self._halted():
+            return False
+        chat_id, thread_id = delivery.chat_id, delivery.thread_id
+        parts = split_html(text)
+        outcome, note = await _send_parts(sender, chat_id, thread_id, parts)
+        if isinstance(outcome, Migrated):  # the subscriptions and queue move; send there now
+            await asyncio.to_thread(self.store.migrate_chat, chat_id, outcome.new_chat_id)
+            chat_id = outcome.new_chat_id
+            outcome, note = await _send_parts(sender, chat_id, thread_id, parts)
+        now = self.clock()
+        if isinstance(outcome, Sent):
+            await asyncio.to_thread(self.store.mark_sent, ids, outcome.message_id, now, note)
+            report.sent += 1
+            return True
+        if isinstance(outcome, RetryAfter):
+            until = now + timedelta(seconds=outcome.seconds)
+            error = f"rate limited: retry after {outcome.seconds:g}s"
+            await asyncio.to_thread(self.store.hold_chat, chat_id, ids, until, error)
+            report.retried += 1
+        elif isinstance(outcome, Gone):
+            await asyncio.to_thread(self.store.mark_failed, ids, outcome.reason, "gone")
+            await asyncio.to_thread(self.store.deactivate_chat, chat_id, outcome.reason)
+            report.failed += 1
+        elif isinstance(outcome, Failed) and outcome.retryable:
+            until = now + retry_delay(delivery.attempts)
+            await asyncio.to_thread(self.store.hold_chat, chat_id, ids, until, outcome.reason)
+            if not self._unreachable:
+                self._unreachable = True  # don't time out chat after chat: stop the pass
+                held = await asyncio.to_thread(self.store.hold_all, until)
+                logger.warning(
+                    "telegram unreachable (%s): %d queued rows wait until %s",
+                    outcome.reason,
+                    held,
+                    until.isoformat(timespec="seconds"),
+                )
+            report.retried += 1
+        else:
+            assert isinstance(outcome, Failed | Migrated)
+            reason = outcome.reason if isinstance(outcome, Failed) else "migrated twice"
+            await asyncio.to_thread(self.store.mark_failed, ids, reason)
+            report.failed += 1
+        return False
+
+
+async def _send_parts(
+    sender: Sender, chat_id: int, thread_id: int | None, parts: Sequence[str]
+) -> tuple[Outcome, str | None]:
+    """The first part's outcome decides; a later part that fails is noted, not re-sent."""
+    first: Sent | None = None
+    for number, part in enumerate(parts, 1):
+        outcome = await sender.send(chat_id, part, thread_id=thread_id)
+        if isinstance(outcome, Sent):
+            first = first or outcome
+            continue
+        if first is None:
+            return outcome, None
+        # Re-sending would repeat the parts that arrived: record the gap instead.
+        return first, f"part {number} of {len(parts)} not sent: {outcome}"
+    assert first is not None
+    return first, None
+
+
+def next_digest(settings: ChatSettings, after: datetime) -> datetime:
+    """The first digest time strictly after `after` (aware)."""
+    at = parse_clock(settings.digest_at)
+    trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=settings.tz)
+    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    assert fire is not None  # a daily cron always fires again
+    return fire
+
+
+def digest_due(settings: ChatSettings, now: datetime, queued_at: datetime) -> datetime | None:
+    """None when the digest may go out now; else when it will.
+
+    The digest is due once a digest time has passed since the last digest (or since the oldest
+    message waiting, for a chat that never had one).
+    """
+    since = settings.digest_last or queued_at
+    fire = next_digest(settings, since)
+    return None if fire <= now else fire
+
+
+def limits_of(telegram: TelegramConfig) -> Limits:
+    """The flood limits the config asks for."""
+    return Limits.from_settings(
+        per_second=telegram.max_per_second,
+        chat_interval=telegram.chat_interval_seconds,
+        group_per_minute=telegram.group_per_minute,
+        paid_broadcast=telegram.paid_broadcast,
+    )
+
+
+async def apply_routes(store: Store, lines: Sequence[str], pack: RulePack) -> None:
+    """Subscribe the chats and topics `telegram.routes` names; a bad route is a config error."""
+    try:
+        routes = parse_routes(lines, pack.event_types, pack.canonical)
+    except RouteError as exc:
+        raise ConfigError(str(exc)) from None
+    added, removed = await asyncio.to_thread(store.sync_routes, routes)
+    if added or removed:
+        logger.info("routes applied routes=%d added=%d removed=%d", len(routes), added, removed)

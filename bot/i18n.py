@@ -1,0 +1,140 @@
+"""Interface texts in English, simplified and traditional Chinese.
+
+Pure. `t(key, language, **values)` returns Telegram HTML; values are escaped by the caller.
+A missing translation falls back to English, so a new text never breaks a chat.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "zh-Hans", "zh-Hant")
+LANGUAGE_NAMES = {"en": "English", "zh-Hans": "简体中文", "zh-Hant": "繁體中文"}
+
+TEXTS: dict[str, dict[str, str]] = {
+    "welcome": {
+        "en": "👋 I send short alerts about headline events — deals, funding, launches, hires.\n\n"
+        "Send /subscribe for every event, or narrow it down: "
+        "<code>/subscribe acquisition Meta</code>. /help explains filters.\n"
+        "Tap a button below to follow an event type or a company.",
+        "zh-Hans": "👋 我会推送头条事件的简短提醒：并购、融资、发布、人事变动。\n\n"
+        "发送 /subscribe 接收所有事件，或加上筛选条件："
+        "<code>/subscribe acquisition Meta</code>。/help 说明筛选语法。\n"
+        "点下面的按钮即可关注某类事件或某家公司。",
+        "zh-Hant": "👋 我會推送頭條事件的簡短提醒：併購、融資、發佈、人事變動。\n\n"
+        "發送 /subscribe 接收所有事件，或加上篩選條件："
+        "<code>/subscribe acquisition Meta</code>。/help 說明篩選語法。\n"
+        "點下面的按鈕即可關注某類事件或某家公司。",
+    },
+    "subscribed": {
+        "en": "✅ Subscribed: {meaning}.\n{line}",
+        "zh-Hans": "✅ 已订阅：{meaning}。\n{line}",
+        "zh-Hant": "✅ 已訂閱：{meaning}。\n{line}",
+    },
+    "first_subscription": {
+        "en": "Older articles are not sent; /latest {n} shows the newest ones.",
+        "zh-Hans": "不会补发旧文章；/latest {n} 可查看最新文章。",
+        "zh-Hant": "不會補發舊文章；/latest {n} 可查看最新文章。",
+    },
+    "already": {
+        "en": "Already subscribed: {meaning}.",
+        "zh-Hans": "已经订阅过：{meaning}。",
+        "zh-Hant": "已經訂閱過：{meaning}。",
+    },
+    "filter_problem": {
+        "en": "⚠️ {problem}\nSee /help for filters.",
+        "zh-Hans": "⚠️ {problem}\n筛选语法见 /help。",
+        "zh-Hant": "⚠️ {problem}\n篩選語法見 /help。",
+    },
+    "admins_only": {
+        "en": "Only this group's admins can change its subscriptions.",
+        "zh-Hans": "只有本群管理员可以修改订阅。",
+        "zh-Hant": "只有本群管理員可以修改訂閱。",
+    },
+    "operators_only": {
+        "en": "Sorry, that command is for the operators of this bot.",
+        "zh-Hans": "抱歉，该命令仅限本机器人的管理者使用。",
+        "zh-Hant": "抱歉，該命令僅限本機器人的管理者使用。",
+    },
+    "no_subscriptions": {
+        "en": "No subscriptions here. Send /subscribe for every event, or /help for filters.",
+        "zh-Hans": "这里还没有订阅。发送 /subscribe 接收所有事件，或 /help 查看筛选语法。",
+        "zh-Hant": "這裡還沒有訂閱。發送 /subscribe 接收所有事件，或 /help 查看篩選語法。",
+    },
+    "subscriptions": {
+        "en": "<b>Subscriptions</b>\n{lines}\n\nTap ✖ to remove one, or /unsubscribe and its filter.",
+        "zh-Hans": "<b>订阅</b>\n{lines}\n\n点 ✖ 删除，或发送 /unsubscribe 加筛选条件。",
+        "zh-Hant": "<b>訂閱</b>\n{lines}\n\n點 ✖ 刪除，或發送 /unsubscribe 加篩選條件。",
+    },
+    "language_set": {
+        "en": "Language: English.",
+        "zh-Hans": "语言：简体中文。",
+        "zh-Hant": "語言：繁體中文。",
+    },
+    "language_usage": {
+        "en": "Choose a language: <code>/lang en</code>, <code>/lang zh-Hans</code> (简体) or "
+        "<code>/lang zh-Hant</code> (繁體).",
+        "zh-Hans": "请选择语言：<code>/lang en</code>、<code>/lang zh-Hans</code>（简体）或 "
+        "<code>/lang zh-Hant</code>（繁體）。",
+        "zh-Hant": "請選擇語言：<code>/lang en</code>、<code>/lang zh-Hans</code>（简体）或 "
+        "<code>/lang zh-Hant</code>（繁體）。",
+    },
+    "mode_instant": {
+        "en": "Alerts arrive as events happen.",
+        "zh-Hans": "事件发生时即时推送。",
+        "zh-Hant": "事件發生時即時推送。",
+    },
+    "mode_digest": {
+        "en": "One digest a day at {at} ({zone}).",
+        "zh-Hans": "每天 {at}（{zone}）推送一次摘要。",
+        "zh-Hant": "每天 {at}（{zone}）推送一次摘要。",
+    },
+    "quiet_set": {
+        "en": "Quiet hours {quiet} ({zone}): alerts wait until they end.",
+        "zh-Hans": "免打扰时段 {quiet}（{zone}）：期间的提醒将在结束后发送。",
+        "zh-Hant": "免打擾時段 {quiet}（{zone}）：期間的提醒將在結束後發送。",
+    },
+    "quiet_off": {
+        "en": "No quiet hours.",
+        "zh-Hans": "已关闭免打扰。",
+        "zh-Hant": "已關閉免打擾。",
+    },
+    "toggled_on": {
+        "en": "Following {name}",
+        "zh-Hans": "已关注 {name}",
+        "zh-Hant": "已關注 {name}",
+    },
+    "toggled_off": {
+        "en": "Stopped following {name}",
+        "zh-Hans": "已取消关注 {name}",
+        "zh-Hant": "已取消關注 {name}",
+    },
+}
+
+
+def t(key: str, language: str | None, **values: object) -> str:
+    """The text `key` in `language` (English when missing), with `values` filled in."""
+    texts = TEXTS[key]
+    return texts.get(language or "en", texts["en"]).format(**values)
+
+
+def language_from_code(code: str | None) -> str:
+    """A Telegram user's language_code → one of LANGUAGES ("zh-TW" → zh-Hant, "zh" → zh-Hans)."""
+    if not code:
+        return "en"
+    folded = code.replace("_", "-").casefold()
+    if folded.startswith("zh"):
+        traditional = ("hant", "tw", "hk", "mo")
+        return "zh-Hant" if any(part in folded for part in traditional) else "zh-Hans"
+    return "en"
+
+
+def parse_language(text: str) -> str | None:
+    """What the user typed after /lang → a language, or None when it is not one we speak."""
+    folded = text.strip().casefold().replace("_", "-")
+    aliases = {
+        "en": "en", "english": "en",
+        "zh-hans": "zh-Hans", "zh-cn": "zh-Hans", "zh": "zh-Hans", "简体": "zh-Hans",
+        "简体中文": "zh-Hans", "cn": "zh-Hans",
+        "zh-hant": "zh-Hant", "zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "繁體": "zh-Hant",
+        "繁體中文": "zh-Hant", "繁体": "zh-Hant", "tw": "zh-Hant",
+    }  # fmt: skip
+    return aliases.get(folded)

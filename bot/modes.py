@@ -1,0 +1,81 @@
+"""Per chat delivery modes: instant or a daily digest, and quiet hours, in the chat's time zone.
+
+Pure: `now` is always passed in. (The digest's cron schedule is in `bot.delivery`.)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+MODES = ("instant", "digest")
+_CLOCK = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
+
+
+class ModeError(ValueError):
+    """A setting the user must fix; the message shows an example."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """How one chat (forum topic) wants its alerts; the defaults are instant, no quiet hours."""
+
+    mode: str = "instant"
+    digest_at: str = "09:00"  # local time of the daily digest
+    quiet: str | None = None  # "22:00-07:00": held until it ends
+    timezone: str = "UTC"
+    language: str | None = None  # en | zh-Hans | zh-Hant; None: English
+    template: str | None = None  # None: the default layout
+    digest_last: datetime | None = None  # when the last digest went out (aware)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def parse_clock(text: str) -> time:
+    """'9:30', '09:30', '21h05' → a time of day."""
+    match = _CLOCK.fullmatch(text.strip())
+    if match is None:
+        raise ModeError(f"'{text}' is not a time of day. For example: 08:30")
+    return time(int(match[1]), int(match[2]))
+
+
+def parse_quiet(text: str) -> str:
+    """'22:00-07:00' → the normalised form; 'off' → ''."""
+    if text.strip().lower() in ("off", "none", "no"):
+        return ""
+    start, sep, end = text.replace("–", "-").partition("-")
+    if not sep:
+        raise ModeError("Give the quiet hours as START-END. For example: /quiet 22:00-07:00")
+    first, last = parse_clock(start), parse_clock(end)
+    if first == last:
+        raise ModeError("Quiet hours must not start and end at the same time.")
+    return f"{first:%H:%M}-{last:%H:%M}"
+
+
+def parse_timezone(text: str) -> str:
+    try:
+        ZoneInfo(text.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ModeError(
+            f"'{text}' is not a time zone. For example: Asia/Shanghai, Europe/Berlin, UTC"
+        ) from None
+    return text.strip()
+
+
+def quiet_until(settings: ChatSettings, now: datetime) -> datetime | None:
+    """When the quiet hours around `now` end (aware), or None when it is not quiet now."""
+    if not settings.quiet:
+        return None
+    start_text, _, end_text = settings.quiet.partition("-")
+    start, end = parse_clock(start_text), parse_clock(end_text)
+    local = now.astimezone(settings.tz)
+    clock = local.time().replace(tzinfo=None)
+    inside = start <= clock < end if start < end else clock >= start or clock < end
+    if not inside:
+        return None
+    day = local.date() if clock < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=settings.tz)
