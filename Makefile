@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/eventfeed.yaml
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv clean bench chaos
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,16 @@ run: venv
 
 test: venv
 	$(BIN)/pytest -q
+
+# Every benchmark in bench/ at full size, one after the other (40 minutes or more on 2 cores;
+# docs/benchmarks.md has the figures). `make test` runs them only at a tiny size.
+BENCHMARKS := extraction backfill fanout latency large_state serving
+bench: venv
+	@for b in $(BENCHMARKS); do $(BIN)/python bench/$$b.py || exit 1; done
+
+# The crash and hostile-input tests at full size: 1000 articles, 30 SIGKILLs, 10,000 files.
+chaos: venv
+	EVENTFEED_CHAOS=large $(BIN)/pytest -q -s tests/chaos tests/test_bad_input.py
 
 lint: venv
 	$(BIN)/ruff check bot tests

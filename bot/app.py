@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,20 +17,37 @@ from typing import Any
 
 import yaml
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.error import NetworkError as TelegramNetworkError
+from telegram.error import TimedOut as TelegramTimedOut
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.commands import CommandContext, publish_commands, register
 from bot.config import Config, ConfigError, parse_config
+from bot.delivery import apply_routes, limits_of
 from bot.extract import RulePack, RulePackError, load_rule_pack
 from bot.feeds import FeedSite
+from bot.limits import FloodLimiter
+from bot.metrics import Metrics, TimedSender
 from bot.pipeline import Pipeline, ScanReport, Source
+from bot.progress import ProgressHook, ProgressReport
+from bot.reload import LiveEventTypes, Reloader, needs_restart, pack_files
+from bot.routes import RouteError, parse_routes
 from bot.rulefiles import default_documents
 from bot.sender import Sender
+from bot.siteview import SiteView
 from bot.store import Store
+from bot.systemd import notify
 from bot.watcher import FULL_SCAN, FolderWatcher
 from bot.web import bound_port, make_app, start_server
+from bot.websub import ping_hub
 
 log = logging.getLogger("eventfeed")
+
+STOP_GRACE_SECONDS = 5.0  # SIGTERM: how long the in-flight send and scan may take to finish
+
+
+class ScanStopped(Exception):
+    """Raised between two files when the daemon is stopping: every file done so far is saved."""
 
 
 def load_config(path: Path | None, env: Mapping[str, str]) -> Config:
@@ -97,6 +116,7 @@ def build_pipeline(config: Config, store: Store, pack: RulePack) -> Pipeline:
             title=site.title,
             description=site.description,
             language=site.language,
+            hub=config.feeds.websub_hub,
         ),
         feeds_folder=config.feeds.folder,
         max_entries=config.feeds.max_entries,
@@ -118,32 +138,90 @@ class Health:
 class Daemon:
     """Scanner, feed writer, HTTP server, Telegram bot and scheduler on one event loop."""
 
-    def __init__(self, config: Config, pack: RulePack) -> None:
+    def __init__(self, config: Config, pack: RulePack, config_path: Path | None = None) -> None:
         self.config = config
+        self.config_path = config_path  # read again on reload
         self.pack = pack
         self.store = Store(config.state.url)
         self.pipeline = build_pipeline(config, self.store, pack)
         self.health = Health()
+        self._feeds_error: str | None = None  # the last feed write failed: retried every scan
+        self.metrics = Metrics()
+        self._published = False  # see _feeds_exist
+        self.siteview = SiteView(
+            self.store,
+            self.pipeline.site,
+            config.feeds.max_entries,
+            config.site.tz,
+            lambda: datetime.now(UTC),
+        )
         self._scan_lock = asyncio.Lock()
         self._wake_delivery = asyncio.Event()
         self._stop = asyncio.Event()
         self.sender: Sender | None = None
         self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.http_port: int | None = None
+        self._sent_since_summary = 0
+        self._reloads: set[asyncio.Task[bool]] = set()
+        self.reloader = Reloader(self._load_again, self._apply_reload, self._reload_files(config))
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake_delivery.set()
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload the rule pack, alias and rate tables and the routes; an invalid edit
+        is refused and the running ones stay."""
+        task = asyncio.get_running_loop().create_task(self.reloader.reload("SIGHUP"))
+        self._reloads.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._reloads.discard)
+
+    def _reload_files(self, config: Config) -> list[Path]:
+        return [*([self.config_path] if self.config_path else []), *pack_files(config)]
+
+    def _load_again(self) -> tuple[Config, RulePack]:
+        """Config, pack and routes, all validated (ConfigError) before anything changes."""
+        config = load_config(self.config_path, os.environ) if self.config_path else self.config
+        pack = load_pack(config)
+        try:
+            parse_routes(config.telegram.routes, pack.event_types, pack.canonical)
+        except RouteError as exc:
+            raise ConfigError(str(exc)) from None
+        return config, pack
+
+    async def _apply_reload(self, loaded: tuple[Config, RulePack]) -> None:
+        config, pack = loaded
+        async with self._scan_lock:  # never in the middle of a scan: one pack per scan
+            self.pack = pack
+            self.pipeline.pack = pack
+            self.pipeline._filters.clear()  # filters resolve aliases and types with the pack
+        if self.application is not None and config.telegram.routes != self.config.telegram.routes:
+            await apply_routes(self.store, config.telegram.routes, pack)
+        stale = needs_restart(self.config, config)
+        if stale:
+            log.warning("config changed keys=%s; restart to apply them", ",".join(stale))
+        telegram = dataclasses.replace(self.config.telegram, routes=config.telegram.routes)
+        self.config = dataclasses.replace(self.config, extract=config.extract, telegram=telegram)
+        self.reloader.files = self._reload_files(config)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         runner = await start_server(
-            make_app(self.config.feeds.folder, self._health),
+            make_app(
+                self.config.feeds.folder,
+                self._health,
+                self.siteview,
+                self._metrics_text,
+                max_age=round(self.config.scan.interval_seconds),
+            ),
             self.config.http.host,
             self.config.http.port,
         )
         self.http_port = bound_port(runner)
         log.info("serving feeds url=http://%s:%s/", self.config.http.host, self.http_port)
-        await self.scan(None)
+        notify("READY=1")  # systemd (Type=notify): serving; the first scan may take a while
+        with ProgressReport("scan") as progress:  # the first scan of a large folder is long
+            await self.scan(None, progress)
         watcher = FolderWatcher(
             self.config.articles.folder, loop, self._on_change, self.config.scan.debounce_seconds
         )
@@ -158,38 +236,74 @@ class Daemon:
             coalesce=True,
         )
         scheduler.start()
+        reload_watch = asyncio.create_task(self.reloader.watch())
         delivery: asyncio.Task[None] | None = None
         try:
-            await self._start_telegram()
+            if not self._stop.is_set():  # SIGTERM during the first scan: just stop
+                await self._start_telegram_when_reachable()
             if self.sender is not None:
                 delivery = asyncio.create_task(self._delivery_loop(self.sender))
             await self._stop.wait()
         finally:
             log.info("stopping")
+            notify("STOPPING=1")
             scheduler.shutdown(wait=False)
             watcher.stop()
-            if delivery is not None:
-                delivery.cancel()
-                await asyncio.gather(delivery, return_exceptions=True)
+            reload_watch.cancel()
+            await self._finish(delivery)
             await self._stop_telegram()
             await runner.cleanup()
             self.store.close()
 
-    async def scan(self, paths: set[str] | None) -> ScanReport:
+    async def _finish(self, delivery: asyncio.Task[None] | None) -> None:
+        """Let the message being sent and the file being read finish, so the outbox and the
+        store stay consistent; whatever takes longer than the grace period is cut short."""
+        if delivery is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(delivery), STOP_GRACE_SECONDS)
+            except TimeoutError:
+                log.warning("delivery did not finish in %ss; stopping it", STOP_GRACE_SECONDS)
+                delivery.cancel()
+                await asyncio.gather(delivery, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_GRACE_SECONDS), self._scan_lock:
+                pass
+
+    async def scan(
+        self, paths: set[str] | None, progress: ProgressHook | None = None
+    ) -> ScanReport:
         """One scan at a time; feeds are rewritten when anything changed."""
+
+        def checkpoint(done: int, total: int) -> None:
+            if self._stop.is_set():
+                raise ScanStopped
+            if progress is not None:
+                progress(done, total)
+
         async with self._scan_lock:
-            report = await asyncio.to_thread(self.pipeline.scan, paths)
+            started = time.monotonic()
+            try:
+                report = await asyncio.to_thread(self.pipeline.scan, paths, checkpoint)
+            except ScanStopped:
+                log.info("scan stopped: the daemon is stopping")
+                return ScanReport()
+            if report.queued:  # alerts first: publishing many feed files takes longer
+                self._wake_delivery.set()
             written = 0
-            if report.dirty or not self._feeds_exist():
+            if report.dirty or self._feeds_error is not None or not self._feeds_exist():
                 try:
-                    written = await asyncio.to_thread(self.pipeline.write_feeds)
+                    written = await self._publish()
+                    self._feeds_error = None
                 except OSError as exc:  # full or read-only disk: the old feeds stay intact
-                    self.health.last_error = f"writing feeds: {exc.strerror or exc}"
+                    self._feeds_error = f"writing feeds: {exc.strerror or exc}"
+                    self.health.last_error = self._feeds_error
                     log.error("cannot write feeds error=%s", exc.strerror or exc)
             self.health.last_scan = datetime.now(UTC).isoformat()
             self.health.last_report = vars(report) | {"feeds_written": written}
+            sent, self._sent_since_summary = self._sent_since_summary, 0
             log.info(
-                "scan seen=%d new=%d changed=%d failed=%d deleted=%d events=%d queued=%d feeds=%d",
+                "scan seen=%d new=%d changed=%d failed=%d deleted=%d events=%d queued=%d "
+                "sent=%d feeds=%d",
                 report.seen,
                 report.new,
                 report.changed,
@@ -197,14 +311,31 @@ class Daemon:
                 report.deleted,
                 report.events,
                 report.queued,
+                sent,  # messages sent since the previous scan line
                 written,
             )
-            if report.queued:
-                self._wake_delivery.set()
+            self.metrics.scans += 1
+            self.metrics.scan_seconds.observe(time.monotonic() - started)
             return report
 
+    async def _publish(self) -> int:
+        """Rewrite the feeds; tell the page cache and the WebSub hub what changed."""
+        changed = await asyncio.to_thread(self.pipeline.publish_feeds)
+        self._published = True
+        self.siteview.invalidate()
+        self.metrics.feed_writes += len(changed)
+        hub = self.config.feeds.websub_hub
+        if hub:
+            await ping_hub(hub, self.pipeline.site.topics(changed))
+        return len(changed)
+
+    def _metrics_text(self) -> str:
+        return self.metrics.render(self.store.counts(), self.store.outbox_counts())
+
     def _feeds_exist(self) -> bool:
-        return (self.config.feeds.folder / "events.atom").exists()
+        # False until this run has published once: the first publish compares every feed file
+        # with what it should hold, which also repairs files a power loss left wrong.
+        return self._published and (self.config.feeds.folder / "events.atom").exists()
 
     async def _on_change(self, paths: set[str]) -> None:
         await self.scan(None if FULL_SCAN in paths else paths)
@@ -215,19 +346,26 @@ class Daemon:
 
     def _health(self) -> dict[str, Any]:
         return {
-            "status": "ok",
+            "status": "ok" if self._feeds_error is None else "degraded",
+            "feeds_error": self._feeds_error,
             "started": self.health.started,
             "last_scan": self.health.last_scan,
             "last_scan_report": self.health.last_report,
             "last_error": self.health.last_error,
             "telegram": self.health.telegram,
+            "reloads": {"applied": self.reloader.reloads, "refused": self.reloader.refused},
             "outbox": self.store.outbox_counts(),
+            # The files that failed, so an operator sees which ones without reading logs.
+            "file_errors": [
+                {"path": path, "status": status, "error": error[:300]}
+                for path, status, error in self.store.article_errors()[:20]
+            ],
             **self.store.counts(),
         }
 
     # -- Telegram -----------------------------------------------------------------------
 
-    async def _start_telegram(self) -> None:
+    async def _start_telegram(self, poll: bool = True) -> None:
         tg = self.config.telegram
         if tg.token is None:
             log.warning(
@@ -236,7 +374,7 @@ class Daemon:
             )
             return
         builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
-            ApplicationBuilder().token(tg.token.reveal()).rate_limiter(AIORateLimiter())
+            ApplicationBuilder().token(tg.token.reveal()).rate_limiter(FloodLimiter(limits_of(tg)))
         )
         if tg.base_url:
             base = tg.base_url.rstrip("/")
@@ -246,20 +384,43 @@ class Daemon:
             application,
             CommandContext(
                 store=self.store,
-                event_types=self.pack.event_types,
-                canonical=self.pack.canonical,
+                event_types=LiveEventTypes(lambda: self.pack),  # follows reloads
+                canonical=lambda name: self.pack.canonical(name),
                 admins=tg.admins,
+                on_resume=self._wake_delivery.set,
             ),
         )
         self.application = application
-        self.sender = Sender(application.bot)
+        self.sender = TimedSender(
+            application.bot, self.metrics.send_seconds, paid_broadcast=tg.paid_broadcast
+        )
+        await apply_routes(self.store, tg.routes, self.pack)
         await application.initialize()
-        await publish_commands(application)
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(drop_pending_updates=False)
+        if poll:  # `run --once` only sends; commands wait for the daemon
+            await publish_commands(application)
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(drop_pending_updates=False)
         self.health.telegram = "on"
         log.info("telegram bot started username=%s", application.bot.username)
+
+    async def _start_telegram_when_reachable(self) -> None:
+        """Telegram down at start: keep scanning and writing feeds, and try again with backoff."""
+        delay = 5.0
+        while not self._stop.is_set():
+            try:
+                await self._start_telegram()
+                return
+            except (TelegramNetworkError, TelegramTimedOut) as exc:
+                log.warning("telegram unreachable at start error=%s; retrying in %ss", exc, delay)
+                self.health.telegram = "unreachable"
+                if self.application is not None:
+                    await self._stop_telegram()
+                    await self.application.bot.shutdown()  # initialize failed half-way
+                self.application, self.sender = None, None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            delay = min(delay * 2, 300.0)
 
     async def _stop_telegram(self) -> None:
         application = self.application
@@ -274,10 +435,11 @@ class Daemon:
     async def _delivery_loop(self, sender: Sender) -> None:
         """Drain the outbox whenever a scan queues something, and when a retry falls due."""
         interval = self.config.scan.interval_seconds
-        while True:
+        while not self._stop.is_set():
             self._wake_delivery.clear()  # before the pass: a wake during it is not lost
             try:
-                report = await self.pipeline.deliver(sender)
+                report = await self.pipeline.deliver(sender, stop=self._stop)
+                self._sent_since_summary += report.sent
                 if report.sent or report.failed or report.retried:
                     log.info(
                         "delivery sent=%d retried=%d failed=%d",
@@ -296,9 +458,34 @@ class Daemon:
                 await asyncio.wait_for(self._wake_delivery.wait(), timeout)
 
 
-async def run_daemon(config: Config, pack: RulePack) -> None:
-    daemon = Daemon(config, pack)
+async def run_daemon(config: Config, pack: RulePack, config_path: Path | None = None) -> None:
+    daemon = Daemon(config, pack, config_path)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.stop)
+    loop.add_signal_handler(signal.SIGHUP, daemon.request_reload)
     await daemon.run()
+
+
+async def run_once(config: Config, pack: RulePack) -> int:
+    """`run --once`: one scan, one feed write, one delivery pass; 1 if a file or the feeds failed."""
+    daemon = Daemon(config, pack)
+    try:
+        with ProgressReport("scan") as progress:
+            report = await daemon.scan(None, progress)
+        if config.telegram.token is not None:
+            await daemon._start_telegram(poll=False)
+            assert daemon.sender is not None
+            sent = await daemon.pipeline.deliver(daemon.sender)
+            pending = (await asyncio.to_thread(daemon.store.outbox_counts)).get("pending", 0)
+            log.info(
+                "delivery sent=%d retried=%d failed=%d pending=%d",
+                sent.sent,
+                sent.retried,
+                sent.failed,
+                pending,
+            )
+    finally:
+        await daemon._stop_telegram()
+        daemon.store.close()
+    return 1 if report.failed or daemon.health.last_error else 0

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot import __version__
+from bot import __version__, operate, outbox_cli
 from bot.articles import ArticleError, article_url, parse_article
 from bot.codec import extract_record
 from bot.config import Config, ConfigError
@@ -30,16 +30,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     run = commands.add_parser("run", help="run the daemon")
     run.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML config file")
+    run.add_argument(
+        "--once", action="store_true", help="one scan, feed write and delivery pass, then exit"
+    )
 
     ext = commands.add_parser("extract", help="print the headline events of article files")
     ext.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     ext.add_argument("--format", choices=("jsonl", "json"), default="jsonl")
     ext.add_argument("--config", type=Path, default=None, help="YAML config file")
 
+    operate.add_commands(commands)  # doctor, reprocess, export, import
+    outbox_cli.add_command(commands)  # outbox [--retry]
+
     args = parser.parse_args(argv)
     try:
+        if hasattr(args, "handler"):
+            return int(args.handler(args))
         if args.command == "run":
-            return _run(args.config)
+            return operate.run_once(args.config) if args.once else _run(args.config)
         return _extract(args.paths, args.format, args.config)
     except ConfigError as exc:
         print(f"eventfeed: configuration error: {exc}", file=sys.stderr)
@@ -56,7 +64,7 @@ def _run(config_path: Path) -> int:
     check_folders(config)
     pack = load_pack(config)
     setup_logging(config)
-    asyncio.run(run_daemon(config, pack))
+    asyncio.run(run_daemon(config, pack, config_path))
     return 0
 
 

@@ -51,6 +51,7 @@ class StateConfig:
 class FeedsConfig:
     folder: Path = Path("feeds")
     max_entries: int = 50
+    websub_hub: str | None = None  # WebSub hub to declare (rel="hub") and ping on changes
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,13 @@ class TelegramConfig:
     token: Secret | None = None
     base_url: str | None = None  # e.g. http://127.0.0.1:8081/bot for a self-hosted Bot API server
     admins: tuple[int, ...] = ()
+    # Flood limits (Telegram's defaults); paid_broadcast lifts the overall rate to 1000/s.
+    max_per_second: float = 30.0
+    chat_interval_seconds: float = 1.0
+    group_per_minute: int = 20
+    paid_broadcast: bool = False
+    # Routing: "CHAT[/TOPIC]: filter" (optionally "| template"), subscribed from config.
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,12 @@ class ExtractConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    level: str = "INFO"  # DEBUG, INFO, WARNING or ERROR
+    format: str = "keyvalue"  # keyvalue (ts=… level=… msg=…) or json (one object a line)
+
+
+@dataclass(frozen=True)
 class Config:
     articles: ArticlesConfig = field(default_factory=ArticlesConfig)
     state: StateConfig = field(default_factory=StateConfig)
@@ -110,6 +124,7 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
 
 def parse_config(text: str | None, env: Mapping[str, str], source: str = "<config>") -> Config:
@@ -238,6 +253,8 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: 'scan.debounce_seconds' must not be negative")
     if not config.site.base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{source}: 'site.base_url' must start with http:// or https://")
+    if config.feeds.websub_hub and not config.feeds.websub_hub.startswith(("http://", "https://")):
+        raise ConfigError(f"{source}: 'feeds.websub_hub' must start with http:// or https://")
     if config.telegram.base_url and not config.telegram.base_url.startswith(
         ("http://", "https://")
     ):
@@ -249,6 +266,16 @@ def _check(config: Config, source: str) -> None:
             f"{source}: 'site.timezone' must be an IANA time zone such as 'Asia/Shanghai', "
             f"got {config.site.timezone!r}"
         ) from None
+    if config.telegram.max_per_second <= 0 or config.telegram.group_per_minute < 1:
+        raise ConfigError(
+            f"{source}: 'telegram.max_per_second' and 'telegram.group_per_minute' must be positive"
+        )
+    if config.telegram.chat_interval_seconds < 0:
+        raise ConfigError(f"{source}: 'telegram.chat_interval_seconds' must not be negative")
+    if config.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"{source}: 'log.level' must be DEBUG, INFO, WARNING or ERROR")
+    if config.log.format not in ("keyvalue", "json"):
+        raise ConfigError(f"{source}: 'log.format' must be keyvalue or json")
     host, sep, port = config.http.bind.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"{source}: 'http.bind' must be HOST:PORT such as '127.0.0.1:8080'")

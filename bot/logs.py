@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -39,14 +40,31 @@ class TokenRedactor(logging.Filter):
         return True
 
 
-def setup_logging(config: Config, level: int = logging.INFO) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line (`log.format: json`), for log shippers that parse JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(config: Config, level: int | None = None) -> None:
+    """Log to stderr in the configured format and level; the token is masked in every line."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    json_lines = config.log.format == "json"
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(FORMAT))
     token = config.telegram.token
     handler.addFilter(TokenRedactor(token.reveal() if token else None))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(level if level is not None else config.log.level.upper())
     # Request lines carry the token in their URL and say nothing an operator needs.
     for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

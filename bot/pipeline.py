@@ -9,19 +9,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from dataclasses import dataclass, field, replace
+from datetime import datetime, tzinfo
 from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
 
 from bot import files
 from bot.articles import ArticleError, article_url, parse_article
+from bot.delivery import Deliverer, DeliveryReport
 from bot.extract import RulePack, extract
-from bot.feeds import FeedSite, render_all
+from bot.feeds import FeedSite, RenderCache, build_feeds, render_all
 from bot.filters import Filter, FilterError, parse_filter
-from bot.messages import render_event_message
 from bot.model import Article, Extraction, StoredArticle
-from bot.sender import Failed, Gone, Migrated, RetryAfter, Sender, Sent
-from bot.store import Delivery, FileState, Store, Subscription, Targets, retry_delay
+from bot.publish import write_folder
+from bot.sender import Sender
+from bot.statics import static_documents
+from bot.store import FileState, Store, Subscription, Targets
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +57,6 @@ class ScanReport:
 
 
 @dataclass
-class DeliveryReport:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-
-
-@dataclass
 class Pipeline:
     source: Source
     store: Store
@@ -69,10 +66,16 @@ class Pipeline:
     max_entries: int
     clock: Callable[[], datetime]
     _filters: dict[str, Filter | None] = field(default_factory=dict)
+    # Unchanged entries and pages are not rendered again on the next write.
+    _render_cache: RenderCache = field(default_factory=RenderCache)
 
     # -- scanning ---------------------------------------------------------------------
 
-    def scan(self, paths: Iterable[str] | None = None) -> ScanReport:
+    def scan(
+        self,
+        paths: Iterable[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ScanReport:
         """Process new and changed files: every file when `paths` is None, else just those.
 
         A full scan also notices deleted files. Unchanged files (same size and mtime) are not
@@ -93,11 +96,16 @@ class Pipeline:
         # Deletions first, so that a renamed file is recognised by its content.
         report.deleted = self.store.mark_deleted(gone, self.clock())
         subscriptions = self.store.active_subscriptions()
-        for info in sorted(wanted, key=lambda i: i.path):
+        ordered = sorted(wanted, key=lambda i: i.path)
+        for done, info in enumerate(ordered):
+            if progress is not None:  # (files checked, files to check): for long first scans
+                progress(done, len(ordered))
             state = known.get(info.path)
             if state and (state.size, state.mtime_ns) == (info.size, info.mtime_ns):
                 continue
             self._process(info, state, subscriptions, report)
+        if progress is not None:
+            progress(len(ordered), len(ordered))
         return report
 
     def _process(
@@ -113,7 +121,12 @@ class Pipeline:
         except files.FileTooLarge as exc:
             self._fail(info, "skipped", str(exc), "", report)
             return
-        except OSError as exc:  # vanished, unreadable: try again when it changes
+        except (PermissionError, files.OutsideRoot) as exc:
+            # Recorded, and read again on every scan: a chmod leaves size and mtime alone.
+            reason = f"cannot read: {exc.strerror or exc}"
+            self._fail(replace(info, mtime_ns=-1), "error", reason, "", report)
+            return
+        except OSError as exc:  # vanished between listing and reading: the next scan sees
             log.warning("cannot read file=%s error=%s", info.path, exc.strerror or exc)
             return
         digest = files.content_hash(data)
@@ -135,16 +148,21 @@ class Pipeline:
             )
             return
         url = article_url(article, self.source.base_url, self.source.permalink)
-        result = self.store.save_article(
-            article,
-            extraction,
-            url,
-            size=info.size,
-            mtime_ns=info.mtime_ns,
-            content_hash=digest,
-            now=now,
-            targets=self._targets(article, extraction, url, subscriptions),
-        )
+        try:
+            result = self.store.save_article(
+                article,
+                extraction,
+                url,
+                size=info.size,
+                mtime_ns=info.mtime_ns,
+                content_hash=digest,
+                now=now,
+                targets=self._targets(article, extraction, url, subscriptions),
+            )
+        except IntegrityError as exc:  # data the schema refuses: this file fails, not the scan
+            log.exception("cannot store file=%s", info.path)
+            self._fail(info, "error", f"cannot store: {exc.orig}", digest, report)
+            return
         if state is not None:
             report.changed += 1
         else:
@@ -207,65 +225,28 @@ class Pipeline:
 
     def write_feeds(self) -> int:
         """Render every feed and replace the files that changed; returns how many changed."""
-        articles = self.store.published_articles(limit=self.max_entries)
-        changed = 0
-        for name, data in render_all(self.site, articles, self.max_entries).items():
-            if files.atomic_write(self.feeds_folder / name, data):
-                changed += 1
-        return changed
+        return len(self.publish_feeds())
+
+    def publish_feeds(self) -> list[str]:
+        """Render every feed (archives, stylesheet, OPML too), write the files whose bytes
+        changed and remove feeds left without entries; returns the paths that changed."""
+        articles = self.store.published_articles()
+        documents = render_all(self.site, articles, self.max_entries, self._render_cache)
+        feeds = build_feeds(self.site, articles, self._render_cache.entry)
+        documents |= static_documents(self.site, feeds)
+        return write_folder(self.feeds_folder, documents)
 
     # -- delivery -----------------------------------------------------------------------
 
-    async def deliver(self, sender: Sender, concurrency: int = 8) -> DeliveryReport:
-        """Send every due outbox message: chats in parallel, each chat's messages in order."""
-        report = DeliveryReport()
-        due = await asyncio.to_thread(self.store.due_deliveries, self.clock())
-        by_chat: dict[int, list[Delivery]] = {}
-        for delivery in due:
-            by_chat.setdefault(delivery.chat_id, []).append(delivery)
-        gate = asyncio.Semaphore(concurrency)
+    async def deliver(
+        self, sender: Sender, concurrency: int = 64, stop: asyncio.Event | None = None
+    ) -> DeliveryReport:
+        """Send every due outbox message (see `bot.delivery`): chats in parallel, in order.
 
-        async def one_chat(queue: list[Delivery]) -> None:
-            async with gate:
-                for delivery in queue:
-                    if not await self._send(sender, delivery, report):
-                        break  # keep this chat's order: the rest waits for the next pass
-
-        await asyncio.gather(*(one_chat(queue) for queue in by_chat.values()))
-        return report
-
-    async def _send(self, sender: Sender, delivery: Delivery, report: DeliveryReport) -> bool:
-        text = render_event_message(delivery.article, delivery.events)
-        outcome = await sender.send(delivery.chat_id, text, thread_id=delivery.thread_id)
-        now = self.clock()
-        ids = delivery.ids
-        if isinstance(outcome, Sent):
-            await asyncio.to_thread(self.store.mark_sent, ids, outcome.message_id, now)
-            report.sent += 1
-            return True
-        if isinstance(outcome, RetryAfter):
-            when = now + timedelta(seconds=outcome.seconds)
-            await asyncio.to_thread(self.store.reschedule, ids, when, "rate limited")
-            report.retried += 1
-            return False
-        if isinstance(outcome, Migrated):
-            await asyncio.to_thread(self.store.migrate_chat, delivery.chat_id, outcome.new_chat_id)
-            report.retried += 1
-            return False
-        if isinstance(outcome, Gone):
-            await asyncio.to_thread(self.store.deactivate_chat, delivery.chat_id)
-            await asyncio.to_thread(self.store.mark_failed, ids, outcome.reason, "gone")
-            report.failed += 1
-            return False
-        assert isinstance(outcome, Failed)
-        if outcome.retryable:
-            when = now + retry_delay(delivery.attempts)
-            await asyncio.to_thread(self.store.reschedule, ids, when, outcome.reason)
-            report.retried += 1
-        else:
-            await asyncio.to_thread(self.store.mark_failed, ids, outcome.reason)
-            report.failed += 1
-        return False
+        Once `stop` is set no new message is started; those in flight finish and are recorded.
+        """
+        deliverer = Deliverer(self.store, self.clock, concurrency=concurrency)
+        return await deliverer.deliver(sender, stop)
 
 
 def _from_ns(mtime_ns: int, now: datetime) -> datetime:

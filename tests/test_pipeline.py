@@ -66,7 +66,7 @@ def test_feeds_follow_edits_and_deletions(pipeline: Pipeline, folder: Path) -> N
     target = folder / FIRST
     shutil.copy(SAMPLES / FIRST, target)
     pipeline.scan()
-    assert pipeline.write_feeds() == 4
+    assert pipeline.write_feeds() >= 6  # every feed in three formats, stylesheet, OPML, icon
     assert pipeline.write_feeds() == 0  # unchanged input: byte-identical, not rewritten
     atom = pipeline.feeds_folder / "articles.atom"
     entry_id = feedparser.parse(atom.read_bytes()).entries[0].id
@@ -128,3 +128,41 @@ async def test_a_failing_chat_does_not_block_the_others(
     assert [s.chat_id for s in pipeline.store.active_subscriptions()] == [11, 12]
     due = pipeline.store.next_due()
     assert due is not None and due > datetime.now(UTC)
+
+
+def test_two_articles_of_one_story_are_one_events_feed_entry(
+    pipeline: Pipeline, folder: Path
+) -> None:
+    """Both samples report Meta's $100M signing bonuses: one entry, 'also reported by' the other."""
+    shutil.copy(SAMPLES / FIRST, folder / FIRST)
+    shutil.copy(SAMPLES / SECOND, folder / SECOND)
+    pipeline.scan()
+    pipeline.write_feeds()
+    entries = feedparser.parse((pipeline.feeds_folder / "events.atom").read_bytes()).entries
+    bonuses = [
+        e for e in entries if e.title.startswith("[compensation]") and "1亿" in e.content[0].value
+    ]
+    assert len(bonuses) == 1, [e.title for e in bonuses]
+    assert "Also reported by" in bonuses[0].content[0].value
+    articles = pipeline.store.published_articles()
+    stories = {
+        e.story_id
+        for a in articles
+        for e in a.events
+        if e.event.type == "compensation" and e.event.amount and e.event.amount.usd == 1e8
+    }
+    assert len(stories) == 1
+
+
+def test_a_repeated_passage_stores_one_event_and_blocks_no_other_file(
+    pipeline: Pipeline, folder: Path
+) -> None:
+    text = (SAMPLES / FIRST).read_text(encoding="utf-8")
+    head, _, body = text.partition("\n---\n")
+    (folder / "a-doubled.md").write_text(f"{head}\n---\n{body}\n\n{body}", encoding="utf-8")
+    shutil.copy(SAMPLES / SECOND, folder / "b-other.txt")
+    report = pipeline.scan()
+    assert (report.new, report.failed) == (2, 0)
+    [doubled] = [a for a in pipeline.store.published_articles() if a.article.path == "a-doubled.md"]
+    keys = [e.event.key for e in doubled.events]
+    assert keys and len(keys) == len(set(keys))

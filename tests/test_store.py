@@ -165,3 +165,9 @@ def test_database_is_sqlite_in_wal_mode(store: Store, tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "state" / "eventfeed.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_the_same_event_twice_in_one_article_is_stored_once(store: Store) -> None:
+    result = save(store, make_article(), HIRE, BONUS, HIRE, targets={HIRE.key: [(1, None)]})
+    assert [e.event.type for e in result.new_events] == ["talent_move", "compensation"]
+    assert result.queued == 1

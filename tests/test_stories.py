@@ -61,7 +61,7 @@ def article(path: str, title: str) -> Article:
     return Article(path, title, "text", "zh-Hans", datetime(2025, 6, 21, tzinfo=UTC), "text", path)
 
 
-def test_store_alerts_a_story_once_per_chat(tmp_path: Path) -> None:
+def test_store_links_later_reports_to_the_first(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     now = datetime(2025, 6, 21, tzinfo=UTC)
     first = Event("compensation", ("Sam Altman", "Meta", "OpenAI"), "s", "e", amount=BONUS)
@@ -78,8 +78,10 @@ def test_store_alerts_a_story_once_per_chat(tmp_path: Path) -> None:
     [a], [b] = one.new_events, two.new_events
     assert a.first_report and not b.first_report
     assert a.story_id == b.story_id
-    assert two.queued == 1  # chat 1 already has the story; chat 2 only heard of it now
-    assert [d.chat_id for d in store.due_deliveries(now)] == [1, 2]
+    assert two.queued == 2  # chat 1's row becomes an "also reported by" edit when delivered
+    later = [d for d in store.due_deliveries(now) if d.article.uid == two.article.uid]
+    assert sorted(d.chat_id for d in later) == [1, 2]
+    assert all(e.story_id == a.story_id for d in later for e in d.events)
     reloaded = {e.uid: e for art in store.published_articles() for e in art.events}
     assert reloaded[b.uid].story_id == a.story_id and not reloaded[b.uid].first_report
     assert reloaded[a.uid].first_report

@@ -8,14 +8,18 @@ callers use `asyncio.to_thread`, which keeps the event loop free on a slow disk 
 from __future__ import annotations
 
 from bot.store.articles import ArticleStore, FileState, SaveResult, Targets
+from bot.store.backup import BackupError, BackupStore
 from bot.store.base import make_engine
 from bot.store.chats import ChatStore, Subscription
 from bot.store.outbox import Delivery, OutboxStore, retry_delay
+from bot.store.reprocess import Reprocessable, ReprocessStore
 from bot.store.schema import metadata
 
 __all__ = [
+    "BackupError",
     "Delivery",
     "FileState",
+    "Reprocessable",
     "SaveResult",
     "Store",
     "Subscription",
@@ -24,7 +28,7 @@ __all__ = [
 ]
 
 
-class Store(ArticleStore, ChatStore, OutboxStore):
+class Store(ArticleStore, ChatStore, OutboxStore, BackupStore, ReprocessStore):
     """The database. One instance per process; safe to call from several threads."""
 
     def __init__(self, url: str) -> None:

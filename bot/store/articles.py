@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from bot.codec import article_from_dict, article_to_dict, event_from_dict, event_to_dict
 from bot.model import Article, Event, Extraction, StoredArticle, StoredEvent
 from bot.store.base import StoreBase, article_uid, aware, inserted_id, stored_article, stored_event
-from bot.store.outbox import enqueue, story_reached
+from bot.store.outbox import enqueue
 from bot.store.schema import articles, events
 from bot.stories import StoryKey, same_story, story_id
 
@@ -99,7 +99,7 @@ class ArticleStore(StoreBase):
                 "content_hash": content_hash,
                 "status": "ok",
                 "error": None,
-                "published": article.published,
+                "published": article.published.astimezone(UTC),  # SQLite keeps no offset
                 "data": data,
                 "updated": now,
             }
@@ -117,12 +117,11 @@ class ArticleStore(StoreBase):
                 conn, article_id, uid, extraction.events, _day(article), now
             )
             queued = 0
+            # Later reports of a story are queued too: delivery turns them into an
+            # "also reported by" edit of the chat's first alert, not a second alert.
             for stored_event in new_events:
                 for chat_id, thread_id in targets.get(stored_event.event.key, ()):
-                    if stored_event.first_report or not story_reached(
-                        conn, stored_event.story_id, chat_id, thread_id
-                    ):
-                        queued += enqueue(conn, stored_event.id, chat_id, thread_id, now)
+                    queued += enqueue(conn, stored_event.id, chat_id, thread_id, now)
         stored_article = StoredArticle(
             id=article_id,
             uid=uid,
@@ -171,8 +170,12 @@ class ArticleStore(StoreBase):
         }
         keep: list[StoredEvent] = []
         new: list[StoredEvent] = []
+        seen: set[str] = set()
         for ev in found:
             key = ev.key
+            if key in seen:  # the same fact twice (a repeated passage): one event
+                continue
+            seen.add(key)
             known = existing.pop(key, None)
             if known is None:
                 uid = f"{article_uid}.{key[:12]}"
@@ -334,6 +337,50 @@ class ArticleStore(StoreBase):
                 found.setdefault(row.article_id, []).append(stored_event(row, is_first))
         return {key: tuple(value) for key, value in found.items()}
 
+    def recent_events(
+        self, limit: int, since: datetime | None = None
+    ) -> list[tuple[StoredArticle, StoredEvent]]:
+        """The newest active events with their articles, newest article first: an indexed
+        query over events, for the home page and the charts (no scan of every article)."""
+        query = (
+            select(events, articles.c.data.label("article_data"), articles.c.uid.label("a_uid"))
+            .join(articles, articles.c.id == events.c.article_id)
+            .where(articles.c.status == "ok", events.c.active.is_(True))
+            .order_by(articles.c.published.desc(), events.c.id.desc())
+            .limit(limit)
+        )
+        if since is not None:
+            query = query.where(articles.c.published >= since)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        found: list[tuple[StoredArticle, StoredEvent]] = []
+        for row in rows:
+            article = _article_stub(row.article_id, row.a_uid, row.article_data, row.created)
+            found.append((article, stored_event(row)))
+        return found
+
+    def find_article(
+        self, *, uid: str | None = None, stem: str | None = None
+    ) -> StoredArticle | None:
+        """A published article by uid, or by its path without extension (the daemon's own
+        article pages use that path)."""
+        query = select(articles).where(articles.c.status == "ok")
+        if uid is not None:
+            query = query.where(articles.c.uid == uid)
+        elif stem is not None:
+            like = stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(
+                (articles.c.path == stem) | articles.c.path.like(f"{like}.%", escape="\\")
+            )
+        else:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(articles.c.id).limit(1)).first()
+            if row is None:
+                return None
+            by_article = self._events_of(conn, [row.id])
+        return stored_article(row, by_article.get(row.id, ()))
+
     def article_errors(self) -> list[tuple[str, str, str]]:
         query = select(articles.c.path, articles.c.status, articles.c.error).where(
             articles.c.status.in_(("error", "skipped"))
@@ -360,3 +407,18 @@ class ArticleStore(StoreBase):
 def _day(article: Article) -> date | None:
     """The article's day for story matching; unknown when it is only the file's mtime."""
     return None if article.undated else article.published.date()
+
+
+def _article_stub(article_id: int, uid: str, data: Any, created: datetime) -> StoredArticle:
+    """An article from its stored JSON, without its other events (for event listings)."""
+    row = _Row(article_id, uid, data, created, created)
+    return stored_article(row, ())
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: int
+    uid: str
+    data: Any
+    first_seen: datetime
+    updated: datetime

@@ -80,7 +80,7 @@ outbox = Table(
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
     Column("chat_id", BigInteger, nullable=False, index=True),
     Column("thread_id", BigInteger, nullable=False, default=0),
-    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed|gone
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|merged|…
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("next_attempt", DateTime(timezone=True), nullable=False),
@@ -88,4 +88,27 @@ outbox = Table(
     Column("created", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
     UniqueConstraint("event_id", "chat_id", "thread_id"),
+)
+
+# Per chat (and forum topic) delivery settings; a missing row means the defaults.
+chat_settings = Table(
+    "chat_settings",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("thread_id", BigInteger, primary_key=True, autoincrement=False, default=0),
+    Column("mode", String(16), nullable=False, default="instant"),  # instant | digest
+    Column("digest_at", String(5)),  # "HH:MM" local time of the daily digest
+    Column("quiet", String(11)),  # "HH:MM-HH:MM" local quiet hours, held until they end
+    Column("timezone", String(64)),  # IANA zone for digest and quiet hours
+    Column("language", String(16)),  # en | zh-Hans | zh-Hant; None: from the user's language
+    Column("template", Text),  # message template; None: the default
+    Column("digest_last", DateTime(timezone=True)),  # when the last digest went out
+)
+
+# Daemon-wide switches set by operators (e.g. delivery paused), as key → text.
+flags = Table(
+    "flags",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
