@@ -134,7 +134,7 @@ def decode(data: bytes) -> tuple[str, str]:
         if data.startswith(bom):
             return _checked(_strict(data, name), name)
     text = _strict(data, "utf-8")
-    if text is not None:
+    if text is not None and "\x00" not in text:  # NULs are valid UTF-8, and half of UTF-16
         return _checked(text, "utf-8")
     utf16 = _utf16_without_bom(data)
     if utf16 is not None:

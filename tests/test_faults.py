@@ -1,0 +1,211 @@
+"""Faults around the daemon: Telegram gone, the feeds disk full, the database locked.
+
+The real daemon as a subprocess (tests/daemonctl.py); Telegram is the fake Bot API server,
+reached through a TCP relay the test can cut, so the daemon sees real refused connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+from daemonctl import Daemon, Layout, drop, eventually, free_port
+from fakebot import FakeBotApi
+
+from bot.store import Store
+
+BODY = "{name} Holdings said on Monday it agreed to acquire {name} Labs for ${n} million in cash.\n"
+
+
+def article(n: int) -> bytes:
+    name = f"Fault{n}"
+    return (
+        f"---\ntitle: Deal {n} by {name}\ndate: 2025-03-{n % 28 + 1:02d} 09:00:00 +0000\n---\n"
+        + BODY.format(name=name, n=10 * 1.1**n)
+    ).encode()
+
+
+class Relay:
+    """127.0.0.1:port → the fake server; `cut()` refuses and drops every connection."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+
+@pytest.fixture
+async def relay(fake_bot: FakeBotApi) -> AsyncIterator[Relay]:
+    port = int(fake_bot.base_url.split(":")[2].split("/")[0])
+    relay = Relay(port)
+    await relay.start()
+    yield relay
+    await relay.cut()
+
+
+async def test_telegram_unreachable_then_back(
+    tmp_path: Path, fake_bot: FakeBotApi, relay: Relay
+) -> None:
+    layout = Layout(tmp_path)
+    layout.write_config(f"http://127.0.0.1:{relay.port}/bot", interval=2, debounce=0.1)
+    chat = 6_000_001
+    store = Store(f"sqlite:///{layout.db}")
+    store.add_subscription(chat, None, "")
+    store.close()
+    daemon = Daemon(layout)
+    await daemon.start()
+    try:
+        await daemon.wait_healthy()
+        await fake_bot.wait_for(lambda: fake_bot.calls_to("getUpdates"), 30, "polling")
+        await relay.cut()  # Telegram unreachable: connections refused
+        for n in range(4):
+            drop(layout.posts, f"deal-{n}.md", article(n))
+            await asyncio.sleep(0.5)
+
+        async def feeds_updated() -> bool:
+            path = layout.feeds / "articles.atom"
+            return path.exists() and len(feedparser.parse(path.read_bytes()).entries) == 4
+
+        await eventually(feeds_updated, "the feeds to update while Telegram is down")
+        await asyncio.sleep(3)  # several delivery attempts fail meanwhile
+        assert not fake_bot.sent(chat)
+        assert daemon.running
+        await relay.start()  # back
+        await fake_bot.wait_for(
+            lambda: len(fake_bot.sent(chat)) >= 4, 90, "every alert after Telegram returns"
+        )
+        titles = sorted(m.text for m in fake_bot.sent(chat))
+        assert all(any(f"Deal {n} " in t for t in titles) for n in range(4))
+        assert len(fake_bot.sent(chat)) == 4  # each once
+    finally:
+        await daemon.kill()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def temp_files(folder: Path) -> list[str]:
+    return [p.name for p in folder.glob(".*.tmp")]
+
+
+async def test_full_disk_keeps_the_old_feed(tmp_path: Path, tiny_disk: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.write_config(None, interval=1, debounce=0.1)
+    drop(layout.posts, "deal-0.md", article(0))
+    daemon = Daemon(layout, token=None)
+    await daemon.start()
+    try:
+        await daemon.wait_healthy()
+        atom = tiny_disk / "articles.atom"
+        await eventually(atom.exists, "the first feeds")
+        before = atom.read_bytes()
+        filler = tiny_disk / "filler.bin"
+        with contextlib.suppress(OSError), filler.open("wb") as out:
+            while True:
+                out.write(b"\0" * 65536)
+        for n in range(1, 4):
+            drop(layout.posts, f"deal-{n}.md", article(n))
+
+        async def degraded() -> bool:
+            health = await daemon.health()
+            return bool(health and health.get("feeds_error"))
+
+        await eventually(degraded, "/healthz to report the failed feed write")
+        health = await daemon.health()
+        assert health is not None and health["status"] == "degraded"
+        assert "No space" in health["feeds_error"]
+        assert atom.read_bytes() == before  # the old feed intact, not half a file
+        assert feedparser.parse(before).bozo == 0
+        assert not temp_files(tiny_disk)
+        assert "cannot write feeds" in daemon.log_text()
+
+        filler.unlink()  # space returns: the next scan writes, with no new article needed
+
+        async def recovered() -> bool:
+            health = await daemon.health()
+            parsed = feedparser.parse(atom.read_bytes())
+            return bool(health and health["feeds_error"] is None and len(parsed.entries) == 4)
+
+        await eventually(recovered, "the feeds to be written once space returns")
+        assert daemon.running
+    finally:
+        await daemon.kill()
+
+
+async def test_database_locked_by_another_process(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.write_config(None, interval=1, debounce=0.1)
+    daemon = Daemon(layout, token=None)
+    await daemon.start()
+    try:
+        await daemon.wait_healthy()
+        holder = sqlite3.connect(layout.db, timeout=30, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        try:
+            drop(layout.posts, "deal-1.md", article(1))
+            await asyncio.sleep(4)  # several scans want the lock meanwhile
+            assert daemon.running
+            assert await daemon.health() is not None  # still answering
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+        async def stored() -> bool:
+            health = await daemon.health()
+            return bool(health and health.get("articles") == 1)
+
+        await eventually(stored, "the article once the lock is released")
+        assert "Traceback" not in daemon.log_text()
+    finally:
+        await daemon.kill()
