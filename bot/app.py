@@ -37,6 +37,7 @@ from bot.sender import Sender
 from bot.siteview import SiteView
 from bot.store import Store
 from bot.systemd import notify
+from bot.updates import ChatLanes
 from bot.watcher import FULL_SCAN, FolderWatcher
 from bot.web import bound_port, make_app, start_server
 from bot.websub import ping_hub
@@ -374,7 +375,10 @@ class Daemon:
             )
             return
         builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
-            ApplicationBuilder().token(tg.token.reveal()).rate_limiter(FloodLimiter(limits_of(tg)))
+            ApplicationBuilder()
+            .token(tg.token.reveal())
+            .rate_limiter(FloodLimiter(limits_of(tg)))
+            .concurrent_updates(ChatLanes())
         )
         if tg.base_url:
             base = tg.base_url.rstrip("/")
