@@ -392,6 +392,7 @@ class Daemon:
                 canonical=lambda name: self.pack.canonical(name),
                 admins=tg.admins,
                 on_resume=self._wake_delivery.set,
+                problems=lambda: [self._feeds_error] if self._feeds_error else [],
             ),
         )
         self.application = application

@@ -97,6 +97,7 @@ class CommandContext:
     canonical: Callable[[str], str | None]  # any alias → canonical actor name
     admins: Collection[int] = ()  # operators (user or chat ids): admin commands, any chat
     on_resume: Callable[[], None] | None = None  # wakes the delivery loop after /resume
+    problems: Callable[[], list[str]] = list  # the daemon's current faults, for /stats
 
 
 Context = ContextTypes.DEFAULT_TYPE

@@ -46,6 +46,7 @@ async def stats(update: Update, context: Context, ctx: CommandContext) -> None:
         "outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(outbox.items())) or "empty"),
         f"delivery: {'⏸ paused' if paused else '▶️ running'}",
     ]
+    lines.extend(f"⚠️ {html.escape(problem)}" for problem in ctx.problems())
     if failed:
         lines.append("\n<b>Latest failures</b>")
         lines.extend(

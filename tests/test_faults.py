@@ -139,11 +139,15 @@ def temp_files(folder: Path) -> list[str]:
     return [p.name for p in folder.glob(".*.tmp")]
 
 
-async def test_full_disk_keeps_the_old_feed(tmp_path: Path, tiny_disk: Path) -> None:
+async def test_full_disk_keeps_the_old_feed(
+    tmp_path: Path, tiny_disk: Path, fake_bot: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operator = 4242
+    monkeypatch.setenv("EVENTFEED_TELEGRAM_ADMINS", str(operator))
     layout = Layout(tmp_path)
-    layout.write_config(None, interval=1, debounce=0.1)
+    layout.write_config(fake_bot.base_url, interval=1, debounce=0.1)
     drop(layout.posts, "deal-0.md", article(0))
-    daemon = Daemon(layout, token=None)
+    daemon = Daemon(layout)
     await daemon.start()
     try:
         await daemon.wait_healthy()
@@ -169,6 +173,9 @@ async def test_full_disk_keeps_the_old_feed(tmp_path: Path, tiny_disk: Path) -> 
         assert feedparser.parse(before).bozo == 0
         assert not temp_files(tiny_disk)
         assert "cannot write feeds" in daemon.log_text()
+        fake_bot.inject_command(operator, "/stats", user_id=operator)
+        await fake_bot.wait_for(lambda: fake_bot.sent(operator), 20, "the /stats answer")
+        assert "writing feeds" in fake_bot.sent(operator)[-1].text  # surfaced in /stats too
 
         filler.unlink()  # space returns: the next scan writes, with no new article needed
 

@@ -171,3 +171,10 @@ def test_the_same_event_twice_in_one_article_is_stored_once(store: Store) -> Non
     result = save(store, make_article(), HIRE, BONUS, HIRE, targets={HIRE.key: [(1, None)]})
     assert [e.event.type for e in result.new_events] == ["talent_move", "compensation"]
     assert result.queued == 1
+
+
+def test_a_page_of_the_outbox_never_cuts_one_message_in_two(store: Store) -> None:
+    targets = {HIRE.key: [(1, None), (2, None)], BONUS.key: [(1, None), (2, None)]}
+    save(store, make_article(), HIRE, BONUS, targets=targets)
+    due = store.due_deliveries(NOW, limit=3)  # rows: hire→1, hire→2, bonus→1 | bonus→2
+    assert sorted((d.chat_id, len(d.events)) for d in due) == [(1, 2), (2, 2)]

@@ -88,9 +88,11 @@ class OutboxStore(StoreBase):
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows: list[Any] = list(conn.execute(query).all())
             if not rows:
                 return []
+            if len(rows) == limit:  # the page may cut a message in two: complete its groups
+                rows += self._rest_of_groups(conn, rows, now)
             article_ids = sorted({row.article_id for row in rows})
             article_rows = conn.execute(select(articles).where(articles.c.id.in_(article_ids)))
             event_rows = conn.execute(
@@ -112,6 +114,26 @@ class OutboxStore(StoreBase):
                 queued=min(aware(r.created) for r in group),
             )
             for (chat_id, thread_id, article_id), group in groups.items()
+        ]
+
+    def _rest_of_groups(self, conn: Connection, rows: list[Any], now: datetime) -> list[Any]:
+        groups = {(row.chat_id, row.thread_id, row.article_id) for row in rows}
+        have = {row.id for row in rows}
+        query = (
+            select(outbox, events.c.article_id)
+            .join(events, events.c.id == outbox.c.event_id)
+            .where(
+                outbox.c.status == "pending",
+                outbox.c.next_attempt <= utc(now),
+                outbox.c.chat_id.in_({chat for chat, _, _ in groups}),
+                events.c.article_id.in_({article for _, _, article in groups}),
+            )
+            .order_by(outbox.c.id)
+        )
+        return [
+            row
+            for row in conn.execute(query)
+            if row.id not in have and (row.chat_id, row.thread_id, row.article_id) in groups
         ]
 
     def story_messages(self, delivery: Delivery) -> dict[int, int]:
