@@ -201,22 +201,22 @@ class OutboxStore(StoreBase):
         self, ids: Sequence[int], message_id: int, now: datetime, note: str | None = None
     ) -> None:
         """Delivered as an "also reported by" edit of an earlier message, not a new alert."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(ids))
-                .values(status="merged", message_id=message_id, sent_at=utc(now), last_error=note)
-            )
+        self._mark_delivered(ids, "merged", message_id, now, note)
 
     def mark_sent(
         self, ids: Sequence[int], message_id: int, now: datetime, note: str | None = None
     ) -> None:
         """Success and the Telegram message id, recorded in one statement."""
+        self._mark_delivered(ids, "sent", message_id, now, note)
+
+    def _mark_delivered(
+        self, ids: Sequence[int], status: str, message_id: int, now: datetime, note: str | None
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(ids))
-                .values(status="sent", message_id=message_id, sent_at=utc(now), last_error=note)
+                .values(status=status, message_id=message_id, sent_at=utc(now), last_error=note)
             )
 
     def reschedule(self, ids: Sequence[int], when: datetime, error: str) -> None:
