@@ -226,31 +226,8 @@ async def help_command(update: Update, context: Context, ctx: CommandContext) ->
         f"{badge(t_, language)} <code>{html.escape(t_)}</code>" for t_ in ctx.event_types
     )
     placeholders = " ".join(f"<code>{{{name}}}</code>" for name in PLACEHOLDERS)
-    await answer(
-        context,
-        message,
-        "<b>Commands</b>\n"
-        "/subscribe [filter] — alerts for matching events\n"
-        "/unsubscribe [filter] — stop one subscription, or all without a filter\n"
-        "/list — this chat's subscriptions, with buttons to remove them\n"
-        f"/latest [n] — the newest articles (up to {LATEST_MAX})\n"
-        "/mode instant | digest [HH:MM] — alerts as they come, or one digest a day\n"
-        "/quiet HH:MM-HH:MM | off — hold alerts during quiet hours\n"
-        "/tz Area/City — the time zone of the digest and quiet hours\n"
-        "/lang en | zh-Hans | zh-Hant — language and Chinese script\n"
-        "/template text | off — your own message layout\n\n"
-        "<b>Filters</b>\n"
-        "• an event type: <code>acquisition funding</code> (either)\n"
-        '• a company or person: <code>Meta</code>, <code>"Scale AI"</code> (any of them)\n'
-        "• other words must all appear: <code>robot</code>\n"
-        "• <code>-word</code> leaves out a type, name or word: <code>-rumor</code>\n"
-        "• <code>#tag</code> an article category or tag; <code>-#tag</code> leaves it out\n"
-        "• <code>amount&gt;=1B</code>, <code>amount&lt;500M</code>, <code>amount&gt;=1亿</code>\n"
-        "• <code>/pattern/</code> a regular expression, e.g. <code>/rais(es|ed)/</code>\n"
-        "Example: <code>/subscribe acquisition amount&gt;=1B -rumor</code>\n\n"
-        f"<b>Template placeholders</b>\n{placeholders}\n\n"
-        f"<b>Event types</b>\n{types}",
-    )
+    text = t("help", language, latest_max=LATEST_MAX, placeholders=placeholders, types=types)
+    await answer(context, message, text)
 
 
 async def subscribe(update: Update, context: Context, ctx: CommandContext) -> None:
@@ -310,7 +287,7 @@ async def unsubscribe(update: Update, context: Context, ctx: CommandContext) -> 
         )
         return
     await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, match)
-    await answer(context, message, f"Unsubscribed: {filter_line(match)}")
+    await answer(context, message, t("unsubscribed", language, line=filter_line(match)))
 
 
 async def list_subscriptions(update: Update, context: Context, ctx: CommandContext) -> None:

@@ -97,6 +97,117 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh-Hans": "已关闭免打扰。",
         "zh-Hant": "已關閉免打擾。",
     },
+    "help": {
+        "en": (
+            "<b>Commands</b>\n"
+            "/subscribe [filter] — alerts for matching events\n"
+            "/unsubscribe [filter] — stop one subscription, or all without a filter\n"
+            "/list — this chat's subscriptions, with buttons to remove them\n"
+            "/latest [n] — the newest articles (up to {latest_max})\n"
+            "/mode instant | digest [HH:MM] — alerts as they come, or one digest a day\n"
+            "/quiet HH:MM-HH:MM | off — hold alerts during quiet hours\n"
+            "/tz Area/City — the time zone of the digest and quiet hours\n"
+            "/lang en | zh-Hans | zh-Hant — language and Chinese script\n"
+            "/template text | off — your own message layout\n"
+            "\n"
+            "<b>Filters</b>\n"
+            "• an event type: <code>acquisition funding</code> (either)\n"
+            '• a company or person: <code>Meta</code>, <code>"Scale AI"</code> (any of them)\n'
+            "• other words must all appear: <code>robot</code>\n"
+            "• <code>-word</code> leaves out a type, name or word: <code>-rumor</code>\n"
+            "• <code>#tag</code> an article category or tag; <code>-#tag</code> leaves it out\n"
+            "• <code>amount&gt;=1B</code>, <code>amount&lt;500M</code>, <code>amount&gt;=1亿</code>\n"
+            "• <code>/pattern/</code> a regular expression, e.g. <code>/rais(es|ed)/</code>\n"
+            "Example: <code>/subscribe acquisition amount&gt;=1B -rumor</code>\n"
+            "\n"
+            "<b>Template placeholders</b>\n"
+            "{placeholders}\n"
+            "\n"
+            "<b>Event types</b>\n"
+            "{types}"
+        ),
+        "zh-Hans": (
+            "<b>命令</b>\n"
+            "/subscribe [筛选] — 订阅符合条件的事件提醒\n"
+            "/unsubscribe [筛选] — 取消一个订阅；不带筛选则全部取消\n"
+            "/list — 本聊天的订阅，可用按钮删除\n"
+            "/latest [n] — 最新文章（最多 {latest_max} 篇）\n"
+            "/mode instant | digest [HH:MM] — 即时提醒，或每天一份摘要\n"
+            "/quiet HH:MM-HH:MM | off — 免打扰时段内暂缓提醒\n"
+            "/tz 地区/城市 — 摘要和免打扰使用的时区\n"
+            "/lang en | zh-Hans | zh-Hant — 界面语言和中文字形\n"
+            "/template 文本 | off — 自定义消息格式\n"
+            "\n"
+            "<b>筛选</b>\n"
+            "• 事件类型：<code>acquisition funding</code>（任一即可）\n"
+            '• 公司或人物：<code>Meta</code>、<code>"Scale AI"</code>（任一即可）\n'
+            "• 其他词语须全部出现：<code>机器人</code>\n"
+            "• <code>-词语</code> 排除某类型、名称或词语：<code>-传闻</code>\n"
+            "• <code>#标签</code> 文章分类或标签；<code>-#标签</code> 排除\n"
+            "• <code>amount&gt;=1B</code>、<code>amount&lt;500M</code>、<code>amount&gt;=1亿</code>\n"
+            "• <code>/模式/</code> 正则表达式，例如 <code>/rais(es|ed)/</code>\n"
+            "示例：<code>/subscribe acquisition amount&gt;=1B -rumor</code>\n"
+            "\n"
+            "<b>模板占位符</b>\n"
+            "{placeholders}\n"
+            "\n"
+            "<b>事件类型</b>\n"
+            "{types}"
+        ),
+        "zh-Hant": (
+            "<b>命令</b>\n"
+            "/subscribe [篩選] — 訂閱符合條件的事件提醒\n"
+            "/unsubscribe [篩選] — 取消一個訂閱；不帶篩選則全部取消\n"
+            "/list — 本聊天的訂閱，可用按鈕刪除\n"
+            "/latest [n] — 最新文章（最多 {latest_max} 篇）\n"
+            "/mode instant | digest [HH:MM] — 即時提醒，或每天一份摘要\n"
+            "/quiet HH:MM-HH:MM | off — 免打擾時段內暫緩提醒\n"
+            "/tz 地區/城市 — 摘要和免打擾使用的時區\n"
+            "/lang en | zh-Hans | zh-Hant — 介面語言和中文字形\n"
+            "/template 文本 | off — 自定義訊息格式\n"
+            "\n"
+            "<b>篩選</b>\n"
+            "• 事件型別：<code>acquisition funding</code>（任一即可）\n"
+            '• 公司或人物：<code>Meta</code>、<code>"Scale AI"</code>（任一即可）\n'
+            "• 其他詞語須全部出現：<code>機器人</code>\n"
+            "• <code>-詞語</code> 排除某型別、名稱或詞語：<code>-傳聞</code>\n"
+            "• <code>#標籤</code> 文章分類或標籤；<code>-#標籤</code> 排除\n"
+            "• <code>amount&gt;=1B</code>、<code>amount&lt;500M</code>、<code>amount&gt;=1億</code>\n"
+            "• <code>/模式/</code> 正規表示式，例如 <code>/rais(es|ed)/</code>\n"
+            "示例：<code>/subscribe acquisition amount&gt;=1B -rumor</code>\n"
+            "\n"
+            "<b>模板佔位符</b>\n"
+            "{placeholders}\n"
+            "\n"
+            "<b>事件型別</b>\n"
+            "{types}"
+        ),
+    },
+    "unsubscribed": {
+        "en": "Unsubscribed: {line}",
+        "zh-Hans": "已取消订阅：{line}",
+        "zh-Hant": "已取消訂閱：{line}",
+    },
+    "quiet_example": {
+        "en": "⚠️ For example: <code>/quiet 22:00-07:00</code>",
+        "zh-Hans": "⚠️ 例如：<code>/quiet 22:00-07:00</code>",
+        "zh-Hant": "⚠️ 例如：<code>/quiet 22:00-07:00</code>",
+    },
+    "template_current": {
+        "en": "Template: <code>{template}</code>\nPlaceholders: {names}",
+        "zh-Hans": "模板：<code>{template}</code>\n占位符：{names}",
+        "zh-Hant": "模板：<code>{template}</code>\n佔位符：{names}",
+    },
+    "template_set": {
+        "en": "✅ Template set.",
+        "zh-Hans": "✅ 模板已设置。",
+        "zh-Hant": "✅ 模板已設定。",
+    },
+    "template_default": {
+        "en": "✅ Default template.",
+        "zh-Hans": "✅ 已恢复默认模板。",
+        "zh-Hant": "✅ 已恢復預設模板。",
+    },
     "toggled_on": {
         "en": "Following {name}",
         "zh-Hans": "已关注 {name}",

@@ -84,7 +84,7 @@ async def quiet_command(update: Update, context: Context, ctx: CommandContext) -
         await answer(context, message, f"⚠️ {html.escape(str(exc))}")
         return
     if quiet is None:
-        await answer(context, message, "⚠️ For example: <code>/quiet 22:00-07:00</code>")
+        await answer(context, message, t("quiet_example", language))
         return
     if not await may_change(context, message, ctx, language):
         return
@@ -123,11 +123,8 @@ async def template_command(update: Update, context: Context, ctx: CommandContext
         )
         current = settings.template or "(default)"
         names = " ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-        await answer(
-            context,
-            message,
-            f"Template: <code>{html.escape(current)}</code>\nPlaceholders: {html.escape(names)}",
-        )
+        text = t("template_current", language, template=html.escape(current), names=names)
+        await answer(context, message, text)
         return
     try:
         template = None if argument.casefold() == "off" else check_template(argument)
@@ -137,7 +134,7 @@ async def template_command(update: Update, context: Context, ctx: CommandContext
     if not await may_change(context, message, ctx, language):
         return
     await _settings(message, ctx, template=template)
-    await answer(context, message, "✅ Template set." if template else "✅ Default template.")
+    await answer(context, message, t("template_set" if template else "template_default", language))
 
 
 async def _settings(message: Message, ctx: CommandContext, **values: Any) -> ChatSettings:

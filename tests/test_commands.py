@@ -205,6 +205,12 @@ async def test_start_and_help_answer(fake_bot: FakeBotApi, store: Store) -> None
     help_text = (await ask(fake_bot, USER, "/help")).text
     for event_type in EVENT_TYPES:
         assert f"<code>{event_type}</code>" in help_text
+    assert "<b>Filters</b>" in help_text
+
+    # A user whose Telegram speaks traditional Chinese gets the help in it.
+    taiwan = 5150
+    zh_help = (await ask(fake_bot, taiwan, "/help", user_id=taiwan, language_code="zh-TW")).text
+    assert "<b>篩選</b>" in zh_help and "<code>acquisition</code>" in zh_help
 
 
 async def test_publish_commands_sets_the_menu(
