@@ -9,13 +9,11 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from conftest import make_pipeline
 from lxml import etree
 
-from bot.app import build_pipeline, load_pack
-from bot.config import parse_config
 from bot.pipeline import Pipeline
 from bot.publish import write_folder
-from bot.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 FIRST = "000_4fbda6de1bb3b082.txt"
@@ -42,14 +40,7 @@ def folder(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def pipeline(tmp_path: Path, folder: Path) -> Pipeline:
-    config = parse_config(
-        f"articles: {{folder: {folder}}}\n"
-        f"state: {{url: 'sqlite:///{tmp_path / 'db.sqlite'}'}}\n"
-        f"feeds: {{folder: {tmp_path / 'feeds'}, max_entries: 2}}\n"
-        "site: {base_url: 'https://blog.example.org/', timezone: Asia/Shanghai}\n",
-        {},
-    )
-    return build_pipeline(config, Store(config.state.url), load_pack(config))
+    return make_pipeline(tmp_path, folder, max_entries=2)
 
 
 def _entries(feeds: Path, name: str) -> list[feedparser.FeedParserDict]:

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from conftest import make_pipeline
 from fakebot import FakeBotApi
 from telegram import Bot
 
-from bot.app import build_pipeline, load_pack
-from bot.config import parse_config
 from bot.pipeline import Pipeline
 from bot.sender import Sender
-from bot.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 FIRST, SECOND = "000_4fbda6de1bb3b082.txt", "003_5530165580ebcf3e.txt"
@@ -31,14 +29,7 @@ def folder(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def pipeline(tmp_path: Path, folder: Path) -> Pipeline:
-    config = parse_config(
-        f"articles: {{folder: {folder}}}\n"
-        f"state: {{url: 'sqlite:///{tmp_path / 'db.sqlite'}'}}\n"
-        f"feeds: {{folder: {tmp_path / 'feeds'}}}\n"
-        "site: {base_url: 'https://blog.example.org/', timezone: Asia/Shanghai}\n",
-        {},
-    )
-    return build_pipeline(config, Store(config.state.url), load_pack(config))
+    return make_pipeline(tmp_path, folder)
 
 
 def test_scan_processes_new_files_once_and_records_bad_ones(
