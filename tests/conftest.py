@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from fakebot import FakeBotApi
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from bot.app import build_pipeline, load_pack
 from bot.config import parse_config
 from bot.pipeline import Pipeline
 from bot.store import Store
+
+# The test PostgreSQL server (.ci/run starts it); each test gets a fresh schema in it.
+POSTGRES = os.environ.get(
+    "EVENTFEED_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture
@@ -33,3 +42,36 @@ def make_pipeline(tmp_path: Path, folder: Path, max_entries: int = 50) -> Pipeli
         {},
     )
     return build_pipeline(config, Store(config.state.url), load_pack(config))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL database, dropped afterwards.
+
+    Skipped, with the reason shown in the summary, only where no server can be reached.
+    """
+    engine = create_engine(POSTGRES)
+    try:
+        conn = engine.connect()
+    except OperationalError as exc:
+        engine.dispose()
+        pytest.skip(f"no PostgreSQL server reachable at {POSTGRES}: {exc.orig}")
+    schema = f"eventfeed_test_{uuid.uuid4().hex[:12]}"
+    with conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        conn.commit()
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            conn.commit()
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The state database URL, once per backend: a SQLite file, then a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))

@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from bot.backup import VERSION, dumps, export_document, import_document, parse_backup
 from bot.cli import main
 from bot.store import BackupError, Store
 
-POSTGRES = os.environ.get(
-    "EVENTFEED_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SAMPLE = Path(__file__).resolve().parent.parent / "examples/articles/000_4fbda6de1bb3b082.txt"
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -35,28 +28,6 @@ def restore_logging() -> Iterator[None]:
     handlers, level = root.handlers[:], root.level
     yield
     root.handlers[:], root.level = handlers, level
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh schema in the test PostgreSQL database, dropped afterwards."""
-    engine = create_engine(POSTGRES)
-    try:
-        conn = engine.connect()
-    except OperationalError as exc:
-        engine.dispose()
-        pytest.skip(f"no PostgreSQL server reachable at {POSTGRES}: {exc.orig}")
-    schema = f"eventfeed_test_{uuid.uuid4().hex[:12]}"
-    with conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        conn.commit()
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            conn.commit()
-        engine.dispose()
 
 
 def populate(store: Store) -> None:
