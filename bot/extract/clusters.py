@@ -136,7 +136,7 @@ def build_events(article: Article, sentences: Sequence[Sentence], pack: RulePack
     cands = candidates(analysed, pack, article)
     attach_amounts(cands, analysed, pack)
     kinds = {m.name: m.kind for at in analysed for m in at.mentions}
-    kinds.update({name: e.kind for name, e in pack.entities.items()})
+    kinds.update(pack.entity_kinds)
     repeat = pack.ranking["repeat"]
     clusters = cluster(cands, kinds, repeat)
     best = max((c.score for c in cands), default=0.0)
@@ -208,11 +208,13 @@ def _extra(cl: Cluster) -> tuple[tuple[str, str], ...]:
     extra: dict[str, str] = {}
     for m in cl.members:
         folded = m.at.sentence.folded
-        stake = _STAKE_RE.search(folded) or _STAKE_BEFORE_RE.search(folded)
-        if stake and "stake" not in extra:
-            extra["stake"] = f"{stake.group(1)}%"
-        rnd = _ROUND_RE.search(folded)
-        if rnd and "round" not in extra and cl.type == "funding":
-            letter = rnd.group(1) or rnd.group(2)
-            extra["round"] = f"Series {letter.upper()}" if letter else rnd.group(3)
+        if "stake" not in extra and "%" in folded:  # both patterns need a '%'
+            stake = _STAKE_RE.search(folded) or _STAKE_BEFORE_RE.search(folded)
+            if stake:
+                extra["stake"] = f"{stake.group(1)}%"
+        if "round" not in extra and cl.type == "funding":
+            rnd = _ROUND_RE.search(folded)
+            if rnd:
+                letter = rnd.group(1) or rnd.group(2)
+                extra["round"] = f"Series {letter.upper()}" if letter else rnd.group(3)
     return tuple(sorted(extra.items()))

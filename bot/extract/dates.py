@@ -7,8 +7,8 @@ Pure: the publication date is passed in. Works on folded text (lower case).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 _MONTHS = {
     name: i
@@ -91,8 +91,7 @@ _RELATIVE_DAYS = {"今天": 0, "今日": 0, "today": 0, "昨天": -1, "昨日": 
 _RELATIVE_DAYS |= {"前天": -2, "明天": 1, "tomorrow": 1}
 
 
-@dataclass(frozen=True, slots=True)
-class FoundDate:
+class FoundDate(NamedTuple):  # a tuple: built by the hundred per article, and cheaply
     start: int
     end: int
     iso: str  # "2025-06-17", "2025-07" or "2025"

@@ -13,7 +13,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.extract.rules import Hit, RulePack
 from bot.extract.sentences import HAN, LOST, Sentence
@@ -57,12 +57,15 @@ _AFTER_NAME = set("说表称的在和与将已也于曾被透指认则等离加�
 _GLOSS_RE = re.compile(
     r"[（(][ ]?(?P<lat>[A-Z][A-Za-z0-9.'’&\-]*(?:[ ][A-Z][A-Za-z0-9.'’&\-]*){0,4})[ ]?[)）]"
 )
-_LOWER_WORD_RE = re.compile(r"\b[a-z][a-z0-9]*\b")
+_LOWER_WORD_RE = re.compile(r"[a-z][a-z0-9]*")
 _ZH_PART_RE = re.compile(f"[{HAN}·•・{LOST}]+")
 _HAN_TAIL_RE = re.compile(f"[{HAN}·•・{LOST}]{{2,16}}$")
 _DOT_RE = re.compile("[·•・]")
+# A capital or a digit not inside a word, then a capitalised word or a number with letters
+# ('3M'); written to open with one character class, so the engine skips ahead to candidates.
 _LATIN_NAME_RE = re.compile(
-    r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9]*(?:[-.&'’](?![sS]\b)[A-Za-z0-9]+)*|[0-9]+[A-Za-z][A-Za-z0-9]*)"
+    r"[A-Z0-9](?<![A-Za-z0-9].)"
+    r"(?:(?<=[A-Z])[A-Za-z0-9]*(?:[-.&'’](?![sS]\b)[A-Za-z0-9]+)*|(?<=[0-9])[0-9]*[A-Za-z][A-Za-z0-9]*)"
     r"(?:[ ](?:of|de|da|van|von|der|den|del|di|du|la|le|bin|al|&)?[ ]?"
     r"(?:[A-Z][A-Za-z0-9]*(?:[-.&'’](?![sS]\b)[A-Za-z0-9]+)*))*"
 )
@@ -119,8 +122,7 @@ _ORG_WORDS = _wordset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
+class Mention(NamedTuple):  # a tuple: built by the hundred per article, and cheaply
     """A name in one sentence."""
 
     start: int
@@ -263,12 +265,10 @@ def _organisations(text: str, folded: str) -> Iterable[Mention]:
                 continue
         head_match = _ORG_HEAD_RE.search(folded, max(0, m.start() - 8), m.start())
         head = head_match.group() if head_match else ""
-        inner = max((head.rfind(s) + len(s) for s in _ORG_SUFFIXES if s in head), default=0)
-        head = head[inner:]
+        if _ORG_RE.search(head):  # another suffix inside: the name starts after the last one
+            head = head[max(head.rfind(s) + len(s) for s in _ORG_SUFFIXES if s in head) :]
         shortest = 3 if suffix in ("公司", "集团", "家族") else 2
-        if len(head) < shortest or any(
-            head.startswith(g) or head.endswith(g) for g in _ORG_GENERIC
-        ):
+        if len(head) < shortest or head.startswith(_ORG_GENERIC) or head.endswith(_ORG_GENERIC):
             continue
         start = m.start() - len(head)
         yield Mention(start, m.end(), text[start : m.end()], ORG, False)
@@ -283,7 +283,7 @@ def _latin_names(text: str, aliases: dict[int, int]) -> Iterable[Mention]:
             yield from _latin_name(text, m.start(), name.split(" "))
             continue
         lower = name.lower()  # one word: the common case, kept cheap
-        if lower.rstrip(".") in _LATIN_STOP or _NOT_A_NAME_RE.fullmatch(name):
+        if lower.rstrip(".") in _LATIN_STOP or _not_a_name(name):
             continue
         for suffix in ("'s", "’s", "'", "’"):
             name = name.removesuffix(suffix)
@@ -304,9 +304,7 @@ def _latin_name(text: str, start: int, words: list[str]) -> Iterable[Mention]:
         start += len(" ".join(words[: cut + 1])) + 1
         words = words[cut + 1 :]
     while words and (
-        words[0].lower().rstrip(".") in _LATIN_STOP
-        or words[0] in _JOINERS
-        or _NOT_A_NAME_RE.fullmatch(words[0])
+        words[0].lower().rstrip(".") in _LATIN_STOP or words[0] in _JOINERS or _not_a_name(words[0])
     ):
         start += len(words[0]) + 1
         words = words[1:]
@@ -320,11 +318,20 @@ def _latin_name(text: str, start: int, words: list[str]) -> Iterable[Mention]:
     titled = _TITLES.sub("", name) if words[0].rstrip(".") in _TITLE_WORDS else name
     start += len(name) - len(titled)
     name = titled
-    if len(name) < 2 or _NOT_A_NAME_RE.fullmatch(name):
+    if len(name) < 2 or _not_a_name(name):
         return
     opens = start == 0 or text[start - 1] == "\n"
     initial = opens and len(words) == 1 and bool(_ENGLISH_NEXT_RE.match(text, start + len(name)))
     yield Mention(start, start + len(name), name, _latin_kind(words), False, initial)
+
+
+def _not_a_name(word: str) -> bool:
+    """'Q3', '2024', '5bn': a capital and digits, or a number. Most words fail on their first
+    two characters, without the pattern."""
+    first, second = word[:1], word[1:2]
+    if not (first.isdecimal() or ("A" <= first <= "Z" and (not second or second.isdecimal()))):
+        return False
+    return _NOT_A_NAME_RE.fullmatch(word) is not None
 
 
 def _latin_kind(words: Sequence[str]) -> str:
@@ -393,15 +400,39 @@ def _doubtful_openers(mentions: list[list[Mention]], sentences: Sequence[Sentenc
     openers = {m.name for found in mentions for m in found if m.initial}
     if not openers:
         return set()
-    lower = set(_LOWER_WORD_RE.findall("\n".join(s.text for s in sentences)))
+    text = "\n".join(s.text for s in sentences)
     return {
         name
         for name in openers
-        if name.lower() in lower or (counts[name] < 2 and name not in inner)
+        if (counts[name] < 2 and name not in inner) or _written_lower(name.lower(), text)
     }
 
 
+def _written_lower(word: str, text: str) -> bool:
+    """`word` (lower case) stands in `text` as a whole word: a few finds, not a list of every
+    lower-case word of the article."""
+    if not _LOWER_WORD_RE.fullmatch(word):
+        return False
+    at = text.find(word)
+    while at >= 0:
+        end = at + len(word)
+        if not _is_word_char(text, at - 1) and not _is_word_char(text, end):
+            return True
+        at = text.find(word, at + 1)
+    return False
+
+
+def _is_word_char(text: str, i: int) -> bool:
+    """What `\\w` matches (letters and digits of any script, and '_'); False off the ends."""
+    if i < 0 or i >= len(text):
+        return False
+    c = text[i]
+    return c.isalnum() or c == "_"
+
+
 def _zh_part(surface: str) -> str:
+    if surface[:1] < "\u00b7":  # a Latin name: every character of the class comes later
+        return ""
     match = _ZH_PART_RE.match(surface)
     return match.group() if match and len(match.group()) >= 2 else ""
 

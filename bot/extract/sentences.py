@@ -24,8 +24,14 @@ _AUTOLINK_RE = re.compile(r"<https?://[^>\s]*>")
 _URL_RE = re.compile(r"https?://\S+")
 _TAG_RE = re.compile(r"<[^>\n]{1,300}>")
 _EMPHASIS_RE = re.compile(r"\*\*|__|~~|`")
-_LINE_MARK_RE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*|>[ \t]*|[-*+•][ \t]+|\d{1,2}[.)][ \t]+)+", re.M)
-_LOST_RE = re.compile(f"(?<=[{HAN}])\\?(?=[{HAN};；])|(?<=[{HAN}])\\?(?=\\?)")
+_LINE_MARK = r"[ \t]*(?:#{1,6}[ \t]*|>[ \t]*|[-*+•][ \t]+|\d{1,2}[.)][ \t]+)+"
+# Headings, quotes, bullets, numbers at the start of a line. The first line is matched on its
+# own and the others after their '\n': a literal first lets the engine jump from line to line
+# instead of trying '^' at every character.
+_FIRST_MARK_RE = re.compile(_LINE_MARK)
+_LINE_MARK_RE = re.compile("\n" + _LINE_MARK)
+# '?' first, its context checked around it: the engine then skips ahead to each '?'.
+_LOST_RE = re.compile(f"\\?(?<=[{HAN}]\\?)(?=[{HAN};；?])")
 _SPACES_RE = re.compile(r"  +")
 _TITLE_SPLIT_RE = re.compile(f"(?<=[{HAN}])\\s+(?=[{HAN}])|[|｜！!？?]+\\s*")
 
@@ -77,7 +83,9 @@ def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
         text = _EMPHASIS_RE.sub("", text)
     for pattern in boilerplate:
         text = pattern.sub(" ", text)
-    text = _LINE_MARK_RE.sub("", text)
+    text = _LINE_MARK_RE.sub("\n", text)
+    if first := _FIRST_MARK_RE.match(text):
+        text = text[first.end() :]
     if "?" in text:
         text = _LOST_RE.sub(LOST, text)
     text = text.replace("\t", " ").replace("\u00a0", " ").replace("\u3000", " ")
