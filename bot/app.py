@@ -9,9 +9,9 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from telegram.error import NetworkError as TelegramNetworkError
 from telegram.error import TimedOut as TelegramTimedOut
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.cluster import Membership, Role, default_instance, is_solo, shared_limits
 from bot.commands import CommandContext, publish_commands, register
 from bot.config import Config, ConfigError, parse_config
 from bot.delivery import apply_routes, limits_of
@@ -31,6 +32,7 @@ from bot.metrics import Metrics, TimedSender
 from bot.pipeline import Pipeline, ScanReport, Source
 from bot.progress import ProgressHook, ProgressReport
 from bot.reload import LiveEventTypes, Reloader, needs_restart, pack_files
+from bot.request import AiohttpRequest
 from bot.routes import RouteError, parse_routes
 from bot.rulefiles import default_documents
 from bot.sender import Sender
@@ -143,7 +145,7 @@ class Daemon:
         self.config = config
         self.config_path = config_path  # read again on reload
         self.pack = pack
-        self.store = Store(config.state.url)
+        self.store = Store.open(config.state)
         self.pipeline = build_pipeline(config, self.store, pack)
         self.health = Health()
         self._feeds_error: str | None = None  # the last feed write failed: retried every scan
@@ -157,6 +159,11 @@ class Daemon:
             lambda: datetime.now(UTC),
         )
         self._scan_lock = asyncio.Lock()
+        # Publishes run one at a time, outside the scan lock, so a scan never waits for one;
+        # scans that end while one runs share the next (see _publish_after).
+        self._publish_lock = asyncio.Lock()
+        self._scans_ended = 0
+        self._scans_published = 0
         self._wake_delivery = asyncio.Event()
         self._stop = asyncio.Event()
         self.sender: Sender | None = None
@@ -164,7 +171,26 @@ class Daemon:
         self.http_port: int | None = None
         self._sent_since_summary = 0
         self._reloads: set[asyncio.Task[bool]] = set()
+        # Several instances on PostgreSQL: only the leader scans, writes feeds and polls.
+        self.instance = config.cluster.instance or default_instance()
+        self.membership = Membership(
+            self.store,
+            self.instance,
+            config.cluster.lease_seconds,
+            lambda: datetime.now(UTC),
+            solo=is_solo(config.state.url),
+        )
+        self.leading = self.membership.role.leader
+        self._shared_by = 1  # the live instances the flood limiter's rate is divided by
+        self._limiter: FloodLimiter | None = None
+        self._telegram_lock = asyncio.Lock()  # starting the bot and toggling its polling
+        self._background: set[asyncio.Task[Any]] = set()
+        self._watching = False
         self.reloader = Reloader(self._load_again, self._apply_reload, self._reload_files(config))
+
+    @property
+    def _claim_lease(self) -> timedelta:
+        return timedelta(seconds=self.config.cluster.lease_seconds)
 
     def stop(self) -> None:
         self._stop.set()
@@ -196,8 +222,9 @@ class Daemon:
             self.pack = pack
             self.pipeline.pack = pack
             self.pipeline._filters.clear()  # filters resolve aliases and types with the pack
-        if self.application is not None and config.telegram.routes != self.config.telegram.routes:
-            await apply_routes(self.store, config.telegram.routes, pack)
+        routes = config.telegram.routes
+        if self.application is not None and self.leading and routes != self.config.telegram.routes:
+            await apply_routes(self.store, routes, pack)
         stale = needs_restart(self.config, config)
         if stale:
             log.warning("config changed keys=%s; restart to apply them", ",".join(stale))
@@ -221,12 +248,19 @@ class Daemon:
         self.http_port = bound_port(runner)
         log.info("serving feeds url=http://%s:%s/", self.config.http.host, self.http_port)
         notify("READY=1")  # systemd (Type=notify): serving; the first scan may take a while
-        with ProgressReport("scan") as progress:  # the first scan of a large folder is long
-            await self.scan(None, progress)
         watcher = FolderWatcher(
             self.config.articles.folder, loop, self._on_change, self.config.scan.debounce_seconds
         )
-        watcher.start()
+        if self.membership.solo:  # the one instance: claims a crash left are nobody's
+            await asyncio.to_thread(self.store.release_claims)
+        await self._take_role(await self.membership.renew(), watcher, first=True)
+        membership = None
+        if not self.membership.solo:  # renewed from now on: the first scan may be long
+            membership = asyncio.create_task(self._keep_membership(watcher))
+        if self.leading:
+            with ProgressReport("scan") as progress:  # the first scan of a large folder is long
+                await self.scan(None, progress)
+            self._watch(watcher, self.leading)
         scheduler = AsyncIOScheduler(event_loop=loop)
         scheduler.add_job(
             self._safety_net,
@@ -249,9 +283,12 @@ class Daemon:
             log.info("stopping")
             notify("STOPPING=1")
             scheduler.shutdown(wait=False)
-            watcher.stop()
+            self._watch(watcher, False)
             reload_watch.cancel()
+            if membership is not None:
+                membership.cancel()
             await self._finish(delivery)
+            await self.membership.leave()
             await self._stop_telegram()
             await runner.cleanup()
             self.store.close()
@@ -267,7 +304,7 @@ class Daemon:
                 delivery.cancel()
                 await asyncio.gather(delivery, return_exceptions=True)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(STOP_GRACE_SECONDS), self._scan_lock:
+            async with asyncio.timeout(STOP_GRACE_SECONDS), self._scan_lock, self._publish_lock:
                 pass
 
     async def scan(
@@ -276,48 +313,64 @@ class Daemon:
         """One scan at a time; feeds are rewritten when anything changed."""
 
         def checkpoint(done: int, total: int) -> None:
-            if self._stop.is_set():
+            if self._stop.is_set() or not self.leading:
                 raise ScanStopped
             if progress is not None:
                 progress(done, total)
 
         async with self._scan_lock:
+            if not self.leading:  # another instance scans and writes the feeds
+                return ScanReport()
             started = time.monotonic()
             try:
                 report = await asyncio.to_thread(self.pipeline.scan, paths, checkpoint)
             except ScanStopped:
-                log.info("scan stopped: the daemon is stopping")
+                why = "the daemon is stopping" if self._stop.is_set() else "no longer the leader"
+                log.info("scan stopped: %s", why)
                 return ScanReport()
             if report.queued:  # alerts first: publishing many feed files takes longer
                 self._wake_delivery.set()
-            written = 0
-            if report.dirty or self._feeds_error is not None or not self._feeds_exist():
-                try:
-                    written = await self._publish()
-                    self._feeds_error = None
-                except OSError as exc:  # full or read-only disk: the old feeds stay intact
-                    self._feeds_error = f"writing feeds: {exc.strerror or exc}"
-                    self.health.last_error = self._feeds_error
-                    log.error("cannot write feeds error=%s", exc.strerror or exc)
-            self.health.last_scan = datetime.now(UTC).isoformat()
-            self.health.last_report = vars(report) | {"feeds_written": written}
-            sent, self._sent_since_summary = self._sent_since_summary, 0
-            log.info(
-                "scan seen=%d new=%d changed=%d failed=%d deleted=%d events=%d queued=%d "
-                "sent=%d feeds=%d",
-                report.seen,
-                report.new,
-                report.changed,
-                report.failed,
-                report.deleted,
-                report.events,
-                report.queued,
-                sent,  # messages sent since the previous scan line
-                written,
-            )
-            self.metrics.scans += 1
-            self.metrics.scan_seconds.observe(time.monotonic() - started)
-            return report
+            self._scans_ended += 1
+            ticket = self._scans_ended
+        written = 0
+        if report.dirty or self._feeds_error is not None or not self._feeds_exist():
+            written = await self._publish_after(ticket)
+        self.health.last_scan = datetime.now(UTC).isoformat()
+        self.health.last_report = vars(report) | {"feeds_written": written}
+        sent, self._sent_since_summary = self._sent_since_summary, 0
+        log.info(
+            "scan seen=%d new=%d changed=%d failed=%d deleted=%d events=%d queued=%d "
+            "sent=%d feeds=%d",
+            report.seen,
+            report.new,
+            report.changed,
+            report.failed,
+            report.deleted,
+            report.events,
+            report.queued,
+            sent,  # messages sent since the previous scan line
+            written,
+        )
+        self.metrics.scans += 1
+        self.metrics.scan_seconds.observe(time.monotonic() - started)
+        return report
+
+    async def _publish_after(self, ticket: int) -> int:
+        """Publish what scan number `ticket` changed, unless a publish that started after it
+        ended has done so already; returns how many files changed."""
+        async with self._publish_lock:
+            if self._scans_published >= ticket:
+                return 0
+            self._scans_published = self._scans_ended
+            try:
+                written = await self._publish()
+            except OSError as exc:  # full or read-only disk: the old feeds stay intact
+                self._feeds_error = f"writing feeds: {exc.strerror or exc}"
+                self.health.last_error = self._feeds_error
+                log.error("cannot write feeds error=%s", exc.strerror or exc)
+                return 0
+            self._feeds_error = None
+            return written
 
     async def _publish(self) -> int:
         """Rewrite the feeds; tell the page cache and the WebSub hub what changed."""
@@ -354,6 +407,9 @@ class Daemon:
             "last_scan_report": self.health.last_report,
             "last_error": self.health.last_error,
             "telegram": self.health.telegram,
+            "instance": self.instance,
+            "leader": self.leading,
+            "instances": self.membership.role.instances,
             "reloads": {"applied": self.reloader.reloads, "refused": self.reloader.refused},
             "outbox": self.store.outbox_counts(),
             # The files that failed, so an operator sees which ones without reading logs.
@@ -377,7 +433,9 @@ class Daemon:
         builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(tg.token.reveal())
-            .rate_limiter(FloodLimiter(limits_of(tg)))
+            .request(AiohttpRequest())  # far less CPU per request than httpx: see bot/request.py
+            .get_updates_request(AiohttpRequest(connection_pool_size=1))
+            .rate_limiter(self._new_limiter())
             .concurrent_updates(ChatLanes())
         )
         if tg.base_url:
@@ -399,13 +457,11 @@ class Daemon:
         self.sender = TimedSender(
             application.bot, self.metrics.send_seconds, paid_broadcast=tg.paid_broadcast
         )
-        await apply_routes(self.store, tg.routes, self.pack)
+        if self.leading:  # the leader's to write: instances starting together would race
+            await apply_routes(self.store, tg.routes, self.pack)
         await application.initialize()
-        if poll:  # `run --once` only sends; commands wait for the daemon
-            await publish_commands(application)
-            await application.start()
-            assert application.updater is not None
-            await application.updater.start_polling(drop_pending_updates=False)
+        if poll:  # `run --once` and followers only send; commands wait for the leader
+            await self._start_polling(application)
         self.health.telegram = "on"
         log.info("telegram bot started username=%s", application.bot.username)
 
@@ -414,7 +470,8 @@ class Daemon:
         delay = 5.0
         while not self._stop.is_set():
             try:
-                await self._start_telegram()
+                async with self._telegram_lock:
+                    await self._start_telegram(poll=self.leading)
                 return
             except (TelegramNetworkError, TelegramTimedOut) as exc:
                 log.warning("telegram unreachable at start error=%s; retrying in %ss", exc, delay)
@@ -426,6 +483,91 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
             delay = min(delay * 2, 300.0)
+
+    async def _start_polling(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await publish_commands(application)
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(drop_pending_updates=False)
+
+    async def _poll(self, on: bool) -> None:
+        """Telegram allows one getUpdates consumer per bot: the leader's."""
+        async with self._telegram_lock:
+            application = self.application
+            if application is None or self.health.telegram != "on":
+                return  # not started yet: it will poll if this instance leads by then
+            if on and not application.running:
+                try:
+                    await self._start_polling(application)
+                except (TelegramNetworkError, TelegramTimedOut) as exc:
+                    log.warning("cannot start polling error=%s; retrying", exc)
+                    if application.running:
+                        await application.stop()
+            elif not on and application.running:
+                if application.updater is not None and application.updater.running:
+                    await application.updater.stop()
+                await application.stop()
+
+    def _new_limiter(self) -> FloodLimiter:
+        self._limiter = FloodLimiter(
+            shared_limits(limits_of(self.config.telegram), self.membership.role.instances)
+        )
+        return self._limiter
+
+    # -- several instances ----------------------------------------------------------------
+
+    async def _keep_membership(self, watcher: FolderWatcher) -> None:
+        """Renew the lease every third of it; follow the role it gives."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.membership.period)
+            if self._stop.is_set():
+                return
+            try:
+                await self._take_role(await self.membership.renew(), watcher)
+            except Exception:  # the renewals must go on, or another instance takes over
+                log.exception("taking the cluster role failed; retrying at the next renewal")
+            if not self.leading:  # the leader's scans change the outbox and the feeds
+                self._wake_delivery.set()  # look for new rows this often
+                self.siteview.invalidate()  # and read the feed list again
+
+    async def _take_role(self, role: Role, watcher: FolderWatcher, first: bool = False) -> None:
+        """Start or stop what only the leader does: scanning, watching, feeds, polling."""
+        if role.instances != self._shared_by:
+            log.info("instances live=%d", role.instances)
+            self._shared_by = role.instances
+            if self._limiter is not None:  # Telegram's rate is per bot: split it again
+                limits = shared_limits(limits_of(self.config.telegram), role.instances)
+                self._limiter.limits = limits
+        changed = role.leader != self.leading
+        self.leading = role.leader
+        if self.membership.solo:
+            return
+        if changed or first:
+            name = "leader" if role.leader else "follower"
+            log.info("cluster role=%s instance=%s", name, self.instance)
+        if first:
+            return  # run() does the first scan and starts watching, polling comes with the bot
+        if changed and role.leader:
+            if self.application is not None:
+                await apply_routes(self.store, self.config.telegram.routes, self.pack)
+            self._watch(watcher, True)
+            self._in_background(self.scan(None))  # in full: the last leader may have missed files
+        elif changed:
+            self._watch(watcher, False)
+        await self._poll(role.leader)  # every renewal: a start that failed is tried again
+
+    def _watch(self, watcher: FolderWatcher, on: bool) -> None:
+        if on and not self._watching:
+            watcher.start()
+        elif not on and self._watching:
+            watcher.stop()
+        self._watching = on
+
+    def _in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._background.discard)
 
     async def _stop_telegram(self) -> None:
         application = self.application
@@ -443,7 +585,9 @@ class Daemon:
         while not self._stop.is_set():
             self._wake_delivery.clear()  # before the pass: a wake during it is not lost
             try:
-                report = await self.pipeline.deliver(sender, stop=self._stop)
+                report = await self.pipeline.deliver(
+                    sender, stop=self._stop, instance=self.instance, lease=self._claim_lease
+                )
                 self._sent_since_summary += report.sent
                 if report.sent or report.failed or report.retried:
                     log.info(
@@ -475,13 +619,18 @@ async def run_daemon(config: Config, pack: RulePack, config_path: Path | None = 
 async def run_once(config: Config, pack: RulePack) -> int:
     """`run --once`: one scan, one feed write, one delivery pass; 1 if a file or the feeds failed."""
     daemon = Daemon(config, pack)
+    daemon.leading = True  # one run does everything; not meant beside running instances
     try:
         with ProgressReport("scan") as progress:
             report = await daemon.scan(None, progress)
         if config.telegram.token is not None:
             await daemon._start_telegram(poll=False)
             assert daemon.sender is not None
-            sent = await daemon.pipeline.deliver(daemon.sender)
+            if daemon.membership.solo:  # the one instance: claims a crash left are nobody's
+                await asyncio.to_thread(daemon.store.release_claims)
+            sent = await daemon.pipeline.deliver(
+                daemon.sender, instance=daemon.instance, lease=daemon._claim_lease
+            )
             pending = (await asyncio.to_thread(daemon.store.outbox_counts)).get("pending", 0)
             log.info(
                 "delivery sent=%d retried=%d failed=%d pending=%d",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot import __version__, operate, outbox_cli
+from bot import __version__, db_cli, operate, outbox_cli
 from bot.articles import ArticleError, article_url, parse_article
 from bot.codec import extract_record
 from bot.config import Config, ConfigError
@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     operate.add_commands(commands)  # doctor, reprocess, export, import
     outbox_cli.add_command(commands)  # outbox [--retry]
+    db_cli.add_command(commands)  # db current | upgrade
 
     args = parser.parse_args(argv)
     try:
@@ -52,6 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"eventfeed: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except Exception as exc:
+        from bot.migrations import SchemaError  # here: alembic is slow to import for `extract`
+
+        if not isinstance(exc, SchemaError):
+            raise
+        print(f"eventfeed: {exc}", file=sys.stderr)
+        return 1
 
 
 def _run(config_path: Path) -> int:

@@ -45,6 +45,9 @@ class ArticlesConfig:
 @dataclass(frozen=True)
 class StateConfig:
     url: str = "sqlite:///state/eventfeed.db"
+    migrate: bool = True  # upgrade the schema at start; off: refuse a database that is behind
+    pool_size: int = 5  # PostgreSQL connections kept open per process
+    max_overflow: int = 5  # extra connections opened under load, closed when idle
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,14 @@ class ExtractConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Several instances on one PostgreSQL database (README: Running several instances)."""
+
+    instance: str | None = None  # unique per running instance; None: HOSTNAME-PID
+    lease_seconds: float = 15.0  # a dead leader is replaced, its outbox claims taken, after this
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "INFO"  # DEBUG, INFO, WARNING or ERROR
     format: str = "keyvalue"  # keyvalue (ts=… level=… msg=…) or json (one object a line)
@@ -125,6 +136,7 @@ class Config:
     scan: ScanConfig = field(default_factory=ScanConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 def parse_config(text: str | None, env: Mapping[str, str], source: str = "<config>") -> Config:
@@ -272,6 +284,10 @@ def _check(config: Config, source: str) -> None:
         )
     if config.telegram.chat_interval_seconds < 0:
         raise ConfigError(f"{source}: 'telegram.chat_interval_seconds' must not be negative")
+    if config.cluster.lease_seconds < 1:
+        raise ConfigError(f"{source}: 'cluster.lease_seconds' must be at least 1")
+    if config.cluster.instance is not None and len(config.cluster.instance) > 100:
+        raise ConfigError(f"{source}: 'cluster.instance' must be at most 100 characters")
     if config.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{source}: 'log.level' must be DEBUG, INFO, WARNING or ERROR")
     if config.log.format not in ("keyvalue", "json"):
@@ -279,6 +295,10 @@ def _check(config: Config, source: str) -> None:
     host, sep, port = config.http.bind.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"{source}: 'http.bind' must be HOST:PORT such as '127.0.0.1:8080'")
+    if config.state.pool_size < 1 or config.state.max_overflow < 0:
+        raise ConfigError(
+            f"{source}: 'state.pool_size' must be at least 1 and 'state.max_overflow' not negative"
+        )
     if "://" not in config.state.url:
         raise ConfigError(
             f"{source}: 'state.url' must be a database URL such as 'sqlite:///state/eventfeed.db'"

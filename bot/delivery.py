@@ -1,13 +1,18 @@
 """The delivery pass: due outbox rows → one message per (chat, topic, article) → Telegram.
 
 The outbox is the single source of truth. A row is marked sent, with the Telegram message id,
-in the one statement that records success; every other outcome leaves it pending for a later
-attempt or records why there will be none (failed, gone). A crash between Telegram's answer
-and that statement therefore re-sends only the messages that were in flight.
+only after Telegram answered, and its sender waits for that commit (answers that arrive
+together share one: `SentLog`); every other outcome leaves it pending for a later attempt or
+records why there will be none (failed, gone). A crash between Telegram's answer and that
+commit therefore re-sends only the messages that were in flight.
 
 Chats are served in parallel, each chat's messages in order; the bot's FloodLimiter spaces
 the requests. When Telegram is unreachable (5xx, network, timeout) the pass stops at once and
 holds the whole queue with a growing backoff, instead of timing out once per chat.
+
+Instances sharing one database each claim whole chats (`Store.claim_deliveries`) for a lease
+they renew while the pass runs, and release what they did not finish when it ends: no two
+instances send to one chat, and a dead instance's chats go to the others once its lease ends.
 """
 
 from __future__ import annotations
@@ -19,15 +24,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, TelegramConfig
 from bot.extract import RulePack
 from bot.limits import Limits
 from bot.messages import split_html
+from bot.model import StoredEvent
 from bot.modes import ChatSettings, parse_clock, quiet_until
 from bot.routes import RouteError, parse_routes
 from bot.sender import Failed, Gone, Migrated, Outcome, RetryAfter, Sender, Sent
 from bot.store import Delivery, Store, retry_delay
+from bot.store.outbox import SentMark
 from bot.templates import also_reported_line, render_alert, render_digest
 
 logger = logging.getLogger(__name__)
@@ -51,8 +59,19 @@ class Deliverer:
     clock: Callable[[], datetime]
     concurrency: int = 16
     rounds: int = 50  # due rows are read 500 at a time; a pass takes at most this many reads
+    instance: str = "local"  # who claims the rows: unique among instances sharing the database
+    lease: timedelta = timedelta(seconds=60)  # a claim lasts this long unless renewed
     _stop: asyncio.Event | None = field(default=None, init=False)
     _unreachable: bool = field(default=False, init=False)
+    _sent_log: SentLog = field(init=False)
+    # One article alerting many chats alike is rendered once per round, not once per chat.
+    _renders: dict[tuple[int, tuple[int, ...], ChatSettings], str] = field(
+        default_factory=dict, init=False
+    )
+    _splits: dict[str, list[str]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self._sent_log = SentLog(self.store)
 
     def _halted(self) -> bool:
         return self._unreachable or (self._stop is not None and self._stop.is_set())
@@ -67,20 +86,42 @@ class Deliverer:
             return report
         self._stop = stop  # the caller's: shutting down
         self._unreachable = False  # set by a network failure during this pass
-        for _ in range(self.rounds):
-            due = await asyncio.to_thread(self.store.due_deliveries, self.clock())
-            if not due:
-                break
-            await self._round(sender, due, report)
-            if self._halted():
-                break
+        renewing = asyncio.create_task(self._renew_claims())
+        try:
+            for _ in range(self.rounds):
+                due = await asyncio.to_thread(
+                    self.store.claim_deliveries, self.clock(), self.instance, self.lease
+                )
+                if not due:
+                    break
+                await self._round(sender, due, report)
+                if self._halted():
+                    break
+        finally:
+            renewing.cancel()
+            # What this pass claimed and did not finish goes back to the queue at once.
+            await asyncio.shield(asyncio.to_thread(self.store.release_claims, self.instance))
         return report
+
+    async def _renew_claims(self) -> None:
+        """Keep this pass's chats while it runs (a slow Telegram, a long queue): every third
+        of the lease, so one missed renewal does not let another instance in."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            until = self.clock() + self.lease
+            try:
+                await asyncio.to_thread(self.store.renew_claims, self.instance, until)
+            except SQLAlchemyError as exc:  # the next renewal may get through; the lease allows it
+                logger.warning("cannot renew outbox claims error=%s", exc)
 
     async def _round(self, sender: Sender, due: list[Delivery], report: DeliveryReport) -> None:
         by_pair: dict[Pair, list[Delivery]] = {}
         for delivery in due:
             by_pair.setdefault((delivery.chat_id, delivery.thread_id), []).append(delivery)
         settings = await asyncio.to_thread(self.store.settings_for, by_pair)
+        told = await asyncio.to_thread(self.store.told_stories, due)
+        self._renders.clear()
+        self._splits.clear()
         by_chat: dict[int, list[tuple[Pair, list[Delivery]]]] = {}
         for pair, queue in by_pair.items():
             by_chat.setdefault(pair[0], []).append((pair, queue))
@@ -89,7 +130,8 @@ class Deliverer:
         async def one_chat(topics: list[tuple[Pair, list[Delivery]]]) -> None:
             async with gate:
                 for pair, queue in topics:
-                    if not await self._serve(sender, queue, settings[pair], report):
+                    chat = settings[pair]
+                    if not await self._serve(sender, queue, chat, told.get(pair, {}), report):
                         return  # this chat failed: the rest of it waits, in order
 
         await asyncio.gather(*(one_chat(topics) for topics in by_chat.values()))
@@ -99,9 +141,13 @@ class Deliverer:
         sender: Sender,
         queue: list[Delivery],
         settings: ChatSettings,
+        told: dict[str, int],
         report: DeliveryReport,
     ) -> bool:
-        """Send one chat topic's due messages, or hold them; False when the chat must stop."""
+        """Send one chat topic's due messages, or hold them; False when the chat must stop.
+
+        `told`: story → the message that told this chat topic about it, as the round began.
+        """
         now = self.clock()
         ids = [i for d in queue for i in d.ids]
         wait = quiet_until(settings, now)
@@ -122,18 +168,31 @@ class Deliverer:
                     digest_last=now,
                 )
             return ok
+        earlier: set[str] = set()  # stories of the messages before this one in the queue
         for delivery in queue:
-            repeats = await asyncio.to_thread(self.store.story_messages, delivery)
+            stories = {e.story_id for e in delivery.events if e.story_id}
+            if stories & earlier:  # told by this very round, maybe: only the store knows
+                repeats = await asyncio.to_thread(self.store.story_messages, delivery)
+            else:
+                repeats = {e.id: told[e.story_id] for e in delivery.events if e.story_id in told}
+            earlier |= stories
             if repeats and not await self._also_reported(sender, delivery, repeats, settings):
                 return False
             fresh = [(i, e) for i, e in zip(delivery.ids, delivery.events, strict=True)
                      if e.id not in repeats]  # fmt: skip
             if not fresh:
                 continue
-            text = render_alert(delivery.article, [e for _, e in fresh], settings)
+            text = self._render(delivery, [e for _, e in fresh], settings)
             if not await self._send(sender, delivery, [i for i, _ in fresh], text, report):
                 return False
         return True
+
+    def _render(self, delivery: Delivery, events: list[StoredEvent], settings: ChatSettings) -> str:
+        key = (delivery.article.id, tuple(e.id for e in events), settings)
+        text = self._renders.get(key)
+        if text is None:
+            text = self._renders[key] = render_alert(delivery.article, events, settings)
+        return text
 
     async def _also_reported(
         self,
@@ -188,7 +247,9 @@ class Deliverer:
         if self._halted():
             return False
         chat_id, thread_id = delivery.chat_id, delivery.thread_id
-        parts = split_html(text)
+        parts = self._splits.get(text)
+        if parts is None:
+            parts = self._splits[text] = split_html(text)
         outcome, note = await _send_parts(sender, chat_id, thread_id, parts)
         if isinstance(outcome, Migrated):  # the subscriptions and queue move; send there now
             await asyncio.to_thread(self.store.migrate_chat, chat_id, outcome.new_chat_id)
@@ -196,7 +257,7 @@ class Deliverer:
             outcome, note = await _send_parts(sender, chat_id, thread_id, parts)
         now = self.clock()
         if isinstance(outcome, Sent):
-            await asyncio.to_thread(self.store.mark_sent, ids, outcome.message_id, now, note)
+            await self._sent_log.record(SentMark(tuple(ids), outcome.message_id, now, note))
             report.sent += 1
             return True
         if isinstance(outcome, RetryAfter):
@@ -210,9 +271,11 @@ class Deliverer:
             report.failed += 1
         elif isinstance(outcome, Failed) and outcome.retryable:
             until = now + retry_delay(delivery.attempts)
+            first = not self._unreachable
+            # Before any await: chats waiting for a slot must not start a send meanwhile.
+            self._unreachable = True  # don't time out chat after chat: stop the pass
             await asyncio.to_thread(self.store.hold_chat, chat_id, ids, until, outcome.reason)
-            if not self._unreachable:
-                self._unreachable = True  # don't time out chat after chat: stop the pass
+            if first:
                 held = await asyncio.to_thread(self.store.hold_all, until)
                 logger.warning(
                     "telegram unreachable (%s): %d queued rows wait until %s",
@@ -227,6 +290,46 @@ class Deliverer:
             await asyncio.to_thread(self.store.mark_failed, ids, reason)
             report.failed += 1
         return False
+
+
+class SentLog:
+    """Records successful sends, many to a transaction (a group commit).
+
+    A send that is answered while no write is running starts one at once; those answered
+    while it runs go together in the next. So at Telegram's 30/s each message still gets a
+    transaction of its own, and in a fan-out one commit serves a dozen or more. `record`
+    returns once the row is committed: a chat's next message waits for it, and what a crash
+    can re-send stays what was in flight, as with one statement per message.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._waiting: list[tuple[SentMark, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, mark: SentMark) -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._waiting.append((mark, done))
+        writer = self._writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            self._writer = asyncio.create_task(self._write())
+        # Shielded: a cancelled sender leaves its mark to be written with the others.
+        await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await asyncio.to_thread(self._store.mark_sent_many, [mark for mark, _ in batch])
+            except Exception as exc:  # every waiter of this batch sees the store's error
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
 
 
 async def _send_parts(

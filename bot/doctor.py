@@ -11,19 +11,23 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import HTTPXRequest
 
+from bot.cluster import default_instance, is_solo
 from bot.config import Config, ConfigError
 from bot.logs import TokenRedactor
+from bot.migrations import Revisions, SchemaError, revisions
 from bot.store.base import make_engine
-from bot.store.schema import metadata
+from bot.store.leases import HEARTBEAT, LEADER
+from bot.store.schema import leases, metadata
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,34 @@ def run_checks(config_path: Path | None, env: Mapping[str, str]) -> list[Check]:
         checks.append(Check("rule pack", False, str(exc), "fix the rule, alias or rate file"))
     checks.append(check_articles(config.articles.folder))
     checks.append(check_writable("feeds folder", config.feeds.folder, "feeds.folder"))
-    checks.extend(check_database(config.state.url))
+    checks.extend(check_database(config.state.url, config.state.migrate))
+    checks.append(check_cluster(config))
     checks.append(check_telegram(config))
     return checks
+
+
+def check_cluster(config: Config) -> Check:
+    """This instance's name and who leads the instances sharing the database (read only)."""
+    host = default_instance().rpartition("-")[0]
+    instance = config.cluster.instance or f"{host}-PID (the default: host name, process id)"
+    if is_solo(config.state.url):
+        return Check("cluster", True, f"instance {instance}; SQLite: one instance, the leader")
+    now = datetime.now(UTC)
+    try:
+        engine = make_engine(config.state.url)
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(select(leases).where(leases.c.expires >= now)).all()
+        finally:
+            engine.dispose()
+    except SQLAlchemyError:  # no leases table yet, or no database: the database line says why
+        return Check("cluster", True, f"instance {instance}; no instance running")
+    leader = next((row.holder for row in rows if row.name == LEADER), None)
+    live = sum(1 for row in rows if row.name.startswith(HEARTBEAT))
+    detail = f"instance {instance}; {live} running, leader {leader or 'none'}"
+    if leader is not None and leader == config.cluster.instance:
+        detail += " (this instance)"
+    return Check("cluster", True, detail)
 
 
 def check_articles(folder: Path) -> Check:
@@ -90,7 +119,7 @@ def check_writable(name: str, folder: Path, key: str) -> Check:
     return Check(name, True, f"{folder} writable")
 
 
-def check_database(url: str) -> list[Check]:
+def check_database(url: str, migrate: bool = True) -> list[Check]:
     parsed = make_url(url)
     checks: list[Check] = []
     shown = parsed.render_as_string(hide_password=True)
@@ -113,6 +142,7 @@ def check_database(url: str) -> list[Check]:
         return [*checks, Check("database", False, f"{shown}: {exc}", "fix 'state.url'")]
     try:
         with engine.connect() as conn:
+            found = revisions(conn)
             inspector = inspect(conn)
             present = set(inspector.get_table_names())
             missing = [t.name for t in metadata.sorted_tables if t.name not in present]
@@ -128,17 +158,31 @@ def check_database(url: str) -> list[Check]:
         reason = str(orig) if orig is not None else str(exc)
         fix = "start the database server, or fix 'state.url' (host, port, user, database)"
         return [*checks, Check("database", False, f"{shown}: {reason.strip()}", fix)]
+    except SchemaError as exc:
+        return [*checks, Check("schema", False, str(exc), "run the newer eventfeed")]
     finally:
         engine.dispose()
-    if missing:
+    if not found.at_head and present:  # what is missing, the upgrade adds
+        checks.append(Check("database", True, f"{shown} reachable, {len(present)} tables"))
+    elif missing:
         fix = "start the daemon once (eventfeed run --once) to create them"
         checks.append(Check("database", False, f"tables missing: {', '.join(missing)}", fix))
     elif columns:
-        fix = "this database is from an older eventfeed: migrate it (or export, recreate, import)"
+        fix = "the tables differ from their schema revision: export, recreate the database, import"
         checks.append(Check("database", False, f"columns missing: {', '.join(columns)}", fix))
     else:
         checks.append(Check("database", True, f"{shown} reachable, {len(present)} tables"))
+    checks.append(check_schema(found, migrate))
     return checks
+
+
+def check_schema(found: Revisions, migrate: bool) -> Check:
+    if found.at_head:
+        return Check("schema", True, f"revision {found.current} (the newest)")
+    detail = f"revision {found.describe()}, this eventfeed's newest is {found.head}"
+    if migrate:
+        return Check("schema", True, f"{detail}: upgraded when the daemon starts (state.migrate)")
+    return Check("schema", False, detail, "run `eventfeed db upgrade` ('state.migrate' is off)")
 
 
 def check_telegram(config: Config) -> Check:

@@ -65,6 +65,13 @@ def setup_logging(config: Config, level: int | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if level is not None else config.log.level.upper())
-    # Request lines carry the token in their URL and say nothing an operator needs.
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "aiohttp.access"):
+    # Request lines carry the token in their URL and say nothing an operator needs; alembic
+    # narrates every migration step, where bot.migrations logs the one line that matters.
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler.executors.default",
+        "aiohttp.access",
+        "alembic",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

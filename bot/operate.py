@@ -99,7 +99,7 @@ def _reprocess(args: argparse.Namespace) -> int:
     since = None
     if args.since is not None:
         since = datetime.combine(args.since, datetime.min.time(), tzinfo=config.site.tz)
-    store = Store(config.state.url)
+    store = Store.open(config.state)
     try:
         with ProgressReport("reprocess") as progress:
             report = reprocess(
@@ -124,7 +124,7 @@ def _export(args: argparse.Namespace) -> int:
     from bot.store import Store
 
     config = _setup(args)
-    store = Store(config.state.url)
+    store = Store.open(config.state)
     try:
         document = export_document(store, datetime.now(UTC))
     finally:
@@ -150,7 +150,7 @@ def _import(args: argparse.Namespace) -> int:
     except (OSError, BackupError) as exc:
         print(f"eventfeed: cannot import: {exc}", file=sys.stderr)
         return 1
-    store = Store(config.state.url)
+    store = Store.open(config.state)
     try:
         if not store.counts()["articles"] and not args.no_scan:
             # A new machine: take in the folder's articles before any chat exists, so that the

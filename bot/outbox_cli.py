@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.store import Store
 
     config = load_config(args.config, os.environ)
-    store = Store(config.state.url)
+    store = Store.open(config.state)
     try:
         if args.retry:
             queued = store.retry_failed(datetime.now(UTC), args.ids)

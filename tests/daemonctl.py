@@ -108,15 +108,23 @@ http: {{bind: "127.0.0.1:{self.port}"}}
 class Daemon:
     """One daemon process at a time over a Layout; its output appended to `layout.log`."""
 
-    def __init__(self, layout: Layout, *, token: str | None = TOKEN, user: str | None = None):
+    def __init__(
+        self,
+        layout: Layout,
+        *,
+        token: str | None = TOKEN,
+        user: str | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.layout = layout
         self.token = token
         self.user = user  # run as this unprivileged user (setpriv), e.g. "65534"
+        self.env = env or {}  # EVENTFEED_… overrides, e.g. a PostgreSQL state.url
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
 
     async def start(self) -> None:
-        env = {**os.environ, "PTB_TIMEDELTA": "true", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PTB_TIMEDELTA": "true", "PYTHONUNBUFFERED": "1", **self.env}
         env.pop("EVENTFEED_TELEGRAM_TOKEN", None)
         if self.token:
             env["EVENTFEED_TELEGRAM_TOKEN"] = self.token

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +27,11 @@ def canonical(name: str) -> str | None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'eventfeed.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    """Each test runs on both backends (conftest's store_url)."""
+    store = Store(store_url)
+    yield store
+    store.close()
 
 
 @asynccontextmanager

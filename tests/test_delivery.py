@@ -20,7 +20,6 @@ import pytest
 from fakebot import FakeBotApi, parse_telegram_html
 from sqlalchemy import select
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
 from bot import cli
 from bot.app import Daemon, load_pack
@@ -28,6 +27,7 @@ from bot.config import parse_config
 from bot.delivery import Deliverer, limits_of
 from bot.limits import FloodLimiter, Limits
 from bot.model import EVENT_TYPES, Amount, Article, Event, Extraction
+from bot.request import AiohttpRequest
 from bot.routes import Route, RouteError, parse_routes
 from bot.sender import Sender
 from bot.store import Store
@@ -115,7 +115,7 @@ async def make_sender(
     bot: ExtBot[int] = ExtBot(
         "123:TEST",
         base_url=fake.base_url,
-        request=HTTPXRequest(connection_pool_size=16, **request),
+        request=AiohttpRequest(connection_pool_size=16, **request),  # the daemon's
         rate_limiter=limiter,
     )
     await bot.initialize()
@@ -123,8 +123,9 @@ async def make_sender(
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, fake_bot: FakeBotApi) -> AsyncIterator[Rig]:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def rig(store_url: str, fake_bot: FakeBotApi) -> AsyncIterator[Rig]:
+    """A store on each backend (conftest's store_url), a sender to the fake Bot API."""
+    store = Store(store_url)
     bot, limiter = await make_sender(fake_bot, FAST, read_timeout=0.5)
     try:
         yield Rig(store, Clock(), fake_bot, Sender(bot), limiter)
@@ -405,10 +406,10 @@ async def test_per_chat_and_per_group_limits(tmp_path: Path, fake_bot: FakeBotAp
 
 
 async def test_restart_mid_fan_out_sends_every_message_once_but_in_flight(
-    tmp_path: Path, fake_bot: FakeBotApi
+    store_url: str, fake_bot: FakeBotApi
 ) -> None:
     limits = Limits(per_second=400.0, chat_interval=1.0)
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = Store(store_url)
     chats = list(range(1, 601))
     bot, limiter = await make_sender(fake_bot, limits)
     rig = Rig(store, Clock(), fake_bot, Sender(bot), limiter)
@@ -422,7 +423,8 @@ async def test_restart_mid_fan_out_sends_every_message_once_but_in_flight(
     assert before < 600
 
     # A new process: new bot, new limiter, the same database.
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.close()
+    store = Store(store_url)
     bot, limiter = await make_sender(fake_bot, limits)
     rig = Rig(store, Clock(), fake_bot, Sender(bot), limiter)
     try:

@@ -50,10 +50,12 @@ def test_healthy_setup_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert status == 0, checks
     assert set(checks) == {
         "config", "rule pack", "articles folder", "feeds folder", "state folder", "database",
-        "telegram",
+        "schema", "cluster", "telegram",
     }  # fmt: skip
     assert all(line.startswith("ok") for line in checks.values())
+    assert "(the newest)" in checks["schema"]
     assert "off: no token" in checks["telegram"]
+    assert "SQLite: one instance, the leader" in checks["cluster"]
 
 
 def test_each_failure_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -173,6 +173,11 @@ async def test_repository_config_serves_the_two_samples(tmp_path: Path) -> None:
 
         await eventually(served, "both samples in /feeds/articles.atom")
         assert len(feeds["events.atom"].entries) >= 3
+
+        async def warned() -> bool:  # logged once the first scan is done
+            return "telegram delivery is off" in log.read_text(errors="replace")
+
+        await eventually(warned, "the 'telegram delivery is off' warning")
     finally:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 20) == 0

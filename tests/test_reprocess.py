@@ -54,7 +54,8 @@ def restore_logging() -> Iterator[None]:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Path:
+def site(tmp_path: Path, store_url: str) -> Path:
+    """The posts, the old rules and two configs over one database, on each backend."""
     posts = tmp_path / "posts"
     posts.mkdir()
     shutil.copy(SAMPLE, posts / SAMPLE.name)
@@ -68,7 +69,7 @@ def site(tmp_path: Path) -> Path:
         )
         (tmp_path / name).write_text(
             f"articles: {{folder: {posts}}}\n"
-            f'state: {{url: "sqlite:///{tmp_path / "state.db"}"}}\n'
+            f'state: {{url: "{store_url}"}}\n'
             f"feeds: {{folder: {tmp_path / 'feeds'}}}\n" + extract,
             encoding="utf-8",
         )
@@ -113,8 +114,8 @@ def first_run(site: Path, store: Store) -> dict[str, tuple[str, str]]:
     return before
 
 
-def test_reprocess_finds_new_events_keeps_ids_and_alerts_nobody(site: Path) -> None:
-    store = Store(f"sqlite:///{site / 'state.db'}")
+def test_reprocess_finds_new_events_keeps_ids_and_alerts_nobody(site: Path, store_url: str) -> None:
+    store = Store(store_url)
     before = first_run(site, store)
     alerts = outbox(store)
 
@@ -138,8 +139,8 @@ def test_reprocess_finds_new_events_keeps_ids_and_alerts_nobody(site: Path) -> N
     store.close()
 
 
-def test_reprocess_alert_tells_only_who_has_not_heard(site: Path) -> None:
-    store = Store(f"sqlite:///{site / 'state.db'}")
+def test_reprocess_alert_tells_only_who_has_not_heard(site: Path, store_url: str) -> None:
+    store = Store(store_url)
     first_run(site, store)
     store.add_subscription(2, None, "")  # subscribed after the first run
 
@@ -159,9 +160,9 @@ def test_reprocess_alert_tells_only_who_has_not_heard(site: Path) -> None:
 
 
 def test_reprocess_command_since_limits_the_articles(
-    site: Path, capsys: pytest.CaptureFixture[str]
+    site: Path, store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store = Store(f"sqlite:///{site / 'state.db'}")
+    store = Store(store_url)
     first_run(site, store)
     store.close()
     assert main(["reprocess", "--config", str(site / "new.yaml"), "--since", "2030-01-01"]) == 0

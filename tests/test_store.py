@@ -1,8 +1,10 @@
-"""The store on a real SQLite file: stable ids, no second alert for unchanged events, the outbox."""
+"""The store on a real SQLite file and a real PostgreSQL schema: stable ids, no second alert for
+unchanged events, the outbox."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,8 +43,11 @@ BONUS = Event(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'state' / 'eventfeed.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    """Each test runs on both backends (conftest's store_url)."""
+    store = Store(store_url)
+    yield store
+    store.close()
 
 
 def save(store: Store, article: Article, *found: Event, targets=None, digest: str = "h1"):  # type: ignore[no-untyped-def]
@@ -160,8 +165,10 @@ def test_subscriptions_per_topic_and_removal(store: Store) -> None:
     assert store.active_subscriptions() == []
 
 
-def test_database_is_sqlite_in_wal_mode(store: Store, tmp_path: Path) -> None:
+def test_database_is_sqlite_in_wal_mode(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'state' / 'eventfeed.db'}")
     save(store, make_article(), HIRE)
+    store.close()
     with sqlite3.connect(tmp_path / "state" / "eventfeed.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -1,19 +1,22 @@
 """All SQL lives here: articles, events, chats, subscriptions and the delivery outbox.
 
 SQLAlchemy Core over SQLite (WAL) by default; nothing here is SQLite-specific beyond the
-connection pragmas, so the same statements run on PostgreSQL. Synchronous by design: async
-callers use `asyncio.to_thread`, which keeps the event loop free on a slow disk or network.
+connection pragmas, so the same statements run on PostgreSQL. The schema is Alembic's
+(bot/migrations), upgraded when the store opens. Synchronous by design: async callers use
+`asyncio.to_thread`, which keeps the event loop free on a slow disk or network.
 """
 
 from __future__ import annotations
 
+from bot.config import StateConfig
+from bot.migrations import SchemaError, require_head, upgrade
 from bot.store.articles import ArticleStore, FileState, SaveResult, Targets
 from bot.store.backup import BackupError, BackupStore
 from bot.store.base import make_engine
 from bot.store.chats import ChatStore, Subscription
+from bot.store.leases import LeaseStore
 from bot.store.outbox import Delivery, OutboxStore, retry_delay
 from bot.store.reprocess import Reprocessable, ReprocessStore
-from bot.store.schema import metadata
 
 __all__ = [
     "BackupError",
@@ -21,6 +24,7 @@ __all__ = [
     "FileState",
     "Reprocessable",
     "SaveResult",
+    "SchemaError",
     "Store",
     "Subscription",
     "Targets",
@@ -28,13 +32,33 @@ __all__ = [
 ]
 
 
-class Store(ArticleStore, ChatStore, OutboxStore, BackupStore, ReprocessStore):
+class Store(ArticleStore, ChatStore, OutboxStore, BackupStore, ReprocessStore, LeaseStore):
     """The database. One instance per process; safe to call from several threads."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, migrate: bool = True, pool_size: int = 5, max_overflow: int = 5
+    ) -> None:
+        """Opens the database and upgrades its schema (`migrate`), or refuses it if behind."""
         self.url = url
-        self.engine = make_engine(url)
-        metadata.create_all(self.engine)
+        self.engine = make_engine(url, pool_size, max_overflow)
+        try:
+            if migrate:
+                upgrade(self.engine)
+            else:
+                require_head(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    @classmethod
+    def open(cls, state: StateConfig) -> Store:
+        """The store the `state` section describes."""
+        return cls(
+            state.url,
+            migrate=state.migrate,
+            pool_size=state.pool_size,
+            max_overflow=state.max_overflow,
+        )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.engine import URL, CursorResult, make_url
 
 from bot.codec import article_from_dict, event_from_dict
 from bot.model import Article, StoredArticle, StoredEvent
@@ -21,15 +21,40 @@ class StoreBase:
     engine: Engine
 
 
-def make_engine(url: str) -> Engine:
+def database_url(url: str) -> URL:
+    """The URL with its driver: a plain postgresql:// (or Heroku-style postgres://) gets psycopg 3."""
     parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
+    """The engine; the pool sizes apply to a server database (SQLite's file needs no pool)."""
+    parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        # Fail fast on an unreachable server, and name ourselves in pg_stat_activity; the URL's
+        # own ?connect_timeout=… or ?application_name=… win.
+        connect_args = {
+            key: value
+            for key, value in (("connect_timeout", 10), ("application_name", "eventfeed"))
+            if key not in parsed.query
+        }
+    return create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,  # a server restart or an idle-killed connection is replaced, not an error
+        pool_recycle=1800,  # before firewalls and poolers drop idle connections
+        connect_args=connect_args,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

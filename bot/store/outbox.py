@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.model import StoredArticle, StoredEvent
 from bot.store.base import StoreBase, aware, stored_article, stored_event
-from bot.store.schema import articles, events, flags, outbox
+from bot.store.schema import articles, chats, events, flags, outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,16 @@ class Delivery:
     article: StoredArticle
     events: tuple[StoredEvent, ...]
     queued: datetime  # when the oldest of the rows was queued (aware)
+
+
+@dataclass(frozen=True, slots=True)
+class SentMark:
+    """Telegram accepted the message for outbox rows `ids`: it is `message_id`, sent `at`."""
+
+    ids: tuple[int, ...]
+    message_id: int
+    at: datetime
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +78,65 @@ def enqueue(
     return 1
 
 
+def enqueue_all(
+    conn: Connection, event_id: int, targets: Iterable[tuple[int, int | None]], now: datetime
+) -> int:
+    """`enqueue` for many chats in two statements: one event alerting thousands of chats is
+    queued in the scan's transaction without a round trip per chat (PostgreSQL)."""
+    wanted = dict.fromkeys((chat, thread or 0) for chat, thread in targets)  # in order, once
+    if not wanted:
+        return 0
+    queued = conn.execute(
+        select(outbox.c.chat_id, outbox.c.thread_id).where(outbox.c.event_id == event_id)
+    )
+    for row in queued:
+        wanted.pop((row.chat_id, row.thread_id), None)
+    if wanted:
+        conn.execute(
+            insert(outbox),
+            [
+                {
+                    "event_id": event_id,
+                    "chat_id": chat,
+                    "thread_id": thread,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt": now,
+                    "created": now,
+                }
+                for chat, thread in wanted
+            ],
+        )
+    return len(wanted)
+
+
+CLAIM_PAGES = 4  # pages of due rows a claim looks through before giving up for now
+UNCLAIMED: dict[str, Any] = {"claimed_by": None, "claimed_until": None}  # a mark ends a claim
+
+
 def utc(moment: datetime) -> datetime:
     """SQLite keeps no UTC offset: every time is stored as UTC so comparisons hold."""
     return moment.astimezone(UTC)
+
+
+def _add_missing_chats(conn: Connection, ids: Sequence[int], now: datetime) -> None:
+    """A chat's row is its claim lock: a queued row whose chat has none gets a minimal one
+    (as `add_subscription` makes), so no row is left that nobody can claim."""
+    known = set(conn.execute(select(chats.c.id).where(chats.c.id.in_(ids))).scalars())
+    missing = sorted(set(ids) - known)  # in key order: two instances adding never deadlock
+    if not missing:
+        return
+    rows = [
+        {"id": i, "kind": "group" if i < 0 else "private", "active": True, "created": now}
+        for i in missing
+    ]
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(postgresql.insert(chats).on_conflict_do_nothing(), rows)
+    elif dialect == "sqlite":
+        conn.execute(sqlite.insert(chats).on_conflict_do_nothing(), rows)
+    else:
+        conn.execute(insert(chats), rows)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -93,13 +160,110 @@ class OutboxStore(StoreBase):
                 return []
             if len(rows) == limit:  # the page may cut a message in two: complete its groups
                 rows += self._rest_of_groups(conn, rows, now)
-            article_ids = sorted({row.article_id for row in rows})
-            article_rows = conn.execute(select(articles).where(articles.c.id.in_(article_ids)))
-            event_rows = conn.execute(
-                select(events).where(events.c.id.in_({row.event_id for row in rows}))
+            return self._grouped(conn, rows)
+
+    def claim_deliveries(
+        self, now: datetime, instance: str, lease: timedelta, limit: int = 500
+    ) -> list[Delivery]:
+        """Claim whole chats' due rows for `instance` until `now + lease`, grouped as above.
+
+        Instances sharing the database call this at once: each chat goes to one of them with
+        all its due rows, so no two send to one chat (its order and its limits hold) and no
+        row is sent by two. A chat's `chats` row is its lock (SELECT … FOR UPDATE SKIP LOCKED:
+        a chat being claimed elsewhere is skipped, never waited for; a no-op on SQLite, whose
+        writers take turns), and a chat stays another instance's until its claim expires.
+        Marking a row (sent, failed, held…) or `release_claims` ends its claim.
+        """
+        now = utc(now)
+        due = and_(outbox.c.status == "pending", outbox.c.next_attempt <= now)
+        theirs = (
+            select(outbox.c.chat_id)
+            .where(
+                outbox.c.status == "pending",
+                outbox.c.claimed_until >= now,
+                outbox.c.claimed_by != instance,
             )
-            stored_events = {row.id: stored_event(row) for row in event_rows}
-            stored_articles = {row.id: stored_article(row, ()) for row in article_rows}
+            .distinct()
+        )
+        free = or_(
+            outbox.c.claimed_until.is_(None),
+            outbox.c.claimed_until < now,
+            outbox.c.claimed_by == instance,
+        )
+        with self.engine.begin() as conn:
+            mine: set[int] = set()
+            skipped: set[int] = set()
+            for _ in range(CLAIM_PAGES):  # a page all being claimed elsewhere: try the next
+                wanted = list(
+                    dict.fromkeys(  # oldest first
+                        conn.execute(
+                            select(outbox.c.chat_id)
+                            .where(due, free, outbox.c.chat_id.not_in(theirs))
+                            .where(outbox.c.chat_id.not_in(skipped))
+                            .order_by(outbox.c.id)
+                            .limit(limit)
+                        ).scalars()
+                    )
+                )
+                if not wanted:
+                    return []
+                _add_missing_chats(conn, wanted, now)
+                locked = conn.execute(
+                    select(chats.c.id)
+                    .where(chats.c.id.in_(wanted))
+                    .with_for_update(skip_locked=True, key_share=True)
+                ).scalars()
+                # Locked now: any claim on these chats made before is committed and seen here.
+                busy = conn.execute(theirs.where(outbox.c.chat_id.in_(wanted))).scalars()
+                mine = set(locked) - set(busy)
+                if mine:
+                    break
+                skipped.update(wanted)
+            if not mine:
+                return []
+            conn.execute(
+                update(outbox)
+                .where(due, free, outbox.c.chat_id.in_(mine))
+                .values(claimed_by=instance, claimed_until=now + lease)
+            )
+            rows: list[Any] = list(
+                conn.execute(
+                    select(outbox, events.c.article_id)
+                    .join(events, events.c.id == outbox.c.event_id)
+                    .where(due, outbox.c.claimed_by == instance, outbox.c.chat_id.in_(mine))
+                    .order_by(outbox.c.id)
+                ).all()
+            )
+            return self._grouped(conn, rows)
+
+    def renew_claims(self, instance: str, until: datetime) -> int:
+        """A long pass keeps its chats: extend every claim `instance` still holds."""
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.claimed_by == instance, outbox.c.status == "pending")
+                    .values(claimed_until=utc(until))
+                ).rowcount
+            )
+
+    def release_claims(self, instance: str | None = None) -> int:
+        """End `instance`'s claims (None: everybody's, for a lone instance starting up)."""
+        mine = outbox.c.claimed_by == instance
+        where = outbox.c.claimed_by.is_not(None) if instance is None else mine
+        with self.engine.begin() as conn:
+            return int(conn.execute(update(outbox).where(where).values(**UNCLAIMED)).rowcount)
+
+    def _grouped(self, conn: Connection, rows: list[Any]) -> list[Delivery]:
+        if not rows:
+            return []
+        article_ids = sorted({row.article_id for row in rows})
+        article_rows = conn.execute(select(articles).where(articles.c.id.in_(article_ids)))
+        event_rows = conn.execute(
+            select(events).where(events.c.id.in_({row.event_id for row in rows}))
+        )
+        stored_events = {row.id: stored_event(row) for row in event_rows}
+        stored_articles = {row.id: stored_article(row, ()) for row in article_rows}
         groups: dict[tuple[int, int, int], list[Any]] = {}
         for row in rows:
             groups.setdefault((row.chat_id, row.thread_id, row.article_id), []).append(row)
@@ -135,6 +299,34 @@ class OutboxStore(StoreBase):
             for row in conn.execute(query)
             if row.id not in have and (row.chat_id, row.thread_id, row.article_id) in groups
         ]
+
+    def told_stories(
+        self, deliveries: Sequence[Delivery]
+    ) -> dict[tuple[int, int | None], dict[str, int]]:
+        """(chat, topic) → story → the first sent message that told it, for a whole round:
+        `story_messages` in one query. Rows of `deliveries` are pending, so never counted."""
+        pairs = {(d.chat_id, d.thread_id) for d in deliveries}
+        stories = {e.story_id for d in deliveries for e in d.events if e.story_id}
+        if not stories:
+            return {}
+        query = (
+            select(outbox.c.chat_id, outbox.c.thread_id, events.c.story, outbox.c.message_id)
+            .join(events, events.c.id == outbox.c.event_id)
+            .where(
+                events.c.story.in_(stories),
+                outbox.c.chat_id.in_({chat for chat, _ in pairs}),
+                outbox.c.status == "sent",
+                outbox.c.message_id.is_not(None),
+            )
+            .order_by(outbox.c.id)
+        )
+        found: dict[tuple[int, int | None], dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                pair = (row.chat_id, row.thread_id or None)
+                if pair in pairs:
+                    found.setdefault(pair, {}).setdefault(row.story, int(row.message_id))
+        return found
 
     def story_messages(self, delivery: Delivery) -> dict[int, int]:
         """Event id → the message that already told this chat (topic) the event's story.
@@ -209,6 +401,30 @@ class OutboxStore(StoreBase):
         """Success and the Telegram message id, recorded in one statement."""
         self._mark_delivered(ids, "sent", message_id, now, note)
 
+    def mark_sent_many(self, marks: Sequence[SentMark]) -> None:
+        """Several successes in one transaction: a fan-out commits once per batch, not per
+        message. Each mark still only names rows Telegram has answered for."""
+        rows = [
+            {"row": i, "mid": m.message_id, "at": utc(m.at), "note": m.note}
+            for m in marks
+            for i in m.ids
+        ]
+        if not rows:
+            return
+        statement = (
+            update(outbox)
+            .where(outbox.c.id == bindparam("row"))
+            .values(
+                status="sent",
+                message_id=bindparam("mid"),
+                sent_at=bindparam("at"),
+                last_error=bindparam("note"),
+                **UNCLAIMED,
+            )
+        )
+        with self.engine.begin() as conn:
+            conn.execute(statement, rows)
+
     def _mark_delivered(
         self, ids: Sequence[int], status: str, message_id: int, now: datetime, note: str | None
     ) -> None:
@@ -216,7 +432,13 @@ class OutboxStore(StoreBase):
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(ids))
-                .values(status=status, message_id=message_id, sent_at=utc(now), last_error=note)
+                .values(
+                    status=status,
+                    message_id=message_id,
+                    sent_at=utc(now),
+                    last_error=note,
+                    **UNCLAIMED,
+                )
             )
 
     def reschedule(self, ids: Sequence[int], when: datetime, error: str) -> None:
@@ -225,7 +447,10 @@ class OutboxStore(StoreBase):
                 update(outbox)
                 .where(outbox.c.id.in_(ids))
                 .values(
-                    attempts=outbox.c.attempts + 1, next_attempt=utc(when), last_error=error[:1000]
+                    attempts=outbox.c.attempts + 1,
+                    next_attempt=utc(when),
+                    last_error=error[:1000],
+                    **UNCLAIMED,
                 )
             )
 
@@ -254,11 +479,20 @@ class OutboxStore(StoreBase):
                 )
                 .values(next_attempt=until)
             )
+            conn.execute(  # the chat is ours (claim_deliveries): all of it waits, unclaimed
+                update(outbox)
+                .where(outbox.c.chat_id == chat_id, outbox.c.status == "pending")
+                .values(**UNCLAIMED)
+            )
 
     def defer(self, ids: Sequence[int], until: datetime) -> None:
         """Held on purpose (quiet hours, digest): no attempt used, no error recorded."""
         with self.engine.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(next_attempt=utc(until)))
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids))
+                .values(next_attempt=utc(until), **UNCLAIMED)
+            )
 
     def hold_all(self, until: datetime) -> int:
         """Telegram is unreachable: every pending row waits until `until`."""
@@ -277,7 +511,12 @@ class OutboxStore(StoreBase):
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(ids))
-                .values(status=status, attempts=outbox.c.attempts + 1, last_error=error[:1000])
+                .values(
+                    status=status,
+                    attempts=outbox.c.attempts + 1,
+                    last_error=error[:1000],
+                    **UNCLAIMED,
+                )
             )
 
     def failed_deliveries(self, limit: int = 100) -> list[FailedDelivery]:
@@ -321,7 +560,7 @@ class OutboxStore(StoreBase):
                 conn.execute(
                     update(outbox)
                     .where(*where)
-                    .values(status="pending", next_attempt=utc(now), attempts=0)
+                    .values(status="pending", next_attempt=utc(now), attempts=0, **UNCLAIMED)
                 ).rowcount
             )
 
@@ -342,7 +581,22 @@ class OutboxStore(StoreBase):
             return {status: int(n) for status, n in conn.execute(query)}
 
     def next_due(self) -> datetime | None:
-        query = select(func.min(outbox.c.next_attempt)).where(outbox.c.status == "pending")
+        """When the next pending row may be sent. A chat another instance has claimed is not
+        ours before that claim ends (a dead instance's chats go to the others then), so its
+        rows count from then: the others wait for it instead of polling."""
+        claims = (
+            select(outbox.c.chat_id, func.max(outbox.c.claimed_until).label("until"))
+            .where(outbox.c.status == "pending", outbox.c.claimed_until.is_not(None))
+            .group_by(outbox.c.chat_id)
+            .subquery()
+        )
+        later = claims.c.until > outbox.c.next_attempt  # NULL (no claim): false
+        when = case((later, claims.c.until), else_=outbox.c.next_attempt)
+        query = (
+            select(func.min(when))
+            .select_from(outbox.outerjoin(claims, claims.c.chat_id == outbox.c.chat_id))
+            .where(outbox.c.status == "pending")
+        )
         with self.engine.connect() as conn:
             value = conn.execute(query).scalar_one_or_none()
         return None if value is None else aware(value)

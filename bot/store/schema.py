@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -30,7 +31,7 @@ articles = Table(
     Column("content_hash", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # ok | error | skipped | deleted
     Column("error", Text),
-    Column("published", DateTime(timezone=True)),
+    Column("published", DateTime(timezone=True), index=True),  # newest first: /, /latest
     Column("data", JSON),  # the Article, its summary and url
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("updated", DateTime(timezone=True), nullable=False),
@@ -87,7 +88,11 @@ outbox = Table(
     Column("message_id", BigInteger),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    # Several instances: the one sending this row, until when (a dead one's claim expires).
+    Column("claimed_by", String(128)),
+    Column("claimed_until", DateTime(timezone=True)),
     UniqueConstraint("event_id", "chat_id", "thread_id"),
+    Index("ix_outbox_due", "status", "next_attempt"),  # every delivery pass asks for due rows
 )
 
 # Per chat (and forum topic) delivery settings; a missing row means the defaults.
@@ -111,4 +116,46 @@ flags = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Several instances on one database: the leader's lease ("leader") and one heartbeat row per
+# running instance ("instance/ID"), each held until `expires` unless renewed.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(160), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires", DateTime(timezone=True), nullable=False),
+)
+
+# The store's feed index: which entries each feed holds, in feed order, so that a publish
+# reads and renders only the pages a change touched (see bot/store/feedindex.py).
+feed_entries = Table(
+    "feed_entries",
+    metadata,
+    Column("feed", Text, primary_key=True),  # e.g. "articles", "actor/meta"
+    # Entry ids are ASCII, compared byte by byte as Python compares them.
+    Column("entry", Text().with_variant(Text(collation="C"), "postgresql"), primary_key=True),
+    Column("sort", BigInteger, nullable=False),  # published, microseconds since the epoch
+    Column("article_id", Integer, nullable=False, index=True),
+    Column("event_id", Integer),  # None: an article entry
+    Column("story", String(64), index=True),  # event entries: the story (or event uid)
+    Column("label", Text, nullable=False),  # the name this entry gives the feed's actor, tag…
+)
+# Feeds list entries newest first (sort descending, ties by entry ascending): this index, read
+# forwards or backwards, gives either direction without sorting.
+Index(
+    "ix_feed_entries_order",
+    feed_entries.c.feed,
+    feed_entries.c.sort.desc(),
+    feed_entries.c.entry,
+)
+
+# One row per feed in the index: its size and title label, for listings and page counts.
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("label", Text, nullable=False),  # the label of its oldest entry
 )
