@@ -121,6 +121,8 @@ def build_state(folder: Path, state: Path, events_per: int) -> tuple[int, int]:
             if len(batch_a) >= 5000:
                 flush()
     flush()
+    if hasattr(store, "rebuild_feed_index"):  # the feed index, as the scans would have kept it
+        store.rebuild_feed_index()
     store.close()
     return n_articles, n_events
 
@@ -146,7 +148,7 @@ def rescans(folder: Path, state: Path, work: Path, repeat: int) -> dict[str, lis
         assert report.new == report.changed == report.deleted == 0, report
         listing = files.scan_folder(folder)
         t2 = time.perf_counter()
-        states = store.file_states()
+        states = store.file_stats() if hasattr(store, "file_stats") else store.file_states()
         t3 = time.perf_counter()
         assert len(listing) == len(states), (len(listing), len(states))
         out["scan"].append(t1 - t0)

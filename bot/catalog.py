@@ -22,12 +22,13 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Literal
 from urllib.parse import quote
 
 from bot.config import SiteConfig
-from bot.model import Amount, Event, StoredArticle, StoredEvent
+from bot.model import Amount, Article, Event, StoredArticle, StoredEvent
 from bot.sanitize import absolute_url, sanitize_html
 
 FeedFormat = Literal["atom", "rss", "json"]
@@ -161,49 +162,75 @@ def build_feeds(
 ) -> list[Feed]:
     """Every feed of the site, in a stable order; feeds without entries are left out
     (except the articles and events feeds, which always exist). `entry_of` may memoise
-    `article_entry`, which sanitises the whole article."""
+    `article_entry`, which sanitises the whole article. The whole site in memory: the daemon
+    publishes from the store's feed index instead (see `publish`), with the same result."""
     make = entry_of or article_entry
-    article_entries = {stored.uid: make(site, stored) for stored in articles}
-    event_entries = [
-        (stored_event, event_entry(site, stored, stored_event, also))
-        for stored, stored_event, also in _story_firsts(articles)
-    ]
-    feeds = [
-        Feed("articles", site.title or "articles", _ordered(article_entries.values())),
-        Feed("events", f"{site.title} — events", _ordered(e for _, e in event_entries)),
-    ]
-    by_type: dict[str, list[Entry]] = {}
-    by_actor: dict[str, tuple[str, list[Entry]]] = {}
-    for stored_event, entry in event_entries:
-        by_type.setdefault(stored_event.event.type, []).append(entry)
-        for actor in dict.fromkeys(stored_event.event.actors):
-            slug = slugify(actor)
-            if slug:
-                by_actor.setdefault(slug, (actor, []))[1].append(entry)
-    by_category: dict[str, tuple[str, list[Entry]]] = {}
-    by_tag: dict[str, tuple[str, list[Entry]]] = {}
+    members: dict[str, dict[str, tuple[Entry, str]]] = {"articles": {}, "events": {}}
     for stored in articles:
-        for groups, names in (
-            (by_category, stored.article.categories),
-            (by_tag, stored.article.tags),
-        ):
-            for name in dict.fromkeys(slugify(n) for n in names if slugify(n)):
-                label = next(n for n in names if slugify(n) == name)
-                groups.setdefault(name, (label, []))[1].append(article_entries[stored.uid])
-    for event_type in sorted(by_type):
-        if slugify(event_type):
-            feeds.append(
-                Feed(
-                    f"events/type/{slugify(event_type)}",
-                    f"{site.title} — {event_type}",
-                    _ordered(by_type[event_type]),
-                )
-            )
-    for prefix, groups in (("actor", by_actor), ("category", by_category), ("tag", by_tag)):
-        for slug in sorted(groups):
-            label, entries = groups[slug]
-            feeds.append(Feed(f"{prefix}/{slug}", f"{site.title} — {label}", _ordered(entries)))
+        entry = make(site, stored)
+        for name, label in article_feeds(stored.article):
+            members.setdefault(name, {})[entry.id] = (entry, label)
+    for stored, stored_event, also in _story_firsts(articles):
+        entry = event_entry(site, stored, stored_event, also)
+        for name, label in event_feeds(stored_event.event):
+            members.setdefault(name, {})[entry.id] = (entry, label)
+    feeds = []
+    for name in sorted(members, key=feed_order):
+        labels = {entry.id: label for entry, label in members[name].values()}
+        entries = _ordered(entry for entry, _ in members[name].values())
+        label = labels[entries[0].id] if entries else ""
+        feeds.append(Feed(name, feed_title(site, name, label), entries))
     return feeds
+
+
+def article_feeds(article: Article) -> list[tuple[str, str]]:
+    """The feeds an article entry is in, each with the name it is known by there."""
+    found = {"articles": ""}
+    for prefix, names in (("category", article.categories), ("tag", article.tags)):
+        for name in names:
+            slug = slugify(name)
+            if slug:
+                found.setdefault(f"{prefix}/{slug}", name)
+    return list(found.items())
+
+
+def event_feeds(event: Event) -> list[tuple[str, str]]:
+    """The feeds the entry of a story's first event is in, each with the name it is known by."""
+    found = {"events": ""}
+    if slugify(event.type):
+        found[f"events/type/{slugify(event.type)}"] = event.type
+    for actor in event.actors:
+        slug = slugify(actor)
+        if slug:
+            found.setdefault(f"actor/{slug}", actor)
+    return list(found.items())
+
+
+def feed_title(site: FeedSite, name: str, label: str) -> str:
+    """A feed's title; `label` is the name its oldest entry gives the actor, type or tag,
+    so that appending entries never changes the title of a full archive page."""
+    if name == "articles":
+        return site.title or "articles"
+    if name == "events":
+        return f"{site.title} — events"
+    return f"{site.title} — {label}"
+
+
+_FEED_GROUPS = ("articles", "events", "events/type/", "actor/", "category/", "tag/")
+
+
+def feed_order(name: str) -> tuple[int, str]:
+    """The articles and events feeds, then types, actors, categories and tags by slug."""
+    for index, prefix in enumerate(_FEED_GROUPS):
+        if name == prefix or (prefix.endswith("/") and name.startswith(prefix)):
+            return index, name
+    return len(_FEED_GROUPS), name
+
+
+def entry_order(published: datetime, entry_id: str) -> tuple[int, str]:
+    """(microseconds since the epoch, id): feeds list entries oldest first by the first,
+    ties by the second descending. The store's feed index keeps both."""
+    return (published - EMPTY_FEED_UPDATED) // timedelta(microseconds=1), entry_id
 
 
 def pages(feed: Feed, limit: int) -> list[Page]:
@@ -235,14 +262,25 @@ def query_page(
 ) -> Page:
     """A filtered current page: the newest entries matching the query, `query.limit` of them
     (default `limit`, at most MAX_QUERY_LIMIT). Archives are not linked: they are unfiltered."""
-    wanted = [e for e in feed.entries if _matches(e, query)]
+    return filtered_page(feed, reversed(feed.entries), query, limit, self_url, convert)
+
+
+def filtered_page(
+    feed: Feed,
+    newest_first: Iterable[Entry],
+    query: FeedQuery,
+    limit: int,
+    self_url: str,
+    convert: Callable[[str], str] | None = None,
+) -> Page:
+    """`query_page` over entries given newest first, read only until the page is full."""
     size = limit if query.limit is None else max(1, min(query.limit, MAX_QUERY_LIMIT))
-    chosen = wanted[-size:]
+    chosen = list(islice((e for e in newest_first if _matches(e, query)), size))
     title = feed.title
     if convert is not None:
         chosen = [_converted(e, convert) for e in chosen]
         title = convert(title)
-    return Page(replace(feed, title=title), _newest_first(chosen), None, 0, self_url=self_url)
+    return Page(replace(feed, title=title), tuple(chosen), None, 0, self_url=self_url)
 
 
 def find_feed(feeds: Iterable[Feed], name: str) -> Feed | None:

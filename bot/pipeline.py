@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
@@ -19,12 +19,11 @@ from bot import files
 from bot.articles import ArticleError, article_url, parse_article
 from bot.delivery import Deliverer, DeliveryReport
 from bot.extract import RulePack, extract
-from bot.feeds import FeedSite, RenderCache, build_feeds, render_all
+from bot.feeds import FeedSite
 from bot.filters import Filter, FilterError, parse_filter
 from bot.model import Article, Extraction, StoredArticle
-from bot.publish import write_folder
+from bot.publish import Publisher
 from bot.sender import Sender
-from bot.statics import static_documents
 from bot.store import FileState, Store, Subscription, Targets
 
 log = logging.getLogger(__name__)
@@ -66,8 +65,13 @@ class Pipeline:
     max_entries: int
     clock: Callable[[], datetime]
     _filters: dict[str, Filter | None] = field(default_factory=dict)
-    # Unchanged entries and pages are not rendered again on the next write.
-    _render_cache: RenderCache = field(default_factory=RenderCache)
+    _published: bool = False  # this pipeline has published once (see publish_feeds)
+    # path → (size, mtime_ns) of every file the store knows; None until the first scan.
+    _known_stats: dict[str, tuple[int, int]] | None = field(default=None, repr=False)
+    _publisher: Publisher = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._publisher = Publisher(self.feeds_folder, self.site, self.store, self.max_entries)
 
     # -- scanning ---------------------------------------------------------------------
 
@@ -79,34 +83,70 @@ class Pipeline:
         """Process new and changed files: every file when `paths` is None, else just those.
 
         A full scan also notices deleted files. Unchanged files (same size and mtime) are not
-        read at all, which keeps the safety-net rescan of a large folder cheap.
+        read at all, and their stat data is compared with a copy kept in memory (the pipeline
+        is the store's only writer of it), which keeps the safety-net rescan of a large folder
+        cheap: one stat per file.
         """
         report = ScanReport()
-        listing = files.scan_folder(self.source.folder)
-        present = {info.path: info for info in listing}
-        known = self.store.file_states()
-        if paths is None:
-            wanted = list(present.values())
+        self.store.ensure_feed_index()  # before the first change, so the index follows it
+        known = self._known()
+        listing = None if paths is None else self._stat_paths(set(paths))
+        if listing is None:
+            present: set[str] = set()
+            wanted = []
+            for info in files.walk_folder(self.source.folder):
+                present.add(info.path)
+                if known.get(info.path) != (info.size, info.mtime_ns):
+                    wanted.append(info)
+            report.seen = len(present)
             gone = [path for path in known if path not in present]
         else:
-            chosen = set(paths)
-            wanted = [present[p] for p in chosen if p in present]
-            gone = [p for p in chosen if p in known and p not in present]
-        report.seen = len(listing)
+            wanted, gone = listing
+            report.seen = len(wanted)
         # Deletions first, so that a renamed file is recognised by its content.
         report.deleted = self.store.mark_deleted(gone, self.clock())
-        subscriptions = self.store.active_subscriptions()
+        for path in gone:
+            known.pop(path, None)
+        subscriptions = self.store.active_subscriptions() if wanted else []
         ordered = sorted(wanted, key=lambda i: i.path)
         for done, info in enumerate(ordered):
             if progress is not None:  # (files checked, files to check): for long first scans
                 progress(done, len(ordered))
-            state = known.get(info.path)
+            state = self.store.file_state(info.path)
             if state and (state.size, state.mtime_ns) == (info.size, info.mtime_ns):
+                known[info.path] = (state.size, state.mtime_ns)
                 continue
             self._process(info, state, subscriptions, report)
+            after = self.store.file_state(info.path)
+            if after is None:
+                known.pop(info.path, None)
+            else:
+                known[info.path] = (after.size, after.mtime_ns)
         if progress is not None:
             progress(len(ordered), len(ordered))
         return report
+
+    def _known(self) -> dict[str, tuple[int, int]]:
+        """path → (size, mtime_ns) as the store has them, read once per pipeline."""
+        if self._known_stats is None:
+            self._known_stats = self.store.file_stats()
+        return self._known_stats
+
+    def _stat_paths(self, chosen: set[str]) -> tuple[list[files.FileInfo], list[str]] | None:
+        """The listing of just these paths (present ones, gone ones), or None when only a
+        full listing can tell (a symlink or a hard link on the way)."""
+        wanted: list[files.FileInfo] = []
+        gone: list[str] = []
+        known = self._known()
+        for path in chosen:
+            info = files.file_info(self.source.folder, path)
+            if info is False:
+                return None
+            if info is not None:
+                wanted.append(info)
+            elif path in known:
+                gone.append(path)
+        return wanted, gone
 
     def _process(
         self,
@@ -124,7 +164,7 @@ class Pipeline:
         except (PermissionError, files.OutsideRoot) as exc:
             # Recorded, and read again on every scan: a chmod leaves size and mtime alone.
             reason = f"cannot read: {exc.strerror or exc}"
-            self._fail(replace(info, mtime_ns=-1), "error", reason, "", report)
+            self._fail(info._replace(mtime_ns=-1), "error", reason, "", report)
             return
         except OSError as exc:  # vanished between listing and reading: the next scan sees
             log.warning("cannot read file=%s error=%s", info.path, exc.strerror or exc)
@@ -227,25 +267,43 @@ class Pipeline:
         """Render every feed and replace the files that changed; returns how many changed."""
         return len(self.publish_feeds())
 
-    def publish_feeds(self) -> list[str]:
-        """Render every feed (archives, stylesheet, OPML too), write the files whose bytes
-        changed and remove feeds left without entries; returns the paths that changed."""
-        articles = self.store.published_articles()
-        documents = render_all(self.site, articles, self.max_entries, self._render_cache)
-        feeds = build_feeds(self.site, articles, self._render_cache.entry)
-        documents |= static_documents(self.site, feeds)
-        return write_folder(self.feeds_folder, documents)
+    def publish_feeds(self, everything: bool = False) -> list[str]:
+        """Write the feed pages the changes since the last publish touched, and remove feeds
+        left without entries; returns the paths that changed. The first publish of a pipeline
+        also writes every feed's current page and the statics (repairing what a power loss
+        left wrong); `everything` (or a feed index just built) writes every archive page too."""
+        if self.store.ensure_feed_index():
+            everything = True
+        changes = self.store.take_feed_changes()
+        try:
+            written = self._publisher.publish(
+                changes, check=not self._published, everything=everything
+            )
+        except BaseException:
+            self.store.return_feed_changes(changes)
+            raise
+        self._published = True
+        return written
 
     # -- delivery -----------------------------------------------------------------------
 
     async def deliver(
-        self, sender: Sender, concurrency: int = 64, stop: asyncio.Event | None = None
+        self,
+        sender: Sender,
+        concurrency: int = 64,
+        stop: asyncio.Event | None = None,
+        *,
+        instance: str = "local",
+        lease: timedelta = timedelta(seconds=60),
     ) -> DeliveryReport:
         """Send every due outbox message (see `bot.delivery`): chats in parallel, in order.
 
         Once `stop` is set no new message is started; those in flight finish and are recorded.
+        `instance` claims the chats it sends to for `lease` (several instances, one database).
         """
-        deliverer = Deliverer(self.store, self.clock, concurrency=concurrency)
+        deliverer = Deliverer(
+            self.store, self.clock, concurrency=concurrency, instance=instance, lease=lease
+        )
         return await deliverer.deliver(sender, stop)
 
 

@@ -8,8 +8,28 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
+
+from bot.catalog import (
+    FORMATS,
+    Entry,
+    Feed,
+    FeedSite,
+    Page,
+    article_entry,
+    event_entry,
+    feed_order,
+    feed_title,
+)
+from bot.feeds import render_page
+from bot.statics import static_documents
+from bot.store import Store
+from bot.store.articles import FeedItem
+from bot.store.feedindex import ALWAYS, FeedChange, FeedChanges, older
 
 # The only suffixes we ever remove: nothing else someone keeps in the folder is touched.
 _OURS = (".atom", ".rss", ".json")
@@ -79,6 +99,13 @@ def _remove_stale(folder: Path, keep: set[str]) -> list[str]:
     return removed
 
 
+def _remove_leftovers(folder: Path) -> None:
+    for path in folder.rglob(".*.tmp") if folder.is_dir() else ():
+        if _crash_leftover(path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
 def _crash_leftover(path: Path) -> bool:
     """atomic_write's temp file (".name.XXXX.tmp") for one of our feeds, left by a kill."""
     name = path.name
@@ -86,3 +113,165 @@ def _crash_leftover(path: Path) -> bool:
         return False
     target = name[1:].rsplit(".", 2)[0]
     return PurePath(target).suffix in (*_OURS, ".xml", ".xsl", ".opml") and path.is_file()
+
+
+# --- publishing from the store's feed index -------------------------------------------------
+
+
+class EntryCache:
+    """Recently made entries, by what they are made of: an article is in several feeds (its
+    categories and tags) and on the current page of each for many publishes, and sanitising
+    its body is the costly part of an entry."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[object, ...], Entry] = OrderedDict()
+        self._lock = threading.Lock()  # the web server's worker threads share one
+
+    def entry(self, site: FeedSite, item: FeedItem) -> Entry:
+        # Every save stamps its article's `updated`: ids and stamps name the content, and
+        # are far cheaper to hash than the articles themselves.
+        stored = item.stored
+        key = (
+            site,
+            stored.id,
+            stored.updated,
+            item.event.id if item.event is not None else None,
+            tuple((also.id, also.updated) for also in item.also),
+        )
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        if item.event is None:
+            found = article_entry(site, item.stored)
+        else:
+            found = event_entry(site, item.stored, item.event, item.also)
+        with self._lock:
+            self._entries[key] = found
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return found
+
+
+def item_entry(site: FeedSite, item: FeedItem, cache: EntryCache) -> Entry:
+    return cache.entry(site, item)
+
+
+@dataclass
+class Publisher:
+    """Writes the feeds folder from the store's feed index: on each call only the pages the
+    changes since the last call touched, so its cost follows the change, not the site."""
+
+    folder: Path
+    site: FeedSite
+    store: Store
+    limit: int
+    cache: EntryCache = field(default_factory=EntryCache)
+
+    def publish(
+        self, changes: FeedChanges, *, check: bool = False, everything: bool = False
+    ) -> list[str]:
+        """Write what `changes` touched; `check` also writes every feed's current page and the
+        statics (a start: files a power loss left wrong are repaired), `everything` every
+        page of every feed and removes what is not ours any more. Returns the changed paths."""
+        with self.store.snapshot():
+            return self._publish(changes, check, everything)
+
+    def _publish(self, changes: FeedChanges, check: bool, everything: bool) -> list[str]:
+        listing = self.store.feed_list()
+        changed: list[str] = []
+        names = set(changes.feeds) | (set(listing) if (check or everything) else set())
+        limit = max(self.limit, 1)
+        for name in sorted(names, key=feed_order):
+            size, label = listing.get(name, (0, ""))
+            change = changes.feeds.get(name)
+            count = max(0, (size - 1) // limit)
+            if size == 0 and name not in ALWAYS:
+                old_count = 0 if change is None else max(0, (change.old_size - 1) // limit)
+                changed += self._remove(name, range(old_count + 1), include_current=True)
+                continue
+            title = feed_title(self.site, name, label)
+            numbers = set(range(1, count + 1)) if everything else self._touched(name, size, change)
+            for number in [None, *sorted(n for n in numbers if n <= count)]:
+                changed += self._write_page(name, title, number, size, count)
+            if change is not None:
+                old_count = max(0, (change.old_size - 1) // limit)
+                changed += self._remove(name, range(count + 1, old_count + 1))
+        if everything or check or changes.catalog:
+            feeds = [
+                Feed(name, feed_title(self.site, name, listing[name][1]), ())
+                for name in sorted(listing, key=feed_order)
+            ]
+            for rel, data in static_documents(self.site, feeds).items():
+                if _write(self.folder / rel, data):
+                    changed.append(rel)
+        if everything:
+            changed += _remove_stale(self.folder, set(self._every_path(listing)))
+        elif check:  # a start: the temp files of writes a kill cut short are nobody's now
+            _remove_leftovers(self.folder)
+        return sorted(set(changed))
+
+    def _touched(self, name: str, size: int, change: FeedChange | None) -> set[int]:
+        """The archive pages (1 = oldest) that hold an entry the change added, removed or
+        changed: from the oldest added or removed entry on, every page shifts."""
+        if change is None:
+            return set()
+        limit = max(self.limit, 1)
+        # Pages that filled up since: archives now, though no entry of theirs changed.
+        numbers = set(range(max(0, (change.old_size - 1) // limit) + 1, size // limit + 1))
+        if change.moved is not None:
+            start = self.store.feed_position(name, change.moved, size)
+            numbers |= set(range(start // limit + 1, size // limit + 2))
+        for key in change.touched:
+            if change.moved is None or older(key, change.moved):
+                numbers.add(self.store.feed_position(name, key, size) // limit + 1)
+        return numbers
+
+    def _write_page(
+        self, name: str, title: str, number: int | None, size: int, count: int
+    ) -> list[str]:
+        limit = max(self.limit, 1)
+        if number is None:
+            rows = self.store.feed_rows(name, max(size - limit, 0), min(limit, size), size)
+        else:
+            rows = self.store.feed_rows(name, (number - 1) * limit, limit, size)
+        entries = tuple(
+            item_entry(self.site, item, self.cache) for item in self.store.feed_items(rows)
+        )
+        page = Page(Feed(name, title, ()), entries, number, count)
+        changed = []
+        for fmt in FORMATS:
+            rel = f"{page.name_for(number)}.{fmt}"
+            if _write(self.folder / rel, render_page(self.site, page, fmt)):
+                changed.append(rel)
+        return changed
+
+    def _remove(self, name: str, numbers: range, include_current: bool = False) -> list[str]:
+        names = [f"archive/{name}/{n}" for n in numbers if n > 0]
+        if include_current:
+            names.append(name)
+        removed = []
+        for stem in names:
+            for fmt in FORMATS:
+                with contextlib.suppress(FileNotFoundError):
+                    (self.folder / f"{stem}.{fmt}").unlink()
+                    removed.append(f"{stem}.{fmt}")
+        for stem in names:  # folders left empty go too, as a full write leaves none
+            parent = (self.folder / stem).parent
+            while parent != self.folder and parent.is_relative_to(self.folder):
+                try:
+                    parent.rmdir()
+                except OSError:  # not empty, or gone already
+                    break
+                parent = parent.parent
+        return removed
+
+    def _every_path(self, listing: Mapping[str, tuple[int, str]]) -> Iterator[str]:
+        limit = max(self.limit, 1)
+        for name, (size, _label) in listing.items():
+            for fmt in FORMATS:
+                yield f"{name}.{fmt}"
+                for n in range(1, max(0, (size - 1) // limit) + 1):
+                    yield f"archive/{name}/{n}.{fmt}"

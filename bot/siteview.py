@@ -1,17 +1,19 @@
 """The store-backed `SiteSource` the web server shows: home page data, article pages and
-filtered feeds. Feeds are built from the store once per change, not once per request.
+filtered feeds. Everything is read from the store's feed index a page at a time, never the
+whole site: a request costs the same with a hundred articles or a hundred thousand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
-from datetime import date, datetime, timedelta, tzinfo
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from bot.catalog import Feed, FeedQuery, FeedSite, build_feeds, find_feed
-from bot.feeds import FeedFormat, render_query
+from bot.catalog import Entry, Feed, FeedQuery, FeedSite, feed_order, feed_title, filtered_page
+from bot.feeds import FeedFormat, render_page
 from bot.pages import HomePage, render_article
+from bot.publish import EntryCache, item_entry
 from bot.store import Store
 from bot.text import to_simplified, to_traditional
 
@@ -19,7 +21,7 @@ _FORMATS: dict[str, FeedFormat] = {"atom": "atom", "rss": "rss", "json": "json"}
 
 
 class SiteView:
-    """Caches the feed catalog until `invalidate` (called after every scan that changed it)."""
+    """Caches the list of feeds until `invalidate` (called after every publish)."""
 
     def __init__(
         self,
@@ -39,17 +41,23 @@ class SiteView:
         self.clock = clock
         self.latest = latest
         self.days = days
-        self._feeds: list[Feed] | None = None
+        self._feeds: dict[str, tuple[int, str]] | None = None  # name → (size, title)
         self._lock = threading.Lock()
+        self._cache = EntryCache(256)
 
     def invalidate(self) -> None:
         with self._lock:
             self._feeds = None
 
-    def feeds(self) -> list[Feed]:
+    def feeds(self) -> dict[str, tuple[int, str]]:
+        """Every feed: name → (entries, title), in the site's order."""
         with self._lock:
             if self._feeds is None:
-                self._feeds = build_feeds(self.site, self.store.published_articles())
+                listing = self.store.feed_list()
+                self._feeds = {
+                    name: (listing[name][0], feed_title(self.site, name, listing[name][1]))
+                    for name in sorted(listing, key=feed_order)
+                }
             return self._feeds
 
     async def home(self) -> HomePage:
@@ -61,19 +69,18 @@ class SiteView:
             today - timedelta(days=self.days), datetime.min.time(), self.timezone
         )
         recent = self.store.recent_events(self.latest)
-        window = self.store.recent_events(10_000, since=since)
-        counts: dict[tuple[date, str], int] = {}
-        for stored, stored_event in window:
-            day = stored.article.published.astimezone(self.timezone).date()
-            key = (day, stored_event.event.type)
-            counts[key] = counts.get(key, 0) + 1
+        days = [since.date() + timedelta(days=n) for n in range(self.days + 1)]
+        bounds = [
+            (day, _midnight(day, self.timezone), _midnight(day + timedelta(days=1), self.timezone))
+            for day in days
+        ]
         return HomePage(
             title=self.site.title,
             description=self.site.description,
             base_url=self.base_url,
-            feeds=tuple((feed.name, feed.title) for feed in self.feeds()),
+            feeds=tuple((name, title) for name, (_size, title) in self.feeds().items()),
             events=tuple(recent),
-            counts=tuple((day, kind, n) for (day, kind), n in sorted(counts.items())),
+            counts=tuple(self.store.event_counts(bounds)),
             last_day=today,
             days=self.days,
         )
@@ -90,8 +97,22 @@ class SiteView:
         return await asyncio.to_thread(self._query_feed, name, fmt, query, self_url)
 
     def _query_feed(self, name: str, fmt: str, query: FeedQuery, self_url: str) -> bytes | None:
-        feed = find_feed(self.feeds(), name)
-        if feed is None or fmt not in _FORMATS:
+        found = self.feeds().get(name)
+        if found is None or fmt not in _FORMATS:
             return None
+        size, title = found
         convert = {"hans": to_simplified, "hant": to_traditional}.get(query.script or "")
-        return render_query(self.site, feed, _FORMATS[fmt], query, self.limit, self_url, convert)
+        feed = Feed(name, title, ())
+        page = filtered_page(feed, self._entries(name, size), query, self.limit, self_url, convert)
+        return render_page(self.site, page, _FORMATS[fmt])
+
+    def _entries(self, name: str, size: int) -> Iterator[Entry]:
+        """The feed's entries newest first, read from the store a chunk at a time."""
+        for rows in self.store.newest_first(name, size):
+            for item in self.store.feed_items(rows):
+                yield item_entry(self.site, item, self._cache)
+
+
+def _midnight(day: date, timezone: tzinfo) -> datetime:
+    """The instant the day starts in the site's time zone, in UTC (as the store keeps dates)."""
+    return datetime.combine(day, datetime.min.time(), timezone).astimezone(UTC)

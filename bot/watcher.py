@@ -1,4 +1,5 @@
-"""watchdog → asyncio: report files that changed, once each has been quiet for the debounce time."""
+"""watchdog → asyncio: report files that changed, each once it is complete or has been quiet for
+the debounce time."""
 
 from __future__ import annotations
 
@@ -15,13 +16,19 @@ from watchdog.observers import Observer
 log = logging.getLogger(__name__)
 
 FULL_SCAN = ""  # in a batch: a whole folder appeared or left, rescan everything
+# A file closed after writing, renamed into place or deleted is complete: it waits only this
+# long, to gather the events of one save (an editor's write, rename and delete) in one batch.
+SETTLED = 0.02
+_SETTLING = ("closed", "moved", "deleted")
 
 
 class FolderWatcher(FileSystemEventHandler):
     """Collects changed paths from watchdog's thread and hands them to the loop in batches.
 
-    A file being written produces many events; each one pushes its deadline back, so the
-    batch is handed over only once nothing has changed for `debounce` seconds.
+    Each path has its own deadline. A file being written produces many events; each pushes
+    its deadline back by `debounce` seconds, until the writer closes it (inotify's
+    IN_CLOSE_WRITE), renames it into place or deletes it: then it is handed over at once.
+    A steady stream of other files never holds one back.
     """
 
     def __init__(
@@ -35,7 +42,7 @@ class FolderWatcher(FileSystemEventHandler):
         self.loop = loop
         self.on_change = on_change
         self.debounce = debounce
-        self._pending: set[str] = set()
+        self._due: dict[str, float] = {}  # path → when to hand it over (loop time)
         self._timer: asyncio.TimerHandle | None = None
         self._observer: Observer | None = None  # type: ignore[valid-type]
 
@@ -62,13 +69,14 @@ class FolderWatcher(FileSystemEventHandler):
             if event.event_type in ("created", "moved", "deleted"):  # its files sent no events
                 self.loop.call_soon_threadsafe(self._touch, FULL_SCAN)
             return
+        settled = event.event_type in _SETTLING
         paths = [event.src_path, getattr(event, "dest_path", "")]
         for raw in paths:
             if not raw:
                 continue
             rel = self._relative(os.fsdecode(raw))
             if rel is not None:
-                self.loop.call_soon_threadsafe(self._touch, rel)
+                self.loop.call_soon_threadsafe(self._touch, rel, settled)
 
     def _relative(self, path: str) -> str | None:
         try:
@@ -77,18 +85,31 @@ class FolderWatcher(FileSystemEventHandler):
             return None
 
     # Called on the loop.
-    def _touch(self, rel: str) -> None:
-        self._pending.add(rel)
+    def _touch(self, rel: str, settled: bool = False) -> None:
+        wait = min(SETTLED, self.debounce) if settled else self.debounce
+        self._due[rel] = self.loop.time() + wait
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._due:
+            return
+        when = min(self._due.values())
         if self._timer is not None:
+            if self._timer.when() <= when:  # it fires first; _flush schedules again
+                return
             self._timer.cancel()
-        self._timer = self.loop.call_later(self.debounce, self._flush)
+        self._timer = self.loop.call_at(when, self._flush)
 
     def _flush(self) -> None:
-        batch, self._pending = self._pending, set()
         self._timer = None
+        now = self.loop.time()
+        batch = {rel for rel, when in self._due.items() if when <= now}
+        for rel in batch:
+            del self._due[rel]
         if batch:
             task = self.loop.create_task(self.on_change(batch))
             task.add_done_callback(_log_failure)
+        self._schedule()
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

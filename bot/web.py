@@ -40,6 +40,7 @@ FEED_SUFFIXES = (".atom", ".rss", ".json")
 QUERY_KEYS = frozenset({"limit", "type", "actor", "q", "script"})
 _GZIP_MIN = 512  # smaller bodies gain nothing from gzip
 _GZIP_CACHE = 256  # compressed bodies kept, by ETag
+_KNOWN_FILES = 4096  # validators of served files kept, by path
 
 
 class SiteSource(Protocol):
@@ -65,6 +66,17 @@ class _Body:
     modified: datetime | None  # whole seconds, as HTTP dates carry
 
 
+@dataclass(frozen=True)
+class _Known:
+    """A file served before: while one stat of it shows the same inode, size and mtime, its
+    validators still hold, so a conditional GET costs no read and no hash."""
+
+    path: Path
+    stat: tuple[int, int, int]
+    etag: str
+    modified: datetime
+
+
 def make_app(
     feeds_folder: Path,
     health: Callable[[], Mapping[str, object]],
@@ -76,15 +88,19 @@ def make_app(
     root = feeds_folder
     cache_control = f"public, max-age={max(int(max_age), 0)}"
     compressed: OrderedDict[str, bytes] = OrderedDict()
+    known: OrderedDict[str, _Known] = OrderedDict()
 
-    def respond(request: web.Request, found: _Body, content_type: str) -> web.Response:
+    def respond(
+        request: web.Request, found: _Body, content_type: str, size: int | None = None
+    ) -> web.Response:
         headers = {
             "Cache-Control": cache_control,
             "X-Content-Type-Options": "nosniff",
             "Vary": "Accept, Accept-Encoding",
             "Access-Control-Allow-Origin": "*",  # web-based readers fetch feeds cross-origin
         }
-        gzipped = len(found.body) >= _GZIP_MIN and _accepts_gzip(request)
+        size = len(found.body) if size is None else size
+        gzipped = size >= _GZIP_MIN and _accepts_gzip(request)
         # A gzipped body is a different representation: it gets its own ETag (RFC 9110 §8.8.3).
         etag = f"{found.etag}-gz" if gzipped else found.etag
         if _not_modified(request, found):
@@ -107,10 +123,25 @@ def make_app(
         suffix = PurePosixPath(rel).suffix
         if suffix in FEED_SUFFIXES and QUERY_KEYS & set(request.query) and source is not None:
             return await filtered(request, rel, suffix)
-        found = await asyncio.to_thread(_read_file, root, rel)
-        if found is None:
+        if suffix not in CONTENT_TYPES:
             raise web.HTTPNotFound()
-        return respond(request, found, _content_type(request, suffix))
+        content_type = _content_type(request, suffix)
+        cached = _unchanged(known.get(rel))
+        if cached is not None:  # a 304, or a gzipped body made before: no thread, no read
+            head = _Body(b"", cached.etag, cached.modified)
+            if _not_modified(request, head) or (
+                cached.etag in compressed and cached.stat[1] >= _GZIP_MIN and _accepts_gzip(request)
+            ):
+                return respond(request, head, content_type, size=cached.stat[1])
+        read = await asyncio.to_thread(_read_file, root, rel)
+        if read is None:
+            known.pop(rel, None)
+            raise web.HTTPNotFound()
+        found, known[rel] = read
+        known.move_to_end(rel)
+        while len(known) > _KNOWN_FILES:
+            known.popitem(last=False)
+        return respond(request, found, content_type)
 
     async def filtered(request: web.Request, rel: str, suffix: str) -> web.Response:
         assert source is not None
@@ -123,7 +154,7 @@ def make_app(
         if body is None:
             raise web.HTTPNotFound()
         on_disk = await asyncio.to_thread(_read_file, root, rel)
-        modified = on_disk.modified if on_disk is not None else None
+        modified = on_disk[0].modified if on_disk is not None else None
         found = _Body(body, hashlib.sha256(body).hexdigest()[:32], modified)
         return respond(request, found, _content_type(request, suffix))
 
@@ -239,19 +270,32 @@ def feed_file(root: Path, rel: str) -> Path | None:
     return target
 
 
-def _read_file(root: Path, rel: str) -> _Body | None:
+def _read_file(root: Path, rel: str) -> tuple[_Body, _Known] | None:
     path = feed_file(root, rel)
     if path is None:
         return None
     try:
         with path.open("rb") as handle:  # stat the handle we read, not a later file
             body = handle.read()
-            mtime = os.fstat(handle.fileno()).st_mtime
+            info = os.fstat(handle.fileno())
     except OSError:
         return None
     # Content-based: a byte-identical rewrite keeps its ETag, so readers still get a 304.
     etag = hashlib.sha256(body).hexdigest()[:32]
-    return _Body(body, etag, datetime.fromtimestamp(int(mtime), UTC))
+    modified = datetime.fromtimestamp(int(info.st_mtime), UTC)
+    stat = (info.st_ino, info.st_size, info.st_mtime_ns)
+    return _Body(body, etag, modified), _Known(path, stat, etag, modified)
+
+
+def _unchanged(known: _Known | None) -> _Known | None:
+    """`known`, if one stat shows the file is still the one it describes."""
+    if known is None:
+        return None
+    try:
+        info = os.stat(known.path)
+    except OSError:
+        return None
+    return known if (info.st_ino, info.st_size, info.st_mtime_ns) == known.stat else None
 
 
 def _not_modified(request: web.Request, found: _Body) -> bool:
@@ -289,6 +333,7 @@ def _accepts_gzip(request: web.Request) -> bool:
 def _gzip(cache: OrderedDict[str, bytes], found: _Body) -> bytes:
     body = cache.get(found.etag)
     if body is None:
+        assert found.body, "only a body made before is served from its validators"
         body = gzip.compress(found.body, compresslevel=6, mtime=0)  # mtime=0: stable bytes
         cache[found.etag] = body
         while len(cache) > _GZIP_CACHE:

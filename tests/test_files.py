@@ -15,6 +15,7 @@ from bot.files import (
     OutsideRoot,
     atomic_write,
     content_hash,
+    file_info,
     read_file,
     scan_folder,
 )
@@ -120,6 +121,22 @@ def test_scan_is_fast(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - started
     assert len(found) == 5000
     assert elapsed < 1.0  # ~100,000 files a second or better on ordinary disks
+
+
+def test_file_info_agrees_with_the_listing_or_defers_to_it(tmp_path: Path) -> None:
+    """A watcher batch stats its own paths; what only a whole listing can tell, it leaves."""
+    write(tmp_path / "a" / "post.md")
+    write(tmp_path / ".hidden" / "post.md")
+    write(tmp_path / "a" / "post.md~")
+    (tmp_path / "linked").symlink_to(tmp_path / "a")
+    os.link(tmp_path / "a" / "post.md", tmp_path / "twin.md")
+    write(tmp_path / "single.md")
+    listed = {info.path: info for info in scan_folder(tmp_path)}
+    assert file_info(tmp_path, "single.md") == listed["single.md"]
+    for ignored in (".hidden/post.md", "a/post.md~", "gone.md", "a", "../x.md", ""):
+        assert file_info(tmp_path, ignored) is None, ignored
+    assert file_info(tmp_path, "linked/post.md") is False  # a symlink on the way
+    assert file_info(tmp_path, "twin.md") is False  # listed once, under one of its names
 
 
 def test_read_file(tmp_path: Path) -> None:

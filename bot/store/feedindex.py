@@ -1,0 +1,421 @@
+"""The feed index: which entries each feed holds, in feed order.
+
+It is derived from the articles and events and kept in the same transaction as they are, so a
+publish never loads the whole site: it asks which pages a change touched and reads only their
+entries. The store also remembers, in memory, what changed since the last publish.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from bot.catalog import (
+    article_entry_id,
+    article_feeds,
+    aware,
+    entry_order,
+    event_entry_id,
+    event_feeds,
+)
+from bot.codec import article_from_dict, event_from_dict
+from bot.store.base import StoreBase
+from bot.store.schema import articles, events, feed_entries, feeds
+
+Key = tuple[int, str]  # (sort, entry id): a feed lists entries by sort, ties by id descending
+# The `feeds` row that says the index covers every article (no feed has an empty name; a
+# row in `flags` would travel with backups to another database).
+BUILT = ""
+ALWAYS = ("articles", "events")  # feeds that exist even when empty
+_CHUNK = 500
+
+
+def older(a: Key, b: Key) -> bool:
+    """Whether `a` comes before `b` in a feed (oldest first)."""
+    return a[0] < b[0] or (a[0] == b[0] and a[1] > b[1])
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    feed: str
+    entry: str
+    sort: int
+    article_id: int
+    event_id: int | None  # None: an article entry
+    story: str | None
+    label: str
+
+    @property
+    def key(self) -> Key:
+        return self.sort, self.entry
+
+
+@dataclass
+class FeedChange:
+    """What happened to one feed since the last publish."""
+
+    old_size: int  # before the first change
+    moved: Key | None = None  # the oldest entry added or removed: the pages from it on shift
+    touched: set[Key] = field(default_factory=set)  # entries that may read differently
+
+    def merge(self, other: FeedChange) -> None:
+        if other.moved is not None and (self.moved is None or older(other.moved, self.moved)):
+            self.moved = other.moved
+        self.touched |= other.touched
+
+
+@dataclass
+class FeedChanges:
+    feeds: dict[str, FeedChange] = field(default_factory=dict)
+    catalog: bool = False  # a feed appeared, went or was renamed: the OPML changes
+
+    def merge(self, other: FeedChanges) -> None:
+        for name, change in other.feeds.items():
+            if name in self.feeds:
+                self.feeds[name].merge(change)
+            else:
+                self.feeds[name] = change
+        self.catalog |= other.catalog
+
+
+class _Pending:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.changes = FeedChanges()
+
+
+class FeedIndexStore(StoreBase):
+    def _pending(self) -> _Pending:
+        found = self.__dict__.get("_feed_pending")
+        if found is None:
+            found = self.__dict__.setdefault("_feed_pending", _Pending())
+        assert isinstance(found, _Pending)
+        return found
+
+    def _note(self, changes: FeedChanges) -> None:
+        """Called once the transaction that made `changes` has committed."""
+        pending = self._pending()
+        with pending.lock:
+            pending.changes.merge(changes)
+
+    def take_feed_changes(self) -> FeedChanges:
+        """What changed in the feeds since the last call (made through this store)."""
+        pending = self._pending()
+        with pending.lock:
+            found, pending.changes = pending.changes, FeedChanges()
+        return found
+
+    def return_feed_changes(self, changes: FeedChanges) -> None:
+        """A publish failed: its changes wait for the next one."""
+        self._note(changes)
+
+    # -- keeping the index --------------------------------------------------------------
+
+    def _reindex(self, conn: Connection, article_ids: Sequence[int]) -> FeedChanges:
+        """Derive again the entries of these articles and of every story they report."""
+        ids = list(article_ids)
+        stories = {
+            row.story or row.uid
+            for row in conn.execute(
+                select(events.c.uid, events.c.story).where(events.c.article_id.in_(ids))
+            )
+        }
+        where: ColumnElement[bool] = feed_entries.c.article_id.in_(ids)
+        if stories:
+            where = or_(where, feed_entries.c.story.in_(stories))
+        old = {
+            (r.feed, r.entry): IndexRow(*r) for r in conn.execute(select(feed_entries).where(where))
+        }
+        new_rows = self._article_rows(conn, ids)
+        sorts = {row.article_id: row.sort for row in new_rows if row.feed == "articles"}
+        for story in sorted(stories):
+            new_rows += self._story_rows(conn, story, sorts)
+        new = {(r.feed, r.entry): r for r in new_rows}
+        changes = FeedChanges()
+        gone: list[IndexRow] = []
+        added: list[IndexRow] = []
+        for name, entry in old.keys() | new.keys():
+            before, after = old.get((name, entry)), new.get((name, entry))
+            sizes = changes.feeds.setdefault(name, FeedChange(old_size=0))
+            if before == after and after is not None:
+                sizes.touched.add(after.key)
+                continue
+            for row, into in ((before, gone), (after, added)):
+                if row is not None:
+                    into.append(row)
+                    sizes.merge(FeedChange(0, moved=row.key))
+        if gone:
+            conn.execute(
+                delete(feed_entries).where(
+                    feed_entries.c.feed == bindparam("f"), feed_entries.c.entry == bindparam("e")
+                ),
+                [{"f": row.feed, "e": row.entry} for row in gone],
+            )
+        if added:
+            conn.execute(insert(feed_entries), [_values(row) for row in added])
+        delta: dict[str, int] = {}
+        for row in gone:
+            delta[row.feed] = delta.get(row.feed, 0) - 1
+        for row in added:
+            delta[row.feed] = delta.get(row.feed, 0) + 1
+        for name, change in changes.feeds.items():
+            change.old_size, renamed = self._resize(conn, name, delta.get(name, 0), change)
+            changes.catalog |= renamed
+        return changes
+
+    def _resize(
+        self, conn: Connection, name: str, delta: int, change: FeedChange
+    ) -> tuple[int, bool]:
+        """Update the feed's row; returns its old size and whether the listing changed."""
+        row = conn.execute(select(feeds.c.size, feeds.c.label).where(feeds.c.name == name)).first()
+        size = row.size if row is not None else 0
+        if change.moved is None:
+            return size, False
+        label = conn.execute(
+            select(feed_entries.c.label)
+            .where(feed_entries.c.feed == name)
+            .order_by(feed_entries.c.sort, feed_entries.c.entry.desc())
+            .limit(1)
+        ).scalar()
+        if label is None:
+            conn.execute(delete(feeds).where(feeds.c.name == name))
+            return size, row is not None
+        values = {"size": size + delta, "label": label}
+        if row is None:
+            conn.execute(insert(feeds).values(name=name, **values))
+            return size, True
+        conn.execute(update(feeds).where(feeds.c.name == name).values(**values))
+        return size, row.label != label
+
+    def _article_rows(self, conn: Connection, ids: Sequence[int]) -> list[IndexRow]:
+        query = select(articles.c.id, articles.c.uid, articles.c.data).where(
+            articles.c.id.in_(ids), articles.c.status == "ok"
+        )
+        return [row for found in conn.execute(query) for row in _article_index(found)]
+
+    def _story_rows(self, conn: Connection, story: str, sorts: dict[int, int]) -> list[IndexRow]:
+        """The entry of a story: its first report among the articles in the feeds."""
+        query = (
+            select(events.c.id, events.c.uid, events.c.article_id, events.c.data, events.c.story)
+            .join(articles, articles.c.id == events.c.article_id)
+            .where(events.c.active.is_(True), articles.c.status == "ok")
+            .order_by(events.c.id)
+            .limit(1)
+        )
+        # Two indexed lookups rather than one OR, which SQLite would answer with a scan.
+        first = conn.execute(query.where(events.c.story == story)).first()
+        if first is None:
+            first = conn.execute(
+                query.where(events.c.story.is_(None), events.c.uid == story)
+            ).first()
+        if first is None:
+            return []
+        sort = sorts.get(first.article_id)
+        if sort is None:
+            sort = conn.execute(
+                select(feed_entries.c.sort).where(
+                    feed_entries.c.feed == "articles", feed_entries.c.article_id == first.article_id
+                )
+            ).scalar_one()
+        return list(_event_index(first, sort))
+
+    def ensure_feed_index(self) -> bool:
+        """Build the index if this database has none yet (it predates the index, or was
+        restored); True when it was built, and every feed must then be written again."""
+        with self.engine.connect() as conn:
+            if conn.execute(select(feeds.c.name).where(feeds.c.name == BUILT)).first():
+                return False
+        self.rebuild_feed_index()
+        return True
+
+    def rebuild_feed_index(self) -> None:
+        """The whole index from the articles and events, a chunk of rows at a time."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(feed_entries))
+            conn.execute(delete(feeds))
+            sizes: dict[str, list[Any]] = {}  # name → [size, oldest key, its label]
+            sorts: dict[int, int] = {}
+            for chunk in _chunks(_published(conn)):
+                rows = [row for found in chunk for row in _article_index(found)]
+                sorts |= {row.article_id: row.sort for row in rows if row.feed == "articles"}
+                _insert(conn, rows, sizes)
+            story = func.coalesce(events.c.story, events.c.uid)
+            firsts = conn.execute(
+                select(func.min(events.c.id))
+                .join(articles, articles.c.id == events.c.article_id)
+                .where(events.c.active.is_(True), articles.c.status == "ok")
+                .group_by(story)
+            ).scalars()
+            for ids in _chunks(sorted(firsts)):
+                query = select(
+                    events.c.id, events.c.uid, events.c.article_id, events.c.data, events.c.story
+                ).where(events.c.id.in_(ids))
+                rows = [
+                    row
+                    for found in conn.execute(query)
+                    for row in _event_index(found, sorts[found.article_id])
+                ]
+                _insert(conn, rows, sizes)
+            if sizes:
+                conn.execute(
+                    insert(feeds),
+                    [{"name": n, "size": s[0], "label": s[2]} for n, s in sizes.items()],
+                )
+            conn.execute(insert(feeds).values(name=BUILT, size=0, label="the index is built"))
+        self.take_feed_changes()  # every feed is written again anyway
+
+    # -- reading it ---------------------------------------------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Within the block, this thread's reads of the index and the articles see one state
+        of the database, though a scan goes on writing: a publish renders every page from
+        the same state, and the next publish renders what changed after it."""
+        local = self._local()
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN")  # pysqlite would not begin before a SELECT
+            else:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            local.conn = conn
+            try:
+                yield
+            finally:
+                local.conn = None
+                conn.rollback()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """The snapshot's connection, else a new one."""
+        found = getattr(self._local(), "conn", None)
+        if isinstance(found, Connection):
+            yield found
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
+    def _local(self) -> threading.local:
+        found = self.__dict__.get("_feed_local")
+        if found is None:
+            found = self.__dict__.setdefault("_feed_local", threading.local())
+        assert isinstance(found, threading.local)
+        return found
+
+    def feed_list(self) -> dict[str, tuple[int, str]]:
+        """Every feed with entries: name → (size, label of its oldest entry)."""
+        with self._reading() as conn:
+            found = {
+                row.name: (row.size, row.label)
+                for row in conn.execute(select(feeds).where(feeds.c.name != BUILT))
+            }
+        for name in ALWAYS:
+            found.setdefault(name, (0, ""))
+        return found
+
+    def feed_rows(self, name: str, start: int, count: int, size: int) -> list[IndexRow]:
+        """`count` entries from position `start` (0 = the oldest) of a feed of `size`
+        entries, newest first."""
+        order = feed_entries.c.sort, feed_entries.c.entry
+        query = select(feed_entries).where(feed_entries.c.feed == name).limit(count)
+        from_newest = size - start - count
+        if from_newest <= start:  # page from the cheaper end
+            query = query.order_by(order[0].desc(), order[1]).offset(max(from_newest, 0))
+            if from_newest < 0:
+                query = query.limit(count + from_newest)
+            with self._reading() as conn:
+                return [IndexRow(*r) for r in conn.execute(query)]
+        query = query.order_by(order[0], order[1].desc()).offset(start)
+        with self._reading() as conn:
+            return [IndexRow(*r) for r in conn.execute(query)][::-1]
+
+    def feed_position(self, name: str, key: Key, size: int) -> int:
+        """How many entries of the feed come before `key` (which may be gone)."""
+        sort, entry = key
+        c = feed_entries.c
+        with self._reading() as conn:
+            newer = conn.execute(
+                select(func.count())
+                .select_from(feed_entries)
+                .where(
+                    c.feed == name,
+                    c.sort >= sort,  # a range of the index: cheap for recent entries
+                    or_(c.sort > sort, c.entry <= entry),
+                )
+            ).scalar_one()
+        return max(size - newer, 0)
+
+    def newest_first(self, name: str, size: int, chunk: int = 200) -> Iterator[list[IndexRow]]:
+        """The feed's rows, newest first, `chunk` at a time (for filtered feeds)."""
+        for start in range(0, size, chunk):
+            yield self.feed_rows(name, max(size - start - chunk, 0), min(chunk, size - start), size)
+
+
+def _published(conn: Connection) -> Iterator[Any]:
+    last = 0
+    while True:
+        rows = conn.execute(
+            select(articles.c.id, articles.c.uid, articles.c.data)
+            .where(articles.c.status == "ok", articles.c.id > last)
+            .order_by(articles.c.id)
+            .limit(_CHUNK)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
+def _article_index(row: Any) -> Iterator[IndexRow]:
+    article = article_from_dict(row.data["article"])
+    sort, entry = entry_order(aware(article.published), article_entry_id(row.uid))
+    for name, label in article_feeds(article):
+        yield IndexRow(name, entry, sort, row.id, None, None, label)
+
+
+def _event_index(row: Any, sort: int) -> Iterator[IndexRow]:
+    event = event_from_dict(row.data)
+    entry = event_entry_id(row.uid)
+    for name, label in event_feeds(event):
+        yield IndexRow(name, entry, sort, row.article_id, row.id, row.story or row.uid, label)
+
+
+def _values(row: IndexRow) -> dict[str, Any]:
+    return {
+        "feed": row.feed,
+        "entry": row.entry,
+        "sort": row.sort,
+        "article_id": row.article_id,
+        "event_id": row.event_id,
+        "story": row.story,
+        "label": row.label,
+    }
+
+
+def _insert(conn: Connection, rows: list[IndexRow], sizes: dict[str, list[Any]]) -> None:
+    if rows:
+        conn.execute(insert(feed_entries), [_values(row) for row in rows])
+    for row in rows:
+        found = sizes.get(row.feed)
+        if found is None:
+            sizes[row.feed] = [1, row.key, row.label]
+            continue
+        found[0] += 1
+        if older(row.key, found[1]):
+            found[1], found[2] = row.key, row.label
+
+
+def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= _CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,159 @@
+"""Incremental publishing: after every kind of change, the feeds folder the pipeline wrote from
+its feed index (touching only what changed) equals a full render of the site from scratch."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import make_pipeline
+
+from bot.app import build_pipeline, load_pack
+from bot.config import parse_config
+from bot.feeds import build_feeds, render_all
+from bot.pipeline import Pipeline
+from bot.statics import static_documents
+from bot.store import Store
+
+SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+OURS = (".atom", ".rss", ".json", ".opml", ".xsl", ".png")
+
+POST = """---
+title: {title}
+date: {date}
+categories: [{category}]
+tags: [{tag}]
+---
+{text}
+"""
+DEALS = {
+    "msft": "Microsoft agreed to acquire GitHub for $7.5 billion in stock, the companies said.",
+    "goog": "Google agreed to acquire Wiz for $32 billion in cash, the companies said.",
+    "meta": "Meta invested $14.3 billion in Scale AI for a 49% stake, the companies said.",
+    "nvda": "Nvidia agreed to acquire Run:ai for $700 million, the companies said.",
+}
+
+
+def _post(folder: Path, name: str, title: str, date: str, deal: str, tag: str = "AI") -> Path:
+    path = folder / "_posts" / f"{date}-{name}.md"
+    text = POST.format(title=title, date=date, category="News", tag=tag, text=DEALS[deal])
+    path.write_text(text, encoding="utf-8")
+    info = path.stat()  # a new mtime even within the file system's time granularity
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+    return path
+
+
+def _on_disk(feeds: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(feeds).as_posix(): path.read_bytes()
+        for path in feeds.rglob("*")
+        if path.is_file() and path.suffix in OURS
+    }
+
+
+def _from_scratch(pipeline: Pipeline) -> dict[str, bytes]:
+    articles = pipeline.store.published_articles()
+    site = pipeline.site
+    documents = render_all(site, articles, pipeline.max_entries)
+    return documents | static_documents(site, build_feeds(site, articles))
+
+
+def _same(pipeline: Pipeline) -> None:
+    pipeline.scan()
+    pipeline.publish_feeds()
+    written, expected = _on_disk(pipeline.feeds_folder), _from_scratch(pipeline)
+    assert sorted(written) == sorted(expected)
+    different = [path for path in expected if written[path] != expected[path]]
+    assert not different
+
+
+def _pipeline(tmp_path: Path, folder: Path, url: str) -> Pipeline:
+    config = parse_config(
+        f"articles: {{folder: {folder}}}\n"
+        f"state: {{url: '{url}'}}\n"
+        f"feeds: {{folder: {tmp_path / 'feeds'}, max_entries: 2}}\n"
+        "site: {base_url: 'https://blog.example.org/', timezone: Asia/Shanghai}\n",
+        {},
+    )
+    return build_pipeline(config, Store(config.state.url), load_pack(config))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "posts" / "_posts").mkdir(parents=True)
+    return tmp_path / "posts"
+
+
+def test_every_change_publishes_what_a_full_render_would(
+    tmp_path: Path, folder: Path, store_url: str
+) -> None:
+    pipeline = _pipeline(tmp_path, folder, store_url)
+    try:
+        for i, deal in enumerate(("msft", "goog", "meta", "nvda", "msft")):
+            _post(folder, f"p{i}", f"Deal {i}", f"2025-06-{10 + i:02d}", deal, tag=f"t{i % 2}")
+        _same(pipeline)
+        # An older article: every archive page after it shifts.
+        _post(folder, "old", "Old news", "2025-01-02", "goog", tag="Old")
+        _same(pipeline)
+        # A newer one: only the current pages and new archive pages change.
+        _post(folder, "new", "New news", "2025-07-01", "nvda")
+        _same(pipeline)
+        # An edit in place: a new title in every feed the article is in.
+        _post(folder, "p2", "Deal 2, updated", "2025-06-12", "meta", tag="t0")
+        _same(pipeline)
+        # The article moves between actor feeds (Microsoft → Google) and tag feeds.
+        _post(folder, "p0", "Deal 0", "2025-06-10", "goog", tag="Other")
+        _same(pipeline)
+        # A tag whose name differs only in case keeps one feed; its title follows the oldest.
+        _post(folder, "old", "Old news", "2025-01-02", "goog", tag="OLD")
+        _same(pipeline)
+        # Deleting articles: the first report of a story, then everything of a tag.
+        (folder / "_posts" / "2025-06-11-p1.md").unlink()
+        _same(pipeline)
+        (folder / "_posts" / "2025-01-02-old.md").unlink()
+        _same(pipeline)
+        # Two reports of one story, one entry in the events feeds; the first goes, the other stays.
+        shutil.copy(SAMPLES / "000_4fbda6de1bb3b082.txt", folder / "a.txt")
+        shutil.copy(SAMPLES / "003_5530165580ebcf3e.txt", folder / "b.txt")
+        _same(pipeline)
+        (folder / "a.txt").unlink()
+        _same(pipeline)
+        # Nothing changed: nothing written.
+        pipeline.scan()
+        assert pipeline.publish_feeds() == []
+    finally:
+        pipeline.store.close()
+
+
+def test_a_restart_and_a_store_without_index(tmp_path: Path, folder: Path) -> None:
+    pipeline = make_pipeline(tmp_path, folder, max_entries=2)
+    for i, deal in enumerate(("msft", "goog", "meta")):
+        _post(folder, f"p{i}", f"Deal {i}", f"2025-06-{10 + i:02d}", deal)
+    _same(pipeline)
+    # A restart: a new pipeline checks every current page and repairs a damaged one, and
+    # removes the temp file of a write a kill cut short (but nobody else's hidden files).
+    (pipeline.feeds_folder / "articles.atom").write_bytes(b"")
+    leftover = pipeline.feeds_folder / "tag" / ".ai.rss.k3j9x2.tmp"
+    leftover.write_bytes(b"<rss")
+    theirs = pipeline.feeds_folder / ".notes.tmp"
+    theirs.write_bytes(b"mine")
+    again = make_pipeline(tmp_path, folder, max_entries=2)
+    assert again.publish_feeds() == ["articles.atom"]
+    assert not leftover.exists() and theirs.exists()
+    theirs.unlink()
+    # A restart's first publish also carries what its scans changed: a tag's last article goes.
+    _post(folder, "solo", "Solo", "2025-06-20", "nvda", tag="Solo")
+    _same(again)
+    (folder / "_posts" / "2025-06-20-solo.md").unlink()
+    _same(make_pipeline(tmp_path, folder, max_entries=2))
+    assert not (again.feeds_folder / "tag" / "solo.atom").exists()
+    # A database the index does not cover (restored, or from before it): built, all written.
+    with again.store.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM feed_entries")
+        conn.exec_driver_sql("DELETE FROM feeds")
+    shutil.rmtree(again.feeds_folder / "archive")
+    fresh = make_pipeline(tmp_path, folder, max_entries=2)
+    fresh.publish_feeds()
+    assert _on_disk(fresh.feeds_folder) == _from_scratch(fresh)
