@@ -2,7 +2,10 @@
 
 A real `Pipeline.scan()` queues one article's events for every chat, then `Pipeline.deliver()`
 drains the outbox through the real `Sender` and python-telegram-bot, against tests/fakebot.py
-running in a process of its own. Two runs:
+running in a process of its own; PTB talks HTTP through the transport the daemon gives it
+(bot/request.py's aiohttp one if present, else PTB's default httpx one). First the fake server
+is measured alone (a bare aiohttp client, `--fake-alone` requests) so that it is known not to
+be the bottleneck. Then two runs:
 
 * limiter off: PTB's `Bot` without a rate limiter, the fake server accepting everything;
 * limiter on: the rate limiter the product uses (bot.limits.FloodLimiter with Telegram's
@@ -25,6 +28,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
@@ -53,6 +57,15 @@ def _limiter(limited: bool) -> tuple[Any, str]:
 
         return AIORateLimiter(), "telegram.ext.AIORateLimiter() (as bot/app.py builds it)"
     return FloodLimiter(Limits()), "bot.limits.FloodLimiter(Limits()) (Telegram's defaults)"
+
+
+def _request() -> tuple[Any, str]:
+    """The HTTP transport the daemon gives python-telegram-bot, or None for PTB's default."""
+    try:
+        from bot.request import AiohttpRequest  # the product's own, once it exists
+    except ImportError:
+        return None, "telegram.request.HTTPXRequest (PTB's default)"
+    return AiohttpRequest(), "bot.request.AiohttpRequest"
 
 
 def _one_event_article() -> tuple[str, bytes]:
@@ -128,6 +141,9 @@ async def fan_out(chats: int, limited: bool, work: Path) -> dict[str, float]:
     flood = TELEGRAM_RATE if limited else None
     with fake_telegram(flood_limit=flood, per_chat=1.0 if limited else None) as fake:
         builder = ApplicationBuilder().token(TOKEN).base_url(fake.base_url)
+        request, request_name = _request()
+        if request is not None:
+            builder = builder.request(request)
         if limiter is not None:
             builder = builder.rate_limiter(limiter)
         application = builder.build()
@@ -173,20 +189,62 @@ async def fan_out(chats: int, limited: bool, work: Path) -> dict[str, float]:
         "cpu_ms_per_message": cpu / max(sent, 1) * 1e3,
         "fake_cpu_ms_per_message": fake_cpu / max(sent, 1) * 1e3,
         "limiter": limiter_name,  # type: ignore[dict-item]
+        "transport": request_name,  # type: ignore[dict-item]
     }
 
 
-def run(chats: int = 10_000, limited_chats: int = 900) -> dict[str, dict[str, float]]:
+async def fake_alone(messages: int, concurrency: int = 64) -> dict[str, float]:
+    """The fake server by itself: `messages` sendMessage requests (the form body PTB sends,
+    the same text as the fan-out) from a bare aiohttp client, `concurrency` at a time.
+
+    Its rate must stay well above the target, or the fan-out measures the fake server.
+    """
+    import aiohttp
+
+    text = "🤝 <b>Acquisition</b> Meta · Scale AI\n" + "Meta 收购 Scale AI 49% 股份。" * 8
+    with fake_telegram() as fake:
+        url = f"{fake.base_url}{TOKEN}/sendMessage"
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        queue = iter(range(messages))
+        async with aiohttp.ClientSession() as session:
+
+            async def worker() -> None:
+                for i in queue:
+                    body = urlencode(
+                        {"chat_id": str(10_000_001 + i), "text": text, "parse_mode": "HTML",
+                         "link_preview_options": '{"is_disabled": true}'}
+                    ).encode()  # fmt: skip
+                    async with session.post(url, data=body, headers=headers) as response:
+                        assert response.status == 200, await response.text()
+                        await response.read()
+
+            cpu0 = process_cpu_seconds(fake.pid)
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            seconds = time.perf_counter() - start
+            cpu = process_cpu_seconds(fake.pid) - cpu0
+    return {"per_s": messages / seconds, "fake_cpu_ms_per_message": cpu / messages * 1e3}
+
+
+def run(
+    chats: int = 10_000, limited_chats: int = 900, alone: int = 0
+) -> dict[str, dict[str, float]]:
     work = Path(tempfile.mkdtemp(prefix="eventfeed-fanout-"))
     try:
         header(f"fan-out of one article to {chats} chats (limiter off), {limited_chats} (on)")
         results: dict[str, dict[str, float]] = {}
+        if alone > 0:
+            r = results["fake_alone"] = asyncio.run(fake_alone(alone))
+            figure(
+                f"  fake server alone, {alone} sendMessage from a bare client",
+                f"{r['per_s']:.0f} messages/s, {r['fake_cpu_ms_per_message']:.2f} ms CPU each",
+            )
         for name, count, limited in (("off", chats, False), ("on", limited_chats, True)):
             if count <= 0:
                 continue
             r = asyncio.run(fan_out(count, limited, work))
             results[name] = r
-            print(f"   limiter {name}: {r['limiter']}")
+            print(f"   limiter {name}: {r['limiter']}; transport: {r['transport']}")
             figure(f"  queueing {r['queued']:.0f} outbox rows in the scan", f"{r['queue_s']:.2f} s")
             figure(
                 "  sent / received / failed / retried / 429 answered",
@@ -229,8 +287,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument(
         "--limited-chats", type=int, default=900, help="chats with the limiter on (30/s: 30 s)"
     )
+    parser.add_argument(
+        "--fake-alone", type=int, default=5_000, help="requests to the fake server alone (0: skip)"
+    )
     args = parser.parse_args(argv)
-    return run(args.chats, args.limited_chats)
+    return run(args.chats, args.limited_chats, args.fake_alone)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,8 @@ class FloodLimiter(BaseRateLimiter[int]):
         self._held_until = 0.0  # a 429 without a chat holds everything until then
         self._chat_next: dict[int | str, float] = {}
         self._group_slots: dict[int | str, deque[list[float]]] = {}
+        # When the last `per_second` requests really went out (see `_window_wait`).
+        self._went_out: deque[float] = deque(maxlen=max(1, int(limits.per_second)))
 
     async def initialize(self) -> None:
         """Nothing to set up: the state is in memory."""
@@ -131,7 +133,25 @@ class FloodLimiter(BaseRateLimiter[int]):
             self._book_chat(chat_id, booking)
         if slot > now:
             await asyncio.sleep(slot - now)
+        while True:
+            wait = self._window_wait()
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        self._went_out.append(self._clock())
         return booking
+
+    def _window_wait(self) -> float:
+        """How long until fewer than `per_second` requests went out in the last second.
+
+        Slots are booked 1/per_second apart, but a stalled event loop (a busy machine) wakes
+        the sleepers of several slots at once: without this they would go out in a burst
+        and a one-second window could hold more than Telegram allows.
+        """
+        went = self._went_out
+        if len(went) < (went.maxlen or 1):
+            return 0.0
+        return went[0] + 1.0 - self._clock()
 
     def release(self, chat_id: int | str | None, booking: list[float]) -> None:
         """The request was answered: count the chat's spacing from now, not from the slot.

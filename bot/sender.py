@@ -30,6 +30,7 @@ _GONE_MARKERS = (
     "not enough rights to send text",
     "have no rights to send a message",
 )
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # frozen: one object for every request
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ class Sender:
                 chat_id=chat_id,
                 message_id=message_id,
                 parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=_NO_PREVIEW,
             )
         except tg.BadRequest as exc:
             if "not modified" in (exc.message or "").lower():
@@ -133,7 +134,7 @@ class Sender:
                 text=text,
                 parse_mode=parse_mode,
                 message_thread_id=thread_id,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=_NO_PREVIEW,
                 reply_markup=reply_markup,
                 **self._extra,
             )

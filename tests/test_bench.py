@@ -48,7 +48,8 @@ def test_backfill() -> None:
 
 
 def test_fanout() -> None:
-    out = bench("fanout.py", "--chats", "30", "--limited-chats", "4")
+    out = bench("fanout.py", "--chats", "30", "--limited-chats", "4", "--fake-alone", "100")
+    assert re.search(r"fake server alone, 100 sendMessage .*: \d+ messages/s", out), out
     results = re.findall(r"sent / received / failed / retried / 429 answered: ([\d / ]+)", out)
     assert len(results) == 2, out
     (off, on) = (tuple(int(n) for n in r.split("/")) for r in results)

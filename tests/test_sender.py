@@ -11,16 +11,20 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.logs import TokenRedactor
+from bot.request import AiohttpRequest
 from bot.sender import Failed, Gone, Migrated, Outcome, RetryAfter, Sender, Sent
 
 TOKEN = "123456:SECRET-token-value-abcdef"
 CHAT = 4242
 
 
-@pytest.fixture
-async def sender(fake_bot: FakeBotApi) -> AsyncIterator[Sender]:
-    request = HTTPXRequest(read_timeout=0.5, connect_timeout=2.0)
-    bot = Bot(TOKEN, base_url=fake_bot.base_url, request=request)
+@pytest.fixture(params=["aiohttp", "httpx"])
+async def sender(fake_bot: FakeBotApi, request: pytest.FixtureRequest) -> AsyncIterator[Sender]:
+    """The daemon's transport (bot/request.py) and PTB's default: the outcomes are the same."""
+    transport = AiohttpRequest if request.param == "aiohttp" else HTTPXRequest
+    bot = Bot(
+        TOKEN, base_url=fake_bot.base_url, request=transport(read_timeout=0.5, connect_timeout=2.0)
+    )
     async with bot:
         yield Sender(bot)
 
