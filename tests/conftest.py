@@ -32,11 +32,15 @@ async def fake_bot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotApi]
         yield fake
 
 
-def make_pipeline(tmp_path: Path, folder: Path, max_entries: int = 50) -> Pipeline:
-    """A real pipeline over `folder`: SQLite and feeds in tmp_path, the packaged rule pack."""
+def make_pipeline(
+    tmp_path: Path, folder: Path, max_entries: int = 50, url: str | None = None
+) -> Pipeline:
+    """A real pipeline over `folder`: the database at `url` (SQLite in tmp_path by default),
+    feeds in tmp_path, the packaged rule pack."""
+    url = url or f"sqlite:///{tmp_path / 'db.sqlite'}"
     config = parse_config(
         f"articles: {{folder: {folder}}}\n"
-        f"state: {{url: 'sqlite:///{tmp_path / 'db.sqlite'}'}}\n"
+        f"state: {{url: '{url}'}}\n"
         f"feeds: {{folder: {tmp_path / 'feeds'}, max_entries: {max_entries}}}\n"
         "site: {base_url: 'https://blog.example.org/', timezone: Asia/Shanghai}\n",
         {},

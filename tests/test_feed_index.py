@@ -10,12 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import make_pipeline
 
-from bot.app import build_pipeline, load_pack
-from bot.config import parse_config
 from bot.feeds import build_feeds, render_all
 from bot.pipeline import Pipeline
 from bot.statics import static_documents
-from bot.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 OURS = (".atom", ".rss", ".json", ".opml", ".xsl", ".png")
@@ -69,17 +66,6 @@ def _same(pipeline: Pipeline) -> None:
     assert not different
 
 
-def _pipeline(tmp_path: Path, folder: Path, url: str) -> Pipeline:
-    config = parse_config(
-        f"articles: {{folder: {folder}}}\n"
-        f"state: {{url: '{url}'}}\n"
-        f"feeds: {{folder: {tmp_path / 'feeds'}, max_entries: 2}}\n"
-        "site: {base_url: 'https://blog.example.org/', timezone: Asia/Shanghai}\n",
-        {},
-    )
-    return build_pipeline(config, Store(config.state.url), load_pack(config))
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "posts" / "_posts").mkdir(parents=True)
@@ -89,7 +75,7 @@ def folder(tmp_path: Path) -> Path:
 def test_every_change_publishes_what_a_full_render_would(
     tmp_path: Path, folder: Path, store_url: str
 ) -> None:
-    pipeline = _pipeline(tmp_path, folder, store_url)
+    pipeline = make_pipeline(tmp_path, folder, max_entries=2, url=store_url)
     try:
         for i, deal in enumerate(("msft", "goog", "meta", "nvda", "msft")):
             _post(folder, f"p{i}", f"Deal {i}", f"2025-06-{10 + i:02d}", deal, tag=f"t{i % 2}")
