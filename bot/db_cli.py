@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 DEFAULT_CONFIG = Path("config/eventfeed.yaml")
@@ -36,11 +36,17 @@ def add_command(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bot.app import load_config
-    from bot.migrations import BASELINE, revisions, upgrade
+    from bot.migrations import BASELINE, Revisions, head, revisions, upgrade
     from bot.store.base import make_engine
 
     config = load_config(args.config, os.environ)
-    shown = make_url(config.state.url).render_as_string(hide_password=True)
+    url = make_url(config.state.url)
+    shown = url.render_as_string(hide_password=True)
+    if args.db_action == "current" and _missing_sqlite_file(url):
+        # Connecting would create the file: asking for the revision must not change anything.
+        print(f"current: {Revisions(None, head()).describe()}")
+        print(f"head:    {head()}")
+        return 1
     engine = make_engine(config.state.url, pool_size=1, max_overflow=0)
     try:
         if args.db_action == "current":
@@ -64,3 +70,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         engine.dispose()
+
+
+def _missing_sqlite_file(url: URL) -> bool:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file:")
+    return url.get_backend_name() == "sqlite" and not in_memory and not Path(database).exists()

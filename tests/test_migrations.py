@@ -318,3 +318,16 @@ def test_state_section_keys_and_environment_overrides() -> None:
         parse_config("state: {pool_size: 0}", {})
     with pytest.raises(ConfigError, match="expected true or false"):
         parse_config("state: {migrate: sometimes}", {})
+
+
+def test_db_current_does_not_create_a_missing_sqlite_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere" / "state.db"
+    config = str(write_config(tmp_path, f"sqlite:///{missing}"))
+    assert run_cli(capsys, "db", "current", "--config", config) == (
+        1,
+        f"current: none (empty database)\nhead:    {head()}\n",
+        "",
+    )
+    assert not missing.exists() and not missing.parent.exists()
