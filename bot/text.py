@@ -79,7 +79,9 @@ def detect_lang(text: str) -> str:
 _CLOSERS = "\"'”’」』）)】》"
 # Both open with a literal or a character class, not a look-behind or a repeat: only then does
 # the regex engine skip ahead to a candidate instead of trying each character (3–5× faster).
-_ZH_END_RE = re.compile(f"(?:(?:。|！|？|；|!|\\?)[。！？；!?]*|……*|\\.\\.\\.+)[{_CLOSERS}]*")
+_ZH_END_RE = re.compile(
+    f"[。！？；!?….](?:(?<=…)…*|(?<=\\.)\\.\\.+|(?<=[。！？；!?])[。！？；!?]*)[{_CLOSERS}]*"
+)
 # Only the first mark of a run may start a match (the look-behind after it), and the run is
 # never given back: a line of ten thousand '?' costs linear time.
 _EN_END_RE = re.compile(
@@ -96,16 +98,21 @@ _ABBREVIATIONS = _words(
     "sgt capt gov sen rep rev hon jan feb mar apr jun jul aug sep sept oct nov dec est approx "
     "dept univ ave blvd rd"
 )
-_WORD_BEFORE_RE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.")
 
 
 def _is_abbreviation(line: str, end: int) -> bool:
     """True when the period at `end` belongs to 'Mr.', 'U.S.', 'a.m.', 'J.'."""
-    # A short window before the period: searching the whole prefix would be quadratic.
-    match = _WORD_BEFORE_RE.search(line, max(0, end - 24), end)
-    if not match:
+    # The word before it: the letters and periods that end there, from the first letter. A
+    # short window: searching the whole prefix would be quadratic.
+    start, low = end, max(0, end - 24)
+    while start > low and line[start - 1] in _WORD_CHARS:
+        start -= 1
+    while start < end and line[start] == ".":
+        start += 1
+    if start == end:
         return False
-    word = match.group(1)
+    word = line[start:end]
     if "." in word:  # U.S, a.m, e.g: letters with inner dots
         return True
     return (len(word) == 1 and word.isupper()) or word.lower() in _ABBREVIATIONS
@@ -113,21 +120,39 @@ def _is_abbreviation(line: str, end: int) -> bool:
 
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences (Chinese and English); line breaks always end a sentence."""
-    sentences: list[str] = []
-    for line in text.split("\n"):
-        line = line.strip()
+    return [sentence for _, sentences in split_lines(text) for sentence in sentences]
+
+
+def split_lines(text: str) -> list[tuple[str, list[str]]]:
+    """Each non-blank line of `text`, stripped, with its sentences. The sentence-end patterns
+    run once over the whole text, not once per line: no end spans a line break, and what
+    they look at around an end inside a line is in that line."""
+    ends = _sentence_ends(text)
+    out: list[tuple[str, list[str]]] = []
+    at, first = 0, 0  # where the line starts in `text`; its first end in `ends`
+    for raw in text.split("\n"):
+        begin, at = at, at + len(raw) + 1
+        line = raw.strip()
         if not line:
             continue
+        begin += len(raw) - len(raw.lstrip())
+        stop = begin + len(line)
+        while first < len(ends) and ends[first] <= begin:
+            first += 1
+        sentences: list[str] = []
         start = 0
-        for end in _sentence_ends(line):
+        while first < len(ends) and ends[first] < stop:
+            end = ends[first] - begin
             piece = line[start:end].strip()
             if piece:
                 sentences.append(piece)
             start = end
+            first += 1
         rest = line[start:].strip()
         if rest:
             sentences.append(rest)
-    return sentences
+        out.append((line, sentences))
+    return out
 
 
 def _sentence_ends(line: str) -> list[int]:

@@ -15,7 +15,7 @@ ENGLISH = "microsoft agreed to acquire activision blizzard, openai's rival, for 
 def test_latin_text_finds_what_the_full_automaton_finds() -> None:
     pack = load_rule_pack(*default_documents())
     alone = pack.scan(ENGLISH, ENGLISH)
-    # A Chinese line in the same text sends the whole scan through the full automaton.
+    # A Chinese line in the same text goes through the full automaton, the others do not.
     mixed = f"{ENGLISH}\n微软收购动视暴雪"
     both = pack.scan(mixed, mixed, [0, len(ENGLISH) + 1])
     assert alone[0] and alone[0] == both[0]

@@ -129,6 +129,7 @@ _ZH_RE = re.compile(
     rf"(?P<num>[\d{_CN_DIGITS}上数几][\d,.{_CN_DIGITS}]*)[ ]*"
     rf"(?:(?P<unit>{_UNIT_ZH})[ ]*(?P<cur>{_CUR_ZH})?|(?P<cur2>{_CUR_ZH}))"
 )
+_ZH_ENDS = frozenset(word[-1] for word in (*_ZH_UNITS, *_ZH_CURRENCIES))
 _EN_RE = re.compile(
     rf"(?P<num>{_NUM})[ ]?(?:(?P<unit>{_UNIT_EN})[ ]?)?"
     rf"(?P<cur>{_alternation(list(_EN_CURRENCIES))})\b"
@@ -173,7 +174,7 @@ def find_amounts(
                 last_end = end
                 continue
         in_group = False
-        approx = _approximate(folded, start, end, approximate_cues)
+        approx = approximate(folded, start, end, approximate_cues)
         usd = value * rates[currency] if currency in rates else None
         amount = Amount(value, currency, usd, text[start:end].strip(), approx)
         found.append(Found(start, end, amount))
@@ -210,7 +211,10 @@ def _raw_amounts(folded: str, default_yen: str) -> list[tuple[int, int, float, s
             continue
         scale = _ZH_UNITS[zhunit] if zhunit else _EN_UNITS[enunit] if enunit else 1.0
         out.append((m.start(), m.end(), number * scale, currency))
-    for m in _ZH_RE.finditer(folded):
+    # A Chinese amount ends with its unit or currency: without the last character of any,
+    # the pattern has nothing to find (a search for one character is next to free).
+    zh = any(c in folded for c in _ZH_ENDS)
+    for m in _ZH_RE.finditer(folded) if zh else ():
         unit, cur = m.group("unit"), m.group("cur") or m.group("cur2")
         num = m.group("num")
         if cur is None:
@@ -290,7 +294,8 @@ def _chinese_number(num: str) -> float | None:
     return float(total) if total else None
 
 
-def _approximate(folded: str, start: int, end: int, cues: Sequence[str]) -> bool:
+def approximate(folded: str, start: int, end: int, cues: Sequence[str]) -> bool:
+    """Is the amount at folded[start:end] approximate: '上亿', '约 5 亿', 'about $5bn', '5 亿多'."""
     head = folded[max(0, start - 12) : start].rstrip()
     if folded[start : start + 1] in "上数几":
         return True

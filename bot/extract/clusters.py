@@ -134,7 +134,7 @@ def build_events(article: Article, sentences: Sequence[Sentence], pack: RulePack
     """The headline events of an article, most important first."""
     analysed = analyse(article, sentences, pack)
     cands = candidates(analysed, pack, article)
-    attach_amounts(cands, analysed, pack)
+    attach_amounts(cands, analysed, pack, article)
     kinds = {m.name: m.kind for at in analysed for m in at.mentions}
     kinds.update(pack.entity_kinds)
     repeat = pack.ranking["repeat"]

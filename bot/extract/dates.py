@@ -7,6 +7,8 @@ Pure: the publication date is passed in. Works on folded text (lower case).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import NamedTuple
 
@@ -39,6 +41,11 @@ _MONTH_NAMES = "|".join(sorted((m.capitalize() for m in _MONTHS), key=len, rever
 _CASED = frozenset(("en_mdy", "en_dmy", "en_my", "en_month"))
 _MONTH_HINT_RE = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
 
+_RELATIVE_ZH = "今天|今日|昨天|昨日|前天|明天|上周|上星期|上个月|上月|去年|前年|本周|这周|今年"
+_RELATIVE_EN = "today|yesterday|last week|last month|last year|this week|tomorrow"
+_RELATIVE_ZH_RE = re.compile(_RELATIVE_ZH)
+_RELATIVE_EN_RE = re.compile(_RELATIVE_EN)
+_RELATIVE_ZH_FIRST = frozenset(word[0] for word in _RELATIVE_ZH.split("|"))
 # Each pattern starts with a required token (no look-behind), so the engine skips ahead fast;
 # the word-boundary check on the left is done once a pattern has matched.
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -74,16 +81,20 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("en_y", re.compile(r"(?P<y>(?:19|20)\d\d)\b")),  # after in/since/of/during: checked
-    (
-        "relative",
-        re.compile(
-            r"今天|今日|昨天|昨日|前天|明天|上周|上星期|上个月|上月|去年|前年|本周|这周|今年"
-            r"|today|yesterday|last week|last month|last year|this week|tomorrow"
-        ),
-    ),
+    ("relative", re.compile(f"{_RELATIVE_ZH}|{_RELATIVE_EN}")),  # see _relative_matches
     ("zh_weekday", re.compile(r"(?:周|星期|礼拜)(?P<wd>[一二三四五六日天])")),
     ("en_weekday", re.compile(r"on[ ]+(?P<wd>" + "|".join(_WEEKDAYS_EN) + r")\b")),
 )
+# What a text must contain for a kind to match (any one of the words), checked with `in`
+# before the pattern runs: a few fast searches cost less than one pass of a pattern that
+# opens with a class or an alternation. A year ('en_y') counts only after 'in ' or the like.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "zh_ymd": ("年",),
+    "zh_md": ("月",),
+    "zh_y": ("年",),
+    "en_y": (" 19", " 20"),
+    "zh_weekday": tuple("周星礼"),  # one character: a search for it costs next to nothing
+}
 _YEAR_AFTER_RE = re.compile(r"\b(?:in|since|of|during) $")
 _LEFT_WORD_RE = re.compile(r"[a-z0-9]")
 
@@ -105,16 +116,21 @@ def find_dates(folded: str, published: date, text: str | None = None) -> list[Fo
     found: list[FoundDate] = []
     taken: list[tuple[int, int]] = []
     cased = text if text is not None else folded
-    skip: set[str] = set()
-    if not _MONTH_HINT_RE.search(cased):
+    skip: set[str] = {kind for kind, words in _NEEDS.items() if not any(w in folded for w in words)}
+    months = _month_lines(cased)
+    if months is None:
         skip |= _CASED
-    if "年" not in folded and "月" not in folded:
-        skip |= {"zh_ymd", "zh_md", "zh_y"}
     for kind, pattern in _PATTERNS:
         if kind in skip:
             continue
-        for m in pattern.finditer(cased if kind in _CASED else folded):
-            start = m.start()
+        if kind == "relative":
+            matches: Iterable[_Match] = _relative_matches(folded)
+        elif kind in _CASED:
+            assert months is not None
+            matches = _in_lines(pattern, *months)
+        else:
+            matches = ((m.start(), m.end(), m) for m in pattern.finditer(folded))
+        for start, end, m in matches:
             if (
                 start
                 and _LEFT_WORD_RE.match(folded[start - 1])
@@ -125,14 +141,63 @@ def find_dates(folded: str, published: date, text: str | None = None) -> list[Fo
                 continue
             if kind == "en_y" and not _YEAR_AFTER_RE.search(folded, max(0, start - 8), start):
                 continue
-            if any(start < e and s < m.end() for s, e in taken):
+            if any(start < e and s < end for s, e in taken):
                 continue
             groups = {k: v for k, v in m.groupdict().items() if v}
             resolved = _resolve(kind, m.group(), groups, published)
             if resolved is not None:
-                taken.append((start, m.end()))
-                found.append(FoundDate(start, m.end(), *resolved))
+                taken.append((start, end))
+                found.append(FoundDate(start, end, *resolved))
     return sorted(found, key=lambda f: f.start)
+
+
+# What a pattern finds, placed in the text searched: (start, end, match). No date spans a
+# line break, and no pattern looks past its own line: a pattern can run on some lines alone.
+_Match = tuple[int, int, "re.Match[str]"]
+
+
+def _month_lines(cased: str) -> tuple[str, list[int], list[int]] | None:
+    """The lines that name a month (every English pattern needs one), joined, and where each
+    starts there and in `cased`; None when no line does."""
+    lines: list[str] = []
+    at: list[int] = []
+    starts: list[int] = []
+    size = 0
+    hint = _MONTH_HINT_RE.search(cased)
+    while hint is not None:
+        begin = cased.rfind("\n", 0, hint.start()) + 1
+        end = cased.find("\n", hint.end())
+        end = len(cased) if end < 0 else end
+        lines.append(cased[begin:end])
+        at.append(size)
+        starts.append(begin)
+        size += end - begin + 1
+        hint = _MONTH_HINT_RE.search(cased, end)
+    return ("\n".join(lines), at, starts) if lines else None
+
+
+def _in_lines(
+    pattern: re.Pattern[str], lines: str, at: list[int], starts: list[int]
+) -> Iterator[_Match]:
+    """The matches of `pattern` in the lines that `_month_lines` gathered, placed back."""
+    for m in pattern.finditer(lines):
+        line = bisect_right(at, m.start()) - 1
+        shift = starts[line] - at[line]
+        yield m.start() + shift, m.end() + shift, m
+
+
+def _relative_matches(folded: str) -> list[_Match]:
+    """What the 'relative' pattern finds: its English words and, in text holding the first
+    character of one, its Chinese words, each by a pattern of their own (no word of one
+    script overlaps one of the other)."""
+    out: list[_Match] = [(m.start(), m.end(), m) for m in _RELATIVE_EN_RE.finditer(folded)]
+    if any(c in folded for c in _RELATIVE_ZH_FIRST):
+        out += [(m.start(), m.end(), m) for m in _RELATIVE_ZH_RE.finditer(folded)]
+    return sorted(out, key=_first)
+
+
+def _first(found: _Match) -> int:
+    return found[0]
 
 
 def _resolve(

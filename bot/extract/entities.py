@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from bot.extract.rules import Hit, RulePack
 from bot.extract.sentences import HAN, LOST, Sentence
 
 PERSON, ORG, UNKNOWN = "person", "org", "unknown"
+_new = tuple.__new__  # a Mention made without its Python-level constructor: twice as fast
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -58,6 +59,7 @@ _GLOSS_RE = re.compile(
     r"[（(][ ]?(?P<lat>[A-Z][A-Za-z0-9.'’&\-]*(?:[ ][A-Z][A-Za-z0-9.'’&\-]*){0,4})[ ]?[)）]"
 )
 _LOWER_WORD_RE = re.compile(r"[a-z][a-z0-9]*")
+_HAN_RE = re.compile(f"[{HAN}]")
 _ZH_PART_RE = re.compile(f"[{HAN}·•・{LOST}]+")
 _HAN_TAIL_RE = re.compile(f"[{HAN}·•・{LOST}]{{2,16}}$")
 _DOT_RE = re.compile("[·•・]")
@@ -140,32 +142,43 @@ def article_mentions(
     table winning overlaps."""
     shaped = list(_glossed(text, folded))
     shaped += [m for m in _dotted(text, folded) if not _overlaps(m, shaped)]
-    shaped += list(_role_people(text, folded))
-    shaped += list(_organisations(text, folded))
+    if not folded.isascii() and _HAN_RE.search(folded):  # both need Chinese characters
+        shaped += list(_role_people(text, folded))
+        shaped += list(_organisations(text, folded))
     aliases = {
         h.start + d: h.end + d
         for d, found in zip(starts, hits, strict=True)
         for h in found
         if h.term.kind == "alias"
     }
-    shaped += list(_latin_names(text, aliases))
     by_sentence: list[list[Mention]] = [[] for _ in starts]
     for m in shaped:
         i = bisect_right(starts, m.start) - 1
         d = starts[i]
-        by_sentence[i].append(Mention(m.start - d, m.end - d, m.name, m.kind, m.known, m.initial))
+        by_sentence[i].append(
+            _new(Mention, (m.start - d, m.end - d, m.name, m.kind, m.known, m.initial))
+        )
+    for i, m in _latin_names(text, aliases, starts):  # the most numerous: filed as found
+        by_sentence[i].append(m)
     out: list[list[Mention]] = []
+    kinds = pack.entity_kinds
     for sentence_hits, own in zip(hits, by_sentence, strict=True):
+        if not sentence_hits and not own:
+            out.append([])
+            continue
         table = [
-            Mention(h.start, h.end, h.term.value, pack.entities[h.term.value].kind, True)
+            _new(Mention, (h.start, h.end, h.term.value, kinds[h.term.value], True, False))
             for h in sentence_hits
             if h.term.kind == "alias"
         ]
         if not table and not own:
             out.append([])
             continue
-        found = _leftmost_longest(table)
-        found += [m for m in _leftmost_longest(own) if not _overlaps(m, found)]
+        if not table:
+            found = _leftmost_longest(own)
+        else:
+            found = _leftmost_longest(table)
+            found += [m for m in _leftmost_longest(own) if not _overlaps(m, found)]
         found.sort(key=_start)
         out.append(found)
     return out
@@ -274,33 +287,54 @@ def _organisations(text: str, folded: str) -> Iterable[Mention]:
         yield Mention(start, m.end(), text[start : m.end()], ORG, False)
 
 
-def _latin_names(text: str, aliases: dict[int, int]) -> Iterable[Mention]:
+# Where a name stands in a run of capitalised words: (offset in the run, length, name, kind,
+# one word). A function of the run alone: worked out once per distinct run of an article.
+_Part = tuple[int, int, str, str, bool]
+
+
+def _latin_names(
+    text: str, aliases: dict[int, int], starts: Sequence[int]
+) -> Iterator[tuple[int, Mention]]:
+    """Names in Latin letters, with the line (of `starts`) each is in, placed in that line."""
+    parts_of: dict[str, tuple[_Part, ...]] = {}  # 'Yukos' recurs a hundred times
+    line, last = 0, len(starts) - 1
     for m in _LATIN_NAME_RE.finditer(text):
-        if aliases.get(m.start(), -1) >= m.end():
+        start, end = m.span()
+        if aliases.get(start, -1) >= end:
             continue  # the alias table has it
-        name = m.group()
-        if " " in name:
-            yield from _latin_name(text, m.start(), name.split(" "))
-            continue
-        lower = name.lower()  # one word: the common case, kept cheap
-        if lower.rstrip(".") in _LATIN_STOP or _not_a_name(name):
-            continue
-        for suffix in ("'s", "’s", "'", "’"):
-            name = name.removesuffix(suffix)
-        if len(name) < 2:
-            continue
-        start = m.start()
-        opens = start == 0 or text[start - 1] == "\n"
-        initial = opens and bool(_ENGLISH_NEXT_RE.match(text, start + len(name)))
-        kind = ORG if lower in _ORG_WORDS else UNKNOWN
-        yield Mention(start, start + len(name), name, kind, False, initial)
+        run = m.group()
+        parts = parts_of.get(run)
+        if parts is None:
+            parts = parts_of[run] = _name_parts(run)
+        while line < last and starts[line + 1] <= start:
+            line += 1
+        shift = starts[line]
+        for offset, size, name, kind, single in parts:
+            at = start + offset
+            opens = at == 0 or text[at - 1] == "\n"
+            initial = opens and single and bool(_ENGLISH_NEXT_RE.match(text, at + size))
+            yield line, _new(Mention, (at - shift, at - shift + size, name, kind, False, initial))
 
 
-def _latin_name(text: str, start: int, words: list[str]) -> Iterable[Mention]:
+def _name_parts(run: str) -> tuple[_Part, ...]:
+    if " " in run:
+        return tuple(_latin_name(0, run.split(" ")))
+    lower = run.lower()  # one word: the common case, kept cheap
+    if lower.rstrip(".") in _LATIN_STOP or _not_a_name(run):
+        return ()
+    name = run
+    for suffix in ("'s", "’s", "'", "’"):
+        name = name.removesuffix(suffix)
+    if len(name) < 2:
+        return ()
+    return ((0, len(name), name, ORG if lower in _ORG_WORDS else UNKNOWN, True),)
+
+
+def _latin_name(start: int, words: list[str]) -> Iterable[_Part]:
     """One run of capitalised words; 'Mike Powell of Dresdner Kleinwort' is two names."""
     if "of" in words[2:]:
         cut = words.index("of", 2)
-        yield from _latin_name(text, start, words[:cut])
+        yield from _latin_name(start, words[:cut])
         start += len(" ".join(words[: cut + 1])) + 1
         words = words[cut + 1 :]
     while words and (
@@ -320,9 +354,7 @@ def _latin_name(text: str, start: int, words: list[str]) -> Iterable[Mention]:
     name = titled
     if len(name) < 2 or _not_a_name(name):
         return
-    opens = start == 0 or text[start - 1] == "\n"
-    initial = opens and len(words) == 1 and bool(_ENGLISH_NEXT_RE.match(text, start + len(name)))
-    yield Mention(start, start + len(name), name, _latin_kind(words), False, initial)
+    yield start, len(name), name, _latin_kind(words), len(words) == 1
 
 
 def _not_a_name(word: str) -> bool:
@@ -357,7 +389,7 @@ def resolve(
             if zh:
                 full.setdefault(zh, (m.name, m.kind))
                 if m.kind == PERSON:
-                    parts = re.split("[·•・]", zh)
+                    parts = _DOT_RE.split(zh)
                     if len(parts) > 1 and len(parts[-1]) >= 2:
                         full.setdefault(parts[-1], (m.name, m.kind))
             if m.name[:1].isascii() and m.name[:1].isalpha():
@@ -395,11 +427,11 @@ def resolve(
 def _doubtful_openers(mentions: list[list[Mention]], sentences: Sequence[Sentence]) -> set[str]:
     """'State owned Rosneft…', 'Looking ahead…': a capitalised opener is a name only if the
     article never writes it in lower case and names it more than once."""
-    counts: Counter[str] = Counter(m.name for found in mentions for m in found)
-    inner = {m.name for found in mentions for m in found if not m.initial}
     openers = {m.name for found in mentions for m in found if m.initial}
     if not openers:
         return set()
+    counts: Counter[str] = Counter(m.name for found in mentions for m in found)
+    inner = {m.name for found in mentions for m in found if not m.initial}
     text = "\n".join(s.text for s in sentences)
     return {
         name
@@ -465,6 +497,8 @@ def _recurring(
         while at >= 0:
             i = bisect_right(starts, at) - 1
             d = starts[i]
-            out.setdefault(i, []).append(Mention(at - d, at - d + len(surface), name, kind, False))
+            out.setdefault(i, []).append(
+                _new(Mention, (at - d, at - d + len(surface), name, kind, False, False))
+            )
             at = folded.find(surface, at + len(surface))
     return out

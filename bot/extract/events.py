@@ -1,24 +1,26 @@
 """Candidates: the sentences (clauses) that may tell a headline event, with their weight.
 
-The article is scanned once (lexicon hits, names, amounts, dates), then each clause with a
-trigger of some type is a candidate. It weighs by where it stands (title and lead most), by
-the trigger's strength, and less when it is background (此前, earlier, a date long before the
+The article is scanned once (lexicon hits, names, dates), then each clause with a trigger of
+some type is a candidate. It weighs by where it stands (title and lead most), by the
+trigger's strength, and less when it is background (此前, earlier, a date long before the
 article's news) or speculation; an amount of its own, a "separately" flag add weight. Each
-candidate then gets the amount that belongs to it by its type's amount rule. Pure.
+candidate then gets the amount that belongs to it by its type's amount rule, amounts being
+sought only in the sentences that can give one. Pure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
 from typing import Protocol, TypeVar
 
-from bot.extract.amounts import Found, find_amounts
+from bot.extract.amounts import Found, approximate, find_amounts
 from bot.extract.dates import FoundDate, find_dates
 from bot.extract.entities import Mention, article_mentions, resolve
 from bot.extract.rules import AmountRule, Hit, RulePack
@@ -46,6 +48,9 @@ class Analysed:
     dates: list[FoundDate]
     breaks: list[int]  # clause boundaries (computed only where a trigger is)
     triggered: bool = False
+    # Amounts are sought once the candidates are known, only in the sentences that can
+    # give one its amount (see attach_amounts); until then `amounts` is empty.
+    amounts_sought: bool = False
 
 
 @dataclass(slots=True)
@@ -61,39 +66,91 @@ class Candidate:
 
 
 def analyse(article: Article, sentences: Sequence[Sentence], pack: RulePack) -> list[Analysed]:
-    """Scan the article once: lexicon hits, names, amounts, dates; then file them by sentence."""
-    published = article.published.date()
-    yen = "CNY" if article.lang.startswith("zh") else "JPY"
+    """Scan the article once: lexicon hits, names, dates (amounts: see attach_amounts); then
+    file them by sentence."""
     text, folded, starts = join(sentences)
     hits = pack.scan(folded, text, starts)
-    amounts = _by_sentence(
+    triggered = [_has_trigger(found) for found in hits]
+    dates = _dates(article, sentences, triggered, (text, folded, starts))
+    mentions = resolve(
+        article_mentions(text, folded, starts, hits, pack), sentences, folded, starts
+    )
+    return [
+        # Only a trigger can be inside a longer one: the other sentences keep their hits.
+        Analysed(sentence, _outermost(hit), mentions[i], [], dates[i], _breaks(sentence), True)
+        if triggered[i]
+        else Analysed(sentence, hit, mentions[i], [], dates[i], [])
+        for i, (sentence, hit) in enumerate(zip(sentences, hits, strict=True))
+    ]
+
+
+def _has_trigger(hits: Sequence[Hit]) -> bool:
+    return any(h.term.kind in _TRIGGER_KINDS for h in hits)
+
+
+def _amounts(
+    article: Article,
+    sentences: Sequence[Sentence],
+    chosen: Sequence[int],
+    pack: RulePack,
+    joined: tuple[str, str, list[int]],
+) -> list[list[Found]]:
+    """The amounts of each sentence of `chosen` (indexes, in order), sought in those sentences
+    alone. An amount never spans a line; only whether it is approximate looks back past its
+    line's start ('约' ending the line before), so an amount near the start of a sentence is
+    judged again in the whole text."""
+    yen = "CNY" if article.lang.startswith("zh") else "JPY"
+    out: list[list[Found]] = []
+    if len(chosen) == len(sentences):
+        text, folded, starts = joined
+    else:
+        text, folded, starts = join([sentences[i] for i in chosen])
+    found = _by_sentence(
         starts,
         find_amounts(folded, text, pack.rates, pack.approximate, yen),
         lambda f, d: Found(f.start - d, f.end - d, f.amount),
     )
-    dates = _by_sentence(
+    whole, at = joined[1], joined[2]
+    for k, (i, amounts) in enumerate(zip(chosen, found, strict=True)):
+        if i and (k == 0 or chosen[k - 1] != i - 1):  # the line before is not the article's
+            amounts = [_judged_again(f, whole, at[i], pack) if f.start < 12 else f for f in amounts]
+        out.append(amounts)
+    return out
+
+
+def _judged_again(found: Found, folded: str, shift: int, pack: RulePack) -> Found:
+    close = approximate(folded, found.start + shift, found.end + shift, pack.approximate)
+    if close == found.amount.approximate:
+        return found
+    return Found(found.start, found.end, dataclasses.replace(found.amount, approximate=close))
+
+
+def _dates(
+    article: Article,
+    sentences: Sequence[Sentence],
+    triggered: Sequence[bool],
+    joined: tuple[str, str, list[int]],
+) -> list[list[FoundDate]]:
+    """The dates of each sentence that can use them: every sentence of a plain-text file (its
+    news date is the latest date it mentions), else only the triggered ones (a candidate's
+    background and an event's date). A date never spans a line and its checks look no
+    further back than its own line, so the sentences alone find what the article finds."""
+    published = article.published.date()
+    if article.format == "text" or all(triggered):
+        chosen: Sequence[int] = range(len(sentences))
+        text, folded, starts = joined
+    else:
+        chosen = [i for i, used in enumerate(triggered) if used]
+        text, folded, starts = join([sentences[i] for i in chosen])
+    found = _by_sentence(
         starts,
         find_dates(folded, published, text),
         lambda f, d: FoundDate(f.start - d, f.end - d, f.iso, f.first, f.last),
     )
-    mentions = resolve(
-        article_mentions(text, folded, starts, hits, pack), sentences, folded, starts
-    )
-    triggered = [
-        bool(found) and any(h.term.kind in _TRIGGER_KINDS for h in found) for found in hits
-    ]
-    return [
-        Analysed(
-            sentence,
-            _outermost(hits[i]),
-            mentions[i],
-            amounts[i],
-            dates[i],
-            _breaks(sentence) if triggered[i] else [],
-            triggered[i],
-        )
-        for i, sentence in enumerate(sentences)
-    ]
+    out: list[list[FoundDate]] = [[] for _ in sentences]
+    for i, dates in zip(chosen, found, strict=True):
+        out[i] = dates
+    return out
 
 
 def _breaks(sentence: Sentence) -> list[int]:
@@ -129,14 +186,14 @@ def _outermost(hits: list[Hit]) -> list[Hit]:
     if len(spans) < 2:
         return hits
     if len(spans) <= 8:  # the common case, a handful: compared pairwise
-        return [
-            h
-            for h in hits
-            if h.term.kind not in _TRIGGER_KINDS
-            or not any(
+        kept = []
+        for h in hits:
+            if h.term.kind in _TRIGGER_KINDS and any(
                 (s < h.start and e >= h.end) or (s == h.start and e > h.end) for s, e in spans
-            )
-        ]
+            ):
+                continue
+            kept.append(h)
+        return kept
     spans.sort()
     # Linearithmic, not quadratic: one 5 MB line is one sentence with 100,000s of triggers.
     # A longer span covers (start, end) when it starts before it and ends at or after it,
@@ -169,33 +226,37 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
     """Per clause, the first strong type; per sentence and type, the strongest trigger."""
     r = pack.ranking
     reference = news_date(analysed, article)
+    old = reference - timedelta(days=r["old_date_days"])
     principal = principal_actors(analysed)
+    deep = r["weak"] * r["lead"] * r["decay"] ** 2
+    weight = {"strong": r["strong"], "trigger": 1.0, "weak": r["weak"]}
     body_index = 0
     out: list[Candidate] = []
     for at in analysed:
-        if at.sentence.is_title:
+        if at.sentence.paragraph == 0:  # the title
             position = r["title"]
         else:
             position = max(r["floor"], r["lead"] * r["decay"] ** body_index)
             body_index += 1
         if not at.triggered:
             continue
-        chosen = _sentence_triggers(at, pack)
+        chosen = _sentence_triggers(at, pack, weight)
         for type_name, (hit, strength) in chosen.items():
-            if strength * position < r["weak"] * r["lead"] * r["decay"] ** 2:
+            if strength * position < deep:
                 continue  # a weak word deep in the article: never a headline, rarely a retelling
             rule = pack.types[type_name]
             score = position * rule.weight * strength
-            if _background(at, hit, reference, r["old_date_days"]):
+            clause = _clause_of(at, hit.start)
+            if _background(at, hit, old, clause):
                 score *= r["background"]
-            if _in_clause(at, hit, "negation"):
+            if _in_clause(at, clause, "negation"):
                 score *= r["negation"]
             actors = _actors(at, hit, pack)
             if not actors:
                 actors = principal[:1]
-                if not any(h.term.kind == "reference" for h in at.hits):
+                if not _has_kind(at.hits, "reference"):
                     score *= r["no_actor"]
-            if _in_clause(at, hit, "hedge"):
+            if _in_clause(at, clause, "hedge"):
                 score *= r["hedge"]
             separate = at.sentence.folded.startswith(pack.separate)
             if separate:
@@ -205,17 +266,24 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
     return out
 
 
-def _sentence_triggers(at: Analysed, pack: RulePack) -> dict[str, tuple[Hit, float]]:
-    r = pack.ranking
-    triggers = [h for h in at.hits if h.term.kind in _TRIGGER_KINDS]
-    vetoes = [h for h in at.hits if h.term.kind == "veto"]
+def _sentence_triggers(
+    at: Analysed, pack: RulePack, weight: Mapping[str, float]
+) -> dict[str, tuple[Hit, float]]:
+    triggers: list[Hit] = []
+    vetoes: list[Hit] = []
+    for h in at.hits:
+        if h.term.kind in _TRIGGER_KINDS:
+            triggers.append(h)
+        elif h.term.kind == "veto":
+            vetoes.append(h)
     if vetoes:
         triggers = [
             h
             for h in triggers
             if not any(v.term.value == h.term.value and v.start <= h.start < v.end for v in vetoes)
         ]
-    weight = {"strong": r["strong"], "trigger": 1.0, "weak": r["weak"]}
+    if len(triggers) == 1:  # the common case: nothing to pair, claim or outrank
+        return {triggers[0].term.value: (triggers[0], weight[triggers[0].term.kind])}
     chosen: dict[str, tuple[Hit, float]] = {}
     claimed: set[int] = set()  # clauses a full trigger has claimed for its type
     for hit in sorted(triggers, key=lambda h: (h.start, pack.types[h.term.value].fallback)):
@@ -250,25 +318,26 @@ def _clause_of(at: Analysed, position: int) -> int:
     return bisect_left(at.breaks, position)  # breaks are in order
 
 
-def _in_clause(at: Analysed, hit: Hit, kind: str) -> bool:
-    clause = _clause_of(at, hit.start)
-    return any(h.term.kind == kind and _clause_of(at, h.start) == clause for h in at.hits)
+def _has_kind(hits: Sequence[Hit], kind: str) -> bool:
+    return any(h.term.kind == kind for h in hits)
 
 
-def _background(at: Analysed, hit: Hit, reference: date, old_days: float) -> bool:
-    """A background cue before the trigger or just after it; an old date before it or in its
-    clause ('bought Activision for $69bn in 2023')."""
+def _in_clause(at: Analysed, clause: int, kind: str) -> bool:
+    breaks = at.breaks
+    return any(h.term.kind == kind and bisect_left(breaks, h.start) == clause for h in at.hits)
+
+
+def _background(at: Analysed, hit: Hit, old: date, clause: int) -> bool:
+    """A background cue before the trigger or just after it; an old date (before `old`)
+    before it or in its clause ('bought Activision for $69bn in 2023')."""
     reach = hit.end + _CUE_REACH
-    comparisons = [h for h in at.hits if h.term.kind == "comparison"]
-    if any(
-        h.term.kind == "background"
-        and h.start < reach
-        and not any(c.start <= h.start and h.end <= c.end for c in comparisons)
-        for h in at.hits
-    ):
-        return True
-    old = reference - timedelta(days=old_days)
-    clause = _clause_of(at, hit.start)
+    comparisons = None
+    for h in at.hits:
+        if h.term.kind == "background" and h.start < reach:
+            if comparisons is None:
+                comparisons = [c for c in at.hits if c.term.kind == "comparison"]
+            if not any(c.start <= h.start and h.end <= c.end for c in comparisons):
+                return True
     return any(
         d.last < old and (d.start < hit.start or _clause_of(at, d.start) == clause)
         for d in at.dates
@@ -278,7 +347,7 @@ def _background(at: Analysed, hit: Hit, reference: date, old_days: float) -> boo
 def _anaphoric(at: Analysed, hit: Hit, pack: RulePack) -> bool:
     """'the withdrawal', '此次挖角', '这笔价值 440 亿美元的交易': a fact already told."""
     head = at.sentence.folded[max(0, hit.start - _ANAPHORA_REACH) : hit.start]
-    cut = max((head.rfind(c) for c in "，,；;。：:"), default=-1)
+    cut = max(map(head.rfind, "，,；;。：:"))
     return pack.anaphora.search(head, cut + 1) is not None
 
 
@@ -286,8 +355,10 @@ def principal_actors(analysed: Sequence[Analysed]) -> list[str]:
     """The names the article is most about: title mentions count triple."""
     counts: Counter[str] = Counter()
     for at in analysed:
-        for m in at.mentions:
-            counts[m.name] += 3 if at.sentence.is_title else 1
+        if at.mentions:
+            weight = 3 if at.sentence.paragraph == 0 else 1
+            for m in at.mentions:
+                counts[m.name] += weight
     return [name for name, n in counts.most_common(3) if n >= 2]
 
 
@@ -307,22 +378,80 @@ def _actors(at: Analysed, trigger: Hit, pack: RulePack) -> list[str]:
 
 
 def attach_amounts(
-    cands: Sequence[Candidate], analysed: Sequence[Analysed], pack: RulePack
+    cands: Sequence[Candidate], analysed: Sequence[Analysed], pack: RulePack, article: Article
 ) -> None:
     """Give each candidate the amount that belongs to it, by its type's amount rule."""
+    seek = _Seeker(analysed, article, pack)
+    position = {id(at): i for i, at in enumerate(analysed)}
+    seek([position[id(c.at)] for c in cands if pack.types[c.type].amount.scope != "none"])
     lead = [a for a in analysed if not a.sentence.is_title][:3]
+    # The first usable amount of the lead or the article depends on the type alone: sought
+    # once per type, however many candidates of the type lack one of their own.
+    first: dict[tuple[str, str], Found | None] = {}
     for c in cands:
         rule = pack.types[c.type].amount
         if rule.scope == "none":
             continue
         found = _nearest(c.at, c.trigger, rule, pack)
-        if found is None and rule.scope == "lead" and c.at.sentence.is_title:
-            found = next((f for at in lead if (f := _first_usable(at, rule, pack))), None)
-        if found is None and rule.scope == "article":
-            found = next((f for at in analysed if (f := _first_usable(at, rule, pack))), None)
+        if found is None and (
+            (rule.scope == "lead" and c.at.sentence.is_title) or rule.scope == "article"
+        ):
+            key = (c.type, rule.scope)
+            if key not in first:
+                if rule.scope == "lead":
+                    seek([position[id(at)] for at in lead])
+                    first[key] = next(
+                        (f for at in lead if (f := _first_usable(at, rule, pack))), None
+                    )
+                else:
+                    first[key] = _first_in_article(analysed, rule, pack, seek)
+            found = first[key]
         c.amount = found.amount if found else None
         if found is not None and found.amount.usd and rule.weighs and rule.scope != "article":
             c.score *= pack.ranking["amount"]
+
+
+class _Seeker:
+    """Seeks the amounts of sentences on demand, the sentences of one demand at once."""
+
+    def __init__(self, analysed: Sequence[Analysed], article: Article, pack: RulePack) -> None:
+        self.analysed, self.article, self.pack = analysed, article, pack
+        self.sentences = [at.sentence for at in analysed]
+        self.joined: tuple[str, str, list[int]] | None = None
+
+    def text(self) -> tuple[str, str, list[int]]:
+        """The article's text and folded text, a sentence a line, and where each starts."""
+        self.joined = self.joined or join(self.sentences)
+        return self.joined
+
+    def __call__(self, indexes: Iterable[int]) -> None:
+        todo = sorted({i for i in indexes if not self.analysed[i].amounts_sought})
+        if not todo:
+            return
+        found = _amounts(self.article, self.sentences, todo, self.pack, self.text())
+        for i, amounts in zip(todo, found, strict=True):
+            self.analysed[i].amounts = amounts
+            self.analysed[i].amounts_sought = True
+
+
+def _first_in_article(
+    analysed: Sequence[Analysed], rule: AmountRule, pack: RulePack, seek: _Seeker
+) -> Found | None:
+    """The first usable amount of the article: sought only in the sentences that hold a word
+    the rule requires (or a neutral phrase, which blanking could turn into one)."""
+    within: Sequence[int] = range(len(analysed))
+    if rule.require_re is not None:
+        folded, starts = seek.text()[1:]
+        lines = _lines_with(rule.require_re, folded, starts)
+        lines |= _lines_with(pack.amount_neutral, folded, starts)
+        within = sorted(lines)
+    seek(within)
+    return next((f for i in within if (f := _first_usable(analysed[i], rule, pack))), None)
+
+
+def _lines_with(pattern: re.Pattern[str], text: str, starts: Sequence[int]) -> set[int]:
+    """The lines (of `starts`) where `pattern` matches."""
+    return {bisect_right(starts, m.start()) - 1 for m in pattern.finditer(text)}
 
 
 def _nearest(at: Analysed, trigger: Hit, rule: AmountRule, pack: RulePack) -> Found | None:

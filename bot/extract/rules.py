@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, NamedTuple
 
 import ahocorasick
@@ -67,6 +68,11 @@ class Hit(NamedTuple):  # a tuple: built by the hundred per article, and cheaply
     term: Term
 
 
+# A NamedTuple's own constructor is a Python function; where they are made by the hundred per
+# article, tuple.__new__ makes the same tuple in half the time.
+_new = tuple.__new__
+
+
 @dataclass(frozen=True, slots=True)
 class AmountRule:
     scope: str
@@ -110,11 +116,14 @@ class RulePack:
     ranking: Mapping[str, float]
     automaton: Any = field(repr=False)
     # The entries written in Latin letters alone, and the characters beyond them that the
-    # others need: text without any of those is scanned by the small automaton. pyahocorasick
+    # others need: a line without any of those is scanned by the small automaton. pyahocorasick
     # looks a character up among a node's children one by one, and the root of the full
     # automaton has hundreds (every Chinese first character): 3× slower on English text.
     latin_automaton: Any = field(repr=False, default=None)
     wide: re.Pattern[str] | None = field(repr=False, default=None)
+    # No entry holds a line break (and there are Latin ones): the lines of a text can be
+    # scanned apart, each by the automaton it needs.
+    lines_apart: bool = field(repr=False, default=False)
     _aliases: Mapping[str, str] = field(repr=False, default_factory=dict)
     entity_kinds: Mapping[str, str] = field(repr=False, default_factory=dict)  # name → kind
 
@@ -133,12 +142,7 @@ class RulePack:
         shift, following = starts[0], starts[1] if last_line else size + 1
         filed = out[0]
         word = _WORD_CHARS
-        automaton = self.automaton
-        if self.wide is not None and not self.wide.search(folded):
-            automaton = self.latin_automaton
-            if automaton is None:  # a pack without Latin entries
-                return out
-        for last, (length, terms, plain) in automaton.iter(folded):
+        for last, (length, terms, plain) in self._matches(folded):
             start, end = last - length + 1, last + 1
             if start >= following:  # the hit is in a later sentence
                 while line < last_line and starts[line + 1] <= start:
@@ -147,7 +151,7 @@ class RulePack:
                 following = starts[line + 1] if line < last_line else size + 1
             if plain:  # Chinese entries: no word boundaries to check
                 for term in terms:
-                    filed.append(Hit(start - shift, end - shift, term))
+                    filed.append(_new(Hit, (start - shift, end - shift, term)))
                 continue
             before_ok = start == 0 or folded[start - 1] not in word
             after_ok = end >= size or folded[end] not in word
@@ -158,7 +162,45 @@ class RulePack:
                     continue
                 if term.kind == "alias" and _in_address(folded, start, end):
                     continue
-                filed.append(Hit(start - shift, end - shift, term))
+                filed.append(_new(Hit, (start - shift, end - shift, term)))
+        return out
+
+    def _matches(self, folded: str) -> Iterable[tuple[int, Any]]:
+        """What the full automaton finds in `folded`, the lines without a character that only
+        the full one knows scanned by the small one (3× faster on them). No entry spans a line
+        break, and both report the entries ending at one place longest first: the same
+        finds in the same order."""
+        wide = self.wide.search(folded) if self.wide is not None else None
+        whole: Iterable[tuple[int, Any]]
+        if wide is None:
+            small = self.latin_automaton
+            whole = small.iter(folded) if small is not None else ()
+            return whole
+        first_break = folded.find("\n")
+        if not self.lines_apart or not 0 <= first_break < wide.start():
+            whole = self.automaton.iter(folded)  # a wide title: Chinese text, wide throughout
+            return whole
+        return chain.from_iterable(
+            automaton.iter(folded, begin, end)
+            for begin, end, automaton in self._stretches(folded, wide.start())
+        )
+
+    def _stretches(self, folded: str, first_wide: int) -> list[tuple[int, int, Any]]:
+        """Runs of whole lines, each with the automaton it needs, in order."""
+        assert self.wide is not None
+        begin = folded.rfind("\n", 0, first_wide) + 1
+        out: list[tuple[int, int, Any]] = [(0, begin, self.latin_automaton)]
+        size = len(folded)
+        while begin <= size:
+            end = folded.find("\n", begin)
+            end = size if end < 0 else end
+            full = self.wide.search(folded, begin, end) is not None
+            automaton = self.automaton if full else self.latin_automaton
+            if out[-1][2] is automaton:
+                out[-1] = (out[-1][0], end, automaton)
+            else:
+                out.append((begin, end, automaton))
+            begin = end + 1
         return out
 
 
@@ -234,6 +276,7 @@ def load_rule_pack(
         automaton=automaton,
         latin_automaton=latin_automaton if len(latin_automaton) else None,
         wide=re.compile("[" + "".join(map(re.escape, sorted(wide))) + "]") if wide else None,
+        lines_apart=bool(len(latin_automaton)) and not any("\n" in key for key in entries),
         _aliases=alias_map,
         entity_kinds={name: e.kind for name, e in entities.items()},
     )

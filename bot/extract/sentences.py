@@ -11,9 +11,10 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from bot.model import Article
-from bot.text import split_sentences, to_simplified
+from bot.text import split_lines, to_simplified
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 LOST = "\ufffd"  # a character the source lost ('?' inside Chinese text)
@@ -82,7 +83,9 @@ def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
     if "**" in text or "__" in text or "~~" in text or "`" in text:
         text = _EMPHASIS_RE.sub("", text)
     for pattern in boilerplate:
-        text = pattern.sub(" ", text)
+        needs = _required_literal(pattern)
+        if needs in text:
+            text = pattern.sub(" ", text)
     text = _LINE_MARK_RE.sub("\n", text)
     if first := _FIRST_MARK_RE.match(text):
         text = text[first.end() :]
@@ -90,6 +93,74 @@ def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
         text = _LOST_RE.sub(LOST, text)
     text = text.replace("\t", " ").replace("\u00a0", " ").replace("\u3000", " ")
     return _SPACES_RE.sub(" ", text) if "  " in text else text
+
+
+_SPECIAL = frozenset(".^$*+?{}[]()|\\")
+
+
+@cache
+def _required_literal(pattern: re.Pattern[str]) -> str:
+    """The longest run of plain characters every match of `pattern` contains ('' if none is
+    sure): a boilerplate pattern runs only on text that holds it. Read off the pattern's
+    source, conservatively: outside groups and classes, never before a quantifier, and not
+    at all when the pattern has a top-level '|' or ignores case or whitespace."""
+    if pattern.flags & (re.IGNORECASE | re.VERBOSE):
+        return ""
+    source, runs, run, i = pattern.pattern, [], "", 0
+    while i < len(source):
+        c, i = source[i], i + 1
+        if c == "\\" and i < len(source) and not source[i].isalnum():
+            c, i = source[i], i + 1
+        elif c == "|":
+            return ""
+        elif c in _SPECIAL:
+            runs.append(run)
+            run = ""
+            if c in "([":
+                i = _skip_group(source, i, c)
+            elif c == "{":  # a repeat count: '{1,3}'
+                i = source.find("}", i) + 1 or -1
+            elif c == "\\":
+                if source[i : i + 1] in tuple("xuUN0123456789"):
+                    return ""  # '\x41', '\1': more than one letter, or a back-reference
+                i += 1  # \d, \w, \b …: not a plain character
+            if i < 0:
+                return ""
+            continue
+        if i < len(source) and source[i] in "*+?{":
+            runs.append(run)
+            run = ""
+        else:
+            run += c
+    runs.append(run)
+    return max(runs, key=len)
+
+
+def _skip_group(source: str, i: int, opening: str) -> int:
+    """Where the group or class opened just before `i` ends (-1 if it does not)."""
+    depth, in_class = 1, opening == "["
+    if in_class and source[i : i + 1] in ("]", "^"):
+        i += 2 if source[i : i + 2] == "^]" else 1
+    while i < len(source):
+        c, i = source[i], i + 1
+        if c == "\\":
+            i += 1
+        elif in_class:
+            if c == "]":
+                in_class = False
+                if opening == "[":
+                    return i
+        elif c == "[":
+            in_class = True
+            if source[i : i + 1] in ("]", "^"):
+                i += 2 if source[i : i + 2] == "^]" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
 
 
 def split_article(article: Article, boilerplate: Sequence[re.Pattern[str]]) -> list[Sentence]:
@@ -100,12 +171,11 @@ def split_article(article: Article, boilerplate: Sequence[re.Pattern[str]]) -> l
     ]
     title_key = _key(title)
     paragraph = 0
-    for line in clean(article.text, boilerplate).split("\n"):
-        line = line.strip()
-        if not line or (paragraph < 3 and _key(line) == title_key):
+    for line, sentences in split_lines(clean(article.text, boilerplate)):
+        if paragraph < 3 and _key(line) == title_key:
             continue  # the title repeated as the first heading
         paragraph += 1
-        pieces.extend((paragraph, s) for s in split_sentences(line))
+        pieces.extend((paragraph, s) for s in sentences)
     joined = "\n".join(text for _, text in pieces)
     folded_lines = fold(joined).split("\n")
     if len(folded_lines) != len(pieces):  # a converter that rewrote a line break: be exact
