@@ -14,7 +14,9 @@ be the bottleneck. Then two runs:
   every 429 it has to send.
 
 Chats and subscriptions are inserted with bulk SQL on the store's engine (schema tables
-`chats`, `subscriptions`); everything after that is the product's own code.
+`chats`, `subscriptions`); everything after that is the product's own code. The process
+runs with the garbage-collector setting `eventfeed run` starts with (bot.cli.tune_gc), if
+the product has one: the daemon's sends run under it.
 """
 
 from __future__ import annotations
@@ -66,6 +68,18 @@ def _request() -> tuple[Any, str]:
     except ImportError:
         return None, "telegram.request.HTTPXRequest (PTB's default)"
     return AiohttpRequest(), "bot.request.AiohttpRequest"
+
+
+def _tune_gc(default: bool) -> str:
+    """Apply the daemon's process setting for the garbage collector, if the product has one."""
+    if default:
+        return "CPython's default (--default-gc)"
+    try:
+        from bot.cli import tune_gc  # the product's own, once it exists
+    except ImportError:
+        return "CPython's default"
+    tune_gc()
+    return "bot.cli.tune_gc (as `eventfeed run`)"
 
 
 def _one_event_article() -> tuple[str, bytes]:
@@ -227,11 +241,12 @@ async def fake_alone(messages: int, concurrency: int = 64) -> dict[str, float]:
 
 
 def run(
-    chats: int = 10_000, limited_chats: int = 900, alone: int = 0
+    chats: int = 10_000, limited_chats: int = 900, alone: int = 0, default_gc: bool = False
 ) -> dict[str, dict[str, float]]:
     work = Path(tempfile.mkdtemp(prefix="eventfeed-fanout-"))
     try:
         header(f"fan-out of one article to {chats} chats (limiter off), {limited_chats} (on)")
+        print(f"   garbage collector: {_tune_gc(default_gc)}")
         results: dict[str, dict[str, float]] = {}
         if alone > 0:
             r = results["fake_alone"] = asyncio.run(fake_alone(alone))
@@ -290,8 +305,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument(
         "--fake-alone", type=int, default=5_000, help="requests to the fake server alone (0: skip)"
     )
+    parser.add_argument(
+        "--default-gc", action="store_true", help="keep CPython's collector settings (to compare)"
+    )
     args = parser.parse_args(argv)
-    return run(args.chats, args.limited_chats, args.fake_alone)
+    return run(args.chats, args.limited_chats, args.fake_alone, args.default_gc)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,8 @@ class FloodLimiter(BaseRateLimiter[int]):
         chat_id: int | str | None = chat if isinstance(chat, int | str) and chat != "" else None
         attempts = max(1, rate_limit_args or self.attempts)
         # Telegram's per-chat limits are on messages; reading (getChatMember) is not spaced.
-        spaced = chat_id if endpoint.startswith(_MESSAGE_ENDPOINTS) else None
+        # Method names are case-insensitive: bot/sender.py sends as "sendmessage".
+        spaced = chat_id if endpoint.lower().startswith(_MESSAGE_ENDPOINTS) else None
         for attempt in range(1, attempts + 1):
             booking = await self.acquire(spaced)
             try:

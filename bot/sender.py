@@ -2,6 +2,12 @@
 
 The delivery pass decides what to do with an outcome (retry later, move the chat, stop sending);
 this module only maps python-telegram-bot's errors onto them. Reasons never contain the token.
+
+Messages go out through `Bot.do_api_request`, which returns Telegram's answer as a dict: a
+fan-out only needs the message id, and `send_message` (two dozen optional parameters in, a
+`telegram.Message` built from each answer) was about a quarter of the sender's CPU
+(docs/benchmarks.md, target 4). The request and its errors are PTB's as with `send_message`:
+the same form fields on the wire, the same rate limiter, the same exceptions.
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ _GONE_MARKERS = (
     "have no rights to send a message",
 )
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # frozen: one object for every request
+_NO_PREVIEW_JSON = _NO_PREVIEW.to_json()  # as PTB would encode it, once rather than per send
+# Bot API method names are case-insensitive (the server lowercases them); PTB warns when
+# do_api_request is given the spelling of a method it wraps ("sendMessage").
+_SEND_MESSAGE = "sendmessage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +92,9 @@ class Sender:
         self.paid_broadcast = paid_broadcast
         self._redactor = TokenRedactor(bot.token)
         limited = isinstance(bot, ExtBot) and bot.rate_limiter is not None
-        self._extra: dict[str, Any] = {"rate_limit_args": ONE_ATTEMPT} if limited else {}
-        if paid_broadcast:
-            self._extra["allow_paid_broadcast"] = True
+        # ExtBot.do_api_request takes rate_limit_args; a plain Bot's has no such argument.
+        self._limit: dict[str, Any] = {"rate_limit_args": ONE_ATTEMPT} if limited else {}
+        self._extra: dict[str, Any] = {"allow_paid_broadcast": True} if paid_broadcast else {}
 
     async def send(
         self,
@@ -128,22 +138,25 @@ class Sender:
         parse_mode: str | None,
         reply_markup: InlineKeyboardMarkup | None,
     ) -> Outcome:
+        parameters = {  # PTB drops the None ones and JSON-encodes the rest, as for send_message
+            "chat_id": chat_id,
+            "text": text,
+            "parse_mode": parse_mode,
+            "message_thread_id": thread_id,
+            "link_preview_options": _NO_PREVIEW_JSON,
+            "reply_markup": reply_markup,
+            **self._extra,
+        }
         try:
-            message = await self.bot.send_message(
-                chat_id=chat_id,
-                text=text,
-                parse_mode=parse_mode,
-                message_thread_id=thread_id,
-                link_preview_options=_NO_PREVIEW,
-                reply_markup=reply_markup,
-                **self._extra,
-            )
+            answer = await self.bot.do_api_request(_SEND_MESSAGE, parameters, **self._limit)
         except tg.TelegramError as exc:
             return self._classify(chat_id, exc)
-        return Sent(message.message_id)
+        return Sent(answer["message_id"])
 
     def _classify(self, chat_id: int, exc: tg.TelegramError) -> Outcome:
         """Map python-telegram-bot's error classes onto our outcomes (subclasses first)."""
+        if isinstance(exc, tg.EndPointNotFound) and isinstance(exc.__cause__, tg.InvalidToken):
+            exc = exc.__cause__  # do_api_request's name for a 401/404 once the bot is running
         outcome: Outcome
         if isinstance(exc, tg.RetryAfter):
             outcome = RetryAfter(retry_seconds(exc))

@@ -36,6 +36,7 @@ FaultKind = Literal[
     "migrated",  # 400 with parameters.migrate_to_chat_id
     "parse_entities",  # 400 can't parse entities
     "bad_request",  # any other 400
+    "unauthorized",  # 401: the token was revoked
 ]
 
 # Parameters PTB sends as plain strings; every other form value is JSON-encoded.
@@ -209,7 +210,7 @@ class FakeBotApi:
     ) -> None:
         """Answer the next `times` calls of `method` for `chat_id` (None: any chat) with a fault."""
         fault = _Fault(kind, times, retry_after, migrate_to, description)
-        self._faults.setdefault((method, chat_id), []).append(fault)
+        self._faults.setdefault((method.lower(), chat_id), []).append(fault)
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -219,7 +220,8 @@ class FakeBotApi:
         return [m for m in self._messages.values() if chat_id is None or m.chat_id == chat_id]
 
     def calls_to(self, method: str) -> list[ApiCall]:
-        return [c for c in self.calls if c.method == method]
+        """Calls of `method`, however the client spelled it (Telegram ignores the case)."""
+        return [c for c in self.calls if c.method.lower() == method.lower()]
 
     async def wait_for(
         self,
@@ -254,6 +256,7 @@ class FakeBotApi:
         return _error(404, "Not Found: file not found")
 
     def _take_fault(self, method: str, chat_id: Any) -> _Fault | None:
+        method = method.lower()  # Bot API method names are case-insensitive
         for key in ((method, chat_id), (method, None)):
             queue = self._faults.get(key)
             if queue:
@@ -293,6 +296,8 @@ class FakeBotApi:
                 text or "Bad Request: group chat was upgraded to a supergroup chat",
                 {"migrate_to_chat_id": new},
             )
+        if fault.kind == "unauthorized":
+            return _error(401, text or "Unauthorized")
         if fault.kind == "parse_entities":
             return _error(
                 400,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from aiohttp import web
@@ -67,6 +68,36 @@ async def test_sends_the_parameters_ptb_gives(bot: Bot, fake_bot: FakeBotApi) ->
     assert sent.reply_markup == {"inline_keyboard": [[{"text": "✖ 取消", "callback_data": "x:1"}]]}
     assert fake_bot.tokens == {TOKEN}
     assert (await bot.get_me()).username == "eventfeed_test_bot"
+
+
+class RawBodyBotApi(FakeBotApi):
+    """Also keeps the body of each sendMessage as it came over the wire."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[bytes] = []
+
+    async def _api_sendmessage(self, params: dict[str, Any], request: web.Request) -> web.Response:
+        self.bodies.append(await request.read())  # aiohttp keeps it: the fake already read it
+        return await super()._api_sendmessage(params, request)
+
+
+async def test_form_body_is_what_urlencode_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quoted text is reused from one chat to the next: the bytes must stay urlencode's."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    text = "<b>收购 🤝</b> a+b = c &amp; d%20e\n100%"
+    async with (
+        RawBodyBotApi() as fake,
+        Bot(TOKEN, base_url=fake.base_url, request=AiohttpRequest()) as bot,
+    ):
+        for chat in (CHAT, CHAT + 1, CHAT):
+            await bot.send_message(chat, text, parse_mode="HTML")
+
+    assert [m.text for m in fake.sent()] == [text] * 3
+    for chat, body in zip((CHAT, CHAT + 1, CHAT), fake.bodies, strict=True):
+        fields = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True)
+        assert body == urlencode(fields).encode()
+        assert dict(fields) == {"chat_id": str(chat), "text": text, "parse_mode": "HTML"}
 
 
 async def test_uploads_files_as_multipart(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fakebot import FakeBotApi, FaultKind
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.request import HTTPXRequest
 
 from bot.logs import TokenRedactor
@@ -40,6 +40,16 @@ async def test_sends_html_without_link_preview(sender: Sender, fake_bot: FakeBot
     assert message.params["link_preview_options"] == {"is_disabled": True}
 
 
+async def test_sends_a_keyboard(sender: Sender, fake_bot: FakeBotApi) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("取消", callback_data="x:1")]])
+
+    outcome = await sender.send(CHAT, "pick", reply_markup=keyboard)
+
+    [message] = fake_bot.sent(CHAT)
+    assert outcome == Sent(message.message_id)
+    assert message.reply_markup == {"inline_keyboard": [[{"text": "取消", "callback_data": "x:1"}]]}
+
+
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
@@ -53,6 +63,7 @@ async def test_sends_html_without_link_preview(sender: Sender, fake_bot: FakeBot
             "bad_request",
             Failed("BadRequest: The fake server was told to refuse this", retryable=False),
         ),
+        ("unauthorized", Failed("InvalidToken: Unauthorized", retryable=False)),
     ],
 )
 async def test_fault_maps_to_outcome(
