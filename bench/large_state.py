@@ -7,8 +7,10 @@ tables `articles` and `events`, one executemany per 5,000 rows) — processing 1
 through the pipeline would take far longer than the benchmark itself.
 
 Then measures:
-* one rescan in process (`Pipeline.scan()` with nothing changed), median of several, with
-  its parts (listing the folder, loading the file states);
+* one full rescan in process (`Pipeline.scan()` with nothing changed), median of several,
+  wall and CPU, with its parts (listing the folder, loading the file states); and the
+  safety net's pass (`Pipeline.rescan()` by turns, default intervals: a stat per folder and
+  one fifteenth of the files), over a whole round of passes;
 * the real daemon on that state, Telegram on against the fake server, default intervals:
   its CPU over `--idle` seconds once started (the safety-net rescan falls inside the window),
   and its peak RSS (VmHWM) after start-up, after the idle window, and after one new article
@@ -140,11 +142,13 @@ def rescans(folder: Path, state: Path, work: Path, repeat: int) -> dict[str, lis
     config = load_config(None, env)
     store = Store(config.state.url)
     pipeline = build_pipeline(config, store, load_pack(config))
-    out: dict[str, list[float]] = {"scan": [], "list": [], "states": []}
+    out: dict[str, list[float]] = {
+        "scan": [], "scan_cpu": [], "list": [], "states": [], "pass": [], "pass_cpu": []
+    }  # fmt: skip
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = pipeline.scan(None)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         assert report.new == report.changed == report.deleted == 0, report
         listing = files.scan_folder(folder)
         t2 = time.perf_counter()
@@ -152,8 +156,18 @@ def rescans(folder: Path, state: Path, work: Path, repeat: int) -> dict[str, lis
         t3 = time.perf_counter()
         assert len(listing) == len(states), (len(listing), len(states))
         out["scan"].append(t1 - t0)
+        out["scan_cpu"].append(c1 - c0)
         out["list"].append(t2 - t1)
         out["states"].append(t3 - t2)
+    if hasattr(pipeline, "rescan"):  # the safety net by turns, as the daemon runs it
+        parts = int(config.scan.full_interval_seconds // config.scan.interval_seconds)
+        pipeline.rescan(parts=parts, full=True)  # stamps the folders
+        for _ in range(parts):
+            t0, c0 = time.perf_counter(), time.process_time()
+            report = pipeline.rescan(parts=parts)
+            out["pass"].append(time.perf_counter() - t0)
+            out["pass_cpu"].append(time.process_time() - c0)
+            assert report.new == report.changed == report.deleted == 0, report
     store.close()
     return out
 
@@ -191,6 +205,7 @@ async def in_daemon(folder: Path, state: Path, work: Path, idle: float) -> dict[
             scans0 = _scans(work / "daemon.log")
             await asyncio.sleep(idle)
             cpu1, t1 = process_cpu_seconds(process.pid), time.monotonic()
+            load = os.getloadavg()[0]
             result["idle_cpu_pct"] = (cpu1 - cpu0) / (t1 - t0) * 100
             result["idle_scans"] = _scans(work / "daemon.log") - scans0
             result["rss_after_idle_mb"] = rss_kib(process.pid)[1] / 1024
@@ -198,7 +213,7 @@ async def in_daemon(folder: Path, state: Path, work: Path, idle: float) -> dict[
             figure(
                 f"idle daemon CPU over {idle:.0f} s",
                 f"{result['idle_cpu_pct']:.2f} % of one core ({result['idle_scans']:.0f} "
-                "safety-net rescans in the window)",
+                f"safety-net rescans in the window; load average {load:.2f})",
                 f"≤ {IDLE_TARGET} %, "
                 f"{verdict(result['idle_cpu_pct'], IDLE_TARGET, higher_is_better=False)}",
             )
@@ -273,12 +288,19 @@ def run(
         r = rescans(folder, state, work, repeat)
         scan = statistics.median(r["scan"])
         figure(
-            "one rescan, nothing changed (in process)",
+            "one full rescan, nothing changed (in process)",
             spread(r["scan"]) + " s",
             f"≤ {RESCAN_TARGET} s, {verdict(scan, RESCAN_TARGET, higher_is_better=False)}",
         )
-        figure("  of which listing the folder", spread(r["list"]) + " s")
-        figure("  of which loading the file states", spread(r["states"]) + " s")
+        figure("  its CPU", spread(r["scan_cpu"]) + " s")
+        figure("  listing the folder alone", spread(r["list"]) + " s")
+        figure("  loading the file states alone", spread(r["states"]) + " s")
+        if r["pass"]:
+            figure(
+                f"the safety net's pass by turns, one round of {len(r['pass'])}",
+                spread(r["pass"]) + " s wall, CPU " + spread(r["pass_cpu"]) + " s",
+            )
+        figure("load average after the rescans", f"{os.getloadavg()[0]:.2f}")
         d = asyncio.run(in_daemon(folder, state, work, idle))
         figure(
             "peak RSS (VmHWM): after start / after idle / after a new article and the pages",

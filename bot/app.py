@@ -186,6 +186,7 @@ class Daemon:
         self._telegram_lock = asyncio.Lock()  # starting the bot and toggling its polling
         self._background: set[asyncio.Task[Any]] = set()
         self._watching = False
+        self._watcher_failed = False  # said once in the log
         self.reloader = Reloader(self._load_again, self._apply_reload, self._reload_files(config))
 
     @property
@@ -265,6 +266,7 @@ class Daemon:
         scheduler.add_job(
             self._safety_net,
             "interval",
+            args=[watcher],
             seconds=self.config.scan.interval_seconds,
             id="rescan",
             max_instances=1,
@@ -308,9 +310,14 @@ class Daemon:
                 pass
 
     async def scan(
-        self, paths: set[str] | None, progress: ProgressHook | None = None
+        self,
+        paths: set[str] | None,
+        progress: ProgressHook | None = None,
+        *,
+        safety_net: bool = False,
     ) -> ScanReport:
-        """One scan at a time; feeds are rewritten when anything changed."""
+        """One scan at a time; feeds are rewritten when anything changed. `paths` None: in
+        full, or with `safety_net` the cheaper pass of `Pipeline.rescan`."""
 
         def checkpoint(done: int, total: int) -> None:
             if self._stop.is_set() or not self.leading:
@@ -323,7 +330,15 @@ class Daemon:
                 return ScanReport()
             started = time.monotonic()
             try:
-                report = await asyncio.to_thread(self.pipeline.scan, paths, checkpoint)
+                if paths is None:  # also stamps the folders for the safety net's passes
+                    report = await asyncio.to_thread(
+                        self.pipeline.rescan,
+                        checkpoint,
+                        parts=self._rescan_parts,
+                        full=not safety_net,
+                    )
+                else:
+                    report = await asyncio.to_thread(self.pipeline.scan, paths, checkpoint)
             except ScanStopped:
                 why = "the daemon is stopping" if self._stop.is_set() else "no longer the leader"
                 log.info("scan stopped: %s", why)
@@ -394,8 +409,20 @@ class Daemon:
     async def _on_change(self, paths: set[str]) -> None:
         await self.scan(None if FULL_SCAN in paths else paths)
 
-    async def _safety_net(self) -> None:
-        await self.scan(None)
+    @property
+    def _rescan_parts(self) -> int:
+        """The safety net stats every file once in this many passes (see Pipeline.rescan)."""
+        scan = self.config.scan
+        return max(1, int(scan.full_interval_seconds // scan.interval_seconds))
+
+    async def _safety_net(self, watcher: FolderWatcher) -> None:
+        """Rescan for what the watcher missed: by turns while it runs (an overflow asks for
+        a full rescan itself), in full while it does not."""
+        healthy = watcher.healthy
+        if self.leading and self._watching and not healthy and not self._watcher_failed:
+            log.warning("watcher stopped; the safety net rescans in full from now on")
+        self._watcher_failed = self.leading and self._watching and not healthy
+        await self.scan(None, safety_net=healthy)
         self._wake_delivery.set()
 
     def _health(self) -> dict[str, Any]:

@@ -102,6 +102,9 @@ class TelegramConfig:
 class ScanConfig:
     interval_seconds: float = 60.0  # safety-net rescan and outbox drain
     debounce_seconds: float = 0.5  # a watched file must be quiet this long before it is read
+    # The safety net stats every file at least this often, a share at each rescan (an edit in
+    # place the watcher missed shows only so); the rest of a rescan is a stat per folder.
+    full_interval_seconds: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,8 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: 'scan.interval_seconds' must be more than 0")
     if config.scan.debounce_seconds < 0:
         raise ConfigError(f"{source}: 'scan.debounce_seconds' must not be negative")
+    if config.scan.full_interval_seconds <= 0:
+        raise ConfigError(f"{source}: 'scan.full_interval_seconds' must be more than 0")
     if not config.site.base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{source}: 'site.base_url' must start with http:// or https://")
     if config.feeds.websub_hub and not config.feeds.websub_hub.startswith(("http://", "https://")):

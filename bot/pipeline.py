@@ -7,6 +7,7 @@ what happens in which order, and makes sure one bad file or one failing chat sto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,18 +16,23 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from bot import files
-from bot.articles import ArticleError, article_url, parse_article
+from bot import files, pool
+from bot.articles import article_url
 from bot.delivery import Deliverer, DeliveryReport
-from bot.extract import RulePack, extract
+from bot.extract import RulePack
 from bot.feeds import FeedSite
 from bot.filters import Filter, FilterError, parse_filter
 from bot.model import Article, Extraction, StoredArticle
+from bot.pool import Failure, Job
 from bot.publish import Publisher
 from bot.sender import Sender
 from bot.store import FileState, Store, Subscription, Targets
+from bot.store.articles import ArticleSave
 
 log = logging.getLogger(__name__)
+
+POOL_MIN = 50  # files to parse before a scan starts worker processes (see `bot.pool`)
+BATCH = 100  # articles a scan stores per transaction
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,15 @@ class Pipeline:
     feeds_folder: Path
     max_entries: int
     clock: Callable[[], datetime]
+    pool_from: int = POOL_MIN  # files to analyse before a scan starts worker processes
+    batch: int = BATCH  # articles a scan stores per transaction
     _filters: dict[str, Filter | None] = field(default_factory=dict)
     _published: bool = False  # this pipeline has published once (see publish_feeds)
     # path → (size, mtime_ns) of every file the store knows; None until the first scan.
     _known_stats: dict[str, tuple[int, int]] | None = field(default=None, repr=False)
+    # The safety net's folder stamps (see `rescan`), and whose turn it is among the files.
+    _folders: dict[str, files.Stamp] | None = field(default=None, repr=False)
+    _turn: int = field(default=0, repr=False)
     _publisher: Publisher = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +97,10 @@ class Pipeline:
         read at all, and their stat data is compared with a copy kept in memory (the pipeline
         is the store's only writer of it), which keeps the safety-net rescan of a large folder
         cheap: one stat per file.
+
+        Articles are stored `batch` per transaction, in file order; a scan of `pool_from`
+        files or more parses and extracts in worker processes meanwhile (see `bot.pool`).
+        The store ends up exactly as after storing the files one by one.
         """
         report = ScanReport()
         self.store.ensure_feed_index()  # before the first change, so the index follows it
@@ -109,22 +124,97 @@ class Pipeline:
             known.pop(path, None)
         subscriptions = self.store.active_subscriptions() if wanted else []
         ordered = sorted(wanted, key=lambda i: i.path)
-        for done, info in enumerate(ordered):
-            if progress is not None:  # (files checked, files to check): for long first scans
-                progress(done, len(ordered))
-            state = self.store.file_state(info.path)
-            if state and (state.size, state.mtime_ns) == (info.size, info.mtime_ns):
-                known[info.path] = (state.size, state.mtime_ns)
-                continue
-            self._process(info, state, subscriptions, report)
-            after = self.store.file_state(info.path)
-            if after is None:
-                known.pop(info.path, None)
+        states = self.store.file_states_of([info.path for info in ordered])
+        jobs = (self._read(info, states.get(info.path)) for info in ordered)
+        changed = sum(
+            1
+            for info in ordered
+            if info.path not in states or _stat(states[info.path]) != _stat(info)
+        )
+        with contextlib.ExitStack() as stack:
+            if changed >= self.pool_from and pool.workers() > 1:
+                analysed = stack.enter_context(
+                    pool.AnalysisPool(self.pack, pool.workers())
+                ).analyse_all(jobs)
             else:
-                known[info.path] = (after.size, after.mtime_ns)
+                analysed = ((f, None if j is None else pool.analyse(j, self.pack)) for f, j in jobs)
+            batch: list[tuple[_File, ArticleSave]] = []
+            for done, (found, analysis) in enumerate(analysed):
+                if progress is not None:  # (files checked, files to check): for long first scans
+                    progress(done, len(ordered))
+                if isinstance(analysis, tuple):
+                    batch.append((found, self._to_save(found, *analysis, subscriptions)))
+                    if len(batch) >= self.batch:
+                        self._store(batch, report)
+                        batch = []
+                    continue
+                if found.action in ("touch", "fail", "analyse"):  # a write: after the batch's
+                    self._store(batch, report)
+                    batch = []
+                self._process(found, analysis, report)
+            self._store(batch, report)
         if progress is not None:
             progress(len(ordered), len(ordered))
         return report
+
+    def rescan(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        parts: int = 1,
+        full: bool = False,
+    ) -> ScanReport:
+        """The safety net: a scan for what the watcher may have missed.
+
+        `full`, or `parts` 1: a full scan. Otherwise only what can have changed unseen, at
+        the cost of a stat per folder (`files.look_again`): the files of the folders whose
+        stamp changed (an entry created, deleted or renamed); and, since an edit in place
+        changes no folder, one `parts`-th of the known files by turn (and one `parts`-th of
+        the folders by name), so that every file is statted at least once every `parts`
+        passes. A full scan too whenever only a full listing can tell (a link in the tree).
+        """
+        root, now_ns = self.source.folder, int(self.clock().timestamp() * 1e9)
+        look = None
+        if not full and parts > 1 and self._folders is not None:
+            self._turn = turn = (self._turn + 1) % parts
+            look = files.look_again(root, self._folders, lambda f: hash(f) % parts == turn, now_ns)
+        unseen = None if look is None else self._unseen(look, parts, self._turn)
+        if look is None or unseen is None:
+            # Stamped before the listing, so that whatever changes during it shows next time.
+            self._folders = files.folder_stamps(root, now_ns) if parts > 1 else None
+            return self.scan(None, progress)
+        self._folders = look.stamps
+        paths, checked = unseen
+        report = self.scan(paths, progress) if paths else ScanReport()
+        report.seen = checked
+        return report
+
+    def _unseen(self, look: files.FolderLook, parts: int, turn: int) -> tuple[set[str], int] | None:
+        """The paths to scan after `look` (changed, new or gone) and how many files were
+        checked; None when only a full listing can tell (a hard link)."""
+        known = self._known()
+        paths: set[str] = set()
+        listed: set[str] = set()
+        for info in look.files:
+            listed.add(info.path)
+            if known.get(info.path) != (info.size, info.mtime_ns):
+                paths.add(info.path)
+        paths.update(path for path in look.names if path not in known)
+        checked = len(look.files) + len(look.names)
+        changed = look.changed
+        for path, before in known.items():
+            if changed and path.rpartition("/")[0] in changed:
+                if path not in listed:  # gone from its folder
+                    paths.add(path)
+            # mtime -1: unreadable last time, read again on every pass as a full scan does.
+            elif before[1] < 0 or hash(path) % parts == turn:
+                checked += 1
+                now = files.file_info(self.source.folder, path)
+                if now is False:
+                    return None
+                if now is None or (now.size, now.mtime_ns) != before:
+                    paths.add(path)
+        return paths, checked
 
     def _known(self) -> dict[str, tuple[int, int]]:
         """path → (size, mtime_ns) as the store has them, read once per pipeline."""
@@ -148,80 +238,106 @@ class Pipeline:
                 gone.append(path)
         return wanted, gone
 
-    def _process(
-        self,
-        info: files.FileInfo,
-        state: FileState | None,
-        subscriptions: Sequence[Subscription],
-        report: ScanReport,
-    ) -> None:
-        now = self.clock()
+    def _read(self, info: files.FileInfo, state: FileState | None) -> tuple[_File, Job | None]:
+        """The file's bytes as a job to analyse, or what to do instead."""
+        if state and _stat(state) == _stat(info):
+            return _File(info, state, action="skip"), None
         try:
             data = files.read_file(self.source.folder, info.path, self.source.max_bytes)
         except files.FileTooLarge as exc:
-            self._fail(info, "skipped", str(exc), "", report)
-            return
+            return _File(info, state, action="fail", status="skipped", error=str(exc)), None
         except (PermissionError, files.OutsideRoot) as exc:
             # Recorded, and read again on every scan: a chmod leaves size and mtime alone.
             reason = f"cannot read: {exc.strerror or exc}"
-            self._fail(info._replace(mtime_ns=-1), "error", reason, "", report)
-            return
+            failed = info._replace(mtime_ns=-1)
+            return _File(failed, state, action="fail", status="error", error=reason), None
         except OSError as exc:  # vanished between listing and reading: the next scan sees
             log.warning("cannot read file=%s error=%s", info.path, exc.strerror or exc)
-            return
+            return _File(info, state, action="gone"), None
         digest = files.content_hash(data)
         if state and state.content_hash == digest:
+            return _File(info, state, digest, action="touch"), None
+        mtime = _from_ns(info.mtime_ns, self.clock())
+        return _File(info, state, digest), Job(data, info.path, mtime, self.source.timezone)
+
+    def _process(self, found: _File, analysis: Failure | None, report: ScanReport) -> None:
+        """Record a file that yields no article to store (unchanged, unreadable, invalid)."""
+        info, known = found.info, self._known()
+        if found.action == "skip" and found.state is not None:
+            known[info.path] = _stat(found.state)
+        elif found.action == "touch":
             self.store.touch_file(info.path, info.size, info.mtime_ns)
-            return
-        try:
-            article = parse_article(
-                data, info.path, _from_ns(info.mtime_ns, now), self.source.timezone
-            )
-            extraction = extract(article, self.pack)
-        except ArticleError as exc:
-            self._fail(info, "error", str(exc), digest, report)
-            return
-        except Exception as exc:  # a bug must cost one file, never the daemon
-            log.exception("failed to process file=%s", info.path)
-            self._fail(
-                info, "error", f"internal error: {type(exc).__name__}: {exc}", digest, report
-            )
-            return
+            known[info.path] = _stat(info)
+        elif found.action == "gone":
+            if found.state is None:
+                known.pop(info.path, None)
+            else:
+                known[info.path] = _stat(found.state)
+        elif found.action == "fail":
+            self._fail(info, found.status, found.error, "", report)
+        elif analysis is not None:
+            if analysis.traceback:  # a bug, not bad input
+                log.error("failed to process file=%s\n%s", info.path, analysis.traceback)
+            self._fail(info, "error", analysis.error, found.digest, report)
+
+    def _to_save(
+        self,
+        found: _File,
+        article: Article,
+        extraction: Extraction,
+        subscriptions: Sequence[Subscription],
+    ) -> ArticleSave:
         url = article_url(article, self.source.base_url, self.source.permalink)
+        return ArticleSave(
+            article,
+            extraction,
+            url,
+            size=found.info.size,
+            mtime_ns=found.info.mtime_ns,
+            content_hash=found.digest,
+            now=self.clock(),
+            targets=self._targets(article, extraction, url, subscriptions),
+        )
+
+    def _store(self, batch: Sequence[tuple[_File, ArticleSave]], report: ScanReport) -> None:
+        """Store a batch of articles in one transaction."""
+        if not batch:
+            return
         try:
-            result = self.store.save_article(
-                article,
-                extraction,
-                url,
-                size=info.size,
-                mtime_ns=info.mtime_ns,
-                content_hash=digest,
-                now=now,
-                targets=self._targets(article, extraction, url, subscriptions),
-            )
+            results = self.store.save_articles([save for _found, save in batch])
         except IntegrityError as exc:  # data the schema refuses: this file fails, not the scan
+            if len(batch) > 1:  # which file? One at a time tells.
+                for one in batch:
+                    self._store([one], report)
+                return
+            info, digest = batch[0][0].info, batch[0][0].digest
             log.exception("cannot store file=%s", info.path)
             self._fail(info, "error", f"cannot store: {exc.orig}", digest, report)
             return
-        if state is not None:
-            report.changed += 1
-        else:
-            report.new += 1
-        report.events += len(result.new_events)
-        report.queued += result.queued
-        log.info(
-            "article path=%s events=%d new_events=%d queued=%d",
-            info.path,
-            len(extraction.events),
-            len(result.new_events),
-            result.queued,
-        )
+        known = self._known()
+        for (found, save), result in zip(batch, results, strict=True):
+            info = found.info
+            known[info.path] = _stat(info)
+            if found.state is not None:
+                report.changed += 1
+            else:
+                report.new += 1
+            report.events += len(result.new_events)
+            report.queued += result.queued
+            log.info(
+                "article path=%s events=%d new_events=%d queued=%d",
+                info.path,
+                len(save.extraction.events),
+                len(result.new_events),
+                result.queued,
+            )
 
     def _fail(
         self, info: files.FileInfo, status: str, error: str, digest: str, report: ScanReport
     ) -> None:
         report.failed += 1
         log.warning("article failed path=%s status=%s error=%s", info.path, status, error)
+        self._known()[info.path] = _stat(info)
         self.store.record_failure(
             info.path,
             status=status,
@@ -305,6 +421,23 @@ class Pipeline:
             self.store, self.clock, concurrency=concurrency, instance=instance, lease=lease
         )
         return await deliverer.deliver(sender, stop)
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    """A file a scan looked at, and what it found: `action` is "analyse" (its bytes went to
+    parsing), "skip" (same stat data), "touch" (same content), "gone" (vanished) or "fail"."""
+
+    info: files.FileInfo
+    state: FileState | None
+    digest: str = ""
+    action: str = "analyse"
+    status: str = ""  # "fail": the status and error to record
+    error: str = ""
+
+
+def _stat(found: files.FileInfo | FileState) -> tuple[int, int]:
+    return found.size, found.mtime_ns
 
 
 def _from_ns(mtime_ns: int, now: datetime) -> datetime:

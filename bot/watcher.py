@@ -14,6 +14,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 log = logging.getLogger(__name__)
+# watchdog reports a kernel queue overflow (events lost) only in a log record of this logger.
+_INOTIFY_LOG = "watchdog.observers.inotify_c"
 
 FULL_SCAN = ""  # in a batch: a whole folder appeared or left, rescan everything
 # A file closed after writing, renamed into place or deleted is complete: it waits only this
@@ -29,6 +31,8 @@ class FolderWatcher(FileSystemEventHandler):
     its deadline back by `debounce` seconds, until the writer closes it (inotify's
     IN_CLOSE_WRITE), renames it into place or deletes it: then it is handed over at once.
     A steady stream of other files never holds one back.
+
+    When the kernel drops events (inotify's queue overflowed), it asks for a full rescan.
     """
 
     def __init__(
@@ -45,8 +49,13 @@ class FolderWatcher(FileSystemEventHandler):
         self._due: dict[str, float] = {}  # path → when to hand it over (loop time)
         self._timer: asyncio.TimerHandle | None = None
         self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._overflows = _OverflowHandler(self)
 
     def start(self) -> None:
+        logger = logging.getLogger(_INOTIFY_LOG)
+        logger.addHandler(self._overflows)
+        if not logger.isEnabledFor(logging.WARNING):  # a quieter log level must not hide it
+            logger.setLevel(logging.WARNING)
         observer = Observer()
         observer.schedule(self, str(self.root), recursive=True)
         observer.daemon = True
@@ -58,8 +67,21 @@ class FolderWatcher(FileSystemEventHandler):
             self._observer.stop()
             self._observer.join(timeout=5)
             self._observer = None
+        logging.getLogger(_INOTIFY_LOG).removeHandler(self._overflows)
         if self._timer is not None:
             self._timer.cancel()
+
+    @property
+    def healthy(self) -> bool:
+        """Watching, with watchdog's threads alive. (What it still misses — a folder the
+        kernel refused a watch for, a change made by another machine on a network mount — the
+        safety net's passes find.)"""
+        observer = self._observer
+        return (
+            observer is not None
+            and observer.is_alive()
+            and all(emitter.is_alive() for emitter in observer.emitters)
+        )
 
     # Called on watchdog's thread.
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -85,6 +107,10 @@ class FolderWatcher(FileSystemEventHandler):
             return None
 
     # Called on the loop.
+    def _overflowed(self) -> None:
+        log.warning("watcher lost events (inotify queue overflow); rescanning everything")
+        self._touch(FULL_SCAN, settled=True)
+
     def _touch(self, rel: str, settled: bool = False) -> None:
         wait = min(SETTLED, self.debounce) if settled else self.debounce
         self._due[rel] = self.loop.time() + wait
@@ -110,6 +136,18 @@ class FolderWatcher(FileSystemEventHandler):
             task = self.loop.create_task(self.on_change(batch))
             task.add_done_callback(_log_failure)
         self._schedule()
+
+
+class _OverflowHandler(logging.Handler):
+    """Hears watchdog say that the kernel dropped events (on watchdog's thread)."""
+
+    def __init__(self, watcher: FolderWatcher) -> None:
+        super().__init__(logging.WARNING)
+        self.watcher = watcher
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.watcher.loop.call_soon_threadsafe(self.watcher._overflowed)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

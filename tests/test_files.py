@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -16,9 +17,17 @@ from bot.files import (
     atomic_write,
     content_hash,
     file_info,
+    folder_stamps,
+    look_again,
     read_file,
     scan_folder,
 )
+
+
+def later() -> int:
+    """A clock past the moment a folder's stamp can still move (read when used: the suite
+    may run this test minutes after importing it)."""
+    return time.time_ns() + 60 * 10**9
 
 
 def write(path: Path, data: bytes = b"x") -> Path:
@@ -190,3 +199,66 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
 def test_content_hash() -> None:
     assert content_hash(b"abc") == hashlib.sha256(b"abc").hexdigest()
     assert content_hash(b"abc") != content_hash(b"abd")
+
+
+def _nothing(folder: str) -> bool:
+    return False
+
+
+def test_look_again_lists_just_the_folders_whose_entries_changed(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "x.md")
+    write(tmp_path / "a" / "b" / "y.md")
+    write(tmp_path / "c" / "z.md")
+    write(tmp_path / ".git" / "config")
+    stamps = folder_stamps(tmp_path, later())
+    assert stamps is not None and set(stamps) == {"", "a", "a/b", "c"}
+    look = look_again(tmp_path, stamps, _nothing, later())
+    assert look is not None and (look.changed, look.files, look.names) == (set(), [], [])
+
+    write(tmp_path / "a" / "b" / "new.md")  # created: its folder changes
+    (tmp_path / "c" / "z.md").unlink()  # deleted: its folder changes
+    (tmp_path / "a" / "x.md").write_bytes(b"edited in place")  # its folder does not change
+    write(tmp_path / "d" / "e" / "f.md")  # a new folder: listed in full
+    look = look_again(tmp_path, stamps, _nothing, later())
+    assert look is not None
+    assert look.changed == {"", "a/b", "c", "d", "d/e"}
+    listed = {info.path: info for info in scan_folder(tmp_path)}
+    assert sorted(look.files) == [listed[p] for p in ("a/b/new.md", "a/b/y.md", "d/e/f.md")]
+    assert set(look.stamps) == {"", "a", "a/b", "c", "d", "d/e"}
+
+    shutil.rmtree(tmp_path / "a" / "b")  # gone with its files
+    again = look_again(tmp_path, look.stamps, _nothing, later())
+    assert again is not None and again.changed == {"a", "a/b"}
+    assert [info.path for info in again.files] == ["a/x.md"]
+    assert set(again.stamps) == {"", "a", "c", "d", "d/e"}
+
+
+def test_look_again_lists_the_folders_asked_for_by_name(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "x.md")
+    write(tmp_path / "b" / "y.md")
+    stamps = folder_stamps(tmp_path, later())
+    assert stamps is not None
+    look = look_again(tmp_path, stamps, lambda folder: folder == "b", later())
+    assert look is not None and (look.changed, look.files, look.names) == (set(), [], ["b/y.md"])
+
+
+def test_a_folder_that_changed_just_now_is_listed_again(tmp_path: Path) -> None:
+    """Its stamp may not move for a change within the same tick of the filesystem's clock."""
+    write(tmp_path / "a" / "x.md")
+    stamps = folder_stamps(tmp_path, time.time_ns())
+    assert stamps is not None
+    look = look_again(tmp_path, stamps, _nothing, later())
+    assert look is not None and look.changed == {"", "a"}
+    assert [info.path for info in look.files] == ["a/x.md"]
+
+
+def test_look_again_leaves_links_to_a_full_listing(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "x.md")
+    write(tmp_path / "b" / "y.md")
+    stamps = folder_stamps(tmp_path, later())
+    assert stamps is not None
+    os.link(tmp_path / "a" / "x.md", tmp_path / "a" / "twin.md")
+    assert look_again(tmp_path, stamps, _nothing, later()) is None
+    os.symlink(tmp_path / "a", tmp_path / "b" / "link")
+    assert look_again(tmp_path, stamps, _nothing, later()) is None
+    assert folder_stamps(tmp_path, later()) is None

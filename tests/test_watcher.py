@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
-from bot.watcher import FolderWatcher
+from bot.watcher import FULL_SCAN, FolderWatcher
 
 
 async def _wait_for(found: list[set[str]], wanted: str, within: float) -> float:
@@ -42,3 +43,25 @@ async def test_a_closed_file_does_not_wait_for_the_debounce(tmp_path: Path) -> N
         await _wait_for(found, "renamed.md", within=10)
     finally:
         watcher.stop()
+
+
+async def test_lost_events_ask_for_a_full_rescan(tmp_path: Path) -> None:
+    """The kernel's queue overflowed: watchdog says so only in its log, and rebuilds its
+    watches; the files changed meanwhile are for a full rescan to find."""
+    found: list[set[str]] = []
+
+    async def on_change(paths: set[str]) -> None:
+        found.append(paths)
+
+    watcher = FolderWatcher(tmp_path, asyncio.get_running_loop(), on_change, debounce=60.0)
+    assert not watcher.healthy
+    watcher.start()
+    try:
+        assert watcher.healthy
+        logging.getLogger("watchdog.observers.inotify_c").warning(
+            "Inotify queue overflowed; filesystem events were lost"  # watchdog's words
+        )
+        await _wait_for(found, FULL_SCAN, within=10)
+    finally:
+        watcher.stop()
+    assert not watcher.healthy

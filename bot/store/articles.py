@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.codec import article_to_dict, event_from_dict, event_to_dict
@@ -41,6 +43,20 @@ class SaveResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleSave:
+    """One article to store, with what `save_article` takes beside it."""
+
+    article: Article
+    extraction: Extraction
+    url: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    now: datetime
+    targets: Targets
+
+
+@dataclass(frozen=True, slots=True)
 class FeedItem:
     """What one feed entry is made of (see `catalog.article_entry` and `event_entry`)."""
 
@@ -52,6 +68,14 @@ class FeedItem:
 STORY_CANDIDATES = 500  # recent events of the same type compared with a new one
 
 Targets = Mapping[str, Sequence[tuple[int, int | None]]]  # event key → (chat, thread) to alert
+
+# Statements a save runs for every article, built once (building one costs more than running it).
+_BY_PATH = select(articles.c.id, articles.c.uid, articles.c.first_seen).where(
+    articles.c.path == bindparam("path")
+)
+_EVENTS_OF = select(
+    events.c.id, events.c.uid, events.c.key, events.c.created, events.c.story
+).where(events.c.article_id == bindparam("article_id"))
 
 
 class ArticleStore(FeedIndexStore):
@@ -73,6 +97,21 @@ class ArticleStore(FeedIndexStore):
         )
         with self.engine.connect() as conn:
             return {path: (size, mtime_ns) for path, size, mtime_ns in conn.execute(query)}
+
+    def file_states_of(self, paths: Sequence[str]) -> dict[str, FileState]:
+        """path → what the store remembers of it, for those of `paths` it knows."""
+        found: dict[str, FileState] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunked(paths):
+                query = select(
+                    articles.c.path,
+                    articles.c.size,
+                    articles.c.mtime_ns,
+                    articles.c.content_hash,
+                    articles.c.status,
+                ).where(articles.c.path.in_(chunk), articles.c.status != "deleted")
+                found |= {row.path: FileState(*row) for row in conn.execute(query)}
+        return found
 
     def file_state(self, path: str) -> FileState | None:
         query = select(
@@ -111,71 +150,115 @@ class ArticleStore(FeedIndexStore):
         too. Events whose key is already known for the article are kept as they are, so an
         edit that leaves an event unchanged alerts nobody again.
         """
+        save = ArticleSave(article, extraction, url, size, mtime_ns, content_hash, now, targets)
+        [result] = self.save_articles([save])
+        return result
+
+    def save_articles(self, saves: Sequence[ArticleSave]) -> list[SaveResult]:
+        """Store articles as `save_article` would one after the other, but in one transaction
+        (all of them or none) with one upkeep of the feed index: how a large scan stores."""
+        candidates = _StoryCandidates(self._story_keys())
+        try:
+            with self.engine.begin() as conn:
+                renamed = self._deleted_with(conn, {save.content_hash for save in saves})
+                free = self._free_uids(conn, {_base_uid(save.article) for save in saves})
+                results = [self._save_one(conn, save, candidates, renamed, free) for save in saves]
+                changes = self._reindex(conn, [result.article.id for result in results])
+        except BaseException:
+            # Story keys read from rows this transaction wrote would name other events.
+            self._story_keys().clear()
+            raise
+        self._note(changes)
+        return results
+
+    def _save_one(
+        self,
+        conn: Connection,
+        save: ArticleSave,
+        candidates: _StoryCandidates,
+        renamed: dict[str, list[Any]],
+        free: set[str],
+    ) -> SaveResult:
+        article, extraction = save.article, save.extraction
+        now = save.now
         data = {
             "article": article_to_dict(article),
             "summary": extraction.summary,
-            "url": url,
+            "url": save.url,
         }
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                select(articles.c.id, articles.c.uid, articles.c.first_seen).where(
-                    articles.c.path == article.path
-                )
-            ).first()
-            if row is None:
-                row = self._renamed_from(conn, content_hash, article.path)
-            values = {
-                "path": article.path,
-                "size": size,
-                "mtime_ns": mtime_ns,
-                "content_hash": content_hash,
-                "status": "ok",
-                "error": None,
-                "published": article.published.astimezone(UTC),  # SQLite keeps no offset
-                "data": data,
-                "updated": now,
-            }
-            if row is None:
-                uid = article.feed_id or article_uid(article)
-                uid = self._free_uid(conn, uid)
-                article_id = inserted_id(
-                    conn.execute(insert(articles).values(uid=uid, first_seen=now, **values))
-                )
-                first_seen = now
+        row = conn.execute(_BY_PATH, {"path": article.path}).first()
+        if row is None:  # a renamed file: the same content under a path that vanished
+            gone = renamed.get(save.content_hash)
+            row = gone.pop(0) if gone else None
+        values = {
+            "path": article.path,
+            "size": save.size,
+            "mtime_ns": save.mtime_ns,
+            "content_hash": save.content_hash,
+            "status": "ok",
+            "error": None,
+            "published": article.published.astimezone(UTC),  # SQLite keeps no offset
+            "data": data,
+            "updated": now,
+        }
+        if row is None:
+            uid = _base_uid(article)
+            if uid in free:  # no article had it when the batch began, and none since
+                free.discard(uid)
             else:
-                article_id, uid, first_seen = row.id, row.uid, row.first_seen
-                conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
-            new_events, stored = self._save_events(
-                conn, article_id, uid, extraction.events, _day(article), now
+                uid = self._free_uid(conn, uid)
+            article_id = inserted_id(
+                conn.execute(insert(articles), {"uid": uid, "first_seen": now, **values})
             )
-            queued = 0
-            # Later reports of a story are queued too: delivery turns them into an
-            # "also reported by" edit of the chat's first alert, not a second alert.
-            for stored_event in new_events:
-                found = targets.get(stored_event.event.key, ())
-                queued += enqueue_all(conn, stored_event.id, found, now)
-            changes = self._reindex(conn, [article_id])
-        self._note(changes)
+            first_seen = now
+        else:
+            article_id, uid, first_seen = row.id, row.uid, row.first_seen
+            conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
+        new_events, stored = self._save_events(
+            conn, article_id, uid, extraction.events, _day(article), now, candidates
+        )
+        queued = 0
+        # Later reports of a story are queued too: delivery turns them into an
+        # "also reported by" edit of the chat's first alert, not a second alert.
+        for new_event in new_events:
+            found = save.targets.get(new_event.event.key, ())
+            queued += enqueue_all(conn, new_event.id, found, now)
         stored_article = StoredArticle(
             id=article_id,
             uid=uid,
             article=article,
             summary=extraction.summary,
-            url=url,
+            url=save.url,
             first_seen=aware(first_seen),
             updated=now,
             events=stored,
         )
         return SaveResult(stored_article, new_events, queued)
 
-    def _renamed_from(self, conn: Connection, content_hash: str, new_path: str) -> Any:
-        """An article with the same content whose file is gone: the file was renamed."""
-        candidates = conn.execute(
-            select(articles.c.id, articles.c.uid, articles.c.first_seen, articles.c.path).where(
-                articles.c.content_hash == content_hash, articles.c.status == "deleted"
+    def _deleted_with(self, conn: Connection, hashes: set[str]) -> dict[str, list[Any]]:
+        """Articles whose file is gone, by content hash, oldest first: one of them with the
+        content of a new file was renamed to it. One query per batch (there is no index on
+        the hash: a query per file made a first scan quadratic)."""
+        found: dict[str, list[Any]] = {}
+        for chunk in _chunked(sorted(hashes)):
+            query = (
+                select(
+                    articles.c.id, articles.c.uid, articles.c.first_seen, articles.c.content_hash
+                )
+                .where(articles.c.content_hash.in_(chunk), articles.c.status == "deleted")
+                .order_by(articles.c.id)
             )
-        ).all()
-        return candidates[0] if candidates else None
+            for row in conn.execute(query):
+                found.setdefault(row.content_hash, []).append(row)
+        return found
+
+    def _free_uids(self, conn: Connection, uids: set[str]) -> set[str]:
+        """Those of `uids` no article has."""
+        taken: set[str] = set()
+        for chunk in _chunked(sorted(uids)):
+            query = select(articles.c.uid).where(articles.c.uid.in_(chunk))
+            taken.update(conn.execute(query).scalars())
+        return uids - taken
 
     def _free_uid(self, conn: Connection, uid: str) -> str:
         """Two files with the same front-matter id still get distinct feed ids."""
@@ -193,17 +276,12 @@ class ArticleStore(FeedIndexStore):
         found: Iterable[Event],
         published: date | None,
         now: datetime,
+        candidates: _StoryCandidates,
     ) -> tuple[tuple[StoredEvent, ...], tuple[StoredEvent, ...]]:
-        existing = {
-            row.key: row
-            for row in conn.execute(
-                select(
-                    events.c.id, events.c.uid, events.c.key, events.c.created, events.c.story
-                ).where(events.c.article_id == article_id)
-            )
-        }
+        existing = {row.key: row for row in conn.execute(_EVENTS_OF, {"article_id": article_id})}
         # Their data or their article's date may change now.
-        self._story_keys().forget(row.id for row in existing.values())
+        edited = [row.id for row in existing.values()]
+        self._story_keys().forget(edited)
         keep: list[StoredEvent] = []
         new: list[StoredEvent] = []
         seen: set[str] = set()
@@ -215,22 +293,23 @@ class ArticleStore(FeedIndexStore):
             known = existing.pop(key, None)
             if known is None:
                 uid = f"{article_uid}.{key[:12]}"
-                earlier = self._story_of(conn, article_id, StoryKey.of(ev, published))
+                story_key = StoryKey.of(ev, published)
+                earlier = self._story_of(conn, article_id, story_key, candidates)
                 story = earlier or story_id(uid)
-                event_id = inserted_id(
-                    conn.execute(
-                        insert(events).values(
-                            uid=uid,
-                            article_id=article_id,
-                            key=key,
-                            type=ev.type,
-                            active=True,
-                            story=story,
-                            data=event_to_dict(ev),
-                            created=now,
-                        )
-                    )
-                )
+                values = {
+                    "uid": uid,
+                    "article_id": article_id,
+                    "key": key,
+                    "type": ev.type,
+                    "active": True,
+                    "story": story,
+                    "data": event_to_dict(ev),
+                    "created": now,
+                }
+                event_id = inserted_id(conn.execute(insert(events), values))
+                # What `_story_of` would read back from the row (see test_pipeline_pool).
+                self._story_keys().put(event_id, story_key)
+                candidates.added(event_id, story, article_id, story_key)
                 stored = StoredEvent(event_id, uid, article_id, ev, now, story, earlier is None)
                 new.append(stored)
             else:
@@ -256,47 +335,21 @@ class ArticleStore(FeedIndexStore):
                 .where(events.c.id.in_([row.id for row in existing.values()]))
                 .values(active=False)
             )
+        if edited:  # keys read meanwhile may be those from before the edit
+            self._story_keys().forget(edited)
+            candidates.reset()
         return tuple(new), tuple(keep)
 
-    def _story_of(self, conn: Connection, article_id: int, key: StoryKey) -> str | None:
+    def _story_of(
+        self, conn: Connection, article_id: int, key: StoryKey, candidates: _StoryCandidates
+    ) -> str | None:
         """The story an earlier article's event of this kind already opened, if any."""
-        query = (
-            select(events.c.id, events.c.story)
-            .where(
-                events.c.type == key.type,
-                events.c.article_id != article_id,
-                events.c.story.is_not(None),
-            )
-            .order_by(events.c.id.desc())
-            .limit(STORY_CANDIDATES)
-        )
-        candidates = conn.execute(query).all()
-        keys = self._story_keys()
-        missing = [row.id for row in candidates if row.id not in keys]
-        for chunk in _chunked(missing):
-            article = articles.c.data["article"]
-            found = conn.execute(
-                select(
-                    events.c.id,
-                    events.c.data,
-                    article["published"].as_string().label("published"),
-                    article["undated"].as_boolean().label("undated"),
-                )
-                .join(articles, articles.c.id == events.c.article_id)
-                .where(events.c.id.in_(chunk))
-            )
-            for row in found:
-                day = (
-                    None
-                    if row.undated or not row.published
-                    else date.fromisoformat(row.published[:10])
-                )
-                keys.put(row.id, StoryKey.of(event_from_dict(row.data), day))
-        for row in candidates:
-            candidate = keys.get(row.id)
-            if candidate is not None and same_story(candidate, key):
-                return str(row.story)
-        return None
+        return candidates.match(conn, article_id, key)
+
+    def stored_story_keys(self, event_ids: Sequence[int]) -> dict[int, StoryKey]:
+        """The story keys of stored events as read back from their rows."""
+        with self.engine.connect() as conn:
+            return _read_story_keys(conn, event_ids)
 
     def _story_keys(self) -> _StoryKeys:
         """Story keys of stored events, kept between saves: comparing a new event with the
@@ -472,6 +525,13 @@ class ArticleStore(FeedIndexStore):
                 memo.put(row.id, row.updated, loaded[row.id])
         return loaded
 
+    @contextmanager
+    def remembering(self, count: int) -> Iterator[None]:
+        """Within the block, `feed_items` keeps up to `count` articles in memory (then shrinks
+        back): a publish of every page reads each article for several feeds."""
+        with self._article_memo().holding(count):
+            yield
+
     def _article_memo(self) -> _ArticleMemo:
         found = self.__dict__.get("_article_memo_instance")
         if found is None:
@@ -591,6 +651,18 @@ class _ArticleMemo:
             while len(self._found) > self.size:
                 self._found.popitem(last=False)
 
+    @contextmanager
+    def holding(self, count: int) -> Iterator[None]:
+        normal = self.size
+        self.size = max(normal, count)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.size = normal
+                while len(self._found) > normal:
+                    self._found.popitem(last=False)
+
 
 class _StoryKeys:
     """event id → StoryKey, the most recent `size` of them."""
@@ -612,14 +684,176 @@ class _StoryKeys:
             while len(self._keys) > self.size:
                 del self._keys[next(iter(self._keys))]  # the oldest put
 
+    def missing(self, event_ids: Iterable[int]) -> list[int]:
+        """Those of the ids whose key is not kept."""
+        keys = self._keys
+        return [event_id for event_id in event_ids if event_id not in keys]
+
+    def known(self, event_ids: Iterable[int]) -> dict[int, StoryKey]:
+        keys = self._keys
+        return {event_id: keys[event_id] for event_id in event_ids if event_id in keys}
+
+    def first_match(self, recent: Iterable[tuple[int, str]], key: StoryKey) -> str | None:
+        """The story of the first of `recent` (id, story) whose event is the same story."""
+        keys = self._keys
+        for event_id, story in recent:
+            candidate = keys.get(event_id)
+            if candidate is not None and same_story(candidate, key):
+                return story
+        return None
+
     def forget(self, event_ids: Iterable[int]) -> None:
         with self._lock:
             for event_id in event_ids:
                 self._keys.pop(event_id, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+
+class _StoryCandidates:
+    """The recent events of each type, for one transaction: read once (with their story keys,
+    from the store's memo), then kept up to date with the events it inserts, and indexed by
+    actor, since events share a story only when they share an actor. A batch of articles
+    then asks the database once per type, and compares a new event only with the recent
+    ones that name one of its actors."""
+
+    _SPARE = 64  # rows read beyond STORY_CANDIDATES: an edited article's own events
+
+    def __init__(self, keys: _StoryKeys) -> None:
+        self._keys = keys
+        self._types: dict[str, _TypeRows] = {}
+
+    def match(self, conn: Connection, article_id: int, key: StoryKey) -> str | None:
+        """The story of the newest of the STORY_CANDIDATES newest events of this type (with a
+        story, of other articles) that is the same story as `key`, if any."""
+        found = self._types.get(key.type)
+        if found is None:
+            found = self._types[key.type] = self._read(conn, key.type)
+        rows = found.rows
+        end = len(rows)
+        while end and rows[end - 1][2] == article_id:  # its own events, just inserted
+            end -= 1
+        start = end - STORY_CANDIDATES
+        if found.owned.get(article_id, 0) != len(rows) - end or (start < 0 and not found.complete):
+            return self._ask(conn, article_id, key)  # its own events elsewhere, or too few read
+        near: set[int] = set()
+        for actor in key.actors:
+            positions = found.by_actor.get(actor, [])  # ascending
+            near.update(positions[bisect_left(positions, start) : bisect_left(positions, end)])
+        for position in sorted(near, reverse=True):
+            _id, story, _owner, candidate = rows[position]
+            if same_story(candidate, key):
+                return story
+        return None
+
+    def reset(self) -> None:
+        """Read everything again: stored events changed."""
+        self._types.clear()
+
+    def added(self, event_id: int, story: str, article_id: int, key: StoryKey) -> None:
+        found = self._types.get(key.type)
+        if found is None:  # not read yet: reading it will find this row
+            return
+        found.append((event_id, story, article_id, key))
+        if len(found.rows) > 4 * STORY_CANDIDATES:  # only the newest are ever compared
+            found.rows = found.rows[-(STORY_CANDIDATES + self._SPARE) :]
+            found.complete = False
+            found.index()
+
+    def _read(self, conn: Connection, kind: str) -> _TypeRows:
+        limit = STORY_CANDIDATES + self._SPARE
+        query = (
+            select(events.c.id, events.c.story, events.c.article_id)
+            .where(events.c.type == kind, events.c.story.is_not(None))
+            .order_by(events.c.id.desc())
+            .limit(limit)
+        )
+        rows = conn.execute(query).all()[::-1]
+        keys = self._known_keys(conn, [row.id for row in rows])
+        found = _TypeRows([(r.id, r.story, r.article_id, keys[r.id]) for r in rows if r.id in keys])
+        found.complete = len(rows) < limit
+        found.index()
+        return found
+
+    def _ask(self, conn: Connection, article_id: int, key: StoryKey) -> str | None:
+        query = (
+            select(events.c.id, events.c.story)
+            .where(
+                events.c.type == key.type,
+                events.c.article_id != article_id,
+                events.c.story.is_not(None),
+            )
+            .order_by(events.c.id.desc())
+            .limit(STORY_CANDIDATES)
+        )
+        recent = [(row.id, row.story) for row in conn.execute(query)]
+        self._known_keys(conn, [event_id for event_id, _story in recent])
+        return self._keys.first_match(recent, key)
+
+    def _known_keys(self, conn: Connection, event_ids: Sequence[int]) -> dict[int, StoryKey]:
+        """Their story keys, from the memo, else from their rows (then kept in the memo)."""
+        missing = self._keys.missing(event_ids)
+        for event_id, found in _read_story_keys(conn, missing).items():
+            self._keys.put(event_id, found)
+        return self._keys.known(event_ids)
+
+
+class _TypeRows:
+    """Recent events of one type, oldest first: (id, story, article id, story key)."""
+
+    def __init__(self, rows: list[tuple[int, str, int, StoryKey]]) -> None:
+        self.rows = rows
+        self.complete = False  # the database holds no older ones
+        self.by_actor: dict[str, list[int]] = {}  # actor → positions in rows
+        self.owned: dict[int, int] = {}  # article id → rows
+
+    def index(self) -> None:
+        self.by_actor, self.owned = {}, {}
+        for position, row in enumerate(self.rows):
+            self._note(position, row)
+
+    def append(self, row: tuple[int, str, int, StoryKey]) -> None:
+        self.rows.append(row)
+        self._note(len(self.rows) - 1, row)
+
+    def _note(self, position: int, row: tuple[int, str, int, StoryKey]) -> None:
+        self.owned[row[2]] = self.owned.get(row[2], 0) + 1
+        for actor in row[3].actors:
+            self.by_actor.setdefault(actor, []).append(position)
+
+
+def _read_story_keys(conn: Connection, event_ids: Sequence[int]) -> dict[int, StoryKey]:
+    found: dict[int, StoryKey] = {}
+    if not event_ids:
+        return found
+    article = articles.c.data["article"]
+    for chunk in _chunked(event_ids):
+        rows = conn.execute(
+            select(
+                events.c.id,
+                events.c.data,
+                article["published"].as_string().label("published"),
+                article["undated"].as_boolean().label("undated"),
+            )
+            .join(articles, articles.c.id == events.c.article_id)
+            .where(events.c.id.in_(chunk))
+        )
+        for row in rows:
+            day = (
+                None if row.undated or not row.published else date.fromisoformat(row.published[:10])
+            )
+            found[row.id] = StoryKey.of(event_from_dict(row.data), day)
+    return found
+
 
 def _chunked(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     return (items[start : start + size] for start in range(0, len(items), size))
+
+
+def _base_uid(article: Article) -> str:
+    return article.feed_id or article_uid(article)
 
 
 def _day(article: Article) -> date | None:

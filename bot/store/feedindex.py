@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.catalog import (
@@ -118,24 +118,26 @@ class FeedIndexStore(StoreBase):
     # -- keeping the index --------------------------------------------------------------
 
     def _reindex(self, conn: Connection, article_ids: Sequence[int]) -> FeedChanges:
-        """Derive again the entries of these articles and of every story they report."""
-        ids = list(article_ids)
-        stories = {
-            row.story or row.uid
-            for row in conn.execute(
-                select(events.c.uid, events.c.story).where(events.c.article_id.in_(ids))
-            )
-        }
-        where: ColumnElement[bool] = feed_entries.c.article_id.in_(ids)
-        if stories:
-            where = or_(where, feed_entries.c.story.in_(stories))
-        old = {
-            (r.feed, r.entry): IndexRow(*r) for r in conn.execute(select(feed_entries).where(where))
-        }
+        """Derive again the entries of these articles and of every story they report.
+
+        A few statements per call whatever the number of articles (a scan calls it once per
+        batch): the cost of keeping the index follows the batch, not the feeds it touches."""
+        ids = sorted(set(article_ids))
+        stories: set[str] = set()
+        for chunk in _chunks(ids):
+            query = select(events.c.uid, events.c.story).where(events.c.article_id.in_(chunk))
+            stories |= {row.story or row.uid for row in conn.execute(query)}
+        old: dict[tuple[str, str], IndexRow] = {}
+        wheres = [feed_entries.c.article_id.in_(chunk) for chunk in _chunks(ids)]
+        wheres += [feed_entries.c.story.in_(chunk) for chunk in _chunks(sorted(stories))]
+        for where in wheres:
+            old |= {
+                (r.feed, r.entry): IndexRow(*r)
+                for r in conn.execute(select(feed_entries).where(where))
+            }
         new_rows = self._article_rows(conn, ids)
         sorts = {row.article_id: row.sort for row in new_rows if row.feed == "articles"}
-        for story in sorted(stories):
-            new_rows += self._story_rows(conn, story, sorts)
+        new_rows += self._story_rows(conn, sorted(stories), sorts)
         new = {(r.feed, r.entry): r for r in new_rows}
         changes = FeedChanges()
         gone: list[IndexRow] = []
@@ -164,66 +166,110 @@ class FeedIndexStore(StoreBase):
             delta[row.feed] = delta.get(row.feed, 0) - 1
         for row in added:
             delta[row.feed] = delta.get(row.feed, 0) + 1
-        for name, change in changes.feeds.items():
-            change.old_size, renamed = self._resize(conn, name, delta.get(name, 0), change)
-            changes.catalog |= renamed
+        self._resize(conn, changes, delta)
         return changes
 
-    def _resize(
-        self, conn: Connection, name: str, delta: int, change: FeedChange
-    ) -> tuple[int, bool]:
-        """Update the feed's row; returns its old size and whether the listing changed."""
-        row = conn.execute(select(feeds.c.size, feeds.c.label).where(feeds.c.name == name)).first()
-        size = row.size if row is not None else 0
-        if change.moved is None:
-            return size, False
-        label = conn.execute(
+    def _resize(self, conn: Connection, changes: FeedChanges, delta: dict[str, int]) -> None:
+        """Update the rows of the feeds `changes` names (sizes by `delta`, labels), setting
+        each change's old size and whether the listing changed."""
+        names = sorted(changes.feeds)
+        rows: dict[str, Any] = {}
+        for chunk in _chunks(names):
+            query = select(feeds.c.name, feeds.c.size, feeds.c.label).where(feeds.c.name.in_(chunk))
+            rows |= {row.name: row for row in conn.execute(query)}
+        labels = self._oldest_labels(
+            conn, [n for n in names if changes.feeds[n].moved is not None], set(rows)
+        )
+        updates: list[dict[str, Any]] = []
+        inserts: list[dict[str, Any]] = []
+        deletes: list[str] = []
+        for name in names:
+            change, row = changes.feeds[name], rows.get(name)
+            change.old_size = size = row.size if row is not None else 0
+            if change.moved is None:
+                continue
+            label = labels.get(name)
+            if label is None:
+                if row is not None:
+                    deletes.append(name)
+                    changes.catalog = True
+                continue
+            values = {"n": name, "size": size + delta.get(name, 0), "label": label}
+            if row is None:
+                inserts.append(values)
+                changes.catalog = True
+            elif (row.size, row.label) != (values["size"], label):
+                updates.append(values)
+                changes.catalog |= row.label != label
+        if deletes:
+            conn.execute(delete(feeds).where(feeds.c.name.in_(deletes)))
+        if inserts:
+            conn.execute(
+                insert(feeds).values(
+                    name=bindparam("n"), size=bindparam("size"), label=bindparam("label")
+                ),
+                inserts,
+            )
+        if updates:
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.name == bindparam("n"))
+                .values(size=bindparam("size"), label=bindparam("label")),
+                updates,
+            )
+
+    def _oldest_labels(
+        self, conn: Connection, names: Sequence[str], known: set[str]
+    ) -> dict[str, str]:
+        """name → the label of the feed's oldest entry, for the feeds that have entries."""
+        oldest = (
             select(feed_entries.c.label)
-            .where(feed_entries.c.feed == name)
             .order_by(feed_entries.c.sort, feed_entries.c.entry.desc())
             .limit(1)
-        ).scalar()
-        if label is None:
-            conn.execute(delete(feeds).where(feeds.c.name == name))
-            return size, row is not None
-        values = {"size": size + delta, "label": label}
-        if row is None:
-            conn.execute(insert(feeds).values(name=name, **values))
-            return size, True
-        conn.execute(update(feeds).where(feeds.c.name == name).values(**values))
-        return size, row.label != label
+        )
+        found: dict[str, str] = {}
+        listed = [name for name in names if name in known]
+        # One statement for the feeds with a row (an indexed lookup each)...
+        first = oldest.where(feed_entries.c.feed == feeds.c.name).correlate(feeds).scalar_subquery()
+        for chunk in _chunks(listed):
+            query = select(feeds.c.name, first).where(feeds.c.name.in_(chunk))
+            found |= {name: label for name, label in conn.execute(query) if label is not None}
+        # ...and one each for new feeds (each is new once).
+        for name in names:
+            if name not in known:
+                label = conn.execute(oldest.where(feed_entries.c.feed == name)).scalar()
+                if label is not None:
+                    found[name] = label
+        return found
 
     def _article_rows(self, conn: Connection, ids: Sequence[int]) -> list[IndexRow]:
-        query = select(articles.c.id, articles.c.uid, articles.c.data).where(
-            articles.c.id.in_(ids), articles.c.status == "ok"
-        )
-        return [row for found in conn.execute(query) for row in _article_index(found)]
+        found: list[IndexRow] = []
+        for chunk in _chunks(ids):
+            query = select(articles.c.id, articles.c.uid, articles.c.data).where(
+                articles.c.id.in_(chunk), articles.c.status == "ok"
+            )
+            found += [row for one in conn.execute(query) for row in _article_index(one)]
+        return found
 
-    def _story_rows(self, conn: Connection, story: str, sorts: dict[int, int]) -> list[IndexRow]:
-        """The entry of a story: its first report among the articles in the feeds."""
-        query = (
-            select(events.c.id, events.c.uid, events.c.article_id, events.c.data, events.c.story)
-            .join(articles, articles.c.id == events.c.article_id)
-            .where(events.c.active.is_(True), articles.c.status == "ok")
-            .order_by(events.c.id)
-            .limit(1)
-        )
-        # Two indexed lookups rather than one OR, which SQLite would answer with a scan.
-        first = conn.execute(query.where(events.c.story == story)).first()
-        if first is None:
-            first = conn.execute(
-                query.where(events.c.story.is_(None), events.c.uid == story)
-            ).first()
-        if first is None:
-            return []
-        sort = sorts.get(first.article_id)
-        if sort is None:
-            sort = conn.execute(
-                select(feed_entries.c.sort).where(
-                    feed_entries.c.feed == "articles", feed_entries.c.article_id == first.article_id
-                )
-            ).scalar_one()
-        return list(_event_index(first, sort))
+    def _story_rows(
+        self, conn: Connection, stories: Sequence[str], sorts: dict[int, int]
+    ) -> list[IndexRow]:
+        """The entries of stories: each its first report among the articles in the feeds."""
+        first_ids = _first_reports(conn, stories)
+        rows: list[Any] = []
+        for chunk in _chunks(sorted(first_ids)):
+            query = select(
+                events.c.id, events.c.uid, events.c.article_id, events.c.data, events.c.story
+            ).where(events.c.id.in_(chunk))
+            rows += conn.execute(query).all()
+        missing = sorted({row.article_id for row in rows} - sorts.keys())
+        sorts = dict(sorts)
+        for chunk in _chunks(missing):
+            query = select(feed_entries.c.article_id, feed_entries.c.sort).where(
+                feed_entries.c.feed == "articles", feed_entries.c.article_id.in_(chunk)
+            )
+            sorts |= {row.article_id: row.sort for row in conn.execute(query)}
+        return [found for row in rows for found in _event_index(row, sorts[row.article_id])]
 
     def ensure_feed_index(self) -> bool:
         """Build the index if this database has none yet (it predates the index, or was
@@ -354,6 +400,27 @@ class FeedIndexStore(StoreBase):
         """The feed's rows, newest first, `chunk` at a time (for filtered feeds)."""
         for start in range(0, size, chunk):
             yield self.feed_rows(name, max(size - start - chunk, 0), min(chunk, size - start), size)
+
+
+def _first_reports(conn: Connection, stories: Sequence[str]) -> set[int]:
+    """The first active event (of an article in the feeds) of each story, by id."""
+    base = (
+        select(func.min(events.c.id))
+        .join(articles, articles.c.id == events.c.article_id)
+        .where(events.c.active.is_(True), articles.c.status == "ok")
+    )
+    found: dict[str, int] = {}
+    for chunk in _chunks(stories):
+        query = base.add_columns(events.c.story).where(events.c.story.in_(chunk))
+        found |= {story: first for first, story in conn.execute(query.group_by(events.c.story))}
+    # A story is named by its first event's uid where the event has no story of its own.
+    rest = [story for story in stories if story not in found]
+    for chunk in _chunks(rest):
+        query = base.add_columns(events.c.uid).where(
+            events.c.story.is_(None), events.c.uid.in_(chunk)
+        )
+        found |= {uid: first for first, uid in conn.execute(query.group_by(events.c.uid))}
+    return set(found.values())
 
 
 def _published(conn: Connection) -> Iterator[Any]:

@@ -1,0 +1,199 @@
+"""A large scan (articles stored in batches, parsed and extracted in worker processes) leaves
+exactly the store and the feeds that a scan storing one file at a time leaves."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import make_pipeline
+from sqlalchemy import select
+
+from bot import pool
+from bot.articles import parse_article
+from bot.extract import extract
+from bot.feeds import build_feeds, render_all
+from bot.pipeline import Pipeline
+from bot.publish import POOL_PAGES
+from bot.statics import static_documents
+from bot.store import schema
+from bot.store.articles import _day
+from bot.stories import StoryKey
+
+BUYERS = ("Orion", "Vega", "Lyra", "Draco", "Cygnus")
+TARGETS = ("Quartz", "Basalt", "Granite", "Marble")
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _article(i: int) -> str:
+    """Deals that repeat every few articles (one story, several reports), in two languages."""
+    day = date(2025, 1, 1) + timedelta(days=i // 3)
+    buyer, target = BUYERS[i % 5], TARGETS[i // 5 % 4]
+    price = 100 + (i // 7) * 40
+    if i % 4 == 3:
+        body = f"{buyer}科技宣布以{price}亿美元收购{target}公司。"
+        title = f"{buyer}收购{target}"
+    else:
+        body = (
+            f"{buyer} Holdings agreed to acquire {target} Systems for ${price} million in cash, "
+            f"the companies said on Monday.\n\nAnalysts at Cedar Capital expect the deal to close."
+        )
+        title = f"{buyer} to buy {target}"
+    return f"---\ntitle: {title}\ndate: {day.isoformat()}\ntags: [t{i % 3}]\n---\n{body}\n"
+
+
+def _write_folder(folder: Path, count: int) -> None:
+    for i in range(count):
+        path = folder / f"{i % 4}" / f"post-{i:03d}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_article(i), encoding="utf-8")
+        os.utime(path, ns=(1_700_000_000_000_000_000 + i, 1_700_000_000_000_000_000 + i))
+    # Broken in the middle of a batch: recorded, and the scan goes on.
+    (folder / "1" / "post-040.md").write_bytes(b"---\ntitle: [unclosed\n---\n\x00\xff")
+    (folder / "2" / "empty.md").write_bytes(b"")
+
+
+def _pipeline(tmp_path: Path, folder: Path, url: str | None, **knobs: int) -> Pipeline:
+    pipeline = make_pipeline(tmp_path, folder, max_entries=5, url=url)
+    pipeline.clock = lambda: NOW
+    for name, value in knobs.items():
+        setattr(pipeline, name, value)
+    pipeline.store.upsert_chat(7, "private", "reader", None)
+    pipeline.store.add_subscription(7, None, "acquisition")
+    return pipeline
+
+
+def _rows(pipeline: Pipeline) -> dict[str, list[tuple[Any, ...]]]:
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    with pipeline.store.engine.connect() as conn:
+        for table, order in (
+            (schema.articles, schema.articles.c.id),
+            (schema.events, schema.events.c.id),
+            (schema.outbox, schema.outbox.c.id),
+            (schema.feed_entries, schema.feed_entries.c.feed),
+            (schema.feeds, schema.feeds.c.name),
+        ):
+            rows = conn.execute(select(table).order_by(order)).all()
+            found[table.name] = (
+                sorted(tuple(row) for row in rows)
+                if table is (schema.feed_entries)
+                else [tuple(row) for row in rows]
+            )
+    return found
+
+
+def _facts(pipeline: Pipeline) -> list[list[tuple[Any, ...]]]:
+    """What the store holds, in terms any backend gives alike."""
+    a, e, o = schema.articles.c, schema.events.c, schema.outbox.c
+    queries = (
+        select(a.id, a.uid, a.path, a.status, a.error, a.content_hash).order_by(a.id),
+        select(e.id, e.uid, e.article_id, e.key, e.type, e.story, e.active).order_by(e.id),
+        select(o.event_id, o.chat_id, o.status).order_by(o.id),
+        select(schema.feeds).order_by(schema.feeds.c.name),
+    )
+    with pipeline.store.engine.connect() as conn:
+        return [[tuple(row) for row in conn.execute(query)] for query in queries]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.*")}
+
+
+@pytest.mark.skipif(pool.workers() < 2, reason="one core: a scan never starts workers")
+def test_a_pooled_batched_scan_stores_what_a_file_by_file_scan_does(
+    tmp_path: Path, store_url: str
+) -> None:
+    folder = tmp_path / "posts"
+    _write_folder(folder, 90)
+    one_by_one = _pipeline(tmp_path / "a", folder, None, pool_from=10**9, batch=1)
+    pooled = _pipeline(tmp_path / "b", folder, store_url, pool_from=10, batch=16)
+    try:
+        expected, report = one_by_one.scan(), pooled.scan()
+        assert report == expected
+        assert (report.new, report.failed) == (90, 2) and report.queued > 0
+        one_by_one.publish_feeds()
+        pooled.publish_feeds()
+        assert _facts(pooled) == _facts(one_by_one)
+        rows = _rows(pooled)
+        if store_url.startswith("sqlite"):  # on one backend, row for row
+            assert rows == _rows(one_by_one)
+        errors = dict((path, error) for path, _status, error in pooled.store.article_errors())
+        assert set(errors) == {"1/post-040.md", "2/empty.md"}
+        story = list(schema.events.c.keys()).index("story")
+        assert len({row[story] for row in rows["events"]}) < len(rows["events"])  # linked
+        written = _files(pooled.feeds_folder)
+        assert written == _files(one_by_one.feeds_folder)
+        # Rendered in worker processes (many pages), and as a full render in-process makes them.
+        articles = pooled.store.published_articles()
+        documents = render_all(pooled.site, articles, pooled.max_entries)
+        documents |= static_documents(pooled.site, build_feeds(pooled.site, articles))
+        assert len(documents) > 3 * POOL_PAGES
+        assert {path: written[path] for path in documents} == documents
+        # A second scan of the same folder finds nothing to do.
+        assert pooled.scan().new == 0
+    finally:
+        one_by_one.store.close()
+        pooled.store.close()
+
+
+def test_story_keys_kept_at_insert_are_those_read_back(tmp_path: Path) -> None:
+    """Story matching keeps the key of each event it stores rather than reading it back from
+    the row: the two must agree, or a batch would link stories differently."""
+    folder = tmp_path / "posts"
+    _write_folder(folder, 24)
+    pipeline = _pipeline(tmp_path, folder, None)
+    try:
+        pipeline.scan()
+        with pipeline.store.engine.connect() as conn:
+            stored = conn.execute(
+                select(schema.events.c.id, schema.articles.c.path).join(schema.articles)
+            ).all()
+        read_back = pipeline.store.stored_story_keys([row.id for row in stored])
+        for event_id, path in stored:
+            data = (folder / path).read_bytes()
+            mtime = datetime.fromtimestamp((folder / path).stat().st_mtime_ns / 1e9, tz=UTC)
+            article = parse_article(data, path, mtime, pipeline.source.timezone)
+            keys = {StoryKey.of(ev, _day(article)) for ev in extract(article, pipeline.pack).events}
+            assert read_back[event_id] in keys
+    finally:
+        pipeline.store.close()
+
+
+def test_workers_end_with_a_killed_owner(tmp_path: Path) -> None:
+    """SIGKILL gives the owner no time to stop its workers: they notice on their own (a pipe
+    reads EOF), even while the owner is an unreaped zombie."""
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import os, time\n"
+        "from bot import pool\n"
+        "if __name__ == '__main__':\n"
+        "    workers = pool.executor(1)\n"
+        "    print(workers.submit(os.getpid).result(), flush=True)\n"
+        "    time.sleep(120)\n",
+        encoding="utf-8",
+    )
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True
+    ) as owner:
+        assert owner.stdout is not None
+        worker = int(owner.stdout.readline())
+        assert _state(worker) != "gone"
+        owner.kill()  # not reaped until the end: a zombie holds no pipe, but keeps its pid
+        deadline = time.monotonic() + 30
+        while _state(worker) not in ("gone", "Z"):
+            assert time.monotonic() < deadline, "the worker outlived its owner"
+            time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "gone"
+    return stat[stat.rindex(")") + 2]
