@@ -9,8 +9,7 @@ import contextlib
 import logging
 import os
 import tempfile
-import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +29,7 @@ from bot.catalog import (
     feed_title,
 )
 from bot.feeds import render_page
+from bot.lru import Lru
 from bot.statics import static_documents
 from bot.store import Store
 from bot.store.articles import FeedItem
@@ -135,23 +135,11 @@ class EntryCache:
     its body is the costly part of an entry."""
 
     def __init__(self, size: int = 1024) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[object, ...], Entry] = OrderedDict()
-        self._lock = threading.Lock()  # the web server's worker threads share one
+        self._entries: Lru[tuple[object, ...], Entry] = Lru(size)
 
-    @contextlib.contextmanager
-    def holding(self, count: int) -> Iterator[None]:
-        """Keep up to `count` entries within the block, then shrink back: a publish that
-        writes every page meets each article in several feeds, far apart."""
-        normal = self.size
-        self.size = max(normal, count)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self.size = normal
-                while len(self._entries) > normal:
-                    self._entries.popitem(last=False)
+    def holding(self, count: int) -> contextlib.AbstractContextManager[None]:
+        """Keep up to `count` entries within the block (see `Lru.holding`)."""
+        return self._entries.holding(count)
 
     def entry(self, site: FeedSite, item: FeedItem) -> Entry:
         found = self.cached(site, item)
@@ -161,18 +149,10 @@ class EntryCache:
         return found
 
     def cached(self, site: FeedSite, item: FeedItem) -> Entry | None:
-        key = _entry_key(site, item)
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
+        return self._entries.get(_entry_key(site, item))
 
     def put(self, site: FeedSite, item: FeedItem, entry: Entry) -> None:
-        with self._lock:
-            self._entries[_entry_key(site, item)] = entry
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+        self._entries.put(_entry_key(site, item), entry)
 
 
 def _entry_key(site: FeedSite, item: FeedItem) -> tuple[object, ...]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.codec import article_to_dict, event_from_dict, event_to_dict
+from bot.lru import Lru
 from bot.model import Article, Event, Extraction, StoredArticle, StoredEvent
 from bot.store.base import article_uid, aware, inserted_id, stored_article, stored_event
 from bot.store.feedindex import FeedChanges, FeedIndexStore, IndexRow
@@ -512,7 +512,7 @@ class ArticleStore(FeedIndexStore):
                 ).all()
             )
             for article_id, version in versions.items():
-                found = memo.get(article_id, version)
+                found = memo.get_version(article_id, version)
                 if found is not None:
                     loaded[article_id] = found
             missing = [article_id for article_id in versions if article_id not in loaded]
@@ -522,7 +522,7 @@ class ArticleStore(FeedIndexStore):
             by_article = self._events_of(conn, missing)
             for row in rows:
                 loaded[row.id] = stored_article(row, by_article.get(row.id, ()))
-                memo.put(row.id, row.updated, loaded[row.id])
+                memo.put(row.id, (row.updated, loaded[row.id]))
         return loaded
 
     @contextmanager
@@ -628,40 +628,15 @@ class ArticleStore(FeedIndexStore):
         return {"articles": n_articles, "events": n_events, "failed_files": n_failed}
 
 
-class _ArticleMemo:
+class _ArticleMemo(Lru[int, tuple[Any, StoredArticle]]):
     """The last `size` articles loaded for feed pages, by id and `updated`."""
 
     def __init__(self, size: int = 1024) -> None:
-        self.size = size
-        self._found: OrderedDict[int, tuple[Any, StoredArticle]] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(size)
 
-    def get(self, article_id: int, version: Any) -> StoredArticle | None:
-        with self._lock:
-            found = self._found.get(article_id)
-            if found is None or found[0] != version:
-                return None
-            self._found.move_to_end(article_id)
-            return found[1]
-
-    def put(self, article_id: int, version: Any, stored: StoredArticle) -> None:
-        with self._lock:
-            self._found[article_id] = (version, stored)
-            self._found.move_to_end(article_id)
-            while len(self._found) > self.size:
-                self._found.popitem(last=False)
-
-    @contextmanager
-    def holding(self, count: int) -> Iterator[None]:
-        normal = self.size
-        self.size = max(normal, count)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self.size = normal
-                while len(self._found) > normal:
-                    self._found.popitem(last=False)
+    def get_version(self, article_id: int, version: Any) -> StoredArticle | None:
+        found = self.get(article_id)
+        return None if found is None or found[0] != version else found[1]
 
 
 class _StoryKeys:
