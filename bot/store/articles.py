@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot.codec import article_to_dict, event_from_dict, event_to_dict
@@ -78,15 +78,15 @@ _EVENTS_OF = select(
 ).where(events.c.article_id == bindparam("article_id"))
 
 
+def _file_states() -> Select[Any]:
+    """The columns of a FileState, in its order."""
+    c = articles.c
+    return select(c.path, c.size, c.mtime_ns, c.content_hash, c.status)
+
+
 class ArticleStore(FeedIndexStore):
     def file_states(self) -> dict[str, FileState]:
-        query = select(
-            articles.c.path,
-            articles.c.size,
-            articles.c.mtime_ns,
-            articles.c.content_hash,
-            articles.c.status,
-        ).where(articles.c.status != "deleted")
+        query = _file_states().where(articles.c.status != "deleted")
         with self.engine.connect() as conn:
             return {row.path: FileState(*row) for row in conn.execute(query)}
 
@@ -103,13 +103,9 @@ class ArticleStore(FeedIndexStore):
         found: dict[str, FileState] = {}
         with self.engine.connect() as conn:
             for chunk in _chunked(paths):
-                query = select(
-                    articles.c.path,
-                    articles.c.size,
-                    articles.c.mtime_ns,
-                    articles.c.content_hash,
-                    articles.c.status,
-                ).where(articles.c.path.in_(chunk), articles.c.status != "deleted")
+                query = _file_states().where(
+                    articles.c.path.in_(chunk), articles.c.status != "deleted"
+                )
                 found |= {row.path: FileState(*row) for row in conn.execute(query)}
         return found
 
