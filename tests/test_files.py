@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -103,14 +105,32 @@ def test_scan_lists_a_file_reached_only_through_a_link(tmp_path: Path) -> None:
     assert paths(tmp_path) == ["b.md"]
 
 
+LIST = (
+    "import sys; from pathlib import Path; from bot.files import scan_folder; "
+    "print(*sorted(info.path for info in scan_folder(Path(sys.argv[1]))))"
+)
+
+
+def paths_without_overrides(root: Path) -> list[str]:
+    """`paths`, listed by root without the capabilities that let it read any folder."""
+    no_override = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    done = subprocess.run(
+        [*no_override, sys.executable, "-c", LIST, str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    return done.stdout.split()
+
+
 def test_scan_skips_unreadable_folders(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every folder regardless of permissions")
     write(tmp_path / "ok.md")
     locked = write(tmp_path / "locked" / "x.md").parent
     locked.chmod(0)
     try:
-        assert paths(tmp_path) == ["ok.md"]
+        listed = paths_without_overrides(tmp_path) if os.geteuid() == 0 else paths(tmp_path)
+        assert listed == ["ok.md"]
     finally:
         locked.chmod(0o755)
 
@@ -119,17 +139,17 @@ def test_scan_of_a_missing_folder_is_empty(tmp_path: Path) -> None:
     assert scan_folder(tmp_path / "nope") == []
 
 
-def test_scan_is_fast(tmp_path: Path) -> None:
+def test_scan_lists_thousands_of_files(tmp_path: Path) -> None:
+    """How fast is bench/large_state.py's to say; this checks that none is lost."""
     for d in range(20):
         folder = tmp_path / f"d{d}"
         folder.mkdir()
         for i in range(250):
             (folder / f"{i}.md").write_bytes(b"x")
-    started = time.perf_counter()
     found = scan_folder(tmp_path)
-    elapsed = time.perf_counter() - started
-    assert len(found) == 5000
-    assert elapsed < 1.0  # ~100,000 files a second or better on ordinary disks
+    assert sorted(info.path for info in found) == sorted(
+        f"d{d}/{i}.md" for d in range(20) for i in range(250)
+    )
 
 
 def test_file_info_agrees_with_the_listing_or_defers_to_it(tmp_path: Path) -> None:
