@@ -267,7 +267,7 @@ class Publisher:
                 items = self.store.feed_items(self._rows(task))
                 parts = [self.cache.cached(self.site, item) or item for item in items]
                 try:
-                    future = executor.submit(_render, self.site, task, parts)
+                    future = executor.submit(_render, self.site, self.folder, task, parts)
                 except BrokenProcessPool:
                     log.warning("a worker process died; rendering the rest in-process")
                     while window:
@@ -285,11 +285,11 @@ class Publisher:
     def _finish(
         self, task: _PageTask, items: list[FeedItem], future: Future[_Rendered]
     ) -> list[str]:
-        made, documents = future.result()
+        made, changed = future.result()
         for item, entry in zip(items, made, strict=True):
             if entry is not None:
                 self.cache.put(self.site, item, entry)
-        return [rel for rel, data in documents if _write(self.folder / rel, data)]
+        return changed
 
     def _rows(self, task: _PageTask) -> list[IndexRow]:
         limit, size = max(self.limit, 1), task.size
@@ -300,8 +300,8 @@ class Publisher:
     def _write_page(self, task: _PageTask) -> list[str]:
         items = self.store.feed_items(self._rows(task))
         entries = [item_entry(self.site, item, self.cache) for item in items]
-        _made, documents = _render(self.site, task, entries)
-        return [rel for rel, data in documents if _write(self.folder / rel, data)]
+        _made, changed = _render(self.site, self.folder, task, entries)
+        return changed
 
     def _remove(self, name: str, numbers: range, include_current: bool = False) -> list[str]:
         names = [f"archive/{name}/{n}" for n in numbers if n > 0]
@@ -343,12 +343,15 @@ class _PageTask:
     count: int  # its archive pages
 
 
-_Rendered = tuple[list[Entry | None], list[tuple[str, bytes]]]
+_Rendered = tuple[list[Entry | None], list[str]]
 
 
-def _render(site: FeedSite, task: _PageTask, parts: Sequence[Entry | FeedItem]) -> _Rendered:
-    """The page's documents, by path, and the entries made for it (None: given made).
-    Pure: it runs in a worker process for a large publish."""
+def _render(
+    site: FeedSite, folder: Path, task: _PageTask, parts: Sequence[Entry | FeedItem]
+) -> _Rendered:
+    """Write the page's documents; returns the entries made for it (None: given made) and
+    the paths that changed. Needs no database: it runs in a worker process for a large
+    publish, where writing the files too spares sending their bytes back."""
     made: list[Entry | None] = []
     entries: list[Entry] = []
     for part in parts:
@@ -357,7 +360,11 @@ def _render(site: FeedSite, task: _PageTask, parts: Sequence[Entry | FeedItem]) 
         entries.append(entry)
     page = Page(Feed(task.name, task.title, ()), tuple(entries), task.number, task.count)
     stem = page.name_for(task.number)
-    return made, [(f"{stem}.{fmt}", render_page(site, page, fmt)) for fmt in FORMATS]
+    changed = []
+    for fmt in FORMATS:
+        if _write(folder / f"{stem}.{fmt}", render_page(site, page, fmt)):
+            changed.append(f"{stem}.{fmt}")
+    return made, changed
 
 
 def _entry(site: FeedSite, item: FeedItem) -> Entry:

@@ -94,6 +94,11 @@ def sanitize_html(fragment: str, base_url: str) -> str:
     return cleaner.result()
 
 
+def strip_not_xml(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (controls, lone surrogates)."""
+    return _NOT_XML.sub("", text)
+
+
 def has_markup(text: str) -> bool:
     """Whether `text` holds tags or entities, i.e. must be declared `type="html"` in Atom."""
     return bool(_MARKUP.search(text))
