@@ -85,3 +85,29 @@ def test_store_links_later_reports_to_the_first(tmp_path: Path) -> None:
     reloaded = {e.uid: e for art in store.published_articles() for e in art.events}
     assert reloaded[b.uid].story_id == a.story_id and not reloaded[b.uid].first_report
     assert reloaded[a.uid].first_report
+
+
+def test_store_sees_stories_another_process_opened_between_its_saves(tmp_path: Path) -> None:
+    """The newest events of a type are kept between a store's transactions (a large scan
+    stores batch after batch): an event another process stored meanwhile must still count."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    ours, theirs = Store(url), Store(url)
+    now = datetime(2025, 6, 21, tzinfo=UTC)
+
+    def save(store: Store, path: str, event: Event) -> str | None:
+        result = store.save_article(
+            article(path, path), Extraction("", (event,)), "https://x.org/" + path,
+            size=1, mtime_ns=1, content_hash=path, now=now, targets={},
+        )  # fmt: skip
+        [stored] = result.new_events
+        return stored.story_id
+
+    meta = save(ours, "a.md", Event("compensation", ("Meta", "OpenAI"), "s", "e", amount=BONUS))
+    apple_amount = Amount(5e7, "USD", 5e7, "5000万美元")
+    apple = save(theirs, "b.md", Event("compensation", ("Apple",), "s", "e", amount=apple_amount))
+    again = save(
+        ours, "c.md", Event("compensation", ("Apple", "Google"), "s", "e", amount=apple_amount)
+    )
+    assert again == apple != meta
+    ours.close()
+    theirs.close()

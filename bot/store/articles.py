@@ -153,7 +153,7 @@ class ArticleStore(FeedIndexStore):
     def save_articles(self, saves: Sequence[ArticleSave]) -> list[SaveResult]:
         """Store articles as `save_article` would one after the other, but in one transaction
         (all of them or none) with one upkeep of the feed index: how a large scan stores."""
-        candidates = _StoryCandidates(self._story_keys())
+        candidates = self._take_candidates()
         try:
             with self.engine.begin() as conn:
                 renamed = self._deleted_with(conn, {save.content_hash for save in saves})
@@ -161,11 +161,28 @@ class ArticleStore(FeedIndexStore):
                 results = [self._save_one(conn, save, candidates, renamed, free) for save in saves]
                 changes = self._reindex(conn, [result.article.id for result in results])
         except BaseException:
-            # Story keys read from rows this transaction wrote would name other events.
+            # Story keys and candidates read from rows this transaction wrote would name
+            # other events (the candidates are dropped: never handed back).
             self._story_keys().clear()
             raise
+        self._keep_candidates(candidates)
         self._note(changes)
         return results
+
+    def _take_candidates(self) -> _StoryCandidates:
+        """The candidates the last transaction left (each type checked again before use), or
+        new ones: a large scan stores a batch per transaction, and reading the newest events
+        of each type again for every batch was a fifth of its storing."""
+        with self._story_keys().lock:
+            kept = self.__dict__.pop("_candidates_kept", None)
+        if not isinstance(kept, _StoryCandidates):
+            return _StoryCandidates(self._story_keys())
+        kept.begin()
+        return kept
+
+    def _keep_candidates(self, candidates: _StoryCandidates) -> None:
+        with self._story_keys().lock:
+            self.__dict__["_candidates_kept"] = candidates
 
     def _save_one(
         self,
@@ -641,7 +658,7 @@ class _StoryKeys:
     def __init__(self, size: int = 20_000) -> None:
         self.size = size
         self._keys: dict[int, StoryKey] = {}
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def __contains__(self, event_id: int) -> bool:
         return event_id in self._keys
@@ -650,7 +667,7 @@ class _StoryKeys:
         return self._keys.get(event_id)
 
     def put(self, event_id: int, key: StoryKey) -> None:
-        with self._lock:
+        with self.lock:
             self._keys[event_id] = key
             while len(self._keys) > self.size:
                 del self._keys[next(iter(self._keys))]  # the oldest put
@@ -674,12 +691,12 @@ class _StoryKeys:
         return None
 
     def forget(self, event_ids: Iterable[int]) -> None:
-        with self._lock:
+        with self.lock:
             for event_id in event_ids:
                 self._keys.pop(event_id, None)
 
     def clear(self) -> None:
-        with self._lock:
+        with self.lock:
             self._keys.clear()
 
 
@@ -695,13 +712,19 @@ class _StoryCandidates:
     def __init__(self, keys: _StoryKeys) -> None:
         self._keys = keys
         self._types: dict[str, _TypeRows] = {}
+        self._checked: set[str] = set()  # types known current in this transaction
+
+    def begin(self) -> None:
+        """A new transaction: rows read in an earlier one are checked before they are used."""
+        self._checked.clear()
 
     def match(self, conn: Connection, article_id: int, key: StoryKey) -> str | None:
         """The story of the newest of the STORY_CANDIDATES newest events of this type (with a
         story, of other articles) that is the same story as `key`, if any."""
         found = self._types.get(key.type)
-        if found is None:
+        if found is None or (key.type not in self._checked and not self._current(conn, found)):
             found = self._types[key.type] = self._read(conn, key.type)
+        self._checked.add(key.type)
         rows = found.rows
         end = len(rows)
         while end and rows[end - 1][2] == article_id:  # its own events, just inserted
@@ -728,6 +751,7 @@ class _StoryCandidates:
         if found is None:  # not read yet: reading it will find this row
             return
         found.append((event_id, story, article_id, key))
+        found.newest = event_id
         if len(found.rows) > 4 * STORY_CANDIDATES:  # only the newest are ever compared
             found.rows = found.rows[-(STORY_CANDIDATES + self._SPARE) :]
             found.complete = False
@@ -744,9 +768,23 @@ class _StoryCandidates:
         rows = conn.execute(query).all()[::-1]
         keys = self._known_keys(conn, [row.id for row in rows])
         found = _TypeRows([(r.id, r.story, r.article_id, keys[r.id]) for r in rows if r.id in keys])
+        found.type = kind
+        found.newest = rows[-1].id if rows else None
         found.complete = len(rows) < limit
         found.index()
         return found
+
+    @staticmethod
+    def _current(conn: Connection, found: _TypeRows) -> bool:
+        """Whether the rows read earlier still end with the newest event of their type: events
+        are only ever added (an edit that changes them resets the candidates)."""
+        query = (
+            select(events.c.id)
+            .where(events.c.type == found.type, events.c.story.is_not(None))
+            .order_by(events.c.id.desc())
+            .limit(1)
+        )
+        return conn.execute(query).scalar() == found.newest
 
     def _ask(self, conn: Connection, article_id: int, key: StoryKey) -> str | None:
         query = (
@@ -776,6 +814,8 @@ class _TypeRows:
 
     def __init__(self, rows: list[tuple[int, str, int, StoryKey]]) -> None:
         self.rows = rows
+        self.type = ""
+        self.newest: int | None = None  # the newest event id of the type when last seen
         self.complete = False  # the database holds no older ones
         self.by_actor: dict[str, list[int]] = {}  # actor → positions in rows
         self.owned: dict[int, int] = {}  # article id → rows

@@ -50,6 +50,8 @@ events = Table(
     Column("data", JSON, nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),
     UniqueConstraint("article_id", "key"),
+    # A new event is compared with the newest of its type (see bot/stories.py).
+    Index("ix_events_type_id", "type", "id"),
 )
 
 chats = Table(
