@@ -33,7 +33,7 @@ from bot.lru import Lru
 from bot.statics import static_documents
 from bot.store import Store
 from bot.store.articles import FeedItem
-from bot.store.feedindex import ALWAYS, FeedChange, FeedChanges, IndexRow, older
+from bot.store.feedindex import ALWAYS, FeedChange, FeedChanges, older
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,7 @@ def _crash_leftover(path: Path) -> bool:
 
 class EntryCache:
     """Recently made entries, by what they are made of: an article is in several feeds (its
-    categories and tags) and on the current page of each for many publishes, and sanitising
-    its body is the costly part of an entry."""
+    categories and tags) and on the current page of each for many publishes."""
 
     def __init__(self, size: int = 1024) -> None:
         self._entries: Lru[tuple[object, ...], Entry] = Lru(size)
@@ -142,17 +141,12 @@ class EntryCache:
         return self._entries.holding(count)
 
     def entry(self, site: FeedSite, item: FeedItem) -> Entry:
-        found = self.cached(site, item)
+        key = _entry_key(site, item)
+        found = self._entries.get(key)
         if found is None:
             found = _entry(site, item)
-            self.put(site, item, found)
+            self._entries.put(key, found)
         return found
-
-    def cached(self, site: FeedSite, item: FeedItem) -> Entry | None:
-        return self._entries.get(_entry_key(site, item))
-
-    def put(self, site: FeedSite, item: FeedItem, entry: Entry) -> None:
-        self._entries.put(_entry_key(site, item), entry)
 
 
 def _entry_key(site: FeedSite, item: FeedItem) -> tuple[object, ...]:
@@ -254,54 +248,47 @@ class Publisher:
         return numbers
 
     def _write_pages(self, pages: Sequence[_PageTask]) -> list[str]:
-        """Write the pages; many of them are rendered in worker processes meanwhile (making
-        entries and rendering them is most of a large publish, and needs no database)."""
+        """Write the pages; many of them are rendered and written by worker processes
+        meanwhile (rendering is most of a large publish, and needs no database). Entries are
+        made here: they are cached for the next page that lists them, and an event's entry
+        is a fraction of its article's size to send."""
         processes = pool.workers()
         if len(pages) < POOL_PAGES or processes < 2:
-            return [rel for task in pages for rel in self._write_page(task)]
+            return [
+                rel for task in pages for rel in _render(self.site, self.folder, *self._page(task))
+            ]
         changed: list[str] = []
         executor = pool.executor(processes)
-        window: deque[tuple[_PageTask, list[FeedItem], Future[_Rendered]]] = deque()
+        window: deque[Future[list[str]]] = deque()
         try:
             for number, task in enumerate(pages):
-                items = self.store.feed_items(self._rows(task))
-                parts = [self.cache.cached(self.site, item) or item for item in items]
                 try:
-                    future = executor.submit(_render, self.site, self.folder, task, parts)
+                    window.append(
+                        executor.submit(_render, self.site, self.folder, *self._page(task))
+                    )
                 except BrokenProcessPool:
                     log.warning("a worker process died; rendering the rest in-process")
                     while window:
-                        changed += self._finish(*window.popleft())
-                    return changed + [r for t in pages[number:] for r in self._write_page(t)]
-                window.append((task, items, future))
+                        changed += window.popleft().result()
+                    for rest in pages[number:]:
+                        changed += _render(self.site, self.folder, *self._page(rest))
+                    return changed
                 while len(window) > 8 * processes:  # pages differ: keep workers busy
-                    changed += self._finish(*window.popleft())
+                    changed += window.popleft().result()
             while window:
-                changed += self._finish(*window.popleft())
+                changed += window.popleft().result()
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
         return changed
 
-    def _finish(
-        self, task: _PageTask, items: list[FeedItem], future: Future[_Rendered]
-    ) -> list[str]:
-        made, changed = future.result()
-        for item, entry in zip(items, made, strict=True):
-            if entry is not None:
-                self.cache.put(self.site, item, entry)
-        return changed
-
-    def _rows(self, task: _PageTask) -> list[IndexRow]:
+    def _page(self, task: _PageTask) -> tuple[_PageTask, list[Entry]]:
+        """The task with its entries, in feed order."""
         limit, size = max(self.limit, 1), task.size
         if task.number is None:
-            return self.store.feed_rows(task.name, max(size - limit, 0), min(limit, size), size)
-        return self.store.feed_rows(task.name, (task.number - 1) * limit, limit, size)
-
-    def _write_page(self, task: _PageTask) -> list[str]:
-        items = self.store.feed_items(self._rows(task))
-        entries = [item_entry(self.site, item, self.cache) for item in items]
-        _made, changed = _render(self.site, self.folder, task, entries)
-        return changed
+            rows = self.store.feed_rows(task.name, max(size - limit, 0), min(limit, size), size)
+        else:
+            rows = self.store.feed_rows(task.name, (task.number - 1) * limit, limit, size)
+        return task, [self.cache.entry(self.site, item) for item in self.store.feed_items(rows)]
 
     def _remove(self, name: str, numbers: range, include_current: bool = False) -> list[str]:
         names = [f"archive/{name}/{n}" for n in numbers if n > 0]
@@ -343,28 +330,17 @@ class _PageTask:
     count: int  # its archive pages
 
 
-_Rendered = tuple[list[Entry | None], list[str]]
-
-
-def _render(
-    site: FeedSite, folder: Path, task: _PageTask, parts: Sequence[Entry | FeedItem]
-) -> _Rendered:
-    """Write the page's documents; returns the entries made for it (None: given made) and
-    the paths that changed. Needs no database: it runs in a worker process for a large
-    publish, where writing the files too spares sending their bytes back."""
-    made: list[Entry | None] = []
-    entries: list[Entry] = []
-    for part in parts:
-        entry = part if isinstance(part, Entry) else _entry(site, part)
-        made.append(None if entry is part else entry)
-        entries.append(entry)
+def _render(site: FeedSite, folder: Path, task: _PageTask, entries: Sequence[Entry]) -> list[str]:
+    """Write the page's documents; returns the paths that changed. Needs no database: it runs
+    in a worker process for a large publish, where writing the files too spares sending
+    their bytes back."""
     page = Page(Feed(task.name, task.title, ()), tuple(entries), task.number, task.count)
     stem = page.name_for(task.number)
     changed = []
     for fmt in FORMATS:
         if _write(folder / f"{stem}.{fmt}", render_page(site, page, fmt)):
             changed.append(f"{stem}.{fmt}")
-    return made, changed
+    return changed
 
 
 def _entry(site: FeedSite, item: FeedItem) -> Entry:
