@@ -33,11 +33,12 @@ from bot.lru import Lru
 from bot.statics import static_documents
 from bot.store import Store
 from bot.store.articles import FeedItem
-from bot.store.feedindex import ALWAYS, FeedChange, FeedChanges, older
+from bot.store.feedindex import ALWAYS, FeedChange, FeedChanges, IndexRow, older
 
 log = logging.getLogger(__name__)
 
 POOL_PAGES = 64  # pages a publish writes before it renders them in worker processes
+WHOLE_FEED = 8  # pages of one feed from which a publish reads all the feed's rows at once
 # Entries (and articles) a publish of the whole site keeps in memory at most, some 10-20 kB
 # each: every entry is then made once, not once per feed that lists it (a first publish of
 # 10,000 articles peaks at about 0.65 GB, not 0.3 GB, and takes half the CPU time).
@@ -176,6 +177,8 @@ class Publisher:
     store: Store
     limit: int
     cache: EntryCache = field(default_factory=EntryCache)
+    # The rows of the long feed a publish is writing the pages of (see `_page`).
+    _whole: tuple[str, list[IndexRow]] = field(default=("", []), init=False, repr=False)
 
     def publish(
         self, changes: FeedChanges, *, check: bool = False, everything: bool = False
@@ -187,8 +190,11 @@ class Publisher:
             listing = self.store.feed_list()
             articles, events = listing["articles"][0], listing["events"][0]
             held = min(articles + events, BIG_PUBLISH)  # what it makes, at most: it shrinks after
-            with self.cache.holding(held), self.store.remembering(min(articles, BIG_PUBLISH)):
-                return self._publish(listing, changes, check, everything)
+            try:
+                with self.cache.holding(held), self.store.remembering(min(articles, BIG_PUBLISH)):
+                    return self._publish(listing, changes, check, everything)
+            finally:
+                self._whole = ("", [])
 
     def _publish(
         self,
@@ -211,8 +217,8 @@ class Publisher:
                 continue
             title = feed_title(self.site, name, label)
             numbers = set(range(1, count + 1)) if everything else self._touched(name, size, change)
-            for number in [None, *sorted(n for n in numbers if n <= count)]:
-                pages.append(_PageTask(name, title, number, size, count))
+            written = [None, *sorted(n for n in numbers if n <= count)]
+            pages += [_PageTask(name, title, n, size, count, len(written)) for n in written]
             if change is not None:
                 old_count = max(0, (change.old_size - 1) // limit)
                 changed += self._remove(name, range(count + 1, old_count + 1))
@@ -284,10 +290,14 @@ class Publisher:
     def _page(self, task: _PageTask) -> tuple[_PageTask, list[Entry]]:
         """The task with its entries, in feed order."""
         limit, size = max(self.limit, 1), task.size
-        if task.number is None:
-            rows = self.store.feed_rows(task.name, max(size - limit, 0), min(limit, size), size)
-        else:
-            rows = self.store.feed_rows(task.name, (task.number - 1) * limit, limit, size)
+        start = max(size - limit, 0) if task.number is None else (task.number - 1) * limit
+        count = min(limit, size - start)
+        if task.written < WHOLE_FEED:
+            rows = self.store.feed_rows(task.name, start, count, size)
+        else:  # every page of a long feed: one read, not a read skipping ever more rows
+            if self._whole[0] != task.name:
+                self._whole = (task.name, self.store.feed_rows(task.name, 0, size, size))
+            rows = self._whole[1][size - start - count : size - start]  # newest first
         return task, [self.cache.entry(self.site, item) for item in self.store.feed_items(rows)]
 
     def _remove(self, name: str, numbers: range, include_current: bool = False) -> list[str]:
@@ -328,6 +338,7 @@ class _PageTask:
     number: int | None
     size: int  # the feed's entries
     count: int  # its archive pages
+    written: int = 1  # the pages of the feed this publish writes
 
 
 def _render(site: FeedSite, folder: Path, task: _PageTask, entries: Sequence[Entry]) -> list[str]:

@@ -12,6 +12,7 @@ from conftest import make_pipeline
 
 from bot.feeds import build_feeds, render_all
 from bot.pipeline import Pipeline
+from bot.publish import WHOLE_FEED
 from bot.statics import static_documents
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
@@ -109,6 +110,27 @@ def test_every_change_publishes_what_a_full_render_would(
         # Nothing changed: nothing written.
         pipeline.scan()
         assert pipeline.publish_feeds() == []
+    finally:
+        pipeline.store.close()
+
+
+def test_long_feeds_read_whole_publish_what_a_full_render_would(
+    tmp_path: Path, folder: Path
+) -> None:
+    """A publish writing many pages of one feed reads the feed's rows once and slices them:
+    every page must hold what a page read on its own holds."""
+    pipeline = make_pipeline(tmp_path, folder, max_entries=2)
+    try:
+        deals = list(DEALS)
+        for i in range(2 * WHOLE_FEED + 3):
+            day = f"2025-{1 + i // 28:02d}-{1 + i % 28:02d}"
+            _post(folder, f"p{i}", f"Deal {i}", day, deals[i % len(deals)], tag=f"t{i % 3}")
+        _same(pipeline)  # every page of every feed
+        _post(folder, "old", "Old news", "2024-12-31", "goog")  # every archive page shifts
+        pipeline.scan()
+        written = pipeline.publish_feeds()
+        assert sum(path.startswith("archive/articles/") for path in written) >= 3 * WHOLE_FEED
+        assert _on_disk(pipeline.feeds_folder) == _from_scratch(pipeline)
     finally:
         pipeline.store.close()
 
