@@ -47,6 +47,7 @@ __all__ = [
     "find_feed",
     "render_all",
     "render_articles_feed",
+    "render_documents",
     "render_events_feed",
     "render_page",
     "render_query",
@@ -59,6 +60,11 @@ def render_page(site: FeedSite, page: Page, fmt: FeedFormat) -> bytes:
     if fmt == "json":
         return jsonfeed.render(site, page)
     return feedxml.render(site, page, fmt)
+
+
+def render_documents(site: FeedSite, page: Page) -> dict[FeedFormat, bytes]:
+    """The page in every format, each entry built once for Atom and RSS."""
+    return {**feedxml.render_both(site, page), "json": jsonfeed.render(site, page)}
 
 
 class RenderCache:

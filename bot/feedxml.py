@@ -21,6 +21,7 @@ from bot.catalog import (
     MEDIA_TYPES,
     STYLESHEET,
     Entry,
+    FeedFormat,
     FeedSite,
     Page,
     amount_text,
@@ -36,7 +37,34 @@ EVENTS_NS = "urn:eventfeed:events:1"
 _c = clean_text
 
 
-def render(site: FeedSite, page: Page, fmt: Literal["atom", "rss"]) -> bytes:
+XmlFormat = Literal["atom", "rss"]
+
+
+def render(site: FeedSite, page: Page, fmt: XmlFormat) -> bytes:
+    return render_both(site, page, (fmt,))[fmt]
+
+
+def render_both(
+    site: FeedSite, page: Page, formats: tuple[XmlFormat, ...] = ("atom", "rss")
+) -> dict[FeedFormat, bytes]:
+    """The page in each of `formats`: feedgen keeps an entry apart from the feed it is in,
+    so each entry is built once for all of them (building entries is most of the work)."""
+    generators = {fmt: _generator(site, page, fmt) for fmt in formats}
+    first, *others = generators.values()
+    for entry in page.entries:
+        made = first.add_entry(order="append")
+        _fill_entry(made, entry)
+        for fg in others:
+            fg.add_entry(made, order="append")
+    out: dict[FeedFormat, bytes] = {}
+    for fmt, fg in generators.items():
+        body: bytes = fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
+        out[fmt] = _with_stylesheet(body, page.name_for(page.number))
+    return out
+
+
+def _generator(site: FeedSite, page: Page, fmt: XmlFormat) -> FeedGenerator:
+    """The feed without its entries."""
     base = site.base
     self_url = page.url(site, fmt)
     fg = FeedGenerator()
@@ -71,14 +99,10 @@ def render(site: FeedSite, page: Page, fmt: Literal["atom", "rss"]) -> bytes:
     fg.link(href=_c(base), rel="alternate", type="text/html")  # last: feedgen's RSS <link>
     newest = max((e.updated for e in page.entries), default=EMPTY_FEED_UPDATED)
     fg.updated(newest)  # also lastBuildDate; feedgen would stamp the wall clock otherwise
-    for entry in page.entries:
-        _add_entry(fg, entry)
-    body: bytes = fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
-    return _with_stylesheet(body, page.name_for(page.number))
+    return fg
 
 
-def _add_entry(fg: FeedGenerator, entry: Entry) -> None:
-    fe = fg.add_entry(order="append")
+def _fill_entry(fe: Any, entry: Entry) -> None:
     fe.id(_c(entry.id))  # also the RSS guid, isPermaLink="false"
     fe.title(_c(entry.title).strip() or _c(entry.id))
     if entry.link:

@@ -28,7 +28,7 @@ from bot.catalog import (
     feed_order,
     feed_title,
 )
-from bot.feeds import render_page
+from bot.feeds import render_documents
 from bot.lru import Lru
 from bot.statics import static_documents
 from bot.store import Store
@@ -347,11 +347,8 @@ def _render(site: FeedSite, folder: Path, task: _PageTask, entries: Sequence[Ent
     their bytes back."""
     page = Page(Feed(task.name, task.title, ()), tuple(entries), task.number, task.count)
     stem = page.name_for(task.number)
-    changed = []
-    for fmt in FORMATS:
-        if _write(folder / f"{stem}.{fmt}", render_page(site, page, fmt)):
-            changed.append(f"{stem}.{fmt}")
-    return changed
+    documents = render_documents(site, page)
+    return [f"{stem}.{fmt}" for fmt in FORMATS if _write(folder / f"{stem}.{fmt}", documents[fmt])]
 
 
 def _entry(site: FeedSite, item: FeedItem) -> Entry:
