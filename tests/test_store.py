@@ -185,3 +185,20 @@ def test_a_page_of_the_outbox_never_cuts_one_message_in_two(store: Store) -> Non
     save(store, make_article(), HIRE, BONUS, targets=targets)
     due = store.due_deliveries(NOW, limit=3)  # rows: hire→1, hire→2, bonus→1 | bonus→2
     assert sorted((d.chat_id, len(d.events)) for d in due) == [(1, 2), (2, 2)]
+
+
+def test_counts_are_totals_less_what_is_not_published(store: Store) -> None:
+    """/healthz counts from small partial indexes (all rows less the others): each kind of
+    row that is not published must come off, on both backends."""
+    save(store, make_article("a.md"), HIRE, BONUS)
+    save(store, make_article("a.md"), HIRE, digest="h2")  # BONUS inactive now
+    save(store, make_article("b.md"), HIRE, BONUS, digest="h3")
+    save(store, make_article("c.md"), HIRE, digest="h4")
+    store.mark_deleted(["c.md"], NOW)
+    for path, status in (("bad.md", "error"), ("big.md", "skipped")):
+        store.record_failure(
+            path, status=status, error="no", size=3, mtime_ns=5, content_hash=path, now=NOW
+        )
+    # Events stay active when their article goes (history): a's HIRE, b's two, c's HIRE.
+    assert len(store.published_articles()) == 2
+    assert store.counts() == {"articles": 2, "events": 4, "failed_files": 2}
