@@ -27,6 +27,7 @@ from bot.config import Config, ConfigError, parse_config
 from bot.delivery import apply_routes, limits_of
 from bot.extract import RulePack, RulePackError, load_rule_pack
 from bot.feeds import FeedSite
+from bot.files import FolderMissing
 from bot.limits import FloodLimiter
 from bot.metrics import Metrics, TimedSender
 from bot.pipeline import Pipeline, ScanReport, Source
@@ -187,6 +188,8 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         self._watching = False
         self._watcher_failed = False  # said once in the log
+        self._watcher: FolderWatcher | None = None
+        self._folder_missing = False  # the last scan found no articles folder
         self.reloader = Reloader(self._load_again, self._apply_reload, self._reload_files(config))
 
     @property
@@ -249,7 +252,7 @@ class Daemon:
         self.http_port = bound_port(runner)
         log.info("serving feeds url=http://%s:%s/", self.config.http.host, self.http_port)
         notify("READY=1")  # systemd (Type=notify): serving; the first scan may take a while
-        watcher = FolderWatcher(
+        watcher = self._watcher = FolderWatcher(
             self.config.articles.folder, loop, self._on_change, self.config.scan.debounce_seconds
         )
         if self.membership.solo:  # the one instance: claims a crash left are nobody's
@@ -343,6 +346,16 @@ class Daemon:
                 why = "the daemon is stopping" if self._stop.is_set() else "no longer the leader"
                 log.info("scan stopped: %s", why)
                 return ScanReport()
+            except FolderMissing as exc:
+                if not self._folder_missing:  # once, not every pass
+                    log.error("scan stopped error=%s", exc)
+                self._folder_missing = True
+                self.health.last_error = str(exc)
+                return ScanReport()
+            if self._folder_missing:
+                log.info("the articles folder is back")
+                self._folder_missing = False
+                self.health.last_error = None
             if report.queued:  # alerts first: publishing many feed files takes longer
                 self._wake_delivery.set()
             self._scans_ended += 1
@@ -417,13 +430,31 @@ class Daemon:
 
     async def _safety_net(self, watcher: FolderWatcher) -> None:
         """Rescan for what the watcher missed: by turns while it runs (an overflow asks for
-        a full rescan itself), in full while it does not."""
+        a full rescan itself), in full while it does not. A watcher that stopped (its folder
+        was removed and made again, say) is started again, then everything is rescanned."""
         healthy = watcher.healthy
+        restarted = False
+        if self.leading and self._watching and not healthy:
+            restarted = healthy = self._restart_watcher(watcher)
         if self.leading and self._watching and not healthy and not self._watcher_failed:
-            log.warning("watcher stopped; the safety net rescans in full from now on")
+            log.warning("watcher stopped; the safety net rescans in full until it starts again")
         self._watcher_failed = self.leading and self._watching and not healthy
-        await self.scan(None, safety_net=healthy)
+        await self.scan(None, safety_net=healthy and not restarted)
         self._wake_delivery.set()
+
+    def _restart_watcher(self, watcher: FolderWatcher) -> bool:
+        watcher.stop()
+        try:
+            watcher.start()
+        except OSError as exc:  # the folder is gone, or the kernel refuses a watch
+            log.debug("watcher not started again error=%s", exc)
+            watcher.stop()
+            return False
+        if watcher.healthy:
+            log.warning("watcher stopped and was started again; rescanning everything")
+            return True
+        watcher.stop()
+        return False
 
     def _health(self) -> dict[str, Any]:
         return {
@@ -436,6 +467,8 @@ class Daemon:
             "telegram": self.health.telegram,
             "instance": self.instance,
             "leader": self.leading,
+            # The leader watches its folder; False while the watcher is down (see _safety_net).
+            "watching": self._watching and self._watcher is not None and self._watcher.healthy,
             "instances": self.membership.role.instances,
             "reloads": {"applied": self.reloader.reloads, "refused": self.reloader.refused},
             "outbox": self.store.outbox_counts(),

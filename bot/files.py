@@ -34,6 +34,11 @@ class OutsideRoot(OSError):
     """The path resolves outside the watched folder (a symlink or '..')."""
 
 
+class FolderMissing(OSError):
+    """The watched folder itself is gone (unmounted, moved, a typo in the configuration): a
+    scan then stops rather than take every article for deleted."""
+
+
 # Editor and downloader leftovers: never articles, often half-written.
 _TEMP_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".temp", ".part", ".crdownload", ".bak")
 

@@ -102,6 +102,12 @@ class Pipeline:
         files or more parses and extracts in worker processes meanwhile (see `bot.pool`).
         The store ends up exactly as after storing the files one by one.
         """
+        folder = self.source.folder
+        if not folder.is_dir():
+            raise files.FolderMissing(
+                f"the articles folder {folder} is missing: no article is taken for deleted "
+                "until it is back (an empty folder would remove them all)"
+            )
         report = ScanReport()
         self.store.ensure_feed_index()  # before the first change, so the index follows it
         known = self._known()
@@ -175,7 +181,7 @@ class Pipeline:
         """
         root, now_ns = self.source.folder, int(self.clock().timestamp() * 1e9)
         look = None
-        if not full and parts > 1 and self._folders is not None:
+        if not full and parts > 1 and self._folders is not None and root.is_dir():
             self._turn = turn = (self._turn + 1) % parts
             look = files.look_again(root, self._folders, lambda f: hash(f) % parts == turn, now_ns)
         unseen = None if look is None else self._unseen(look, parts, self._turn)

@@ -50,12 +50,14 @@ class FolderWatcher(FileSystemEventHandler):
         self._timer: asyncio.TimerHandle | None = None
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._overflows = _OverflowHandler(self)
+        self._folder: tuple[int, int] | None = None  # the folder watched: (device, inode)
 
     def start(self) -> None:
         logger = logging.getLogger(_INOTIFY_LOG)
         logger.addHandler(self._overflows)
         if not logger.isEnabledFor(logging.WARNING):  # a quieter log level must not hide it
             logger.setLevel(logging.WARNING)
+        self._folder = _identity(self.root)
         observer = Observer()
         observer.schedule(self, str(self.root), recursive=True)
         observer.daemon = True
@@ -73,14 +75,16 @@ class FolderWatcher(FileSystemEventHandler):
 
     @property
     def healthy(self) -> bool:
-        """Watching, with watchdog's threads alive. (What it still misses — a folder the
-        kernel refused a watch for, a change made by another machine on a network mount — the
-        safety net's passes find.)"""
+        """Watching, with watchdog's threads alive, the folder that is at its path now (a
+        watch follows a folder that was moved away). What it still misses — a folder the
+        kernel refused a watch for, a change made by another machine on a network mount —
+        the safety net's passes find."""
         observer = self._observer
         return (
             observer is not None
             and observer.is_alive()
             and all(emitter.is_alive() for emitter in observer.emitters)
+            and _identity(self.root) == self._folder
         )
 
     # Called on watchdog's thread.
@@ -153,3 +157,11 @@ class _OverflowHandler(logging.Handler):
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("change handler failed", exc_info=task.exception())
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino

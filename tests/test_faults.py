@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -213,6 +214,46 @@ async def test_database_locked_by_another_process(tmp_path: Path) -> None:
             return bool(health and health.get("articles") == 1)
 
         await eventually(stored, "the article once the lock is released")
+        assert "Traceback" not in daemon.log_text()
+    finally:
+        await daemon.kill()
+
+
+async def test_folder_gone_and_back(tmp_path: Path) -> None:
+    """The folder is moved away (unmounted, a typo in a reload) and later replaced by a copy
+    (a fresh checkout): nothing is taken for deleted meanwhile, the error is on /healthz,
+    and the watcher follows the new folder, not the one moved away."""
+    layout = Layout(tmp_path)
+    layout.write_config(None, interval=1, debounce=0.1)
+    daemon = Daemon(layout, token=None)
+    await daemon.start()
+    try:
+        await daemon.wait_healthy()
+
+        async def health(key: str, wanted: object) -> bool:
+            found = await daemon.health()
+            return bool(found and found.get(key) == wanted)
+
+        drop(layout.posts, "deal-1.md", article(1))
+        await eventually(lambda: health("articles", 1), "the first article")
+        await eventually(lambda: health("watching", True), "the watcher running")
+        away = tmp_path / "away"
+        layout.posts.rename(away)
+        await eventually(lambda: health("watching", False), "the watcher stopped")
+
+        async def missing() -> bool:
+            found = await daemon.health()
+            return bool(found and "is missing" in (found.get("last_error") or ""))
+
+        await eventually(missing, "the missing folder on /healthz")
+        assert await health("articles", 1)  # the passes since deleted nothing
+        shutil.copytree(away, layout.posts)
+        await eventually(lambda: health("watching", True), "the watcher started again")
+        await eventually(lambda: health("last_error", None), "the error cleared")
+        assert "watcher stopped and was started again" in daemon.log_text()
+        drop(layout.posts, "deal-2.md", article(2))
+        await eventually(lambda: health("articles", 2), "the article dropped into the copy")
+        assert daemon.log_text().count("is missing") == 1  # said once, not every pass
         assert "Traceback" not in daemon.log_text()
     finally:
         await daemon.kill()
