@@ -98,21 +98,18 @@ _ABBREVIATIONS = _words(
     "sgt capt gov sen rep rev hon jan feb mar apr jun jul aug sep sept oct nov dec est approx "
     "dept univ ave blvd rd"
 )
-_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.")
+_WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz."
 
 
 def _is_abbreviation(line: str, end: int) -> bool:
     """True when the period at `end` belongs to 'Mr.', 'U.S.', 'a.m.', 'J.'."""
     # The word before it: the letters and periods that end there, from the first letter. A
-    # short window: searching the whole prefix would be quadratic.
-    start, low = end, max(0, end - 24)
-    while start > low and line[start - 1] in _WORD_CHARS:
-        start -= 1
-    while start < end and line[start] == ".":
-        start += 1
-    if start == end:
+    # short window: searching the whole prefix would be quadratic. rstrip finds where the
+    # run starts without a Python loop over its characters.
+    window = line[max(0, end - 24) : end]
+    word = window[len(window.rstrip(_WORD_CHARS)) :].lstrip(".")
+    if not word:
         return False
-    word = line[start:end]
     if "." in word:  # U.S, a.m, e.g: letters with inner dots
         return True
     return (len(word) == 1 and word.isupper()) or word.lower() in _ABBREVIATIONS

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from bot.extract.entities import PERSON
 from bot.extract.events import Candidate, analyse, attach_amounts, candidates, news_date
 from bot.extract.rules import RulePack
-from bot.extract.sentences import LOST, Sentence
+from bot.extract.sentences import LOST, Sentence, join
 from bot.extract.summary import event_summary
 from bot.model import Amount, Article, Event
 
@@ -132,9 +132,10 @@ def _amounts_agree(members: Sequence[Candidate], amount: Amount | None) -> bool:
 
 def build_events(article: Article, sentences: Sequence[Sentence], pack: RulePack) -> list[Event]:
     """The headline events of an article, most important first."""
-    analysed = analyse(article, sentences, pack)
+    joined = join(sentences)  # the article a sentence a line: made once for every step
+    analysed = analyse(article, sentences, pack, joined)
     cands = candidates(analysed, pack, article)
-    attach_amounts(cands, analysed, pack, article)
+    attach_amounts(cands, analysed, pack, article, joined)
     kinds = {m.name: m.kind for at in analysed for m in at.mentions}
     kinds.update(pack.entity_kinds)
     repeat = pack.ranking["repeat"]

@@ -89,11 +89,13 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # before the pattern runs: a few fast searches cost less than one pass of a pattern that
 # opens with a class or an alternation. A year ('en_y') counts only after 'in ' or the like.
 _NEEDS: dict[str, tuple[str, ...]] = {
+    "iso": ("-",),
     "zh_ymd": ("年",),
     "zh_md": ("月",),
     "zh_y": ("年",),
     "en_y": (" 19", " 20"),
     "zh_weekday": tuple("周星礼"),  # one character: a search for it costs next to nothing
+    "en_weekday": ("on ",),
 }
 _YEAR_AFTER_RE = re.compile(r"\b(?:in|since|of|during) $")
 _LEFT_WORD_RE = re.compile(r"[a-z0-9]")

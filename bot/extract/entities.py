@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from operator import itemgetter
 from typing import NamedTuple
 
 from bot.extract.rules import Hit, RulePack
@@ -142,8 +144,9 @@ def article_mentions(
     table winning overlaps."""
     shaped = list(_glossed(text, folded))
     shaped += [m for m in _dotted(text, folded) if not _overlaps(m, shaped)]
-    if not folded.isascii() and _HAN_RE.search(folded):  # both need Chinese characters
-        shaped += list(_role_people(text, folded))
+    han = None if folded.isascii() else _HAN_RE.search(folded)
+    if han is not None:  # both need Chinese characters
+        shaped += list(_role_people(text, folded, han.start()))
         shaped += list(_organisations(text, folded))
     aliases = {
         h.start + d: h.end + d
@@ -158,8 +161,7 @@ def article_mentions(
         by_sentence[i].append(
             _new(Mention, (m.start - d, m.end - d, m.name, m.kind, m.known, m.initial))
         )
-    for i, m in _latin_names(text, aliases, starts):  # the most numerous: filed as found
-        by_sentence[i].append(m)
+    _file_latin_names(text, aliases, starts, by_sentence)  # the most numerous: filed as found
     out: list[list[Mention]] = []
     kinds = pack.entity_kinds
     for sentence_hits, own in zip(hits, by_sentence, strict=True):
@@ -179,13 +181,12 @@ def article_mentions(
         else:
             found = _leftmost_longest(table)
             found += [m for m in _leftmost_longest(own) if not _overlaps(m, found)]
-        found.sort(key=_start)
+        found.sort(key=_START)
         out.append(found)
     return out
 
 
-def _start(m: Mention) -> int:
-    return m.start
+_START = itemgetter(0)  # a Mention's start, read without a Python call
 
 
 def _overlaps(m: Mention, others: Iterable[Mention]) -> bool:
@@ -194,6 +195,14 @@ def _overlaps(m: Mention, others: Iterable[Mention]) -> bool:
 
 def _leftmost_longest(mentions: Sequence[Mention]) -> list[Mention]:
     if len(mentions) < 2:
+        return list(mentions)
+    # The common case: found in order and apart (names by shape are), nothing to choose.
+    end = -1
+    for m in mentions:
+        if m.start < end or m.start >= m.end:
+            break
+        end = m.end
+    else:
         return list(mentions)
     chosen: list[Mention] = []
     for m in sorted(mentions, key=lambda m: (m.start, -(m.end - m.start))):
@@ -252,8 +261,34 @@ def _dotted(text: str, folded: str) -> Iterable[Mention]:
         at = _DOT_RE.search(folded, max(end, dot + 1))
 
 
-def _role_people(text: str, folded: str) -> Iterable[Mention]:
-    for m in _ZH_ROLE_RE.finditer(folded):
+def _han_lines(folded: str, first: int, most: int = 8) -> list[tuple[int, int]]:
+    """The lines holding a Chinese character (`first` is the first), as (start, end); the
+    whole text when more than `most` do (Chinese text: one pass is cheaper)."""
+    out: list[tuple[int, int]] = []
+    while True:
+        begin = folded.rfind("\n", 0, first) + 1
+        end = folded.find("\n", first)
+        end = len(folded) if end < 0 else end
+        out.append((begin, end))
+        if len(out) > most:
+            return [(0, len(folded))]
+        at = _HAN_RE.search(folded, end)
+        if at is None:
+            return out
+        first = at.start()
+
+
+def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
+    """People named after their role (首席执行官马化腾) or appointment (任命卢伟冰为总裁).
+    A role pattern needs a Chinese name, so it runs only on lines with Chinese characters:
+    in English text with a Chinese phrase, its English roles ('ceo') would be tried at every
+    'c'. No match spans a line."""
+    matches = (
+        m
+        for begin, end in _han_lines(folded, first_han)
+        for m in _ZH_ROLE_RE.finditer(folded, begin, end)
+    )
+    for m in matches:
         start = m.start("name")
         name = text[start : m.end("name")]
         if not name or folded[start] not in _SURNAMES or folded[m.end() : m.end() + 1] in "·•・":
@@ -292,30 +327,41 @@ def _organisations(text: str, folded: str) -> Iterable[Mention]:
 _Part = tuple[int, int, str, str, bool]
 
 
-def _latin_names(
-    text: str, aliases: dict[int, int], starts: Sequence[int]
-) -> Iterator[tuple[int, Mention]]:
-    """Names in Latin letters, with the line (of `starts`) each is in, placed in that line."""
-    parts_of: dict[str, tuple[_Part, ...]] = {}  # 'Yukos' recurs a hundred times
+def _file_latin_names(
+    text: str, aliases: dict[int, int], starts: Sequence[int], by_sentence: list[list[Mention]]
+) -> None:
+    """Names in Latin letters, each filed into its line (of `starts`) as it is found, at a
+    position in that line. A loop, not a generator: a hundred names an article."""
+    if not starts:
+        return
     line, last = 0, len(starts) - 1
+    shift, following = starts[0], starts[1] if last else len(text) + 1
+    filed = by_sentence[0]
     for m in _LATIN_NAME_RE.finditer(text):
+        parts = _name_parts(m.group())
+        if not parts:  # 'The', 'In', '2024': most runs
+            continue
         start, end = m.span()
         if aliases.get(start, -1) >= end:
             continue  # the alias table has it
-        run = m.group()
-        parts = parts_of.get(run)
-        if parts is None:
-            parts = parts_of[run] = _name_parts(run)
-        while line < last and starts[line + 1] <= start:
-            line += 1
-        shift = starts[line]
+        if start >= following:
+            while line < last and starts[line + 1] <= start:
+                line += 1
+            shift, filed = starts[line], by_sentence[line]
+            following = starts[line + 1] if line < last else len(text) + 1
         for offset, size, name, kind, single in parts:
             at = start + offset
-            opens = at == 0 or text[at - 1] == "\n"
-            initial = opens and single and bool(_ENGLISH_NEXT_RE.match(text, at + size))
-            yield line, _new(Mention, (at - shift, at - shift + size, name, kind, False, initial))
+            initial = (
+                single
+                and (at == 0 or text[at - 1] == "\n")
+                and _ENGLISH_NEXT_RE.match(text, at + size) is not None
+            )
+            filed.append(_new(Mention, (at - shift, at - shift + size, name, kind, False, initial)))
 
 
+# A function of the run alone, and the same runs ('The', 'Yukos', 'Microsoft') recur within
+# and across articles: remembered, in bounded memory.
+@lru_cache(maxsize=1 << 14)
 def _name_parts(run: str) -> tuple[_Part, ...]:
     if " " in run:
         return tuple(_latin_name(0, run.split(" ")))
@@ -382,10 +428,12 @@ def resolve(
     full: dict[str, tuple[str, str]] = {}  # folded surface → (name, kind)
     latin_names: list[tuple[str, str]] = []
     for sentence, found in zip(sentences, mentions, strict=True):
+        folded_line = sentence.folded
         for m in found:
             if m.known:
                 continue
-            zh = _zh_part(sentence.folded[m.start : m.end])
+            # _zh_part inlined for the common Latin name, whose first character settles it
+            zh = _zh_part(folded_line[m.start : m.end]) if folded_line[m.start] >= "\u00b7" else ""
             if zh:
                 full.setdefault(zh, (m.name, m.kind))
                 if m.kind == PERSON:
@@ -405,11 +453,18 @@ def resolve(
             result.append(found)
             continue
         out = []
+        folded_line = sentence.folded
         for m in found:
             if m.initial and m.name in doubtful:
                 continue
             if not m.known:
-                zh = _zh_part(sentence.folded[m.start : m.end])
+                # A Latin name (the first character settles it) has no Chinese part: skip
+                # the slice and the pattern. '' is never a key of `full`.
+                zh = (
+                    _zh_part(folded_line[m.start : m.end])
+                    if full and folded_line[m.start] >= "\u00b7"
+                    else ""
+                )
                 if zh in full and full[zh][0] != m.name:
                     m = Mention(m.start, m.end, full[zh][0], full[zh][1], False)
                 elif m.name in longer:
@@ -419,7 +474,7 @@ def resolve(
         extra = [m for m in recurring.get(i, ()) if not _overlaps(m, out)]
         if extra:
             out += _leftmost_longest(extra)
-            out.sort(key=_start)
+            out.sort(key=_START)
         result.append(out)
     return result
 
@@ -474,17 +529,24 @@ def _latin_long_forms(names: Sequence[tuple[str, str]]) -> dict[str, tuple[str, 
     distinct = dict(names)
     ends: dict[str, list[str]] = {}
     for long_ in distinct:
-        words = long_.split(" ")
-        if len(words) > 1:
-            for part in {" ".join(words[:i]) for i in range(1, len(words))} | {
-                " ".join(words[i:]) for i in range(1, len(words))
-            }:
+        if " " in long_:
+            for part in _ends_of(long_):
                 ends.setdefault(part, []).append(long_)
     return {
         short: (ends[short][0], distinct[ends[short][0]])
         for short in distinct
         if len(short) >= 3 and len(ends.get(short, ())) == 1
     }
+
+
+@lru_cache(maxsize=1 << 12)
+def _ends_of(name: str) -> tuple[str, ...]:
+    """The shorter forms of a name of several words: its first and its last words, each once.
+    A function of the name alone, and names recur: remembered."""
+    words = name.split(" ")
+    heads = [" ".join(words[:i]) for i in range(1, len(words))]
+    tails = [" ".join(words[i:]) for i in range(1, len(words))]
+    return tuple(dict.fromkeys(heads + tails))
 
 
 def _recurring(

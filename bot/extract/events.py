@@ -35,6 +35,7 @@ _CUE_REACH = 30  # a background cue this far after the trigger still colours it
 _ANAPHORA_REACH = 15
 _TRIGGER_KINDS = ("strong", "trigger", "weak")
 _HAN_RE = re.compile(f"[{HAN}]")
+_new = tuple.__new__  # a named tuple made without its Python-level constructor
 
 
 @dataclass(slots=True)
@@ -65,13 +66,18 @@ class Candidate:
     amount: Amount | None = None
 
 
-def analyse(article: Article, sentences: Sequence[Sentence], pack: RulePack) -> list[Analysed]:
+def analyse(
+    article: Article,
+    sentences: Sequence[Sentence],
+    pack: RulePack,
+    joined: tuple[str, str, list[int]] | None = None,
+) -> list[Analysed]:
     """Scan the article once: lexicon hits, names, dates (amounts: see attach_amounts); then
-    file them by sentence."""
-    text, folded, starts = join(sentences)
+    file them by sentence. `joined`: what `join(sentences)` gives, if already made."""
+    text, folded, starts = joined = joined or join(sentences)
     hits = pack.scan(folded, text, starts)
-    triggered = [_has_trigger(found) for found in hits]
-    dates = _dates(article, sentences, triggered, (text, folded, starts))
+    triggered = [bool(found) and _has_trigger(found) for found in hits]
+    dates = _dates(article, sentences, triggered, joined)
     mentions = resolve(
         article_mentions(text, folded, starts, hits, pack), sentences, folded, starts
     )
@@ -108,7 +114,7 @@ def _amounts(
     found = _by_sentence(
         starts,
         find_amounts(folded, text, pack.rates, pack.approximate, yen),
-        lambda f, d: Found(f.start - d, f.end - d, f.amount),
+        lambda f, d: _new(Found, (f.start - d, f.end - d, f.amount)),
     )
     whole, at = joined[1], joined[2]
     for k, (i, amounts) in enumerate(zip(chosen, found, strict=True)):
@@ -145,7 +151,7 @@ def _dates(
     found = _by_sentence(
         starts,
         find_dates(folded, published, text),
-        lambda f, d: FoundDate(f.start - d, f.end - d, f.iso, f.first, f.last),
+        lambda f, d: _new(FoundDate, (f.start - d, f.end - d, f.iso, f.first, f.last)),
     )
     out: list[list[FoundDate]] = [[] for _ in sentences]
     for i, dates in zip(chosen, found, strict=True):
@@ -233,30 +239,34 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
     body_index = 0
     out: list[Candidate] = []
     for at in analysed:
+        index = body_index
+        if at.sentence.paragraph != 0:
+            body_index += 1
+        if not at.triggered:
+            continue  # its place is counted, not weighed
         if at.sentence.paragraph == 0:  # the title
             position = r["title"]
         else:
-            position = max(r["floor"], r["lead"] * r["decay"] ** body_index)
-            body_index += 1
-        if not at.triggered:
-            continue
+            position = max(r["floor"], r["lead"] * r["decay"] ** index)
         chosen = _sentence_triggers(at, pack, weight)
+        # The cue kinds the sentence has: a cue that is absent needs no search for its clause.
+        kinds = {h.term.kind for h in at.hits}
         for type_name, (hit, strength) in chosen.items():
             if strength * position < deep:
                 continue  # a weak word deep in the article: never a headline, rarely a retelling
             rule = pack.types[type_name]
             score = position * rule.weight * strength
             clause = _clause_of(at, hit.start)
-            if _background(at, hit, old, clause):
+            if ("background" in kinds or at.dates) and _background(at, hit, old, clause):
                 score *= r["background"]
-            if _in_clause(at, clause, "negation"):
+            if "negation" in kinds and _in_clause(at, clause, "negation"):
                 score *= r["negation"]
             actors = _actors(at, hit, pack)
             if not actors:
                 actors = principal[:1]
-                if not _has_kind(at.hits, "reference"):
+                if "reference" not in kinds:
                     score *= r["no_actor"]
-            if _in_clause(at, clause, "hedge"):
+            if "hedge" in kinds and _in_clause(at, clause, "hedge"):
                 score *= r["hedge"]
             separate = at.sentence.folded.startswith(pack.separate)
             if separate:
@@ -318,10 +328,6 @@ def _clause_of(at: Analysed, position: int) -> int:
     return bisect_left(at.breaks, position)  # breaks are in order
 
 
-def _has_kind(hits: Sequence[Hit], kind: str) -> bool:
-    return any(h.term.kind == kind for h in hits)
-
-
 def _in_clause(at: Analysed, clause: int, kind: str) -> bool:
     breaks = at.breaks
     return any(h.term.kind == kind and bisect_left(breaks, h.start) == clause for h in at.hits)
@@ -378,10 +384,15 @@ def _actors(at: Analysed, trigger: Hit, pack: RulePack) -> list[str]:
 
 
 def attach_amounts(
-    cands: Sequence[Candidate], analysed: Sequence[Analysed], pack: RulePack, article: Article
+    cands: Sequence[Candidate],
+    analysed: Sequence[Analysed],
+    pack: RulePack,
+    article: Article,
+    joined: tuple[str, str, list[int]] | None = None,
 ) -> None:
-    """Give each candidate the amount that belongs to it, by its type's amount rule."""
-    seek = _Seeker(analysed, article, pack)
+    """Give each candidate the amount that belongs to it, by its type's amount rule.
+    `joined`: what `join` gives for the analysed sentences, if already made."""
+    seek = _Seeker(analysed, article, pack, joined)
     position = {id(at): i for i, at in enumerate(analysed)}
     seek([position[id(c.at)] for c in cands if pack.types[c.type].amount.scope != "none"])
     lead = [a for a in analysed if not a.sentence.is_title][:3]
@@ -414,10 +425,16 @@ def attach_amounts(
 class _Seeker:
     """Seeks the amounts of sentences on demand, the sentences of one demand at once."""
 
-    def __init__(self, analysed: Sequence[Analysed], article: Article, pack: RulePack) -> None:
+    def __init__(
+        self,
+        analysed: Sequence[Analysed],
+        article: Article,
+        pack: RulePack,
+        joined: tuple[str, str, list[int]] | None = None,
+    ) -> None:
         self.analysed, self.article, self.pack = analysed, article, pack
         self.sentences = [at.sentence for at in analysed]
-        self.joined: tuple[str, str, list[int]] | None = None
+        self.joined = joined
 
     def text(self) -> tuple[str, str, list[int]]:
         """The article's text and folded text, a sentence a line, and where each starts."""
@@ -442,8 +459,11 @@ def _first_in_article(
     within: Sequence[int] = range(len(analysed))
     if rule.require_re is not None:
         folded, starts = seek.text()[1:]
-        lines = _lines_with(rule.require_re, folded, starts)
-        lines |= _lines_with(pack.amount_neutral, folded, starts)
+        if rule.require_words is not None:  # both word lists at once: the same lines
+            lines = {bisect_right(starts, end) - 1 for end, _ in rule.require_words.iter(folded)}
+        else:
+            lines = _lines_with(rule.require_re, folded, starts)
+            lines |= _lines_with(pack.amount_neutral, folded, starts)
         within = sorted(lines)
     seek(within)
     return next((f for i in within if (f := _first_usable(analysed[i], rule, pack))), None)

@@ -72,6 +72,18 @@ class Hit(NamedTuple):  # a tuple: built by the hundred per article, and cheaply
 # article, tuple.__new__ makes the same tuple in half the time.
 _new = tuple.__new__
 
+# What `scan` checks for an entry's hit, by what its terms are: nothing (none is Latin or
+# exact), whole words alone (each is a Latin word, not a stem, exact or alias), or term by term.
+_PLAIN, _WHOLE_WORDS, _EACH = "plain", "whole words", "each"
+
+
+def _check(terms: Sequence[Term]) -> str:
+    if not any(t.latin or t.exact for t in terms):
+        return _PLAIN
+    if all(t.latin and not t.stem and t.exact is None and t.kind != "alias" for t in terms):
+        return _WHOLE_WORDS
+    return _EACH
+
 
 @dataclass(frozen=True, slots=True)
 class AmountRule:
@@ -80,6 +92,9 @@ class AmountRule:
     require: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()  # this type's own, besides amounts.exclude
     require_re: re.Pattern[str] | None = None  # compiled by load_rule_pack
+    # The required words and the neutral phrases in one automaton (None: seek them with the
+    # patterns): the lines holding one, found in one pass instead of two regex passes.
+    require_words: Any = field(default=None, repr=False, compare=False)
     exclude_re: re.Pattern[str] | None = None  # this type's and the global ones
 
 
@@ -142,26 +157,34 @@ class RulePack:
         shift, following = starts[0], starts[1] if last_line else size + 1
         filed = out[0]
         word = _WORD_CHARS
-        for last, (length, terms, plain) in self._matches(folded):
+        for last, (length, terms, check) in self._matches(folded):
             start, end = last - length + 1, last + 1
             if start >= following:  # the hit is in a later sentence
                 while line < last_line and starts[line + 1] <= start:
                     line += 1
                 shift, filed = starts[line], out[line]
                 following = starts[line + 1] if line < last_line else size + 1
-            if plain:  # Chinese entries: no word boundaries to check
+            if check is _PLAIN:  # Chinese entries: no word boundaries to check
                 for term in terms:
                     filed.append(_new(Hit, (start - shift, end - shift, term)))
                 continue
             before_ok = start == 0 or folded[start - 1] not in word
             after_ok = end >= size or folded[end] not in word
+            if check is _WHOLE_WORDS:  # what the loop below decides for such terms, at once
+                if before_ok and after_ok:
+                    for term in terms:
+                        filed.append(_new(Hit, (start - shift, end - shift, term)))
+                continue
             for term in terms:
                 if term.latin and (not before_ok or (not term.stem and not after_ok)):
                     continue
                 if term.exact is not None and text[start:end] != term.exact:
                     continue
-                if term.kind == "alias" and _in_address(folded, start, end):
-                    continue
+                if term.kind == "alias" and (
+                    folded[start - 1 : start] in _ADDRESS_BEFORE
+                    or (folded[end : end + 1] == "." and folded[end + 1 : end + 2].isalpha())
+                ):
+                    continue  # 'drive.google.com', '@jack': part of an address, not a mention
                 filed.append(_new(Hit, (start - shift, end - shift, term)))
         return out
 
@@ -204,12 +227,7 @@ class RulePack:
         return out
 
 
-def _in_address(folded: str, start: int, end: int) -> bool:
-    """'drive.google.com', '@jack': part of an address, not a mention."""
-    before = folded[start - 1 : start]
-    return before in ("@", "/", ".") or (
-        folded[end : end + 1] == "." and folded[end + 1 : end + 2].isalpha()
-    )
+_ADDRESS_BEFORE = ("@", "/", ".")  # an alias after one of these is part of an address
 
 
 def load_rule_pack(
@@ -233,7 +251,9 @@ def load_rule_pack(
     separate = tuple(fold(w) for w in _words(cues.get("separate"), "rules.yaml: cues.separate"))
     amounts = _mapping(rules, "amounts", "rules.yaml", required=False)
     amount_exclude = tuple(_words(amounts.get("exclude", {}), "rules.yaml: amounts.exclude"))
-    neutral = tuple(_words(amounts.get("neutral", {}), "rules.yaml: amounts.neutral"))
+    neutral = tuple(
+        fold(w) for w in _words(amounts.get("neutral", {}), "rules.yaml: amounts.neutral")
+    )
     approximate = tuple(_words(amounts.get("approximate", {}), "rules.yaml: amounts.approximate"))
     types = {
         name: dataclasses.replace(
@@ -241,6 +261,11 @@ def load_rule_pack(
             amount=dataclasses.replace(
                 rule.amount,
                 require_re=_any_of(rule.amount.require) if rule.amount.require else None,
+                require_words=(
+                    _word_automaton((*rule.amount.require, *neutral))
+                    if rule.amount.require
+                    else None
+                ),
                 exclude_re=_any_of((*(fold(w) for w in amount_exclude), *rule.amount.exclude)),
             ),
         )
@@ -250,10 +275,10 @@ def load_rule_pack(
     latin_automaton = ahocorasick.Automaton()
     wide: set[str] = set()
     for key, terms in entries.items():
-        plain = not any(t.latin or t.exact for t in terms)
-        automaton.add_word(key, (len(key), tuple(terms), plain))
+        check = _check(terms)
+        automaton.add_word(key, (len(key), tuple(terms), check))
         if max(key) < _WIDE:
-            latin_automaton.add_word(key, (len(key), tuple(terms), plain))
+            latin_automaton.add_word(key, (len(key), tuple(terms), check))
         else:
             wide.update(c for c in key if c >= _WIDE)
     if entries:
@@ -267,7 +292,7 @@ def load_rule_pack(
         rates=_load_rates(rates),
         rates_as_of=str(rates.get("as_of", "")),
         amount_exclude=tuple(fold(w) for w in amount_exclude),
-        amount_neutral=_any_of(tuple(fold(w) for w in neutral)),
+        amount_neutral=_any_of(neutral),
         approximate=tuple(fold(w) for w in approximate),
         anaphora=_anaphora_pattern(anaphora),
         separate=separate,
@@ -288,6 +313,19 @@ def _any_of(words: Sequence[str]) -> re.Pattern[str]:
     if not words:
         return re.compile("(?!)")
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+def _word_automaton(words: Sequence[str]) -> Any:
+    """The words in one automaton; None when one holds a line break (its hits are placed in a
+    line by where they end) or there are none."""
+    words = [w for w in words if w]
+    if not words or any("\n" in w for w in words):
+        return None
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        automaton.add_word(word, len(word))
+    automaton.make_automaton()
+    return automaton
 
 
 def _anaphora_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:

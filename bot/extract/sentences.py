@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 
 from bot.model import Article
 from bot.text import split_lines, to_simplified
@@ -82,8 +83,7 @@ def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
         text = _URL_RE.sub(" ", text)
     if "**" in text or "__" in text or "~~" in text or "`" in text:
         text = _EMPHASIS_RE.sub("", text)
-    for pattern in boilerplate:
-        needs = _required_literal(pattern)
+    for pattern, needs in _with_literals(boilerplate):
         if needs in text:
             text = pattern.sub(" ", text)
     text = _LINE_MARK_RE.sub("\n", text)
@@ -96,17 +96,39 @@ def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
 
 
 _SPECIAL = frozenset(".^$*+?{}[]()|\\")
+# The boilerplate lists seen last, each with its patterns' literals: a rule pack's list is
+# the same object article after article, and a pattern hashes its whole compiled program.
+_LITERALS: dict[int, tuple[Sequence[re.Pattern[str]], list[tuple[re.Pattern[str], str]]]] = {}
 
 
-@cache
+def _with_literals(boilerplate: Sequence[re.Pattern[str]]) -> list[tuple[re.Pattern[str], str]]:
+    """Each pattern with its required literal (see _required_literal)."""
+    if not isinstance(boilerplate, tuple):  # a list may change: worked out afresh
+        return [(pattern, _required_literal(pattern)) for pattern in boilerplate]
+    known = _LITERALS.get(id(boilerplate))
+    if known is not None and known[0] is boilerplate:  # held here: its id is not reused
+        return known[1]
+    if len(_LITERALS) >= 8:
+        _LITERALS.clear()
+    pairs = [(pattern, _required_literal(pattern)) for pattern in boilerplate]
+    _LITERALS[id(boilerplate)] = (boilerplate, pairs)
+    return pairs
+
+
 def _required_literal(pattern: re.Pattern[str]) -> str:
     """The longest run of plain characters every match of `pattern` contains ('' if none is
     sure): a boilerplate pattern runs only on text that holds it. Read off the pattern's
     source, conservatively: outside groups and classes, never before a quantifier, and not
     at all when the pattern has a top-level '|' or ignores case or whitespace."""
-    if pattern.flags & (re.IGNORECASE | re.VERBOSE):
+    return _literal_of(pattern.pattern, pattern.flags)
+
+
+@cache  # keyed by the source, whose hash is kept: a compiled pattern hashes its whole program
+def _literal_of(source: str, flags: int) -> str:
+    if flags & (re.IGNORECASE | re.VERBOSE):
         return ""
-    source, runs, run, i = pattern.pattern, [], "", 0
+    runs: list[str] = []
+    run, i = "", 0
     while i < len(source):
         c, i = source[i], i + 1
         if c == "\\" and i < len(source) and not source[i].isalnum():
@@ -172,7 +194,7 @@ def split_article(article: Article, boilerplate: Sequence[re.Pattern[str]]) -> l
     title_key = _key(title)
     paragraph = 0
     for line, sentences in split_lines(clean(article.text, boilerplate)):
-        if paragraph < 3 and _key(line) == title_key:
+        if paragraph < 3 and _is_key(line, title_key):
             continue  # the title repeated as the first heading
         paragraph += 1
         pieces.extend((paragraph, s) for s in sentences)
@@ -191,12 +213,28 @@ def split_article(article: Article, boilerplate: Sequence[re.Pattern[str]]) -> l
 def join(prepared: Sequence[Sentence]) -> tuple[str, str, list[int]]:
     """The sentences as one text and one folded text, a line each, and where each starts:
     every pattern then runs once per article instead of once per sentence."""
-    starts, at = [], 0
-    for s in prepared:
-        starts.append(at)
-        at += len(s.text) + 1
-    return "\n".join(s.text for s in prepared), "\n".join(s.folded for s in prepared), starts
+    texts = [s.text for s in prepared]
+    # Each start is the one before plus that line and its break: summed in C, not in a loop.
+    starts = list(accumulate(map(_PLUS_ONE, map(len, texts)), initial=0))
+    starts.pop()
+    return "\n".join(texts), "\n".join([s.folded for s in prepared]), starts
+
+
+_PLUS_ONE = (1).__add__
+
+
+_NON_WORD_RE = re.compile(r"\W+")
 
 
 def _key(text: str) -> str:
-    return re.sub(r"\W+", "", text).lower()
+    return _NON_WORD_RE.sub("", text).lower()
+
+
+def _is_key(line: str, key: str) -> bool:
+    """`_key(line) == key`, most lines (paragraphs far longer than the title) told apart from
+    their head: lowering never shortens a text, so a line whose head alone holds more word
+    characters than `key` has characters cannot have it for key."""
+    head = line[: 2 * len(key) + 2]
+    if len(_NON_WORD_RE.sub("", head)) > len(key):
+        return False
+    return _key(line) == key
