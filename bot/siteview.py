@@ -44,10 +44,16 @@ class SiteView:
         self._feeds: dict[str, tuple[int, str]] | None = None  # name → (size, title)
         self._lock = threading.Lock()
         self._cache = EntryCache(256)
+        # The home page as last made (its day is `last_day`): its counts read half a large state.
+        self._home_page: HomePage | None = None
+        self._changes = 0  # invalidations so far: a page made across one is not kept
 
     def invalidate(self) -> None:
+        """The store changed (a publish, or another instance's): read it again when asked."""
         with self._lock:
             self._feeds = None
+            self._home_page = None
+            self._changes += 1
 
     def feeds(self) -> dict[str, tuple[int, str]]:
         """Every feed: name → (entries, title), in the site's order."""
@@ -65,6 +71,17 @@ class SiteView:
 
     def _home(self) -> HomePage:
         today = self.clock().astimezone(self.timezone).date()
+        with self._lock:
+            kept, changes = self._home_page, self._changes
+        if kept is not None and kept.last_day == today:
+            return kept
+        made = self._make_home(today)
+        with self._lock:
+            if self._changes == changes:
+                self._home_page = made
+        return made
+
+    def _make_home(self, today: date) -> HomePage:
         since = datetime.combine(
             today - timedelta(days=self.days), datetime.min.time(), self.timezone
         )

@@ -8,8 +8,8 @@ import gzip
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -401,3 +401,28 @@ async def test_a_browser_gets_feeds_as_xml_so_the_stylesheet_applies(
         assert b'<?xml-stylesheet type="text/xsl" href="feed.xsl"?>' in await response.read()
     async with client.get(url, headers={"Accept": reader}) as response:
         assert response.headers["Content-Type"] == "application/rss+xml; charset=utf-8"
+
+
+async def test_home_page_is_made_again_after_a_change_or_at_midnight(tmp_path: Path) -> None:
+    """The home page's counts read half of a large state: it is kept until the store changes
+    (a publish calls `invalidate`) or the day ends."""
+    store = _store(tmp_path)
+    now = [NOW]
+    view = SiteView(store, SITE, 50, ZoneInfo("Asia/Shanghai"), lambda: now[0])
+    try:
+        first = await view.home()
+        assert await view.home() is first  # nothing changed: not made again
+        later = replace(_stored()[2].article, path="en/later.txt", title="Later news")
+        store.save_article(
+            later, Extraction("", (_stored()[2].events[0].event,)), "https://x.org/later",
+            size=1, mtime_ns=9, content_hash="later", now=NOW, targets={},
+        )  # fmt: skip
+        view.invalidate()
+        again = await view.home()
+        assert again is not first
+        assert "Later news" in {article.article.title for article, _event in again.events}
+        now[0] = NOW + timedelta(days=1)
+        tomorrow = await view.home()
+        assert tomorrow.last_day == again.last_day + timedelta(days=1)
+    finally:
+        store.close()
