@@ -239,7 +239,7 @@ async def subscribe(update: Update, context: Context, ctx: CommandContext) -> No
     try:
         wanted = parse_filter(_argument(message), ctx.event_types, ctx.canonical)
     except FilterError as exc:
-        problem = html.escape(str(exc))
+        problem = html.escape(exc.text(language))
         await answer(context, message, t("filter_problem", language, problem=problem))
         return
     await register_chat(message, ctx)
@@ -248,7 +248,7 @@ async def subscribe(update: Update, context: Context, ctx: CommandContext) -> No
     added = await asyncio.to_thread(
         ctx.store.add_subscription, message.chat.id, thread, wanted.text
     )
-    meaning = html.escape(explain(wanted))
+    meaning = html.escape(explain(wanted, language))
     if not added:
         await answer(context, message, t("already", language, meaning=meaning))
         return

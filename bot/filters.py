@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from bot.model import Event, StoredArticle
+from bot.text import to_traditional
 
 EXAMPLE = "/subscribe acquisition Meta -rumor"
 MAX_LENGTH = 200
@@ -38,7 +40,98 @@ _ASCII_WORD = re.compile(r"[a-z0-9][a-z0-9 .&'_-]*")
 
 
 class FilterError(ValueError):
-    """A filter the user must fix; the message says what is wrong and shows an example."""
+    """A filter the user must fix: `str()` says what is wrong in English, `text(language)` in
+    the chat's language; most show an example."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        self.key = key
+        self.values = values
+        super().__init__(self.text("en"))
+
+    def text(self, language: str | None) -> str:
+        """Plain text (the caller escapes it)."""
+        return _say(_PROBLEMS[self.key], language, self.values)
+
+
+# What is wrong with a filter, in English and simplified Chinese; traditional Chinese is the
+# simplified text converted character by character (OpenCC). `{eg}` is the example.
+_PROBLEMS: dict[str, tuple[str, str]] = {
+    "too_long": (
+        "That filter is too long (over {n} characters). {eg}",
+        "筛选条件太长（超过 {n} 个字符）。{eg}",
+    ),
+    "open_quote": ("A quote is not closed. {eg}", "有引号没有闭合。{eg}"),
+    "too_many_words": (
+        "That filter has more than {n} words. {eg}",
+        "筛选条件超过 {n} 个词。{eg}",
+    ),
+    "empty_quotes": (
+        "Empty quotes: put a word or name between them. {eg}",
+        "引号是空的：请在引号中写一个词或名称。{eg}",
+    ),
+    "lone_minus": (
+        "'-' must come right before the word to leave out. {eg}",
+        "“-”必须紧贴在要排除的词前面。{eg}",
+    ),
+    "one_command": ("Put only one command per message. {eg}", "每条消息只能有一个命令。{eg}"),
+    "too_short": ("'{word}' is too short to search for. {eg}", "“{word}”太短，无法搜索。{eg}"),
+    "both": (
+        "'{word}' is both wanted and left out. {eg}",
+        "“{word}”既被要求又被排除。{eg}",
+    ),
+    "negated_bound": (
+        "Write the opposite bound instead of '-{word}'. {eg}",
+        "请写出相反的范围，而不是“-{word}”。{eg}",
+    ),
+    "empty_range": ("The amount range is empty. {eg}", "金额范围是空的。{eg}"),
+    "not_amount": (
+        "'{word}' is not an amount. Write e.g. amount>=1B, amount<500M or amount>=1亿",
+        "“{word}”不是金额。例如：amount>=1B、amount<500M 或 金额>=1亿",
+    ),
+    "one_pattern": (
+        "Give at most one /pattern/, without '-'. For example: /subscribe /rais(es|ed)/",
+        "最多只能有一个 /正则/，前面不能加“-”。例如：/subscribe /rais(es|ed)/",
+    ),
+    "pattern_empty": (
+        "The /pattern/ is empty. For example: /subscribe /rais(es|ed)/",
+        "/正则/ 是空的。例如：/subscribe /rais(es|ed)/",
+    ),
+    "pattern_long": (
+        "The /pattern/ is longer than {n} characters.",
+        "/正则/ 超过 {n} 个字符。",
+    ),
+    "pattern_invalid": (
+        "The /pattern/ is not a valid regular expression: {error}.",
+        "/正则/ 不是有效的正则表达式：{error}。",
+    ),
+    "pattern_unbounded": (
+        "The /pattern/ repeats without bound (*, +) more than {n} times; narrow it down.",
+        "/正则/ 中不限次数的重复（*、+）超过 {n} 处，请缩小范围。",
+    ),
+    "pattern_lookaround": (
+        "The /pattern/ uses a backreference or a lookaround, which are not allowed.",
+        "/正则/ 用了反向引用或环视，这是不允许的。",
+    ),
+    "pattern_nested": (
+        "The /pattern/ repeats a repetition (like (a+)+), which can take forever. "
+        "For example: /subscribe /open ?ai/",
+        "/正则/ 重复了一个重复（如 (a+)+），可能永远算不完。例如：/subscribe /open ?ai/",
+    ),
+    "pattern_alternation": (
+        "The /pattern/ repeats an alternative (like (a|b)+); use a character class [ab]+ instead.",
+        "/正则/ 重复了一个选择（如 (a|b)+）；请改用字符类 [ab]+。",
+    ),
+}
+_EXAMPLE = (f"For example: {EXAMPLE}", f"例如：{EXAMPLE}")
+
+
+def _say(texts: tuple[str, str], language: str | None, values: Mapping[str, object]) -> str:
+    """The text in `language` ("en", "zh-Hans", "zh-Hant"; English otherwise)."""
+    chinese = language in ("zh-Hans", "zh-Hant")
+    template, example = (texts[1], _EXAMPLE[1]) if chinese else (texts[0], _EXAMPLE[0])
+    if language == "zh-Hant":  # the template only: the user's own words stay as typed
+        template, example = to_traditional(template), to_traditional(example)
+    return template.format(eg=example, **values)
 
 
 @dataclass(frozen=True)
@@ -133,38 +226,38 @@ def parse_filter(
     """Read a filter as typed after /subscribe; raise FilterError when it cannot be understood."""
     text = text.translate(_QUOTES).strip()
     if len(text) > MAX_LENGTH:
-        raise FilterError(f"That filter is too long (over {MAX_LENGTH} characters). {_eg()}")
+        raise FilterError("too_long", n=MAX_LENGTH)
     if text.count('"') % 2:
-        raise FilterError(f"A quote is not closed. {_eg()}")
+        raise FilterError("open_quote")
     types = {t.casefold(): t for t in event_types}
     terms: dict[str, set[str]] = {kind: set() for kind in ("type", "actor", "keyword")}
     excluded: dict[str, set[str]] = {kind: set() for kind in ("type", "actor", "keyword")}
     # (negated, quoted, word) per term
     tokens = [(bool(m[1]), m[2] is not None, m[2] or m[3] or "") for m in _TOKEN.finditer(text)]
     if len(tokens) > MAX_TERMS:
-        raise FilterError(f"That filter has more than {MAX_TERMS} words. {_eg()}")
+        raise FilterError("too_many_words", n=MAX_TERMS)
     special = _Special()
     i = 0
     while i < len(tokens):
         negated, quoted, word = tokens[i]
         if not word.strip():
-            raise FilterError(f"Empty quotes: put a word or name between them. {_eg()}")
+            raise FilterError("empty_quotes")
         if not word.strip("-"):
-            raise FilterError(f"'-' must come right before the word to leave out. {_eg()}")
+            raise FilterError("lone_minus")
         if not quoted and special.take(negated, word):
             i += 1
             continue
         if word.startswith("/") and not quoted:
-            raise FilterError(f"Put only one command per message. {_eg()}")
+            raise FilterError("one_command")
         used, kind, value = _classify(tokens, i, types, canonical)
         if kind == "keyword" and _ASCII_WORD.fullmatch(value) and len(value) < 2:
-            raise FilterError(f"'{value}' is too short to search for. {_eg()}")
+            raise FilterError("too_short", word=value)
         (excluded if negated else terms)[kind].add(value)
         i += used
     for kind, values in terms.items():
         both = values & excluded[kind]
         if both:
-            raise FilterError(f"'{sorted(both)[0]}' is both wanted and left out. {_eg()}")
+            raise FilterError("both", word=sorted(both)[0])
     return Filter(
         frozenset(terms["type"]),
         frozenset(terms["actor"]),
@@ -182,33 +275,89 @@ def parse_filter(
     )
 
 
-def explain(filter_: Filter) -> str:
+def explain(filter_: Filter, language: str | None = "en") -> str:
     """How the filter was understood, in plain words (not escaped), so a typo shows itself."""
+    w = _words(language)
     wanted = []
     if filter_.types:
-        wanted.append("of type " + " or ".join(sorted(filter_.types)))
+        wanted.append(w["type"].format(w["or"].join(sorted(filter_.types))))
     if filter_.actors:
-        wanted.append("naming " + " or ".join(sorted(filter_.actors, key=str.casefold)))
+        wanted.append(w["naming"].format(w["or"].join(sorted(filter_.actors, key=str.casefold))))
     if filter_.keywords:
-        wanted.append("containing " + " and ".join(f'"{k}"' for k in sorted(filter_.keywords)))
+        keywords = w["and"].join(w["quoted"].format(k) for k in sorted(filter_.keywords))
+        wanted.append(w["containing"].format(keywords))
     excluded = [
-        *(f"type {t}" for t in sorted(filter_.not_types)),
+        *(w["a_type"].format(t) for t in sorted(filter_.not_types)),
         *sorted(filter_.not_actors, key=str.casefold),
-        *(f'"{k}"' for k in sorted(filter_.not_keywords)),
+        *(w["quoted"].format(k) for k in sorted(filter_.not_keywords)),
     ]
     if filter_.tags:
-        wanted.append("in " + " or ".join(f"#{t}" for t in sorted(filter_.tags)))
+        wanted.append(w["in"].format(w["or"].join(f"#{t}" for t in sorted(filter_.tags))))
     if filter_.min_usd is not None:
-        sign = "at least" if filter_.min_inclusive else "over"
-        wanted.append(f"worth {sign} ${_short(filter_.min_usd)}")
+        sign = "at_least" if filter_.min_inclusive else "over"
+        wanted.append(w[sign].format(_short(filter_.min_usd)))
     if filter_.max_usd is not None:
-        sign = "at most" if filter_.max_inclusive else "under"
-        wanted.append(f"worth {sign} ${_short(filter_.max_usd)}")
+        sign = "at_most" if filter_.max_inclusive else "under"
+        wanted.append(w[sign].format(_short(filter_.max_usd)))
     if filter_.pattern is not None:
-        wanted.append(f"matching /{filter_.pattern}/")
+        wanted.append(w["matching"].format(filter_.pattern))
     excluded.extend(f"#{t}" for t in sorted(filter_.not_tags))
-    text = "events " + ", ".join(wanted) if wanted else "every event"
-    return text + (", except " + ", ".join(excluded) if excluded else "")
+    text = w["events"].format(w["list"].join(wanted)) if wanted else w["every"]
+    if excluded:
+        text += w["except"].format(w["list"].join(excluded))
+    return text
+
+
+@cache
+def _words(language: str | None) -> dict[str, str]:
+    """explain's words in `language`: traditional Chinese is the simplified converted (the
+    words only: the user's own stay as typed)."""
+    if language == "zh-Hant":
+        return {key: to_traditional(word) for key, word in _WORDS[1].items()}
+    return _WORDS[1] if language == "zh-Hans" else _WORDS[0]
+
+
+# explain's words: English, simplified Chinese.
+_WORDS: tuple[dict[str, str], dict[str, str]] = (
+    {
+        "type": "of type {}",
+        "a_type": "type {}",
+        "naming": "naming {}",
+        "containing": "containing {}",
+        "quoted": '"{}"',
+        "in": "in {}",
+        "at_least": "worth at least ${}",
+        "over": "worth over ${}",
+        "at_most": "worth at most ${}",
+        "under": "worth under ${}",
+        "matching": "matching /{}/",
+        "or": " or ",
+        "and": " and ",
+        "list": ", ",
+        "events": "events {}",
+        "every": "every event",
+        "except": ", except {}",
+    },
+    {
+        "type": "类型是 {}",
+        "a_type": "类型 {}",
+        "naming": "提及 {}",
+        "containing": "包含{}",
+        "quoted": "“{}”",
+        "in": "标签是 {}",
+        "at_least": "金额至少 ${}",
+        "over": "金额超过 ${}",
+        "at_most": "金额至多 ${}",
+        "under": "金额低于 ${}",
+        "matching": "匹配 /{}/",
+        "or": " 或 ",
+        "and": " 和 ",
+        "list": "、",
+        "events": "{} 的事件",
+        "every": "所有事件",
+        "except": "，但不包括 {}",
+    },
+)
 
 
 def _classify(
@@ -254,10 +403,6 @@ def _quoted(value: str) -> str:
     return f'"{value}"' if " " in value or value.startswith("-") else value
 
 
-def _eg() -> str:
-    return f"For example: {EXAMPLE}"
-
-
 _AMOUNT = re.compile(r"(?:amount|金额|金額|\$)(>=|<=|>|<|=)(.+)", re.IGNORECASE)
 _NUMBER = re.compile(r"\$?(\d+(?:\.\d+)?)\s*([kmbt]|万|萬|亿|億)?\$?", re.IGNORECASE)
 _SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12, "万": 1e4, "萬": 1e4, "亿": 1e8, "億": 1e8}
@@ -291,14 +436,12 @@ class _Special:
         amount = _AMOUNT.fullmatch(word)
         if amount:
             if negated:
-                raise FilterError(f"Write the opposite bound instead of '-{word}'. {_eg()}")
+                raise FilterError("negated_bound", word=word)
             self._bound(amount[1], _usd(amount[2], word))
             return True
         if len(word) > 2 and word.startswith("/") and word.endswith("/"):
             if negated or self.pattern is not None:
-                raise FilterError(
-                    "Give at most one /pattern/, without '-'. For example: /subscribe /rais(es|ed)/"
-                )
+                raise FilterError("one_pattern")
             self.pattern = check_pattern(word[1:-1])
             return True
         return False
@@ -309,15 +452,13 @@ class _Special:
         if op in ("<=", "<", "="):
             self.max_usd, self.max_inclusive = usd, op != "<"
         if self.min_usd is not None and self.max_usd is not None and self.min_usd > self.max_usd:
-            raise FilterError(f"The amount range is empty. {_eg()}")
+            raise FilterError("empty_range")
 
 
 def _usd(text: str, word: str) -> float:
     match = _NUMBER.fullmatch(text.strip().replace(",", ""))
     if match is None:
-        raise FilterError(
-            f"'{word}' is not an amount. Write e.g. amount>=1B, amount<500M or amount>=1亿"
-        )
+        raise FilterError("not_amount", word=word)
     return float(match[1]) * _SCALE.get((match[2] or "").lower(), 1.0)
 
 
@@ -331,20 +472,17 @@ def _short(usd: float) -> str:
 def check_pattern(pattern: str) -> str:
     """Accept a regular expression only if no input can make it backtrack catastrophically."""
     if not pattern.strip():
-        raise FilterError("The /pattern/ is empty. For example: /subscribe /rais(es|ed)/")
+        raise FilterError("pattern_empty")
     if len(pattern) > MAX_PATTERN_LENGTH:
-        raise FilterError(f"The /pattern/ is longer than {MAX_PATTERN_LENGTH} characters.")
+        raise FilterError("pattern_long", n=MAX_PATTERN_LENGTH)
     try:
         tree = _regex_parser().parse(pattern, re.IGNORECASE)
         re.compile(pattern, re.IGNORECASE)
     except re.error as exc:
-        raise FilterError(f"The /pattern/ is not a valid regular expression: {exc}.") from None
+        raise FilterError("pattern_invalid", error=exc) from None
     unbounded = _walk(tree, inside_repeat=False)
     if unbounded > MAX_UNBOUNDED:
-        raise FilterError(
-            f"The /pattern/ repeats without bound (*, +) more than {MAX_UNBOUNDED} times; "
-            "narrow it down."
-        )
+        raise FilterError("pattern_unbounded", n=MAX_UNBOUNDED)
     return pattern
 
 
@@ -359,25 +497,17 @@ def _walk(tree: Any, *, inside_repeat: bool) -> int:
     for op, av in tree:
         name = str(op)
         if name in _UNSAFE:
-            raise FilterError(
-                "The /pattern/ uses a backreference or a lookaround, which are not allowed."
-            )
+            raise FilterError("pattern_lookaround")
         if name in _REPEATS:
             if inside_repeat:
-                raise FilterError(
-                    "The /pattern/ repeats a repetition (like (a+)+), which can take forever. "
-                    "For example: /subscribe /open ?ai/"
-                )
+                raise FilterError("pattern_nested")
             _low, high, body = av
             if high > 20:
                 unbounded += 1
             unbounded += _walk(body, inside_repeat=True)
         elif name == "BRANCH":
             if inside_repeat and len(av[1]) > 1:
-                raise FilterError(
-                    "The /pattern/ repeats an alternative (like (a|b)+); "
-                    "use a character class [ab]+ instead."
-                )
+                raise FilterError("pattern_alternation")
             unbounded += sum(_walk(branch, inside_repeat=inside_repeat) for branch in av[1])
         elif name == "SUBPATTERN":
             unbounded += _walk(av[3], inside_repeat=inside_repeat)

@@ -413,6 +413,19 @@ async def test_new_filter_terms_are_explained_or_refused(
 
 
 @pytest.mark.usefixtures("application")
+async def test_filters_are_explained_and_refused_in_the_chats_language(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    hans = await ask(fake_bot, 78, "/subscribe acquisition amount>=1B -rumor", language_code="zh")
+    assert "类型是 acquisition、金额至少 $1B 的事件，但不包括 “rumor”" in hans.text
+    hant = await ask(fake_bot, 79, '/subscribe "收购', language_code="zh-TW")
+    assert "有引號沒有閉合。例如：/subscribe" in hant.text and "篩選語法見 /help" in hant.text
+    both = await ask(fake_bot, 79, "/subscribe 收购 -收购", language_code="zh-TW")
+    assert "“收购”既被要求又被排除" in both.text  # the user's own words stay as typed
+    assert store.subscriptions(79, None) == []
+
+
+@pytest.mark.usefixtures("application")
 async def test_operator_commands_are_refused_politely_to_others(
     fake_bot: FakeBotApi, store: Store
 ) -> None:

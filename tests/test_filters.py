@@ -222,3 +222,20 @@ def test_accepted_patterns_stay_fast_on_hostile_text() -> None:
     started = time.perf_counter()
     assert not worst.matches(article(hostile, hostile), event)
     assert time.perf_counter() - started < 1.0
+
+
+def test_explain_and_errors_in_chinese() -> None:
+    wanted = parse('acquisition Meta "收购" #AI amount>1亿 -rumor')
+    assert explain(wanted, "zh-Hans") == (
+        "类型是 acquisition、提及 Meta、包含“收购”、标签是 #ai、金额超过 $100M 的事件，"
+        "但不包括 “rumor”"
+    )
+    assert explain(wanted, "zh-Hant").startswith("類型是 acquisition、提及 Meta、包含“收购”")
+    assert explain(parse(""), "zh-Hant") == "所有事件"
+    with pytest.raises(FilterError) as caught:
+        parse("x")
+    assert str(caught.value) == caught.value.text("en")
+    assert caught.value.text("en").startswith("'x' is too short to search for.")
+    assert caught.value.text("zh-Hans").startswith("“x”太短，无法搜索。例如：/subscribe")
+    assert caught.value.text("zh-Hant").startswith("“x”太短，無法搜索。例如：/subscribe")
+    assert caught.value.text("fr") == caught.value.text("en")
