@@ -30,6 +30,7 @@ from bot.feeds import FeedSite
 from bot.files import FolderMissing
 from bot.limits import FloodLimiter
 from bot.metrics import Metrics, TimedSender
+from bot.operators import resume_broadcasts
 from bot.pipeline import Pipeline, ScanReport, Source
 from bot.progress import ProgressHook, ProgressReport
 from bot.reload import LiveEventTypes, Reloader, needs_restart, pack_files
@@ -549,6 +550,8 @@ class Daemon:
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(drop_pending_updates=False)
+        if self.sender is not None:  # the commands' instance finishes what a stop cut short
+            self._in_background(resume_broadcasts(self.sender, self.store))
 
     async def _poll(self, on: bool) -> None:
         """Telegram allows one getUpdates consumer per bot: the leader's."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from telegram import (
@@ -34,6 +35,7 @@ from bot.keyboards import KeyboardStore, follow_buttons, list_keyboard
 from bot.messages import badge, render_article_list
 from bot.model import StoredArticle
 from bot.modes import ChatSettings
+from bot.store.broadcasts import Broadcast
 from bot.store.outbox import FailedDelivery
 from bot.templates import PLACEHOLDERS
 
@@ -84,6 +86,18 @@ class SubscriptionStore(KeyboardStore, Protocol):
     def set_delivery_paused(self, paused: bool) -> None: ...
 
     def active_chat_ids(self) -> list[int]: ...
+
+    def start_broadcast(
+        self, text: str, from_chat: int, chat_ids: Sequence[int], now: datetime
+    ) -> Broadcast: ...
+
+    def broadcast_pending(self, broadcast_id: int) -> list[int]: ...
+
+    def broadcast_sent(self, broadcast_id: int, chat_id: int, status: str) -> None: ...
+
+    def finish_broadcast(self, broadcast_id: int, now: datetime) -> tuple[int, int]: ...
+
+    def unfinished_broadcasts(self) -> list[Broadcast]: ...
 
     def deactivate_chat(self, chat_id: int, reason: str = ...) -> None: ...
 

@@ -8,12 +8,30 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from datetime import UTC, datetime
+from typing import Protocol
 
 from telegram import Update
 
 from bot.commands import CommandContext, Context, answer, argument_of, chat_language, is_operator
 from bot.i18n import t
 from bot.sender import Gone, RetryAfter, Sender, Sent
+from bot.store.broadcasts import Broadcast
+
+
+class BroadcastStore(Protocol):
+    """What a broadcast needs from `bot.store.Store`."""
+
+    def broadcast_pending(self, broadcast_id: int) -> list[int]: ...
+
+    def broadcast_sent(self, broadcast_id: int, chat_id: int, status: str) -> None: ...
+
+    def finish_broadcast(self, broadcast_id: int, now: datetime) -> tuple[int, int]: ...
+
+    def unfinished_broadcasts(self) -> list[Broadcast]: ...
+
+    def deactivate_chat(self, chat_id: int, reason: str = ...) -> None: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +95,8 @@ async def resume(update: Update, context: Context, ctx: CommandContext) -> None:
 
 
 async def broadcast(update: Update, context: Context, ctx: CommandContext) -> None:
-    """Send a text to every active chat, within the flood limits, in the background."""
+    """Send a text to every active chat, within the flood limits, in the background. Kept in
+    the store chat by chat: a restart resumes it (`resume_broadcasts`)."""
     if not await _allowed(update, context, ctx):
         return
     message = update.effective_message
@@ -89,27 +108,50 @@ async def broadcast(update: Update, context: Context, ctx: CommandContext) -> No
         )
         return
     chats = await asyncio.to_thread(ctx.store.active_chat_ids)
+    started = await asyncio.to_thread(
+        ctx.store.start_broadcast, html.escape(text), message.chat.id, chats, datetime.now(UTC)
+    )
     await answer(context, message, f"📣 Sending to {len(chats)} chats…")
-
-    async def run() -> None:
-        sent = await send_to_all(Sender(context.bot), ctx, chats, html.escape(text))
-        await answer(context, message, f"📣 Sent to {sent} of {len(chats)} chats.")
-
-    context.application.create_task(run(), update=update)
+    context.application.create_task(send_broadcast(Sender(context.bot), ctx.store, started))
 
 
-async def send_to_all(sender: Sender, ctx: CommandContext, chats: list[int], text: str) -> int:
-    """One message per chat, in order; flood control is waited out once, blocked chats retire."""
-    sent = 0
-    for chat_id in chats:
-        outcome = await sender.send(chat_id, text)
+async def resume_broadcasts(sender: Sender, store: BroadcastStore) -> None:
+    """Finish the broadcasts a stop cut short (the chats already sent to are not sent again)."""
+    for found in await asyncio.to_thread(store.unfinished_broadcasts):
+        logger.info("resuming broadcast %s", found.id)
+        await send_broadcast(sender, store, found)
+
+
+_SENDING: set[int] = set()  # the broadcasts this process is sending
+
+
+async def send_broadcast(sender: Sender, store: BroadcastStore, found: Broadcast) -> None:
+    """One message per chat still pending, in order; flood control is waited out once,
+    blocked chats retire. Each chat's outcome is recorded as it comes; then the operator
+    who asked is told how it went."""
+    if found.id in _SENDING:  # already on its way in this process (leadership came back)
+        return
+    _SENDING.add(found.id)
+    try:
+        await _send_pending(sender, store, found)
+    finally:
+        _SENDING.discard(found.id)
+    sent, total = await asyncio.to_thread(store.finish_broadcast, found.id, datetime.now(UTC))
+    await sender.send(found.from_chat, f"📣 Sent to {sent} of {total} chats.")
+
+
+async def _send_pending(sender: Sender, store: BroadcastStore, found: Broadcast) -> None:
+    for chat_id in await asyncio.to_thread(store.broadcast_pending, found.id):
+        outcome = await sender.send(chat_id, found.text)
         if isinstance(outcome, RetryAfter):
             await asyncio.sleep(outcome.seconds)
-            outcome = await sender.send(chat_id, text)
+            outcome = await sender.send(chat_id, found.text)
         if isinstance(outcome, Sent):
-            sent += 1
+            status = "sent"
         elif isinstance(outcome, Gone):
-            await asyncio.to_thread(ctx.store.deactivate_chat, chat_id, outcome.reason)
+            status = "gone"
+            await asyncio.to_thread(store.deactivate_chat, chat_id, outcome.reason)
         else:
+            status = "failed"
             logger.warning("broadcast to chat %s: %s", chat_id, outcome)
-    return sent
+        await asyncio.to_thread(store.broadcast_sent, found.id, chat_id, status)

@@ -9,15 +9,19 @@ from typing import Any
 
 import pytest
 from fakebot import FakeBotApi, SentMessage
+from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.commands import COMMANDS, CommandContext, publish_commands, register
 from bot.model import EVENT_TYPES, Article, Event, Extraction
 from bot.modes import ChatSettings
+from bot.operators import resume_broadcasts
+from bot.sender import Sender
 from bot.store import Store
 
 ALIASES = {"meta": "Meta", "facebook": "Meta", "脸书": "Meta", "scale ai": "Scale AI"}
 OPERATOR = 999
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 USER = 1001
 GROUP = -100500
 
@@ -444,6 +448,25 @@ async def test_operator_pauses_resumes_and_reads_stats(fake_bot: FakeBotApi, sto
     assert "⏸ paused" in stats.text and "subscriptions: 1" in stats.text
     assert "resumed" in (await ask(fake_bot, OPERATOR, "/resume")).text
     assert not store.delivery_paused()
+
+
+async def test_a_broadcast_cut_short_is_resumed_where_it_stopped(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    """A stop (or crash) in the middle of a broadcast: the chats already sent to are not sent
+    to again, the others are, and the operator hears how it went."""
+    for chat in (21, 22, 23):
+        store.upsert_chat(chat, "private", None, None)
+    cut = store.start_broadcast("Back at 22:00", OPERATOR, [21, 22, 23], NOW)
+    store.broadcast_sent(cut.id, 21, "sent")  # then the daemon stopped
+    assert store.unfinished_broadcasts() == [cut]
+    bot = Bot("123:TEST", base_url=fake_bot.base_url)
+    async with bot:
+        await resume_broadcasts(Sender(bot), store)
+    assert fake_bot.sent(21) == []
+    assert [m.text for m in fake_bot.sent(22) + fake_bot.sent(23)] == ["Back at 22:00"] * 2
+    assert fake_bot.sent(OPERATOR)[-1].text == "📣 Sent to 3 of 3 chats."
+    assert store.unfinished_broadcasts() == []
 
 
 @pytest.mark.usefixtures("application")

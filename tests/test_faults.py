@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -255,5 +256,34 @@ async def test_folder_gone_and_back(tmp_path: Path) -> None:
         await eventually(lambda: health("articles", 2), "the article dropped into the copy")
         assert daemon.log_text().count("is missing") == 1  # said once, not every pass
         assert "Traceback" not in daemon.log_text()
+    finally:
+        await daemon.kill()
+
+
+async def test_a_broadcast_a_stop_cut_short_goes_on_at_the_next_start(
+    tmp_path: Path, fake_bot: FakeBotApi
+) -> None:
+    """The daemon stopped in the middle of an operator's /broadcast: its next start sends to
+    the chats that are left, and to them only."""
+    layout = Layout(tmp_path)
+    layout.write_config(fake_bot.base_url, interval=30, debounce=0.1)
+    store = Store(f"sqlite:///{layout.db}")
+    for chat in (7_000_001, 7_000_002, 7_000_003):
+        store.upsert_chat(chat, "private", None, None)
+    cut = store.start_broadcast(
+        "Maintenance at 22:00", 7_000_009, [7_000_001, 7_000_002, 7_000_003], datetime.now(UTC)
+    )
+    store.broadcast_sent(cut.id, 7_000_001, "sent")
+    store.close()
+    daemon = Daemon(layout)
+    await daemon.start()
+    try:
+        await fake_bot.wait_for(
+            lambda: bool(fake_bot.sent(7_000_009)), 60, "the operator told it is done"
+        )
+        assert fake_bot.sent(7_000_009)[-1].text == "📣 Sent to 3 of 3 chats."
+        assert fake_bot.sent(7_000_001) == []
+        assert [m.text for m in fake_bot.sent(7_000_002)] == ["Maintenance at 22:00"]
+        assert [m.text for m in fake_bot.sent(7_000_003)] == ["Maintenance at 22:00"]
     finally:
         await daemon.kill()

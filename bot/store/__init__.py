@@ -13,6 +13,7 @@ from bot.migrations import SchemaError, require_head, upgrade
 from bot.store.articles import ArticleStore, FileState, SaveResult, Targets
 from bot.store.backup import BackupError, BackupStore
 from bot.store.base import make_engine
+from bot.store.broadcasts import Broadcast, BroadcastStore
 from bot.store.chats import ChatStore, Subscription
 from bot.store.leases import LeaseStore
 from bot.store.outbox import Delivery, OutboxStore, retry_delay
@@ -20,6 +21,7 @@ from bot.store.reprocess import Reprocessable, ReprocessStore
 
 __all__ = [
     "BackupError",
+    "Broadcast",
     "Delivery",
     "FileState",
     "Reprocessable",
@@ -32,7 +34,9 @@ __all__ = [
 ]
 
 
-class Store(ArticleStore, ChatStore, OutboxStore, BackupStore, ReprocessStore, LeaseStore):
+class Store(
+    ArticleStore, ChatStore, OutboxStore, BackupStore, ReprocessStore, LeaseStore, BroadcastStore
+):
     """The database. One instance per process; safe to call from several threads."""
 
     def __init__(

@@ -121,6 +121,26 @@ chat_settings = Table(
     Column("digest_last", DateTime(timezone=True)),  # when the last digest went out
 )
 
+# An operator's /broadcast: its text and who asked, and one row per chat it goes to, so that a
+# restart resumes it where it stopped rather than losing the rest.
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("text", Text, nullable=False),  # Telegram HTML, as sent
+    Column("from_chat", BigInteger, nullable=False),  # told when it is done
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("finished", DateTime(timezone=True)),  # None: chats left to send to
+)
+
+broadcast_chats = Table(
+    "broadcast_chats",
+    metadata,
+    Column("broadcast_id", Integer, ForeignKey("broadcasts.id"), primary_key=True),
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|gone|failed
+)
+
 # Daemon-wide switches set by operators (e.g. delivery paused), as key → text.
 flags = Table(
     "flags",
