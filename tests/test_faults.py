@@ -192,13 +192,22 @@ async def test_full_disk_keeps_the_old_feed(
         await daemon.kill()
 
 
-async def test_database_locked_by_another_process(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def without_telegram(tmp_path: Path) -> AsyncIterator[tuple[Layout, Daemon]]:
+    """A daemon with no bot token, rescanning every second, up and answering /healthz."""
     layout = Layout(tmp_path)
     layout.write_config(None, interval=1, debounce=0.1)
     daemon = Daemon(layout, token=None)
     await daemon.start()
     try:
         await daemon.wait_healthy()
+        yield layout, daemon
+    finally:
+        await daemon.kill()
+
+
+async def test_database_locked_by_another_process(tmp_path: Path) -> None:
+    async with without_telegram(tmp_path) as (layout, daemon):
         holder = sqlite3.connect(layout.db, timeout=30, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
         try:
@@ -216,20 +225,13 @@ async def test_database_locked_by_another_process(tmp_path: Path) -> None:
 
         await eventually(stored, "the article once the lock is released")
         assert "Traceback" not in daemon.log_text()
-    finally:
-        await daemon.kill()
 
 
 async def test_folder_gone_and_back(tmp_path: Path) -> None:
     """The folder is moved away (unmounted, a typo in a reload) and later replaced by a copy
     (a fresh checkout): nothing is taken for deleted meanwhile, the error is on /healthz,
     and the watcher follows the new folder, not the one moved away."""
-    layout = Layout(tmp_path)
-    layout.write_config(None, interval=1, debounce=0.1)
-    daemon = Daemon(layout, token=None)
-    await daemon.start()
-    try:
-        await daemon.wait_healthy()
+    async with without_telegram(tmp_path) as (layout, daemon):
 
         async def health(key: str, wanted: object) -> bool:
             found = await daemon.health()
@@ -256,8 +258,6 @@ async def test_folder_gone_and_back(tmp_path: Path) -> None:
         await eventually(lambda: health("articles", 2), "the article dropped into the copy")
         assert daemon.log_text().count("is missing") == 1  # said once, not every pass
         assert "Traceback" not in daemon.log_text()
-    finally:
-        await daemon.kill()
 
 
 async def test_a_broadcast_a_stop_cut_short_goes_on_at_the_next_start(
