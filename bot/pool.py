@@ -17,7 +17,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -167,7 +167,7 @@ class AnalysisPool:
         if future is not None:
             try:
                 found = iter(future.result())
-            except BrokenProcessPool:
+            except (BrokenProcessPool, CancelledError):  # cancelled: by `_broken`, in a race
                 self._broken()
         for key, job in chunk:
             if job is None:

@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -257,34 +257,46 @@ class Publisher:
         """Write the pages; many of them are rendered and written by worker processes
         meanwhile (rendering is most of a large publish, and needs no database). Entries are
         made here: they are cached for the next page that lists them, and an event's entry
-        is a fraction of its article's size to send."""
+        is a fraction of its article's size to send. A worker that dies costs nothing but
+        time: its pages, and the rest, are written here."""
         processes = pool.workers()
         if len(pages) < POOL_PAGES or processes < 2:
             return [
                 rel for task in pages for rel in _render(self.site, self.folder, *self._page(task))
             ]
         changed: list[str] = []
-        executor = pool.executor(processes)
-        window: deque[Future[list[str]]] = deque()
+        executor: ProcessPoolExecutor | None = pool.executor(processes)
+        window: deque[tuple[_PageTask, list[Entry], Future[list[str]]]] = deque()
+
+        def collect(task: _PageTask, entries: list[Entry], future: Future[list[str]]) -> list[str]:
+            nonlocal executor
+            try:
+                return future.result()
+            except (BrokenProcessPool, CancelledError):  # a worker died: the page is written here
+                if executor is not None:
+                    _broken(executor)
+                    executor = None
+                return _render(self.site, self.folder, task, entries)
+
         try:
-            for number, task in enumerate(pages):
-                try:
-                    window.append(
-                        executor.submit(_render, self.site, self.folder, *self._page(task))
-                    )
-                except BrokenProcessPool:
-                    log.warning("a worker process died; rendering the rest in-process")
-                    while window:
-                        changed += window.popleft().result()
-                    for rest in pages[number:]:
-                        changed += _render(self.site, self.folder, *self._page(rest))
-                    return changed
+            for wanted in pages:
+                task, entries = self._page(wanted)
+                if executor is not None:
+                    try:
+                        future = executor.submit(_render, self.site, self.folder, task, entries)
+                        window.append((task, entries, future))
+                    except BrokenProcessPool:
+                        _broken(executor)
+                        executor = None
+                if executor is None:
+                    changed += _render(self.site, self.folder, task, entries)
                 while len(window) > 8 * processes:  # pages differ: keep workers busy
-                    changed += window.popleft().result()
+                    changed += collect(*window.popleft())
             while window:
-                changed += window.popleft().result()
+                changed += collect(*window.popleft())
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
         return changed
 
     def _page(self, task: _PageTask) -> tuple[_PageTask, list[Entry]]:
@@ -327,6 +339,11 @@ class Publisher:
                 yield f"{name}.{fmt}"
                 for n in range(1, max(0, (size - 1) // limit) + 1):
                     yield f"archive/{name}/{n}.{fmt}"
+
+
+def _broken(executor: ProcessPoolExecutor) -> None:
+    log.warning("a worker process died; rendering the rest of the publish in-process")
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ exactly the store and the feeds that a scan storing one file at a time leaves.""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -197,3 +198,67 @@ def _state(pid: int) -> str:
     except OSError:
         return "gone"
     return stat[stat.rindex(")") + 2]
+
+
+@pytest.mark.skipif(pool.workers() < 2, reason="one core: a publish never starts workers")
+def test_a_worker_killed_mid_publish_costs_no_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker processes are SIGKILLed (the kernel's OOM killer, say) once a few pages
+    were handed to them: the pages they had and every later one are written in-process."""
+    folder = tmp_path / "posts"
+    _write_folder(folder, 90)
+    pipeline = _pipeline(tmp_path, folder, None, pool_from=10**9)
+    pipeline.scan()
+    monkeypatch.setattr(pool, "executor", _killed_after(3, pool.executor))
+    try:
+        pipeline.publish_feeds()
+        assert "a worker process died" in caplog.text
+        articles = pipeline.store.published_articles()
+        documents = render_all(pipeline.site, articles, pipeline.max_entries)
+        documents |= static_documents(pipeline.site, build_feeds(pipeline.site, articles))
+        assert len(documents) > 3 * POOL_PAGES
+        assert _files(pipeline.feeds_folder) == documents
+    finally:
+        pipeline.store.close()
+
+
+@pytest.mark.skipif(pool.workers() < 2, reason="one core: a scan never starts workers")
+def test_a_worker_killed_mid_scan_costs_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same for a scan: the files its workers had are analysed in-process, and the
+    store ends up as after a scan with no workers at all."""
+    folder = tmp_path / "posts"
+    _write_folder(folder, 90)
+    one_by_one = _pipeline(tmp_path / "a", folder, None, pool_from=10**9, batch=1)
+    pooled = _pipeline(tmp_path / "b", folder, None, pool_from=10, batch=16)
+    monkeypatch.setattr(pool, "executor", _killed_after(3, pool.executor))
+    try:
+        assert pooled.scan() == one_by_one.scan()
+        assert "a worker process died" in caplog.text
+        assert _rows(pooled) == _rows(one_by_one)
+    finally:
+        one_by_one.store.close()
+        pooled.store.close()
+
+
+def _killed_after(submits: int, real_executor: Any) -> Any:
+    """pool.executor whose worker processes are SIGKILLed once `submits` tasks went out."""
+
+    def doomed(*args: Any) -> Any:
+        executor = real_executor(*args)
+        submit, handed = executor.submit, [0]
+
+        def submit_then_kill(*task: Any, **kwargs: Any) -> Any:
+            future = submit(*task, **kwargs)
+            handed[0] += 1
+            if handed[0] == submits:
+                for process in list(executor._processes.values()):  # the real processes
+                    os.kill(process.pid, signal.SIGKILL)
+            return future
+
+        executor.submit = submit_then_kill
+        return executor
+
+    return doomed
