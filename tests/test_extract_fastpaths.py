@@ -7,6 +7,7 @@ period read without a loop."""
 
 from __future__ import annotations
 
+import pickle
 import re
 from bisect import bisect_right
 from datetime import date
@@ -226,3 +227,21 @@ def _abbreviation_by_loop(line: str, end: int) -> bool:
 def test_the_word_before_a_period_is_read_as_before(line: str, data: st.DataObject) -> None:
     end = data.draw(st.integers(0, len(line)))
     assert _is_abbreviation(line, end) == _abbreviation_by_loop(line, end)
+
+
+# Lexicon entries and the characters that change how a hit is judged (word boundaries, an
+# address around an alias), for text that holds many hits.
+_KEYS = PACK.automaton.keys()  # pyahocorasick's: an automaton is not iterable itself
+_ENTRIES = sorted({key for key in _KEYS if 1 < len(key) < 12})[::7]
+_AROUND = ["@", ".", "/", " ", "-", "\n", "a", "中", ".com"]
+
+
+@given(st.lists(st.sampled_from(_ENTRIES) | st.sampled_from(_AROUND), max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_a_pack_sent_to_a_worker_scans_as_the_original(parts: list[str]) -> None:
+    """Worker processes get the rule pack pickled: its automaton holds copies of what it
+    held, and every hit must be judged the same (identity checks on them would not be)."""
+    sent = pickle.loads(pickle.dumps(PACK))
+    text = "".join(parts)
+    folded = fold(text)
+    assert sent.scan(folded, text) == PACK.scan(folded, text)

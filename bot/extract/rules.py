@@ -74,10 +74,11 @@ _new = tuple.__new__
 
 # What `scan` checks for an entry's hit, by what its terms are: nothing (none is Latin or
 # exact), whole words alone (each is a Latin word, not a stem, exact or alias), or term by term.
-_PLAIN, _WHOLE_WORDS, _EACH = "plain", "whole words", "each"
+# Compared with ==: the automaton holds copies once the pack is sent to a worker process.
+_PLAIN, _WHOLE_WORDS, _EACH = 0, 1, 2
 
 
-def _check(terms: Sequence[Term]) -> str:
+def _check(terms: Sequence[Term]) -> int:
     if not any(t.latin or t.exact for t in terms):
         return _PLAIN
     if all(t.latin and not t.stem and t.exact is None and t.kind != "alias" for t in terms):
@@ -164,13 +165,13 @@ class RulePack:
                     line += 1
                 shift, filed = starts[line], out[line]
                 following = starts[line + 1] if line < last_line else size + 1
-            if check is _PLAIN:  # Chinese entries: no word boundaries to check
+            if check == _PLAIN:  # Chinese entries: no word boundaries to check
                 for term in terms:
                     filed.append(_new(Hit, (start - shift, end - shift, term)))
                 continue
             before_ok = start == 0 or folded[start - 1] not in word
             after_ok = end >= size or folded[end] not in word
-            if check is _WHOLE_WORDS:  # what the loop below decides for such terms, at once
+            if check == _WHOLE_WORDS:  # what the loop below decides for such terms, at once
                 if before_ok and after_ok:
                     for term in terms:
                         filed.append(_new(Hit, (start - shift, end - shift, term)))
