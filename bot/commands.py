@@ -56,7 +56,21 @@ COMMANDS = (
 )
 
 
-class SubscriptionStore(KeyboardStore, Protocol):
+class BroadcastStore(Protocol):
+    """What sending a broadcast needs from `bot.store.Store` (see bot/operators.py)."""
+
+    def broadcast_pending(self, broadcast_id: int) -> list[int]: ...
+
+    def broadcast_sent(self, broadcast_id: int, chat_id: int, status: str) -> None: ...
+
+    def finish_broadcast(self, broadcast_id: int, now: datetime) -> tuple[int, int]: ...
+
+    def unfinished_broadcasts(self) -> list[Broadcast]: ...
+
+    def deactivate_chat(self, chat_id: int, reason: str = ...) -> None: ...
+
+
+class SubscriptionStore(KeyboardStore, BroadcastStore, Protocol):
     """What the handlers need from `bot.store.Store` (synchronous: called in a worker thread)."""
 
     def upsert_chat(
@@ -90,16 +104,6 @@ class SubscriptionStore(KeyboardStore, Protocol):
     def start_broadcast(
         self, text: str, from_chat: int, chat_ids: Sequence[int], now: datetime
     ) -> Broadcast: ...
-
-    def broadcast_pending(self, broadcast_id: int) -> list[int]: ...
-
-    def broadcast_sent(self, broadcast_id: int, chat_id: int, status: str) -> None: ...
-
-    def finish_broadcast(self, broadcast_id: int, now: datetime) -> tuple[int, int]: ...
-
-    def unfinished_broadcasts(self) -> list[Broadcast]: ...
-
-    def deactivate_chat(self, chat_id: int, reason: str = ...) -> None: ...
 
 
 @dataclass(frozen=True)

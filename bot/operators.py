@@ -9,29 +9,21 @@ import asyncio
 import html
 import logging
 from datetime import UTC, datetime
-from typing import Protocol
 
 from telegram import Update
 
-from bot.commands import CommandContext, Context, answer, argument_of, chat_language, is_operator
+from bot.commands import (
+    BroadcastStore,
+    CommandContext,
+    Context,
+    answer,
+    argument_of,
+    chat_language,
+    is_operator,
+)
 from bot.i18n import t
 from bot.sender import Gone, RetryAfter, Sender, Sent
 from bot.store.broadcasts import Broadcast
-
-
-class BroadcastStore(Protocol):
-    """What a broadcast needs from `bot.store.Store`."""
-
-    def broadcast_pending(self, broadcast_id: int) -> list[int]: ...
-
-    def broadcast_sent(self, broadcast_id: int, chat_id: int, status: str) -> None: ...
-
-    def finish_broadcast(self, broadcast_id: int, now: datetime) -> tuple[int, int]: ...
-
-    def unfinished_broadcasts(self) -> list[Broadcast]: ...
-
-    def deactivate_chat(self, chat_id: int, reason: str = ...) -> None: ...
-
 
 logger = logging.getLogger(__name__)
 
