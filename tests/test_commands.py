@@ -411,8 +411,10 @@ async def test_new_filter_terms_are_explained_or_refused(
 ) -> None:
     ok = await ask(fake_bot, USER, "/subscribe acquisition amount>=1B")
     assert "worth at least $1B" in ok.text
-    bad = await ask(fake_bot, USER, "/subscribe /(a+)+$/")
-    assert "repeats a repetition" in bad.text and "For example" in bad.text
+    bad = await ask(fake_bot, USER, r"/subscribe /(\w+)\1/")
+    assert "backreference or a lookaround" in bad.text and "For example" in bad.text
+    hant = await ask(fake_bot, 79, "/subscribe /(?<=a)b/", language_code="zh-TW")
+    assert "線性時間的匹配引擎（RE2）不支持" in hant.text
     assert store.subscriptions(USER, None) == ["acquisition amount>=1B"]
 
 
