@@ -267,6 +267,14 @@ def _split(text: str, limit: int, separators: tuple[str, ...]) -> list[str]:
     return parts
 
 
+def clip_html(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
+    """Telegram HTML (already escaped) shortened with "…" to at most `limit` UTF-16 units:
+    cut between atoms, tags still open closed, nothing escaped again."""
+    if units(text) <= limit:
+        return text
+    return _hard_split(text, limit - 1)[0] + "…"
+
+
 def _pieces(text: str, separator: str) -> list[str]:
     """Split at `separator` only where no tag is open, so each piece is balanced HTML."""
     pieces: list[str] = []

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 MODES = ("instant", "digest")
 _CLOCK = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
@@ -57,13 +58,20 @@ def parse_quiet(text: str) -> str:
 
 
 def parse_timezone(text: str) -> str:
-    try:
-        ZoneInfo(text.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    """An IANA zone name, in any case ('asia/shanghai' → 'Asia/Shanghai'). Looked up in the
+    list of zones, never opened as a path: 'America' is a folder, a long name too long a path."""
+    name = _zones().get(text.strip().casefold())
+    if name is None:
+        shown = text.strip() if len(text.strip()) <= 40 else text.strip()[:40] + "…"
         raise ModeError(
-            f"'{text}' is not a time zone. For example: Asia/Shanghai, Europe/Berlin, UTC"
-        ) from None
-    return text.strip()
+            f"'{shown}' is not a time zone. For example: Asia/Shanghai, Europe/Berlin, UTC"
+        )
+    return name
+
+
+@cache
+def _zones() -> dict[str, str]:
+    return {name.casefold(): name for name in available_timezones()}
 
 
 def quiet_until(settings: ChatSettings, now: datetime) -> datetime | None:

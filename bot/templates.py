@@ -20,10 +20,10 @@ from bot.messages import (
     amount_text,
     badge,
     clip,
+    clip_html,
     hashtags,
     render_event_message,
     title_link,
-    units,
 )
 from bot.model import Event, StoredArticle, StoredEvent
 from bot.modes import ChatSettings
@@ -152,7 +152,7 @@ def fill(
             continue
         out.append(_PLACEHOLDER.sub(lambda m: _substitute(m, values), _escape_literals(line)))
     text = "\n".join(out).strip()
-    return text if units(text) <= MAX_MESSAGE_LENGTH else clip(text, MAX_MESSAGE_LENGTH)
+    return clip_html(text, MAX_MESSAGE_LENGTH)  # escaped already: `clip` would escape it twice
 
 
 def _escape_literals(line: str) -> str:

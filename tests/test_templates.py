@@ -64,6 +64,18 @@ def test_template_fills_placeholders_escapes_and_drops_empty_lines() -> None:
     assert parse_telegram_html(text)[0] is None
 
 
+def test_a_block_over_the_limit_is_cut_not_escaped_twice() -> None:
+    """Issue 15: the cut block went through `clip`, which escaped it again (&amp;amp;)."""
+    template = check_template("R&D <{type}> " * 15 + "{title} & " * 70)  # 905 characters
+
+    text = fill(template, ARTICLE, PLAIN, stored(PLAIN))
+
+    assert units(text) <= 4096 and text.endswith("…")
+    assert "&amp;amp;" not in text and "&amp;lt;" not in text
+    assert text.startswith("R&amp;D &lt;partnership&gt; R&amp;D")
+    assert parse_telegram_html(text)[0] is None  # valid HTML: tags closed, no entity cut
+
+
 def test_template_per_event_blocks_for_one_article() -> None:
     settings = ChatSettings(template="{badge}: {actors}")
     text = render_alert(ARTICLE, stored(DEAL, PLAIN), settings)
