@@ -512,6 +512,7 @@ class Daemon:
                 admins=tg.admins,
                 on_resume=self._wake_delivery.set,
                 problems=lambda: [self._feeds_error] if self._feeds_error else [],
+                max_subscriptions=tg.max_subscriptions,
             ),
         )
         self.application = application

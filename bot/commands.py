@@ -32,10 +32,19 @@ from telegram.ext import filters as tg_filters
 from bot.filters import FilterError, explain, parse_filter
 from bot.i18n import language_from_code, t
 from bot.keyboards import KeyboardStore, follow_buttons, list_keyboard
-from bot.messages import badge, render_article_list
+from bot.messages import (
+    MAX_MESSAGE_LENGTH,
+    badge,
+    clip,
+    html_to_plain,
+    render_article_list,
+    split_html,
+    units,
+)
 from bot.model import StoredArticle
 from bot.modes import ChatSettings
 from bot.store.broadcasts import Broadcast
+from bot.store.chats import TooManySubscriptions
 from bot.store.outbox import FailedDelivery
 from bot.templates import PLACEHOLDERS
 
@@ -116,6 +125,7 @@ class CommandContext:
     admins: Collection[int] = ()  # operators (user or chat ids): admin commands, any chat
     on_resume: Callable[[], None] | None = None  # wakes the delivery loop after /resume
     problems: Callable[[], list[str]] = list  # the daemon's current faults, for /stats
+    max_subscriptions: int = 50  # per chat, its topics together (telegram.max_subscriptions)
 
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -167,9 +177,11 @@ async def publish_commands(application: Application[Any, Any, Any, Any, Any, Any
 
 
 async def start(update: Update, context: Context, ctx: CommandContext) -> None:
-    """Register the chat (again, if it had blocked us), greet, and offer buttons to follow."""
+    """Register the chat (again, if it had blocked us), greet, and offer buttons to follow.
+    In a group, only an admin's /start sets the chat's language (from the admin's own)."""
     message = _message(update)
-    await register_chat(message, ctx)
+    admin = await may_change(context, message, ctx, "en", quiet=True)
+    await register_chat(message, ctx, with_language=admin)
     language = await chat_language(message, ctx)
     keyboard = await _follow_keyboard(ctx, message.chat.id, _thread_id(message), language)
     await answer(context, message, t("welcome", language), reply_markup=keyboard)
@@ -202,10 +214,7 @@ async def on_button(update: Update, context: Context, ctx: CommandContext) -> No
         )
         rows = await asyncio.to_thread(ctx.store.subscription_rows, chat_id, thread_id)
         await query.answer(t("toggled_off", language, name=removed) if removed else None)
-        lines = "\n".join(f"• {filter_line(text)}" for _, text in rows)
-        text = (
-            t("subscriptions", language, lines=lines) if rows else t("no_subscriptions", language)
-        )
+        text = await _list_text(ctx, chat_id, thread_id, rows, language)
         await query.edit_message_text(
             text, parse_mode=ParseMode.HTML, reply_markup=list_keyboard(rows) if rows else None
         )
@@ -230,7 +239,14 @@ async def on_button(update: Update, context: Context, ctx: CommandContext) -> No
         await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, wanted)
         await query.answer(t("toggled_off", language, name=wanted or "everything"))
     else:
-        await asyncio.to_thread(ctx.store.add_subscription, chat_id, thread_id, wanted)
+        try:
+            await asyncio.to_thread(
+                ctx.store.add_subscription, chat_id, thread_id, wanted, ctx.max_subscriptions
+            )
+        except TooManySubscriptions as exc:
+            text = t("too_many_subscriptions", language, n=exc.limit)
+            await query.answer(html_to_plain(text), show_alert=True)
+            return
         await query.answer(t("toggled_on", language, name=wanted or "everything"))
     keyboard = await _follow_keyboard(ctx, chat_id, thread_id, language)
     await query.edit_message_reply_markup(reply_markup=keyboard)
@@ -263,9 +279,17 @@ async def subscribe(update: Update, context: Context, ctx: CommandContext) -> No
     await register_chat(message, ctx)
     thread = _thread_id(message)
     before = await asyncio.to_thread(ctx.store.subscriptions, message.chat.id, thread)
-    added = await asyncio.to_thread(
-        ctx.store.add_subscription, message.chat.id, thread, wanted.text
-    )
+    try:
+        added = await asyncio.to_thread(
+            ctx.store.add_subscription,
+            message.chat.id,
+            thread,
+            wanted.text,
+            ctx.max_subscriptions,
+        )
+    except TooManySubscriptions as exc:
+        await answer(context, message, t("too_many_subscriptions", language, n=exc.limit))
+        return
     meaning = html.escape(explain(wanted, language))
     if not added:
         await answer(context, message, t("already", language, meaning=meaning))
@@ -297,12 +321,11 @@ async def unsubscribe(update: Update, context: Context, ctx: CommandContext) -> 
         (s for s in stored if s.casefold() == wanted.casefold()), None
     )
     if match is None:
-        listing = "\n".join(filter_line(s) for s in stored) or "(none)"
-        await answer(
-            context,
-            message,
-            f"No subscription <code>{html.escape(wanted)}</code> here. This chat has:\n{listing}",
+        head = f"No subscription <code>{clip(wanted, 300)}</code> here. This chat has:\n"
+        listing = fit_lines(
+            [filter_line(s) for s in stored], MAX_MESSAGE_LENGTH - units(head), language
         )
+        await answer(context, message, head + (listing or "(none)"))
         return
     await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, match)
     await answer(context, message, t("unsubscribed", language, line=filter_line(match)))
@@ -318,13 +341,40 @@ async def list_subscriptions(update: Update, context: Context, ctx: CommandConte
     if not rows:
         await answer(context, message, t("no_subscriptions", language))
         return
-    lines = "\n".join(f"• {filter_line(text)}" for _, text in rows)
-    await answer(
-        context,
-        message,
-        t("subscriptions", language, lines=lines),
-        reply_markup=list_keyboard(rows),
+    text = await _list_text(ctx, message.chat.id, _thread_id(message), rows, language)
+    await answer(context, message, text, reply_markup=list_keyboard(rows))
+
+
+async def _list_text(
+    ctx: CommandContext,
+    chat_id: int,
+    thread_id: int | None,
+    rows: Sequence[tuple[int, str]],
+    language: str,
+) -> str:
+    """The subscriptions in one message (edits cannot split it)."""
+    if not rows:
+        return t("no_subscriptions", language)
+    lines = [f"• {filter_line(text)}" for _, text in rows]
+    frame = units(t("subscriptions", language, lines=""))
+    return t(
+        "subscriptions", language, lines=fit_lines(lines, MAX_MESSAGE_LENGTH - frame, language)
     )
+
+
+def fit_lines(lines: Sequence[str], budget: int, language: str) -> str:
+    """As many whole lines as fit in `budget` UTF-16 units, then "…and N more"."""
+    shown: list[str] = []
+    used = 0
+    for n, line in enumerate(lines):
+        more = t("and_more", language, n=len(lines) - n)
+        rest = 0 if n == len(lines) - 1 else units(more) + 1
+        if used + units(line) + rest > budget:
+            shown.append(more)
+            break
+        shown.append(line)
+        used += units(line) + 1
+    return "\n".join(shown)
 
 
 async def latest(update: Update, context: Context, ctx: CommandContext) -> None:
@@ -414,19 +464,24 @@ async def chat_language(message: Message, ctx: CommandContext) -> str:
 
 
 async def answer(context: Context, message: Message, text: str, reply_markup: Any = None) -> None:
-    await context.bot.send_message(
-        chat_id=message.chat.id,
-        text=text,
-        parse_mode=ParseMode.HTML,
-        message_thread_id=_thread_id(message),
-        link_preview_options=LinkPreviewOptions(is_disabled=True),
-        reply_markup=reply_markup,
-    )
+    """Reply in the chat (topic); over Telegram's limit, in several messages, the buttons on
+    the last."""
+    parts = split_html(text) or [text]
+    for n, part in enumerate(parts, 1):
+        await context.bot.send_message(
+            chat_id=message.chat.id,
+            text=part,
+            parse_mode=ParseMode.HTML,
+            message_thread_id=_thread_id(message),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_markup=reply_markup if n == len(parts) else None,
+        )
 
 
-async def register_chat(message: Message, ctx: CommandContext) -> None:
+async def register_chat(message: Message, ctx: CommandContext, with_language: bool = True) -> None:
+    """Record the chat; `with_language`: take the sender's language as the chat's default."""
     chat, user = message.chat, message.from_user
-    language = user.language_code if user else None
+    language = user.language_code if user and with_language else None
     await asyncio.to_thread(
         ctx.store.upsert_chat, chat.id, chat.type, chat.effective_name, language
     )

@@ -94,6 +94,7 @@ class TelegramConfig:
     chat_interval_seconds: float = 1.0
     group_per_minute: int = 20
     paid_broadcast: bool = False
+    max_subscriptions: int = 50  # per chat, its topics together (routes are never refused)
     # Routing: "CHAT[/TOPIC]: filter" (optionally "| template"), subscribed from config.
     routes: tuple[str, ...] = ()
 
@@ -287,6 +288,8 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(
             f"{source}: 'telegram.max_per_second' and 'telegram.group_per_minute' must be positive"
         )
+    if not 1 <= config.telegram.max_subscriptions <= 100:  # /list has a ✖ button for each
+        raise ConfigError(f"{source}: 'telegram.max_subscriptions' must be from 1 to 100")
     if config.telegram.chat_interval_seconds < 0:
         raise ConfigError(f"{source}: 'telegram.chat_interval_seconds' must not be negative")
     if config.cluster.lease_seconds < 1:

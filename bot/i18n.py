@@ -64,6 +64,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh-Hans": "<b>订阅</b>\n{lines}\n\n点 ✖ 删除，或发送 /unsubscribe 加筛选条件。",
         "zh-Hant": "<b>訂閱</b>\n{lines}\n\n點 ✖ 刪除，或發送 /unsubscribe 加篩選條件。",
     },
+    "and_more": {
+        "en": "…and {n} more",
+        "zh-Hans": "……另有 {n} 个",
+        "zh-Hant": "……另有 {n} 個",
+    },
+    "too_many_subscriptions": {
+        "en": "⚠️ This chat has {n} subscriptions, the most it may have. "
+        "Remove one first: /list shows them.",
+        "zh-Hans": "⚠️ 这个聊天已有 {n} 个订阅，已达上限。请先删除一个：/list 可查看。",
+        "zh-Hant": "⚠️ 這個聊天已有 {n} 個訂閱，已達上限。請先刪除一個：/list 可查看。",
+    },
     "language_set": {
         "en": "Language: English.",
         "zh-Hans": "语言：简体中文。",

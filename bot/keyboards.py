@@ -20,12 +20,15 @@ from bot.model import StoredArticle
 
 TOP_ACTORS = 6
 MAX_DATA_BYTES = 64  # Telegram's limit on callback data
+MAX_BUTTONS = 100  # Telegram refuses a keyboard of more buttons
 
 
 class KeyboardStore(Protocol):
     def subscriptions(self, chat_id: int, thread_id: int | None) -> list[str]: ...
 
-    def add_subscription(self, chat_id: int, thread_id: int | None, filter_text: str) -> bool: ...
+    def add_subscription(
+        self, chat_id: int, thread_id: int | None, filter_text: str, limit: int | None = ...
+    ) -> bool: ...
 
     def subscription_rows(self, chat_id: int, thread_id: int | None) -> list[tuple[int, str]]: ...
 
@@ -67,11 +70,11 @@ def follow_buttons(
 
 
 def list_keyboard(rows: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
-    """One ✖ button per subscription."""
+    """One ✖ button per subscription, the first MAX_BUTTONS (Telegram refuses more)."""
     return InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(f"✖ {text or 'everything'}"[:60], callback_data=f"rm:{sid}")]
-            for sid, text in rows
+            for sid, text in rows[:MAX_BUTTONS]
         ]
     )
 

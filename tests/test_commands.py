@@ -482,3 +482,77 @@ async def test_broadcast_reaches_every_active_chat(fake_bot: FakeBotApi, store: 
     await fake_bot.wait_for(lambda: "Sent to" in fake_bot.sent(OPERATOR)[-1].text, 5, "done")
     assert [m.text for m in fake_bot.sent(11)] == ["Maintenance &lt;tonight&gt;"]
     assert len(fake_bot.sent(12)) == 1 and fake_bot.sent(13) == []
+
+
+# -- issue 15: the answers stay within Telegram's limits, settings stay with the admins --------
+
+
+def long_filter(n: int) -> str:
+    """A distinct filter near the 200-character limit, quotes escaped as &quot; in answers."""
+    return " ".join(f'"w{n}x{i} &aa"' for i in range(12))
+
+
+@pytest.mark.usefixtures("application")
+async def test_a_long_list_and_unsubscribe_hint_fit_telegrams_limit(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    for n in range(25):
+        assert "Subscribed" in (await ask(fake_bot, USER, f"/subscribe {long_filter(n)}")).text
+    listed = await ask(fake_bot, USER, "/list")  # the fake Bot API refuses over 4096
+    assert "more" in listed.text.splitlines()[-3]
+    assert len(listed.reply_markup["inline_keyboard"]) == 25  # every one can still be removed
+    shown = listed.text.count("/subscribe ")
+    assert 5 < shown < 25 and f"…and {25 - shown} more" in listed.text
+
+    hint = await ask(fake_bot, USER, "/unsubscribe nosuch")
+    assert "No subscription" in hint.text and "more" in hint.text.splitlines()[-1]
+
+    gone = await ask(fake_bot, USER, f"/unsubscribe {long_filter(3)}")
+    assert "Unsubscribed" in gone.text and len(store.subscriptions(USER, None)) == 24
+
+
+async def test_subscriptions_per_chat_are_capped(fake_bot: FakeBotApi, store: Store) -> None:
+    ctx = CommandContext(store, EVENT_TYPES, canonical, max_subscriptions=3)
+    async with running(fake_bot, ctx):
+        for word in ("alpha", "beta", "gamma"):
+            await ask(fake_bot, USER, f"/subscribe {word}")
+        again = await ask(fake_bot, USER, "/subscribe gamma")  # not a new one: not refused
+        assert "Already subscribed" in again.text
+        refused = await ask(fake_bot, USER, "/subscribe delta")
+        assert "has 3 subscriptions, the most it may have" in refused.text
+        topic = await ask(fake_bot, USER, "/subscribe delta", thread_id=5)  # topics count too
+        assert "the most it may have" in topic.text
+        await ask(fake_bot, USER, "/lang zh-Hans")
+        assert "已达上限" in (await ask(fake_bot, USER, "/subscribe delta")).text
+        await ask(fake_bot, USER, "/unsubscribe alpha")
+        assert "已订阅" in (await ask(fake_bot, USER, "/subscribe delta")).text
+    assert store.subscriptions(USER, None) == ["beta", "gamma", "delta"]
+
+
+@pytest.mark.usefixtures("application")
+async def test_start_in_a_group_sets_its_language_only_for_an_admin(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    fake_bot.set_admins(GROUP, [USER])
+    group = {"chat_type": "supergroup"}
+    await ask(fake_bot, GROUP, "/start", user_id=USER, language_code="en", **group)
+    assert store.chat_settings(GROUP, None).language == "en"
+
+    member = await ask(fake_bot, GROUP, "/start", user_id=USER + 1, language_code="zh", **group)
+    assert "I send short alerts" in member.text  # greeted, in the group's language
+    assert store.chat_settings(GROUP, None).language == "en"
+
+    await ask(fake_bot, GROUP, "/start", user_id=USER, language_code="zh-TW", **group)
+    assert store.chat_settings(GROUP, None).language == "zh-Hant"
+
+
+@pytest.mark.usefixtures("application")
+async def test_a_time_zone_that_is_a_folder_or_too_long_is_refused_politely(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    for typed in ("America", "x" * 300, "Asia/../Asia/Shanghai", "/etc/passwd"):
+        reply = await ask(fake_bot, USER, f"/tz {typed}")
+        assert "is not a time zone" in reply.text and "Sorry" not in reply.text
+        assert len(reply.text) < 200
+    assert "Asia/Shanghai" in (await ask(fake_bot, USER, "/tz asia/shanghai")).text
+    assert store.chat_settings(USER, None).timezone == "Asia/Shanghai"

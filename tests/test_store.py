@@ -13,6 +13,7 @@ import pytest
 
 from bot.model import Amount, Article, Event, Extraction
 from bot.store import Store
+from bot.store.chats import TooManySubscriptions
 
 NOW = datetime(2025, 6, 21, 8, 0, tzinfo=UTC)
 
@@ -152,6 +153,32 @@ def test_migrated_chat_keeps_subscriptions_and_queue(store: Store) -> None:
     assert store.subscriptions(-100200, None) == ["acquisition"]
     assert [d.chat_id for d in store.due_deliveries(NOW)] == [-100200]
     assert [s.chat_id for s in store.active_subscriptions()] == [-100200]
+
+
+def test_a_migration_naming_the_chat_itself_keeps_everything(store: Store) -> None:
+    """Issue 15: each subscription clashed with itself and was deleted, the chat deactivated."""
+    store.upsert_chat(-100, "supergroup", "Team", "en")
+    store.add_subscription(-100, None, "acquisition")
+    store.add_subscription(-100, 7, "funding")
+    store.update_settings(-100, None, timezone="Asia/Shanghai")
+    save(store, make_article(), HIRE, targets={HIRE.key: [(-100, None)]})
+
+    store.migrate_chat(-100, -100)
+
+    assert store.subscriptions(-100, None) == ["acquisition"]
+    assert store.subscriptions(-100, 7) == ["funding"]
+    assert store.chat_active(-100)
+    assert store.chat_settings(-100, None).timezone == "Asia/Shanghai"
+    assert [d.chat_id for d in store.due_deliveries(NOW)] == [-100]
+
+
+def test_a_chat_may_have_so_many_subscriptions(store: Store) -> None:
+    assert store.add_subscription(3, None, "a1", limit=2)
+    assert store.add_subscription(3, 8, "a2", limit=2)
+    assert not store.add_subscription(3, None, "a1", limit=2)  # already there: no error
+    with pytest.raises(TooManySubscriptions):
+        store.add_subscription(3, None, "a3", limit=2)
+    assert store.add_subscription(3, None, "a3")  # no limit: routes and operators
 
 
 def test_subscriptions_per_topic_and_removal(store: Store) -> None:

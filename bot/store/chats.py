@@ -24,6 +24,14 @@ class Subscription:
     filter: str
 
 
+class TooManySubscriptions(Exception):
+    """The chat has as many subscriptions as it may."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a chat may have at most {limit} subscriptions")
+        self.limit = limit
+
+
 class ChatStore(StoreBase):
     def upsert_chat(self, chat_id: int, kind: str, title: str | None, language: str | None) -> None:
         now = datetime.now(UTC)
@@ -46,7 +54,11 @@ class ChatStore(StoreBase):
                     )
                 )
 
-    def add_subscription(self, chat_id: int, thread_id: int | None, filter_text: str) -> bool:
+    def add_subscription(
+        self, chat_id: int, thread_id: int | None, filter_text: str, limit: int | None = None
+    ) -> bool:
+        """False: already subscribed. Raises TooManySubscriptions when the chat (its topics
+        together) already has `limit`."""
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             if conn.execute(select(chats.c.id).where(chats.c.id == chat_id)).first() is None:
@@ -62,6 +74,14 @@ class ChatStore(StoreBase):
             ).first()
             if exists:
                 return False
+            if limit is not None:
+                count = conn.execute(
+                    select(func.count())
+                    .select_from(subscriptions)
+                    .where(subscriptions.c.chat_id == chat_id)
+                ).scalar_one()
+                if count >= limit:
+                    raise TooManySubscriptions(limit)
             conn.execute(
                 insert(subscriptions).values(
                     chat_id=chat_id, thread_id=thread_id or 0, filter=filter_text, created=now
@@ -152,6 +172,8 @@ class ChatStore(StoreBase):
 
     def migrate_chat(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: its subscriptions and queued messages follow it."""
+        if old_id == new_id:  # nothing moves: "migrating" onto itself would delete it all
+            return
         with self.engine.begin() as conn:
             old = conn.execute(select(chats).where(chats.c.id == old_id)).first()
             if conn.execute(select(chats.c.id).where(chats.c.id == new_id)).first() is None:
