@@ -22,7 +22,13 @@ from telegram.error import TimedOut as TelegramTimedOut
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.cluster import Membership, Role, default_instance, is_solo, shared_limits
-from bot.commands import CommandContext, publish_commands, register
+from bot.commands import (
+    CommandContext,
+    check_stored_filters,
+    publish_commands,
+    register,
+    tell_disabled,
+)
 from bot.config import Config, ConfigError, parse_config
 from bot.delivery import apply_routes, limits_of
 from bot.extract import RulePack, RulePackError, load_rule_pack
@@ -40,6 +46,7 @@ from bot.rulefiles import default_documents
 from bot.sender import Sender
 from bot.siteview import SiteView
 from bot.store import Store
+from bot.store.chats import DisabledSubscription
 from bot.systemd import notify
 from bot.updates import ChatLanes
 from bot.watcher import FULL_SCAN, FolderWatcher
@@ -173,6 +180,7 @@ class Daemon:
         self.http_port: int | None = None
         self._sent_since_summary = 0
         self._reloads: set[asyncio.Task[bool]] = set()
+        self._disabled: list[DisabledSubscription] = []  # told to their chats once polling
         # Several instances on PostgreSQL: only the leader scans, writes feeds and polls.
         self.instance = config.cluster.instance or default_instance()
         self.membership = Membership(
@@ -263,6 +271,10 @@ class Daemon:
         if not self.membership.solo:  # renewed from now on: the first scan may be long
             membership = asyncio.create_task(self._keep_membership(watcher))
         if self.leading:
+            pack = self.pack
+            self._disabled = await check_stored_filters(
+                self.store, pack.event_types, pack.canonical
+            )
             with ProgressReport("scan") as progress:  # the first scan of a large folder is long
                 await self.scan(None, progress)
             self._watch(watcher, self.leading)
@@ -553,6 +565,11 @@ class Daemon:
         await application.updater.start_polling(drop_pending_updates=False)
         if self.sender is not None:  # the commands' instance finishes what a stop cut short
             self._in_background(resume_broadcasts(self.sender, self.store))
+            disabled, self._disabled = self._disabled, []
+            pack = self.pack
+            self._in_background(
+                tell_disabled(self.sender, self.store, disabled, pack.event_types, pack.canonical)
+            )
 
     async def _poll(self, on: bool) -> None:
         """Telegram allows one getUpdates consumer per bot: the leader's."""

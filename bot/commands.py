@@ -43,8 +43,9 @@ from bot.messages import (
 )
 from bot.model import StoredArticle
 from bot.modes import ChatSettings
+from bot.sender import Sender
 from bot.store.broadcasts import Broadcast
-from bot.store.chats import TooManySubscriptions
+from bot.store.chats import DisabledSubscription, TooManySubscriptions
 from bot.store.outbox import FailedDelivery
 from bot.templates import PLACEHOLDERS
 
@@ -92,6 +93,8 @@ class SubscriptionStore(KeyboardStore, BroadcastStore, Protocol):
 
     def latest_articles(self, limit: int) -> list[StoredArticle]: ...
 
+    def disabled_filters(self, chat_id: int, thread_id: int | None) -> dict[str, str]: ...
+
     def chat_settings(self, chat_id: int, thread_id: int | None) -> ChatSettings: ...
 
     def update_settings(
@@ -113,6 +116,16 @@ class SubscriptionStore(KeyboardStore, BroadcastStore, Protocol):
     def start_broadcast(
         self, text: str, from_chat: int, chat_ids: Sequence[int], now: datetime
     ) -> Broadcast: ...
+
+
+class FilterCheckStore(Protocol):
+    """What checking the stored filters at start needs from `bot.store.Store`."""
+
+    def recheck_filters(
+        self, problem: Callable[[str], str | None]
+    ) -> list[DisabledSubscription]: ...
+
+    def chat_settings(self, chat_id: int, thread_id: int | None) -> ChatSettings: ...
 
 
 @dataclass(frozen=True)
@@ -352,10 +365,17 @@ async def _list_text(
     rows: Sequence[tuple[int, str]],
     language: str,
 ) -> str:
-    """The subscriptions in one message (edits cannot split it)."""
+    """The subscriptions, disabled ones marked with why, in one message (edits cannot split)."""
     if not rows:
         return t("no_subscriptions", language)
-    lines = [f"• {filter_line(text)}" for _, text in rows]
+    disabled = await asyncio.to_thread(ctx.store.disabled_filters, chat_id, thread_id)
+    lines = []
+    for _, text in rows:
+        line = f"• {filter_line(text)}"
+        if text in disabled:
+            problem = _problem_text(text, disabled[text], ctx.event_types, ctx.canonical, language)
+            line += " " + t("disabled_mark", language, problem=problem)
+        lines.append(line)
     frame = units(t("subscriptions", language, lines=""))
     return t(
         "subscriptions", language, lines=fit_lines(lines, MAX_MESSAGE_LENGTH - frame, language)
@@ -411,6 +431,67 @@ async def on_error(update: object, context: Context) -> None:
             )
         except tg.TelegramError as exc:
             logger.warning("could not apologise: %s", exc.message)
+
+
+# -- stored filters, checked again at start ------------------------------------------------
+
+
+async def check_stored_filters(
+    store: FilterCheckStore, event_types: Collection[str], canonical: Callable[[str], str | None]
+) -> list[DisabledSubscription]:
+    """Disable, with the reason, every stored filter that no longer passes (a /pattern/ stored
+    before RE2 that RE2 refuses): it must never run. Returns those disabled now."""
+
+    def problem(text: str) -> str | None:
+        try:
+            parse_filter(text, event_types, canonical)
+        except FilterError as exc:
+            return str(exc)
+        return None
+
+    disabled = await asyncio.to_thread(store.recheck_filters, problem)
+    for found in disabled:
+        logger.warning(
+            "subscription disabled chat=%s thread=%s filter=%r reason=%s",
+            found.chat_id,
+            found.thread_id,
+            found.filter,
+            found.reason,
+        )
+    return disabled
+
+
+async def tell_disabled(
+    sender: Sender,
+    store: FilterCheckStore,
+    disabled: Sequence[DisabledSubscription],
+    event_types: Collection[str],
+    canonical: Callable[[str], str | None],
+) -> None:
+    """Tell each chat, once and in its language, which of its subscriptions stopped and why;
+    a chat that cannot be told still sees it in /list."""
+    for found in disabled:
+        settings = await asyncio.to_thread(store.chat_settings, found.chat_id, found.thread_id)
+        language = settings.language or "en"
+        problem = _problem_text(found.filter, found.reason, event_types, canonical, language)
+        text = t("filter_disabled", language, line=filter_line(found.filter), problem=problem)
+        outcome = await sender.send(found.chat_id, text, thread_id=found.thread_id)
+        logger.info("told chat=%s its subscription is disabled: %s", found.chat_id, outcome)
+
+
+def _problem_text(
+    filter_text: str,
+    reason: str,
+    event_types: Collection[str],
+    canonical: Callable[[str], str | None],
+    language: str,
+) -> str:
+    """Why a stored filter is disabled, in `language` when it still fails; escaped."""
+    try:
+        parse_filter(filter_text, event_types, canonical)
+    except FilterError as exc:
+        return html.escape(exc.text(language))
+    return html.escape(reason)
 
 
 # -- shared by the handlers -----------------------------------------------------------------

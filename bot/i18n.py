@@ -64,6 +64,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh-Hans": "<b>订阅</b>\n{lines}\n\n点 ✖ 删除，或发送 /unsubscribe 加筛选条件。",
         "zh-Hant": "<b>訂閱</b>\n{lines}\n\n點 ✖ 刪除，或發送 /unsubscribe 加篩選條件。",
     },
+    "filter_disabled": {
+        "en": "⏸ This subscription no longer runs: {line}\n{problem}\n"
+        "Subscribe again with a corrected filter, or /unsubscribe it.",
+        "zh-Hans": "⏸ 这个订阅已停用：{line}\n{problem}\n"
+        "请用修改后的筛选条件重新订阅，或 /unsubscribe 删除它。",
+        "zh-Hant": "⏸ 這個訂閱已停用：{line}\n{problem}\n"
+        "請用修改後的篩選條件重新訂閱，或 /unsubscribe 刪除它。",
+    },
+    "disabled_mark": {
+        "en": "⏸ disabled: {problem}",
+        "zh-Hans": "⏸ 已停用：{problem}",
+        "zh-Hant": "⏸ 已停用：{problem}",
+    },
     "and_more": {
         "en": "…and {n} more",
         "zh-Hans": "……另有 {n} 个",

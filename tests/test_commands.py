@@ -556,3 +556,17 @@ async def test_a_time_zone_that_is_a_folder_or_too_long_is_refused_politely(
         assert len(reply.text) < 200
     assert "Asia/Shanghai" in (await ask(fake_bot, USER, "/tz asia/shanghai")).text
     assert store.chat_settings(USER, None).timezone == "Asia/Shanghai"
+
+
+@pytest.mark.usefixtures("application")
+async def test_a_disabled_subscription_is_marked_in_list(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    store.add_subscription(USER, None, "funding")
+    store.add_subscription(USER, None, r"/deal\Z/")  # Python's re took it; RE2 does not
+    store.recheck_filters(lambda text: "refused" if "\\Z" in text else None)
+
+    listed = await ask(fake_bot, USER, "/list")
+
+    assert "/subscribe funding</code>\n" in listed.text
+    assert "⏸ disabled: The /pattern/ is not a valid regular expression" in listed.text

@@ -172,6 +172,27 @@ def test_a_migration_naming_the_chat_itself_keeps_everything(store: Store) -> No
     assert [d.chat_id for d in store.due_deliveries(NOW)] == [-100]
 
 
+def test_stored_filters_rechecked_are_disabled_with_a_reason_and_come_back(store: Store) -> None:
+    store.add_subscription(1, None, "/bad/")
+    store.add_subscription(2, 4, "/bad/")
+    store.add_subscription(2, None, "funding")
+    refused = {"/bad/"}
+
+    first = store.recheck_filters(lambda text: "no good" if text in refused else None)
+
+    assert {(d.chat_id, d.thread_id, d.filter, d.reason) for d in first} == {
+        (1, None, "/bad/", "no good"),
+        (2, 4, "/bad/", "no good"),
+    }
+    assert [s.filter for s in store.active_subscriptions()] == ["funding"]  # never run
+    assert store.disabled_filters(2, 4) == {"/bad/": "no good"}
+    assert store.subscriptions(2, 4) == ["/bad/"]  # kept, to be shown and removed
+    assert store.recheck_filters(lambda text: "no good" if text in refused else None) == []
+    refused.clear()  # a later version accepts it again
+    assert store.recheck_filters(lambda text: None) == []
+    assert len(store.active_subscriptions()) == 3 and store.disabled_filters(2, 4) == {}
+
+
 def test_a_chat_may_have_so_many_subscriptions(store: Store) -> None:
     assert store.add_subscription(3, None, "a1", limit=2)
     assert store.add_subscription(3, 8, "a2", limit=2)

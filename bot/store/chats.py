@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,14 @@ class TooManySubscriptions(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"a chat may have at most {limit} subscriptions")
         self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class DisabledSubscription:
+    chat_id: int
+    thread_id: int | None
+    filter: str
+    reason: str
 
 
 class ChatStore(StoreBase):
@@ -143,7 +151,7 @@ class ChatStore(StoreBase):
         query = (
             select(subscriptions.c.chat_id, subscriptions.c.thread_id, subscriptions.c.filter)
             .join(chats, chats.c.id == subscriptions.c.chat_id)
-            .where(chats.c.active.is_(True))
+            .where(chats.c.active.is_(True), subscriptions.c.disabled.is_(None))
             .order_by(subscriptions.c.id)
         )
         with self.engine.connect() as conn:
@@ -151,6 +159,46 @@ class ChatStore(StoreBase):
                 Subscription(row.chat_id, row.thread_id or None, row.filter)
                 for row in conn.execute(query)
             ]
+
+    def recheck_filters(self, problem: Callable[[str], str | None]) -> list[DisabledSubscription]:
+        """Check every stored filter again (`problem` says what is wrong, or None): a failing
+        one is disabled with its reason, a disabled one that passes again runs again.
+        Returns the subscriptions disabled now, not those disabled before."""
+        newly: list[DisabledSubscription] = []
+        with self.engine.begin() as conn:
+            texts = conn.execute(select(subscriptions.c.filter).distinct()).scalars().all()
+            for text in texts:
+                reason = problem(text)
+                if reason is None:  # a later version accepts it again
+                    conn.execute(
+                        update(subscriptions)
+                        .where(
+                            subscriptions.c.filter == text, subscriptions.c.disabled.is_not(None)
+                        )
+                        .values(disabled=None)
+                    )
+                    continue
+                where = (subscriptions.c.filter == text, subscriptions.c.disabled.is_(None))
+                rows = conn.execute(
+                    select(subscriptions.c.chat_id, subscriptions.c.thread_id).where(*where)
+                ).all()
+                if rows:
+                    conn.execute(update(subscriptions).where(*where).values(disabled=reason))
+                newly.extend(
+                    DisabledSubscription(row.chat_id, row.thread_id or None, text, reason)
+                    for row in rows
+                )
+        return newly
+
+    def disabled_filters(self, chat_id: int, thread_id: int | None) -> dict[str, str]:
+        """This chat's (topic's) disabled filters and why, for /list."""
+        query = select(subscriptions.c.filter, subscriptions.c.disabled).where(
+            subscriptions.c.chat_id == chat_id,
+            subscriptions.c.thread_id == (thread_id or 0),
+            subscriptions.c.disabled.is_not(None),
+        )
+        with self.engine.connect() as conn:
+            return {str(row.filter): str(row.disabled) for row in conn.execute(query)}
 
     def deactivate_chat(self, chat_id: int, reason: str = "chat deactivated") -> None:
         """Blocked or kicked: the chat and its subscriptions are kept; its queue is given up.

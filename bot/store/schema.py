@@ -82,6 +82,7 @@ subscriptions = Table(
     Column("thread_id", BigInteger, nullable=False, default=0),  # 0: no forum topic
     Column("filter", Text, nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),
+    Column("disabled", Text),  # why its filter no longer runs (checked at start); None: it runs
     UniqueConstraint("chat_id", "thread_id", "filter"),
 )
 

@@ -31,6 +31,7 @@ from bot.app import load_pack
 from bot.articles import parse_article
 from bot.config import Config
 from bot.extract import extract
+from bot.filters import check_pattern
 from bot.store import Store
 
 LARGE = os.environ.get("EVENTFEED_CHAOS") == "large"
@@ -40,6 +41,14 @@ CHATS = 50
 GROUPS = 25  # chat c follows group c % GROUPS: each article alerts CHATS / GROUPS chats
 FIRST_CHAT = 5_000_000
 MAX_ENTRIES = 50
+# Issue 15: /patterns/ a backtracking engine took practically forever on, matched against every
+# article by chats of their own (no ☃ in any article: they receive nothing).
+HOSTILE_PATTERNS = (
+    "/.{0,20}.{0,20}.{0,20}.{0,20}.{0,20}.{0,20}.{0,20}.{0,20}☃/",
+    "/(.{0,20}){0,9}☃/",
+    "/(a|aa)*(b+)+☃/",
+    "/.*.*.*.*.*.*.*.*☃/",
+)
 
 
 BUYERS = (
@@ -211,6 +220,9 @@ async def test_sigkill_loses_nothing(tmp_path: Path, fake_bot: FakeBotApi) -> No
     store = Store(f"sqlite:///{layout.db}")  # the chats subscribe before anything arrives
     for c in range(CHATS):
         store.add_subscription(FIRST_CHAT + c, None, f"grp{c % GROUPS:02d}")
+    for n, pattern in enumerate(HOSTILE_PATTERNS):
+        assert check_pattern(pattern[1:-1])  # accepted: it runs, and must run fast
+        store.add_subscription(FIRST_CHAT + CHATS + n, None, pattern)
     store.close()
     run = Run(Daemon(layout), fake_bot, rng)
 
