@@ -229,6 +229,18 @@ def test_accepted_patterns_stay_fast_on_hostile_text() -> None:
         assert time.perf_counter() - started < 1.0  # a hang guard: it takes milliseconds
 
 
+def test_patterns_keep_matching_chinese_as_python_did() -> None:
+    """RE2's \\w, \\d and \\s are ASCII; a pattern stored before RE2 must mean what it meant."""
+    deal = Event("acquisition", ("微软",), "微软　收购动视暴雪，出价６９０亿美元。", "…")
+    for typed in (r"/收购\w+/", r"/微软\s收购/", r"/\d+亿/", r"/[\w]{4}，/", r"/^\W*微软/"):
+        assert parse(typed).matches(article(), deal), typed
+    assert not parse(r"/收购\W/").matches(article(), deal)
+    assert not parse(r"/暴雪\w/").matches(article(), deal)  # "，" is not a word character
+    assert parse(r"/\Q\w[\E/").matches(article("Tips: \\w[ in regexes"), deal)  # literal
+    with pytest.raises(FilterError, match=re.escape(r"missing ]: [\w")):
+        parse(r"/[\w/")  # the error quotes what the user typed
+
+
 # Issue 15: stacked bounded repetitions that Python's backtracking `re` takes practically forever
 # on (40 characters: 5 s; 80: minutes), holding the GIL. The check runs in a child process so
 # that a regression fails at the deadline instead of hanging the suite.
