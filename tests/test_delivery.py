@@ -278,6 +278,23 @@ async def test_migrated_group_moves_and_gets_the_message(rig: Rig) -> None:
     assert [s.chat_id for s in rig.store.active_subscriptions()] == [new]
 
 
+async def test_a_migration_answer_naming_the_chat_itself_keeps_its_subscriptions(
+    rig: Rig,
+) -> None:
+    """Issue 15: "migrated to" the chat's own id deleted every subscription of the chat."""
+    chat = -1001600
+    rig.store.add_subscription(chat, None, "funding")
+    rig.publish([chat])
+    rig.fake.fail_next("sendMessage", chat, "migrated", migrate_to=chat)
+
+    report = await rig.deliver()
+
+    assert report.sent == 1  # sent again to the same chat, which accepts it now
+    assert len(rig.fake.sent(chat)) == 1
+    assert rig.store.subscriptions(chat, None) == ["funding"]
+    assert [s.chat_id for s in rig.store.active_subscriptions()] == [chat]
+
+
 async def test_unparsable_html_is_resent_as_plain_text(rig: Rig) -> None:
     rig.publish([1])
     rig.fake.fail_next("sendMessage", 1, "parse_entities")
