@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ QUERY_KEYS = frozenset({"limit", "type", "actor", "q", "script"})
 _GZIP_MIN = 512  # smaller bodies gain nothing from gzip
 _GZIP_CACHE = 256  # compressed bodies kept, by ETag
 _KNOWN_FILES = 4096  # validators of served files kept, by path
+_LIMIT_RE = re.compile(r"[0-9]{1,9}")  # more asks for the most anyway (MAX_QUERY_LIMIT)
 
 
 class SiteSource(Protocol):
@@ -222,8 +224,9 @@ def parse_query(params: Mapping[str, str]) -> FeedQuery | str:
     """The RSSHub-style filters of a feed URL, or what is wrong with them."""
     limit = None
     if params.get("limit"):
-        if not params["limit"].isdigit() or int(params["limit"]) < 1:
-            return "limit must be a whole number of at least 1"
+        # ASCII digits only: str.isdigit() also passes '²' and '٣', which int() rejects or reads.
+        if not _LIMIT_RE.fullmatch(params["limit"]) or int(params["limit"]) < 1:
+            return "limit must be a whole number of at least 1, in digits 0-9"
         limit = int(params["limit"])
     script = params.get("script") or None
     if script not in (None, "hans", "hant"):
