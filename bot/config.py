@@ -76,6 +76,9 @@ class SiteConfig:
 @dataclass(frozen=True)
 class HttpConfig:
     bind: str = "127.0.0.1:8080"
+    # Open connections at most; beyond, the one idle the longest is closed (bot/connections.py).
+    max_connections: int = 512
+    idle_seconds: float = 15.0  # to send a whole request head, after opening or a response
 
     @property
     def host(self) -> str:
@@ -336,6 +339,10 @@ def _check(config: Config, where: Callable[[str], str]) -> None:
         "http.bind",
         "must be HOST:PORT such as '127.0.0.1:8080'",
     )
+    require(
+        1 <= config.http.max_connections <= 100_000, "http.max_connections", "must be 1 to 100000"
+    )
+    require(config.http.idle_seconds > 0, "http.idle_seconds", "must be more than 0")
     require(config.state.pool_size >= 1, "state.pool_size", "must be at least 1")
     require(config.state.max_overflow >= 0, "state.max_overflow", "must not be negative")
     require(

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from bot.catalog import FeedQuery
+from bot.connections import ConnectionGuard, allowed_connections, mark_busy
 from bot.pages import POLICY, HomePage, render_home
 
 # What the daemon may write under the feeds folder, and how it is served.
@@ -203,16 +204,53 @@ def make_app(
     return app
 
 
-async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Listen on host:port (port 0: any free port; see `bound_port`). The caller cleans up."""
+async def start_server(
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    max_connections: int = 512,
+    idle_seconds: float = 15.0,
+) -> web.AppRunner:
+    """Listen on host:port (port 0: any free port; see `bound_port`). The caller cleans up.
+
+    At most `max_connections` are open at once, and each must send a whole request head
+    within `idle_seconds` of opening or of its last response (see `bot.connections`)."""
+    app.middlewares.append(mark_busy)
     runner = web.AppRunner(app)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        assert runner.server is not None
+        guard = ConnectionGuard(
+            runner.server,
+            allowed_connections(max_connections),
+            idle_seconds,
+            keepalive_timeout=idle_seconds,
+        )
+        await _GuardedSite(runner, host, port, guard).start()
     except BaseException:
         await runner.cleanup()
         raise
     return runner
+
+
+class _GuardedSite(web.BaseSite):
+    """A TCP site whose connections the guard makes and counts."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, guard: ConnectionGuard):
+        super().__init__(runner)
+        self._host, self._port, self._guard = host, port, guard
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._guard, self._host, self._port, backlog=self._backlog
+        )
 
 
 def bound_port(runner: web.AppRunner) -> int:

@@ -80,6 +80,8 @@ def test_waits_are_at_most_a_year(section: str, key: str) -> None:
         ("EVENTFEED_STATE_POOL_SIZE", "0"),
         ("EVENTFEED_STATE_MAX_OVERFLOW", "-1"),
         ("EVENTFEED_STATE_URL", "state.db"),
+        ("EVENTFEED_HTTP_MAX_CONNECTIONS", "0"),
+        ("EVENTFEED_HTTP_IDLE_SECONDS", "0"),
     ],
 )
 def test_a_bad_override_names_the_environment_variable(env: str, value: str) -> None:

@@ -3,17 +3,21 @@ idle and half-sent connections, bounded work and memory per request."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
 import pytest
+from aiohttp import web
+from daemonctl import eventually
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_web import Server, _serve
 
-from bot.web import parse_query
+from bot.web import bound_port, make_app, parse_query, start_server
 
 KEYS = ["limit", "type", "actor", "q", "script", "x"]
 
@@ -57,3 +61,97 @@ async def test_no_query_string_gives_a_server_error(
         assert response.status < 500, (query, await response.text())
         if response.status == 400:
             assert (await response.text()).strip(), "a 400 says what is wrong"
+
+
+# --- connections: a cap, and a deadline for the request head (finding 9) --------------------
+
+
+def established_to(port: int) -> int:
+    """Open TCP connections whose local end is `port`: the server's side of each."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state = fields[1], fields[3]
+        if int(local.split(":")[1], 16) == port and state == "01":  # ESTABLISHED
+            count += 1
+    return count
+
+
+async def closed_by_server(reader: asyncio.StreamReader) -> bool:
+    """The server closed this connection (a 503 answer may come first)."""
+    try:
+        while await asyncio.wait_for(reader.read(4096), 0.01):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        return True
+    return True
+
+
+async def test_idle_and_half_sent_connections_are_capped_and_closed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "feeds").mkdir()
+    app = make_app(tmp_path / "feeds", lambda: {"status": "ok"})
+    runner = await start_server(app, "127.0.0.1", 0, max_connections=20, idle_seconds=1.0)
+    port = bound_port(runner)
+    url = f"http://127.0.0.1:{port}/healthz"
+    opened: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        caplog.set_level(logging.INFO)
+        for n in range(300):  # far above the cap; half silent, half a request head cut short
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            if n % 2:
+                writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            opened.append((reader, writer))
+        assert established_to(port) <= 20
+        async with aiohttp.ClientSession() as client, client.get(url) as response:
+            assert response.status == 200  # a real request still gets through
+            assert (await response.json())["status"] == "ok"
+
+        async def all_closed() -> bool:
+            return all([await closed_by_server(reader) for reader, _ in opened])
+
+        await eventually(all_closed, "the idle connections closed", within=10)
+        assert established_to(port) == 0
+        # One line about the limit, not one per connection.
+        noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(noisy) <= 2, [r.getMessage() for r in noisy]
+    finally:
+        for _, writer in opened:
+            writer.close()
+        await runner.cleanup()
+
+
+async def test_a_slow_request_is_not_closed_to_make_room(tmp_path: Path) -> None:
+    """A connection answering a request is busy: new ones wait for room or get a 503."""
+    (tmp_path / "feeds").mkdir()
+    release = asyncio.Event()
+
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app = make_app(tmp_path / "feeds", health)
+
+    async def slow(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(text="done")
+
+    app.router.add_get("/slow", slow)
+    runner = await start_server(app, "127.0.0.1", 0, max_connections=2, idle_seconds=5.0)
+    port = bound_port(runner)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as c:
+            slow_ones = [
+                asyncio.create_task(c.get(f"http://127.0.0.1:{port}/slow")) for _ in range(2)
+            ]
+            await eventually(lambda: established_to(port) == 2, "two requests in flight")
+            async with c.get(f"http://127.0.0.1:{port}/healthz") as refused:
+                assert refused.status == 503
+            release.set()
+            for task in slow_ones:
+                async with await task as response:
+                    assert await response.text() == "done"
+    finally:
+        await runner.cleanup()
