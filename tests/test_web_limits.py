@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import resource
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
@@ -12,11 +15,13 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 from aiohttp import web
-from daemonctl import eventually
+from daemonctl import ROOT, Daemon, Layout, drop, eventually
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_web import Server, _serve
 
+from bot.config import parse_config
+from bot.logs import RepeatFilter, setup_logging
 from bot.web import bound_port, make_app, parse_query, start_server
 
 KEYS = ["limit", "type", "actor", "q", "script", "x"]
@@ -155,3 +160,121 @@ async def test_a_slow_request_is_not_closed_to_make_room(tmp_path: Path) -> None
                     assert await response.text() == "done"
     finally:
         await runner.cleanup()
+
+
+def test_a_repeated_error_is_logged_once_an_interval_with_a_count() -> None:
+    now = [0.0]
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Collect()
+    handler.addFilter(RepeatFilter(interval=60, clock=lambda: now[0]))
+    logger = logging.getLogger("test.repeats")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        for n in range(36_000):  # what asyncio wrote in 20 s once accept() failed with EMFILE
+            now[0] = n / 1800
+            logger.error("socket.accept() out of system resource")
+            logger.info("scan seen=%d", n % 2)  # below WARNING: never held back
+            if n % 1000 == 0:
+                logger.warning("another problem")
+        now[0] = 61.0
+        logger.error("socket.accept() out of system resource")
+    finally:
+        logger.removeHandler(handler)
+    accepts = [line for line in lines if line.startswith("socket.accept()")]
+    assert accepts == [
+        "socket.accept() out of system resource",
+        "socket.accept() out of system resource (repeated 35999 more times since last logged)",
+    ]
+    assert lines.count("another problem") == 1
+    assert sum(line.startswith("scan seen=") for line in lines) == 36_000
+
+
+def test_the_daemon_log_holds_back_repeats() -> None:
+    setup = parse_config(None, {})
+    root = logging.getLogger()
+    kept = root.handlers[:], root.level
+    try:
+        setup_logging(setup)
+        [handler] = root.handlers
+        assert any(isinstance(f, RepeatFilter) for f in handler.filters)
+    finally:
+        root.handlers[:], level = kept
+        root.setLevel(level)
+
+
+async def test_the_daemon_keeps_serving_and_scanning_under_a_flood_of_idle_sockets(
+    tmp_path: Path,
+) -> None:
+    """The real daemon with 256 file descriptors, 400 sockets that never send a request: before
+    the cap, accept() failed with EMFILE (36,000 log lines in 20 s), /healthz stopped answering
+    and the scan could not open the database."""
+    layout = Layout(tmp_path)
+    layout.posts.mkdir(parents=True)
+    layout.config.write_text(
+        f"""
+articles: {{folder: "{layout.posts}"}}
+state: {{url: "sqlite:///{layout.db}"}}
+feeds: {{folder: "{layout.feeds}"}}
+site: {{base_url: "https://blog.example.org/", timezone: UTC}}
+http: {{bind: "127.0.0.1:{layout.port}", max_connections: 32, idle_seconds: 2}}
+scan: {{interval_seconds: 30, debounce_seconds: 0.2}}
+""",
+        encoding="utf-8",
+    )
+    daemon = Daemon(layout, token=None)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("EVENTFEED_TELEGRAM_TOKEN", None)
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    with layout.log.open("ab") as out:
+        daemon.process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "bot", "run", "--config", str(layout.config)),
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+            preexec_fn=few_files,
+        )
+    opened: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        await daemon.wait_healthy()
+        lines_before = len(daemon.log_text().splitlines())
+        for _ in range(400):
+            opened.append(await asyncio.open_connection("127.0.0.1", layout.port))
+
+        async def answering() -> bool:
+            try:
+                return await asyncio.wait_for(daemon.health(), 1) is not None
+            except TimeoutError:
+                return False
+
+        await eventually(answering, "/healthz answering during the flood", within=5)
+        sample = next((ROOT / "examples" / "articles").iterdir())
+        drop(layout.posts, sample.name, sample.read_bytes())
+
+        async def stored() -> bool:
+            health = await asyncio.wait_for(daemon.health(), 5)
+            return health is not None and health.get("articles") == 1
+
+        await eventually(stored, "the article dropped during the flood stored", within=15)
+
+        async def all_closed() -> bool:
+            return all([await closed_by_server(reader) for reader, _ in opened])
+
+        await eventually(all_closed, "the idle sockets closed", within=10)
+        flood_lines = daemon.log_text().splitlines()[lines_before:]
+        assert len(flood_lines) < 20, "\n".join(flood_lines[:40])
+    finally:
+        for _, writer in opened:
+            writer.close()
+        if daemon.running:
+            assert await daemon.stop() == 0, daemon.log_tail()
