@@ -8,8 +8,10 @@ import logging
 import os
 import resource
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -18,10 +20,13 @@ from aiohttp import web
 from daemonctl import ROOT, Daemon, Layout, drop, eventually
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_web import Server, _serve
+from sqlalchemy import event
+from test_web import Server, _serve, _stored
 
 from bot.config import parse_config
 from bot.logs import RepeatFilter, setup_logging
+from bot.model import Extraction
+from bot.store import Store
 from bot.web import bound_port, make_app, parse_query, start_server
 
 KEYS = ["limit", "type", "actor", "q", "script", "x"]
@@ -278,3 +283,82 @@ scan: {{interval_seconds: 30, debounce_seconds: 0.2}}
             writer.close()
         if daemon.running:
             assert await daemon.stop() == 0, daemon.log_tail()
+
+
+# --- bounded work per request (finding 10) --------------------------------------------------
+
+
+def _saved(store: Store, paths: list[str]) -> None:
+    base = _stored()[0]
+    for n, path in enumerate(paths):
+        store.save_article(
+            replace(base.article, path=path, title=path),
+            Extraction(base.summary, ()),
+            f"https://news.example.org/articles/{n}.html",
+            size=1,
+            mtime_ns=n,
+            content_hash=f"hash-{path}",
+            now=base.first_seen,
+            targets={},
+        )
+
+
+def plans(store: Store, run: Callable[[], object]) -> list[str]:
+    """The query plans of the statements `run` sends that read `articles`."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM articles" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    assert sent
+    found = []
+    with store.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if not sqlite:  # a handful of rows: only an unusable index makes it scan them
+            conn.exec_driver_sql("SET enable_seqscan = off")
+        for statement, parameters in sent:
+            explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+            rows = conn.exec_driver_sql(explain + statement, parameters).all()
+            found.append("\n".join(str(row[-1] if sqlite else row[0]) for row in rows))
+    return found
+
+
+def test_an_article_page_is_found_through_the_path_index(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        _saved(
+            store,
+            ["notes/a.txt", "notes/a.b.md", "notes/a/c.txt", "notes/ab.txt", "notes/a_%.txt"],
+        )
+
+        def title(stem: str) -> str | None:
+            found = store.find_article(stem=stem)
+            return None if found is None else found.article.title
+
+        assert title("notes/a") == "notes/a.txt"
+        assert title("notes/a.b") == "notes/a.b.md"
+        assert title("notes/a/c") == "notes/a/c.txt"
+        assert title("notes/a_%") == "notes/a_%.txt"
+        assert title("notes/a_") is None  # no pattern characters
+        assert title("notes/A") is None
+        assert title("notes/a\x00") is None
+        assert title("notes/\udcff") is None
+        for plan in plans(store, lambda: store.find_article(stem="notes/a")):
+            assert "SCAN articles" not in plan and "Seq Scan" not in plan, plan
+            assert "INDEX" in plan.upper(), plan
+        if store.engine.dialect.name == "postgresql":  # a range in byte order, whatever the
+            with store.engine.connect() as conn:  # database's collation (en_US ignores '.')
+                collation = conn.exec_driver_sql(
+                    "SELECT collation_name FROM information_schema.columns"
+                    " WHERE table_schema = current_schema() AND table_name = 'articles'"
+                    " AND column_name = 'path'"
+                ).scalar_one()
+            assert collation == "C"
+    finally:
+        store.close()
