@@ -4,15 +4,19 @@ idle and half-sent connections, bounded work and memory per request."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import resource
 import sys
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -21,13 +25,15 @@ from daemonctl import ROOT, Daemon, Layout, drop, eventually
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
-from test_web import Server, _serve, _stored
+from test_web import NOW, SITE, Server, _serve, _stored
 
+from bot.catalog import FeedQuery
 from bot.config import parse_config
 from bot.logs import RepeatFilter, setup_logging
 from bot.model import Extraction
+from bot.siteview import SiteView
 from bot.store import Store
-from bot.web import bound_port, make_app, parse_query, start_server
+from bot.web import GZIPPED, bound_port, make_app, parse_query, start_server
 
 KEYS = ["limit", "type", "actor", "q", "script", "x"]
 
@@ -360,5 +366,115 @@ def test_an_article_page_is_found_through_the_path_index(store_url: str) -> None
                     " AND column_name = 'path'"
                 ).scalar_one()
             assert collation == "C"
+    finally:
+        store.close()
+
+
+async def test_a_filtered_feed_searches_only_the_newest_entries(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        base = _stored()[0]
+        for n in range(30):  # article n is published n days after the first
+            article = replace(
+                base.article,
+                path=f"notes/{n:02}.txt",
+                title=f"note number {n:02}",
+                published=base.article.published + timedelta(days=n),
+            )
+            store.save_article(
+                article,
+                Extraction(base.summary, ()),
+                f"https://news.example.org/{n}.html",
+                size=1,
+                mtime_ns=n,
+                content_hash=f"hash-{n}",
+                now=base.first_seen,
+                targets={},
+            )
+        view = SiteView(store, SITE, 50, ZoneInfo("UTC"), lambda: NOW, searched=10)
+
+        async def titles(q: str) -> list[str]:
+            body = await view.query_feed("articles", "json", FeedQuery(q=q), "https://x/")
+            assert body is not None
+            return [item["title"] for item in json.loads(body)["items"]]
+
+        assert await titles("number 29") == ["note number 29"]
+        assert await titles("number 20") == ["note number 20"]  # the 10th newest
+        assert await titles("number 19") == []  # older: beyond what a filter searches
+        assert len(await titles("note number")) == 10
+    finally:
+        store.close()
+
+
+async def test_health_is_counted_off_the_event_loop_once_for_a_burst(tmp_path: Path) -> None:
+    (tmp_path / "feeds").mkdir()
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    gate = threading.Event()
+
+    def health() -> dict[str, object]:
+        threads.append(threading.get_ident())
+        assert gate.wait(10)  # the store's counts, slow: every request below arrives meanwhile
+        return {"status": "ok", "articles": 3}
+
+    app = make_app(tmp_path / "feeds", health, metrics=lambda: "m 1\n")
+    arrived = 0
+
+    @web.middleware
+    async def count(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        nonlocal arrived
+        arrived += 1
+        return await handler(request)
+
+    app.middlewares.append(count)
+    runner = await start_server(app, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{bound_port(runner)}"
+    try:
+        async with aiohttp.ClientSession() as client:
+
+            async def get(path: str) -> tuple[int, str]:
+                async with client.get(url + path) as response:
+                    return response.status, await response.text()
+
+            burst = [asyncio.create_task(get("/healthz")) for _ in range(40)]
+            await eventually(lambda: arrived == 40, "all 40 health checks arrived")
+            gate.set()
+            answers = await asyncio.gather(*burst)
+            assert {status for status, _ in answers} == {200}
+            assert all(json.loads(text)["articles"] == 3 for _, text in answers)
+            assert len(threads) == 1 and loop_thread not in threads
+            assert (await get("/healthz"))[0] == 200  # and a later one counts again
+            assert len(threads) == 2
+            assert await get("/metrics") == (200, "m 1\n")
+    finally:
+        await runner.cleanup()
+
+
+async def test_compressed_bodies_kept_are_bounded_in_bytes(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    (tmp_path / "feeds").mkdir()
+    try:
+        _saved(store, [f"notes/{n:03}.txt" for n in range(120)])
+        view = SiteView(store, SITE, 50, ZoneInfo("UTC"), lambda: NOW)
+        app = make_app(tmp_path / "feeds", lambda: {}, view, gzip_cache_bytes=64 * 1024)
+        runner = await start_server(app, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{bound_port(runner)}/feeds/articles.atom"
+        sizes, etags = [], set()
+        try:
+            async with aiohttp.ClientSession(auto_decompress=False) as client:
+                for n in range(120):  # distinct filters, as distinct bodies: each one kept
+                    async with client.get(f"{url}?limit={n + 1}&q=notes") as response:
+                        assert response.status == 200
+                        assert response.headers["Content-Encoding"] == "gzip"
+                        sizes.append(len(await response.read()))
+                        etags.add(response.headers["ETag"])
+            kept = app[GZIPPED]
+            assert kept.weight <= 64 * 1024
+            assert len(etags) == 120
+            assert sum(sizes) > 64 * 1024  # what it would have kept by count alone
+        finally:
+            await runner.cleanup()
     finally:
         store.close()
