@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import resource
 import sys
 import threading
@@ -478,3 +479,50 @@ async def test_compressed_bodies_kept_are_bounded_in_bytes(tmp_path: Path) -> No
             await runner.cleanup()
     finally:
         store.close()
+
+
+def nginx_locations(text: str) -> list[tuple[str, str, str]]:
+    """(modifier, pattern, body) of each `location` block, nested braces included."""
+    found = []
+    for match in re.finditer(r"location\s+(=|~\*?|\^~)?\s*(\S+)\s*\{", text):
+        depth, end = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            end += 1
+        found.append((match.group(1) or "", match.group(2), text[match.end() : end - 1]))
+    return found
+
+
+def nginx_route(locations: list[tuple[str, str, str]], path: str) -> str | None:
+    """The body of the block nginx picks for `path`: exact, else the longest prefix unless a
+    regex matches first (in order), as in nginx's documentation of `location`."""
+    for modifier, pattern, body in locations:
+        if modifier == "=" and pattern == path:
+            return body
+    prefixes = [
+        (pattern, modifier, body)
+        for modifier, pattern, body in locations
+        if modifier in ("", "^~") and path.startswith(pattern)
+    ]
+    longest = max(prefixes, key=lambda p: len(p[0]), default=None)
+    if longest is not None and longest[1] == "^~":
+        return longest[2]
+    for modifier, pattern, body in locations:
+        flags = re.IGNORECASE if modifier == "~*" else 0
+        if modifier.startswith("~") and re.search(pattern, path, flags):
+            return body
+    return None if longest is None else longest[2]
+
+
+@pytest.mark.parametrize("where", ["README.md", "deploy/nginx-eventfeed.conf"])
+def test_the_nginx_snippets_keep_metrics_private(where: str) -> None:
+    text = (ROOT / where).read_text(encoding="utf-8")
+    if where == "README.md":
+        [text] = re.findall(r"```nginx\n(.*?)```", text, re.DOTALL)
+    locations = nginx_locations(text)
+    assert locations
+    for path in ("/metrics", "/metrics/", "/metrics?x=1"):
+        body = nginx_route(locations, path.partition("?")[0])
+        assert body is None or ("proxy_pass" not in body and "deny all" in body), path
+    health = nginx_route(locations, "/healthz")
+    assert health is not None and "proxy_pass" in health  # still served
