@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
 from test_web import NOW, SITE, Server, _serve, _stored
+from yarl import URL
 
 from bot.catalog import FeedQuery
 from bot.config import parse_config
@@ -78,6 +79,26 @@ async def test_no_query_string_gives_a_server_error(
         assert response.status < 500, (query, await response.text())
         if response.status == 400:
             assert (await response.text()).strip(), "a 400 says what is wrong"
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    pattern=st.sampled_from(["/article/%s.html", "/articles/%s.html", "/feeds/%s.atom"]),
+    name=st.text(max_size=30),
+)
+@example(pattern="/articles/%s.html", name="a\x00b")
+@example(pattern="/article/%s.html", name="\udcff")
+async def test_no_path_gives_a_server_error(server: Server, pattern: str, name: str) -> None:
+    path = pattern % quote(name, safe="/", errors="surrogatepass")
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(URL(server.url + path, encoded=True)) as response,
+    ):
+        assert response.status < 500, (path, await response.text())
 
 
 # --- connections: a cap, and a deadline for the request head (finding 9) --------------------
