@@ -35,6 +35,7 @@ from bot.logs import RepeatFilter, setup_logging
 from bot.model import Extraction
 from bot.siteview import SiteView
 from bot.store import Store
+from bot.store.articles import ArticleSave
 from bot.web import GZIPPED, bound_port, make_app, parse_query, start_server
 
 KEYS = ["limit", "type", "actor", "q", "script", "x"]
@@ -548,3 +549,49 @@ def test_the_nginx_snippets_keep_metrics_private(where: str) -> None:
         assert body is None or ("proxy_pass" not in body and "deny all" in body), path
     health = nginx_route(locations, "/healthz")
     assert health is not None and "proxy_pass" in health  # still served
+
+
+async def test_filtered_feeds_beyond_those_waiting_get_a_503(tmp_path: Path) -> None:
+    """Two filtered feeds are made at a time and 32 wait: a burst of 60 that read a thousand
+    entries each gets 503s for the rest, which never take the default thread pool."""
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    (tmp_path / "feeds").mkdir()
+    try:
+        base = _stored()[0]
+        store.save_articles(
+            [
+                ArticleSave(
+                    replace(base.article, path=f"n/{n}.txt", title=f"note {n}"),
+                    Extraction(base.summary, ()),
+                    f"https://x/{n}",
+                    1,
+                    n,
+                    f"h{n}",
+                    base.first_seen,
+                    {},
+                )
+                for n in range(1000)
+            ]
+        )
+        view = SiteView(store, SITE, 50, ZoneInfo("UTC"), lambda: NOW)
+        app = make_app(tmp_path / "feeds", lambda: {"status": "ok"}, view)
+        runner = await start_server(app, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{bound_port(runner)}"
+        try:
+            async with aiohttp.ClientSession() as client:
+
+                async def get(path: str) -> int:
+                    async with client.get(url + path) as response:
+                        await response.read()
+                        return response.status
+
+                statuses = await asyncio.gather(
+                    *(get(f"/feeds/articles.atom?q=nothing{n}") for n in range(60))
+                )
+                assert set(statuses) == {200, 503}
+                assert statuses.count(200) >= 2 + 32
+                assert await get("/healthz") == 200
+        finally:
+            await runner.cleanup()
+    finally:
+        store.close()
