@@ -106,12 +106,11 @@ class ConnectionGuard:
             return
         self._said = now
         log.warning(
-            "http connections at the limit of %d: closed %d idle, refused %d while all were "
-            "busy (next report in %.0f s at most)",
+            "http connections at the limit of %d (http.max_connections): the longest idle "
+            "closed to make room; since the last such line closed=%d refused_all_busy=%d",
             self.limit,
             self.closed_idle,
             self.refused,
-            _SAY_EVERY,
         )
         self.closed_idle = self.refused = 0
 
