@@ -257,6 +257,8 @@ class Daemon:
             ),
             self.config.http.host,
             self.config.http.port,
+            max_connections=self.config.http.max_connections,
+            idle_seconds=self.config.http.idle_seconds,
         )
         self.http_port = bound_port(runner)
         log.info("serving feeds url=http://%s:%s/", self.config.http.host, self.http_port)

@@ -6,9 +6,11 @@ Pure: the caller reads the file and the environment and passes them in.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,9 @@ class SiteConfig:
 @dataclass(frozen=True)
 class HttpConfig:
     bind: str = "127.0.0.1:8080"
+    # Open connections at most; beyond, the one idle the longest is closed (bot/connections.py).
+    max_connections: int = 512
+    idle_seconds: float = 15.0  # to send a whole request head, after opening or a response
 
     @property
     def host(self) -> str:
@@ -160,13 +165,14 @@ def parse_config(text: str | None, env: Mapping[str, str], source: str = "<confi
                 f"{source}: unknown section '{name}'; expected one of {_names(sections)}"
             )
     built: dict[str, Any] = {}
+    origins: dict[str, str] = {}  # "section.key" → where its value came from, for errors
     for name, cls in sections.items():
         raw = doc.get(name) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{source}: '{name}' must be a mapping of keys")
-        built[name] = _build_section(name, cls, raw, env, source)
+        built[name] = _build_section(name, cls, raw, env, source, origins)
     config = Config(**built)
-    _check(config, source)
+    _check(config, lambda key: origins.get(key, f"{source}: '{key}'"))
     return config
 
 
@@ -180,7 +186,12 @@ def _names(items: Mapping[str, Any]) -> str:
 
 
 def _build_section(
-    section: str, cls: type, raw: dict[str, Any], env: Mapping[str, str], source: str
+    section: str,
+    cls: type,
+    raw: dict[str, Any],
+    env: Mapping[str, str],
+    source: str,
+    origins: dict[str, str],
 ) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
@@ -194,7 +205,7 @@ def _build_section(
         env_name = f"{ENV_PREFIX}{section}_{key}".upper()
         where = f"{source}: '{section}.{key}'"
         if env_name in env:
-            where = f"environment variable {env_name}"
+            where = origins[f"{section}.{key}"] = f"environment variable {env_name}"
             values[key] = _coerce(_from_env(env[env_name]), hint, where)
         elif key in raw:
             values[key] = _coerce(raw[key], hint, where)
@@ -232,6 +243,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if hint in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {_shown(value)}")
+        if not math.isfinite(value):  # YAML's .nan and .inf pass every comparison below
+            raise ConfigError(f"{where}: expected a finite number, got {value}")
         if hint is int and isinstance(value, float) and not value.is_integer():
             raise ConfigError(f"{where}: expected a whole number, got {value}")
         return hint(value)
@@ -257,57 +270,89 @@ def _shown(value: Any) -> str:
     return f"{kind} {value!r}" if value is not None else kind
 
 
-def _check(config: Config, source: str) -> None:
-    """Checks that need more than a type: values in range, URLs, time zones, folders."""
-    if config.feeds.max_entries < 1:
-        raise ConfigError(f"{source}: 'feeds.max_entries' must be at least 1")
-    if config.articles.max_bytes < 1:
-        raise ConfigError(f"{source}: 'articles.max_bytes' must be at least 1")
-    if config.scan.interval_seconds <= 0:
-        raise ConfigError(f"{source}: 'scan.interval_seconds' must be more than 0")
-    if config.scan.debounce_seconds < 0:
-        raise ConfigError(f"{source}: 'scan.debounce_seconds' must not be negative")
-    if config.scan.full_interval_seconds <= 0:
-        raise ConfigError(f"{source}: 'scan.full_interval_seconds' must be more than 0")
-    if not config.site.base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"{source}: 'site.base_url' must start with http:// or https://")
-    if config.feeds.websub_hub and not config.feeds.websub_hub.startswith(("http://", "https://")):
-        raise ConfigError(f"{source}: 'feeds.websub_hub' must start with http:// or https://")
-    if config.telegram.base_url and not config.telegram.base_url.startswith(
-        ("http://", "https://")
+# Longer waits overflow the event loop's timers (a crash at start, restarted forever by systemd).
+_MAX_SECONDS = 365 * 24 * 3600
+_BIND_RE = re.compile(r"(?P<host>.+):(?P<port>[0-9]{1,5})")
+
+
+def _check(config: Config, where: Callable[[str], str]) -> None:
+    """Checks that need more than a type: values in range, URLs, time zones, folders. `where`
+    names a key's origin: the file and key, or the environment variable that set it."""
+
+    def require(ok: bool, key: str, wanted: str) -> None:
+        if not ok:
+            raise ConfigError(f"{where(key)} {wanted}")
+
+    require(config.feeds.max_entries >= 1, "feeds.max_entries", "must be at least 1")
+    require(config.articles.max_bytes >= 1, "articles.max_bytes", "must be at least 1")
+    require(config.scan.interval_seconds > 0, "scan.interval_seconds", "must be more than 0")
+    require(config.scan.debounce_seconds >= 0, "scan.debounce_seconds", "must not be negative")
+    require(
+        config.scan.full_interval_seconds > 0, "scan.full_interval_seconds", "must be more than 0"
+    )
+    require(
+        config.telegram.chat_interval_seconds >= 0,
+        "telegram.chat_interval_seconds",
+        "must not be negative",
+    )
+    require(config.cluster.lease_seconds >= 1, "cluster.lease_seconds", "must be at least 1")
+    for section in dataclasses.fields(config):
+        values = getattr(config, section.name)
+        for item in dataclasses.fields(values):
+            if item.name.endswith("_seconds"):
+                seconds = getattr(values, item.name)
+                dotted = f"{section.name}.{item.name}"
+                require(seconds <= _MAX_SECONDS, dotted, f"must be at most {_MAX_SECONDS}")
+    for key, url in (
+        ("site.base_url", config.site.base_url),
+        ("feeds.websub_hub", config.feeds.websub_hub),
+        ("telegram.base_url", config.telegram.base_url),
     ):
-        raise ConfigError(f"{source}: 'telegram.base_url' must start with http:// or https://")
+        require(
+            not url or url.startswith(("http://", "https://")),
+            key,
+            "must start with http:// or https://",
+        )
     try:
         ZoneInfo(config.site.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"{source}: 'site.timezone' must be an IANA time zone such as 'Asia/Shanghai', "
+            f"{where('site.timezone')} must be an IANA time zone such as 'Asia/Shanghai', "
             f"got {config.site.timezone!r}"
         ) from None
-    if config.telegram.max_per_second <= 0 or config.telegram.group_per_minute < 1:
-        raise ConfigError(
-            f"{source}: 'telegram.max_per_second' and 'telegram.group_per_minute' must be positive"
-        )
-    if not 1 <= config.telegram.max_subscriptions <= 100:  # /list has a ✖ button for each
-        raise ConfigError(f"{source}: 'telegram.max_subscriptions' must be from 1 to 100")
-    if config.telegram.chat_interval_seconds < 0:
-        raise ConfigError(f"{source}: 'telegram.chat_interval_seconds' must not be negative")
-    if config.cluster.lease_seconds < 1:
-        raise ConfigError(f"{source}: 'cluster.lease_seconds' must be at least 1")
-    if config.cluster.instance is not None and len(config.cluster.instance) > 100:
-        raise ConfigError(f"{source}: 'cluster.instance' must be at most 100 characters")
-    if config.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ConfigError(f"{source}: 'log.level' must be DEBUG, INFO, WARNING or ERROR")
-    if config.log.format not in ("keyvalue", "json"):
-        raise ConfigError(f"{source}: 'log.format' must be keyvalue or json")
-    host, sep, port = config.http.bind.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"{source}: 'http.bind' must be HOST:PORT such as '127.0.0.1:8080'")
-    if config.state.pool_size < 1 or config.state.max_overflow < 0:
-        raise ConfigError(
-            f"{source}: 'state.pool_size' must be at least 1 and 'state.max_overflow' not negative"
-        )
-    if "://" not in config.state.url:
-        raise ConfigError(
-            f"{source}: 'state.url' must be a database URL such as 'sqlite:///state/eventfeed.db'"
-        )
+    require(config.telegram.max_per_second > 0, "telegram.max_per_second", "must be positive")
+    require(config.telegram.group_per_minute >= 1, "telegram.group_per_minute", "must be positive")
+    require(  # /list has a ✖ button for each
+        1 <= config.telegram.max_subscriptions <= 100,
+        "telegram.max_subscriptions",
+        "must be from 1 to 100",
+    )
+    instance = config.cluster.instance
+    require(
+        instance is None or len(instance) <= 100,
+        "cluster.instance",
+        "must be at most 100 characters",
+    )
+    require(
+        config.log.level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
+        "log.level",
+        "must be DEBUG, INFO, WARNING or ERROR",
+    )
+    require(config.log.format in ("keyvalue", "json"), "log.format", "must be keyvalue or json")
+    bind = _BIND_RE.fullmatch(config.http.bind)
+    require(
+        bind is not None and 0 < int(bind["port"]) < 65536,
+        "http.bind",
+        "must be HOST:PORT such as '127.0.0.1:8080'",
+    )
+    require(
+        1 <= config.http.max_connections <= 100_000, "http.max_connections", "must be 1 to 100000"
+    )
+    require(config.http.idle_seconds > 0, "http.idle_seconds", "must be more than 0")
+    require(config.state.pool_size >= 1, "state.pool_size", "must be at least 1")
+    require(config.state.max_overflow >= 0, "state.max_overflow", "must not be negative")
+    require(
+        "://" in config.state.url,
+        "state.url",
+        "must be a database URL such as 'sqlite:///state/eventfeed.db'",
+    )

@@ -6,6 +6,10 @@ import json
 import logging
 import re
 import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 from bot.config import Config
 
@@ -40,6 +44,46 @@ class TokenRedactor(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """The same warning or error (logger, level and text) at most once per `interval`; the
+    next one after it says how many were left out. Attach to the handlers.
+
+    When the process ran out of file descriptors, asyncio logged every failed accept with its
+    traceback: 36,000 lines in 20 s, drowning the one line that said why."""
+
+    def __init__(
+        self,
+        interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        remembered: int = 1024,
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self.clock = clock
+        self.remembered = remembered
+        self._seen: OrderedDict[tuple[str, int, str], tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()  # handlers filter before they take their own lock
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, record.getMessage())
+        now = self.clock()
+        with self._lock:
+            said = self._seen.get(key)
+            if said is not None and now - said[0] < self.interval:
+                self._seen[key] = (said[0], said[1] + 1)
+                return False
+            self._seen[key] = (now, 0)
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.remembered:
+                self._seen.popitem(last=False)
+        if said is not None and said[1]:
+            record.msg = f"{key[2]} (repeated {said[1]} more times since last logged)"
+            record.args = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line (`log.format: json`), for log shippers that parse JSON."""
 
@@ -61,6 +105,7 @@ def setup_logging(config: Config, level: int | None = None) -> None:
     json_lines = config.log.format == "json"
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(FORMAT))
     token = config.telegram.token
+    handler.addFilter(RepeatFilter())  # first: a repeat left out costs no redaction
     handler.addFilter(TokenRedactor(token.reveal() if token else None))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -1,10 +1,11 @@
-"""A small thread-safe LRU map whose size a long piece of work can raise for its duration."""
+"""A small thread-safe LRU map whose size a long piece of work can raise for its duration, and
+which can also be bounded by the total weight of its values (e.g. bytes)."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
@@ -16,10 +17,17 @@ class Lru(Generic[K, V]):
     """The `size` most recently used values by key. The web server's threads share the
     caches built on it, hence the lock."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(
+        self, size: int, weigh: Callable[[V], int] | None = None, max_weight: int = 0
+    ) -> None:
+        """`weigh` and `max_weight`: also keep the values' total weight within `max_weight`
+        (a value heavier than that alone is not kept)."""
         self.size = size
         self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
+        self._weigh = weigh
+        self.max_weight = max_weight
+        self.weight = 0  # the values' total weight, when they are weighed
 
     def __len__(self) -> int:
         return len(self._items)
@@ -33,6 +41,9 @@ class Lru(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         with self._lock:
+            if self._weigh is not None:
+                old = self._items.get(key)
+                self.weight += self._weigh(value) - (0 if old is None else self._weigh(old))
             self._items[key] = value
             self._items.move_to_end(key)
             self._trim(self.size)
@@ -51,5 +62,9 @@ class Lru(Generic[K, V]):
                 self._trim(normal)
 
     def _trim(self, size: int) -> None:
-        while len(self._items) > size:
-            self._items.popitem(last=False)
+        while len(self._items) > size or (
+            self._weigh is not None and self.weight > self.max_weight
+        ):
+            _, value = self._items.popitem(last=False)
+            if self._weigh is not None:
+                self.weight -= self._weigh(value)

@@ -13,17 +13,20 @@ import gzip
 import hashlib
 import json
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
 from bot.catalog import FeedQuery
+from bot.connections import ConnectionGuard, allowed_connections, mark_busy
+from bot.lru import Lru
 from bot.pages import POLICY, HomePage, render_home
 
 # What the daemon may write under the feeds folder, and how it is served.
@@ -40,7 +43,15 @@ FEED_SUFFIXES = (".atom", ".rss", ".json")
 QUERY_KEYS = frozenset({"limit", "type", "actor", "q", "script"})
 _GZIP_MIN = 512  # smaller bodies gain nothing from gzip
 _GZIP_CACHE = 256  # compressed bodies kept, by ETag
+# ... and their bytes at most: 120 distinct `?limit=1000&q=` feeds, gzipped, took 100 MB.
+GZIP_CACHE_BYTES = 16 * 1024 * 1024
+_GZIP_IN_THREAD = 64 * 1024  # larger bodies are compressed off the event loop
+# Filtered feeds computed at once (each reads up to `SiteView.searched` entries in a thread),
+# and waiting: beyond, a 503, so that they never take every thread of the default pool.
+_FILTERS_AT_ONCE = 2
+_FILTERS_WAITING = 32
 _KNOWN_FILES = 4096  # validators of served files kept, by path
+_LIMIT_RE = re.compile(r"[0-9]{1,9}")  # more asks for the most anyway (MAX_QUERY_LIMIT)
 
 
 class SiteSource(Protocol):
@@ -77,20 +88,31 @@ class _Known:
     modified: datetime
 
 
+GZIPPED = web.AppKey("gzipped", Lru[str, bytes])  # the compressed bodies kept
+
+
 def make_app(
     feeds_folder: Path,
     health: Callable[[], Mapping[str, object]],
     source: SiteSource | None = None,
     metrics: Callable[[], str] | None = None,
     max_age: int = 60,
+    gzip_cache_bytes: int = GZIP_CACHE_BYTES,
 ) -> web.Application:
-    """The aiohttp application; nothing is read until a request arrives."""
+    """The aiohttp application; nothing is read until a request arrives.
+
+    `health` and `metrics` run in a thread (they read the store), one call at a time: requests
+    arriving meanwhile share its answer."""
     root = feeds_folder
     cache_control = f"public, max-age={max(int(max_age), 0)}"
-    compressed: OrderedDict[str, bytes] = OrderedDict()
+    compressed: Lru[str, bytes] = Lru(_GZIP_CACHE, weigh=len, max_weight=gzip_cache_bytes)
     known: OrderedDict[str, _Known] = OrderedDict()
+    current_health = _Shared(health)
+    current_metrics = None if metrics is None else _Shared(metrics)
+    filtering = asyncio.Semaphore(_FILTERS_AT_ONCE)
+    waiting = 0  # filtered feeds asked for and not yet computing
 
-    def respond(
+    async def respond(
         request: web.Request, found: _Body, content_type: str, size: int | None = None
     ) -> web.Response:
         headers = {
@@ -109,7 +131,7 @@ def make_app(
             headers["Content-Type"] = content_type
             body = found.body
             if gzipped:
-                body = _gzip(compressed, found)
+                body = await _gzip(compressed, found)
                 headers["Content-Encoding"] = "gzip"
             response = web.Response(body=body, headers=headers)
         response.etag = etag
@@ -130,9 +152,11 @@ def make_app(
         if cached is not None:  # a 304, or a gzipped body made before: no thread, no read
             head = _Body(b"", cached.etag, cached.modified)
             if _not_modified(request, head) or (
-                cached.etag in compressed and cached.stat[1] >= _GZIP_MIN and _accepts_gzip(request)
+                cached.stat[1] >= _GZIP_MIN
+                and _accepts_gzip(request)
+                and compressed.get(cached.etag) is not None
             ):
-                return respond(request, head, content_type, size=cached.stat[1])
+                return await respond(request, head, content_type, size=cached.stat[1])
         read = await asyncio.to_thread(_read_file, root, rel)
         if read is None:
             known.pop(rel, None)
@@ -141,7 +165,7 @@ def make_app(
         known.move_to_end(rel)
         while len(known) > _KNOWN_FILES:
             known.popitem(last=False)
-        return respond(request, found, content_type)
+        return await respond(request, found, content_type)
 
     async def filtered(request: web.Request, rel: str, suffix: str) -> web.Response:
         assert source is not None
@@ -150,24 +174,39 @@ def make_app(
             raise web.HTTPBadRequest(text=query)
         name = rel.removesuffix(suffix)
         self_url = f"{source.base_url}feeds/{quote(rel)}?{canonical_query(query)}"
-        body = await source.query_feed(name, suffix[1:], query, self_url)
+        nonlocal waiting
+        if waiting >= _FILTERS_WAITING:
+            raise web.HTTPServiceUnavailable(
+                text="too many filtered feeds asked for at once; try again shortly",
+                headers={"Retry-After": "5"},
+            )
+        waiting += 1
+        try:
+            await filtering.acquire()
+        finally:
+            waiting -= 1  # acquired, or the client went away while waiting
+        try:
+            body = await source.query_feed(name, suffix[1:], query, self_url)
+        finally:
+            filtering.release()
         if body is None:
             raise web.HTTPNotFound()
         on_disk = await asyncio.to_thread(_read_file, root, rel)
         modified = on_disk[0].modified if on_disk is not None else None
         found = _Body(body, hashlib.sha256(body).hexdigest()[:32], modified)
-        return respond(request, found, _content_type(request, suffix))
+        return await respond(request, found, _content_type(request, suffix))
 
     async def healthz(request: web.Request) -> web.Response:
         """Report the daemon's health as JSON."""
-        body = json.dumps(dict(health()), ensure_ascii=False, default=str, sort_keys=True)
+        report = await current_health()
+        body = json.dumps(dict(report), ensure_ascii=False, default=str, sort_keys=True)
         return web.json_response(text=body, headers={"Cache-Control": "no-store"})
 
     async def metrics_text(request: web.Request) -> web.Response:
         """Prometheus text format."""
-        if metrics is None:
+        if current_metrics is None:
             raise web.HTTPNotFound()
-        text = await asyncio.to_thread(metrics)
+        text = await current_metrics()
         headers = {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
         return web.Response(text=text, headers=headers | {"Cache-Control": "no-store"})
 
@@ -192,6 +231,7 @@ def make_app(
         return _html(found)
 
     app = web.Application()
+    app[GZIPPED] = compressed
     app.router.add_get("/", home)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_text)
@@ -201,16 +241,53 @@ def make_app(
     return app
 
 
-async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Listen on host:port (port 0: any free port; see `bound_port`). The caller cleans up."""
+async def start_server(
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    max_connections: int = 512,
+    idle_seconds: float = 15.0,
+) -> web.AppRunner:
+    """Listen on host:port (port 0: any free port; see `bound_port`). The caller cleans up.
+
+    At most `max_connections` are open at once, and each must send a whole request head
+    within `idle_seconds` of opening or of its last response (see `bot.connections`)."""
+    app.middlewares.append(mark_busy)
     runner = web.AppRunner(app)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        assert runner.server is not None
+        guard = ConnectionGuard(
+            runner.server,
+            allowed_connections(max_connections),
+            idle_seconds,
+            keepalive_timeout=idle_seconds,
+        )
+        await _GuardedSite(runner, host, port, guard).start()
     except BaseException:
         await runner.cleanup()
         raise
     return runner
+
+
+class _GuardedSite(web.BaseSite):
+    """A TCP site whose connections the guard makes and counts."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, guard: ConnectionGuard):
+        super().__init__(runner)
+        self._host, self._port, self._guard = host, port, guard
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._guard, self._host, self._port, backlog=self._backlog
+        )
 
 
 def bound_port(runner: web.AppRunner) -> int:
@@ -222,8 +299,9 @@ def parse_query(params: Mapping[str, str]) -> FeedQuery | str:
     """The RSSHub-style filters of a feed URL, or what is wrong with them."""
     limit = None
     if params.get("limit"):
-        if not params["limit"].isdigit() or int(params["limit"]) < 1:
-            return "limit must be a whole number of at least 1"
+        # ASCII digits only: str.isdigit() also passes '²' and '٣', which int() rejects or reads.
+        if not _LIMIT_RE.fullmatch(params["limit"]) or int(params["limit"]) < 1:
+            return "limit must be a whole number of at least 1, in digits 0-9"
         limit = int(params["limit"])
     script = params.get("script") or None
     if script not in (None, "hans", "hant"):
@@ -330,16 +408,43 @@ def _accepts_gzip(request: web.Request) -> bool:
     return False
 
 
-def _gzip(cache: OrderedDict[str, bytes], found: _Body) -> bytes:
+async def _gzip(cache: Lru[str, bytes], found: _Body) -> bytes:
     body = cache.get(found.etag)
     if body is None:
         assert found.body, "only a body made before is served from its validators"
-        body = gzip.compress(found.body, compresslevel=6, mtime=0)  # mtime=0: stable bytes
-        cache[found.etag] = body
-        while len(cache) > _GZIP_CACHE:
-            cache.popitem(last=False)
-    cache.move_to_end(found.etag)
+        if len(found.body) >= _GZIP_IN_THREAD:
+            body = await asyncio.to_thread(_compress, found.body)
+        else:
+            body = _compress(found.body)
+        cache.put(found.etag, body)
     return body
+
+
+def _compress(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=6, mtime=0)  # mtime=0: stable bytes
+
+
+T = TypeVar("T")
+
+
+class _Shared(Generic[T]):
+    """`make()` run in a thread, one call at a time: callers arriving while it runs share its
+    answer (a burst of health checks runs the store's counts once, never on the event loop)."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._running: asyncio.Future[T] | None = None
+
+    async def __call__(self) -> T:
+        if self._running is None:
+            self._running = asyncio.ensure_future(asyncio.to_thread(self._make))
+            self._running.add_done_callback(self._done)
+        return await asyncio.shield(self._running)
+
+    def _done(self, made: asyncio.Future[T]) -> None:
+        self._running = None
+        if not made.cancelled():
+            made.exception()  # its callers saw it; none left is no reason for a warning
 
 
 def _html(body: str) -> web.Response:

@@ -42,6 +42,8 @@ def test_unit_runs_sandboxed_as_its_own_user_and_restarts() -> None:
     assert unit["EnvironmentFile"] == ["/etc/eventfeed/eventfeed.env"]  # the token
     assert "TOKEN" not in "".join(unit["ExecStart"] + unit["Environment"])
     assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    # Far above http.max_connections (512) and the daemon's own files (issue 15, finding 9).
+    assert int(unit["LimitNOFILE"][0]) >= 4 * 1024
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")

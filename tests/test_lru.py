@@ -22,3 +22,15 @@ def test_holding_keeps_more_within_the_block_then_shrinks_back() -> None:
         assert len(lru) == 5
     assert len(lru) == 2 and lru.size == 2
     assert [lru.get(n) for n in range(5)] == [None, None, None, 3, 4]
+
+
+def test_weighed_values_stay_within_their_total() -> None:
+    lru: Lru[str, bytes] = Lru(100, weigh=len, max_weight=10)
+    for n in range(20):
+        lru.put(f"k{n}", b"x" * 4)
+        assert lru.weight <= 10
+    assert len(lru) == 2 and lru.weight == 8
+    lru.put("k19", b"y")  # replacing a value counts only the new one
+    assert lru.weight == 5
+    lru.put("huge", b"z" * 11)  # heavier than the bound alone: not kept
+    assert lru.get("huge") is None and lru.weight == 0

@@ -601,18 +601,22 @@ class ArticleStore(FeedIndexStore):
     ) -> StoredArticle | None:
         """A published article by uid, or by its path without extension (the daemon's own
         article pages use that path)."""
-        query = select(articles).where(articles.c.status == "ok")
-        if uid is not None:
-            query = query.where(articles.c.uid == uid)
-        elif stem is not None:
-            like = stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(
-                (articles.c.path == stem) | articles.c.path.like(f"{like}.%", escape="\\")
-            )
-        else:
+        key = uid if uid is not None else stem
+        if key is None or not _storable(key):  # from a URL: no stored path or uid is like it
             return None
+        query = select(articles).where(articles.c.status == "ok").order_by(articles.c.id).limit(1)
+        if uid is not None:
+            lookups = [query.where(articles.c.uid == uid)]
+        else:
+            assert stem is not None
+            # The path itself, else PATH.anything: the paths from "PATH." up to "PATH/" ('/'
+            # follows '.'), a range of the unique index, in byte order on both backends.
+            lookups = [
+                query.where(articles.c.path == stem),
+                query.where(articles.c.path >= f"{stem}.", articles.c.path < f"{stem}/"),
+            ]
         with self.engine.connect() as conn:
-            row = conn.execute(query.order_by(articles.c.id).limit(1)).first()
+            row = next((r for q in lookups if (r := conn.execute(q).first()) is not None), None)
             if row is None:
                 return None
             by_article = self._events_of(conn, [row.id])
@@ -647,6 +651,15 @@ class ArticleStore(FeedIndexStore):
             "events": n_events - n_inactive,
             "failed_files": n_failed,
         }
+
+
+def _storable(text: str) -> bool:
+    """Text a database takes: UTF-8 without NUL (PostgreSQL refuses NUL in text)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, as a URL's invalid UTF-8 decodes to
+        return False
+    return "\x00" not in text
 
 
 class _ArticleMemo(Lru[int, tuple[Any, StoredArticle]]):

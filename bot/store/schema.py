@@ -25,7 +25,11 @@ articles = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("uid", String(64), nullable=False, unique=True),
-    Column("path", Text, nullable=False, unique=True),
+    # Compared byte by byte on both backends (as SQLite does), so that the unique index serves
+    # the range of paths `find_article` asks for: /articles/PATH.html is PATH plus any extension.
+    Column(
+        "path", Text().with_variant(Text(collation="C"), "postgresql"), nullable=False, unique=True
+    ),
     Column("size", BigInteger, nullable=False, default=0),
     Column("mtime_ns", BigInteger, nullable=False, default=0),
     Column("content_hash", String(64), nullable=False),
