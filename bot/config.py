@@ -112,6 +112,8 @@ class ExtractConfig:
     rules: Path | None = None  # None: the rule pack shipped in bot/defaults
     aliases: Path | None = None
     rates: Path | None = None
+    max_chars: int = 50_000  # characters of an article's text analysed for events
+    budget_seconds: float = 10.0  # the daemon stops analysing a file after this long
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,10 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: 'feeds.max_entries' must be at least 1")
     if config.articles.max_bytes < 1:
         raise ConfigError(f"{source}: 'articles.max_bytes' must be at least 1")
+    if config.extract.max_chars < 1_000:
+        raise ConfigError(f"{source}: 'extract.max_chars' must be at least 1000")
+    if not 0 < config.extract.budget_seconds <= 3600:  # also refuses .nan
+        raise ConfigError(f"{source}: 'extract.budget_seconds' must be more than 0, at most 3600")
     if config.scan.interval_seconds <= 0:
         raise ConfigError(f"{source}: 'scan.interval_seconds' must be more than 0")
     if config.scan.debounce_seconds < 0:
