@@ -120,9 +120,14 @@ def slow_bodies(size: int) -> dict[str, str]:
     }
 
 
-def large_cases(max_bytes: int) -> dict[str, bytes]:
-    """Generated at test time: too large to keep, or slow to keep in git."""
-    return {
+def large_cases(max_bytes: int, slow_size: int = 200_000) -> dict[str, bytes]:
+    """Generated at test time: too large to keep, or slow to keep in git. The slow shapes
+    (see `slow_bodies`) are `slow_size` characters each."""
+    slow = {
+        f"slow-{name}.md": post(f"Slow {name}", body)
+        for name, body in slow_bodies(slow_size).items()
+    }
+    return slow | {
         "huge.md": b"---\ntitle: Huge\n---\n" + b"x" * (max_bytes + 1024),
         "one-long-line.txt": ("Orion Holdings acquires Quartz Systems " * 140_000)[
             : 5 * 1024 * 1024
