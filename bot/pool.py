@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -270,14 +271,8 @@ class Analyser(AnalysisPool):
     def _wait(self, future: Future[list[Analysis]], alone: list[Any]) -> list[Analysis] | Failure:
         """The chunk's analyses, or why there are none."""
         try:
-            if len(alone) != 1 or self.on_slow is None:
-                return future.result()
-            try:
-                return future.result(timeout=self.slow_after)
-            except TimeoutError:
-                if future.done():  # ran over its budget, in less than `slow_after`
-                    raise
-            self.on_slow(alone[0])
+            if len(alone) == 1 and self.on_slow is not None and self._runs_long(future):
+                self.on_slow(alone[0])
             return future.result()
         except TimeoutError:
             return Failure(
@@ -286,6 +281,19 @@ class Analyser(AnalysisPool):
             )
         except pebble.ProcessExpired as exc:
             return Failure(f"analysis stopped: its worker process ended (exit code {exc.exitcode})")
+
+    def _runs_long(self, future: Future[list[Analysis]]) -> bool:
+        """Whether the task is still running `slow_after` seconds after a worker took it (a
+        file waiting behind others is not slow)."""
+        started: float | None = None
+        while not future.done():
+            if started is None and future.running():
+                started = time.monotonic()
+            if started is not None and time.monotonic() - started >= self.slow_after:
+                return True
+            with contextlib.suppress(TimeoutError):
+                future.result(timeout=0.05)
+        return False
 
 
 # -- in the worker processes --------------------------------------------------------------
