@@ -436,8 +436,12 @@ class Daemon:
         elif self._changed is not None:  # a scan waiting for the lock takes these too
             self._changed |= paths
         else:
-            self._changed = set(paths)
-            await self.scan(self._take_changed)
+            mine = self._changed = set(paths)
+            try:
+                await self.scan(self._take_changed)
+            finally:
+                if self._changed is mine:  # never taken (cancelled): the next change scans
+                    self._changed = None
 
     def _take_changed(self) -> set[str]:
         """The files changed since a scan started waiting: one scan, not one per batch (a
