@@ -163,14 +163,20 @@ class Pipeline:
                 analysed = ((f, None if j is None else pool.analyse(j, self.pack)) for f, j in jobs)
             batch: list[tuple[_File, ArticleSave]] = []
             since = 0.0  # when the batch's first article was analysed
+            small = sum(1 for info in ordered if info.size < pool.ALONE)  # these come first
             for done, (found, analysis) in enumerate(analysed):
                 if progress is not None:  # (files checked, files to check): for long first scans
                     progress(done, len(ordered))
                 if isinstance(analysis, tuple):
                     batch.append((found, self._to_save(found, *analysis, subscriptions)))
                     since = since if len(batch) > 1 else time.monotonic()
-                    # Stored once full, or once a file slow to analyse has kept it waiting.
-                    if len(batch) >= self.batch or time.monotonic() - since > BATCH_WAIT:
+                    # Stored once full, before the large files, or once a file slow to
+                    # analyse has kept it waiting.
+                    if (
+                        len(batch) >= self.batch
+                        or done + 1 == small
+                        or time.monotonic() - since > BATCH_WAIT
+                    ):
                         self._store(batch, report)
                         batch = []
                     continue
