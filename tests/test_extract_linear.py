@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from bot.articles import parse_article
 from bot.extract import extract, load_rule_pack
-from bot.extract.entities import _ends_of
+from bot.extract.dates import _Spans
+from bot.extract.entities import Mention, _ends_of, _Taken
 from bot.extract.sentences import _unlink, _without_autolinks
 from bot.rulefiles import default_documents
 
@@ -69,3 +70,29 @@ def test_links_are_removed_as_the_patterns_did(text: str) -> None:
     assert _unlink(text, "![") == _IMAGE_RE.sub(" ", text)
     assert _unlink(text, "[") == _LINK_RE.sub(r"\1", text)
     assert _without_autolinks(text) == _AUTOLINK_RE.sub(" ", text)
+
+
+spans = st.lists(st.tuples(st.integers(0, 60), st.integers(1, 8)), max_size=30)
+
+
+@settings(max_examples=300)
+@given(spans, spans)
+def test_overlaps_are_found_as_a_pass_over_every_span_finds_them(
+    taken: list[tuple[int, int]], asked: list[tuple[int, int]]
+) -> None:
+    """Mentions may overlap one another; dates are taken only when they overlap none."""
+    mentions = [Mention(start, start + size, "x", "org", False) for start, size in taken]
+    index = _Taken(mentions)
+    dates, kept = _Spans(), []
+    for start, size in taken:
+        overlapping = any(start < e and s < start + size for s, e in kept)
+        assert dates.overlaps(start, start + size) == overlapping
+        if not overlapping:
+            kept.append((start, start + size))
+            dates.add(start, start + size)
+    for start, size in asked:
+        m = Mention(start, start + size, "y", "org", False)
+        assert index.overlaps(m) == any(m.start < o.end and o.start < m.end for o in mentions)
+        assert dates.overlaps(start, start + size) == any(
+            start < e and s < start + size for s, e in kept
+        )
