@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,6 +133,7 @@ def build_pipeline(config: Config, store: Store, pack: RulePack) -> Pipeline:
         feeds_folder=config.feeds.folder,
         max_entries=config.feeds.max_entries,
         clock=lambda: datetime.now(UTC),
+        max_chars=config.extract.max_chars,
     )
 
 
@@ -156,6 +157,7 @@ class Daemon:
         self.pack = pack
         self.store = Store.open(config.state)
         self.pipeline = build_pipeline(config, self.store, pack)
+        self.pipeline.budget = config.extract.budget_seconds  # analysis in worker processes
         self.health = Health()
         self._feeds_error: str | None = None  # the last feed write failed: retried every scan
         self.metrics = Metrics()
@@ -199,6 +201,7 @@ class Daemon:
         self._watcher_failed = False  # said once in the log
         self._watcher: FolderWatcher | None = None
         self._folder_missing = False  # the last scan found no articles folder
+        self._changed: set[str] | None = None  # files changed meanwhile (see _on_change)
         self.reloader = Reloader(self._load_again, self._apply_reload, self._reload_files(config))
 
     @property
@@ -235,6 +238,8 @@ class Daemon:
             self.pack = pack
             self.pipeline.pack = pack
             self.pipeline._filters.clear()  # filters resolve aliases and types with the pack
+            self.pipeline.max_chars = config.extract.max_chars
+            self.pipeline.budget = config.extract.budget_seconds
         routes = config.telegram.routes
         if self.application is not None and self.leading and routes != self.config.telegram.routes:
             await apply_routes(self.store, routes, pack)
@@ -247,6 +252,7 @@ class Daemon:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        self.pipeline.on_queued = lambda: loop.call_soon_threadsafe(self._wake_delivery.set)
         runner = await start_server(
             make_app(
                 self.config.feeds.folder,
@@ -311,6 +317,7 @@ class Daemon:
             await self.membership.leave()
             await self._stop_telegram()
             await runner.cleanup()
+            self.pipeline.close()
             self.store.close()
 
     async def _finish(self, delivery: asyncio.Task[None] | None) -> None:
@@ -329,13 +336,14 @@ class Daemon:
 
     async def scan(
         self,
-        paths: set[str] | None,
+        paths: set[str] | Callable[[], set[str]] | None,
         progress: ProgressHook | None = None,
         *,
         safety_net: bool = False,
     ) -> ScanReport:
         """One scan at a time; feeds are rewritten when anything changed. `paths` None: in
-        full, or with `safety_net` the cheaper pass of `Pipeline.rescan`."""
+        full, or with `safety_net` the cheaper pass of `Pipeline.rescan`; a function: the
+        paths it gives once the scan's turn comes."""
 
         def checkpoint(done: int, total: int) -> None:
             if self._stop.is_set() or not self.leading:
@@ -344,6 +352,8 @@ class Daemon:
                 progress(done, total)
 
         async with self._scan_lock:
+            if callable(paths):
+                paths = paths()
             if not self.leading:  # another instance scans and writes the feeds
                 return ScanReport()
             started = time.monotonic()
@@ -435,7 +445,23 @@ class Daemon:
         return self._published and (self.config.feeds.folder / "events.atom").exists()
 
     async def _on_change(self, paths: set[str]) -> None:
-        await self.scan(None if FULL_SCAN in paths else paths)
+        if FULL_SCAN in paths:
+            await self.scan(None)
+        elif self._changed is not None:  # a scan waiting for the lock takes these too
+            self._changed |= paths
+        else:
+            mine = self._changed = set(paths)
+            try:
+                await self.scan(self._take_changed)
+            finally:
+                if self._changed is mine:  # never taken (cancelled): the next change scans
+                    self._changed = None
+
+    def _take_changed(self) -> set[str]:
+        """The files changed since a scan started waiting: one scan, not one per batch (a
+        file arriving behind many would wait for each of their scans)."""
+        changed, self._changed = self._changed or set(), None
+        return changed
 
     @property
     def _rescan_parts(self) -> int:
@@ -724,5 +750,6 @@ async def run_once(config: Config, pack: RulePack) -> int:
             )
     finally:
         await daemon._stop_telegram()
+        daemon.pipeline.close()
         daemon.store.close()
     return 1 if report.failed or daemon.health.last_error else 0

@@ -109,7 +109,7 @@ def _extract(paths: Sequence[Path], fmt: str, config_path: Path | None) -> int:
             status = 1
             continue
         try:
-            extraction = extract(article, pack)
+            extraction = extract(article, pack, config.extract.max_chars)
         except Exception as exc:  # one article's bug must not hide the others' results
             print(
                 f"eventfeed: {path}: extraction failed: {type(exc).__name__}: {exc}",

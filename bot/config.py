@@ -118,6 +118,8 @@ class ExtractConfig:
     rules: Path | None = None  # None: the rule pack shipped in bot/defaults
     aliases: Path | None = None
     rates: Path | None = None
+    max_chars: int = 50_000  # characters of an article's text analysed for events
+    budget_seconds: float = 10.0  # the daemon stops analysing a file after this long
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,9 @@ def _check(config: Config, where: Callable[[str], str]) -> None:
 
     require(config.feeds.max_entries >= 1, "feeds.max_entries", "must be at least 1")
     require(config.articles.max_bytes >= 1, "articles.max_bytes", "must be at least 1")
+    require(config.extract.max_chars >= 1_000, "extract.max_chars", "must be at least 1000")
+    require(config.extract.budget_seconds > 0, "extract.budget_seconds", "must be more than 0")
+    require(config.extract.budget_seconds <= 3600, "extract.budget_seconds", "must be at most 3600")
     require(config.scan.interval_seconds > 0, "scan.interval_seconds", "must be more than 0")
     require(config.scan.debounce_seconds >= 0, "scan.debounce_seconds", "must not be negative")
     require(

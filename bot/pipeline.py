@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -32,7 +33,12 @@ from bot.store.articles import ArticleSave
 log = logging.getLogger(__name__)
 
 POOL_MIN = 50  # files to parse before a scan starts worker processes (see `bot.pool`)
+# What a file whose analysis is still running says until it ends (see _analysis_started).
+UNFINISHED = (
+    "analysis did not finish: the daemon stopped during it (tried again when the file changes)"
+)
 BATCH = 100  # articles a scan stores per transaction
+BATCH_WAIT = 0.25  # seconds an analysed article waits for the rest of its batch, at most
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,13 @@ class Pipeline:
     clock: Callable[[], datetime]
     pool_from: int = POOL_MIN  # files to analyse before a scan starts worker processes
     batch: int = BATCH  # articles a scan stores per transaction
+    max_chars: int | None = None  # of an article's text analysed for events
+    # None: analysis in this process (tools, tests). A number (the daemon): every file is
+    # analysed in a worker process, within this many seconds (see `pool.Analyser`).
+    budget: float | None = None
+    # Called (in the scanning thread) once a stored article queued alerts: delivery need not
+    # wait for the end of a long scan.
+    on_queued: Callable[[], object] | None = None
     _filters: dict[str, Filter | None] = field(default_factory=dict)
     _published: bool = False  # this pipeline has published once (see publish_feeds)
     # path → (size, mtime_ns) of every file the store knows; None until the first scan.
@@ -80,6 +93,7 @@ class Pipeline:
     _folders: dict[str, files.Stamp] | None = field(default=None, repr=False)
     _turn: int = field(default=0, repr=False)
     _publisher: Publisher = field(init=False, repr=False)
+    _analyser: pool.Analyser | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._publisher = Publisher(self.feeds_folder, self.site, self.store, self.max_entries)
@@ -129,7 +143,8 @@ class Pipeline:
         for path in gone:
             known.pop(path, None)
         subscriptions = self.store.active_subscriptions() if wanted else []
-        ordered = sorted(wanted, key=lambda i: i.path)
+        # In path order; large files last, so that the articles beside them wait for none.
+        ordered = sorted(wanted, key=lambda i: (i.size >= pool.ALONE, i.path))
         states = self.store.file_states_of([info.path for info in ordered])
         jobs = (self._read(info, states.get(info.path)) for info in ordered)
         changed = sum(
@@ -138,19 +153,30 @@ class Pipeline:
             if info.path not in states or _stat(states[info.path]) != _stat(info)
         )
         with contextlib.ExitStack() as stack:
-            if changed >= self.pool_from and pool.workers() > 1:
+            if self.budget is not None:
+                analysed = self._analyser_now(self.budget).analyse_all(jobs)
+            elif changed >= self.pool_from and pool.workers() > 1:
                 analysed = stack.enter_context(
                     pool.AnalysisPool(self.pack, pool.workers())
                 ).analyse_all(jobs)
             else:
                 analysed = ((f, None if j is None else pool.analyse(j, self.pack)) for f, j in jobs)
             batch: list[tuple[_File, ArticleSave]] = []
+            since = 0.0  # when the batch's first article was analysed
+            small = sum(1 for info in ordered if info.size < pool.ALONE)  # these come first
             for done, (found, analysis) in enumerate(analysed):
                 if progress is not None:  # (files checked, files to check): for long first scans
                     progress(done, len(ordered))
                 if isinstance(analysis, tuple):
                     batch.append((found, self._to_save(found, *analysis, subscriptions)))
-                    if len(batch) >= self.batch:
+                    since = since if len(batch) > 1 else time.monotonic()
+                    # Stored once full, before the large files, or once a file slow to
+                    # analyse has kept it waiting.
+                    if (
+                        len(batch) >= self.batch
+                        or done + 1 == small
+                        or time.monotonic() - since > BATCH_WAIT
+                    ):
                         self._store(batch, report)
                         batch = []
                     continue
@@ -162,6 +188,39 @@ class Pipeline:
         if progress is not None:
             progress(len(ordered), len(ordered))
         return report
+
+    def _analyser_now(self, budget: float) -> pool.Analyser:
+        """The worker processes, started again after a reload changed the pack or budget."""
+        current = self._analyser
+        if current is None or current.pack is not self.pack or current.budget != budget:
+            self.close()
+            current = self._analyser = pool.Analyser(
+                self.pack, pool.workers(), budget, on_slow=self._analysis_started
+            )
+        return current
+
+    def close(self) -> None:
+        """End the worker processes, if any."""
+        if self._analyser is not None:
+            self._analyser.close()
+            self._analyser = None
+
+    def _analysis_started(self, found: _File) -> None:
+        """A file's analysis is still running: recorded as unfinished until it ends, so that
+        a daemon killed meanwhile skips the file at its next start instead of trying it (and
+        maybe dying) again; it is tried again when it changes."""
+        info = found.info
+        log.warning("analysis is slow path=%s; recorded as unfinished until it ends", info.path)
+        self._known()[info.path] = _stat(info)
+        self.store.record_failure(
+            info.path,
+            status="error",
+            error=UNFINISHED,
+            size=info.size,
+            mtime_ns=info.mtime_ns,
+            content_hash=found.digest,
+            now=self.clock(),
+        )
 
     def rescan(
         self,
@@ -264,7 +323,8 @@ class Pipeline:
         if state and state.content_hash == digest:
             return _File(info, state, digest, action="touch"), None
         mtime = _from_ns(info.mtime_ns, self.clock())
-        return _File(info, state, digest), Job(data, info.path, mtime, self.source.timezone)
+        job = Job(data, info.path, mtime, self.source.timezone, self.max_chars)
+        return _File(info, state, digest), job
 
     def _process(self, found: _File, analysis: Failure | None, report: ScanReport) -> None:
         """Record a file that yields no article to store (unchanged, unreadable, invalid)."""
@@ -323,6 +383,13 @@ class Pipeline:
         known = self._known()
         for (found, save), result in zip(batch, results, strict=True):
             info = found.info
+            if self.max_chars is not None and len(save.article.text) > self.max_chars:
+                log.info(
+                    "article analysed in part path=%s chars=%d analysed=%d",
+                    info.path,
+                    len(save.article.text),
+                    self.max_chars,
+                )
             known[info.path] = _stat(info)
             if found.state is not None:
                 report.changed += 1
@@ -330,6 +397,8 @@ class Pipeline:
                 report.new += 1
             report.events += len(result.new_events)
             report.queued += result.queued
+            if result.queued and self.on_queued is not None:
+                self.on_queued()
             log.info(
                 "article path=%s events=%d new_events=%d queued=%d",
                 info.path,

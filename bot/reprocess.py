@@ -54,7 +54,7 @@ def reprocess(
         report.articles += 1
         stored = item.stored
         try:
-            extraction = extract(stored.article, pipeline.pack)
+            extraction = extract(stored.article, pipeline.pack, pipeline.max_chars)
         except Exception:  # a rule bug costs one article, never the run
             log.exception("reprocess failed path=%s", stored.article.path)
             report.failed += 1

@@ -223,7 +223,8 @@ _TARGET = (
 _IMAGE_RE = re.compile(rf"!\[[^\[\]]*\](?:{_TARGET}|\[[^\[\]]*\])")
 _LINK_RE = re.compile(rf"\[([^\[\]]*)\](?:{_TARGET}|\[[^\[\]]*\])")
 _LINK_TAIL_RE = re.compile(rf"\]{_TARGET}")
-_AUTOLINK_RE = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
+# No '<' inside (as CommonMark's autolinks): a run of '<http://' costs linear time.
+_AUTOLINK_RE = re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+)>")
 _BOLD_RE = re.compile(r"\*\*|__(?=\S)|(?<=\S)__|~~")
 _EMPHASIS_RE = re.compile(r"(?<![A-Za-z0-9*\\])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![A-Za-z0-9*])")
 _CODE_RE = re.compile(r"`+([^`\n]*)`+")

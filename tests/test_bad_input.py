@@ -36,6 +36,8 @@ sys.path.insert(0, str(BAD))
 from generate import large_cases, post  # noqa: E402
 
 MAX_BYTES = 8 * 1024 * 1024
+# Characters of each slow shape (generate.py `slow_bodies`): full size under `make chaos`.
+SLOW_SIZE = 2_000_000 if os.environ.get("EVENTFEED_CHAOS") == "large" else 200_000
 PACK = load_pack(Config())
 
 ERRORS = {  # file → words its recorded error must contain
@@ -95,7 +97,7 @@ def test_the_hostile_corpus(tmp_path: Path) -> None:
     posts = tmp_path / "posts"
     for source in (BAD / "files").iterdir():
         shutil.copy(source, posts / source.name)
-    for name, data in large_cases(MAX_BYTES).items():
+    for name, data in large_cases(MAX_BYTES, SLOW_SIZE).items():
         (posts / name).write_bytes(data)
     started = time.monotonic()
     report = pipeline.scan()
@@ -114,6 +116,9 @@ def test_the_hostile_corpus(tmp_path: Path) -> None:
     for name, title in TITLES.items():
         assert found[name][0] == "ok", (name, found[name])
         assert titles[name].startswith(title), (name, titles[name][:80])
+    for name in found:
+        if name.startswith("slow-"):  # each analysed in a fraction of a second
+            assert found[name][0] == "ok" and titles[name].startswith("Slow"), name
     assert report.failed == len(ERRORS) + 1
     assert not Path("/tmp/eventfeed-pwned").exists()  # the python/object tag never ran
 

@@ -27,6 +27,9 @@ _STAKE_BEFORE_RE = re.compile(r"(?:股份|股权|stake|holding)[^%]{0,12}?(\d+(?
 _ROUND_RE = re.compile(
     r"\b(?:series|round) ?([a-f])\b|(?<![a-z])([a-f]) ?(?:轮|系列)|(天使轮|种子轮|pre-a轮|seed round)"
 )
+# Clustering compares candidates pairwise: the heaviest this many are clustered (a long
+# article has a few dozen; a hostile one of 1,500 triggered sentences would cost seconds).
+MAX_CANDIDATES = 100
 
 
 @dataclass(slots=True)
@@ -40,7 +43,15 @@ class Cluster:
         return cls(first.type, [first], dict.fromkeys(first.actors))
 
     def add(self, members: Sequence[Candidate]) -> None:
+        scores = [m.score for m in members]
+        tail = self.members[-1].score if self.members else math.inf
         self.members.extend(members)
+        # In order already (as `cluster` adds them): no re-sort, the names follow. A cluster
+        # of n members then costs n, not n².
+        if all(a >= b for a, b in zip([tail, *scores], scores, strict=False)):
+            for member in members:
+                self.names.update(dict.fromkeys(member.actors))
+            return
         self.members.sort(key=lambda c: -c.score)
         self.names = {}
         for member in self.members:
@@ -136,6 +147,8 @@ def build_events(article: Article, sentences: Sequence[Sentence], pack: RulePack
     analysed = analyse(article, sentences, pack, joined)
     cands = candidates(analysed, pack, article)
     attach_amounts(cands, analysed, pack, article, joined)
+    if len(cands) > MAX_CANDIDATES:
+        cands = sorted(cands, key=lambda c: -c.score)[:MAX_CANDIDATES]
     kinds = {m.name: m.kind for at in analysed for m in at.mentions}
     kinds.update(pack.entity_kinds)
     repeat = pack.ranking["repeat"]

@@ -10,10 +10,11 @@ to the full name found earlier in the same article. Pure.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import accumulate
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -143,7 +144,8 @@ def article_mentions(
     """The names of each sentence (of the joined article text), leftmost-longest, the alias
     table winning overlaps."""
     shaped = list(_glossed(text, folded))
-    shaped += [m for m in _dotted(text, folded) if not _overlaps(m, shaped)]
+    glossed = _Taken(shaped)
+    shaped += [m for m in _dotted(text, folded) if not glossed.overlaps(m)]
     han = None if folded.isascii() else _HAN_RE.search(folded)
     if han is not None:  # both need Chinese characters
         shaped += list(_role_people(text, folded, han.start()))
@@ -180,7 +182,8 @@ def article_mentions(
             found = _leftmost_longest(own)
         else:
             found = _leftmost_longest(table)
-            found += [m for m in _leftmost_longest(own) if not _overlaps(m, found)]
+            taken = _Taken(found)
+            found += [m for m in _leftmost_longest(own) if not taken.overlaps(m)]
         found.sort(key=_START)
         out.append(found)
     return out
@@ -189,8 +192,19 @@ def article_mentions(
 _START = itemgetter(0)  # a Mention's start, read without a Python call
 
 
-def _overlaps(m: Mention, others: Iterable[Mention]) -> bool:
-    return any(m.start < o.end and o.start < m.end for o in others)
+class _Taken:
+    """Spans already taken, asked whether a mention overlaps any: one bisection each, not a
+    pass over them all (one long line can hold thousands of names)."""
+
+    def __init__(self, taken: Iterable[Mention]) -> None:
+        spans = sorted((m.start, m.end) for m in taken)
+        self.starts = [s for s, _ in spans]
+        self.reach = list(accumulate((e for _, e in spans), max))  # furthest end so far
+
+    def overlaps(self, m: Mention) -> bool:
+        # Of the spans starting before `m` ends, the furthest-reaching one ends after it starts.
+        i = bisect_left(self.starts, m.end) - 1
+        return i >= 0 and self.reach[i] > m.start
 
 
 def _leftmost_longest(mentions: Sequence[Mention]) -> list[Mention]:
@@ -471,7 +485,8 @@ def resolve(
                     name, kind = longer[m.name]
                     m = Mention(m.start, m.end, name, kind, False)
             out.append(m)
-        extra = [m for m in recurring.get(i, ()) if not _overlaps(m, out)]
+        taken = _Taken(out)
+        extra = [m for m in recurring.get(i, ()) if not taken.overlaps(m)]
         if extra:
             out += _leftmost_longest(extra)
             out.sort(key=_START)
@@ -539,13 +554,20 @@ def _latin_long_forms(names: Sequence[tuple[str, str]]) -> dict[str, tuple[str, 
     }
 
 
+# The longest short form sought: every form of a run of n capitalised words would cost n²
+# (a line of 'Orion Orion …' is one run of 30,000 words).
+_SHORT_FORM_WORDS = 5
+
+
 @lru_cache(maxsize=1 << 12)
 def _ends_of(name: str) -> tuple[str, ...]:
-    """The shorter forms of a name of several words: its first and its last words, each once.
-    A function of the name alone, and names recur: remembered."""
+    """The shorter forms of a name of several words: its first and its last words (up to
+    `_SHORT_FORM_WORDS` of them), each once. A function of the name alone, and names recur:
+    remembered."""
     words = name.split(" ")
-    heads = [" ".join(words[:i]) for i in range(1, len(words))]
-    tails = [" ".join(words[i:]) for i in range(1, len(words))]
+    most = min(len(words) - 1, _SHORT_FORM_WORDS)
+    heads = [" ".join(words[:i]) for i in range(1, most + 1)]
+    tails = [" ".join(words[-i:]) for i in range(most, 0, -1)]
     return tuple(dict.fromkeys(heads + tails))
 
 

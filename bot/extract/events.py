@@ -296,10 +296,13 @@ def _sentence_triggers(
         return {triggers[0].term.value: (triggers[0], weight[triggers[0].term.kind])}
     chosen: dict[str, tuple[Hit, float]] = {}
     claimed: set[int] = set()  # clauses a full trigger has claimed for its type
+    # Two weak triggers of one type in one clause ('股票…上涨') make a full one: counted once,
+    # not sought again for each weak trigger (one long sentence can hold thousands).
+    per_clause = Counter((h.term.value, _clause_of(at, h.start)) for h in triggers)
     for hit in sorted(triggers, key=lambda h: (h.start, pack.types[h.term.value].fallback)):
         clause = _clause_of(at, hit.start)
         strength = weight[hit.term.kind]
-        if hit.term.kind == "weak" and _weak_pair(triggers, hit, at, clause):
+        if hit.term.kind == "weak" and per_clause[hit.term.value, clause] > 1:
             strength = 1.0
         if strength >= 1.0 and not pack.types[hit.term.value].fallback:
             if clause in claimed and hit.term.value not in chosen:
@@ -314,14 +317,6 @@ def _sentence_triggers(
         for t, hs in chosen.items()
         if not (pack.types[t].fallback and specific) and (hs[1] >= 1.0 or not specific)
     }
-
-
-def _weak_pair(triggers: Sequence[Hit], hit: Hit, at: Analysed, clause: int) -> bool:
-    """Two weak triggers of one type in one clause ('股票…上涨') make a full one."""
-    return any(
-        o is not hit and o.term.value == hit.term.value and _clause_of(at, o.start) == clause
-        for o in triggers
-    )
 
 
 def _clause_of(at: Analysed, position: int) -> int:

@@ -20,9 +20,8 @@ from bot.text import split_lines, to_simplified
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 LOST = "\ufffd"  # a character the source lost ('?' inside Chinese text)
 
-_IMAGE_RE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
-_LINK_RE = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
-_AUTOLINK_RE = re.compile(r"<https?://[^>\s]*>")
+_AUTOLINK_RE = re.compile(r"<https?://")
+_AUTOLINK_END_RE = re.compile(r"[>\s]")
 _URL_RE = re.compile(r"https?://\S+")
 _TAG_RE = re.compile(r"<[^>\n]{1,300}>")
 _EMPHASIS_RE = re.compile(r"\*\*|__|~~|`")
@@ -74,10 +73,9 @@ def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
     if "&" in text:
         text = html.unescape(text)
     if "](" in text:
-        text = _IMAGE_RE.sub(" ", text)
-        text = _LINK_RE.sub(r"\1", text)
+        text = _unlink(_unlink(text, "!["), "[")
     if "<" in text:
-        text = _AUTOLINK_RE.sub(" ", text)
+        text = _without_autolinks(text) if "<http" in text else text
         text = _TAG_RE.sub(" ", text)
     if "http" in text:
         text = _URL_RE.sub(" ", text)
@@ -93,6 +91,51 @@ def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
         text = _LOST_RE.sub(LOST, text)
     text = text.replace("\t", " ").replace("\u00a0", " ").replace("\u3000", " ")
     return _SPACES_RE.sub(" ", text) if "  " in text else text
+
+
+def _unlink(text: str, opener: str) -> str:
+    r"""What `re.sub(r"!\[[^\]\n]*\]\([^)\n]*\)", " ", text)` gives (`opener` "!["), or with
+    "[" the link text in place of `\[([^\]\n]*)\]\([^)\n]*\)`, in linear time. The pattern
+    would scan from every '[' to the line's end when no ')' closes it ("[a](" repeated); here
+    a scan that fails rules out every start before where it stopped, which is skipped."""
+    out: list[str] = []
+    done = 0  # text[:done] is in `out`
+    at = text.find(opener)
+    while at >= 0:
+        line_end = text.find("\n", at)
+        line_end = len(text) if line_end < 0 else line_end
+        close = text.find("]", at + len(opener), line_end)
+        if close < 0:  # no start before the line's end finds its ']'
+            at = text.find(opener, line_end)
+            continue
+        if text.startswith("(", close + 1):
+            end = text.find(")", close + 2, line_end)
+            if end < 0:  # every start before the line's end ends at a ']' with no ')' after
+                at = text.find(opener, line_end)
+                continue
+            out += (text[done:at], " " if opener == "![" else text[at + 1 : close])
+            done = end + 1
+            at = text.find(opener, done)
+        else:  # every start before `close` reaches this ']' too
+            at = text.find(opener, close + 1)
+    return "".join(out) + text[done:] if out else text
+
+
+def _without_autolinks(text: str) -> str:
+    r"""What `re.sub(r"<https?://[^>\s]*>", " ", text)` gives, in linear time: a start whose
+    scan meets a space or the end rules out every start before it."""
+    out: list[str] = []
+    done = 0
+    head = _AUTOLINK_RE.search(text)
+    while head is not None:
+        stop = _AUTOLINK_END_RE.search(text, head.end())
+        if stop is None:
+            break
+        if stop.group() == ">":
+            out += (text[done : head.start()], " ")
+            done = stop.end()
+        head = _AUTOLINK_RE.search(text, max(stop.start(), done))
+    return "".join(out) + text[done:] if out else text
 
 
 _SPECIAL = frozenset(".^$*+?{}[]()|\\")

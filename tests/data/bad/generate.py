@@ -90,9 +90,44 @@ def small_cases() -> dict[str, bytes]:
     }
 
 
-def large_cases(max_bytes: int) -> dict[str, bytes]:
-    """Generated at test time: too large to keep, or slow to keep in git."""
+def slow_bodies(size: int) -> dict[str, str]:
+    """Article bodies of about `size` characters, each a shape that some step of extraction
+    once took quadratic time (or memory) over: a pattern tried from every start and failing
+    at the line's end, one run of thousands of capitalised words, thousands of triggers or
+    dates or names in one line, thousands of candidate sentences."""
+
+    def times(unit: str) -> str:
+        return unit * max(1, size // len(unit))
+
     return {
+        "unclosed-links": times("[a]("),
+        "unclosed-images": times("![a]("),
+        "unclosed-autolinks": times("<http://"),
+        "one-name-run": times("Orion "),
+        "capitalised-pairs": times("Orion Quartz "),
+        "weak-triggers-one-clause": times("Meta以1亿美元收购Scale AI的股份，"),
+        "dates-one-line": times("2025-01-01 acquires "),
+        "chinese-dates": times("2025年1月1日收购"),
+        "dotted-names": times("马克·扎克伯格"),
+        "role-names": times("首席执行官马化腾"),
+        "chinese-no-punctuation": times("腾讯收购游戏公司股份美元"),
+        "distinct-deals": "".join(
+            f"Alpha{i} Corp acquires Beta{i} Inc for ${i} million. "
+            for i in range(max(1, size // 52))
+        ),
+        "short-lines": times("Orion buys Quartz\n"),
+        "open-tags": times("<"),
+    }
+
+
+def large_cases(max_bytes: int, slow_size: int = 200_000) -> dict[str, bytes]:
+    """Generated at test time: too large to keep, or slow to keep in git. The slow shapes
+    (see `slow_bodies`) are `slow_size` characters each."""
+    slow = {
+        f"slow-{name}.md": post(f"Slow {name}", body)
+        for name, body in slow_bodies(slow_size).items()
+    }
+    return slow | {
         "huge.md": b"---\ntitle: Huge\n---\n" + b"x" * (max_bytes + 1024),
         "one-long-line.txt": ("Orion Holdings acquires Quartz Systems " * 140_000)[
             : 5 * 1024 * 1024
