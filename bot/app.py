@@ -17,7 +17,11 @@ from typing import Any
 
 import yaml
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram.error import BadRequest as TelegramBadRequest
+from telegram.error import Forbidden as TelegramForbidden
+from telegram.error import InvalidToken as TelegramInvalidToken
 from telegram.error import NetworkError as TelegramNetworkError
+from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.error import TimedOut as TelegramTimedOut
 from telegram.ext import Application, ApplicationBuilder
 
@@ -28,7 +32,7 @@ from bot.delivery import apply_routes, limits_of
 from bot.extract import RulePack, RulePackError, load_rule_pack
 from bot.feeds import FeedSite
 from bot.files import FolderMissing
-from bot.limits import FloodLimiter
+from bot.limits import FloodLimiter, retry_seconds
 from bot.metrics import Metrics, TimedSender
 from bot.operators import resume_broadcasts
 from bot.pipeline import Pipeline, ScanReport, Source
@@ -49,6 +53,9 @@ from bot.websub import ping_hub
 log = logging.getLogger("eventfeed")
 
 STOP_GRACE_SECONDS = 5.0  # SIGTERM: how long the in-flight send and scan may take to finish
+TOKEN_REJECTED = (
+    "telegram rejected the bot token (check telegram.token, and telegram.base_url if set)"
+)
 
 
 class ScanStopped(Exception):
@@ -458,8 +465,9 @@ class Daemon:
         return False
 
     def _health(self) -> dict[str, Any]:
+        degraded = self._feeds_error is not None or self.health.telegram == "rejected"
         return {
-            "status": "ok" if self._feeds_error is None else "degraded",
+            "status": "degraded" if degraded else "ok",
             "feeds_error": self._feeds_error,
             "started": self.health.started,
             "last_scan": self.health.last_scan,
@@ -527,26 +535,48 @@ class Daemon:
         log.info("telegram bot started username=%s", application.bot.username)
 
     async def _start_telegram_when_reachable(self) -> None:
-        """Telegram down at start: keep scanning and writing feeds, and try again with backoff."""
+        """Telegram down, flood-controlled or refusing the token at start: keep scanning and
+        writing feeds, and try again with backoff (as long as a 429 says, at least)."""
         delay = 5.0
+        rejected = False  # said once at ERROR; the retries at DEBUG
         while not self._stop.is_set():
+            wait = delay
             try:
                 async with self._telegram_lock:
                     await self._start_telegram(poll=self.leading)
                 return
+            except TelegramRetryAfter as exc:
+                wait = max(retry_seconds(exc), 1.0)
+                log.warning("telegram flood control at start; retrying in %gs", wait)
+                self.health.telegram = "rate_limited"
             except (TelegramNetworkError, TelegramTimedOut) as exc:
                 log.warning("telegram unreachable at start error=%s; retrying in %ss", exc, delay)
                 self.health.telegram = "unreachable"
-                if self.application is not None:
-                    await self._stop_telegram()
-                    await self.application.bot.shutdown()  # initialize failed half-way
-                self.application, self.sender = None, None
+            except TelegramInvalidToken:  # its text holds the token: not shown even masked
+                level = logging.DEBUG if rejected else logging.ERROR
+                log.log(level, "%s; alerts are off, feeds go on; retrying in %ss",
+                        TOKEN_REJECTED, delay)  # fmt: skip
+                rejected = True
+                self.health.telegram = "rejected"
+            await self._abandon_telegram()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+                await asyncio.wait_for(self._stop.wait(), wait)
             delay = min(delay * 2, 300.0)
 
+    async def _abandon_telegram(self) -> None:
+        """A start that failed half-way: close what it opened (the bot's HTTP sessions too)."""
+        application = self.application
+        self.application, self.sender = None, None
+        if application is not None:
+            with contextlib.suppress(Exception):  # already failing: the cause was logged
+                await self._stop_application(application)
+            await application.bot.shutdown()
+
     async def _start_polling(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        await publish_commands(application)
+        try:
+            await publish_commands(application)
+        except (TelegramForbidden, TelegramBadRequest) as exc:  # the menu only; commands work
+            log.warning("cannot publish the command menu error=%s; going on without it", exc)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(drop_pending_updates=False)
@@ -562,7 +592,7 @@ class Daemon:
             if on and not application.running:
                 try:
                     await self._start_polling(application)
-                except (TelegramNetworkError, TelegramTimedOut) as exc:
+                except (TelegramNetworkError, TelegramTimedOut, TelegramRetryAfter) as exc:
                     log.warning("cannot start polling error=%s; retrying", exc)
                     if application.running:
                         await application.stop()
@@ -636,6 +666,11 @@ class Daemon:
         application = self.application
         if application is None:
             return
+        await self._stop_application(application)
+
+    async def _stop_application(
+        self, application: Application[Any, Any, Any, Any, Any, Any]
+    ) -> None:
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         if application.running:
@@ -687,7 +722,15 @@ async def run_once(config: Config, pack: RulePack) -> int:
         with ProgressReport("scan") as progress:
             report = await daemon.scan(None, progress)
         if config.telegram.token is not None:
-            await daemon._start_telegram(poll=False)
+            try:
+                await daemon._start_telegram(poll=False)
+            except TelegramInvalidToken:  # its text holds the token
+                await daemon._abandon_telegram()
+                raise ConfigError(f"'telegram.token': {TOKEN_REJECTED}") from None
+            except (TelegramRetryAfter, TelegramNetworkError) as exc:
+                await daemon._abandon_telegram()
+                log.warning("telegram unavailable error=%s; alerts wait for the next run", exc)
+                return 1
             assert daemon.sender is not None
             if daemon.membership.solo:  # the one instance: claims a crash left are nobody's
                 await asyncio.to_thread(daemon.store.release_claims)
