@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import Forbidden as TelegramForbidden
 from telegram.error import InvalidToken as TelegramInvalidToken
@@ -158,6 +159,11 @@ class Daemon:
         self.pipeline = build_pipeline(config, self.store, pack)
         self.health = Health()
         self._feeds_error: str | None = None  # the last feed write failed: retried every scan
+        # The state database refused a scan's writes: what it did not store (None: anything
+        # may be missing) is scanned again soon, with backoff, until the writes get through.
+        self._state_error: str | None = None
+        self._unstored: set[str] | None = set()
+        self._catching_up: asyncio.Task[None] | None = None
         self.metrics = Metrics()
         self._published = False  # see _feeds_exist
         self.siteview = SiteView(
@@ -360,10 +366,18 @@ class Daemon:
                 self._folder_missing = True
                 self.health.last_error = str(exc)
                 return ScanReport()
+            except SQLAlchemyError as exc:  # the store is down or full: nothing is lost
+                self._state_failed(paths, exc)
+                return ScanReport()
             if self._folder_missing:
                 log.info("the articles folder is back")
                 self._folder_missing = False
                 self.health.last_error = None
+            if self._state_error is not None and self._unstored == set():
+                log.info("the state database takes writes again")
+                if self.health.last_error == self._state_error:
+                    self.health.last_error = None
+                self._state_error = None
             if report.queued:  # alerts first: publishing many feed files takes longer
                 self._wake_delivery.set()
             self._scans_ended += 1
@@ -391,6 +405,36 @@ class Daemon:
         self.metrics.scan_seconds.observe(time.monotonic() - started)
         return report
 
+    def _state_failed(self, paths: set[str] | None, exc: SQLAlchemyError) -> None:
+        """Show the failure on /healthz and scan what was not stored again soon."""
+        if paths is None:
+            self._unstored = None
+        elif self._unstored is not None:
+            self._unstored |= paths
+        cause = getattr(exc, "orig", None) or exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+        if self._state_error is None:  # once per outage; the retries only at DEBUG
+            log.error("cannot write the state database error=%s; retrying", reason)
+        else:
+            log.debug("state database still failing error=%s", reason)
+        self._state_error = self.health.last_error = f"state database: {reason}"
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.get_running_loop().create_task(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        """Scan what failed scans did not store, after 1 s, 2 s, 4 s … (at most the scan
+        interval), until it is stored: files that arrived during an outage are not left for
+        the next full pass."""
+        delay = 1.0
+        while self._state_error is not None and not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            if self._stop.is_set():
+                return
+            unstored, self._unstored = self._unstored, set()
+            await self.scan(unstored)  # None: in full; a failure puts the paths back
+            delay = min(delay * 2, self.config.scan.interval_seconds)
+
     async def _publish_after(self, ticket: int) -> int:
         """Publish what scan number `ticket` changed, unless a publish that started after it
         ended has done so already; returns how many files changed."""
@@ -404,6 +448,10 @@ class Daemon:
                 self._feeds_error = f"writing feeds: {exc.strerror or exc}"
                 self.health.last_error = self._feeds_error
                 log.error("cannot write feeds error=%s", exc.strerror or exc)
+                return 0
+            except SQLAlchemyError as exc:  # the feed index is in the store: published later
+                self._feeds_error = "writing feeds: the state database failed"
+                self._state_failed(set(), exc)
                 return 0
             self._feeds_error = None
             return written
@@ -465,7 +513,11 @@ class Daemon:
         return False
 
     def _health(self) -> dict[str, Any]:
-        degraded = self._feeds_error is not None or self.health.telegram == "rejected"
+        degraded = (
+            self._feeds_error is not None
+            or self._state_error is not None
+            or self.health.telegram == "rejected"
+        )
         return {
             "status": "degraded" if degraded else "ok",
             "feeds_error": self._feeds_error,
