@@ -162,6 +162,7 @@ class Daemon:
         # The state database refused a scan's writes: what it did not store (None: anything
         # may be missing) is scanned again soon, with backoff, until the writes get through.
         self._state_error: str | None = None
+        self._state_failures = 0  # how many times it did: a scan with none clears the error
         self._unstored: set[str] | None = set()
         self._catching_up: asyncio.Task[None] | None = None
         self.metrics = Metrics()
@@ -346,6 +347,7 @@ class Daemon:
             if not self.leading:  # another instance scans and writes the feeds
                 return ScanReport()
             started = time.monotonic()
+            failures = self._state_failures
             try:
                 if paths is None:  # also stamps the folders for the safety net's passes
                     report = await asyncio.to_thread(
@@ -373,11 +375,6 @@ class Daemon:
                 log.info("the articles folder is back")
                 self._folder_missing = False
                 self.health.last_error = None
-            if self._state_error is not None and self._unstored == set():
-                log.info("the state database takes writes again")
-                if self.health.last_error == self._state_error:
-                    self.health.last_error = None
-                self._state_error = None
             if report.queued:  # alerts first: publishing many feed files takes longer
                 self._wake_delivery.set()
             self._scans_ended += 1
@@ -385,6 +382,10 @@ class Daemon:
         written = 0
         if report.dirty or self._feeds_error is not None or not self._feeds_exist():
             written = await self._publish_after(ticket)
+        caught_up = self._state_failures == failures and self._unstored == set()
+        if self._state_error is not None and caught_up:  # this scan's publish included
+            log.info("the state database takes writes again")
+            self._clear_state_error()
         self.health.last_scan = datetime.now(UTC).isoformat()
         self.health.last_report = vars(report) | {"feeds_written": written}
         sent, self._sent_since_summary = self._sent_since_summary, 0
@@ -418,6 +419,7 @@ class Daemon:
         else:
             log.debug("state database still failing error=%s", reason)
         self._state_error = self.health.last_error = f"state database: {reason}"
+        self._state_failures += 1
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.get_running_loop().create_task(self._catch_up())
 
@@ -431,9 +433,18 @@ class Daemon:
                 await asyncio.wait_for(self._stop.wait(), delay)
             if self._stop.is_set():
                 return
+            if not self.leading:  # the new leader scans in full
+                self._unstored = set()
+                self._clear_state_error()
+                return
             unstored, self._unstored = self._unstored, set()
             await self.scan(unstored)  # None: in full; a failure puts the paths back
             delay = min(delay * 2, self.config.scan.interval_seconds)
+
+    def _clear_state_error(self) -> None:
+        if self.health.last_error == self._state_error:
+            self.health.last_error = None
+        self._state_error = None
 
     async def _publish_after(self, ticket: int) -> int:
         """Publish what scan number `ticket` changed, unless a publish that started after it
