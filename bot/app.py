@@ -757,7 +757,7 @@ class Daemon:
                         report.retried,
                         report.failed,
                     )
-                next_due = await asyncio.to_thread(self.pipeline.next_delivery)
+                next_due = await self.pipeline.next_delivery()
             except Exception:  # the loop must survive a database hiccup
                 log.exception("delivery pass failed")
                 next_due = None

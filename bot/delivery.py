@@ -122,12 +122,12 @@ class Deliverer:
         waiting = {chat for chat, (until, _) in self._backoff.items() if until > now}
         return waiting | self._sent_log.unrecorded.keys()
 
-    def next_due(self) -> datetime | None:
+    async def next_due(self) -> datetime | None:
         """When a pass next has something to do: the store's next due row outside the chats
-        that back off, or the end of a backoff (blocking: run it in a thread)."""
+        that back off, or the end of a backoff."""
         waiting = self.waiting()
-        due = self.store.next_due(exclude=waiting)
         ends = [until for chat, (until, _) in self._backoff.items() if chat in waiting]
+        due = await asyncio.to_thread(self.store.next_due, waiting)
         return min([*([due] if due else []), *ends], default=None)
 
     async def _record_unrecorded(self) -> None:

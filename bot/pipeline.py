@@ -436,11 +436,11 @@ class Pipeline:
             )
         return await deliverer.deliver(sender, stop)
 
-    def next_delivery(self) -> datetime | None:
-        """When the next delivery pass has something to do (blocking: run it in a thread)."""
+    async def next_delivery(self) -> datetime | None:
+        """When the next delivery pass has something to do."""
         if self._deliverer is None:
-            return self.store.next_due()
-        return self._deliverer.next_due()
+            return await asyncio.to_thread(self.store.next_due)
+        return await self._deliverer.next_due()
 
 
 @dataclass(frozen=True, slots=True)

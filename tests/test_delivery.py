@@ -661,6 +661,8 @@ async def test_failing_to_record_a_send_repeats_nothing(rig: Rig, broken: str) -
             assert len(texts) == 1, f"chat {chat} got {len(texts)} messages"
         else:
             assert len(texts) == 8
+    due = await rig.deliverer.next_due()  # the daemon's loop sleeps till then: no busy loop
+    assert due is not None and due > rig.clock()
     heal(rig.store)
     rig.clock.advance(700)  # past the longest backoff
     await rig.deliver()
