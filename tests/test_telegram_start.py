@@ -87,6 +87,30 @@ async def test_run_once_with_a_rejected_token_says_so_without_the_token(
     assert feed_titles(layout) == ["Start deal 1"]  # the scan and the feeds were done first
 
 
+async def test_run_once_under_flood_control_keeps_the_alerts_for_the_next_run(
+    tmp_path: Path, fake_bot: FakeBotApi
+) -> None:
+    layout = Layout(tmp_path)
+    layout.write_config(fake_bot.base_url)
+    store = Store(f"sqlite:///{layout.db}")
+    store.add_subscription(CHAT, None, "")
+    store.close()
+    drop(layout.posts, "deal-1.md", article(1))
+    fake_bot.fail_next("getMe", None, "retry_after", times=None, retry_after=1)
+
+    status, output = await run_cli("run", "--once", "--config", str(layout.config))
+
+    assert status == 1, output
+    assert "alerts wait for the next run" in output and "Traceback" not in output
+    assert feed_titles(layout) == ["Start deal 1"]
+    assert not fake_bot.sent(CHAT)
+    fake_bot.clear_faults()
+    status, output = await run_cli("run", "--once", "--config", str(layout.config))
+    assert status == 0, output
+    assert len(fake_bot.sent(CHAT)) == 1
+    assert_no_token(output)
+
+
 async def test_the_daemon_with_a_rejected_token_serves_feeds_and_says_so(
     tmp_path: Path, fake_bot: FakeBotApi
 ) -> None:
