@@ -17,7 +17,12 @@ from typing import Any
 
 import yaml
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
+from telegram.error import BadRequest as TelegramBadRequest
+from telegram.error import Forbidden as TelegramForbidden
+from telegram.error import InvalidToken as TelegramInvalidToken
 from telegram.error import NetworkError as TelegramNetworkError
+from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.error import TimedOut as TelegramTimedOut
 from telegram.ext import Application, ApplicationBuilder
 
@@ -34,7 +39,7 @@ from bot.delivery import apply_routes, limits_of
 from bot.extract import RulePack, RulePackError, load_rule_pack
 from bot.feeds import FeedSite
 from bot.files import FolderMissing
-from bot.limits import FloodLimiter
+from bot.limits import FloodLimiter, retry_seconds
 from bot.metrics import Metrics, TimedSender
 from bot.operators import resume_broadcasts
 from bot.pipeline import Pipeline, ScanReport, Source
@@ -56,6 +61,9 @@ from bot.websub import ping_hub
 log = logging.getLogger("eventfeed")
 
 STOP_GRACE_SECONDS = 5.0  # SIGTERM: how long the in-flight send and scan may take to finish
+TOKEN_REJECTED = (
+    "telegram rejected the bot token (check telegram.token, and telegram.base_url if set)"
+)
 
 
 class ScanStopped(Exception):
@@ -160,6 +168,12 @@ class Daemon:
         self.pipeline.budget = config.extract.budget_seconds  # analysis in worker processes
         self.health = Health()
         self._feeds_error: str | None = None  # the last feed write failed: retried every scan
+        # The state database refused a scan's writes: what it did not store (None: anything
+        # may be missing) is scanned again soon, with backoff, until the writes get through.
+        self._state_error: str | None = None
+        self._state_failures = 0  # how many times it did: a scan with none clears the error
+        self._unstored: set[str] | None = set()
+        self._catching_up: asyncio.Task[None] | None = None
         self.metrics = Metrics()
         self._published = False  # see _feeds_exist
         self.siteview = SiteView(
@@ -283,9 +297,11 @@ class Daemon:
             self._disabled = await check_stored_filters(
                 self.store, pack.event_types, pack.canonical
             )
+            # Watching first: a file that arrives after the first scan listed its folder is
+            # then scanned right after it, not at the next safety-net pass.
+            self._watch(watcher, True)
             with ProgressReport("scan") as progress:  # the first scan of a large folder is long
                 await self.scan(None, progress)
-            self._watch(watcher, self.leading)
         scheduler = AsyncIOScheduler(event_loop=loop)
         scheduler.add_job(
             self._safety_net,
@@ -357,6 +373,7 @@ class Daemon:
             if not self.leading:  # another instance scans and writes the feeds
                 return ScanReport()
             started = time.monotonic()
+            failures = self._state_failures
             try:
                 if paths is None:  # also stamps the folders for the safety net's passes
                     report = await asyncio.to_thread(
@@ -377,6 +394,9 @@ class Daemon:
                 self._folder_missing = True
                 self.health.last_error = str(exc)
                 return ScanReport()
+            except SQLAlchemyError as exc:  # the store is down or full: nothing is lost
+                self._state_failed(paths, exc)
+                return ScanReport()
             if self._folder_missing:
                 log.info("the articles folder is back")
                 self._folder_missing = False
@@ -388,6 +408,10 @@ class Daemon:
         written = 0
         if report.dirty or self._feeds_error is not None or not self._feeds_exist():
             written = await self._publish_after(ticket)
+        caught_up = self._state_failures == failures and self._unstored == set()
+        if self._state_error is not None and caught_up:  # this scan's publish included
+            log.info("the state database takes writes again")
+            self._clear_state_error()
         self.health.last_scan = datetime.now(UTC).isoformat()
         self.health.last_report = vars(report) | {"feeds_written": written}
         sent, self._sent_since_summary = self._sent_since_summary, 0
@@ -408,6 +432,46 @@ class Daemon:
         self.metrics.scan_seconds.observe(time.monotonic() - started)
         return report
 
+    def _state_failed(self, paths: set[str] | None, exc: SQLAlchemyError) -> None:
+        """Show the failure on /healthz and scan what was not stored again soon."""
+        if paths is None:
+            self._unstored = None
+        elif self._unstored is not None:
+            self._unstored |= paths
+        cause = getattr(exc, "orig", None) or exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+        if self._state_error is None:  # once per outage; the retries only at DEBUG
+            log.error("cannot write the state database error=%s; retrying", reason)
+        else:
+            log.debug("state database still failing error=%s", reason)
+        self._state_error = self.health.last_error = f"state database: {reason}"
+        self._state_failures += 1
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.get_running_loop().create_task(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        """Scan what failed scans did not store, after 1 s, 2 s, 4 s … (at most the scan
+        interval), until it is stored: files that arrived during an outage are not left for
+        the next full pass."""
+        delay = 1.0
+        while self._state_error is not None and not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            if self._stop.is_set():
+                return
+            if not self.leading:  # the new leader scans in full
+                self._unstored = set()
+                self._clear_state_error()
+                return
+            unstored, self._unstored = self._unstored, set()
+            await self.scan(unstored)  # None: in full; a failure puts the paths back
+            delay = min(delay * 2, self.config.scan.interval_seconds)
+
+    def _clear_state_error(self) -> None:
+        if self.health.last_error == self._state_error:
+            self.health.last_error = None
+        self._state_error = None
+
     async def _publish_after(self, ticket: int) -> int:
         """Publish what scan number `ticket` changed, unless a publish that started after it
         ended has done so already; returns how many files changed."""
@@ -421,6 +485,10 @@ class Daemon:
                 self._feeds_error = f"writing feeds: {exc.strerror or exc}"
                 self.health.last_error = self._feeds_error
                 log.error("cannot write feeds error=%s", exc.strerror or exc)
+                return 0
+            except SQLAlchemyError as exc:  # the feed index is in the store: published later
+                self._feeds_error = "writing feeds: the state database failed"
+                self._state_failed(set(), exc)
                 return 0
             self._feeds_error = None
             return written
@@ -498,8 +566,13 @@ class Daemon:
         return False
 
     def _health(self) -> dict[str, Any]:
+        degraded = (
+            self._feeds_error is not None
+            or self._state_error is not None
+            or self.health.telegram == "rejected"
+        )
         return {
-            "status": "ok" if self._feeds_error is None else "degraded",
+            "status": "degraded" if degraded else "ok",
             "feeds_error": self._feeds_error,
             "started": self.health.started,
             "last_scan": self.health.last_scan,
@@ -568,26 +641,48 @@ class Daemon:
         log.info("telegram bot started username=%s", application.bot.username)
 
     async def _start_telegram_when_reachable(self) -> None:
-        """Telegram down at start: keep scanning and writing feeds, and try again with backoff."""
+        """Telegram down, flood-controlled or refusing the token at start: keep scanning and
+        writing feeds, and try again with backoff (as long as a 429 says, at least)."""
         delay = 5.0
+        rejected = False  # said once at ERROR; the retries at DEBUG
         while not self._stop.is_set():
+            wait = delay
             try:
                 async with self._telegram_lock:
                     await self._start_telegram(poll=self.leading)
                 return
+            except TelegramRetryAfter as exc:
+                wait = max(retry_seconds(exc), 1.0)
+                log.warning("telegram flood control at start; retrying in %gs", wait)
+                self.health.telegram = "rate_limited"
             except (TelegramNetworkError, TelegramTimedOut) as exc:
                 log.warning("telegram unreachable at start error=%s; retrying in %ss", exc, delay)
                 self.health.telegram = "unreachable"
-                if self.application is not None:
-                    await self._stop_telegram()
-                    await self.application.bot.shutdown()  # initialize failed half-way
-                self.application, self.sender = None, None
+            except TelegramInvalidToken:  # its text holds the token: not shown even masked
+                level = logging.DEBUG if rejected else logging.ERROR
+                log.log(level, "%s; alerts are off, feeds go on; retrying in %ss",
+                        TOKEN_REJECTED, delay)  # fmt: skip
+                rejected = True
+                self.health.telegram = "rejected"
+            await self._abandon_telegram()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+                await asyncio.wait_for(self._stop.wait(), wait)
             delay = min(delay * 2, 300.0)
 
+    async def _abandon_telegram(self) -> None:
+        """A start that failed half-way: close what it opened (the bot's HTTP sessions too)."""
+        application = self.application
+        self.application, self.sender = None, None
+        if application is not None:
+            with contextlib.suppress(Exception):  # already failing: the cause was logged
+                await self._stop_application(application)
+            await application.bot.shutdown()
+
     async def _start_polling(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        await publish_commands(application)
+        try:
+            await publish_commands(application)
+        except (TelegramForbidden, TelegramBadRequest) as exc:  # the menu only; commands work
+            log.warning("cannot publish the command menu error=%s; going on without it", exc)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(drop_pending_updates=False)
@@ -608,7 +703,7 @@ class Daemon:
             if on and not application.running:
                 try:
                     await self._start_polling(application)
-                except (TelegramNetworkError, TelegramTimedOut) as exc:
+                except (TelegramNetworkError, TelegramTimedOut, TelegramRetryAfter) as exc:
                     log.warning("cannot start polling error=%s; retrying", exc)
                     if application.running:
                         await application.stop()
@@ -682,6 +777,11 @@ class Daemon:
         application = self.application
         if application is None:
             return
+        await self._stop_application(application)
+
+    async def _stop_application(
+        self, application: Application[Any, Any, Any, Any, Any, Any]
+    ) -> None:
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         if application.running:
@@ -705,7 +805,7 @@ class Daemon:
                         report.retried,
                         report.failed,
                     )
-                next_due = await asyncio.to_thread(self.store.next_due)
+                next_due = await self.pipeline.next_delivery()
             except Exception:  # the loop must survive a database hiccup
                 log.exception("delivery pass failed")
                 next_due = None
@@ -733,7 +833,15 @@ async def run_once(config: Config, pack: RulePack) -> int:
         with ProgressReport("scan") as progress:
             report = await daemon.scan(None, progress)
         if config.telegram.token is not None:
-            await daemon._start_telegram(poll=False)
+            try:
+                await daemon._start_telegram(poll=False)
+            except TelegramInvalidToken:  # its text holds the token
+                await daemon._abandon_telegram()
+                raise ConfigError(f"'telegram.token': {TOKEN_REJECTED}") from None
+            except (TelegramRetryAfter, TelegramNetworkError) as exc:
+                await daemon._abandon_telegram()
+                log.warning("telegram unavailable error=%s; alerts wait for the next run", exc)
+                return 1
             assert daemon.sender is not None
             if daemon.membership.solo:  # the one instance: claims a crash left are nobody's
                 await asyncio.to_thread(daemon.store.release_claims)

@@ -18,6 +18,7 @@ from bot.articles import ArticleError, article_url, parse_article
 from bot.codec import extract_record
 from bot.config import Config, ConfigError
 from bot.extract import extract
+from bot.logs import redact
 from bot.stories import Linker, StoryKey
 
 DEFAULT_CONFIG = Path("config/eventfeed.yaml")
@@ -53,14 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return operate.run_once(args.config) if args.once else _run(args.config)
         return _extract(args.paths, args.format, args.config)
     except ConfigError as exc:
-        print(f"eventfeed: configuration error: {exc}", file=sys.stderr)
+        print(redact(f"eventfeed: configuration error: {exc}"), file=sys.stderr)
         return EXIT_CONFIG
     except Exception as exc:
         from bot.migrations import SchemaError  # here: alembic is slow to import for `extract`
 
         if not isinstance(exc, SchemaError):
-            raise
-        print(f"eventfeed: {exc}", file=sys.stderr)
+            raise  # printed by the excepthook `setup_logging` installs: token masked
+        print(redact(f"eventfeed: {exc}"), file=sys.stderr)
         return 1
 
 

@@ -13,11 +13,17 @@ holds the whole queue with a growing backoff, instead of timing out once per cha
 Instances sharing one database each claim whole chats (`Store.claim_deliveries`) for a lease
 they renew while the pass runs, and release what they did not finish when it ends: no two
 instances send to one chat, and a dead instance's chats go to the others once its lease ends.
+
+A chat whose rows the database fails to update stops alone, and backs off (5 s … 10 min):
+the other chats go on and keep their claims. A message Telegram accepted but whose mark
+could not be written is remembered (`SentLog.unrecorded`) and written again, never re-sent,
+while this process lives: its chat waits until that write gets through.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +70,8 @@ class Deliverer:
     _stop: asyncio.Event | None = field(default=None, init=False)
     _unreachable: bool = field(default=False, init=False)
     _sent_log: SentLog = field(init=False)
+    # chat → (until, failures): its database writes failed; not served before `until`.
+    _backoff: dict[int, tuple[datetime, int]] = field(default_factory=dict, init=False)
     # One article alerting many chats alike is rendered once per round, not once per chat.
     _renders: dict[tuple[int, tuple[int, ...], ChatSettings], str] = field(
         default_factory=dict, init=False
@@ -86,11 +94,16 @@ class Deliverer:
             return report
         self._stop = stop  # the caller's: shutting down
         self._unreachable = False  # set by a network failure during this pass
+        await self._record_unrecorded()
         renewing = asyncio.create_task(self._renew_claims())
         try:
             for _ in range(self.rounds):
                 due = await asyncio.to_thread(
-                    self.store.claim_deliveries, self.clock(), self.instance, self.lease
+                    self.store.claim_deliveries,
+                    self.clock(),
+                    self.instance,
+                    self.lease,
+                    exclude=self.waiting(),
                 )
                 if not due:
                     break
@@ -102,6 +115,46 @@ class Deliverer:
             # What this pass claimed and did not finish goes back to the queue at once.
             await asyncio.shield(asyncio.to_thread(self.store.release_claims, self.instance))
         return report
+
+    def waiting(self) -> set[int]:
+        """The chats not to serve now: backing off, or with a send still to record."""
+        now = self.clock()
+        waiting = {chat for chat, (until, _) in self._backoff.items() if until > now}
+        return waiting | self._sent_log.unrecorded.keys()
+
+    async def next_due(self) -> datetime | None:
+        """When a pass next has something to do: the store's next due row outside the chats
+        that back off, or the end of a backoff."""
+        waiting = self.waiting()
+        ends = [until for chat, (until, _) in self._backoff.items() if chat in waiting]
+        due = await asyncio.to_thread(self.store.next_due, waiting)
+        return min([*([due] if due else []), *ends], default=None)
+
+    async def _record_unrecorded(self) -> None:
+        """Write the marks of sends whose chat's backoff has ended; a chat whose write fails
+        again backs off longer."""
+        now = self.clock()
+        for chat in list(self._sent_log.unrecorded):
+            until, _ = self._backoff.get(chat, (now, 0))
+            if until > now:
+                continue
+            try:
+                await self._sent_log.rewrite(chat)
+            except SQLAlchemyError as exc:
+                await self._back_off(chat, exc)
+
+    async def _back_off(self, chat: int, exc: Exception) -> None:
+        """The database failed on one of this chat's writes: it waits, longer each time (its
+        rows are held in the store too, when that write at least gets through)."""
+        _, failures = self._backoff.get(chat, (self.clock(), 0))
+        until = self.clock() + retry_delay(failures)
+        self._backoff[chat] = (until, failures + 1)
+        error = f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        at = until.isoformat(timespec="seconds")
+        logger.warning("chat %s waits until %s: %s", chat, at, error)
+        # Remembered here anyway: this instance does not claim the chat before `until`.
+        with contextlib.suppress(SQLAlchemyError):
+            await asyncio.to_thread(self.store.hold_chat, chat, (), until, None)
 
     async def _renew_claims(self) -> None:
         """Keep this pass's chats while it runs (a slow Telegram, a long queue): every third
@@ -127,14 +180,26 @@ class Deliverer:
             by_chat.setdefault(pair[0], []).append((pair, queue))
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def one_chat(topics: list[tuple[Pair, list[Delivery]]]) -> None:
+        async def one_chat(chat_id: int, topics: list[tuple[Pair, list[Delivery]]]) -> None:
             async with gate:
-                for pair, queue in topics:
-                    chat = settings[pair]
-                    if not await self._serve(sender, queue, chat, told.get(pair, {}), report):
-                        return  # this chat failed: the rest of it waits, in order
+                try:
+                    for pair, queue in topics:
+                        chat = settings[pair]
+                        if not await self._serve(sender, queue, chat, told.get(pair, {}), report):
+                            return  # this chat failed: the rest of it waits, in order
+                except SQLAlchemyError as exc:  # this chat's write failed: not the others'
+                    await self._back_off(chat_id, exc)
+                    return
+                self._backoff.pop(chat_id, None)
 
-        await asyncio.gather(*(one_chat(topics) for topics in by_chat.values()))
+        # Every chat finishes before the pass ends (and gives back its claims): a bug in one
+        # surfaces only once the others' sends are recorded.
+        results = await asyncio.gather(
+            *(one_chat(chat, topics) for chat, topics in by_chat.items()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _serve(
         self,
@@ -257,7 +322,8 @@ class Deliverer:
             outcome, note = await _send_parts(sender, chat_id, thread_id, parts)
         now = self.clock()
         if isinstance(outcome, Sent):
-            await self._sent_log.record(SentMark(tuple(ids), outcome.message_id, now, note))
+            mark = SentMark(tuple(ids), outcome.message_id, now, note)
+            await self._sent_log.record(chat_id, mark)
             report.sent += 1
             return True
         if isinstance(outcome, RetryAfter):
@@ -300,34 +366,61 @@ class SentLog:
     transaction of its own, and in a fan-out one commit serves a dozen or more. `record`
     returns once the row is committed: a chat's next message waits for it, and what a crash
     can re-send stays what was in flight, as with one statement per message.
+
+    A batch the database refuses is written again mark by mark, so one chat's failing write
+    fails no other chat's. A mark that still fails is kept in `unrecorded` (its rows were
+    sent: they must not be sent again) until `rewrite` gets it through.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._waiting: list[tuple[SentMark, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[int, SentMark, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self.unrecorded: dict[int, list[SentMark]] = {}  # chat → sends to record
 
-    async def record(self, mark: SentMark) -> None:
+    async def record(self, chat_id: int, mark: SentMark) -> None:
+        """Commit `mark`; raises the database's error, the mark kept in `unrecorded`."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self._waiting.append((mark, done))
+        self._waiting.append((chat_id, mark, done))
         writer = self._writer
         if writer is None or writer.done() or writer.get_loop() is not loop:
             self._writer = asyncio.create_task(self._write())
         # Shielded: a cancelled sender leaves its mark to be written with the others.
         await asyncio.shield(done)
 
+    async def rewrite(self, chat_id: int) -> None:
+        """Write the chat's unrecorded marks again; raises (and keeps them) if that fails."""
+        marks = self.unrecorded.get(chat_id, [])
+        await asyncio.to_thread(self._store.mark_sent_many, marks)
+        self.unrecorded.pop(chat_id, None)
+
     async def _write(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                await asyncio.to_thread(self._store.mark_sent_many, [mark for mark, _ in batch])
-            except Exception as exc:  # every waiter of this batch sees the store's error
-                for _, done in batch:
+                await asyncio.to_thread(self._store.mark_sent_many, [m for _, m, _ in batch])
+            except SQLAlchemyError:
+                await self._write_each(batch)
+                continue
+            except Exception as exc:  # every waiter of this batch sees the error
+                for _, _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
                 continue
-            for _, done in batch:
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _write_each(self, batch: list[tuple[int, SentMark, asyncio.Future[None]]]) -> None:
+        for chat_id, mark, done in batch:
+            try:
+                await asyncio.to_thread(self._store.mark_sent_many, [mark])
+            except SQLAlchemyError as exc:
+                self.unrecorded.setdefault(chat_id, []).append(mark)
+                if not done.done():
+                    done.set_exception(exc)
+            else:
                 if not done.done():
                     done.set_result(None)
 

@@ -8,8 +8,10 @@ import re
 import sys
 import threading
 import time
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable
+from types import TracebackType
 
 from bot.config import Config
 
@@ -99,14 +101,46 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+# The redactor of the process's token, once the config is read: what leaves the process
+# outside logging (an uncaught exception, the command's one-line errors) goes through it.
+_active = TokenRedactor(None)
+
+
+def redact(text: str) -> str:
+    """`text` with the configured token masked (before `setup_logging`: unchanged)."""
+    return _active.redact(text)
+
+
+def _print_exception(
+    kind: type[BaseException], value: BaseException | None, tb: TracebackType | None
+) -> None:
+    text = "".join(traceback.format_exception(kind, value, tb))
+    sys.stderr.write(redact(text))
+    sys.stderr.flush()
+
+
+def _print_thread_exception(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    sys.stderr.write(f"Exception in thread {name}:\n")
+    _print_exception(args.exc_type, args.exc_value, args.exc_traceback)
+
+
 def setup_logging(config: Config, level: int | None = None) -> None:
-    """Log to stderr in the configured format and level; the token is masked in every line."""
+    """Log to stderr in the configured format and level; the token is masked in every line,
+    and in the traceback of any exception that escapes (a thread's too). asyncio's handler of
+    lost exceptions logs, so it is masked as well."""
+    global _active
     handler = logging.StreamHandler(sys.stderr)
     json_lines = config.log.format == "json"
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(FORMAT))
     token = config.telegram.token
     handler.addFilter(RepeatFilter())  # first: a repeat left out costs no redaction
-    handler.addFilter(TokenRedactor(token.reveal() if token else None))
+    _active = TokenRedactor(token.reveal() if token else None)
+    handler.addFilter(_active)
+    sys.excepthook = _print_exception
+    threading.excepthook = _print_thread_exception
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if level is not None else config.log.level.upper())

@@ -94,6 +94,8 @@ class Pipeline:
     _turn: int = field(default=0, repr=False)
     _publisher: Publisher = field(init=False, repr=False)
     _analyser: pool.Analyser | None = field(default=None, init=False, repr=False)
+    # Kept from pass to pass: it remembers the chats backing off and the sends to record.
+    _deliverer: Deliverer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._publisher = Publisher(self.feeds_folder, self.site, self.store, self.max_entries)
@@ -492,10 +494,22 @@ class Pipeline:
         Once `stop` is set no new message is started; those in flight finish and are recorded.
         `instance` claims the chats it sends to for `lease` (several instances, one database).
         """
-        deliverer = Deliverer(
-            self.store, self.clock, concurrency=concurrency, instance=instance, lease=lease
-        )
+        deliverer = self._deliverer
+        if deliverer is None or (deliverer.concurrency, deliverer.instance, deliverer.lease) != (
+            concurrency,
+            instance,
+            lease,
+        ):
+            deliverer = self._deliverer = Deliverer(
+                self.store, self.clock, concurrency=concurrency, instance=instance, lease=lease
+            )
         return await deliverer.deliver(sender, stop)
+
+    async def next_delivery(self) -> datetime | None:
+        """When the next delivery pass has something to do."""
+        if self._deliverer is None:
+            return await asyncio.to_thread(self.store.next_due)
+        return await self._deliverer.next_due()
 
 
 @dataclass(frozen=True, slots=True)

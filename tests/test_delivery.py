@@ -7,6 +7,7 @@ asserted exactly; limits are measured from the fake server's receive times.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 import time
@@ -618,3 +619,72 @@ async def test_daemon_waits_for_an_unreachable_telegram_and_routes_on_start(
     finally:
         await daemon._stop_telegram()
         daemon.store.close()
+
+
+# -- database faults during delivery -------------------------------------------------------
+
+
+def fail_marking_sent(store: Store, chats: Sequence[int] | None) -> None:
+    """A real fault: the database refuses to mark these chats' rows sent (None: anyone's)."""
+    only = "" if chats is None else f" AND NEW.chat_id IN ({', '.join(map(str, chats))})"
+    with store.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER fail_sent BEFORE UPDATE ON outbox"
+                f" WHEN NEW.status = 'sent'{only}"
+                " BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION fail_sent() RETURNS trigger LANGUAGE plpgsql"
+                " AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER fail_sent BEFORE UPDATE ON outbox FOR EACH ROW"
+                f" WHEN (NEW.status = 'sent'{only}) EXECUTE FUNCTION fail_sent()"
+            )
+
+
+def heal(store: Store) -> None:
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "DROP TRIGGER fail_sent"
+            if conn.dialect.name == "sqlite"
+            else "DROP TRIGGER fail_sent ON outbox; DROP FUNCTION fail_sent()"
+        )
+
+
+@pytest.mark.parametrize("broken", ["one chat", "every chat"])
+async def test_failing_to_record_a_send_repeats_nothing(rig: Rig, broken: str) -> None:
+    """The database refuses to mark sent one chat's rows (or everybody's) for a while: no
+    healthy chat gets a message twice, and a broken chat gets the one message in flight and
+    then waits (backs off) instead of getting it again every pass; once the database takes
+    the writes, the messages already sent are recorded, not sent again."""
+    chats = [666, 701, 702, 703, 704, 705]
+    for _ in range(8):
+        rig.publish(chats)
+    fail_marking_sent(rig.store, [666] if broken == "one chat" else None)
+    failing = [666] if broken == "one chat" else chats
+
+    for _ in range(10):  # 20 s of passes; the daemon's loop outlives a pass that raises
+        with contextlib.suppress(Exception):
+            await rig.deliver()
+        rig.clock.advance(2)
+
+    for chat in chats:
+        texts = [m.text for m in rig.fake.sent(chat)]
+        assert len(texts) == len(set(texts)), f"chat {chat} got a message twice"
+        if chat in failing:  # the one in flight, then nothing more until its mark is written
+            assert len(texts) == 1, f"chat {chat} got {len(texts)} messages"
+        else:
+            assert len(texts) == 8
+    due = await rig.deliverer.next_due()  # the daemon's loop sleeps till then: no busy loop
+    assert due is not None and due > rig.clock()
+    heal(rig.store)
+    rig.clock.advance(700)  # past the longest backoff
+    await rig.deliver()
+
+    for chat in chats:
+        texts = [m.text for m in rig.fake.sent(chat)]
+        assert len(texts) == len(set(texts)) == 8, f"chat {chat}: {len(texts)} messages"
+    assert rig.store.outbox_counts() == {"sent": 48}

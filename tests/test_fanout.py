@@ -108,14 +108,14 @@ async def test_marks_answered_together_share_one_transaction(store: Store) -> No
     log = SentLog(store)
     counted = commits(store)
 
-    await asyncio.gather(*(log.record(SentMark((i,), 1000 + i, T0)) for i in ids))
+    await asyncio.gather(*(log.record(1, SentMark((i,), 1000 + i, T0)) for i in ids))
 
     assert counted[0] == 1
     assert {(r.status, r.message_id) for r in rows(store) if r.id != last} == {
         ("sent", 1000 + i) for i in ids
     }
     # Alone, a mark is written at once: nothing waits for a batch to fill.
-    await asyncio.wait_for(log.record(SentMark((last,), 7, T0)), 5)
+    await asyncio.wait_for(log.record(1, SentMark((last,), 7, T0)), 5)
     assert counted[0] == 2
 
 

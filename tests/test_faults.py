@@ -192,6 +192,70 @@ async def test_full_disk_keeps_the_old_feed(
         await daemon.kill()
 
 
+@pytest.fixture
+def tiny_state_disk(tmp_path: Path) -> Iterator[Path]:
+    """The state folder on a small tmpfs of its own, to fill."""
+    folder = tmp_path / "state"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+async def test_a_state_database_write_outage_is_shown_and_caught_up(
+    tmp_path: Path, tiny_state_disk: Path
+) -> None:
+    """The state database cannot be written (its disk is full): /healthz says so, and the
+    files that arrived meanwhile are stored soon after it can be written again, not at the
+    next full pass (here the safety net is five minutes away)."""
+    layout = Layout(tmp_path)
+    layout.write_config(None, interval=300, debounce=0.1)
+    daemon = Daemon(layout, token=None)
+    await daemon.start()
+    try:
+        await daemon.wait_healthy()
+
+        async def health(key: str, wanted: object) -> bool:
+            found = await daemon.health()
+            return bool(found and found.get(key) == wanted)
+
+        await eventually(lambda: health("watching", True), "the watcher running")
+        drop(layout.posts, "deal-1.md", article(1))
+        await eventually(lambda: health("articles", 1), "the first article")
+        filler = tiny_state_disk / "filler.bin"
+        with contextlib.suppress(OSError), filler.open("wb") as out:
+            while True:
+                out.write(b"\0" * 65536)
+        for n in range(2, 4):
+            drop(layout.posts, f"deal-{n}.md", article(n))
+
+        async def failing() -> bool:
+            found = await daemon.health()
+            return bool(found and found["status"] != "ok" and found["last_error"])
+
+        await eventually(failing, "/healthz to report the failed database write")
+        found = await daemon.health()
+        assert found is not None and "database or disk is full" in found["last_error"]
+        assert found["articles"] == 1
+        drop(layout.posts, "deal-4.md", article(4))  # during the outage, once it is known
+
+        filler.unlink()  # the database can be written again
+        await eventually(lambda: health("articles", 4), "the files that arrived meanwhile", 20)
+        await eventually(lambda: health("last_error", None), "the error cleared")
+        assert await health("status", "ok")
+        assert daemon.running
+    finally:
+        await daemon.kill()
+
+
 @contextlib.asynccontextmanager
 async def without_telegram(tmp_path: Path) -> AsyncIterator[tuple[Layout, Daemon]]:
     """A daemon with no bot token, rescanning every second, up and answering /healthz."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -163,7 +163,13 @@ class OutboxStore(StoreBase):
             return self._grouped(conn, rows)
 
     def claim_deliveries(
-        self, now: datetime, instance: str, lease: timedelta, limit: int = 500
+        self,
+        now: datetime,
+        instance: str,
+        lease: timedelta,
+        limit: int = 500,
+        *,
+        exclude: Collection[int] = (),
     ) -> list[Delivery]:
         """Claim whole chats' due rows for `instance` until `now + lease`, grouped as above.
 
@@ -172,7 +178,8 @@ class OutboxStore(StoreBase):
         row is sent by two. A chat's `chats` row is its lock (SELECT … FOR UPDATE SKIP LOCKED:
         a chat being claimed elsewhere is skipped, never waited for; a no-op on SQLite, whose
         writers take turns), and a chat stays another instance's until its claim expires.
-        Marking a row (sent, failed, held…) or `release_claims` ends its claim.
+        Marking a row (sent, failed, held…) or `release_claims` ends its claim. The chats in
+        `exclude` (backing off in this instance) are left alone.
         """
         now = utc(now)
         due = and_(outbox.c.status == "pending", outbox.c.next_attempt <= now)
@@ -192,7 +199,7 @@ class OutboxStore(StoreBase):
         )
         with self.engine.begin() as conn:
             mine: set[int] = set()
-            skipped: set[int] = set()
+            skipped: set[int] = set(exclude)
             for _ in range(CLAIM_PAGES):  # a page all being claimed elsewhere: try the next
                 wanted = list(
                     dict.fromkeys(  # oldest first
@@ -580,10 +587,11 @@ class OutboxStore(StoreBase):
         with self.engine.connect() as conn:
             return {status: int(n) for status, n in conn.execute(query)}
 
-    def next_due(self) -> datetime | None:
+    def next_due(self, exclude: Collection[int] = ()) -> datetime | None:
         """When the next pending row may be sent. A chat another instance has claimed is not
         ours before that claim ends (a dead instance's chats go to the others then), so its
-        rows count from then: the others wait for it instead of polling."""
+        rows count from then: the others wait for it instead of polling. The chats in
+        `exclude` (backing off in this instance) are not counted."""
         claims = (
             select(outbox.c.chat_id, func.max(outbox.c.claimed_until).label("until"))
             .where(outbox.c.status == "pending", outbox.c.claimed_until.is_not(None))
@@ -597,6 +605,8 @@ class OutboxStore(StoreBase):
             .select_from(outbox.outerjoin(claims, claims.c.chat_id == outbox.c.chat_id))
             .where(outbox.c.status == "pending")
         )
+        if exclude:
+            query = query.where(outbox.c.chat_id.not_in(exclude))
         with self.engine.connect() as conn:
             value = conn.execute(query).scalar_one_or_none()
         return None if value is None else aware(value)
