@@ -300,6 +300,56 @@ def test_yaml_front_matter_is_loaded_safely() -> None:
         parse(data)
 
 
+def _alias_levels(levels: int, top: str) -> str:
+    """`levels` anchors, each a list of nine aliases of the one before: 9**levels values."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(levels - 1):
+        here, below = chr(98 + i), chr(97 + i)
+        lines.append(f"{here}: &{here} [{','.join([f'*{below}'] * 9)}]")
+    return "---\n" + "\n".join(lines) + f"\ntitle: Bomb\n{top}: *{chr(96 + levels)}\n---\nBody.\n"
+
+
+@pytest.mark.parametrize("top", ["categories", "tags", "author", "x"])
+def test_a_yaml_alias_bomb_is_refused_at_once(top: str) -> None:
+    """Nine levels of nine aliases (under 500 bytes) stand for 387 million values: walking
+    the categories took minutes. Refused when composed, before anything walks them."""
+    data = _alias_levels(9, top).encode()
+    assert len(data) < 500
+    started = time.perf_counter()
+    with pytest.raises(ArticleError, match=r"aliases expand to more than 10000 values"):
+        parse(data)
+    assert time.perf_counter() - started < 5.0  # hang guard: it took minutes
+
+
+def test_a_recursive_yaml_alias_is_refused() -> None:
+    with pytest.raises(ArticleError, match="alias inside its own anchor"):
+        parse(b"---\ntitle: T\ncategories: &c [a, *c]\n---\nBody.\n")
+
+
+def test_yaml_aliases_that_expand_a_little_still_work() -> None:
+    """Anchors reused a few times, merges included, are ordinary YAML."""
+    article = parse(_alias_levels(3, "categories").encode())  # 729 values
+    assert article.categories == ("lol",)
+    merged = parse(
+        b"---\nbase: &b {lang: en}\npost:\n  <<: *b\ntitle: T\ntags: &t [x, y]\n"
+        b"categories: *t\n---\nBody.\n"
+    )
+    assert merged.categories == ("x", "y") and merged.tags == ("x", "y")
+
+
+def test_many_categories_are_deduplicated_in_linear_time() -> None:
+    """100,000 names: de-duplicating them in a list took minutes (quadratic)."""
+    names = ", ".join(f"c{i}, C{i % 1000}" for i in range(100_000))
+    data = f"---\ntitle: T\ncategories: [{names}]\n---\nBody.\n".encode()
+    started = time.perf_counter()
+    article = parse(data, "_posts/2025-01-01-t.md")
+    url = article_url(article, BASE_URL)
+    assert time.perf_counter() - started < 20.0  # hang guard: it took minutes
+    assert len(article.categories) == 101_000
+    assert article.categories[:3] == ("c0", "C0", "c1")
+    assert url.startswith(BASE_URL + "c0/")
+
+
 # --- text ----------------------------------------------------------------------------------------
 
 

@@ -44,7 +44,7 @@ ALIAS_BOMB = "\n".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]"
         for i in range(8)
     ]
-    + ["title: Alias bomb", "---", BODY]
+    + ["title: Alias bomb", "categories: *i", "---", BODY]  # 387 million categories
 )
 
 ZH_HANS = "腾讯宣布以5亿美元收购一家游戏公司。这是腾讯今年最大的一笔收购交易。\n" * 5
