@@ -40,6 +40,8 @@ class Secret(str):
 class ArticlesConfig:
     folder: Path = Path("examples/articles")
     max_bytes: int = 10 * 1024 * 1024  # larger files are recorded as skipped
+    max_categories: int = 50  # per article: each name makes feeds; the rest are left out
+    max_tags: int = 50
 
 
 @dataclass(frozen=True)
@@ -308,3 +310,6 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(
             f"{source}: 'state.url' must be a database URL such as 'sqlite:///state/eventfeed.db'"
         )
+    for key in ("max_categories", "max_tags"):
+        if getattr(config.articles, key) < 0:
+            raise ConfigError(f"{source}: 'articles.{key}' must not be negative")

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 
 from bot import files, pool
-from bot.articles import article_url
+from bot.articles import article_url, limit_names
 from bot.delivery import Deliverer, DeliveryReport
 from bot.extract import RulePack
 from bot.feeds import FeedSite
@@ -44,6 +44,8 @@ class Source:
     timezone: tzinfo
     base_url: str
     permalink: str
+    max_categories: int = 50  # per article (see `articles.limit_names`)
+    max_tags: int = 50
 
 
 @dataclass
@@ -293,6 +295,9 @@ class Pipeline:
         extraction: Extraction,
         subscriptions: Sequence[Subscription],
     ) -> ArticleSave:
+        article, cut = limit_names(article, self.source.max_categories, self.source.max_tags)
+        if cut:  # once per article, not once per name
+            log.warning("article names left out path=%s %s", article.path, cut)
         url = article_url(article, self.source.base_url, self.source.permalink)
         return ArticleSave(
             article,

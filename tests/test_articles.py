@@ -4,6 +4,7 @@ development corpus when present, encodings, date forms, and unreadable input."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -15,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.articles import ArticleError, article_url, parse_article
+from bot.articles import MAX_NAME, ArticleError, article_url, limit_names, parse_article
 from bot.model import Article
 from bot.text import markdown_to_paragraphs, strip_xml_invalid, to_simplified, to_traditional
 
@@ -335,6 +336,15 @@ def test_yaml_aliases_that_expand_a_little_still_work() -> None:
         b"categories: *t\n---\nBody.\n"
     )
     assert merged.categories == ("x", "y") and merged.tags == ("x", "y")
+
+
+def test_limit_names_keeps_the_first_names_cut_short() -> None:
+    long = "x" * 5000
+    article = parse(f"---\ntitle: T\ncategories: [a, b, c]\ntags: [{long}, y]\n---\nB.\n".encode())
+    assert limit_names(dataclasses.replace(article, tags=("y",)), 3, 1)[1] == ""
+    kept, cut = limit_names(article, 2, 5)
+    assert kept.categories == ("a", "b") and kept.tags == ("x" * MAX_NAME, "y")
+    assert cut == "categories=3 tags=2 kept=2,2 (at most 2,5, 100 characters each)"
 
 
 def test_many_categories_are_deduplicated_in_linear_time() -> None:

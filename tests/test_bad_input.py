@@ -66,6 +66,7 @@ TITLES = {  # file → its title, or the start of it
     "link-javascript.md": "Bad link",
     "one-long-line.txt": "Orion Holdings acquires Quartz Systems",
     "many-lines.md": "Many lines",
+    "many-names.md": "Many names",
 }
 
 
@@ -117,6 +118,8 @@ def test_the_hostile_corpus(tmp_path: Path) -> None:
     assert report.failed == len(ERRORS) + 1
     assert not Path("/tmp/eventfeed-pwned").exists()  # the python/object tag never ran
 
+    feeds = tmp_path / "feeds"  # names beyond articles.max_categories / max_tags make none
+    assert len(list(feeds.glob("category/category*"))) == len(list(feeds.glob("tag/tag*"))) == 150
     # Every feed parses; article markup arrives as text, never as elements or links.
     for feed in (tmp_path / "feeds").glob("*.*"):
         if feed.suffix in (".atom", ".rss"):

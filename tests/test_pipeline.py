@@ -157,3 +157,31 @@ def test_a_repeated_passage_stores_one_event_and_blocks_no_other_file(
     [doubled] = [a for a in pipeline.store.published_articles() if a.article.path == "a-doubled.md"]
     keys = [e.event.key for e in doubled.events]
     assert keys and len(keys) == len(set(keys))
+
+
+def test_an_article_with_3000_categories_and_3000_tags_makes_capped_feeds(
+    pipeline: Pipeline, folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each name makes a feed in three formats: 6,000 names made 18,000 files of ~190 KB
+    (each listing all 6,000 terms). Kept: the first 50 of each, said once in the log."""
+    categories = " ".join(f"c{i}" for i in range(3000))
+    tags = ", ".join(f"t{i}" for i in range(2999)) + ", " + "x" * 5000
+    (folder / "many.md").write_text(
+        f"---\ntitle: Many names\ncategories: {categories}\ntags: [{tags}]\n---\n"
+        "Orion Holdings agreed to acquire Quartz Systems for $12 million.\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level("WARNING", logger="bot.pipeline"):
+        assert pipeline.scan().new == 1
+    pipeline.write_feeds()
+    feeds = pipeline.feeds_folder
+    assert len(list((feeds / "category").iterdir())) == 50 * 3
+    assert len(list((feeds / "tag").iterdir())) == 50 * 3
+    [entry] = feedparser.parse((feeds / "articles.atom").read_bytes()).entries
+    assert [t.term for t in entry.tags] == [f"c{i}" for i in range(50)] + [
+        f"t{i}" for i in range(50)
+    ]
+    [stored] = pipeline.store.published_articles()
+    assert len(stored.article.categories) == len(stored.article.tags) == 50
+    [said] = [r.getMessage() for r in caplog.records if "names left out" in r.getMessage()]
+    assert "path=many.md categories=3000 tags=3000 kept=50,50" in said
