@@ -185,3 +185,36 @@ def test_an_article_with_3000_categories_and_3000_tags_makes_capped_feeds(
     assert len(stored.article.categories) == len(stored.article.tags) == 50
     [said] = [r.getMessage() for r in caplog.records if "names left out" in r.getMessage()]
     assert "path=many.md categories=3000 tags=3000 kept=50,50" in said
+
+
+def test_an_article_deleted_and_restored_after_an_edit_keeps_its_id(
+    pipeline: Pipeline, folder: Path
+) -> None:
+    """Restored (from a backup, a checkout) after an edit, it is the same article: the same
+    entry id, not '…-2', and no alert calling it 'also reported by' itself."""
+    pipeline.store.add_subscription(1, None, "")
+    body = "Orion Holdings agreed to acquire Quartz Systems for $12 million in cash.\n"
+    post = "---\ntitle: {}\ndate: 2025-03-01 09:00:00 +0000\n---\n" + body
+    other = "---\ntitle: Another\n---\nNimbus AI raised $30 million led by Hazel Capital.\n"
+    (folder / "other.md").write_text(other, encoding="utf-8")
+    (folder / "deal.md").write_text(post.format("Orion buys Quartz"), encoding="utf-8")
+    pipeline.scan()
+    pipeline.write_feeds()
+    atom = pipeline.feeds_folder / "articles.atom"
+    ids = {e.title: e.id for e in feedparser.parse(atom.read_bytes()).entries}
+    before = {s.article.path: s for s in pipeline.store.published_articles()}["deal.md"]
+    queued = pipeline.store.outbox_counts()
+
+    (folder / "deal.md").unlink()
+    assert pipeline.scan().deleted == 1
+    (folder / "deal.md").write_text(post.format("Orion buys Quartz (updated)"), encoding="utf-8")
+    assert pipeline.scan().new == 1
+    pipeline.write_feeds()
+
+    after = {s.article.path: s for s in pipeline.store.published_articles()}["deal.md"]
+    assert (after.uid, after.id, after.first_seen) == (before.uid, before.id, before.first_seen)
+    assert [e.id for e in after.events] == [e.id for e in before.events]
+    assert all(e.first_report for e in after.events)
+    assert pipeline.store.outbox_counts() == queued  # nobody alerted again
+    again = {e.title: e.id for e in feedparser.parse(atom.read_bytes()).entries}
+    assert again["Orion buys Quartz (updated)"] == ids["Orion buys Quartz"]

@@ -214,8 +214,10 @@ class ArticleStore(FeedIndexStore):
             "data": data,
             "updated": now,
         }
+        uid = _base_uid(article)
+        if row is None and uid not in free:  # a deleted article back (after an edit, too)
+            row = self._restored(conn, uid, renamed)
         if row is None:
-            uid = _base_uid(article)
             if uid in free:  # no article had it when the batch began, and none since
                 free.discard(uid)
             else:
@@ -264,6 +266,21 @@ class ArticleStore(FeedIndexStore):
             for row in conn.execute(query):
                 found.setdefault(row.content_hash, []).append(row)
         return found
+
+    def _restored(self, conn: Connection, uid: str, renamed: dict[str, list[Any]]) -> Any:
+        """The deleted article whose uid a new file would get (same first path and date, or
+        the same front-matter id): the file is back, and keeps its ids and events. Without
+        this it got '…-2' and its events were 'also reported by' its deleted self."""
+        c = articles.c
+        row = conn.execute(
+            select(c.id, c.uid, c.first_seen, c.content_hash).where(
+                c.uid == uid, c.status == "deleted"
+            )
+        ).first()
+        if row is not None:  # not to be taken again as a renamed file's in this batch
+            gone = renamed.get(row.content_hash, [])
+            gone[:] = [other for other in gone if other.id != row.id]
+        return row
 
     def _free_uids(self, conn: Connection, uids: set[str]) -> set[str]:
         """Those of `uids` no article has."""
