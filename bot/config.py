@@ -107,6 +107,9 @@ class ScanConfig:
     # The safety net stats every file at least this often, a share at each rescan (an edit in
     # place the watcher missed shows only so); the rest of a rescan is a stat per folder.
     full_interval_seconds: float = 900.0
+    # A scan that finds the folder empty while several articles are known removes none
+    # (an unmounted disk) unless this is true.
+    allow_empty_folder: bool = False
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,11 @@ class FolderMissing(OSError):
     scan then stops rather than take every article for deleted."""
 
 
+class FolderEmpty(FolderMissing):
+    """The watched folder lists no file while the store knows several articles (an unmounted
+    disk leaves its mount point): nothing is taken for deleted unless configured to."""
+
+
 # Editor and downloader leftovers: never articles, often half-written.
 _TEMP_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".temp", ".part", ".crdownload", ".bak")
 

@@ -46,6 +46,7 @@ class Source:
     permalink: str
     max_categories: int = 50  # per article (see `articles.limit_names`)
     max_tags: int = 50
+    allow_empty_folder: bool = False  # see `Pipeline._check_not_emptied`
 
 
 @dataclass
@@ -114,8 +115,8 @@ class Pipeline:
         self.store.ensure_feed_index()  # before the first change, so the index follows it
         known = self._known()
         listing = None if paths is None else self._stat_paths(set(paths))
+        present: set[str] = set()
         if listing is None:
-            present: set[str] = set()
             wanted = []
             for info in files.walk_folder(self.source.folder):
                 present.add(info.path)
@@ -126,6 +127,8 @@ class Pipeline:
         else:
             wanted, gone = listing
             report.seen = len(wanted)
+        if gone:
+            self._check_not_emptied(known, listed=listing is None and bool(present))
         # Deletions first, so that a renamed file is recognised by its content.
         report.deleted = self.store.mark_deleted(gone, self.clock())
         for path in gone:
@@ -196,6 +199,21 @@ class Pipeline:
         report = self.scan(paths, progress) if paths else ScanReport()
         report.seen = checked
         return report
+
+    def _check_not_emptied(self, known: dict[str, tuple[int, int]], listed: bool) -> None:
+        """Raise FolderEmpty before files are taken for deleted while the folder lists none and
+        several articles are known: an unmounted disk leaves an empty mount point, and every
+        article would leave the feeds (the safety net's passes would remove them a share at
+        a time). `listed`: a full listing found files."""
+        if self.source.allow_empty_folder or len(known) < 2 or listed:
+            return
+        if next(iter(files.walk_folder(self.source.folder)), None) is not None:
+            return
+        raise files.FolderEmpty(
+            f"the articles folder {self.source.folder} is empty but {len(known)} articles are "
+            "known: none is removed (an unmounted disk?); to remove them all, set "
+            "scan.allow_empty_folder: true"
+        )
 
     def _unseen(self, look: files.FolderLook, parts: int, turn: int) -> tuple[set[str], int] | None:
         """The paths to scan after `look` (changed, new or gone) and how many files were

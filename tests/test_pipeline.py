@@ -13,6 +13,7 @@ from conftest import make_pipeline
 from fakebot import FakeBotApi
 from telegram import Bot
 
+from bot.files import FolderEmpty
 from bot.pipeline import Pipeline
 from bot.sender import Sender
 
@@ -218,3 +219,38 @@ def test_an_article_deleted_and_restored_after_an_edit_keeps_its_id(
     assert pipeline.store.outbox_counts() == queued  # nobody alerted again
     again = {e.title: e.id for e in feedparser.parse(atom.read_bytes()).entries}
     assert again["Orion buys Quartz (updated)"] == ids["Orion buys Quartz"]
+
+
+def test_an_emptied_folder_removes_no_article_unless_allowed(
+    tmp_path: Path, pipeline: Pipeline, folder: Path
+) -> None:
+    """An unmounted disk leaves an empty mount point: every article left the feeds. Now the
+    scan stops with an error, full or the safety net's share by share, until the files are
+    back or scan.allow_empty_folder says the folder is meant to be empty."""
+    shutil.copy(SAMPLES / FIRST, folder / FIRST)
+    (folder / "sub").mkdir()
+    shutil.copy(SAMPLES / SECOND, folder / "sub" / SECOND)
+    assert pipeline.scan().new == 2
+    pipeline.rescan(parts=4)  # stamps the folders for the safety net's cheaper passes
+    away = tmp_path / "away"
+    folder.rename(away)
+    folder.mkdir()  # the mount point, without the disk
+    for scan in (
+        pipeline.scan,
+        lambda: pipeline.scan([FIRST]),  # the watcher
+        *[lambda: pipeline.rescan(parts=4)] * 4,
+        lambda: pipeline.rescan(full=True),
+    ):
+        with pytest.raises(FolderEmpty, match=r"is empty but 2 articles are known"):
+            scan()
+    assert len(pipeline.store.published_articles()) == 2
+
+    shutil.rmtree(folder)
+    away.rename(folder)  # the disk is back
+    assert pipeline.scan().deleted == 0
+
+    allowed = make_pipeline(tmp_path, folder, allow_empty_folder=True)
+    shutil.rmtree(folder)
+    folder.mkdir()
+    assert allowed.scan().deleted == 2
+    assert allowed.store.published_articles() == []
