@@ -40,6 +40,24 @@ class TokenRedactor(logging.Filter):
         return True
 
 
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: a file name holding
+# one split a line, and what followed read as a record of its own.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as Python escapes ('\\n', '\\x1b'): one record, one line."""
+    return _CONTROLS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
+class KeyValueFormatter(logging.Formatter):
+    """FORMAT, with control characters in the message escaped; a traceback (exc_info) still
+    follows on lines of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line (`log.format: json`), for log shippers that parse JSON."""
 
@@ -59,7 +77,7 @@ def setup_logging(config: Config, level: int | None = None) -> None:
     """Log to stderr in the configured format and level; the token is masked in every line."""
     handler = logging.StreamHandler(sys.stderr)
     json_lines = config.log.format == "json"
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(FORMAT))
+    handler.setFormatter(JsonFormatter() if json_lines else KeyValueFormatter(FORMAT))
     token = config.telegram.token
     handler.addFilter(TokenRedactor(token.reveal() if token else None))
     root = logging.getLogger()
