@@ -403,7 +403,8 @@ def _load_meta(head: str, kind: str) -> dict[str, Any]:
             raise ArticleError(f"front matter is not valid TOML: {_one_line(str(exc))}") from None
     else:
         try:
-            meta = yaml.load(head, Loader=_FrontMatterLoader)  # safe, in C when built
+            # Safe, in C when built; the alias check only where an alias can be ('*').
+            meta = yaml.load(head, Loader=_FrontMatterLoader if "*" in head else _SAFE_LOADER)
         except ArticleError:  # an alias bomb: already worded
             raise
         # Impossible dates ('2025-02-30') fail in the constructor with a ValueError.
