@@ -254,3 +254,39 @@ def test_an_emptied_folder_removes_no_article_unless_allowed(
     folder.mkdir()
     assert allowed.scan().deleted == 2
     assert allowed.store.published_articles() == []
+
+
+def test_an_undated_file_restored_on_another_day_keeps_its_id(
+    tmp_path: Path, folder: Path, store_url: str
+) -> None:
+    """A plain-text file has no date but its mtime, which an edit moves: restored on another
+    day it would get another uid. Its path says it is the same article; a deleted file that
+    only ends with that path (another folder) is not it."""
+    pipeline = make_pipeline(tmp_path, folder, url=store_url)
+    pipeline.store.add_subscription(1, None, "")
+    text = "Orion buys Quartz\n\nOrion Holdings agreed to acquire Quartz Systems for $12 million.\n"
+    (folder / "notes").mkdir()
+    for name in ("deal.txt", "notes/deal.txt"):
+        (folder / name).write_text(text + name, encoding="utf-8")
+        os.utime(folder / name, (1735689600, 1735689600))  # 2025-01-01
+    (folder / "keep.txt").write_text("Another\n\nNimbus AI raised $30 million.\n", "utf-8")
+    pipeline.scan()
+    before = {s.article.path: s for s in pipeline.store.published_articles()}
+    queued = pipeline.store.outbox_counts()
+
+    (folder / "notes" / "deal.txt").unlink()
+    (folder / "deal.txt").unlink()
+    assert pipeline.scan().deleted == 2
+    (folder / "deal.txt").write_text(text + "Edited.\n", encoding="utf-8")
+    os.utime(folder / "deal.txt", (1738368000, 1738368000))  # 2025-02-01
+    assert pipeline.scan().new == 1
+
+    after = {s.article.path: s for s in pipeline.store.published_articles()}
+    assert set(after) == {"deal.txt", "keep.txt"}
+    assert (after["deal.txt"].uid, after["deal.txt"].id) == (
+        before["deal.txt"].uid,
+        before["deal.txt"].id,
+    )
+    assert after["deal.txt"].article.published.month == 2
+    assert pipeline.store.outbox_counts() == queued  # nobody alerted again
+    pipeline.store.close()
