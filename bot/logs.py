@@ -31,12 +31,12 @@ class TokenRedactor(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if self._pattern is None:
             return True
-        message = record.getMessage()
-        if record.exc_info:
-            message += "\n" + logging.Formatter().formatException(record.exc_info)
+        if record.exc_info:  # kept apart from the message: written on lines of its own
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
-            record.exc_text = None
-        record.msg, record.args = self.redact(message), None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        record.msg, record.args = self.redact(record.getMessage()), None
         return True
 
 
@@ -68,8 +68,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 

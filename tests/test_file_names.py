@@ -3,6 +3,7 @@ the log line that names the file stays one line. A real folder, store, server an
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -79,14 +80,25 @@ def test_a_file_name_with_a_newline_stays_on_one_log_line(
     )
 
 
-def test_a_traceback_still_follows_its_line(
-    capsys: pytest.CaptureFixture[str], root_logger: None
+@pytest.mark.parametrize("log_format", ["keyvalue", "json"])
+@pytest.mark.parametrize("token", [None, "123456:secret-token-value"])
+def test_a_traceback_still_follows_its_line_with_the_token_masked(
+    capsys: pytest.CaptureFixture[str], root_logger: None, token: str | None, log_format: str
 ) -> None:
-    setup_logging(parse_config(None, {}))
+    token_line = f"telegram: {{token: '{token}'}}\n" if token else ""
+    setup_logging(parse_config(f"{token_line}log: {{format: {log_format}}}", {}))
     try:
-        raise OSError("disk\nfull")
+        raise OSError(f"disk full for {token}")
     except OSError:
         logging.getLogger("bot").exception("cannot write feeds")
     err = capsys.readouterr().err
-    assert err.splitlines()[0].endswith("msg=cannot write feeds")
+    if log_format == "json":
+        [line] = err.splitlines()
+        entry = json.loads(line)
+        assert entry["msg"] == "cannot write feeds"
+        err = entry["exc"]
+    else:
+        assert err.splitlines()[0].endswith("msg=cannot write feeds")
+    assert err.splitlines()[-1].startswith("OSError: disk full for ")
     assert "Traceback (most recent call last):" in err
+    assert "secret-token-value" not in err
