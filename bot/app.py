@@ -125,6 +125,9 @@ def build_pipeline(config: Config, store: Store, pack: RulePack) -> Pipeline:
         source=Source(
             folder=config.articles.folder,
             max_bytes=config.articles.max_bytes,
+            max_categories=config.articles.max_categories,
+            max_tags=config.articles.max_tags,
+            allow_empty_folder=config.scan.allow_empty_folder,
             timezone=site.tz,
             base_url=site.base_url,
             permalink=site.permalink,

@@ -262,7 +262,9 @@ BOILERPLATE: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
         "see more",
         ("more", "全文", "更多"),
         re.compile(
-            r"^[ \t]*(?:See more|Read more|Show more|展开全文|展開全文|查看更多|阅读全文|閱讀全文)"
+            # An image may stand before it on its line (a card's picture, then its button).
+            r"^[ \t]*(?:!\[[^\]\n]*\]\([^)\s]*\)[ \t]*)*"
+            r"(?:See more|Read more|Show more|展开全文|展開全文|查看更多|阅读全文|閱讀全文)"
             r"[ \t.…>»]*$",
             re.M | re.I,
         ),
@@ -314,6 +316,64 @@ _FENCES = {"---": "yaml", "+++": "toml"}
 # yaml.safe_load's loader (SafeConstructor: plain data only), in C when PyYAML was built with
 # libyaml: the pure-Python one costs ~0.5 ms per front matter, the C one a tenth of that.
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Values aliases may add to a front matter: nine levels of nine aliases (438 bytes) stand
+# for 387 million values, which anything walking the data (categories, tags) would visit.
+MAX_ALIAS_EXPANSION = 10_000
+
+
+class _FrontMatterLoader(_SAFE_LOADER):  # type: ignore[misc]
+    """The safe loader, refusing a document whose aliases expand it too much: the check
+    runs on the composed node graph (shared nodes counted once: linear), before anything
+    walks the data."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return self.construct_document(node)
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Raise ArticleError when the aliases in `root` add more than MAX_ALIAS_EXPANSION
+    values or refer to themselves. Iterative, each node once."""
+    size: dict[int, int] = {}  # id(node) → values in its expansion
+    distinct = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        kids = _children(node)
+        if children_done:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(kid)] for kid in kids)
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise ArticleError("front matter has an alias inside its own anchor")
+        distinct += 1
+        open_nodes.add(key)
+        stack.append((node, True))
+        for kid in kids:
+            if id(kid) in open_nodes:
+                raise ArticleError("front matter has an alias inside its own anchor")
+            if id(kid) not in size:
+                stack.append((kid, False))
+    if size[id(root)] - distinct > MAX_ALIAS_EXPANSION:
+        raise ArticleError(
+            f"front matter aliases expand to more than {MAX_ALIAS_EXPANSION} values "
+            "(an alias bomb?)"
+        )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _split_front_matter(text: str) -> tuple[dict[str, Any], str] | None:
@@ -345,7 +405,10 @@ def _load_meta(head: str, kind: str) -> dict[str, Any]:
             raise ArticleError(f"front matter is not valid TOML: {_one_line(str(exc))}") from None
     else:
         try:
-            meta = yaml.load(head, Loader=_SAFE_LOADER)  # the safe loader, in C when built
+            # Safe, in C when built; the alias check only where an alias can be ('*').
+            meta = yaml.load(head, Loader=_FrontMatterLoader if "*" in head else _SAFE_LOADER)
+        except ArticleError:  # an alias bomb: already worded
+            raise
         # Impossible dates ('2025-02-30') fail in the constructor with a ValueError.
         except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
             raise ArticleError(f"front matter is not valid YAML: {_yaml_reason(exc)}") from None
@@ -436,13 +499,34 @@ def _names(value: Any, split: bool = False) -> tuple[str, ...]:
         parts = str(value).split() if split else [str(value).strip()]
         return tuple(p for p in parts if p)
     if isinstance(value, (list, tuple)):
-        out: list[str] = []
+        out: dict[str, None] = {}  # in order, each once: a dict, as a list made this quadratic
         for item in value:
-            for name in _names(item):
-                if name not in out:
-                    out.append(name)
+            out.update(dict.fromkeys(_names(item)))
         return tuple(out)
     return ()
+
+
+MAX_NAME = 100  # characters of one category or tag: longer ones are cut
+
+
+def limit_names(article: Article, max_categories: int, max_tags: int) -> tuple[Article, str]:
+    """The article with its first `max_categories` categories and `max_tags` tags, each cut
+    to MAX_NAME characters, and what was left out ('' when nothing): each name makes feeds,
+    so 3,000 of them made 18,000 feed files of one article."""
+    categories = _limited(article.categories, max_categories)
+    tags = _limited(article.tags, max_tags)
+    if (categories, tags) == (article.categories, article.tags):
+        return article, ""
+    cut = (
+        f"categories={len(article.categories)} tags={len(article.tags)} "
+        f"kept={len(categories)},{len(tags)} (at most {max_categories},{max_tags}, "
+        f"{MAX_NAME} characters each)"
+    )
+    return dataclasses.replace(article, categories=categories, tags=tags), cut
+
+
+def _limited(names: tuple[str, ...], most: int) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name[:MAX_NAME].strip() for name in names[:most]))
 
 
 def _author(value: Any) -> str | None:
@@ -635,10 +719,7 @@ def article_url(article: Article, base_url: str, pattern: str = DEFAULT_PERMALIN
 def _expand(pattern: str, article: Article) -> str:
     when = article.published
     categories = [*_dir_categories(article.path), *article.categories]
-    seen: list[str] = []
-    for name in categories:
-        if name.lower() not in seen:
-            seen.append(name.lower())
+    seen = dict.fromkeys(name.lower() for name in categories)  # a set in order: linear
     values = {
         "categories": "/".join(seen),
         "year": f"{when.year:04d}",

@@ -42,6 +42,8 @@ class Secret(str):
 class ArticlesConfig:
     folder: Path = Path("examples/articles")
     max_bytes: int = 10 * 1024 * 1024  # larger files are recorded as skipped
+    max_categories: int = 50  # per article: each name makes feeds; the rest are left out
+    max_tags: int = 50
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,9 @@ class ScanConfig:
     # The safety net stats every file at least this often, a share at each rescan (an edit in
     # place the watcher missed shows only so); the rest of a rescan is a stat per folder.
     full_interval_seconds: float = 900.0
+    # A scan that finds the folder empty while several articles are known removes none
+    # (an unmounted disk) unless this is true.
+    allow_empty_folder: bool = False
 
 
 @dataclass(frozen=True)
@@ -361,3 +366,5 @@ def _check(config: Config, where: Callable[[str], str]) -> None:
         "state.url",
         "must be a database URL such as 'sqlite:///state/eventfeed.db'",
     )
+    for key in ("max_categories", "max_tags"):
+        require(getattr(config.articles, key) >= 0, f"articles.{key}", "must not be negative")

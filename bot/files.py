@@ -6,6 +6,7 @@ One bad entry (vanished, unreadable, a symlink loop) never stops a scan: it is l
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import heapq
 import os
@@ -37,6 +38,11 @@ class OutsideRoot(OSError):
 class FolderMissing(OSError):
     """The watched folder itself is gone (unmounted, moved, a typo in the configuration): a
     scan then stops rather than take every article for deleted."""
+
+
+class FolderEmpty(FolderMissing):
+    """The watched folder lists no file while the store knows several articles (an unmounted
+    disk leaves its mount point): nothing is taken for deleted unless configured to."""
 
 
 # Editor and downloader leftovers: never articles, often half-written.
@@ -307,13 +313,26 @@ class _Look:
 
 
 def read_file(root: Path, rel: str, max_bytes: int) -> bytes:
-    """The bytes of one article. Raises FileTooLarge, OutsideRoot or another OSError."""
-    real_root = root.resolve()
-    target = (root / rel).resolve()
-    if not target.is_relative_to(real_root):
-        raise OutsideRoot(f"{rel}: resolves outside the watched folder")
-    # Non-blocking, so that a named pipe put in place of the file cannot hang the scan.
-    fd = os.open(target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    """The bytes of one article. Raises FileTooLarge, OutsideRoot or another OSError.
+
+    The path is resolved and checked, then opened one folder at a time without following
+    links: a folder swapped for a link between the check and the open (to publish
+    /etc/passwd) fails the open, and the path is resolved and checked again."""
+    for attempt in range(_ATTEMPTS):
+        real_root = root.resolve()
+        target = (root / rel).resolve()
+        if not target.is_relative_to(real_root):
+            raise OutsideRoot(f"{rel}: resolves outside the watched folder")
+        parts = target.relative_to(real_root).parts
+        if not parts:
+            raise IsADirectoryError(f"{rel}: a folder, not a file")
+        try:
+            fd = _open_beneath(real_root, parts)
+        except OSError as exc:  # a link where the resolved path had none: it changed
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and attempt + 1 < _ATTEMPTS:
+                continue
+            raise
+        break
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
@@ -326,6 +345,28 @@ def read_file(root: Path, rel: str, max_bytes: int) -> bytes:
     if len(data) > max_bytes:  # grew while we read
         raise FileTooLarge(f"{rel}: more than the limit of {max_bytes} bytes")
     return data
+
+
+_ATTEMPTS = 3  # resolutions of a path whose folders keep changing, before giving up
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# O_PATH: a folder only traversed needs no read permission, as with a plain open().
+_FOLDER = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+# Non-blocking, so that a named pipe put in place of the file cannot hang the scan.
+_FILE = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC
+
+
+def _open_beneath(real_root: Path, parts: tuple[str, ...]) -> int:
+    """Open real_root/parts, a path with no links, following none (ELOOP or ENOTDIR if one
+    appeared meanwhile)."""
+    folder = os.open(real_root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, _FOLDER, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        return os.open(parts[-1], _FILE, dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 def atomic_write(path: Path, data: bytes) -> bool:

@@ -37,12 +37,12 @@ class TokenRedactor(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if self._pattern is None:
             return True
-        message = record.getMessage()
-        if record.exc_info:
-            message += "\n" + logging.Formatter().formatException(record.exc_info)
+        if record.exc_info:  # kept apart from the message: written on lines of its own
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
-            record.exc_text = None
-        record.msg, record.args = self.redact(message), None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        record.msg, record.args = self.redact(record.getMessage()), None
         return True
 
 
@@ -86,6 +86,24 @@ class RepeatFilter(logging.Filter):
         return True
 
 
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: a file name holding
+# one split a line, and what followed read as a record of its own.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as Python escapes ('\\n', '\\x1b'): one record, one line."""
+    return _CONTROLS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
+class KeyValueFormatter(logging.Formatter):
+    """FORMAT, with control characters in the message escaped; a traceback (exc_info) still
+    follows on lines of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line (`log.format: json`), for log shippers that parse JSON."""
 
@@ -96,8 +114,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -134,7 +154,7 @@ def setup_logging(config: Config, level: int | None = None) -> None:
     global _active
     handler = logging.StreamHandler(sys.stderr)
     json_lines = config.log.format == "json"
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(FORMAT))
+    handler.setFormatter(JsonFormatter() if json_lines else KeyValueFormatter(FORMAT))
     token = config.telegram.token
     handler.addFilter(RepeatFilter())  # first: a repeat left out costs no redaction
     _active = TokenRedactor(token.reveal() if token else None)

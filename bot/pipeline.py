@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 
 from bot import files, pool
-from bot.articles import article_url
+from bot.articles import article_url, limit_names
 from bot.delivery import Deliverer, DeliveryReport
 from bot.extract import RulePack
 from bot.feeds import FeedSite
@@ -50,6 +50,9 @@ class Source:
     timezone: tzinfo
     base_url: str
     permalink: str
+    max_categories: int = 50  # per article (see `articles.limit_names`)
+    max_tags: int = 50
+    allow_empty_folder: bool = False  # see `Pipeline._check_not_emptied`
 
 
 @dataclass
@@ -128,8 +131,8 @@ class Pipeline:
         self.store.ensure_feed_index()  # before the first change, so the index follows it
         known = self._known()
         listing = None if paths is None else self._stat_paths(set(paths))
+        present: set[str] = set()
         if listing is None:
-            present: set[str] = set()
             wanted = []
             for info in files.walk_folder(self.source.folder):
                 present.add(info.path)
@@ -140,6 +143,8 @@ class Pipeline:
         else:
             wanted, gone = listing
             report.seen = len(wanted)
+        if gone:
+            self._check_not_emptied(known, listed=listing is None and bool(present))
         # Deletions first, so that a renamed file is recognised by its content.
         report.deleted = self.store.mark_deleted(gone, self.clock())
         for path in gone:
@@ -256,6 +261,21 @@ class Pipeline:
         report.seen = checked
         return report
 
+    def _check_not_emptied(self, known: dict[str, tuple[int, int]], listed: bool) -> None:
+        """Raise FolderEmpty before files are taken for deleted while the folder lists none and
+        several articles are known: an unmounted disk leaves an empty mount point, and every
+        article would leave the feeds (the safety net's passes would remove them a share at
+        a time). `listed`: a full listing found files."""
+        if self.source.allow_empty_folder or len(known) < 2 or listed:
+            return
+        if next(iter(files.walk_folder(self.source.folder)), None) is not None:
+            return
+        raise files.FolderEmpty(
+            f"the articles folder {self.source.folder} is empty but {len(known)} articles are "
+            "known: none is removed (an unmounted disk?); to remove them all, set "
+            "scan.allow_empty_folder: true"
+        )
+
     def _unseen(self, look: files.FolderLook, parts: int, turn: int) -> tuple[set[str], int] | None:
         """The paths to scan after `look` (changed, new or gone) and how many files were
         checked; None when only a full listing can tell (a hard link)."""
@@ -355,6 +375,9 @@ class Pipeline:
         extraction: Extraction,
         subscriptions: Sequence[Subscription],
     ) -> ArticleSave:
+        article, cut = limit_names(article, self.source.max_categories, self.source.max_tags)
+        if cut:  # once per article, not once per name
+            log.warning("article names left out path=%s %s", article.path, cut)
         url = article_url(article, self.source.base_url, self.source.permalink)
         return ArticleSave(
             article,

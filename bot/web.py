@@ -237,7 +237,8 @@ def make_app(
     app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/feeds/{path:.+}", feed)
     app.router.add_get("/article/{uid}.html", article)
-    app.router.add_get("/articles/{stem:.+}.html", article)
+    # Not '.+': '.' matches no newline, and a file name may hold one (its link was dead).
+    app.router.add_get(r"/articles/{stem:[\s\S]+}.html", article)
     return app
 
 

@@ -33,7 +33,11 @@ async def fake_bot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotApi]
 
 
 def make_pipeline(
-    tmp_path: Path, folder: Path, max_entries: int = 50, url: str | None = None
+    tmp_path: Path,
+    folder: Path,
+    max_entries: int = 50,
+    url: str | None = None,
+    allow_empty_folder: bool = False,
 ) -> Pipeline:
     """A real pipeline over `folder`: the database at `url` (SQLite in tmp_path by default),
     feeds in tmp_path, the packaged rule pack."""
@@ -42,7 +46,8 @@ def make_pipeline(
         f"articles: {{folder: {folder}}}\n"
         f"state: {{url: '{url}'}}\n"
         f"feeds: {{folder: {tmp_path / 'feeds'}, max_entries: {max_entries}}}\n"
-        "site: {base_url: 'https://blog.example.org/', timezone: Asia/Shanghai}\n",
+        "site: {base_url: 'https://blog.example.org/', timezone: Asia/Shanghai}\n"
+        f"scan: {{allow_empty_folder: {str(allow_empty_folder).lower()}}}\n",
         {},
     )
     return build_pipeline(config, Store(config.state.url), load_pack(config))

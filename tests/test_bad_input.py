@@ -21,6 +21,8 @@ from typing import Any
 import feedparser
 import lxml.html
 import pytest
+from daemonctl import Daemon, Layout, eventually, query
+from fakebot import FakeBotApi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,13 +49,13 @@ ERRORS = {  # file → words its recorded error must contain
     "front-matter-list.md": "not a mapping",
     "front-matter-scalar.md": "not a mapping",
     "yaml-python-tag.md": "tag",
+    "yaml-alias-bomb.md": "alias bomb",
     "image.png": "PNG",
     "program.elf": "ELF",
     "raw-control-chars.md": "binary file",
     "bad-date.md": "out of range",
 }
 TITLES = {  # file → its title, or the start of it
-    "yaml-alias-bomb.md": "Alias bomb",
     "gbk.txt": "腾讯收购游戏公司",
     "big5.txt": "鴻海收購電動車公司",
     "utf16-bom.txt": "Orion acquires Quartz",
@@ -68,6 +70,7 @@ TITLES = {  # file → its title, or the start of it
     "link-javascript.md": "Bad link",
     "one-long-line.txt": "Orion Holdings acquires Quartz Systems",
     "many-lines.md": "Many lines",
+    "many-names.md": "Many names",
 }
 
 
@@ -122,6 +125,8 @@ def test_the_hostile_corpus(tmp_path: Path) -> None:
     assert report.failed == len(ERRORS) + 1
     assert not Path("/tmp/eventfeed-pwned").exists()  # the python/object tag never ran
 
+    feeds = tmp_path / "feeds"  # names beyond articles.max_categories / max_tags make none
+    assert len(list(feeds.glob("category/category*"))) == len(list(feeds.glob("tag/tag*"))) == 150
     # Every feed parses; article markup arrives as text, never as elements or links.
     for feed in (tmp_path / "feeds").glob("*.*"):
         if feed.suffix in (".atom", ".rss"):
@@ -380,3 +385,79 @@ def test_any_article_like_text(parts: list[str]) -> None:
         except UnicodeEncodeError:
             continue
         _bounded(data)
+
+
+async def test_hostile_files_stall_nothing(tmp_path: Path, fake_bot: FakeBotApi) -> None:
+    """The real daemon, while an alias bomb, an article with 6,000 categories and tags, and a
+    folder swapped back and forth with a link out of the folder arrive: /healthz answers
+    within a second, an ordinary article dropped at the same time is alerted at once, and
+    nothing from outside the folder is ever published."""
+    layout = Layout(tmp_path)
+    layout.write_config(fake_bot.base_url, interval=1, debounce=0.1)
+    store = Store(f"sqlite:///{layout.db}")
+    store.add_subscription(7_000_001, None, "")
+    store.close()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd.md").write_bytes(post("Secret outside the folder"))
+    (layout.posts / "sub").mkdir()
+    (layout.posts / "sub" / "passwd.md").write_bytes(post("Inside the folder"))
+    daemon = Daemon(layout)
+    await daemon.start()
+    stop = threading.Event()
+
+    def swap() -> None:  # sub: a folder, then a link out of the folder, and back
+        real, held = layout.posts / "sub", tmp_path / "held"
+        for _ in range(5000):
+            if stop.wait(0.002):
+                return
+            real.rename(held)
+            real.symlink_to(outside)
+            if stop.wait(0.002):
+                real.unlink()
+                held.rename(real)
+                return
+            real.unlink()
+            held.rename(real)
+
+    swapper = threading.Thread(target=swap)
+    try:
+        await daemon.wait_healthy()
+        swapper.start()
+        shutil.copy(BAD / "files" / "yaml-alias-bomb.md", layout.posts / "yaml-alias-bomb.md")
+        names = large_cases(MAX_BYTES)["many-names.md"]
+        (layout.posts / "many-names.md").write_bytes(names)
+        (layout.posts / "ordinary.md").write_bytes(
+            post("Ordinary", body="Vega Labs agreed to acquire Basalt Inc for $40 million.\n")
+        )
+        dropped = time.monotonic()
+        slowest = 0.0
+
+        async def alerted() -> bool:
+            nonlocal slowest
+            started = time.monotonic()
+            assert await daemon.health() is not None
+            slowest = max(slowest, time.monotonic() - started)
+            return any("Vega" in m.text for m in fake_bot.sent(7_000_001))
+
+        await eventually(alerted, "the ordinary article's alert", within=30)
+        took = time.monotonic() - dropped
+        assert took < 5, f"alerted {took:.1f}s after the drop"  # hang guard; ~0.5 s here
+        assert slowest < 1, f"/healthz took {slowest:.2f}s"
+
+        async def recorded() -> bool:
+            return bool(daemon.running and (await daemon.health() or {}).get("articles") == 3)
+
+        await eventually(recorded, "the other articles stored")
+    finally:
+        stop.set()
+        if swapper.is_alive():
+            swapper.join()
+        await daemon.kill()
+    rows = query(layout.db, "SELECT path, status, error FROM articles")
+    errors = {path: error for path, status, error in rows if status == "error"}
+    assert "alias bomb" in errors["yaml-alias-bomb.md"]
+    published = b"".join(p.read_bytes() for p in layout.feeds.rglob("*.*") if p.is_file())
+    assert b"Secret outside" not in published
+    assert not any("Secret outside" in m.text for m in fake_bot.sent())
+    assert len(list(layout.feeds.glob("category/*"))) <= 150

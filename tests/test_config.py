@@ -68,6 +68,7 @@ def test_environment_overrides_any_key() -> None:
         ("http: {bind: localhost}", {}, "'http.bind' must be HOST:PORT"),
         ("- a list", {}, "expected a mapping"),
         ("feeds: {max_entries: 0}", {}, "'feeds.max_entries' must be at least 1"),
+        ("articles: {max_tags: -1}", {}, "'articles.max_tags' must not be negative"),
         ("scan: {full_interval_seconds: 0}", {}, "'scan.full_interval_seconds' must be more"),
         ("telegram: {max_subscriptions: 0}", {}, "'telegram.max_subscriptions' must be from 1"),
         ("", {"EVENTFEED_SCAN_INTERVAL_SECONDS": "often"}, "EVENTFEED_SCAN_INTERVAL_SECONDS"),

@@ -324,6 +324,39 @@ async def test_folder_gone_and_back(tmp_path: Path) -> None:
         assert "Traceback" not in daemon.log_text()
 
 
+async def test_folder_emptied_and_back(tmp_path: Path) -> None:
+    """The disk is unmounted and leaves an empty mount point: no article is taken for
+    deleted, the error is on /healthz and said once in the log, and it clears when the
+    files are back."""
+    async with without_telegram(tmp_path) as (layout, daemon):
+
+        async def health(key: str, wanted: object) -> bool:
+            found = await daemon.health()
+            return bool(found and found.get(key) == wanted)
+
+        drop(layout.posts, "deal-1.md", article(1))
+        drop(layout.posts, "deal-2.md", article(2))
+        await eventually(lambda: health("articles", 2), "the first articles")
+        away = tmp_path / "away"
+        away.mkdir()
+        for name in ("deal-1.md", "deal-2.md"):
+            (layout.posts / name).rename(away / name)
+
+        async def empty() -> bool:
+            found = await daemon.health()
+            return bool(found and "is empty but 2 articles" in (found.get("last_error") or ""))
+
+        await eventually(empty, "the empty folder on /healthz")
+        assert "set scan.allow_empty_folder: true" in daemon.log_text()
+        assert await health("articles", 2)  # the passes since removed nothing
+        for name in ("deal-1.md", "deal-2.md"):
+            (away / name).rename(layout.posts / name)
+        await eventually(lambda: health("last_error", None), "the error cleared")
+        assert await health("articles", 2)
+        assert daemon.log_text().count("is empty but") == 1  # said once, not every pass
+        assert "Traceback" not in daemon.log_text()
+
+
 async def test_a_broadcast_a_stop_cut_short_goes_on_at_the_next_start(
     tmp_path: Path, fake_bot: FakeBotApi
 ) -> None:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -191,6 +192,77 @@ def test_read_file_refuses_paths_outside_root(tmp_path: Path) -> None:
     for rel in ("../secret.md", "link.md", str(tmp_path / "secret.md")):
         with pytest.raises(OutsideRoot, match="outside the watched folder"):
             read_file(root, rel, 100)
+
+
+def swap_after_resolving(
+    monkeypatch: pytest.MonkeyPatch, name: str, swap: Callable[[], None]
+) -> list[Path]:
+    """Run `swap` once, right after the first resolution of a path ending in `name`: the
+    moment between read_file's check and its open, where the race was."""
+    resolve = Path.resolve
+    done: list[Path] = []
+
+    def resolve_then_swap(self: Path, strict: bool = False) -> Path:
+        found = resolve(self, strict)
+        if found.name == name and not done:
+            done.append(found)
+            swap()
+        return found
+
+    monkeypatch.setattr(Path, "resolve", resolve_then_swap)
+    return done
+
+
+def test_read_file_never_follows_a_folder_swapped_for_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check passed for root/sub/passwd; then sub became a link to a folder outside:
+    the old open() followed it and the secret was published."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    write(root / "sub" / "passwd", b"inside")
+    write(outside / "passwd", b"root:x:0:0:secret")
+
+    def swap() -> None:
+        (root / "sub").rename(tmp_path / "old-sub")
+        (root / "sub").symlink_to(outside)
+
+    done = swap_after_resolving(monkeypatch, "passwd", swap)
+    with pytest.raises(OutsideRoot, match="outside the watched folder"):
+        read_file(root, "sub/passwd", 100)
+    assert done  # the swap happened between the check and the open
+
+
+def test_read_file_follows_a_folder_swapped_for_a_link_inside_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy that swaps a folder for a link to a new release inside the root: read from
+    where the link leads now, checked again."""
+    root = tmp_path / "root"
+    write(root / "current" / "a.md", b"release 1")
+    write(root / "releases" / "2" / "a.md", b"release 2")
+
+    def swap() -> None:
+        shutil.rmtree(root / "current")
+        (root / "current").symlink_to(root / "releases" / "2")
+
+    swap_after_resolving(monkeypatch, "a.md", swap)
+    assert read_file(root, "current/a.md", 100) == b"release 2"
+
+
+def test_read_file_refuses_a_file_swapped_for_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    write(root / "a.md", b"inside")
+    write(tmp_path / "secret.md", b"secret")
+
+    def swap() -> None:
+        (root / "a.md").unlink()
+        (root / "a.md").symlink_to(tmp_path / "secret.md")
+
+    swap_after_resolving(monkeypatch, "a.md", swap)
+    with pytest.raises(OutsideRoot):
+        read_file(root, "a.md", 100)
 
 
 def test_atomic_write_creates_replaces_and_skips_identical(tmp_path: Path) -> None:

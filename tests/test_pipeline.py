@@ -13,6 +13,7 @@ from conftest import make_pipeline
 from fakebot import FakeBotApi
 from telegram import Bot
 
+from bot.files import FolderEmpty
 from bot.pipeline import Pipeline
 from bot.sender import Sender
 
@@ -157,3 +158,135 @@ def test_a_repeated_passage_stores_one_event_and_blocks_no_other_file(
     [doubled] = [a for a in pipeline.store.published_articles() if a.article.path == "a-doubled.md"]
     keys = [e.event.key for e in doubled.events]
     assert keys and len(keys) == len(set(keys))
+
+
+def test_an_article_with_3000_categories_and_3000_tags_makes_capped_feeds(
+    pipeline: Pipeline, folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each name makes a feed in three formats: 6,000 names made 18,000 files of ~190 KB
+    (each listing all 6,000 terms). Kept: the first 50 of each, said once in the log."""
+    categories = " ".join(f"c{i}" for i in range(3000))
+    tags = ", ".join(f"t{i}" for i in range(2999)) + ", " + "x" * 5000
+    (folder / "many.md").write_text(
+        f"---\ntitle: Many names\ncategories: {categories}\ntags: [{tags}]\n---\n"
+        "Orion Holdings agreed to acquire Quartz Systems for $12 million.\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level("WARNING", logger="bot.pipeline"):
+        assert pipeline.scan().new == 1
+    pipeline.write_feeds()
+    feeds = pipeline.feeds_folder
+    assert len(list((feeds / "category").iterdir())) == 50 * 3
+    assert len(list((feeds / "tag").iterdir())) == 50 * 3
+    [entry] = feedparser.parse((feeds / "articles.atom").read_bytes()).entries
+    assert [t.term for t in entry.tags] == [f"c{i}" for i in range(50)] + [
+        f"t{i}" for i in range(50)
+    ]
+    [stored] = pipeline.store.published_articles()
+    assert len(stored.article.categories) == len(stored.article.tags) == 50
+    [said] = [r.getMessage() for r in caplog.records if "names left out" in r.getMessage()]
+    assert "path=many.md categories=3000 tags=3000 kept=50,50" in said
+
+
+def test_an_article_deleted_and_restored_after_an_edit_keeps_its_id(
+    pipeline: Pipeline, folder: Path
+) -> None:
+    """Restored (from a backup, a checkout) after an edit, it is the same article: the same
+    entry id, not '…-2', and no alert calling it 'also reported by' itself."""
+    pipeline.store.add_subscription(1, None, "")
+    body = "Orion Holdings agreed to acquire Quartz Systems for $12 million in cash.\n"
+    post = "---\ntitle: {}\ndate: 2025-03-01 09:00:00 +0000\n---\n" + body
+    other = "---\ntitle: Another\n---\nNimbus AI raised $30 million led by Hazel Capital.\n"
+    (folder / "other.md").write_text(other, encoding="utf-8")
+    (folder / "deal.md").write_text(post.format("Orion buys Quartz"), encoding="utf-8")
+    pipeline.scan()
+    pipeline.write_feeds()
+    atom = pipeline.feeds_folder / "articles.atom"
+    ids = {e.title: e.id for e in feedparser.parse(atom.read_bytes()).entries}
+    before = {s.article.path: s for s in pipeline.store.published_articles()}["deal.md"]
+    queued = pipeline.store.outbox_counts()
+
+    (folder / "deal.md").unlink()
+    assert pipeline.scan().deleted == 1
+    (folder / "deal.md").write_text(post.format("Orion buys Quartz (updated)"), encoding="utf-8")
+    assert pipeline.scan().new == 1
+    pipeline.write_feeds()
+
+    after = {s.article.path: s for s in pipeline.store.published_articles()}["deal.md"]
+    assert (after.uid, after.id, after.first_seen) == (before.uid, before.id, before.first_seen)
+    assert [e.id for e in after.events] == [e.id for e in before.events]
+    assert all(e.first_report for e in after.events)
+    assert pipeline.store.outbox_counts() == queued  # nobody alerted again
+    again = {e.title: e.id for e in feedparser.parse(atom.read_bytes()).entries}
+    assert again["Orion buys Quartz (updated)"] == ids["Orion buys Quartz"]
+
+
+def test_an_emptied_folder_removes_no_article_unless_allowed(
+    tmp_path: Path, pipeline: Pipeline, folder: Path
+) -> None:
+    """An unmounted disk leaves an empty mount point: every article left the feeds. Now the
+    scan stops with an error, full or the safety net's share by share, until the files are
+    back or scan.allow_empty_folder says the folder is meant to be empty."""
+    shutil.copy(SAMPLES / FIRST, folder / FIRST)
+    (folder / "sub").mkdir()
+    shutil.copy(SAMPLES / SECOND, folder / "sub" / SECOND)
+    assert pipeline.scan().new == 2
+    pipeline.rescan(parts=4)  # stamps the folders for the safety net's cheaper passes
+    away = tmp_path / "away"
+    folder.rename(away)
+    folder.mkdir()  # the mount point, without the disk
+    for scan in (
+        pipeline.scan,
+        lambda: pipeline.scan([FIRST]),  # the watcher
+        *[lambda: pipeline.rescan(parts=4)] * 4,
+        lambda: pipeline.rescan(full=True),
+    ):
+        with pytest.raises(FolderEmpty, match=r"is empty but 2 articles are known"):
+            scan()
+    assert len(pipeline.store.published_articles()) == 2
+
+    shutil.rmtree(folder)
+    away.rename(folder)  # the disk is back
+    assert pipeline.scan().deleted == 0
+
+    allowed = make_pipeline(tmp_path, folder, allow_empty_folder=True)
+    shutil.rmtree(folder)
+    folder.mkdir()
+    assert allowed.scan().deleted == 2
+    assert allowed.store.published_articles() == []
+
+
+def test_an_undated_file_restored_on_another_day_keeps_its_id(
+    tmp_path: Path, folder: Path, store_url: str
+) -> None:
+    """A plain-text file has no date but its mtime, which an edit moves: restored on another
+    day it would get another uid. Its path says it is the same article; a deleted file that
+    only ends with that path (another folder) is not it."""
+    pipeline = make_pipeline(tmp_path, folder, url=store_url)
+    pipeline.store.add_subscription(1, None, "")
+    text = "Orion buys Quartz\n\nOrion Holdings agreed to acquire Quartz Systems for $12 million.\n"
+    (folder / "notes").mkdir()
+    for name in ("deal.txt", "notes/deal.txt"):
+        (folder / name).write_text(text + name, encoding="utf-8")
+        os.utime(folder / name, (1735689600, 1735689600))  # 2025-01-01
+    (folder / "keep.txt").write_text("Another\n\nNimbus AI raised $30 million.\n", "utf-8")
+    pipeline.scan()
+    before = {s.article.path: s for s in pipeline.store.published_articles()}
+    queued = pipeline.store.outbox_counts()
+
+    (folder / "notes" / "deal.txt").unlink()
+    (folder / "deal.txt").unlink()
+    assert pipeline.scan().deleted == 2
+    (folder / "deal.txt").write_text(text + "Edited.\n", encoding="utf-8")
+    os.utime(folder / "deal.txt", (1738368000, 1738368000))  # 2025-02-01
+    assert pipeline.scan().new == 1
+
+    after = {s.article.path: s for s in pipeline.store.published_articles()}
+    assert set(after) == {"deal.txt", "keep.txt"}
+    assert (after["deal.txt"].uid, after["deal.txt"].id) == (
+        before["deal.txt"].uid,
+        before["deal.txt"].id,
+    )
+    assert after["deal.txt"].article.published.month == 2
+    assert pipeline.store.outbox_counts() == queued  # nobody alerted again
+    pipeline.store.close()

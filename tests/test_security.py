@@ -164,10 +164,12 @@ def check_alert(text: str) -> None:
 
 _SAFE_LOADERS = {"SafeLoader", "CSafeLoader"}
 _YAML_OK = {"safe_load", "safe_load_all", "safe_dump", "dump", "YAMLError", "MarkedYAMLError"}
+_YAML_NODES = {"Node", "ScalarNode", "SequenceNode", "MappingNode"}  # composed data, no code
 
 
 def test_yaml_is_only_ever_safe_loaded() -> None:
-    """safe_load, or yaml.load with a safe loader; never unsafe_load, full_load or Loader."""
+    """safe_load, or yaml.load with a safe loader (or a subclass of one); never unsafe_load,
+    full_load or Loader."""
     for path in (ROOT / "bot").rglob("*.py"):
         source = path.read_text(encoding="utf-8")
         tree = ast.parse(source)
@@ -178,17 +180,34 @@ def test_yaml_is_only_ever_safe_loaded() -> None:
             for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
             if isinstance(target, ast.Name)
         }
+        classes = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _is_yaml(node.func, "load"):
                 [loader] = [k.value for k in node.keywords if k.arg == "Loader"]
-                if isinstance(loader, ast.Name):
-                    text = assigned[loader.id]
-                    names = set(re.findall(r"\w*Loader", text))
-                    assert names and names <= _SAFE_LOADERS, (path, text)
-                else:
-                    assert isinstance(loader, ast.Attribute) and loader.attr in _SAFE_LOADERS
+                assert _safe_loader(loader, assigned, classes), (path, ast.unparse(loader))
             elif isinstance(node, ast.Attribute) and _is_yaml(node, None):
-                assert node.attr in _YAML_OK | _SAFE_LOADERS | {"load"}, (path, node.attr)
+                allowed = _YAML_OK | _SAFE_LOADERS | _YAML_NODES | {"load"}
+                assert node.attr in allowed, (path, node.attr)
+
+
+def _safe_loader(
+    loader: ast.expr, assigned: dict[str, str], classes: dict[str, ast.ClassDef]
+) -> bool:
+    """A safe loader by name, a name assigned only safe loaders, a class whose bases are all
+    safe loaders, or a choice between such."""
+    if isinstance(loader, ast.IfExp):
+        return _safe_loader(loader.body, assigned, classes) and _safe_loader(
+            loader.orelse, assigned, classes
+        )
+    if isinstance(loader, ast.Attribute):
+        return _is_yaml(loader, None) and loader.attr in _SAFE_LOADERS
+    if not isinstance(loader, ast.Name):
+        return False
+    if loader.id in classes:
+        bases = classes[loader.id].bases
+        return bool(bases) and all(_safe_loader(base, assigned, classes) for base in bases)
+    names = set(re.findall(r"\w*Loader", assigned.get(loader.id, "")))
+    return bool(names) and names <= _SAFE_LOADERS
 
 
 def _is_yaml(node: ast.expr, attr: str | None) -> bool:

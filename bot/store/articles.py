@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.codec import article_to_dict, event_from_dict, event_to_dict
@@ -156,9 +156,14 @@ class ArticleStore(FeedIndexStore):
         candidates = self._take_candidates()
         try:
             with self.engine.begin() as conn:
-                renamed = self._deleted_with(conn, {save.content_hash for save in saves})
+                gone = _Gone(
+                    self._deleted_with(conn, {save.content_hash for save in saves}),
+                    self._deleted_at(
+                        conn, {s.article.path for s in saves if not s.article.feed_id}
+                    ),
+                )
                 free = self._free_uids(conn, {_base_uid(save.article) for save in saves})
-                results = [self._save_one(conn, save, candidates, renamed, free) for save in saves]
+                results = [self._save_one(conn, save, candidates, gone, free) for save in saves]
                 changes = self._reindex(conn, [result.article.id for result in results])
         except BaseException:
             # Story keys and candidates read from rows this transaction wrote would name
@@ -189,7 +194,7 @@ class ArticleStore(FeedIndexStore):
         conn: Connection,
         save: ArticleSave,
         candidates: _StoryCandidates,
-        renamed: dict[str, list[Any]],
+        gone: _Gone,
         free: set[str],
     ) -> SaveResult:
         article, extraction = save.article, save.extraction
@@ -201,8 +206,7 @@ class ArticleStore(FeedIndexStore):
         }
         row = conn.execute(_BY_PATH, {"path": article.path}).first()
         if row is None:  # a renamed file: the same content under a path that vanished
-            gone = renamed.get(save.content_hash)
-            row = gone.pop(0) if gone else None
+            row = gone.renamed(save.content_hash)
         values = {
             "path": article.path,
             "size": save.size,
@@ -214,8 +218,13 @@ class ArticleStore(FeedIndexStore):
             "data": data,
             "updated": now,
         }
+        uid = _base_uid(article)
+        # A deleted article back, edited or not: by the uid it would get, else by its path.
+        if row is None and uid not in free:
+            row = self._restored(conn, uid, gone)
+        if row is None and not article.feed_id:  # (a declared id says which article it is)
+            row = gone.at_path(article.path)
         if row is None:
-            uid = _base_uid(article)
             if uid in free:  # no article had it when the batch began, and none since
                 free.discard(uid)
             else:
@@ -264,6 +273,44 @@ class ArticleStore(FeedIndexStore):
             for row in conn.execute(query):
                 found.setdefault(row.content_hash, []).append(row)
         return found
+
+    def _deleted_at(self, conn: Connection, paths: set[str]) -> dict[str, list[Any]]:
+        """Articles whose file is gone, by the path they had ('/deleted/ID/PATH' ends with
+        it), newest first: a new file at that path is one of them back. One query per batch,
+        over the small index of articles not ok, comparing the end of each path once for
+        each length of the batch's paths."""
+        c = articles.c
+        found: dict[str, list[Any]] = {}
+        for chunk in _chunked(sorted(paths)):
+            ends: dict[int, list[str]] = {}
+            for path in chunk:
+                ends.setdefault(len(path) + 1, []).append("/" + path)
+            tails = [
+                func.substr(c.path, func.length(c.path) - size + 1).in_(wanted)
+                for size, wanted in ends.items()
+            ]
+            query = (
+                select(c.id, c.uid, c.first_seen, c.content_hash, c.path)
+                .where(c.status != "ok", c.status == "deleted", or_(*tails))
+                .order_by(c.id.desc())
+            )
+            for row in conn.execute(query):
+                had = row.path.removeprefix("/deleted/").partition("/")[2]
+                if had in paths:  # not just a path that ends the same
+                    found.setdefault(had, []).append(row)
+        return found
+
+    def _restored(self, conn: Connection, uid: str, gone: _Gone) -> Any:
+        """The deleted article whose uid a new file would get (same first path and date, or
+        the same front-matter id): the file is back, and keeps its ids and events. Without
+        this it got '…-2' and its events were 'also reported by' its deleted self."""
+        c = articles.c
+        row = conn.execute(
+            select(c.id, c.uid, c.first_seen).where(c.uid == uid, c.status == "deleted")
+        ).first()
+        if row is not None:  # not to be taken again in this batch
+            gone.taken.add(row.id)
+        return row
 
     def _free_uids(self, conn: Connection, uids: set[str]) -> set[str]:
         """Those of `uids` no article has."""
@@ -660,6 +707,29 @@ def _storable(text: str) -> bool:
     except UnicodeEncodeError:  # a lone surrogate, as a URL's invalid UTF-8 decodes to
         return False
     return "\x00" not in text
+
+
+class _Gone:
+    """The deleted articles a batch's new files may be: by content (renamed) and by the path
+    they had (restored); each taken once."""
+
+    def __init__(self, by_content: dict[str, list[Any]], by_path: dict[str, list[Any]]) -> None:
+        self.by_content = by_content
+        self.by_path = by_path
+        self.taken: set[int] = set()
+
+    def renamed(self, content_hash: str) -> Any:
+        return self._take(self.by_content.get(content_hash, ()))
+
+    def at_path(self, path: str) -> Any:
+        return self._take(self.by_path.get(path, ()))
+
+    def _take(self, rows: Iterable[Any]) -> Any:
+        for row in rows:
+            if row.id not in self.taken:
+                self.taken.add(row.id)
+                return row
+        return None
 
 
 class _ArticleMemo(Lru[int, tuple[Any, StoredArticle]]):

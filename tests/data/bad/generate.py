@@ -44,7 +44,7 @@ ALIAS_BOMB = "\n".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]"
         for i in range(8)
     ]
-    + ["title: Alias bomb", "---", BODY]
+    + ["title: Alias bomb", "categories: *i", "---", BODY]  # 387 million categories
 )
 
 ZH_HANS = "腾讯宣布以5亿美元收购一家游戏公司。这是腾讯今年最大的一笔收购交易。\n" * 5
@@ -133,6 +133,15 @@ def large_cases(max_bytes: int, slow_size: int = 200_000) -> dict[str, bytes]:
             : 5 * 1024 * 1024
         ].encode(),
         "many-lines.md": post("Many lines", body="Orion acquires Quartz.\n" * 200_000),
+        # 38 KB: each name made a feed in three formats, each listing all 6,000 names.
+        "many-names.md": (
+            "---\ntitle: Many names\ncategories: "
+            + " ".join(f"category{i}" for i in range(3000))
+            + "\ntags: "
+            + " ".join(f"tag{i}" for i in range(3000))
+            + "\n---\n"
+            + BODY
+        ).encode(),
     }
 
 
