@@ -1,12 +1,13 @@
-"""Slow input never stalls the daemon. The real daemon (tests/daemonctl.py), the fake Bot API
-and one subscribed chat: while the slow inputs are being analysed, `/healthz` answers within
-1 s and an ordinary article dropped at the same moment is alerted within 2 s; every slow
-input ends as an article or a recorded error. And a daemon killed while a file's analysis
-runs long does not try that file again at its next start.
+"""Slow input never stalls the daemon. The real daemon (tests/daemonctl.py), the fake Bot API,
+one subscribed chat and one whose /pattern/ once backtracked for ever: while the slow inputs
+are being processed, `/healthz` answers within 1 s and an ordinary article dropped at the
+same moment is alerted within 2 s; every slow input ends as an article or a recorded error.
+And a daemon killed while a file's analysis runs long does not try that file again at its
+next start.
 
-SLOW_INPUTS is the list of hostile files (file name → bytes, made at a given size): add the
-inputs of other findings there (alias bombs, thousands of categories) and they are covered.
-`EVENTFEED_CHAOS=large` (make chaos) makes them at full size.
+SLOW_INPUTS is the list of hostile files (file name → bytes, made at a given size): the
+quadratic texts, an alias bomb and an article with 3,000 categories and 3,000 tags.
+`EVENTFEED_CHAOS=large` (make chaos) makes the texts at full size.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot.pipeline import UNFINISHED
 from bot.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "bad"))
-from generate import post, slow_bodies
+from generate import ALIAS_BOMB, many_names, post, slow_bodies
 
 LARGE = os.environ.get("EVENTFEED_CHAOS") == "large"
 SIZE = 2_000_000 if LARGE else 300_000  # characters of each slow body
@@ -47,7 +48,11 @@ def _slow_text(name: str) -> Maker:
 SLOW_INPUTS: list[tuple[str, Maker]] = [
     *((f"slow-{name}.md", _slow_post(name)) for name in slow_bodies(100)),
     *((f"slow-{name}.txt", _slow_text(name)) for name in ("unclosed-links", "dates-one-line")),
+    ("yaml-alias-bomb.md", lambda size: ALIAS_BOMB.encode()),  # 9 levels of 9 aliases
+    ("many-names.md", lambda size: many_names()),  # 3,000 categories and 3,000 tags
 ]
+# A subscription whose pattern once backtracked for ever on every event it was matched to.
+HOSTILE_PATTERN = "/" + ".{0,20}" * 8 + "☃/"
 
 ORDINARY = post(
     "Nimbus AI raises $30 million",
@@ -60,6 +65,7 @@ async def test_slow_inputs_stall_nothing(tmp_path: Path, fake_bot: FakeBotApi) -
     layout.write_config(fake_bot.base_url, interval=30, debounce=0.1)
     store = Store(f"sqlite:///{layout.db}")
     store.add_subscription(CHAT, None, "Nimbus")  # not the slow inputs' own events
+    store.add_subscription(CHAT + 1, None, HOSTILE_PATTERN)  # matched to every event
     store.close()
     slow = {name: make(SIZE) for name, make in SLOW_INPUTS}
     daemon = Daemon(layout)

@@ -133,16 +133,20 @@ def large_cases(max_bytes: int, slow_size: int = 200_000) -> dict[str, bytes]:
             : 5 * 1024 * 1024
         ].encode(),
         "many-lines.md": post("Many lines", body="Orion acquires Quartz.\n" * 200_000),
-        # 38 KB: each name made a feed in three formats, each listing all 6,000 names.
-        "many-names.md": (
-            "---\ntitle: Many names\ncategories: "
-            + " ".join(f"category{i}" for i in range(3000))
-            + "\ntags: "
-            + " ".join(f"tag{i}" for i in range(3000))
-            + "\n---\n"
-            + BODY
-        ).encode(),
+        "many-names.md": many_names(),
     }
+
+
+def many_names(count: int = 3000) -> bytes:
+    """38 KB: each name made a feed in three formats, each listing all 6,000 names."""
+    return (
+        "---\ntitle: Many names\ncategories: "
+        + " ".join(f"category{i}" for i in range(count))
+        + "\ntags: "
+        + " ".join(f"tag{i}" for i in range(count))
+        + "\n---\n"
+        + BODY
+    ).encode()
 
 
 def main() -> int:
