@@ -23,6 +23,7 @@ from bot.catalog import (
     Feed,
     FeedSite,
     Page,
+    archive_count,
     article_entry,
     event_entry,
     feed_order,
@@ -210,7 +211,7 @@ class Publisher:
         for name in sorted(names, key=feed_order):
             size, label = listing.get(name, (0, ""))
             change = changes.feeds.get(name)
-            count = max(0, (size - 1) // limit)
+            count = archive_count(size, limit)
             if size == 0 and name not in ALWAYS:
                 old_count = 0 if change is None else max(0, (change.old_size - 1) // limit)
                 changed += self._remove(name, range(old_count + 1), include_current=True)
@@ -243,8 +244,12 @@ class Publisher:
         if change is None:
             return set()
         limit = max(self.limit, 1)
-        # Pages that filled up since: archives now, though no entry of theirs changed.
-        numbers = set(range(max(0, (change.old_size - 1) // limit) + 1, size // limit + 1))
+        # Pages that filled up since: archives now, though no entry of theirs changed; and the
+        # page that was or is now the newest archive page: it gains or loses its next-archive.
+        old_count, count = archive_count(change.old_size, limit), archive_count(size, limit)
+        numbers = set(range(old_count + 1, size // limit + 1))
+        if old_count != count and min(old_count, count) > 0:
+            numbers.add(min(old_count, count))
         if change.moved is not None:
             start = self.store.feed_position(name, change.moved, size)
             numbers |= set(range(start // limit + 1, size // limit + 2))
@@ -302,7 +307,7 @@ class Publisher:
     def _page(self, task: _PageTask) -> tuple[_PageTask, list[Entry]]:
         """The task with its entries, in feed order."""
         limit, size = max(self.limit, 1), task.size
-        start = max(size - limit, 0) if task.number is None else (task.number - 1) * limit
+        start = (task.count if task.number is None else task.number - 1) * limit
         count = min(limit, size - start)
         if task.written < WHOLE_FEED:
             rows = self.store.feed_rows(task.name, start, count, size)
