@@ -205,12 +205,27 @@ def test_stylesheet_href_is_relative_to_each_feed() -> None:
     assert statics["icon.png"].startswith(b"\x89PNG\r\n\x1a\n") and icon_png() == icon_png()
 
 
-def test_opml_lists_every_current_feed_in_every_format() -> None:
+def test_opml_lists_every_current_feed_once() -> None:
     feeds = build_feeds(SITE, _articles())
     root = etree.fromstring(static_documents(SITE, feeds)[OPML], STRICT)
     urls = root.xpath("//outline/@xmlUrl")
-    assert len(urls) == 3 * len(feeds)
-    assert f"{BASE}feeds/actor/scale-ai.json" in urls
+    assert urls == [
+        SITE.feed_url(feed.name, "atom") for feed in feeds
+    ]  # a reader imports each once
+    assert f"{BASE}feeds/actor/scale-ai.atom" in urls
+    assert root.xpath("//outline[@xmlUrl][1]/@title") == [feeds[0].title]
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_stylesheet_view_links_each_entry_and_shows_its_type(fmt: str) -> None:
+    documents = render_all(SITE, _articles(), limit=50)
+    transform = etree.XSLT(etree.fromstring(static_documents(SITE, [])["feed.xsl"]))
+    page = transform(etree.fromstring(documents[f"events.{fmt}"], STRICT))
+    hrefs = [str(a.get("href")) for a in page.iter("a")]
+    # Atom entry links carry no rel (feedgen leaves out "alternate"); one entry has no link.
+    assert hrefs == [f"{BASE}frontier/2025/06/21/meta-openai.html"] * 2
+    types = [str(span.text) for span in page.iter("span") if span.get("class") == "type"]
+    assert sorted(types) == ["acquisition", "funding", "talent_move"]
 
 
 def test_websub_hub_is_declared_in_every_format() -> None:
