@@ -90,9 +90,11 @@ def _generator(site: FeedSite, page: Page, fmt: XmlFormat) -> FeedGenerator:
         links.append(("current", site.feed_url(page.feed.name, fmt)))
         if page.number > 1:
             links.append(("prev-archive", site.feed_url(page.name_for(page.number - 1), fmt)))
-        # The newest archive page gains it when the next one fills: its entries never change.
-        if page.number < page.archive_pages:
-            links.append(("next-archive", site.feed_url(page.name_for(page.number + 1), fmt)))
+        # The documents chain from the oldest to the current one, which follows the newest
+        # archive page (a lone archive page has a neighbour, or validators call it incomplete).
+        # A page gains its next page's link when that one fills; its entries never change.
+        after = page.number + 1 if page.number < page.archive_pages else None
+        links.append(("next-archive", site.feed_url(page.name_for(after), fmt)))
     extension: _FeedLinks = fg.eventfeed
     extension.links = links
     extension.archive = page.number is not None
