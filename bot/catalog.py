@@ -295,7 +295,8 @@ def filtered_page(
     chosen = list(islice((e for e in newest_first if _matches(e, query)), size))
     title = feed.title
     if convert is not None:
-        chosen = [_converted(e, convert) for e in chosen]
+        script = {"hans": "zh-Hans", "hant": "zh-Hant"}.get(query.script or "")
+        chosen = [_converted(e, convert, script) for e in chosen]
         title = convert(title)
     return Page(replace(feed, title=title), tuple(chosen), None, 0, self_url=self_url)
 
@@ -419,9 +420,12 @@ def _matches(entry: Entry, query: FeedQuery) -> bool:
     return True
 
 
-def _converted(entry: Entry, convert: Callable[[str], str]) -> Entry:
+def _converted(entry: Entry, convert: Callable[[str], str], script: str | None) -> Entry:
+    """The entry in the other Chinese script; its language says so (readers pick glyphs by it)."""
+    chinese = (entry.language or "").startswith("zh")
     return replace(
         entry,
+        language=script if script and chinese else entry.language,
         title=convert(entry.title),
         summary=convert(entry.summary),
         content_html=convert(entry.content_html),

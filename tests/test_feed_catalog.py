@@ -24,6 +24,7 @@ from bot.text import to_traditional
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HISTORY = "{http://purl.org/syndication/history/1.0}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 STRICT = etree.XMLParser(recover=False, resolve_entities=False)
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)$")
 
@@ -248,7 +249,7 @@ def test_query_page_filters_converts_and_links_to_itself() -> None:
     feed = find_feed(build_feeds(SITE, _articles()), "events")
     assert feed is not None
     url = f"{BASE}feeds/events.atom?actor=meta"
-    page = query_page(feed, FeedQuery(actor="META"), 50, url, to_traditional)
+    page = query_page(feed, FeedQuery(actor="META", script="hant"), 50, url, to_traditional)
     assert {e.title for e in page.entries} == {
         "[人才流動] Meta從OpenAI挖走三位研究員",
         "[收購] Meta以143億美元收購Scale AI 49%股份",
@@ -257,6 +258,8 @@ def test_query_page_filters_converts_and_links_to_itself() -> None:
     assert [link.get("href") for link in root.iter(f"{ATOM}link") if link.get("rel") == "self"] == [
         url
     ]
+    # Converted text says its script: readers pick CJK glyphs by xml:lang.
+    assert {e.get(XML_LANG) for e in root.iter(f"{ATOM}entry")} == {"zh-Hant"}
     assert query_page(feed, FeedQuery(limit=5000), 50, url).entries == tuple(reversed(feed.entries))
 
 
