@@ -20,6 +20,7 @@ from lxml import etree
 
 from bot.catalog import (
     EMPTY_FEED_UPDATED,
+    EVENT_TYPE_SCHEME,
     MEDIA_TYPES,
     STYLESHEET,
     Entry,
@@ -27,6 +28,7 @@ from bot.catalog import (
     FeedSite,
     Page,
     clean_text,
+    type_label,
 )
 from bot.sanitize import has_markup
 
@@ -69,7 +71,7 @@ def _generator(site: FeedSite, page: Page, fmt: XmlFormat) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("media")
     fg.load_extension("dc", atom=False, rss=True)  # dc:creator: RSS <author> demands an email
-    fg.register_extension("eventfeed", _FeedLinks, _EntryLanguage)
+    fg.register_extension("eventfeed", _FeedLinks, _AtomEntry)
     fg.id(_c(site.feed_url(page.feed.name, "atom")))
     title = _c(page.feed.title).strip() or page.feed.name
     fg.title(title)
@@ -127,10 +129,11 @@ def _fill_entry(fe: Any, entry: Entry) -> None:
     fe.content(_c(entry.content_html), type="html")  # content:encoded in RSS
     if entry.thumbnail:
         fe.media.thumbnail(url=_c(entry.thumbnail), group=None)  # no media:group wrapper
+    atom: _AtomEntry = fe.eventfeed
+    atom.language = _c(entry.language or "")
+    atom.language_of = entry.language
     if entry.language:
-        fe.dc.dc_language(_c(entry.language))  # RSS; Atom gets xml:lang (see _EntryLanguage)
-        language: _EntryLanguage = fe.eventfeed
-        language.language = _c(entry.language)
+        fe.dc.dc_language(_c(entry.language))  # RSS; Atom gets xml:lang (see _AtomEntry)
 
 
 def _with_stylesheet(body: bytes, name: str) -> bytes:
@@ -167,14 +170,20 @@ class _FeedLinks(BaseExtension):  # type: ignore[misc]
         return feed
 
 
-class _EntryLanguage(BaseEntryExtension):  # type: ignore[misc]
-    """The entry's own `xml:lang` in Atom: readers pick CJK glyphs by it, and an English or
-    traditional-Chinese entry must not inherit the feed's language."""
+class _AtomEntry(BaseEntryExtension):  # type: ignore[misc]
+    """What only Atom can say of an entry (feedgen would write a category label into RSS's
+    category text, where the type id must stay): its own `xml:lang` — readers pick CJK
+    glyphs by it, and an English or traditional-Chinese entry must not inherit the feed's —
+    and the event type's label, the type as people read it."""
 
     def __init__(self) -> None:
         self.language = ""
+        self.language_of: str | None = None
 
     def extend_atom(self, entry: Any) -> Any:
         if self.language:
             entry.set(XML_LANG, self.language)
+        # feedgen makes its elements without a namespace; the feed's default one applies.
+        for category in entry.iterfind(f"category[@scheme='{EVENT_TYPE_SCHEME}']"):
+            category.set("label", _c(type_label(category.get("term", ""), self.language_of)))
         return entry

@@ -109,8 +109,8 @@ FEED_XSL = """<?xml version="1.0" encoding="UTF-8"?>
             </h2>
             <p class="meta">
               <xsl:value-of select="atom:published | pubDate"/>
-              <xsl:for-each select="atom:category[@scheme='urn:eventfeed:event-type'] | category[@domain='urn:eventfeed:event-type']">
-                · <span class="type"><xsl:value-of select="@term | text()"/></span>
+              <xsl:for-each select="atom:category[@scheme='urn:eventfeed:event-type']/@label">
+                · <span class="type"><xsl:value-of select="."/></span>
               </xsl:for-each>
             </p>
             <p><xsl:value-of select="atom:summary | description"/></p>
