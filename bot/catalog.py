@@ -245,7 +245,7 @@ def entry_order(published: datetime, entry_id: str) -> tuple[int, str]:
 
 
 def pages(feed: Feed, limit: int) -> list[Page]:
-    """The current page (the newest `limit` entries) and the complete archive pages.
+    """The current page (the newest entries, at most `limit`) and the complete archive pages.
 
     Archive page N holds entries (N-1)*limit … N*limit-1 counted from the oldest, so a full page
     never changes while entries are only added; the current page holds the 1 to `limit` entries

@@ -131,7 +131,6 @@ def _fill_entry(fe: Any, entry: Entry) -> None:
         fe.media.thumbnail(url=_c(entry.thumbnail), group=None)  # no media:group wrapper
     atom: _AtomEntry = fe.eventfeed
     atom.language = _c(entry.language or "")
-    atom.language_of = entry.language
     if entry.language:
         fe.dc.dc_language(_c(entry.language))  # RSS; Atom gets xml:lang (see _AtomEntry)
 
@@ -178,12 +177,11 @@ class _AtomEntry(BaseEntryExtension):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.language = ""
-        self.language_of: str | None = None
 
     def extend_atom(self, entry: Any) -> Any:
         if self.language:
             entry.set(XML_LANG, self.language)
         # feedgen makes its elements without a namespace; the feed's default one applies.
         for category in entry.iterfind(f"category[@scheme='{EVENT_TYPE_SCHEME}']"):
-            category.set("label", _c(type_label(category.get("term", ""), self.language_of)))
+            category.set("label", _c(type_label(category.get("term", ""), self.language or None)))
         return entry
