@@ -47,8 +47,10 @@ FEED_PATHS: dict[str, str] = {
 STYLESHEET = "feed.xsl"  # under the feeds folder; browsers render feeds through it
 ICON = "icon.png"
 
-# An empty feed still needs an `updated`; a fixed one keeps it byte-stable.
-EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
+# An empty feed still needs an `updated`; a fixed one keeps it byte-stable, and feed validators
+# call a date before 1990 implausible.
+EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # entry_order's origin: the store's feed index keeps it
 EVENT_TYPE_SCHEME = "urn:eventfeed:event-type"
 ACTOR_SCHEME = "urn:eventfeed:actor"
 
@@ -241,7 +243,7 @@ def feed_order(name: str) -> tuple[int, str]:
 def entry_order(published: datetime, entry_id: str) -> tuple[int, str]:
     """(microseconds since the epoch, id): feeds list entries oldest first by the first,
     ties by the second descending. The store's feed index keeps both."""
-    return (published - EMPTY_FEED_UPDATED) // timedelta(microseconds=1), entry_id
+    return (published - _EPOCH) // timedelta(microseconds=1), entry_id
 
 
 def pages(feed: Feed, limit: int) -> list[Page]:

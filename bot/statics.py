@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
-from bot.catalog import ICON, MEDIA_TYPES, STYLESHEET, Feed, FeedSite
+from bot.catalog import ICON, STYLESHEET, Feed, FeedSite
 from bot.catalog import clean_text as _c
 
 OPML = "feeds.opml"
@@ -35,7 +35,7 @@ def opml(site: FeedSite, feeds: Sequence[Feed]) -> bytes:
         lines.append(
             f'    <outline type="rss" text={title} title={title}'  # "rss": OPML's word for a feed
             f" xmlUrl={quoteattr(site.feed_url(feed.name, 'atom'))}"
-            f" htmlUrl={quoteattr(site.base)} contentType={quoteattr(MEDIA_TYPES['atom'])}/>"
+            f" htmlUrl={quoteattr(site.base)}/>"
         )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode()

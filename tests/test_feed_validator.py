@@ -1,5 +1,6 @@
 """Every kind of feed, served over HTTP by the real server from a real publish, passes the W3C
-Feed Validator (its engine, in ../shared/tools/feedvalidator) with no error and no warning.
+Feed Validator (its engine, in ../shared/tools/feedvalidator) with no error and no warning,
+and so do a filtered, an empty and a converted feed, and the OPML list.
 
 The validator is not part of the repository: CI clones the repository beside a read-only
 `shared/`. Where it is absent the test skips, saying so.
@@ -164,6 +165,9 @@ async def test_every_feed_passes_the_w3c_validator(site: tuple[str, Path]) -> No
     every += sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.rss"))
     urls = [f"{url}feeds/{quote(name)}" for name in dict.fromkeys([*names, *every])]
     urls.append(f"{url}feeds/events.atom?type=acquisition&limit=1")  # a filtered feed
+    urls.append(f"{url}feeds/articles.rss?q=nothing-like-this")  # an empty one
+    urls.append(f"{url}feeds/events.atom?script=hant")  # a converted one
+    urls.append(f"{url}feeds/feeds.opml")  # the validator knows OPML too
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
