@@ -46,6 +46,11 @@ WHOLE_FEED = 8  # pages of one feed from which a publish reads all the feed's ro
 BIG_PUBLISH = 20_000
 # The only suffixes we ever remove: nothing else someone keeps in the folder is touched.
 _OURS = (".atom", ".rss", ".json")
+# What the documents look like. A folder written by another layout (an upgrade) has every page
+# written again at the first publish, archives included: a full archive page is otherwise never
+# rewritten. 2: validator-clean (authors, xml:lang, next-archive, no ef: namespace).
+LAYOUT = "2"
+LAYOUT_FILE = ".eventfeed-layout"  # a dot file: never served as a feed, never removed as stale
 
 
 def write_folder(folder: Path, documents: Mapping[str, bytes]) -> list[str]:
@@ -187,15 +192,24 @@ class Publisher:
         """Write what `changes` touched; `check` also writes every feed's current page and the
         statics (a start: files a power loss left wrong are repaired), `everything` every
         page of every feed and removes what is not ours any more. Returns the changed paths."""
+        layout = self.folder / LAYOUT_FILE
+        if check and not everything:
+            try:
+                everything = layout.read_text(encoding="utf-8").strip() != LAYOUT
+            except OSError:  # a folder from before the layout file, or a new one
+                everything = True
         with self.store.snapshot():
             listing = self.store.feed_list()
             articles, events = listing["articles"][0], listing["events"][0]
             held = min(articles + events, BIG_PUBLISH)  # what it makes, at most: it shrinks after
             try:
                 with self.cache.holding(held), self.store.remembering(min(articles, BIG_PUBLISH)):
-                    return self._publish(listing, changes, check, everything)
+                    changed = self._publish(listing, changes, check, everything)
             finally:
                 self._whole = ("", [])
+        if everything:
+            _write(layout, f"{LAYOUT}\n".encode())
+        return changed
 
     def _publish(
         self,

@@ -13,7 +13,7 @@ from conftest import make_pipeline
 from lxml import etree
 
 from bot.pipeline import Pipeline
-from bot.publish import write_folder
+from bot.publish import LAYOUT, LAYOUT_FILE, write_folder
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 FIRST = "000_4fbda6de1bb3b082.txt"
@@ -192,3 +192,29 @@ def test_entry_updated_is_the_articles_own_time_until_an_edit(
     assert by_title["Post 22, edited"].updated_parsed > by_title["Post 21"].updated_parsed
     assert by_title["Post 22, edited"].published == "2025-06-22T09:30:00+08:00"
     pipeline.store.close()
+
+
+def test_a_folder_of_an_older_layout_is_written_again_whole(tmp_path: Path, folder: Path) -> None:
+    """A full archive page is never rewritten, so after an upgrade that changes what documents
+    look like, the first publish writes every page again, once."""
+    for day in range(21, 26):
+        _write(
+            folder / "_posts" / f"2025-06-{day}-p{day}.md",
+            POST.format(title=f"Post {day}", date=f"2025-06-{day} 09:30:00 +0800", extra=""),
+        )
+    first = make_pipeline(tmp_path, folder, max_entries=2)
+    first.scan()
+    first.write_feeds()
+    feeds = tmp_path / "feeds"
+    page = feeds / "archive" / "articles" / "1.atom"
+    written = page.read_bytes()
+    assert b'rel="next-archive"' in written
+    page.write_bytes(written.replace(b'rel="next-archive"', b'rel="old"'))  # an old layout
+    again = make_pipeline(tmp_path, folder, max_entries=2)
+    assert "archive/articles/1.atom" not in again.publish_feeds()  # same layout: left alone
+    (feeds / LAYOUT_FILE).write_text("1\n")  # written by an older version
+    again = make_pipeline(tmp_path, folder, max_entries=2)
+    assert "archive/articles/1.atom" in again.publish_feeds()
+    assert page.read_bytes() == written
+    assert (feeds / LAYOUT_FILE).read_text() == f"{LAYOUT}\n"
+    assert again.publish_feeds() == []
