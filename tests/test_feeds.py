@@ -14,7 +14,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from bot.config import SiteConfig
+from bot.config import SiteConfig, parse_config
 from bot.feeds import (
     EMPTY_FEED_UPDATED,
     FEED_PATHS,
@@ -406,3 +406,14 @@ def test_naive_and_odd_offset_dates_still_render() -> None:
     ]
     # Shanghai's 1900 offset is +08:05:43, which RFC 3339 cannot write: shown in UTC instead.
     assert "1899-12-31T15:54:17+00:00" in data.decode()
+
+
+def test_every_atom_entry_has_an_author() -> None:
+    """Atom requires one: the article's, else the feed's (`site.author`, else `site.title`)."""
+    config = parse_config("site: {author: Newsroom}\n", {})
+    assert FeedSite.from_config(config.site).author == "Newsroom"
+    for site, feed_author in ((SITE, SITE.title), (replace(SITE, author="Newsroom"), "Newsroom")):
+        root = etree.fromstring(render_articles_feed(site, _articles(), "atom", 10), STRICT)
+        assert root.findtext(f"{ATOM}author/{ATOM}name") == feed_author
+        own = {e.findtext(f"{ATOM}author/{ATOM}name") for e in root.iter(f"{ATOM}entry")}
+        assert "编辑部" in own  # an article's own author stays its entry's
