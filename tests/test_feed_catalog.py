@@ -61,6 +61,7 @@ def _check_json_feed(doc: dict[str, Any], self_url: str) -> None:
     assert isinstance(doc["title"], str) and doc["title"]
     assert doc["feed_url"] == self_url
     assert doc["home_page_url"] == BASE
+    assert [author["name"] for author in doc["authors"]] == [SITE.title]
     ids = [item["id"] for item in doc["items"]]
     assert all(isinstance(i, str) and i for i in ids) and len(set(ids)) == len(ids)
     for item in doc["items"]:
