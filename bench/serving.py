@@ -1,7 +1,8 @@
 """Target 7: feed serving — the real daemon's HTTP server under wrk, on loopback.
 
 The daemon runs (Telegram off) over a folder of generated articles, so that the Atom feed is
-full (`feeds.max_entries` entries). wrk (Debian package `wrk`; this script installs it with
+full (`feeds.max_entries` entries: 100 articles make one archive page and a full current page,
+which holds only the entries after the newest archive page). wrk (Debian package `wrk`; this script installs it with
 apt-get when it is missing and it may) then asks for `/feeds/articles.atom`:
 
 * conditionally (If-None-Match with the current ETag): every answer should be 304;
@@ -95,7 +96,7 @@ async def probe(url: str, headers: dict[str, str]) -> tuple[int, CIMultiDict[str
 
 
 def run(
-    articles: int = 80, seconds: float = 10.0, runs: int = 3, connections: int = 32
+    articles: int = 100, seconds: float = 10.0, runs: int = 3, connections: int = 32
 ) -> dict[str, float]:
     binary = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="eventfeed-serving-"))
@@ -174,7 +175,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--articles", type=int, default=80)
+    parser.add_argument("--articles", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0, help="per wrk run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)

@@ -140,6 +140,7 @@ def build_pipeline(config: Config, store: Store, pack: RulePack) -> Pipeline:
             description=site.description,
             language=site.language,
             hub=config.feeds.websub_hub,
+            author=site.author,
         ),
         feeds_folder=config.feeds.folder,
         max_entries=config.feeds.max_entries,

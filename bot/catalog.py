@@ -28,6 +28,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from bot.config import SiteConfig
+from bot.messages import badge_parts
 from bot.model import Amount, Article, Event, StoredArticle, StoredEvent
 from bot.sanitize import absolute_url, strip_not_xml
 
@@ -46,8 +47,10 @@ FEED_PATHS: dict[str, str] = {
 STYLESHEET = "feed.xsl"  # under the feeds folder; browsers render feeds through it
 ICON = "icon.png"
 
-# An empty feed still needs an `updated`; a fixed one keeps it byte-stable.
-EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
+# An empty feed still needs an `updated`; a fixed one keeps it byte-stable, and feed validators
+# call a date before 1990 implausible.
+EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # entry_order's origin: the store's feed index keeps it
 EVENT_TYPE_SCHEME = "urn:eventfeed:event-type"
 ACTOR_SCHEME = "urn:eventfeed:actor"
 
@@ -67,10 +70,13 @@ class FeedSite:
     language: str
     icon: str | None = None  # None: the icon.png written beside the feeds
     hub: str | None = None  # WebSub hub declared with rel="hub"
+    author: str | None = None  # the feeds' author; None: the title
 
     @classmethod
     def from_config(cls, site: SiteConfig, hub: str | None = None) -> FeedSite:
-        return cls(site.base_url, site.title, site.description, site.language, hub=hub)
+        return cls(
+            site.base_url, site.title, site.description, site.language, hub=hub, author=site.author
+        )
 
     @property
     def base(self) -> str:
@@ -213,7 +219,14 @@ def feed_title(site: FeedSite, name: str, label: str) -> str:
         return site.title or "articles"
     if name == "events":
         return f"{site.title} — events"
+    if name.startswith("events/type/"):
+        label = type_label(label, site.language)
     return f"{site.title} — {label}"
+
+
+def type_label(event_type: str, language: str | None) -> str:
+    """An event type as people read it ("Talent move", "人才流动"), as Telegram shows it."""
+    return badge_parts(event_type, language or "en")[1]
 
 
 _FEED_GROUPS = ("articles", "events", "events/type/", "actor/", "category/", "tag/")
@@ -230,24 +243,30 @@ def feed_order(name: str) -> tuple[int, str]:
 def entry_order(published: datetime, entry_id: str) -> tuple[int, str]:
     """(microseconds since the epoch, id): feeds list entries oldest first by the first,
     ties by the second descending. The store's feed index keeps both."""
-    return (published - EMPTY_FEED_UPDATED) // timedelta(microseconds=1), entry_id
+    return (published - _EPOCH) // timedelta(microseconds=1), entry_id
 
 
 def pages(feed: Feed, limit: int) -> list[Page]:
-    """The current page (the newest `limit` entries) and the complete archive pages.
+    """The current page (the newest entries, at most `limit`) and the complete archive pages.
 
     Archive page N holds entries (N-1)*limit … N*limit-1 counted from the oldest, so a full page
-    never changes while entries are only added; with the current page they cover every entry.
+    never changes while entries are only added; the current page holds the 1 to `limit` entries
+    after them, so every entry is on exactly one page (RFC 5005).
     """
     limit = max(limit, 1)
     total = len(feed.entries)
-    count = max(0, (total - 1) // limit)
-    current = Page(feed, _newest_first(feed.entries[-limit:]), None, count)
+    count = archive_count(total, limit)
+    current = Page(feed, _newest_first(feed.entries[count * limit :]), None, count)
     archives = [
         Page(feed, _newest_first(feed.entries[(n - 1) * limit : n * limit]), n, count)
         for n in range(1, count + 1)
     ]
     return [current, *archives]
+
+
+def archive_count(total: int, limit: int) -> int:
+    """The archive pages of a feed of `total` entries: the full pages before the newest entry."""
+    return max(0, (total - 1) // max(limit, 1))
 
 
 MAX_QUERY_LIMIT = 1000
@@ -278,7 +297,8 @@ def filtered_page(
     chosen = list(islice((e for e in newest_first if _matches(e, query)), size))
     title = feed.title
     if convert is not None:
-        chosen = [_converted(e, convert) for e in chosen]
+        script = {"hans": "zh-Hans", "hant": "zh-Hant"}.get(query.script or "")
+        chosen = [_converted(e, convert, script) for e in chosen]
         title = convert(title)
     return Page(replace(feed, title=title), tuple(chosen), None, 0, self_url=self_url)
 
@@ -296,14 +316,14 @@ def article_entry(site: FeedSite, stored: StoredArticle) -> Entry:
     terms = _unique((*article.categories, *article.tags))
     # Made only of escaped text and a few plain tags: already what the sanitiser would give
     # (test_feed_catalog holds them equal), and parsing it again was half a publish's work.
-    content = _paragraphs_html(article.text) + _events_html(stored.events)
+    content = _paragraphs_html(article.text) + _events_html(stored.events, article.lang)
     published = aware(article.published)
     return Entry(
         id=article_entry_id(stored.uid),
         title=article.title or article.slug or article.path,
         link=link,
         published=published,
-        updated=aware(stored.updated),
+        updated=article_updated(stored),
         author=article.author,
         categories=tuple((term, None) for term in terms),
         summary=stored.summary,
@@ -344,22 +364,33 @@ def event_entry(
     terms = [(event.type, EVENT_TYPE_SCHEME)]
     terms += [(actor, ACTOR_SCHEME) for actor in _unique(event.actors)]
     published = aware(stored.article.published)
+    # The article's own time, not the scan's (one scan stores many events at one instant); the
+    # events of one article a second apart in their order, so that no two entries share it.
+    order = next((n for n, s in enumerate(stored.events) if s.uid == stored_event.uid), 0)
     return Entry(
         id=event_entry_id(stored_event.uid),
-        title=f"[{event.type}] {headline}",
+        title=f"[{type_label(event.type, stored.article.lang)}] {headline}",
         link=link,
         published=published,
-        # `created` is stable: an edit elsewhere in the article does not re-announce the event.
-        updated=aware(stored_event.created),
+        updated=published + timedelta(seconds=order),
         author=stored.article.author,
         categories=tuple(terms),
         summary=event.summary,
         # Built here from escaped text only, so there is nothing to sanitise.
-        content_html=_event_detail_html(event, stored.article.title, link)
+        content_html=_event_detail_html(event, stored.article.lang, stored.article.title, link)
         + _also_reported_html(site, also),
         events=(stored_event,),
         language=stored.article.lang or None,
     )
+
+
+def article_updated(stored: StoredArticle) -> datetime:
+    """When the article last changed as its readers see it: its own date, or the time an edit
+    was found after it was first seen (never the time of the scan that first stored it)."""
+    published = aware(stored.article.published)
+    if stored.updated == stored.first_seen:
+        return published
+    return max(published, aware(stored.updated))
 
 
 def _ordered(entries: Iterable[Entry]) -> tuple[Entry, ...]:
@@ -391,9 +422,12 @@ def _matches(entry: Entry, query: FeedQuery) -> bool:
     return True
 
 
-def _converted(entry: Entry, convert: Callable[[str], str]) -> Entry:
+def _converted(entry: Entry, convert: Callable[[str], str], script: str | None) -> Entry:
+    """The entry in the other Chinese script; its language says so (readers pick glyphs by it)."""
+    chinese = (entry.language or "").startswith("zh")
     return replace(
         entry,
+        language=script if script and chinese else entry.language,
         title=convert(entry.title),
         summary=convert(entry.summary),
         content_html=convert(entry.content_html),
@@ -412,19 +446,19 @@ def _paragraphs_html(text: str) -> str:
     return "".join(f"<p>{_text_html(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
 
 
-def _events_html(events: Sequence[StoredEvent]) -> str:
+def _events_html(events: Sequence[StoredEvent], language: str) -> str:
     if not events:
         return ""
     items = "".join(
-        f"<li><strong>[{_text_html(s.event.type)}]</strong> {_text_html(s.event.summary)}"
-        f"{_facts_html(s.event, escape=_text_html)}</li>"
+        f"<li><strong>[{_text_html(type_label(s.event.type, language))}]</strong>"
+        f" {_text_html(s.event.summary)}{_facts_html(s.event, language, escape=_text_html)}</li>"
         for s in events
     )
     return f"<h3>Events</h3><ul>{items}</ul>"
 
 
-def _event_detail_html(event: Event, article_title: str, link: str | None) -> str:
-    facts = _facts_html(event, evidence=True)
+def _event_detail_html(event: Event, language: str, article_title: str, link: str | None) -> str:
+    facts = _facts_html(event, language, evidence=True)
     title = _h(article_title)
     source = f'<a href="{_h(link)}">{title}</a>' if link else title
     return f"<p>{_h(event.summary)}</p>{facts}<p>Article: {source}</p>"
@@ -442,9 +476,12 @@ def _also_reported_html(site: FeedSite, also: Sequence[StoredArticle]) -> str:
 
 
 def _facts_html(
-    event: Event, evidence: bool = False, escape: Callable[[str], str] = html.escape
+    event: Event,
+    language: str,
+    evidence: bool = False,
+    escape: Callable[[str], str] = html.escape,
 ) -> str:
-    facts: list[tuple[str, str]] = [("Type", event.type)]
+    facts: list[tuple[str, str]] = [("Type", type_label(event.type, language))]
     if event.actors:
         facts.append(("Actors", ", ".join(event.actors)))
     if event.amount is not None:

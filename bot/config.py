@@ -68,6 +68,7 @@ class SiteConfig:
     description: str = "Headline events from the articles of this site"
     timezone: str = "UTC"  # applied to naive dates in front matter
     language: str = "zh-Hans"
+    author: str | None = None  # the feeds' author (Atom requires one); None: the title
     permalink: str = "/:categories/:year/:month/:day/:title.html"  # Jekyll's "date" style
 
     @property

@@ -27,6 +27,8 @@ def render(site: FeedSite, page: Page, fmt: str = "json") -> bytes:
         "icon": clean_text(site.icon_url),
         "favicon": clean_text(site.icon_url),
         "language": clean_text(site.language),
+        # As in Atom: the feed's author stands in for items whose article names none.
+        "authors": [{"name": clean_text(site.author or site.title).strip() or title}],
     }
     older = _older_page(page)
     if older is not None:

@@ -23,6 +23,7 @@ from bot.catalog import (
     Feed,
     FeedSite,
     Page,
+    archive_count,
     article_entry,
     event_entry,
     feed_order,
@@ -45,6 +46,11 @@ WHOLE_FEED = 8  # pages of one feed from which a publish reads all the feed's ro
 BIG_PUBLISH = 20_000
 # The only suffixes we ever remove: nothing else someone keeps in the folder is touched.
 _OURS = (".atom", ".rss", ".json")
+# What the documents look like. A folder written by another layout (an upgrade) has every page
+# written again at the first publish, archives included: a full archive page is otherwise never
+# rewritten. 2: validator-clean (authors, xml:lang, next-archive, no ef: namespace).
+LAYOUT = "2"
+LAYOUT_FILE = ".eventfeed-layout"  # a dot file: never served as a feed, never removed as stale
 
 
 def write_folder(folder: Path, documents: Mapping[str, bytes]) -> list[str]:
@@ -186,15 +192,24 @@ class Publisher:
         """Write what `changes` touched; `check` also writes every feed's current page and the
         statics (a start: files a power loss left wrong are repaired), `everything` every
         page of every feed and removes what is not ours any more. Returns the changed paths."""
+        layout = self.folder / LAYOUT_FILE
+        if check and not everything:
+            try:
+                everything = layout.read_text(encoding="utf-8").strip() != LAYOUT
+            except OSError:  # a folder from before the layout file, or a new one
+                everything = True
         with self.store.snapshot():
             listing = self.store.feed_list()
             articles, events = listing["articles"][0], listing["events"][0]
             held = min(articles + events, BIG_PUBLISH)  # what it makes, at most: it shrinks after
             try:
                 with self.cache.holding(held), self.store.remembering(min(articles, BIG_PUBLISH)):
-                    return self._publish(listing, changes, check, everything)
+                    changed = self._publish(listing, changes, check, everything)
             finally:
                 self._whole = ("", [])
+        if everything:
+            _write(layout, f"{LAYOUT}\n".encode())
+        return changed
 
     def _publish(
         self,
@@ -210,7 +225,7 @@ class Publisher:
         for name in sorted(names, key=feed_order):
             size, label = listing.get(name, (0, ""))
             change = changes.feeds.get(name)
-            count = max(0, (size - 1) // limit)
+            count = archive_count(size, limit)
             if size == 0 and name not in ALWAYS:
                 old_count = 0 if change is None else max(0, (change.old_size - 1) // limit)
                 changed += self._remove(name, range(old_count + 1), include_current=True)
@@ -243,8 +258,12 @@ class Publisher:
         if change is None:
             return set()
         limit = max(self.limit, 1)
-        # Pages that filled up since: archives now, though no entry of theirs changed.
-        numbers = set(range(max(0, (change.old_size - 1) // limit) + 1, size // limit + 1))
+        # Pages that filled up since: archives now, though no entry of theirs changed; and the
+        # page that was or is now the newest archive page: it gains or loses its next-archive.
+        old_count, count = archive_count(change.old_size, limit), archive_count(size, limit)
+        numbers = set(range(old_count + 1, size // limit + 1))
+        if old_count != count and min(old_count, count) > 0:
+            numbers.add(min(old_count, count))
         if change.moved is not None:
             start = self.store.feed_position(name, change.moved, size)
             numbers |= set(range(start // limit + 1, size // limit + 2))
@@ -302,7 +321,7 @@ class Publisher:
     def _page(self, task: _PageTask) -> tuple[_PageTask, list[Entry]]:
         """The task with its entries, in feed order."""
         limit, size = max(self.limit, 1), task.size
-        start = max(size - limit, 0) if task.number is None else (task.number - 1) * limit
+        start = (task.count if task.number is None else task.number - 1) * limit
         count = min(limit, size - start)
         if task.written < WHOLE_FEED:
             rows = self.store.feed_rows(task.name, start, count, size)

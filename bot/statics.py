@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
-from bot.catalog import FORMAT_LABELS, FORMATS, ICON, MEDIA_TYPES, STYLESHEET, Feed, FeedSite
+from bot.catalog import ICON, STYLESHEET, Feed, FeedSite
 from bot.catalog import clean_text as _c
 
 OPML = "feeds.opml"
@@ -21,7 +21,9 @@ def static_documents(site: FeedSite, feeds: Sequence[Feed]) -> dict[str, bytes]:
 
 
 def opml(site: FeedSite, feeds: Sequence[Feed]) -> bytes:
-    """OPML 2.0 of every current feed in every format; no dateCreated, so it is byte-stable."""
+    """OPML 2.0 of every current feed, once each, as Atom (a reader importing it subscribes to
+    each feed once; RSS and JSON Feed are linked from the home page). No dateCreated, so it
+    is byte-stable."""
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
@@ -29,16 +31,12 @@ def opml(site: FeedSite, feeds: Sequence[Feed]) -> bytes:
         "  <body>",
     ]
     for feed in feeds:
-        lines.append(f"    <outline text={quoteattr(_c(feed.title))}>")
-        for fmt in FORMATS:
-            label = f"{_c(feed.title)} ({FORMAT_LABELS[fmt]})"
-            kind = "rss" if fmt != "json" else "json"
-            lines.append(
-                f"      <outline type={quoteattr(kind)} text={quoteattr(label)}"
-                f" title={quoteattr(label)} xmlUrl={quoteattr(site.feed_url(feed.name, fmt))}"
-                f" htmlUrl={quoteattr(site.base)} contentType={quoteattr(MEDIA_TYPES[fmt])}/>"
-            )
-        lines.append("    </outline>")
+        title = quoteattr(_c(feed.title))
+        lines.append(
+            f'    <outline type="rss" text={title} title={title}'  # "rss": OPML's word for a feed
+            f" xmlUrl={quoteattr(site.feed_url(feed.name, 'atom'))}"
+            f" htmlUrl={quoteattr(site.base)}/>"
+        )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode()
 
@@ -74,8 +72,7 @@ FEED_XSL = """<?xml version="1.0" encoding="UTF-8"?>
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
     xmlns:atom="http://www.w3.org/2005/Atom"
-    xmlns:ef="urn:eventfeed:events:1"
-    exclude-result-prefixes="atom ef">
+    exclude-result-prefixes="atom">
   <xsl:output method="html" encoding="UTF-8" indent="yes"/>
   <xsl:template match="/">
     <xsl:variable name="title" select="atom:feed/atom:title | rss/channel/title"/>
@@ -101,16 +98,19 @@ FEED_XSL = """<?xml version="1.0" encoding="UTF-8"?>
         <p><xsl:value-of select="atom:feed/atom:subtitle | rss/channel/description"/></p>
         <xsl:for-each select="atom:feed/atom:entry | rss/channel/item">
           <article>
+            <xsl:variable name="link" select="atom:link[not(@rel) or @rel='alternate']/@href | link"/>
             <h2>
-              <a href="{atom:link[@rel='alternate']/@href | link}">
-                <xsl:value-of select="atom:title | title"/>
-              </a>
+              <xsl:choose>
+                <xsl:when test="string($link)">
+                  <a href="{$link}"><xsl:value-of select="atom:title | title"/></a>
+                </xsl:when>
+                <xsl:otherwise><xsl:value-of select="atom:title | title"/></xsl:otherwise>
+              </xsl:choose>
             </h2>
             <p class="meta">
               <xsl:value-of select="atom:published | pubDate"/>
-              <xsl:for-each select="ef:events/ef:event">
-                · <span class="type"><xsl:value-of select="@type"/></span>
-                <xsl:text> </xsl:text><xsl:value-of select="ef:actor[1]"/>
+              <xsl:for-each select="atom:category[@scheme='urn:eventfeed:event-type']/@label">
+                · <span class="type"><xsl:value-of select="."/></span>
               </xsl:for-each>
             </p>
             <p><xsl:value-of select="atom:summary | description"/></p>

@@ -24,6 +24,7 @@ from bot.text import to_traditional
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HISTORY = "{http://purl.org/syndication/history/1.0}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 STRICT = etree.XMLParser(recover=False, resolve_entities=False)
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)$")
 
@@ -60,6 +61,7 @@ def _check_json_feed(doc: dict[str, Any], self_url: str) -> None:
     assert isinstance(doc["title"], str) and doc["title"]
     assert doc["feed_url"] == self_url
     assert doc["home_page_url"] == BASE
+    assert [author["name"] for author in doc["authors"]] == [SITE.title]
     ids = [item["id"] for item in doc["items"]]
     assert all(isinstance(i, str) and i for i in ids) and len(set(ids)) == len(ids)
     for item in doc["items"]:
@@ -94,7 +96,7 @@ def test_every_document_parses_strictly_with_matching_self_links(limit: int) -> 
 def test_feed_urls_for_types_actors_categories_and_tags() -> None:
     names = {feed.name: feed for feed in build_feeds(SITE, _articles())}
     assert [e.title for e in names["events/type/funding"].entries] == [
-        "[funding] Mistral AI raises €600 million"
+        "[Funding] Mistral AI raises €600 million"
     ]
     assert len(names["actor/meta"].entries) == 2  # acquisition and talent move
     assert [e.id for e in names["tag/人才"].entries] == ["urn:eventfeed:article:a41f09"]
@@ -116,7 +118,8 @@ def test_slugs_are_stable_url_safe_and_merge_case() -> None:
 def test_archives_keep_every_entry_and_full_pages_never_change() -> None:
     articles = _many(7)
     documents = render_all(SITE, articles, limit=3)
-    # 7 entries, 3 per page: current = newest 3, archives 1 (oldest 3) and 2 (next 3).
+    # 7 entries, 3 per page: archives 1 (oldest 3) and 2 (next 3), current = the newest one:
+    # every entry is on exactly one page.
     assert {p for p in documents if p.startswith("archive/articles/")} == {
         f"archive/articles/{n}.{fmt}" for n in (1, 2) for fmt in ("atom", "rss", "json")
     }
@@ -131,17 +134,25 @@ def test_archives_keep_every_entry_and_full_pages_never_change() -> None:
         rels = {link.get("rel"): link.get("href") for link in page.iter(f"{ATOM}link")}
         assert rels["current"] == f"{BASE}feeds/articles.rss"
         assert ("prev-archive" in rels) == (n == 2)
-        assert "next-archive" not in rels  # optional, and it would change a full page
-        seen |= {entry.id for entry in page_parsed.entries}
+        after = "archive/articles/2" if n == 1 else "articles"  # the newest: the current feed
+        assert rels["next-archive"] == f"{BASE}feeds/{after}.rss"
+        ids = {entry.id for entry in page_parsed.entries}
+        assert len(ids) == 3 and not ids & seen
+        seen |= ids
     assert seen == {f"urn:eventfeed:article:day{i:03d}" for i in range(7)}
     json_current = json.loads(documents["articles.json"])
     assert json_current["next_url"] == f"{BASE}feeds/archive/articles/2.json"
-    # Three newer articles: page 1 and page 2 stay byte-identical, page 3 appears.
+    # Three newer articles: page 1 stays byte-identical, page 2 keeps its entries and gains its
+    # next-archive link to page 3, which appears.
     later = render_all(SITE, _many(10), limit=3)
-    for n in (1, 2):
-        for fmt in ("atom", "rss", "json"):
-            path = f"archive/articles/{n}.{fmt}"
-            assert later[path] == documents[path]
+    for fmt in ("atom", "rss", "json"):
+        assert later[f"archive/articles/1.{fmt}"] == documents[f"archive/articles/1.{fmt}"]
+    assert later["archive/articles/2.json"] == documents["archive/articles/2.json"]
+    page2 = _xml(later["archive/articles/2.atom"])[0]
+    assert (
+        f'href="{BASE}feeds/archive/articles/3.atom" rel="next-archive"'
+        in etree.tostring(page2).decode()
+    )
     assert "archive/articles/3.atom" not in documents and "archive/articles/3.atom" in later
 
 
@@ -160,17 +171,28 @@ def test_json_feed_items_carry_content_and_events() -> None:
     assert doc["language"] == "zh-Hans" and meta["language"] == "zh-Hans"
 
 
-def test_events_are_structured_elements_in_atom_and_rss() -> None:
+def test_events_are_categories_with_schemes_in_atom_and_rss() -> None:
+    """No namespace of our own (the validator warns of one): an event's type and actors are
+    categories with their scheme, its facts are in the content, its data in JSON Feed."""
     documents = render_all(SITE, _articles(), limit=50)
-    ns = "{urn:eventfeed:events:1}"
     root = etree.fromstring(documents["events/type/acquisition.rss"], STRICT)
-    [event] = root.iter(f"{ns}event")
-    assert event.get("type") == "acquisition" and event.get("date") == "2025-06"
-    assert [a.text for a in event.iter(f"{ns}actor")] == ["Meta", "Scale AI"]
-    amount = event.find(f"{ns}amount")
-    assert amount is not None and amount.get("usd") == "14300000000"
-    atom = etree.fromstring(documents["articles.atom"], STRICT)
-    assert len(list(atom.iter(f"{ns}event"))) == 3
+    [item] = root.iter("item")
+    terms = [(c.get("domain"), c.text) for c in item.iter("category")]
+    assert terms == [
+        ("urn:eventfeed:event-type", "acquisition"),
+        ("urn:eventfeed:actor", "Meta"),
+        ("urn:eventfeed:actor", "Scale AI"),
+    ]
+    for name, data in documents.items():
+        if not name.endswith(".json"):
+            assert b"urn:eventfeed:events:1" not in data, name
+            assert set(etree.fromstring(data, STRICT).nsmap.values()) <= {
+                "http://www.w3.org/2005/Atom",
+                "http://purl.org/syndication/history/1.0",
+                "http://search.yahoo.com/mrss/",
+                "http://purl.org/dc/elements/1.1/",
+                "http://purl.org/rss/1.0/modules/content/",
+            }, name
 
 
 def test_stylesheet_href_is_relative_to_each_feed() -> None:
@@ -184,12 +206,28 @@ def test_stylesheet_href_is_relative_to_each_feed() -> None:
     assert statics["icon.png"].startswith(b"\x89PNG\r\n\x1a\n") and icon_png() == icon_png()
 
 
-def test_opml_lists_every_current_feed_in_every_format() -> None:
+def test_opml_lists_every_current_feed_once() -> None:
     feeds = build_feeds(SITE, _articles())
     root = etree.fromstring(static_documents(SITE, feeds)[OPML], STRICT)
     urls = root.xpath("//outline/@xmlUrl")
-    assert len(urls) == 3 * len(feeds)
-    assert f"{BASE}feeds/actor/scale-ai.json" in urls
+    assert urls == [
+        SITE.feed_url(feed.name, "atom") for feed in feeds
+    ]  # a reader imports each once
+    assert f"{BASE}feeds/actor/scale-ai.atom" in urls
+    assert root.xpath("//outline[@xmlUrl][1]/@title") == [feeds[0].title]
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_stylesheet_view_links_each_entry_and_shows_its_type(fmt: str) -> None:
+    documents = render_all(SITE, _articles(), limit=50)
+    transform = etree.XSLT(etree.fromstring(static_documents(SITE, [])["feed.xsl"]))
+    page = transform(etree.fromstring(documents[f"events.{fmt}"], STRICT))
+    hrefs = [str(a.get("href")) for a in page.iter("a")]
+    # Atom entry links carry no rel (feedgen leaves out "alternate"); one entry has no link.
+    assert hrefs == [f"{BASE}frontier/2025/06/21/meta-openai.html"] * 2
+    types = [str(span.text) for span in page.iter("span") if span.get("class") == "type"]
+    # Atom's category label (RSS has none: its titles carry the label); never the raw id.
+    assert sorted(types) == (["Funding", "人才流动", "收购"] if fmt == "atom" else [])
 
 
 def test_websub_hub_is_declared_in_every_format() -> None:
@@ -213,15 +251,17 @@ def test_query_page_filters_converts_and_links_to_itself() -> None:
     feed = find_feed(build_feeds(SITE, _articles()), "events")
     assert feed is not None
     url = f"{BASE}feeds/events.atom?actor=meta"
-    page = query_page(feed, FeedQuery(actor="META"), 50, url, to_traditional)
+    page = query_page(feed, FeedQuery(actor="META", script="hant"), 50, url, to_traditional)
     assert {e.title for e in page.entries} == {
-        "[talent_move] Meta從OpenAI挖走三位研究員",
-        "[acquisition] Meta以143億美元收購Scale AI 49%股份",
+        "[人才流動] Meta從OpenAI挖走三位研究員",
+        "[收購] Meta以143億美元收購Scale AI 49%股份",
     }
     root, _ = _xml(render_page(SITE, page, "atom"))
     assert [link.get("href") for link in root.iter(f"{ATOM}link") if link.get("rel") == "self"] == [
         url
     ]
+    # Converted text says its script: readers pick CJK glyphs by xml:lang.
+    assert {e.get(XML_LANG) for e in root.iter(f"{ATOM}entry")} == {"zh-Hant"}
     assert query_page(feed, FeedQuery(limit=5000), 50, url).entries == tuple(reversed(feed.entries))
 
 

@@ -13,7 +13,7 @@ from conftest import make_pipeline
 from lxml import etree
 
 from bot.pipeline import Pipeline
-from bot.publish import write_folder
+from bot.publish import LAYOUT, LAYOUT_FILE, write_folder
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 FIRST = "000_4fbda6de1bb3b082.txt"
@@ -161,3 +161,60 @@ def test_a_change_within_the_same_second_still_moves_last_modified(tmp_path: Pat
     first = int((folder / "a.atom").stat().st_mtime)
     write_folder(folder, {"a.atom": b"2"})
     assert int((folder / "a.atom").stat().st_mtime) > first
+
+
+def test_entry_updated_is_the_articles_own_time_until_an_edit(
+    tmp_path: Path, folder: Path, store_url: str
+) -> None:
+    """Not the scan's time: one scan stores many articles at one instant, and readers (and the
+    W3C validator) take entries sharing `updated` for a fault. An edit moves it on."""
+    pipeline = make_pipeline(tmp_path, folder, url=store_url)
+    for day in (21, 22):
+        _write(
+            folder / "_posts" / f"2025-06-{day}-p{day}.md",
+            POST.format(title=f"Post {day}", date=f"2025-06-{day} 09:30:00 +0800", extra=""),
+        )
+    pipeline.scan()
+    pipeline.publish_feeds()
+    entries = _entries(pipeline.feeds_folder, "articles.atom")
+    assert sorted(e.updated for e in entries) == [
+        "2025-06-21T09:30:00+08:00",
+        "2025-06-22T09:30:00+08:00",
+    ]
+    [event] = _entries(pipeline.feeds_folder, "events.atom")  # one story: its first report
+    assert event.updated == "2025-06-21T09:30:00+08:00"
+    assert pipeline.publish_feeds() == []  # stable
+    edited = POST.format(title="Post 22, edited", date="2025-06-22 09:30:00 +0800", extra="")
+    _write(folder / "_posts" / "2025-06-22-p22.md", edited)
+    pipeline.scan()
+    pipeline.publish_feeds()
+    by_title = {e.title: e for e in _entries(pipeline.feeds_folder, "articles.atom")}
+    assert by_title["Post 22, edited"].updated_parsed > by_title["Post 21"].updated_parsed
+    assert by_title["Post 22, edited"].published == "2025-06-22T09:30:00+08:00"
+    pipeline.store.close()
+
+
+def test_a_folder_of_an_older_layout_is_written_again_whole(tmp_path: Path, folder: Path) -> None:
+    """A full archive page is never rewritten, so after an upgrade that changes what documents
+    look like, the first publish writes every page again, once."""
+    for day in range(21, 26):
+        _write(
+            folder / "_posts" / f"2025-06-{day}-p{day}.md",
+            POST.format(title=f"Post {day}", date=f"2025-06-{day} 09:30:00 +0800", extra=""),
+        )
+    first = make_pipeline(tmp_path, folder, max_entries=2)
+    first.scan()
+    first.write_feeds()
+    feeds = tmp_path / "feeds"
+    page = feeds / "archive" / "articles" / "1.atom"
+    written = page.read_bytes()
+    assert b'rel="next-archive"' in written
+    page.write_bytes(written.replace(b'rel="next-archive"', b'rel="old"'))  # an old layout
+    again = make_pipeline(tmp_path, folder, max_entries=2)
+    assert "archive/articles/1.atom" not in again.publish_feeds()  # same layout: left alone
+    (feeds / LAYOUT_FILE).write_text("1\n")  # written by an older version
+    again = make_pipeline(tmp_path, folder, max_entries=2)
+    assert "archive/articles/1.atom" in again.publish_feeds()
+    assert page.read_bytes() == written
+    assert (feeds / LAYOUT_FILE).read_text() == f"{LAYOUT}\n"
+    assert again.publish_feeds() == []

@@ -14,7 +14,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from bot.config import SiteConfig
+from bot.config import SiteConfig, parse_config
 from bot.feeds import (
     EMPTY_FEED_UPDATED,
     FEED_PATHS,
@@ -208,11 +208,16 @@ def test_articles_newest_first_with_ties_broken_by_id(feeds: dict[str, bytes]) -
 def test_limit_keeps_the_newest() -> None:
     parsed = _parse(render_articles_feed(SITE, _articles(), "rss", limit=1))
     assert [e.id for e in parsed.entries] == ["urn:eventfeed:article:a41f09"]
-    events = _parse(render_events_feed(SITE, _articles(), "atom", limit=2))
+    events = _parse(render_events_feed(SITE, _articles(), "atom", limit=3))
     assert {e.id for e in events.entries} == {
         "urn:eventfeed:event:ev-acq",
         "urn:eventfeed:event:ev-talent",
+        "urn:eventfeed:event:ev-fund",
     }
+    # Three events, two a page: the older two are archive page 1, so the current page holds
+    # only the newest, never an entry of an archive page (RFC 5005).
+    current = _parse(render_events_feed(SITE, _articles(), "atom", limit=2))
+    assert [e.id for e in current.entries] == ["urn:eventfeed:event:ev-acq"]
 
 
 def test_atom_dates_are_rfc3339_with_their_offset(feeds: dict[str, bytes]) -> None:
@@ -343,7 +348,7 @@ def test_events_feed_entries(feeds: dict[str, bytes]) -> None:
         "urn:eventfeed:event:ev-fund",
     ]
     acq = by_id["urn:eventfeed:event:ev-acq"]
-    assert acq.title == "[acquisition] Meta以143亿美元收购Scale AI 49%股份"
+    assert acq.title == "[收购] Meta以143亿美元收购Scale AI 49%股份"  # the type as people read it
     assert acq.link == f"{BASE}frontier/2025/06/21/meta-openai.html"
     assert [(t.term, t.scheme) for t in acq.tags] == [
         ("acquisition", "urn:eventfeed:event-type"),
@@ -351,7 +356,9 @@ def test_events_feed_entries(feeds: dict[str, bytes]) -> None:
         ("Scale AI", "urn:eventfeed:actor"),
     ]
     assert acq.published == "2025-06-21T12:00:00+08:00"
-    assert acq.updated == "2025-06-21T04:10:00+00:00"
+    # The article's own time, not the scan's; the events of one article a second apart.
+    assert acq.updated == "2025-06-21T12:00:00+08:00"
+    assert by_id["urn:eventfeed:event:ev-talent"].updated == "2025-06-21T12:00:01+08:00"
     html = acq.content[0].value
     assert "<dd>Meta以143亿美元收购了Scale AI 49%的股份。</dd>" in html  # evidence
     assert "巨资挖走三位研究员" in html  # the article title, cleaned
@@ -389,12 +396,24 @@ def test_feed_site_from_config() -> None:
 def test_naive_and_odd_offset_dates_still_render() -> None:
     stored = _articles()[0]
     naive = replace(stored.article, published=datetime(2025, 6, 21, 12, 0))  # noqa: DTZ001
-    lmt = replace(stored, uid="lmt", updated=datetime(1900, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")))
+    old = replace(stored.article, published=datetime(1900, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")))
+    lmt = replace(stored, uid="lmt", article=old)
     data = render_articles_feed(SITE, [replace(stored, article=naive), lmt], "atom", 10)
     root = etree.fromstring(data, STRICT)
     assert [e.findtext(f"{ATOM}published") for e in root.iter(f"{ATOM}entry")] == [
         "2025-06-21T12:00:00+00:00",  # naive: taken as UTC rather than failing the feed
-        "2025-06-21T12:00:00+08:00",
+        "1899-12-31T15:54:17+00:00",
     ]
     # Shanghai's 1900 offset is +08:05:43, which RFC 3339 cannot write: shown in UTC instead.
     assert "1899-12-31T15:54:17+00:00" in data.decode()
+
+
+def test_every_atom_entry_has_an_author() -> None:
+    """Atom requires one: the article's, else the feed's (`site.author`, else `site.title`)."""
+    config = parse_config("site: {author: Newsroom}\n", {})
+    assert FeedSite.from_config(config.site).author == "Newsroom"
+    for site, feed_author in ((SITE, SITE.title), (replace(SITE, author="Newsroom"), "Newsroom")):
+        root = etree.fromstring(render_articles_feed(site, _articles(), "atom", 10), STRICT)
+        assert root.findtext(f"{ATOM}author/{ATOM}name") == feed_author
+        own = {e.findtext(f"{ATOM}author/{ATOM}name") for e in root.iter(f"{ATOM}entry")}
+        assert "编辑部" in own  # an article's own author stays its entry's

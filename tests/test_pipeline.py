@@ -131,9 +131,7 @@ def test_two_articles_of_one_story_are_one_events_feed_entry(
     pipeline.scan()
     pipeline.write_feeds()
     entries = feedparser.parse((pipeline.feeds_folder / "events.atom").read_bytes()).entries
-    bonuses = [
-        e for e in entries if e.title.startswith("[compensation]") and "1亿" in e.content[0].value
-    ]
+    bonuses = [e for e in entries if e.title.startswith("[薪酬]") and "1亿" in e.content[0].value]
     assert len(bonuses) == 1, [e.title for e in bonuses]
     assert "Also reported by" in bonuses[0].content[0].value
     articles = pipeline.store.published_articles()

@@ -103,7 +103,9 @@ def _facts(pipeline: Pipeline) -> list[list[tuple[Any, ...]]]:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.*")}
+    """The documents in the folder (not its dot files: publish's own bookkeeping)."""
+    found = (p for p in folder.rglob("*.*") if not p.name.startswith("."))
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in found}
 
 
 @pytest.mark.skipif(pool.workers() < 2, reason="one core: a scan never starts workers")
