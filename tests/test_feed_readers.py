@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 
 from bot.app import build_pipeline, load_pack
+from bot.catalog import type_label
 from bot.config import parse_config
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline
@@ -219,5 +220,8 @@ async def test_chromium_renders_the_home_page_and_a_feed(site: Site) -> None:
     feed_text = feed.decode()
     assert "This is a web feed" in feed_text  # the XSL stylesheet ran
     assert f"{site.url}feeds/events.atom" in feed_text
-    assert "acquisition" in feed_text and "<ef:event" not in feed_text
+    # The stylesheet shows each event's type as its label, in the article's language.
+    labels = {type_label("acquisition", lang) for lang in ("en", "zh-Hans", "zh-Hant")}
+    assert any(label in feed_text for label in labels), labels
+    assert "<ef:event" not in feed_text
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000

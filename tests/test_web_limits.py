@@ -292,7 +292,7 @@ scan: {{interval_seconds: 30, debounce_seconds: 0.2}}
             except TimeoutError:
                 return False
 
-        await eventually(answering, "/healthz answering during the flood", within=5)
+        await eventually(answering, "/healthz answering during the flood", within=10)
         sample = next((ROOT / "examples" / "articles").iterdir())
         drop(layout.posts, sample.name, sample.read_bytes())
 
