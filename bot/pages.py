@@ -46,7 +46,7 @@ _STYLE = (
     # Feed URLs whole, wrapped anywhere rather than cut; one click selects one to copy.
     ".urls{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .6rem}"
     "code.url{font-size:.85rem;overflow-wrap:anywhere;user-select:all}"
-    "td.date,td.type,tr.head th{white-space:nowrap}svg{max-width:100%;height:auto}"
+    "td.date,td.type,tr.head th,p code{white-space:nowrap}svg{max-width:100%;height:auto}"
     # A phone: each feed and each event a block of its own, nothing wider than the screen.
     "@media (max-width:40rem){table.stack tr,table.stack td,table.stack th{display:block}"
     "table.stack tr{border-bottom:1px solid #e5e5e5;padding:.35rem 0}"

@@ -503,6 +503,26 @@ def test_the_chart_reaches_back_to_the_oldest_events(
     assert all(bar_end(a, unit) == b for a, b in pairwise(bars))
 
 
+def test_event_span_on_both_backends(store_url: str) -> None:
+    """The chart's range: the oldest and newest articles with active events."""
+    store = Store(store_url)
+    try:
+        assert store.event_span() is None
+        for n, stored in enumerate(_stored()):
+            store.save_article(
+                stored.article, Extraction(stored.summary, tuple(s.event for s in stored.events)),
+                stored.url, size=1, mtime_ns=n, content_hash=f"hash-{n}",
+                now=stored.first_seen, targets={},
+            )  # fmt: skip
+        # The TSMC repost has no events: the span is Mistral's (11 June) to Meta's (21 June).
+        assert store.event_span() == (
+            _stored()[2].article.published.astimezone(UTC),
+            _stored()[1].article.published.astimezone(UTC),
+        )
+    finally:
+        store.close()
+
+
 async def test_home_page_chart_of_older_posts(tmp_path: Path) -> None:
     store = _store(tmp_path)  # events of June 2025; a year and a half later:
     view = SiteView(store, SITE, 50, ZoneInfo("Asia/Shanghai"), lambda: NOW + timedelta(days=540))
