@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from itertools import islice
 
 from bot.catalog import Entry, Feed, FeedQuery, FeedSite, feed_order, feed_title, filtered_page
 from bot.feeds import FeedFormat, render_page
-from bot.pages import HomePage, render_article
+from bot.pages import HomePage, bar_end, chart_bars, render_article
 from bot.publish import EntryCache, item_entry
 from bot.store import Store
 from bot.text import to_simplified, to_traditional
@@ -89,31 +89,37 @@ class SiteView:
         return made
 
     def _make_home(self, today: date) -> HomePage:
-        since = datetime.combine(
-            today - timedelta(days=self.days), datetime.min.time(), self.timezone
-        )
         recent = self.store.recent_events(self.latest)
-        days = [since.date() + timedelta(days=n) for n in range(self.days + 1)]
+        span = self.store.event_span()
+        unit, bars = "day", list[date]()
+        if span is not None:
+            oldest, newest = (moment.astimezone(self.timezone).date() for moment in span)
+            unit, bars = chart_bars(oldest, newest, today, self.days)
         bounds = [
-            (day, _midnight(day, self.timezone), _midnight(day + timedelta(days=1), self.timezone))
-            for day in days
+            (start, _midnight(start, self.timezone), _midnight(bar_end(start, unit), self.timezone))
+            for start in bars
         ]
+        listing = self.store.feed_list()
         return HomePage(
             title=self.site.title,
             description=self.site.description,
             base_url=self.base_url,
-            feeds=tuple((name, title) for name, (_size, title) in self.feeds().items()),
+            feeds=tuple((name, listing.get(name, (0, ""))[1]) for name in self.feeds()),
             events=tuple(recent),
             counts=tuple(self.store.event_counts(bounds)),
             last_day=today,
             days=self.days,
+            unit=unit,
+            bars=tuple(bars),
+            language=self.site.language or "en",
+            timezone=self.timezone,
         )
 
     async def article(self, uid: str | None, stem: str | None) -> str | None:
         stored = await asyncio.to_thread(self.store.find_article, uid=uid, stem=stem)
         if stored is None:
             return None
-        return render_article(self.site.title, self.base_url, stored)
+        return render_article(self.site.title, self.base_url, stored, self.timezone)
 
     async def query_feed(
         self, name: str, fmt: str, query: FeedQuery, self_url: str

@@ -7,6 +7,7 @@ Each skips, saying why, when its program is missing; `.ci/run` installs both.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -15,10 +16,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import feedparser
 import pytest
 from aiohttp import web
+from daemonctl import eventually
 
 from bot.app import build_pipeline, load_pack
 from bot.catalog import type_label
@@ -225,3 +229,105 @@ async def test_chromium_renders_the_home_page_and_a_feed(site: Site) -> None:
     assert any(label in feed_text for label in labels), labels
     assert "<ef:event" not in feed_text
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
+
+
+# What a page's layout looks like to a person, measured by Chromium itself: the widest thing
+# against the window, each feed URL's text against its box, the lines of each date.
+LAYOUT = """JSON.stringify({
+  ready: document.readyState,
+  url: location.href,
+  window: window.innerWidth,
+  view: document.documentElement.clientWidth,
+  page: document.documentElement.scrollWidth,
+  cut: [...document.querySelectorAll("code.url")]
+    .filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent),
+  urls: document.querySelectorAll("code.url").length,
+  dates: [...document.querySelectorAll("td.date")].map(e => {
+    const r = document.createRange(); r.selectNodeContents(e);
+    return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size;
+  }),
+})"""
+
+
+async def _layout(site: Site, url: str, width: int) -> dict[str, object]:
+    """LAYOUT evaluated in headless Chromium at `width` px, over the DevTools protocol (the
+    pages run no script of their own: their CSP forbids it)."""
+    assert CHROMIUM is not None
+    profile = site.tmp / f"chromium-layout-{width}"
+    process = await asyncio.create_subprocess_exec(
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--remote-debugging-port=0",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},900",
+        url,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=os.environ | {"HOME": str(site.tmp)},
+    )
+    port_file = profile / "DevToolsActivePort"
+    try:
+        await eventually(lambda: port_file.exists() and port_file.read_text().count("\n") >= 1,
+                         "chromium's DevTools port", within=60)  # fmt: skip
+        port = int(port_file.read_text().split()[0])
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/json/list") as response:
+                targets = await response.json()
+            page = next(t for t in targets if t["type"] == "page")
+            async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                found: dict[str, object] = {}
+                calls = iter(range(1, 1000))
+
+                async def call(method: str, **params: object) -> dict[str, Any]:
+                    sent = next(calls)
+                    await ws.send_json({"id": sent, "method": method, "params": params})
+                    while (reply := await ws.receive_json(timeout=30)).get("id") != sent:
+                        pass
+                    result: dict[str, Any] = reply["result"]
+                    return result
+
+                # Headless windows are 500 px wide at least: a phone's width is emulated.
+                await call("Emulation.setDeviceMetricsOverride", width=width, height=900,
+                           deviceScaleFactor=1, mobile=False)  # fmt: skip
+
+                async def measured() -> bool:
+                    reply = await call("Runtime.evaluate", expression=LAYOUT, returnByValue=True)
+                    value = reply["result"].get("value")  # none while the page loads
+                    found.update(json.loads(value) if value else {})
+                    return found.get("ready") == "complete" and found.get("url") == url
+
+                await eventually(measured, f"{url} to load at {width} px", within=60)
+                return found
+    finally:
+        process.kill()
+        await process.wait()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_the_home_page_fits_the_window_and_shows_every_feed_url_whole(
+    site: Site, width: int
+) -> None:
+    home = await _layout(site, site.url, width)
+    assert home["urls"], home  # the feed URLs are shown as text
+    assert home["cut"] == [], home  # none is cut off by its box
+    assert home["window"] == width, home
+    assert home["page"] == home["view"], home  # no sideways scrolling
+    if width == 1280:
+        assert home["dates"] and set(home["dates"]) == {1}, home  # one line per date
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+async def test_an_article_page_fits_a_phone(site: Site) -> None:
+    stored = site.pipeline.store.recent_events(1)[0][0]
+    page = await _layout(site, f"{site.url}article/{stored.uid}.html", 390)
+    assert page["window"] == 390, page
+    assert page["page"] == page["view"], page  # no sideways scrolling

@@ -9,8 +9,9 @@ import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from bot.catalog import EVENT_TYPE_SCHEME
 from bot.feeds import FeedSite, build_feeds, render_all
 from bot.metrics import Metrics
 from bot.model import Extraction, StoredArticle
+from bot.pages import bar_end, chart_bars, render_home
 from bot.siteview import SiteView
 from bot.statics import static_documents
 from bot.store import Store
@@ -343,22 +345,22 @@ async def test_home_page_for_people(server: Server, client: aiohttp.ClientSessio
     assert discovery["https://news.example.org/feeds/events.atom"] == "application/atom+xml"
     assert discovery["https://news.example.org/feeds/articles.json"] == "application/feed+json"
     assert len(discovery) == 6
-    copyable = page.xpath("//input[@readonly]/@value")
+    copyable = page.xpath("//code[@class='url']/text()")
     assert "https://news.example.org/feeds/events/type/acquisition.rss" in copyable
     assert page.xpath("//a[@href='https://news.example.org/feeds/feeds.opml']")
     assert page.xpath("//a[@href='https://news.example.org/feeds/actor/meta.atom']")
     rows = page.xpath("//table[last()]//tr[td]")
     kinds = [row.xpath("string(td[1])") for row in rows]
-    assert sorted(kinds[:2]) == ["acquisition", "talent_move"] and kinds[2] == "funding"
-    assert "143亿美元 (US$14.3 billion)" in rows[kinds.index("acquisition")].text_content()
+    assert sorted(kinds[:2]) == ["人才流动", "收购"] and kinds[2] == "融资"
+    assert "143亿美元 (US$14.3 billion)" in rows[kinds.index("收购")].text_content()
     bars = page.xpath("//svg//*[local-name()='rect']/*[local-name()='title']/text()")
-    assert "2025-06-21 acquisition: 1" in bars and "2025-06-11 funding: 1" in bars
+    assert "2025-06-21 收购: 1" in bars and "2025-06-11 融资: 1" in bars
 
 
 async def test_article_pages(server: Server, client: aiohttp.ClientSession) -> None:
     async with client.get(f"{server.url}/") as response:
         home = lxml_html.fromstring(await response.text())
-    own = home.xpath("//tr[td[1]='acquisition']//a[text()='page']/@href")[0]
+    own = home.xpath("//tr[td[1]='收购']//a[text()='page']/@href")[0]
     assert own.startswith("https://news.example.org/article/")
     async with client.get(server.url + own.removeprefix("https://news.example.org")) as response:
         assert response.status == 200
@@ -429,3 +431,147 @@ async def test_home_page_is_made_again_after_a_change_or_at_midnight(tmp_path: P
         assert tomorrow.last_day == again.last_day + timedelta(days=1)
     finally:
         store.close()
+
+
+async def test_home_page_names_feeds_by_what_they_hold(
+    server: Server, client: aiohttp.ClientSession
+) -> None:
+    """Issue 17: the articles feed row said just "eventfeed", every link began "eventfeed — ",
+    types showed as ids, URLs sat in boxes that cut them, and the Date column wrapped."""
+    async with client.get(f"{server.url}/") as response:
+        page = lxml_html.fromstring(await response.text())
+    feeds = page.xpath("//table[contains(@class,'feeds')]")[0]
+    names = [row.xpath("string(th)") for row in feeds.xpath(".//tr")]
+    assert names[:2] == ["Articles", "All events"] and "收购" in names, names
+    links = page.xpath("//h3/following-sibling::ul[1]//a/text()")
+    assert "Meta" in links and "Frontier Trends" in links and "人才" in links, links
+    assert not [text for text in page.xpath("//body//text()") if "eventfeed —" in text]
+    assert "acquisition" not in page.xpath("//table[contains(@class,'events')]//td/text()")
+    # Each URL in full as text (wrapping, selected whole by a click), none in a box.
+    assert not page.xpath("//input")
+    urls = page.xpath("//code[@class='url']/text()")
+    assert len(urls) == 3 * len(names) and len(set(urls)) == len(urls)
+    style = page.findtext(".//style")
+    assert "code.url{" in style and "overflow-wrap:anywhere" in style
+    assert "td.date" in style and "white-space:nowrap" in style
+    assert page.xpath("//td[@class='date']")
+
+
+async def test_home_page_shows_no_file_time_as_a_date(tmp_path: Path) -> None:
+    """An event without a date of an article without one shows no date, not the file's time."""
+    store = _store(tmp_path)
+    undated = replace(
+        _stored()[2].article,
+        path="notes/undated.txt",
+        title="Undated note",
+        published=datetime(2025, 6, 24, 3, tzinfo=UTC),  # the file's mtime
+        undated=True,
+    )
+    dated = replace(_stored()[2].events[0].event, date=None)
+    store.save_article(
+        undated, Extraction("", (dated,)), "https://x.org/undated",
+        size=1, mtime_ns=9, content_hash="undated", now=NOW, targets={},
+    )  # fmt: skip
+    view = SiteView(store, SITE, 50, ZoneInfo("Asia/Shanghai"), lambda: NOW)
+    try:
+        page = lxml_html.fromstring(render_home(await view.home()))
+    finally:
+        store.close()
+    rows = page.xpath("//table[contains(@class,'events')]//tr[td]")
+    dates = {row.xpath("string(td[2]//a)"): row.xpath("string(td[5])") for row in rows}
+    assert dates["Undated note"] == ""
+    assert dates["Mistral AI raises €600 million"] == "2025-06-11"  # the event's own date
+
+
+@pytest.mark.parametrize(
+    ("oldest", "newest", "unit", "first"),
+    [
+        (date(2025, 6, 11), date(2025, 6, 21), "day", date(2025, 5, 25)),
+        (date(2025, 3, 1), date(2025, 6, 21), "week", date(2024, 12, 9)),
+        (date(2019, 2, 1), date(2020, 6, 21), "month", date(2018, 3, 1)),
+        (date(1990, 1, 1), date(2025, 6, 21), "year", date(1998, 1, 1)),
+    ],
+)
+def test_the_chart_reaches_back_to_the_oldest_events(
+    oldest: date, newest: date, unit: str, first: date
+) -> None:
+    """Issue 17: the chart showed the last 4 weeks before today, so older posts made one bar
+    (or none): its bars now span the events, a day, week, month or year each."""
+    got_unit, bars = chart_bars(oldest, newest, date(2026, 12, 6), 28)
+    assert (got_unit, bars[0], len(bars)) == (unit, first, 28)
+    assert bars[-1] <= newest < bar_end(bars[-1], unit)
+    assert all(bar_end(a, unit) == b for a, b in pairwise(bars))
+
+
+def test_event_span_on_both_backends(store_url: str) -> None:
+    """The chart's range: the oldest and newest articles with active events."""
+    store = Store(store_url)
+    try:
+        assert store.event_span() is None
+        for n, stored in enumerate(_stored()):
+            store.save_article(
+                stored.article, Extraction(stored.summary, tuple(s.event for s in stored.events)),
+                stored.url, size=1, mtime_ns=n, content_hash=f"hash-{n}",
+                now=stored.first_seen, targets={},
+            )  # fmt: skip
+        # The TSMC repost has no events: the span is Mistral's (11 June) to Meta's (21 June).
+        assert store.event_span() == (
+            _stored()[2].article.published.astimezone(UTC),
+            _stored()[1].article.published.astimezone(UTC),
+        )
+    finally:
+        store.close()
+
+
+async def test_home_page_chart_of_older_posts(tmp_path: Path) -> None:
+    store = _store(tmp_path)  # events of June 2025; a year and a half later:
+    view = SiteView(store, SITE, 50, ZoneInfo("Asia/Shanghai"), lambda: NOW + timedelta(days=540))
+    try:
+        page = lxml_html.fromstring(render_home(await view.home()))
+    finally:
+        store.close()
+    assert page.xpath("//h2[text()='Events per day']")  # the 28 days up to the newest article
+    bars = page.xpath("//svg//*[local-name()='rect']/*[local-name()='title']/text()")
+    assert sorted(bars) == ["2025-06-11 融资: 1", "2025-06-21 人才流动: 1", "2025-06-21 收购: 1"]
+
+
+async def test_article_page_dates_canonical_and_original(
+    server: Server, client: aiohttp.ClientSession
+) -> None:
+    """Issue 17: raw ISO timestamps, "Original:" pointing to the page itself, and two URLs
+    for one page without rel=canonical."""
+    async with client.get(f"{server.url}/articles/_posts/2025-06-21-meta-openai.html") as response:
+        page = lxml_html.fromstring(await response.text())
+    when = page.xpath("//time")[0]
+    assert when.get("datetime") == "2025-06-21T12:00:00+08:00"
+    assert when.text == "21 June 2025, 12:00 (UTC+08:00)"
+    canonical = "https://news.example.org/frontier/2025/06/21/meta-openai.html"
+    assert page.xpath("//link[@rel='canonical']/@href") == [canonical]
+    assert page.xpath("//p[starts-with(., 'Original:')]/a/@href") == [canonical]
+    kinds = page.xpath("//li/span[@class='type']/text()")
+    assert sorted(kinds) == ["人才流动", "收购"]
+
+
+async def test_article_page_of_a_text_file_links_not_to_itself(tmp_path: Path) -> None:
+    """A text file's link is its page here: no "Original:" to itself, one canonical URL for
+    both addresses, and no date when the file has none (not its mtime)."""
+    store = _store(tmp_path)
+    own = replace(_stored()[2].article, path="notes/own.txt", title="Own", undated=True)
+    url = "https://news.example.org/articles/notes/own.html"
+    store.save_article(
+        own, Extraction("", ()), url,
+        size=1, mtime_ns=9, content_hash="own", now=NOW, targets={},
+    )  # fmt: skip
+    view = SiteView(store, SITE, 50, ZoneInfo("Asia/Shanghai"), lambda: NOW)
+    try:
+        stored = store.find_article(stem="notes/own")
+        assert stored is not None
+        pages = [await view.article(None, "notes/own"), await view.article(stored.uid, None)]
+    finally:
+        store.close()
+    for text in pages:
+        assert text is not None
+        page = lxml_html.fromstring(text)
+        assert page.xpath("//link[@rel='canonical']/@href") == [url]
+        assert not page.xpath("//p[starts-with(., 'Original:')]")
+        assert not page.xpath("//time")

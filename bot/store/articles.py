@@ -621,6 +621,22 @@ class ArticleStore(FeedIndexStore):
             found.append((article, stored_event(row)))
         return found
 
+    def event_span(self) -> tuple[datetime, datetime] | None:
+        """The dates of the oldest and the newest article with active events: the range of
+        the home page's chart. Two index walks on articles.published."""
+        query = (
+            select(articles.c.published)
+            .join(events, articles.c.id == events.c.article_id)
+            .where(articles.c.status == "ok", events.c.active.is_(True))
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            oldest = conn.execute(query.order_by(articles.c.published)).scalar()
+            newest = conn.execute(query.order_by(articles.c.published.desc())).scalar()
+        if oldest is None or newest is None:
+            return None
+        return aware(oldest), aware(newest)
+
     def event_counts(
         self, days: Sequence[tuple[date, datetime, datetime]]
     ) -> list[tuple[date, str, int]]:
