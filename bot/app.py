@@ -830,38 +830,46 @@ async def run_daemon(config: Config, pack: RulePack, config_path: Path | None = 
 
 
 async def run_once(config: Config, pack: RulePack) -> int:
-    """`run --once`: one scan, one feed write, one delivery pass; 1 if a file or the feeds failed."""
+    """`run --once`: one scan, one feed write, one delivery pass; 1 if a file or the feeds failed.
+
+    Telegram unreachable is not a failure: the scan and the feeds are done, the alerts stay in
+    the outbox for the next run (as the daemon keeps them until Telegram is back).
+    """
     daemon = Daemon(config, pack)
     daemon.leading = True  # one run does everything; not meant beside running instances
     try:
         with ProgressReport("scan") as progress:
             report = await daemon.scan(None, progress)
         if config.telegram.token is not None:
-            try:
-                await daemon._start_telegram(poll=False)
-            except TelegramInvalidToken:  # its text holds the token
-                await daemon._abandon_telegram()
-                raise ConfigError(f"'telegram.token': {TOKEN_REJECTED}") from None
-            except (TelegramRetryAfter, TelegramNetworkError) as exc:
-                await daemon._abandon_telegram()
-                log.warning("telegram unavailable error=%s; alerts wait for the next run", exc)
-                return 1
-            assert daemon.sender is not None
-            if daemon.membership.solo:  # the one instance: claims a crash left are nobody's
-                await asyncio.to_thread(daemon.store.release_claims)
-            sent = await daemon.pipeline.deliver(
-                daemon.sender, instance=daemon.instance, lease=daemon._claim_lease
-            )
-            pending = (await asyncio.to_thread(daemon.store.outbox_counts)).get("pending", 0)
-            log.info(
-                "delivery sent=%d retried=%d failed=%d pending=%d",
-                sent.sent,
-                sent.retried,
-                sent.failed,
-                pending,
-            )
+            await _deliver_once(daemon)
     finally:
         await daemon._stop_telegram()
         daemon.pipeline.close()
         daemon.store.close()
     return 1 if report.failed or daemon.health.last_error else 0
+
+
+async def _deliver_once(daemon: Daemon) -> None:
+    try:
+        await daemon._start_telegram(poll=False)
+    except TelegramInvalidToken:  # its text holds the token
+        await daemon._abandon_telegram()
+        raise ConfigError(f"'telegram.token': {TOKEN_REJECTED}") from None
+    except (TelegramRetryAfter, TelegramNetworkError) as exc:
+        await daemon._abandon_telegram()
+        log.warning("telegram unavailable error=%s; alerts wait for the next run", exc)
+        return
+    assert daemon.sender is not None
+    if daemon.membership.solo:  # the one instance: claims a crash left are nobody's
+        await asyncio.to_thread(daemon.store.release_claims)
+    sent = await daemon.pipeline.deliver(
+        daemon.sender, instance=daemon.instance, lease=daemon._claim_lease
+    )
+    pending = (await asyncio.to_thread(daemon.store.outbox_counts)).get("pending", 0)
+    log.info(
+        "delivery sent=%d retried=%d failed=%d pending=%d",
+        sent.sent,
+        sent.retried,
+        sent.failed,
+        pending,
+    )
