@@ -34,7 +34,7 @@ from bot.commands import (
     register,
     tell_disabled,
 )
-from bot.config import Config, ConfigError, parse_config
+from bot.config import Config, ConfigError, origin, parse_config
 from bot.delivery import apply_routes, limits_of
 from bot.extract import RulePack, RulePackError, load_rule_pack
 from bot.feeds import FeedSite
@@ -78,18 +78,22 @@ def load_config(path: Path | None, env: Mapping[str, str]) -> Config:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
-    return parse_config(text, env, str(path) if path else "<defaults>")
+    return parse_config(text, env, config_source(path))
 
 
-def check_folders(config: Config) -> None:
-    """The daemon's folders must exist before it starts: say which one is missing."""
+def config_source(path: Path | None) -> str:
+    return str(path) if path else "<defaults>"
+
+
+def check_folders(config: Config, path: Path | None, env: Mapping[str, str]) -> None:
+    """The daemon's folders must exist before it starts: say which one is missing, and where
+    it was set (the config file at `path`, or an environment variable), as config errors do."""
     folder = config.articles.folder
+    where = origin("articles.folder", config_source(path), env)
     if not folder.is_dir():
-        raise ConfigError(
-            f"'articles.folder': {folder} is not a folder (create it or fix the path)"
-        )
+        raise ConfigError(f"{where}: {folder} is not a folder (create it or fix the path)")
     if not os.access(folder, os.R_OK | os.X_OK):
-        raise ConfigError(f"'articles.folder': {folder} is not readable")
+        raise ConfigError(f"{where}: {folder} is not readable")
 
 
 def load_pack(config: Config) -> RulePack:
@@ -271,19 +275,29 @@ class Daemon:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.pipeline.on_queued = lambda: loop.call_soon_threadsafe(self._wake_delivery.set)
-        runner = await start_server(
-            make_app(
-                self.config.feeds.folder,
-                self._health,
-                self.siteview,
-                self._metrics_text,
-                max_age=round(self.config.scan.interval_seconds),
-            ),
-            self.config.http.host,
-            self.config.http.port,
-            max_connections=self.config.http.max_connections,
-            idle_seconds=self.config.http.idle_seconds,
-        )
+        http = self.config.http
+        try:
+            runner = await start_server(
+                make_app(
+                    self.config.feeds.folder,
+                    self._health,
+                    self.siteview,
+                    self._metrics_text,
+                    max_age=round(self.config.scan.interval_seconds),
+                ),
+                http.host,
+                http.port,
+                max_connections=http.max_connections,
+                idle_seconds=http.idle_seconds,
+            )
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            self.pipeline.close()
+            self.store.close()
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            where = origin("http.bind", config_source(self.config_path), os.environ)
+            raise ConfigError(
+                f"{where}: cannot listen on {http.host}:{http.port}: {reason}"
+            ) from None
         self.http_port = bound_port(runner)
         log.info("serving feeds url=http://%s:%s/", self.config.http.host, self.http_port)
         notify("READY=1")  # systemd (Type=notify): serving; the first scan may take a while
