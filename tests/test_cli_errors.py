@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.store import Store
+
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
     (tmp_path / "posts").mkdir(exist_ok=True)
@@ -65,3 +67,10 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         f"eventfeed: configuration error: {config}: 'http.bind': cannot listen on "
         f"127.0.0.1:{port}: Address already in use"
     ], result.stderr
+
+
+def test_outbox_tells_its_state_on_standard_output_only(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    Store(f"sqlite:///{tmp_path / 'state.db'}").close()
+    result = eventfeed("outbox", "--config", str(config))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "outbox: empty\n", "")
