@@ -189,3 +189,4 @@ async def test_repository_config_serves_the_two_samples(tmp_path: Path) -> None:
         assert await asyncio.wait_for(process.wait(), 20) == 0
     text = log.read_text(encoding="utf-8", errors="replace")
     assert text.count("telegram delivery is off") == 1
+    assert "logger=apscheduler" not in text, text  # "Adding job tentatively", "Scheduler started"
