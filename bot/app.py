@@ -293,7 +293,8 @@ class Daemon:
         except OSError as exc:  # the port is taken, or the address is not this machine's
             self.pipeline.close()
             self.store.close()
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            # errno's own words: asyncio's message repeats the address; gaierror's are negative
+            reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or exc
             where = origin("http.bind", config_source(self.config_path), os.environ)
             raise ConfigError(
                 f"{where}: cannot listen on {http.host}:{http.port}: {reason}"
