@@ -6,15 +6,23 @@ CONFIG ?= config/eventfeed.yaml
 
 .PHONY: run test lint venv clean bench chaos
 
-$(BIN)/.installed: pyproject.toml
+# `make run` installs what running needs; `make test` (and venv, lint, bench, chaos) adds the
+# test extras (pytest, ruff, mypy, hypothesis, the feed validator's libraries).
+$(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+
+$(BIN)/.installed: pyproject.toml | $(VENV)/pyvenv.cfg
+	$(BIN)/pip install -q -e .
 	touch $@
 
-venv: $(BIN)/.installed
+$(BIN)/.installed-test: pyproject.toml | $(VENV)/pyvenv.cfg
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(BIN)/.installed $@
 
-run: venv
+venv: $(BIN)/.installed-test
+
+run: $(BIN)/.installed
 	$(BIN)/eventfeed run --config $(CONFIG)
 
 test: venv

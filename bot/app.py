@@ -34,7 +34,7 @@ from bot.commands import (
     register,
     tell_disabled,
 )
-from bot.config import Config, ConfigError, parse_config
+from bot.config import Config, ConfigError, origin, parse_config
 from bot.delivery import apply_routes, limits_of
 from bot.extract import RulePack, RulePackError, load_rule_pack
 from bot.feeds import FeedSite
@@ -78,18 +78,22 @@ def load_config(path: Path | None, env: Mapping[str, str]) -> Config:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
-    return parse_config(text, env, str(path) if path else "<defaults>")
+    return parse_config(text, env, config_source(path))
 
 
-def check_folders(config: Config) -> None:
-    """The daemon's folders must exist before it starts: say which one is missing."""
+def config_source(path: Path | None) -> str:
+    return str(path) if path else "<defaults>"
+
+
+def check_folders(config: Config, path: Path | None, env: Mapping[str, str]) -> None:
+    """The daemon's folders must exist before it starts: say which one is missing, and where
+    it was set (the config file at `path`, or an environment variable), as config errors do."""
     folder = config.articles.folder
+    where = origin("articles.folder", config_source(path), env)
     if not folder.is_dir():
-        raise ConfigError(
-            f"'articles.folder': {folder} is not a folder (create it or fix the path)"
-        )
+        raise ConfigError(f"{where}: {folder} is not a folder (create it or fix the path)")
     if not os.access(folder, os.R_OK | os.X_OK):
-        raise ConfigError(f"'articles.folder': {folder} is not readable")
+        raise ConfigError(f"{where}: {folder} is not readable")
 
 
 def load_pack(config: Config) -> RulePack:
@@ -271,19 +275,30 @@ class Daemon:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.pipeline.on_queued = lambda: loop.call_soon_threadsafe(self._wake_delivery.set)
-        runner = await start_server(
-            make_app(
-                self.config.feeds.folder,
-                self._health,
-                self.siteview,
-                self._metrics_text,
-                max_age=round(self.config.scan.interval_seconds),
-            ),
-            self.config.http.host,
-            self.config.http.port,
-            max_connections=self.config.http.max_connections,
-            idle_seconds=self.config.http.idle_seconds,
-        )
+        http = self.config.http
+        try:
+            runner = await start_server(
+                make_app(
+                    self.config.feeds.folder,
+                    self._health,
+                    self.siteview,
+                    self._metrics_text,
+                    max_age=round(self.config.scan.interval_seconds),
+                ),
+                http.host,
+                http.port,
+                max_connections=http.max_connections,
+                idle_seconds=http.idle_seconds,
+            )
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            self.pipeline.close()
+            self.store.close()
+            # errno's own words: asyncio's message repeats the address; gaierror's are negative
+            reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or exc
+            where = origin("http.bind", config_source(self.config_path), os.environ)
+            raise ConfigError(
+                f"{where}: cannot listen on {http.host}:{http.port}: {reason}"
+            ) from None
         self.http_port = bound_port(runner)
         log.info("serving feeds url=http://%s:%s/", self.config.http.host, self.http_port)
         notify("READY=1")  # systemd (Type=notify): serving; the first scan may take a while
@@ -830,38 +845,46 @@ async def run_daemon(config: Config, pack: RulePack, config_path: Path | None = 
 
 
 async def run_once(config: Config, pack: RulePack) -> int:
-    """`run --once`: one scan, one feed write, one delivery pass; 1 if a file or the feeds failed."""
+    """`run --once`: one scan, one feed write, one delivery pass; 1 if a file or the feeds failed.
+
+    Telegram unreachable is not a failure: the scan and the feeds are done, the alerts stay in
+    the outbox for the next run (as the daemon keeps them until Telegram is back).
+    """
     daemon = Daemon(config, pack)
     daemon.leading = True  # one run does everything; not meant beside running instances
     try:
         with ProgressReport("scan") as progress:
             report = await daemon.scan(None, progress)
         if config.telegram.token is not None:
-            try:
-                await daemon._start_telegram(poll=False)
-            except TelegramInvalidToken:  # its text holds the token
-                await daemon._abandon_telegram()
-                raise ConfigError(f"'telegram.token': {TOKEN_REJECTED}") from None
-            except (TelegramRetryAfter, TelegramNetworkError) as exc:
-                await daemon._abandon_telegram()
-                log.warning("telegram unavailable error=%s; alerts wait for the next run", exc)
-                return 1
-            assert daemon.sender is not None
-            if daemon.membership.solo:  # the one instance: claims a crash left are nobody's
-                await asyncio.to_thread(daemon.store.release_claims)
-            sent = await daemon.pipeline.deliver(
-                daemon.sender, instance=daemon.instance, lease=daemon._claim_lease
-            )
-            pending = (await asyncio.to_thread(daemon.store.outbox_counts)).get("pending", 0)
-            log.info(
-                "delivery sent=%d retried=%d failed=%d pending=%d",
-                sent.sent,
-                sent.retried,
-                sent.failed,
-                pending,
-            )
+            await _deliver_once(daemon)
     finally:
         await daemon._stop_telegram()
         daemon.pipeline.close()
         daemon.store.close()
     return 1 if report.failed or daemon.health.last_error else 0
+
+
+async def _deliver_once(daemon: Daemon) -> None:
+    try:
+        await daemon._start_telegram(poll=False)
+    except TelegramInvalidToken:  # its text holds the token
+        await daemon._abandon_telegram()
+        raise ConfigError(f"'telegram.token': {TOKEN_REJECTED}") from None
+    except (TelegramRetryAfter, TelegramNetworkError) as exc:
+        await daemon._abandon_telegram()
+        log.warning("telegram unavailable error=%s; alerts wait for the next run", exc)
+        return
+    assert daemon.sender is not None
+    if daemon.membership.solo:  # the one instance: claims a crash left are nobody's
+        await asyncio.to_thread(daemon.store.release_claims)
+    sent = await daemon.pipeline.deliver(
+        daemon.sender, instance=daemon.instance, lease=daemon._claim_lease
+    )
+    pending = (await asyncio.to_thread(daemon.store.outbox_counts)).get("pending", 0)
+    log.info(
+        "delivery sent=%d retried=%d failed=%d pending=%d",
+        sent.sent,
+        sent.retried,
+        sent.failed,
+        pending,
+    )

@@ -84,7 +84,7 @@ def _run(config_path: Path) -> int:
     # PTB 22 warns on every RetryAfter unless it may hand out timedeltas, which we read.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     config = load_config(config_path, os.environ)
-    check_folders(config)
+    check_folders(config, config_path, os.environ)
     pack = load_pack(config)
     setup_logging(config)
     asyncio.run(run_daemon(config, pack, config_path))

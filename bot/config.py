@@ -184,6 +184,12 @@ def parse_config(text: str | None, env: Mapping[str, str], source: str = "<confi
     return config
 
 
+def origin(key: str, source: str, env: Mapping[str, str]) -> str:
+    """Where the value of `key` ('section.key') came from, worded as parse_config's errors."""
+    env_name = f"{ENV_PREFIX}{key.replace('.', '_')}".upper()
+    return f"environment variable {env_name}" if env_name in env else f"{source}: '{key}'"
+
+
 def _sections() -> dict[str, type]:
     hints = typing.get_type_hints(Config)
     return {f.name: hints[f.name] for f in dataclasses.fields(Config)}

@@ -125,16 +125,10 @@ def check_database(url: str, migrate: bool = True) -> list[Check]:
     shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         path = Path(parsed.database or "")
-        checks.append(check_writable("state folder", path.parent, "state.url"))
-        if not path.exists():
-            checks.append(
-                Check(
-                    "database",
-                    False,
-                    f"{path} does not exist yet",
-                    "start the daemon once (eventfeed run --once) to create it",
-                )
-            )
+        folder = check_writable("state folder", path.parent, "state.url")
+        checks.append(folder)
+        if not path.exists():  # a fresh setup: the first start creates it, as the feeds folder
+            checks.append(check_new_database(path, creatable=folder.ok, migrate=migrate))
             return checks
     try:
         engine = make_engine(url)
@@ -162,7 +156,9 @@ def check_database(url: str, migrate: bool = True) -> list[Check]:
         return [*checks, Check("schema", False, str(exc), "run the newer eventfeed")]
     finally:
         engine.dispose()
-    if not found.at_head and present:  # what is missing, the upgrade adds
+    if not present:  # a fresh database: the upgrade at start creates every table
+        checks.append(Check("database", True, f"{shown} reachable, no tables yet"))
+    elif not found.at_head:  # what is missing, the upgrade adds
         checks.append(Check("database", True, f"{shown} reachable, {len(present)} tables"))
     elif missing:
         fix = "start the daemon once (eventfeed run --once) to create them"
@@ -174,6 +170,15 @@ def check_database(url: str, migrate: bool = True) -> list[Check]:
         checks.append(Check("database", True, f"{shown} reachable, {len(present)} tables"))
     checks.append(check_schema(found, migrate))
     return checks
+
+
+def check_new_database(path: Path, *, creatable: bool, migrate: bool) -> Check:
+    if not creatable:
+        return Check("database", False, f"{path} does not exist yet", "fix the state folder")
+    if not migrate:
+        fix = "run `eventfeed db upgrade` to create it ('state.migrate' is off)"
+        return Check("database", False, f"{path} does not exist yet", fix)
+    return Check("database", True, f"{path} will be created at the first start")
 
 
 def check_schema(found: Revisions, migrate: bool) -> Check:

@@ -170,6 +170,7 @@ def setup_logging(config: Config, level: int | None = None) -> None:
         "httpx",
         "httpcore",
         "apscheduler.executors.default",
+        "apscheduler.scheduler",  # "Adding job tentatively", "Scheduler started": not news
         "aiohttp.access",
         "alembic",
     ):

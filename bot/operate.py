@@ -94,7 +94,7 @@ def _reprocess(args: argparse.Namespace) -> int:
     from bot.store import Store
 
     config = _setup(args)
-    check_folders(config)
+    check_folders(config, args.config, os.environ)
     pack = load_pack(config)
     since = None
     if args.since is not None:
@@ -155,7 +155,7 @@ def _import(args: argparse.Namespace) -> int:
         if not store.counts()["articles"] and not args.no_scan:
             # A new machine: take in the folder's articles before any chat exists, so that the
             # daemon does not alert the imported chats of every old article as new.
-            check_folders(config)
+            check_folders(config, args.config, os.environ)
             pipeline = build_pipeline(config, store, load_pack(config))
             with ProgressReport("scan") as progress:
                 scanned = pipeline.scan(None, progress)
@@ -180,7 +180,7 @@ def run_once(config_path: Path) -> int:
 
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     config = load_config(config_path, os.environ)
-    check_folders(config)
+    check_folders(config, config_path, os.environ)
     pack = load_pack(config)
     setup_logging(config)
     return asyncio.run(once(config, pack))

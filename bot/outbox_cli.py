@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{row.id}\t{row.status}\tchat {row.chat_id}{topic}\tevent {row.event_uid}\t"
                 f"attempts {row.attempts}\t{row.error}"
             )
-        if not rows:
-            print("no failed deliveries", file=sys.stderr)
+        if not rows and counts:  # "empty" said it all
+            print("no failed deliveries")
         return 0
     finally:
         store.close()

@@ -65,3 +65,31 @@ def test_the_pure_module_list_is_complete() -> None:
     assert (BOT / "extract" / "__init__.py").exists()
     for name in PURE:
         assert (BOT / name).exists(), name
+
+
+def _examples_paths(tree: ast.AST) -> list[int]:
+    """Lines building a path into examples/ (`X / "examples…"`), the folder the README invites
+    users to fill: a test reading it fails once they do."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Div)
+        and isinstance(node.right, ast.Constant)
+        and str(node.right.value).startswith("examples")
+    ]
+
+
+def test_no_test_reads_the_live_examples_folder() -> None:
+    tests = Path(__file__).resolve().parent
+    found = {
+        path.relative_to(tests).as_posix(): lines
+        for path in sorted(tests.rglob("*.py"))
+        if "data" not in path.relative_to(tests).parts
+        and (lines := _examples_paths(ast.parse(path.read_text(encoding="utf-8"))))
+    }
+    assert found == {}, "use the copies in tests/data/articles/"
+    for path in tests.rglob("test_*.py"):  # `make run`'s config: its articles folder moved
+        text = path.read_text(encoding="utf-8")
+        if '"config/eventfeed.yaml"' in text and '"bot", "run"' in text:
+            assert "EVENTFEED_ARTICLES_FOLDER" in text, path.name

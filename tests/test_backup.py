@@ -17,7 +17,7 @@ from bot.backup import VERSION, dumps, export_document, import_document, parse_b
 from bot.cli import main
 from bot.store import BackupError, Store
 
-SAMPLE = Path(__file__).resolve().parent.parent / "examples/articles/000_4fbda6de1bb3b082.txt"
+SAMPLE = Path(__file__).resolve().parent / "data/articles/000_4fbda6de1bb3b082.txt"
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -138,3 +139,30 @@ def test_dockerfile_copies_what_exists_and_runs_the_daemon() -> None:
     assert 'CMD ["eventfeed", "run"' in text
     assert "/healthz" in text  # HEALTHCHECK
     assert "USER eventfeed" in text
+
+
+def make_plan(target: str) -> list[str]:
+    """The commands `make TARGET` would run on a fresh clone (-B: as if nothing were built)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    result = subprocess.run(
+        ["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return result.stdout.splitlines()
+
+
+def test_make_run_installs_only_what_running_needs() -> None:
+    run, test = make_plan("run"), make_plan("test")
+    assert [line for line in run if "pip install" in line and " -e " in line] == [
+        ".venv/bin/pip install -q -e ."
+    ]
+    assert run[-1].endswith("eventfeed run --config config/eventfeed.yaml")
+    assert any("pip install" in line and "'.[test]'" in line for line in test)
+    assert test[-1].endswith("pytest -q")
+
+
+def test_the_license_is_an_spdx_string() -> None:
+    """setuptools warned three times on `make run` of a license given as a TOML table."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["license"] == "MIT"
+    assert "setuptools>=77" in project["build-system"]["requires"]  # reads the SPDX form

@@ -68,8 +68,25 @@ def test_each_failure_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixt
         checks["articles folder"].startswith("FAIL") and "-> create it" in checks["articles folder"]
     )
     assert checks["feeds folder"].startswith("FAIL") and "not a folder" in checks["feeds folder"]
-    assert checks["database"].startswith("FAIL") and "eventfeed run --once" in checks["database"]
     assert not (tmp_path / "state" / "eventfeed.db").exists()  # doctor creates nothing
+
+
+def test_a_fresh_setup_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No state folder, no database, no feeds folder yet: `run` creates them, nothing fails."""
+    status, checks = doctor(write_config(tmp_path), capsys)
+    assert status == 0, checks
+    assert checks["state folder"].endswith("will be created")
+    assert (
+        checks["database"].startswith("ok") and "created at the first start" in checks["database"]
+    )
+    assert not (tmp_path / "state").exists()  # doctor creates nothing
+
+    config = write_config(tmp_path)
+    config.write_text(
+        config.read_text().replace('eventfeed.db"}', 'eventfeed.db", migrate: false}')
+    )
+    status, checks = doctor(config, capsys)
+    assert status == 1 and "eventfeed db upgrade" in checks["database"], checks
 
 
 def test_database_without_tables_and_unreachable_server(
@@ -78,7 +95,8 @@ def test_database_without_tables_and_unreachable_server(
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "eventfeed.db").touch()  # an empty SQLite file: no tables
     status, checks = doctor(write_config(tmp_path), capsys)
-    assert status == 1 and "tables missing: articles" in checks["database"]
+    assert status == 0 and "reachable, no tables yet" in checks["database"]  # made at start
+    assert "upgraded when the daemon starts" in checks["schema"]
 
     url = f"postgresql+psycopg://nobody@127.0.0.1:{closed_port()}/none"
     status, checks = doctor(write_config(tmp_path, db=url), capsys)

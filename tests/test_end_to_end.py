@@ -23,7 +23,7 @@ import pytest
 from fakebot import FakeBotApi
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "examples" / "articles"
+SAMPLES = ROOT / "tests" / "data" / "articles"
 TOKEN = "123456:END-TO-END-SECRET"
 
 
@@ -142,10 +142,16 @@ async def test_subscribe_drop_article_get_feed_and_alert(
 
 
 async def test_repository_config_serves_the_two_samples(tmp_path: Path) -> None:
-    """What `make run` does, with state, feeds and port moved into a temp folder."""
+    """What `make run` does, with articles, state, feeds and port moved into a temp folder: the
+    live examples/articles/ is the user's to fill."""
     port = free_port()
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for name in ("000_4fbda6de1bb3b082.txt", "003_5530165580ebcf3e.txt"):
+        shutil.copy(SAMPLES / name, articles)
     env = {
         **os.environ,
+        "EVENTFEED_ARTICLES_FOLDER": str(articles),
         "EVENTFEED_STATE_URL": f"sqlite:///{tmp_path / 'eventfeed.db'}",
         "EVENTFEED_FEEDS_FOLDER": str(tmp_path / "feeds"),
         "EVENTFEED_HTTP_BIND": f"127.0.0.1:{port}",
@@ -183,3 +189,4 @@ async def test_repository_config_serves_the_two_samples(tmp_path: Path) -> None:
         assert await asyncio.wait_for(process.wait(), 20) == 0
     text = log.read_text(encoding="utf-8", errors="replace")
     assert text.count("telegram delivery is off") == 1
+    assert "logger=apscheduler" not in text, text  # "Adding job tentatively", "Scheduler started"

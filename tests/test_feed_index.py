@@ -15,7 +15,7 @@ from bot.pipeline import Pipeline
 from bot.publish import WHOLE_FEED
 from bot.statics import static_documents
 
-SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+SAMPLES = Path(__file__).resolve().parent / "data" / "articles"
 OURS = (".atom", ".rss", ".json", ".opml", ".xsl", ".png")
 
 POST = """---

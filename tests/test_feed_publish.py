@@ -15,7 +15,7 @@ from lxml import etree
 from bot.pipeline import Pipeline
 from bot.publish import LAYOUT, LAYOUT_FILE, write_folder
 
-SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+SAMPLES = Path(__file__).resolve().parent / "data" / "articles"
 FIRST = "000_4fbda6de1bb3b082.txt"
 STRICT = etree.XMLParser(recover=False, resolve_entities=False)
 

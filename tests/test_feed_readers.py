@@ -33,7 +33,7 @@ from bot.siteview import SiteView
 from bot.store import Store
 from bot.web import make_app
 
-SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+SAMPLES = Path(__file__).resolve().parent / "data" / "articles"
 POST = """---
 title: {title}
 date: 2025-06-23 09:30:00 +0800

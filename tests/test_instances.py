@@ -33,7 +33,7 @@ from bot.store.leases import LEADER
 from bot.store.schema import outbox
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "examples" / "articles"
+SAMPLES = ROOT / "tests" / "data" / "articles"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 CONCURRENCY = 64  # Pipeline.deliver's: at most this many messages in flight per instance

@@ -26,7 +26,7 @@ from bot.rulefiles import default_documents
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "examples" / "articles" / "000_4fbda6de1bb3b082.txt"
+SAMPLE = ROOT / "tests" / "data" / "articles" / "000_4fbda6de1bb3b082.txt"
 TOKEN = "777777:OPERATING-SECRET-TOKEN"
 CHAT = 424201
 

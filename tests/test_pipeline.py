@@ -17,7 +17,7 @@ from bot.files import FolderEmpty
 from bot.pipeline import Pipeline
 from bot.sender import Sender
 
-SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+SAMPLES = Path(__file__).resolve().parent / "data" / "articles"
 FIRST, SECOND = "000_4fbda6de1bb3b082.txt", "003_5530165580ebcf3e.txt"
 
 

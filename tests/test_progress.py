@@ -14,7 +14,7 @@ from bot.app import build_pipeline, load_config, load_pack
 from bot.progress import ProgressReport
 from bot.store import Store
 
-SAMPLE = Path(__file__).resolve().parent.parent / "examples/articles/000_4fbda6de1bb3b082.txt"
+SAMPLE = Path(__file__).resolve().parent / "data/articles/000_4fbda6de1bb3b082.txt"
 
 
 def test_terminal_shows_a_bar_with_counts_and_rate() -> None:

@@ -21,7 +21,7 @@ from bot.rulefiles import default_documents
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "examples" / "articles" / "000_4fbda6de1bb3b082.txt"
+SAMPLE = ROOT / "tests" / "data" / "articles" / "000_4fbda6de1bb3b082.txt"
 DEAL = """---
 title: "Microsoft agrees to buy Nuance"
 date: 2025-06-20 10:00:00 +0800

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import feedparser
-from daemonctl import ROOT, TOKEN, Daemon, Layout, drop, eventually
+from daemonctl import ROOT, TOKEN, Daemon, Layout, drop, eventually, free_port
 from fakebot import FakeBotApi
 
 from bot.store import Store
@@ -100,7 +100,7 @@ async def test_run_once_under_flood_control_keeps_the_alerts_for_the_next_run(
 
     status, output = await run_cli("run", "--once", "--config", str(layout.config))
 
-    assert status == 1, output
+    assert status == 0, output  # the scan and the feeds were done: the alerts just wait
     assert "alerts wait for the next run" in output and "Traceback" not in output
     assert feed_titles(layout) == ["Start deal 1"]
     assert not fake_bot.sent(CHAT)
@@ -108,6 +108,34 @@ async def test_run_once_under_flood_control_keeps_the_alerts_for_the_next_run(
     status, output = await run_cli("run", "--once", "--config", str(layout.config))
     assert status == 0, output
     assert len(fake_bot.sent(CHAT)) == 1
+    assert_no_token(output)
+
+
+async def test_run_once_with_telegram_unreachable_is_one_warning_and_keeps_the_outbox(
+    tmp_path: Path,
+) -> None:
+    """Nothing listens at the Bot API address: one warning line, exit 0, the alert kept."""
+    layout = Layout(tmp_path)
+    layout.write_config(f"http://127.0.0.1:{free_port()}/bot")
+    store = Store(f"sqlite:///{layout.db}")
+    store.add_subscription(CHAT, None, "")
+    store.close()
+    drop(layout.posts, "deal-1.md", article(1))
+
+    status, output = await run_cli("run", "--once", "--config", str(layout.config))
+
+    assert status == 0, output
+    assert [line for line in output.splitlines() if "WARNING" in line or "ERROR" in line] == [
+        line for line in output.splitlines() if "telegram unavailable" in line
+    ]
+    assert output.count("telegram unavailable") == 1 and "alerts wait for the next run" in output
+    assert "Traceback" not in output and "Unclosed" not in output, output
+    assert feed_titles(layout) == ["Start deal 1"]
+    store = Store(f"sqlite:///{layout.db}")
+    try:
+        assert store.outbox_counts() == {"pending": 1}  # sent by the next run
+    finally:
+        store.close()
     assert_no_token(output)
 
 

@@ -293,7 +293,7 @@ scan: {{interval_seconds: 30, debounce_seconds: 0.2}}
                 return False
 
         await eventually(answering, "/healthz answering during the flood", within=10)
-        sample = next((ROOT / "examples" / "articles").iterdir())
+        sample = ROOT / "tests" / "data" / "articles" / "000_4fbda6de1bb3b082.txt"
         drop(layout.posts, sample.name, sample.read_bytes())
 
         async def stored() -> bool:

@@ -12,7 +12,7 @@ from bot.app import Daemon, load_pack
 from bot.config import parse_config
 from bot.websub import ping_hub
 
-SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+SAMPLES = Path(__file__).resolve().parent / "data" / "articles"
 
 
 async def _hub(pings: list[dict[str, str]], status: int = 204) -> web.AppRunner:
