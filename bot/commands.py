@@ -101,6 +101,8 @@ class SubscriptionStore(KeyboardStore, BroadcastStore, Protocol):
         self, chat_id: int, thread_id: int | None, **values: Any
     ) -> ChatSettings: ...
 
+    def release_held(self, chat_id: int, thread_id: int | None) -> int: ...
+
     def chat_counts(self) -> dict[str, int]: ...
 
     def outbox_counts(self) -> dict[str, int]: ...
@@ -136,7 +138,8 @@ class CommandContext:
     event_types: Collection[str]
     canonical: Callable[[str], str | None]  # any alias → canonical actor name
     admins: Collection[int] = ()  # operators (user or chat ids): admin commands, any chat
-    on_resume: Callable[[], None] | None = None  # wakes the delivery loop after /resume
+    # Wakes the delivery loop: after /resume, and after a settings change freed held alerts.
+    on_resume: Callable[[], None] | None = None
     problems: Callable[[], list[str]] = list  # the daemon's current faults, for /stats
     max_subscriptions: int = 50  # per chat, its topics together (telegram.max_subscriptions)
 

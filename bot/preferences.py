@@ -137,8 +137,16 @@ async def template_command(update: Update, context: Context, ctx: CommandContext
     await answer(context, message, t("template_set" if template else "template_default", language))
 
 
+# The settings that decide when an alert may go out: changing one frees what they held.
+_TIMING = frozenset({"mode", "digest_at", "quiet", "timezone"})
+
+
 async def _settings(message: Message, ctx: CommandContext, **values: Any) -> ChatSettings:
     await register_chat(message, ctx)
-    return await asyncio.to_thread(
-        ctx.store.update_settings, message.chat.id, thread_of(message), **values
-    )
+    chat_id, thread_id = message.chat.id, thread_of(message)
+    settings = await asyncio.to_thread(ctx.store.update_settings, chat_id, thread_id, **values)
+    if _TIMING & values.keys():
+        released = await asyncio.to_thread(ctx.store.release_held, chat_id, thread_id)
+        if released and ctx.on_resume is not None:
+            ctx.on_resume()
+    return settings

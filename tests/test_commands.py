@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -9,15 +10,18 @@ from typing import Any
 
 import pytest
 from fakebot import FakeBotApi, SentMessage
+from sqlalchemy import select
 from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.commands import COMMANDS, CommandContext, publish_commands, register
+from bot.delivery import Deliverer
 from bot.model import EVENT_TYPES, Article, Event, Extraction
 from bot.modes import ChatSettings
 from bot.operators import resume_broadcasts
 from bot.sender import Sender
 from bot.store import Store
+from bot.store.schema import outbox
 
 ALIASES = {"meta": "Meta", "facebook": "Meta", "脸书": "Meta", "scale ai": "Scale AI"}
 OPERATOR = 999
@@ -570,3 +574,78 @@ async def test_a_disabled_subscription_is_marked_in_list(
 
     assert "/subscribe funding</code>\n" in listed.text
     assert "⏸ disabled: The /pattern/ is not a valid regular expression" in listed.text
+
+
+# -- issue 17: settings that take effect, in the chat's language ------------------------------
+
+
+def publish(store: Store, chat_id: int, now: datetime, n: int = 1) -> None:
+    """Store an article with one event and queue its alert for `chat_id`."""
+    event = Event("funding", ("Scale AI",), f"Scale AI raises money ({n}).", "…")
+    store.save_article(
+        Article(f"s{n}.md", f"Raise {n}", "…", "en", now, "jekyll", f"s{n}"),
+        Extraction("s", (event,)),
+        f"https://blog.example.org/s{n}.html",
+        size=1,
+        mtime_ns=n,
+        content_hash=f"s{n}",
+        now=now,
+        targets={event.key: [(chat_id, None)]},
+    )
+
+
+@asynccontextmanager
+async def delivering(fake: FakeBotApi, store: Store) -> AsyncIterator[Any]:
+    """A delivery pass at NOW (03:00 UTC) through the real sender, as the daemon runs it."""
+    bot = Bot("123:TEST", base_url=fake.base_url)
+    deliverer = Deliverer(store, lambda: NOW)
+    async with bot:
+        yield lambda: deliverer.deliver(Sender(bot))
+
+
+@pytest.mark.parametrize(
+    ("hold", "release"),
+    [("/mode digest 08:00", "/mode instant"), ("/quiet 02:30-13:30", "/quiet off")],
+)
+async def test_a_settings_change_frees_what_the_old_settings_held(
+    fake_bot: FakeBotApi, store: Store, hold: str, release: str
+) -> None:
+    woken = asyncio.Event()
+    ctx = CommandContext(store, EVENT_TYPES, canonical, on_resume=woken.set)
+    async with running(fake_bot, ctx), delivering(fake_bot, store) as deliver:
+        await ask(fake_bot, USER, hold)
+        publish(store, USER, NOW)
+        assert (await deliver()).held == 1
+        answers = len(fake_bot.sent(USER))
+
+        await ask(fake_bot, USER, release)
+
+        assert woken.is_set()  # the daemon's delivery loop looks again now, not at 08:00
+        assert (await deliver()).sent == 1
+        [alert] = fake_bot.sent(USER)[answers + 1 :]
+        assert "Scale AI raises money" in alert.text
+
+
+async def test_a_new_digest_time_or_zone_holds_until_the_new_time(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    async with (
+        running(fake_bot, CommandContext(store, EVENT_TYPES, canonical)),
+        delivering(fake_bot, store) as deliver,
+    ):
+        await ask(fake_bot, USER, "/mode digest 08:00")
+        publish(store, USER, NOW)
+        assert (await deliver()).held == 1
+        await ask(fake_bot, USER, "/mode digest 05:00")
+        assert (await deliver()).held == 1
+        assert held_until(store) == NOW.replace(hour=5)
+        await ask(fake_bot, USER, "/tz Asia/Shanghai")  # 05:00 there is 21:00 UTC
+        assert (await deliver()).held == 1
+        assert held_until(store) == NOW.replace(hour=21)
+
+
+def held_until(store: Store) -> datetime:
+    """When the one pending alert is next due."""
+    with store.engine.connect() as conn:
+        [when] = conn.execute(select(outbox.c.next_attempt).where(outbox.c.status == "pending"))
+    return when.next_attempt.replace(tzinfo=UTC)  # type: ignore[no-any-return]
