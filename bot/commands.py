@@ -512,8 +512,10 @@ async def may_change(
     language: str,
     user_id: int | None = None,
     quiet: bool = False,
+    refusal: str = "admins_only",
 ) -> bool:
-    """Private chats are their user's; in groups, ask Telegram whether the sender is an admin."""
+    """Private chats are their user's; in groups, ask Telegram whether the sender is an admin.
+    `refusal`: the text key of the answer to others (subscriptions, or settings)."""
     chat = message.chat
     user = message.from_user if user_id is None else None
     uid = user_id if user_id is not None else (user.id if user is not None else None)
@@ -532,7 +534,7 @@ async def may_change(
         else:
             allowed = member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
     if not allowed and not quiet:
-        await answer(context, message, t("admins_only", language))
+        await answer(context, message, t(refusal, language))
     return allowed
 
 

@@ -49,6 +49,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh-Hans": "只有本群管理员可以修改订阅。",
         "zh-Hant": "只有本群管理員可以修改訂閱。",
     },
+    "admins_only_settings": {
+        "en": "Only this group's admins can change its settings.",
+        "zh-Hans": "只有本群管理员可以修改设置。",
+        "zh-Hant": "只有本群管理員可以修改設定。",
+    },
+    "timezone_current": {
+        "en": "🕒 This chat's time zone: {zone}. Change it with <code>/tz Area/City</code>, "
+        "e.g. <code>/tz Asia/Shanghai</code>.",
+        "zh-Hans": "🕒 本聊天的时区：{zone}。用 <code>/tz 地区/城市</code> 修改，"
+        "例如 <code>/tz Asia/Shanghai</code>。",
+        "zh-Hant": "🕒 本聊天的時區：{zone}。用 <code>/tz 地區/城市</code> 修改，"
+        "例如 <code>/tz Asia/Taipei</code>。",
+    },
+    "timezone_set": {
+        "en": "🕒 Time zone: {zone}.",
+        "zh-Hans": "🕒 时区：{zone}。",
+        "zh-Hant": "🕒 時區：{zone}。",
+    },
     "operators_only": {
         "en": "Sorry, that command is for the operators of this bot.",
         "zh-Hans": "抱歉，该命令仅限本机器人的管理者使用。",

@@ -26,6 +26,8 @@ from bot.i18n import LANGUAGE_NAMES, parse_language, t
 from bot.modes import MODES, ChatSettings, ModeError, parse_clock, parse_quiet, parse_timezone
 from bot.templates import PLACEHOLDERS, TemplateError, check_template
 
+_REFUSAL = "admins_only_settings"  # these are settings, not subscriptions
+
 
 async def language_command(update: Update, context: Context, ctx: CommandContext) -> None:
     """Set the chat's language and Chinese script: /lang en | zh-Hans | zh-Hant."""
@@ -36,7 +38,7 @@ async def language_command(update: Update, context: Context, ctx: CommandContext
         names = ", ".join(LANGUAGE_NAMES.values())
         await answer(context, message, t("language_usage", current) + f"\n({names})")
         return
-    if not await may_change(context, message, ctx, current):
+    if not await may_change(context, message, ctx, current, refusal=_REFUSAL):
         return
     await _settings(message, ctx, language=wanted)
     await answer(context, message, t("language_set", wanted))
@@ -55,7 +57,7 @@ async def mode_command(update: Update, context: Context, ctx: CommandContext) ->
             "(the time in this chat's zone, see /tz).",
         )
         return
-    if not await may_change(context, message, ctx, language):
+    if not await may_change(context, message, ctx, language, refusal=_REFUSAL):
         return
     mode = words[0].casefold()
     values: dict[str, Any] = {"mode": mode}
@@ -86,7 +88,7 @@ async def quiet_command(update: Update, context: Context, ctx: CommandContext) -
     if quiet is None:
         await answer(context, message, t("quiet_example", language))
         return
-    if not await may_change(context, message, ctx, language):
+    if not await may_change(context, message, ctx, language, refusal=_REFUSAL):
         return
     settings = await _settings(message, ctx, quiet=quiet or None)
     if not quiet:
@@ -101,15 +103,24 @@ async def timezone_command(update: Update, context: Context, ctx: CommandContext
     """Set the time zone of the digest and the quiet hours: /tz Asia/Shanghai."""
     message = message_of(update)
     language = await chat_language(message, ctx)
+    argument = argument_of(message)
+    if not argument:  # a question, not a setting: anyone may ask
+        settings = await asyncio.to_thread(
+            ctx.store.chat_settings, message.chat.id, thread_of(message)
+        )
+        await answer(
+            context, message, t("timezone_current", language, zone=html.escape(settings.timezone))
+        )
+        return
     try:
-        zone = parse_timezone(argument_of(message) or "?")
+        zone = parse_timezone(argument)
     except ModeError as exc:
         await answer(context, message, f"⚠️ {html.escape(str(exc))}")
         return
-    if not await may_change(context, message, ctx, language):
+    if not await may_change(context, message, ctx, language, refusal=_REFUSAL):
         return
     await _settings(message, ctx, timezone=zone)
-    await answer(context, message, f"🕒 {html.escape(zone)}")
+    await answer(context, message, t("timezone_set", language, zone=html.escape(zone)))
 
 
 async def template_command(update: Update, context: Context, ctx: CommandContext) -> None:
@@ -131,7 +142,7 @@ async def template_command(update: Update, context: Context, ctx: CommandContext
     except TemplateError as exc:
         await answer(context, message, f"⚠️ {html.escape(str(exc))}")
         return
-    if not await may_change(context, message, ctx, language):
+    if not await may_change(context, message, ctx, language, refusal=_REFUSAL):
         return
     await _settings(message, ctx, template=template)
     await answer(context, message, t("template_set" if template else "template_default", language))

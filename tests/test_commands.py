@@ -649,3 +649,32 @@ def held_until(store: Store) -> datetime:
     with store.engine.connect() as conn:
         [when] = conn.execute(select(outbox.c.next_attempt).where(outbox.c.status == "pending"))
     return when.next_attempt.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+@pytest.mark.usefixtures("application")
+async def test_tz_alone_shows_the_zone_in_the_chats_language(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    shown = await ask(fake_bot, USER, "/tz")
+    assert "This chat's time zone: UTC" in shown.text and "not a time zone" not in shown.text
+    assert "Time zone: Asia/Shanghai." in (await ask(fake_bot, USER, "/tz Asia/Shanghai")).text
+
+    await ask(fake_bot, USER, "/lang zh-Hant")
+    assert "本聊天的時區：Asia/Shanghai" in (await ask(fake_bot, USER, "/tz")).text
+    assert "時區：Europe/Berlin" in (await ask(fake_bot, USER, "/tz Europe/Berlin")).text
+
+
+@pytest.mark.usefixtures("application")
+async def test_a_member_changing_a_setting_is_told_it_is_a_setting(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    fake_bot.set_admins(GROUP, [USER])
+    member = {"chat_type": "supergroup", "user_id": USER + 1}
+    for command in ("/mode digest 08:00", "/quiet 22:00-07:00", "/tz Asia/Tokyo", "/lang en"):
+        refused = await ask(fake_bot, GROUP, command, **member)
+        assert refused.text == "Only this group's admins can change its settings.", command
+    assert store.chat_settings(GROUP, None) == ChatSettings()
+    asked = await ask(fake_bot, GROUP, "/tz", **member)  # asking is open to everyone
+    assert "time zone: UTC" in asked.text
+    refused = await ask(fake_bot, GROUP, "/subscribe funding", **member)
+    assert refused.text == "Only this group's admins can change its subscriptions."
