@@ -22,6 +22,7 @@ from telegram import (
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
+    ReplyParameters,
     Update,
 )
 from telegram import error as tg
@@ -551,8 +552,12 @@ async def chat_language(message: Message, ctx: CommandContext) -> str:
 
 async def answer(context: Context, message: Message, text: str, reply_markup: Any = None) -> None:
     """Reply in the chat (topic); over Telegram's limit, in several messages, the buttons on
-    the last."""
+    the last. In a group the answer replies to the command, so its sender sees which is theirs
+    (sent anyway if the command was deleted meanwhile)."""
     parts = split_html(text) or [text]
+    quote = None
+    if message.chat.type != ChatType.PRIVATE:
+        quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
     for n, part in enumerate(parts, 1):
         await context.bot.send_message(
             chat_id=message.chat.id,
@@ -561,6 +566,7 @@ async def answer(context: Context, message: Message, text: str, reply_markup: An
             message_thread_id=_thread_id(message),
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             reply_markup=reply_markup if n == len(parts) else None,
+            reply_parameters=quote if n == 1 else None,
         )
 
 

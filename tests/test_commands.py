@@ -678,3 +678,16 @@ async def test_a_member_changing_a_setting_is_told_it_is_a_setting(
     assert "time zone: UTC" in asked.text
     refused = await ask(fake_bot, GROUP, "/subscribe funding", **member)
     assert refused.text == "Only this group's admins can change its subscriptions."
+
+
+@pytest.mark.usefixtures("application")
+async def test_group_answers_reply_to_the_command(fake_bot: FakeBotApi, store: Store) -> None:
+    fake_bot.set_admins(GROUP, [USER])
+    for command, where in [("/subscribe funding", {}), ("/list", {"thread_id": 7})]:
+        reply = await ask(fake_bot, GROUP, command, chat_type="supergroup", **where)
+        assert reply.params["reply_parameters"] == {
+            "message_id": fake_bot.last_command_id,
+            "allow_sending_without_reply": True,
+        }, command
+    private = await ask(fake_bot, USER, "/list")  # a private chat needs no quote
+    assert "reply_parameters" not in private.params
