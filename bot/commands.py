@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,13 +31,14 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 from telegram.ext import filters as tg_filters
 
-from bot.filters import FilterError, explain, parse_filter
+from bot.filters import Filter, FilterError, explain, parse_filter
 from bot.i18n import language_from_code, t
 from bot.keyboards import KeyboardStore, follow_buttons, list_keyboard
 from bot.messages import (
     MAX_MESSAGE_LENGTH,
     badge,
     clip,
+    close_type,
     html_to_plain,
     render_article_list,
     split_html,
@@ -293,6 +295,10 @@ async def subscribe(update: Update, context: Context, ctx: CommandContext) -> No
         problem = html.escape(exc.text(language))
         await answer(context, message, t("filter_problem", language, problem=problem))
         return
+    typo = _type_typo(_argument(message), wanted, ctx.event_types, language)
+    if typo is not None:  # nothing stored: the user says which was meant
+        await answer(context, message, t("did_you_mean", language, **typo))
+        return
     await register_chat(message, ctx)
     thread = _thread_id(message)
     before = await asyncio.to_thread(ctx.store.subscriptions, message.chat.id, thread)
@@ -315,6 +321,32 @@ async def subscribe(update: Update, context: Context, ctx: CommandContext) -> No
     if not before:  # the first one: say why nothing old arrives, and how to catch up
         text += "\n" + t("first_subscription", language, n=LATEST_DEFAULT)
     await answer(context, message, text)
+
+
+_TERM = re.compile(r'-?(?:"[^"]*"|(\S+))')
+
+
+def _type_typo(
+    argument: str, wanted: Filter, event_types: Collection[str], language: str
+) -> dict[str, str] | None:
+    """An unquoted word read as a keyword that names or nearly spells an event type
+    ("acqusition"): the answer's values, both ways to write the filter; None if none."""
+    keywords = wanted.keywords | wanted.not_keywords
+    for match in _TERM.finditer(argument):
+        word = match.group(1)
+        if word is None or " ".join(word.casefold().split()) not in keywords:
+            continue
+        event_type = close_type(word, event_types)
+        if event_type is None:
+            continue
+        start, end = match.span(1)
+        return {
+            "word": html.escape(word),
+            "badge": f"{badge(event_type, language)} (<code>{event_type}</code>)",
+            "fixed": html.escape(argument[:start] + event_type + argument[end:]),
+            "quoted": html.escape(f'{argument[:start]}"{word}"{argument[end:]}'),
+        }
+    return None
 
 
 async def unsubscribe(update: Update, context: Context, ctx: CommandContext) -> None:

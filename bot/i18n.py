@@ -34,6 +34,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh-Hans": "不会补发旧文章；/latest {n} 可查看最新文章。",
         "zh-Hant": "不會補發舊文章；/latest {n} 可查看最新文章。",
     },
+    "did_you_mean": {
+        "en": "🤔 <code>{word}</code> is not an event type, so it would be searched for as a "
+        "word. Did you mean {badge}?\n<code>/subscribe {fixed}</code>\n"
+        "To search for the word, put it in quotes: <code>/subscribe {quoted}</code>",
+        "zh-Hans": "🤔 <code>{word}</code> 不是事件类型，会被当作词语搜索。你是想订阅 {badge} 吗？\n"
+        "<code>/subscribe {fixed}</code>\n要搜索这个词，请加引号：<code>/subscribe {quoted}</code>",
+        "zh-Hant": "🤔 <code>{word}</code> 不是事件類型，會被當作詞語搜尋。你是想訂閱 {badge} 嗎？\n"
+        "<code>/subscribe {fixed}</code>\n要搜尋這個詞，請加引號：<code>/subscribe {quoted}</code>",
+    },
     "already": {
         "en": "Already subscribed: {meaning}.",
         "zh-Hans": "已经订阅过：{meaning}。",

@@ -6,9 +6,10 @@ exceeds Telegram's limit because text is clipped before it is escaped, never aft
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from urllib.parse import urlsplit
 
 from bot.model import Amount, Event, StoredArticle, StoredEvent
@@ -121,6 +122,19 @@ def badge_parts(event_type: str, language: str = "en") -> tuple[str, str]:
     """(emoji, label) of an event type in the chat's language, unescaped: for buttons."""
     emoji, label = _badge(event_type)
     return emoji, LABELS.get(language, {}).get(event_type, label)
+
+
+def close_type(word: str, event_types: Collection[str]) -> str | None:
+    """The event type `word` names or nearly spells ("acqusition", "收購"), by its id or its
+    label in any language; None when none is close enough to be a typo."""
+    names: dict[str, str] = {}
+    for event_type in event_types:
+        names[event_type] = names[event_type.replace("_", " ")] = event_type
+        names[_badge(event_type)[1].casefold()] = event_type
+        for labels in LABELS.values():
+            names.setdefault(labels.get(event_type, event_type), event_type)
+    found = difflib.get_close_matches(" ".join(word.casefold().split()), names, n=1, cutoff=0.8)
+    return names[found[0]] if found else None
 
 
 def _badge(event_type: str) -> tuple[str, str]:

@@ -691,3 +691,24 @@ async def test_group_answers_reply_to_the_command(fake_bot: FakeBotApi, store: S
         }, command
     private = await ask(fake_bot, USER, "/list")  # a private chat needs no quote
     assert "reply_parameters" not in private.params
+
+
+@pytest.mark.usefixtures("application")
+async def test_a_misspelt_event_type_is_suggested_not_taken_as_a_word(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    typo = await ask(fake_bot, USER, "/subscribe Meta acqusition")
+    assert "<code>acqusition</code> is not an event type" in typo.text
+    assert "🤝 <b>Acquisition</b>" in typo.text
+    assert "<code>/subscribe Meta acquisition</code>" in typo.text
+    assert "<code>/subscribe Meta &quot;acqusition&quot;</code>" in typo.text
+    assert store.subscriptions(USER, None) == []
+
+    left_out = await ask(fake_bot, USER, "/subscribe -fundng")
+    assert "<code>/subscribe -funding</code>" in left_out.text
+    hant = await ask(fake_bot, 80, "/subscribe 收購", language_code="zh-TW")  # its label
+    assert "你是想訂閱 🤝 <b>收購</b> (<code>acquisition</code>)" in hant.text
+
+    await ask(fake_bot, USER, '/subscribe "acqusition"')  # quoted: the word, as asked
+    await ask(fake_bot, USER, "/subscribe robot")  # near no type: taken at once
+    assert store.subscriptions(USER, None) == ["acqusition", "robot"]
