@@ -50,7 +50,7 @@ from bot.sender import Sender
 from bot.store.broadcasts import Broadcast
 from bot.store.chats import DisabledSubscription, TooManySubscriptions
 from bot.store.outbox import FailedDelivery
-from bot.templates import PLACEHOLDERS
+from bot.templates import PLACEHOLDERS, localise
 
 logger = logging.getLogger(__name__)
 
@@ -434,21 +434,19 @@ def fit_lines(lines: Sequence[str], budget: int, language: str) -> str:
 
 
 async def latest(update: Update, context: Context, ctx: CommandContext) -> None:
-    """Show the newest articles, with the kinds of events found in each."""
+    """Show the newest articles with their events, in the chat's language and script."""
     message = _message(update)
+    language = await chat_language(message, ctx)
     argument = _argument(message)
     count = LATEST_DEFAULT
     if argument:
         if not argument.isdigit() or not 1 <= int(argument) <= LATEST_MAX:
-            await answer(
-                context,
-                message,
-                f"⚠️ Give a number from 1 to {LATEST_MAX}. For example: <code>/latest 10</code>",
-            )
+            await answer(context, message, t("latest_usage", language, n=LATEST_MAX))
             return
         count = int(argument)
     articles = await asyncio.to_thread(ctx.store.latest_articles, count)
-    await answer(context, message, render_article_list(articles))
+    local = [localise(a, (), language)[0] for a in articles]
+    await answer(context, message, render_article_list(local, language))
 
 
 async def on_error(update: object, context: Context) -> None:

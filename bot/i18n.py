@@ -234,6 +234,11 @@ TEXTS: dict[str, dict[str, str]] = {
             "{types}"
         ),
     },
+    "latest_usage": {
+        "en": "⚠️ Give a number from 1 to {n}. For example: <code>/latest 10</code>",
+        "zh-Hans": "⚠️ 请给出 1 到 {n} 之间的数字。例如：<code>/latest 10</code>",
+        "zh-Hant": "⚠️ 請給出 1 到 {n} 之間的數字。例如：<code>/latest 10</code>",
+    },
     "unsubscribed": {
         "en": "Unsubscribed: {line}",
         "zh-Hans": "已取消订阅：{line}",

@@ -16,7 +16,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.commands import COMMANDS, CommandContext, publish_commands, register
 from bot.delivery import Deliverer
-from bot.model import EVENT_TYPES, Article, Event, Extraction
+from bot.model import EVENT_TYPES, Amount, Article, Event, Extraction
 from bot.modes import ChatSettings
 from bot.operators import resume_broadcasts
 from bot.sender import Sender
@@ -712,3 +712,31 @@ async def test_a_misspelt_event_type_is_suggested_not_taken_as_a_word(
     await ask(fake_bot, USER, '/subscribe "acqusition"')  # quoted: the word, as asked
     await ask(fake_bot, USER, "/subscribe robot")  # near no type: taken at once
     assert store.subscriptions(USER, None) == ["acqusition", "robot"]
+
+
+@pytest.mark.usefixtures("application")
+async def test_latest_shows_the_events_in_the_chats_script(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    hire = Event(
+        "talent_move", ("腾讯", "张小龙"), "腾讯聘请张小龙。", "…",
+        amount=Amount(7.5e6, "USD", 7.5e6, "750万美元"),
+    )  # fmt: skip
+    store.save_article(
+        Article("z.md", "腾讯挖角微信之父", "…", "zh-Hans", NOW, "jekyll", "z"),
+        Extraction("腾讯聘请张小龙。", (hire,)),
+        "https://blog.example.org/z.html",
+        size=1,
+        mtime_ns=1,
+        content_hash="z",
+        now=NOW,
+        targets={},
+    )
+    english = await ask(fake_bot, USER, "/latest")
+    assert "🧑‍💼 <b>Talent move</b> · 腾讯, 张小龙 · 💲 750万美元 ($7.5M)" in english.text
+
+    await ask(fake_bot, USER, "/lang zh-Hant")
+    hant = await ask(fake_bot, USER, "/latest")
+    assert '<a href="https://blog.example.org/z.html">騰訊挖角微信之父</a>' in hant.text
+    assert "🧑‍💼 <b>人才流動</b> · 騰訊, 張小龍 · 💲 750萬美元 ($7.5M)" in hant.text
+    assert "1 到 20 之間的數字" in (await ask(fake_bot, USER, "/latest 99")).text
