@@ -235,7 +235,9 @@ async def on_button(update: Update, context: Context, ctx: CommandContext) -> No
         await query.answer(t("toggled_off", language, name=removed) if removed else None)
         text = await _list_text(ctx, chat_id, thread_id, rows, language)
         await query.edit_message_text(
-            text, parse_mode=ParseMode.HTML, reply_markup=list_keyboard(rows) if rows else None
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=list_keyboard(rows, language) if rows else None,
         )
         return
     if not data.startswith("f:"):
@@ -256,7 +258,7 @@ async def on_button(update: Update, context: Context, ctx: CommandContext) -> No
     stored = await asyncio.to_thread(ctx.store.subscriptions, chat_id, thread_id)
     if wanted in stored:
         await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, wanted)
-        await query.answer(t("toggled_off", language, name=wanted or "everything"))
+        await query.answer(t("toggled_off", language, name=wanted or t("everything", language)))
     else:
         try:
             await asyncio.to_thread(
@@ -266,7 +268,7 @@ async def on_button(update: Update, context: Context, ctx: CommandContext) -> No
             text = t("too_many_subscriptions", language, n=exc.limit)
             await query.answer(html_to_plain(text), show_alert=True)
             return
-        await query.answer(t("toggled_on", language, name=wanted or "everything"))
+        await query.answer(t("toggled_on", language, name=wanted or t("everything", language)))
     keyboard = await _follow_keyboard(ctx, chat_id, thread_id, language)
     await query.edit_message_reply_markup(reply_markup=keyboard)
 
@@ -317,7 +319,7 @@ async def subscribe(update: Update, context: Context, ctx: CommandContext) -> No
     if not added:
         await answer(context, message, t("already", language, meaning=meaning))
         return
-    text = t("subscribed", language, meaning=meaning, line=filter_line(wanted.text))
+    text = t("subscribed", language, meaning=meaning, line=filter_line(wanted.text, language))
     if not before:  # the first one: say why nothing old arrives, and how to catch up
         text += "\n" + t("first_subscription", language, n=LATEST_DEFAULT)
     await answer(context, message, text)
@@ -358,7 +360,11 @@ async def unsubscribe(update: Update, context: Context, ctx: CommandContext) -> 
     chat_id, thread_id, argument = message.chat.id, _thread_id(message), _argument(message)
     if not argument:
         removed = await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, None)
-        text = f"Removed {_count(removed)}." if removed else "There were no subscriptions here."
+        text = (
+            t("removed", language, count=_count(removed), n=removed)
+            if removed
+            else t("nothing_to_remove", language)
+        )
         await answer(context, message, text)
         return
     try:
@@ -370,14 +376,14 @@ async def unsubscribe(update: Update, context: Context, ctx: CommandContext) -> 
         (s for s in stored if s.casefold() == wanted.casefold()), None
     )
     if match is None:
-        head = f"No subscription <code>{clip(wanted, 300)}</code> here. This chat has:\n"
+        head = t("no_such_subscription", language, wanted=clip(wanted, 300))
         listing = fit_lines(
-            [filter_line(s) for s in stored], MAX_MESSAGE_LENGTH - units(head), language
+            [filter_line(s, language) for s in stored], MAX_MESSAGE_LENGTH - units(head), language
         )
-        await answer(context, message, head + (listing or "(none)"))
+        await answer(context, message, head + (listing or t("none", language)))
         return
     await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, match)
-    await answer(context, message, t("unsubscribed", language, line=filter_line(match)))
+    await answer(context, message, t("unsubscribed", language, line=filter_line(match, language)))
 
 
 async def list_subscriptions(update: Update, context: Context, ctx: CommandContext) -> None:
@@ -391,7 +397,7 @@ async def list_subscriptions(update: Update, context: Context, ctx: CommandConte
         await answer(context, message, t("no_subscriptions", language))
         return
     text = await _list_text(ctx, message.chat.id, _thread_id(message), rows, language)
-    await answer(context, message, text, reply_markup=list_keyboard(rows))
+    await answer(context, message, text, reply_markup=list_keyboard(rows, language))
 
 
 async def _list_text(
@@ -407,7 +413,7 @@ async def _list_text(
     disabled = await asyncio.to_thread(ctx.store.disabled_filters, chat_id, thread_id)
     lines = []
     for _, text in rows:
-        line = f"• {filter_line(text)}"
+        line = f"• {filter_line(text, language)}"
         if text in disabled:
             problem = _problem_text(text, disabled[text], ctx.event_types, ctx.canonical, language)
             line += " " + t("disabled_mark", language, problem=problem)
@@ -508,7 +514,9 @@ async def tell_disabled(
         settings = await asyncio.to_thread(store.chat_settings, found.chat_id, found.thread_id)
         language = settings.language or "en"
         problem = _problem_text(found.filter, found.reason, event_types, canonical, language)
-        text = t("filter_disabled", language, line=filter_line(found.filter), problem=problem)
+        text = t(
+            "filter_disabled", language, line=filter_line(found.filter, language), problem=problem
+        )
         outcome = await sender.send(found.chat_id, text, thread_id=found.thread_id)
         logger.info("told chat=%s its subscription is disabled: %s", found.chat_id, outcome)
 
@@ -634,9 +642,9 @@ def _argument(message: Message) -> str:
 argument_of = _argument
 
 
-def filter_line(filter_text: str) -> str:
+def filter_line(filter_text: str, language: str) -> str:
     if not filter_text:
-        return "everything (<code>/subscribe</code>)"
+        return t("everything_line", language)
     return f"<code>/subscribe {html.escape(filter_text)}</code>"
 
 

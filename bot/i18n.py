@@ -239,6 +239,28 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh-Hans": "⚠️ 请给出 1 到 {n} 之间的数字。例如：<code>/latest 10</code>",
         "zh-Hant": "⚠️ 請給出 1 到 {n} 之間的數字。例如：<code>/latest 10</code>",
     },
+    "everything": {"en": "everything", "zh-Hans": "所有事件", "zh-Hant": "所有事件"},
+    "everything_line": {
+        "en": "everything (<code>/subscribe</code>)",
+        "zh-Hans": "所有事件（<code>/subscribe</code>）",
+        "zh-Hant": "所有事件（<code>/subscribe</code>）",
+    },
+    "removed": {
+        "en": "Removed {count}.",
+        "zh-Hans": "已删除 {n} 个订阅。",
+        "zh-Hant": "已刪除 {n} 個訂閱。",
+    },
+    "nothing_to_remove": {
+        "en": "There were no subscriptions here.",
+        "zh-Hans": "这里本来就没有订阅。",
+        "zh-Hant": "這裡本來就沒有訂閱。",
+    },
+    "no_such_subscription": {
+        "en": "No subscription <code>{wanted}</code> here. This chat has:\n",
+        "zh-Hans": "这里没有订阅 <code>{wanted}</code>。本聊天的订阅：\n",
+        "zh-Hant": "這裡沒有訂閱 <code>{wanted}</code>。本聊天的訂閱：\n",
+    },
+    "none": {"en": "(none)", "zh-Hans": "（无）", "zh-Hant": "（無）"},
     "unsubscribed": {
         "en": "Unsubscribed: {line}",
         "zh-Hans": "已取消订阅：{line}",

@@ -740,3 +740,33 @@ async def test_latest_shows_the_events_in_the_chats_script(
     assert '<a href="https://blog.example.org/z.html">騰訊挖角微信之父</a>' in hant.text
     assert "🧑‍💼 <b>人才流動</b> · 騰訊, 張小龍 · 💲 750萬美元 ($7.5M)" in hant.text
     assert "1 到 20 之間的數字" in (await ask(fake_bot, USER, "/latest 99")).text
+
+
+@pytest.mark.usefixtures("application")
+async def test_after_lang_zh_hant_every_answer_is_traditional(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    await ask(fake_bot, USER, "/lang zh-Hant")
+    everything = await ask(fake_bot, USER, "/subscribe")
+    assert "所有事件（<code>/subscribe</code>）" in everything.text
+    listed = await ask(fake_bot, USER, "/list")
+    assert (
+        "• 所有事件（<code>/subscribe</code>）" in listed.text and "everything" not in listed.text
+    )
+    assert buttons(listed.reply_markup) == {
+        f"rm:{store.subscription_rows(USER, None)[0][0]}": "✖ 所有事件"
+    }
+
+    missing = await ask(fake_bot, USER, "/unsubscribe nonexistent")
+    assert missing.text.startswith("這裡沒有訂閱 <code>nonexistent</code>。本聊天的訂閱：\n")
+    assert "No subscription" not in missing.text
+    assert (await ask(fake_bot, USER, "/unsubscribe")).text == "已刪除 1 個訂閱。"
+    assert (await ask(fake_bot, USER, "/unsubscribe")).text == "這裡本來就沒有訂閱。"
+    assert "（無）" in (await ask(fake_bot, USER, "/unsubscribe funding")).text
+
+    bad = await ask(fake_bot, USER, "/subscribe /(a/")
+    assert "/正則/ 不是有效的正則表達式：缺少 )：(a。" in bad.text
+    two = await ask(fake_bot, USER, "/subscribe /a/ /b/")
+    assert "/正則/ 最多一個" in two.text and "隻" not in two.text
+    english = await ask(fake_bot, 81, "/subscribe /(a/")
+    assert "not a valid regular expression: missing ): (a." in english.text
