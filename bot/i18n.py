@@ -128,6 +128,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh-Hant": "請選擇語言：<code>/lang en</code>、<code>/lang zh-Hans</code>（简体）或 "
         "<code>/lang zh-Hant</code>（繁體）。",
     },
+    "mode_usage": {
+        "en": "⚠️ <code>/mode instant</code> or <code>/mode digest 08:30</code> "
+        "(the time in this chat's zone, see /tz).",
+        "zh-Hans": "⚠️ <code>/mode instant</code> 或 <code>/mode digest 08:30</code>"
+        "（本聊天时区的时间，见 /tz）。",
+        "zh-Hant": "⚠️ <code>/mode instant</code> 或 <code>/mode digest 08:30</code>"
+        "（本聊天時區的時間，見 /tz）。",
+    },
     "mode_instant": {
         "en": "Alerts arrive as events happen.",
         "zh-Hans": "事件发生时即时推送。",

@@ -50,12 +50,7 @@ async def mode_command(update: Update, context: Context, ctx: CommandContext) ->
     language = await chat_language(message, ctx)
     words = argument_of(message).split()
     if not words or words[0].casefold() not in MODES:
-        await answer(
-            context,
-            message,
-            "⚠️ <code>/mode instant</code> or <code>/mode digest 08:30</code> "
-            "(the time in this chat's zone, see /tz).",
-        )
+        await answer(context, message, t("mode_usage", language))
         return
     if not await may_change(context, message, ctx, language, refusal=_REFUSAL):
         return
@@ -65,7 +60,7 @@ async def mode_command(update: Update, context: Context, ctx: CommandContext) ->
         try:
             values["digest_at"] = f"{parse_clock(words[1]):%H:%M}"
         except ModeError as exc:
-            await answer(context, message, f"⚠️ {html.escape(str(exc))}")
+            await answer(context, message, f"⚠️ {html.escape(exc.text(language))}")
             return
     settings = await _settings(message, ctx, **values)
     if mode == "instant":
@@ -83,7 +78,7 @@ async def quiet_command(update: Update, context: Context, ctx: CommandContext) -
     try:
         quiet = parse_quiet(argument) if argument else None
     except ModeError as exc:
-        await answer(context, message, f"⚠️ {html.escape(str(exc))}")
+        await answer(context, message, f"⚠️ {html.escape(exc.text(language))}")
         return
     if quiet is None:
         await answer(context, message, t("quiet_example", language))
@@ -115,7 +110,7 @@ async def timezone_command(update: Update, context: Context, ctx: CommandContext
     try:
         zone = parse_timezone(argument)
     except ModeError as exc:
-        await answer(context, message, f"⚠️ {html.escape(str(exc))}")
+        await answer(context, message, f"⚠️ {html.escape(exc.text(language))}")
         return
     if not await may_change(context, message, ctx, language, refusal=_REFUSAL):
         return

@@ -662,6 +662,9 @@ async def test_tz_alone_shows_the_zone_in_the_chats_language(
     await ask(fake_bot, USER, "/lang zh-Hant")
     assert "本聊天的時區：Asia/Shanghai" in (await ask(fake_bot, USER, "/tz")).text
     assert "時區：Europe/Berlin" in (await ask(fake_bot, USER, "/tz Europe/Berlin")).text
+    assert "「Mars/Base」不是時區" in (await ask(fake_bot, USER, "/tz Mars/Base")).text
+    assert "「25:00」不是時間" in (await ask(fake_bot, USER, "/quiet 25:00-07:00")).text
+    assert "本聊天時區的時間" in (await ask(fake_bot, USER, "/mode weekly")).text
 
 
 @pytest.mark.usefixtures("application")
