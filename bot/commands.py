@@ -344,7 +344,7 @@ def _type_typo(
         start, end = match.span(1)
         return {
             "word": html.escape(word),
-            "badge": f"{badge(event_type, language)} (<code>{event_type}</code>)",
+            "badge": f"{badge(event_type, language)} (<code>{html.escape(event_type)}</code>)",
             "fixed": html.escape(argument[:start] + event_type + argument[end:]),
             "quoted": html.escape(f'{argument[:start]}"{word}"{argument[end:]}'),
         }
