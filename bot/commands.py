@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from telegram import (
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
+    ReplyParameters,
     Update,
 )
 from telegram import error as tg
@@ -29,13 +31,14 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 from telegram.ext import filters as tg_filters
 
-from bot.filters import FilterError, explain, parse_filter
+from bot.filters import Filter, FilterError, explain, parse_filter
 from bot.i18n import language_from_code, t
 from bot.keyboards import KeyboardStore, follow_buttons, list_keyboard
 from bot.messages import (
     MAX_MESSAGE_LENGTH,
     badge,
     clip,
+    close_type,
     html_to_plain,
     render_article_list,
     split_html,
@@ -47,7 +50,7 @@ from bot.sender import Sender
 from bot.store.broadcasts import Broadcast
 from bot.store.chats import DisabledSubscription, TooManySubscriptions
 from bot.store.outbox import FailedDelivery
-from bot.templates import PLACEHOLDERS
+from bot.templates import PLACEHOLDERS, localise
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +104,8 @@ class SubscriptionStore(KeyboardStore, BroadcastStore, Protocol):
         self, chat_id: int, thread_id: int | None, **values: Any
     ) -> ChatSettings: ...
 
+    def release_held(self, chat_id: int, thread_id: int | None) -> int: ...
+
     def chat_counts(self) -> dict[str, int]: ...
 
     def outbox_counts(self) -> dict[str, int]: ...
@@ -136,7 +141,8 @@ class CommandContext:
     event_types: Collection[str]
     canonical: Callable[[str], str | None]  # any alias → canonical actor name
     admins: Collection[int] = ()  # operators (user or chat ids): admin commands, any chat
-    on_resume: Callable[[], None] | None = None  # wakes the delivery loop after /resume
+    # Wakes the delivery loop: after /resume, and after a settings change freed held alerts.
+    on_resume: Callable[[], None] | None = None
     problems: Callable[[], list[str]] = list  # the daemon's current faults, for /stats
     max_subscriptions: int = 50  # per chat, its topics together (telegram.max_subscriptions)
 
@@ -229,7 +235,9 @@ async def on_button(update: Update, context: Context, ctx: CommandContext) -> No
         await query.answer(t("toggled_off", language, name=removed) if removed else None)
         text = await _list_text(ctx, chat_id, thread_id, rows, language)
         await query.edit_message_text(
-            text, parse_mode=ParseMode.HTML, reply_markup=list_keyboard(rows) if rows else None
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=list_keyboard(rows, language) if rows else None,
         )
         return
     if not data.startswith("f:"):
@@ -250,7 +258,7 @@ async def on_button(update: Update, context: Context, ctx: CommandContext) -> No
     stored = await asyncio.to_thread(ctx.store.subscriptions, chat_id, thread_id)
     if wanted in stored:
         await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, wanted)
-        await query.answer(t("toggled_off", language, name=wanted or "everything"))
+        await query.answer(t("toggled_off", language, name=wanted or t("everything", language)))
     else:
         try:
             await asyncio.to_thread(
@@ -260,7 +268,7 @@ async def on_button(update: Update, context: Context, ctx: CommandContext) -> No
             text = t("too_many_subscriptions", language, n=exc.limit)
             await query.answer(html_to_plain(text), show_alert=True)
             return
-        await query.answer(t("toggled_on", language, name=wanted or "everything"))
+        await query.answer(t("toggled_on", language, name=wanted or t("everything", language)))
     keyboard = await _follow_keyboard(ctx, chat_id, thread_id, language)
     await query.edit_message_reply_markup(reply_markup=keyboard)
 
@@ -289,6 +297,10 @@ async def subscribe(update: Update, context: Context, ctx: CommandContext) -> No
         problem = html.escape(exc.text(language))
         await answer(context, message, t("filter_problem", language, problem=problem))
         return
+    typo = _type_typo(_argument(message), wanted, ctx.event_types, language)
+    if typo is not None:  # nothing stored: the user says which was meant
+        await answer(context, message, t("did_you_mean", language, **typo))
+        return
     await register_chat(message, ctx)
     thread = _thread_id(message)
     before = await asyncio.to_thread(ctx.store.subscriptions, message.chat.id, thread)
@@ -307,10 +319,36 @@ async def subscribe(update: Update, context: Context, ctx: CommandContext) -> No
     if not added:
         await answer(context, message, t("already", language, meaning=meaning))
         return
-    text = t("subscribed", language, meaning=meaning, line=filter_line(wanted.text))
+    text = t("subscribed", language, meaning=meaning, line=filter_line(wanted.text, language))
     if not before:  # the first one: say why nothing old arrives, and how to catch up
         text += "\n" + t("first_subscription", language, n=LATEST_DEFAULT)
     await answer(context, message, text)
+
+
+_TERM = re.compile(r'-?(?:"[^"]*"|(\S+))')
+
+
+def _type_typo(
+    argument: str, wanted: Filter, event_types: Collection[str], language: str
+) -> dict[str, str] | None:
+    """An unquoted word read as a keyword that names or nearly spells an event type
+    ("acqusition"): the answer's values, both ways to write the filter; None if none."""
+    keywords = wanted.keywords | wanted.not_keywords
+    for match in _TERM.finditer(argument):
+        word = match.group(1)
+        if word is None or " ".join(word.casefold().split()) not in keywords:
+            continue
+        event_type = close_type(word, event_types)
+        if event_type is None:
+            continue
+        start, end = match.span(1)
+        return {
+            "word": html.escape(word),
+            "badge": f"{badge(event_type, language)} (<code>{html.escape(event_type)}</code>)",
+            "fixed": html.escape(argument[:start] + event_type + argument[end:]),
+            "quoted": html.escape(f'{argument[:start]}"{word}"{argument[end:]}'),
+        }
+    return None
 
 
 async def unsubscribe(update: Update, context: Context, ctx: CommandContext) -> None:
@@ -322,7 +360,11 @@ async def unsubscribe(update: Update, context: Context, ctx: CommandContext) -> 
     chat_id, thread_id, argument = message.chat.id, _thread_id(message), _argument(message)
     if not argument:
         removed = await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, None)
-        text = f"Removed {_count(removed)}." if removed else "There were no subscriptions here."
+        text = (
+            t("removed", language, count=_count(removed), n=removed)
+            if removed
+            else t("nothing_to_remove", language)
+        )
         await answer(context, message, text)
         return
     try:
@@ -334,14 +376,14 @@ async def unsubscribe(update: Update, context: Context, ctx: CommandContext) -> 
         (s for s in stored if s.casefold() == wanted.casefold()), None
     )
     if match is None:
-        head = f"No subscription <code>{clip(wanted, 300)}</code> here. This chat has:\n"
+        head = t("no_such_subscription", language, wanted=clip(wanted, 300))
         listing = fit_lines(
-            [filter_line(s) for s in stored], MAX_MESSAGE_LENGTH - units(head), language
+            [filter_line(s, language) for s in stored], MAX_MESSAGE_LENGTH - units(head), language
         )
-        await answer(context, message, head + (listing or "(none)"))
+        await answer(context, message, head + (listing or t("none", language)))
         return
     await asyncio.to_thread(ctx.store.remove_subscription, chat_id, thread_id, match)
-    await answer(context, message, t("unsubscribed", language, line=filter_line(match)))
+    await answer(context, message, t("unsubscribed", language, line=filter_line(match, language)))
 
 
 async def list_subscriptions(update: Update, context: Context, ctx: CommandContext) -> None:
@@ -355,7 +397,7 @@ async def list_subscriptions(update: Update, context: Context, ctx: CommandConte
         await answer(context, message, t("no_subscriptions", language))
         return
     text = await _list_text(ctx, message.chat.id, _thread_id(message), rows, language)
-    await answer(context, message, text, reply_markup=list_keyboard(rows))
+    await answer(context, message, text, reply_markup=list_keyboard(rows, language))
 
 
 async def _list_text(
@@ -371,7 +413,7 @@ async def _list_text(
     disabled = await asyncio.to_thread(ctx.store.disabled_filters, chat_id, thread_id)
     lines = []
     for _, text in rows:
-        line = f"• {filter_line(text)}"
+        line = f"• {filter_line(text, language)}"
         if text in disabled:
             problem = _problem_text(text, disabled[text], ctx.event_types, ctx.canonical, language)
             line += " " + t("disabled_mark", language, problem=problem)
@@ -398,21 +440,19 @@ def fit_lines(lines: Sequence[str], budget: int, language: str) -> str:
 
 
 async def latest(update: Update, context: Context, ctx: CommandContext) -> None:
-    """Show the newest articles, with the kinds of events found in each."""
+    """Show the newest articles with their events, in the chat's language and script."""
     message = _message(update)
+    language = await chat_language(message, ctx)
     argument = _argument(message)
     count = LATEST_DEFAULT
     if argument:
         if not argument.isdigit() or not 1 <= int(argument) <= LATEST_MAX:
-            await answer(
-                context,
-                message,
-                f"⚠️ Give a number from 1 to {LATEST_MAX}. For example: <code>/latest 10</code>",
-            )
+            await answer(context, message, t("latest_usage", language, n=LATEST_MAX))
             return
         count = int(argument)
     articles = await asyncio.to_thread(ctx.store.latest_articles, count)
-    await answer(context, message, render_article_list(articles))
+    local = [localise(a, (), language)[0] for a in articles]
+    await answer(context, message, render_article_list(local, language))
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -474,7 +514,9 @@ async def tell_disabled(
         settings = await asyncio.to_thread(store.chat_settings, found.chat_id, found.thread_id)
         language = settings.language or "en"
         problem = _problem_text(found.filter, found.reason, event_types, canonical, language)
-        text = t("filter_disabled", language, line=filter_line(found.filter), problem=problem)
+        text = t(
+            "filter_disabled", language, line=filter_line(found.filter, language), problem=problem
+        )
         outcome = await sender.send(found.chat_id, text, thread_id=found.thread_id)
         logger.info("told chat=%s its subscription is disabled: %s", found.chat_id, outcome)
 
@@ -509,8 +551,10 @@ async def may_change(
     language: str,
     user_id: int | None = None,
     quiet: bool = False,
+    refusal: str = "admins_only",
 ) -> bool:
-    """Private chats are their user's; in groups, ask Telegram whether the sender is an admin."""
+    """Private chats are their user's; in groups, ask Telegram whether the sender is an admin.
+    `refusal`: the text key of the answer to others (subscriptions, or settings)."""
     chat = message.chat
     user = message.from_user if user_id is None else None
     uid = user_id if user_id is not None else (user.id if user is not None else None)
@@ -529,7 +573,7 @@ async def may_change(
         else:
             allowed = member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
     if not allowed and not quiet:
-        await answer(context, message, t("admins_only", language))
+        await answer(context, message, t(refusal, language))
     return allowed
 
 
@@ -546,8 +590,12 @@ async def chat_language(message: Message, ctx: CommandContext) -> str:
 
 async def answer(context: Context, message: Message, text: str, reply_markup: Any = None) -> None:
     """Reply in the chat (topic); over Telegram's limit, in several messages, the buttons on
-    the last."""
+    the last. In a group the answer replies to the command, so its sender sees which is theirs
+    (sent anyway if the command was deleted meanwhile)."""
     parts = split_html(text) or [text]
+    quote = None
+    if message.chat.type != ChatType.PRIVATE:
+        quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
     for n, part in enumerate(parts, 1):
         await context.bot.send_message(
             chat_id=message.chat.id,
@@ -556,6 +604,7 @@ async def answer(context: Context, message: Message, text: str, reply_markup: An
             message_thread_id=_thread_id(message),
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             reply_markup=reply_markup if n == len(parts) else None,
+            reply_parameters=quote if n == 1 else None,
         )
 
 
@@ -593,9 +642,9 @@ def _argument(message: Message) -> str:
 argument_of = _argument
 
 
-def filter_line(filter_text: str) -> str:
+def filter_line(filter_text: str, language: str) -> str:
     if not filter_text:
-        return "everything (<code>/subscribe</code>)"
+        return t("everything_line", language)
     return f"<code>/subscribe {html.escape(filter_text)}</code>"
 
 

@@ -216,10 +216,12 @@ class Deliverer:
         now = self.clock()
         ids = [i for d in queue for i in d.ids]
         wait = quiet_until(settings, now)
+        why = f"quiet hours {settings.quiet} {settings.timezone}"
         if wait is None and settings.mode == "digest":
             wait = digest_due(settings, now, min(d.queued for d in queue))
+            why = f"digest at {settings.digest_at} {settings.timezone}"
         if wait is not None:
-            await asyncio.to_thread(self.store.defer, ids, wait)
+            await asyncio.to_thread(self.store.defer, ids, wait, why)
             report.held += len(queue)
             return True
         if settings.mode == "digest":

@@ -52,7 +52,39 @@ class FilterError(ValueError):
 
     def text(self, language: str | None) -> str:
         """Plain text (the caller escapes it)."""
-        return _say(_PROBLEMS[self.key], language, self.values)
+        values = dict(self.values)
+        if "error" in values and language in ("zh-Hans", "zh-Hant"):
+            values["error"] = _re2_reason(str(values["error"]), language)
+        return _say(_PROBLEMS[self.key], language, values)
+
+
+# RE2's reasons ("missing ): (a"), in simplified Chinese; the part after ": " is the user's.
+_RE2_REASONS = {
+    "missing )": "缺少 )",
+    "missing ]": "缺少 ]",
+    "unexpected )": "多余的 )",
+    "trailing \\": "末尾多了 \\",
+    "bad repetition operator": "重复运算符用错了",
+    "no argument for repetition operator": "重复运算符前面没有内容",
+    "invalid repetition size": "重复次数无效",
+    "invalid nested repetition operator": "重复运算符嵌套无效",
+    "invalid escape sequence": "转义序列无效",
+    "invalid character class": "字符类无效",
+    "invalid character class range": "字符类范围无效",
+    "invalid named capture group": "命名捕获组无效",
+    "invalid perl operator": "(? 运算符无效",
+    "invalid UTF-8": "UTF-8 编码无效",
+}
+
+
+def _re2_reason(reason: str, language: str) -> str:
+    head, sep, quoted = reason.partition(": ")
+    said = _RE2_REASONS.get(head)
+    if said is None:
+        return reason  # a reason we have no words for: as RE2 gives it
+    if language == "zh-Hant":
+        said = to_traditional(said)
+    return f"{said}：{quoted}" if sep else said
 
 
 # What is wrong with a filter, in English and simplified Chinese; traditional Chinese is the
@@ -92,7 +124,7 @@ _PROBLEMS: dict[str, tuple[str, str]] = {
     ),
     "one_pattern": (
         "Give at most one /pattern/, without '-'. For example: /subscribe /rais(es|ed)/",
-        "最多只能有一个 /正则/，前面不能加“-”。例如：/subscribe /rais(es|ed)/",
+        "/正则/ 最多一个，前面不能加“-”。例如：/subscribe /rais(es|ed)/",  # s2t: 只能 → 隻能
     ),
     "pattern_empty": (
         "The /pattern/ is empty. For example: /subscribe /rais(es|ed)/",

@@ -34,6 +34,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh-Hans": "不会补发旧文章；/latest {n} 可查看最新文章。",
         "zh-Hant": "不會補發舊文章；/latest {n} 可查看最新文章。",
     },
+    "did_you_mean": {
+        "en": "🤔 <code>{word}</code> is not an event type, so it would be searched for as a "
+        "word. Did you mean {badge}?\n<code>/subscribe {fixed}</code>\n"
+        "To search for the word, put it in quotes: <code>/subscribe {quoted}</code>",
+        "zh-Hans": "🤔 <code>{word}</code> 不是事件类型，会被当作词语搜索。你是想订阅 {badge} 吗？\n"
+        "<code>/subscribe {fixed}</code>\n要搜索这个词，请加引号：<code>/subscribe {quoted}</code>",
+        "zh-Hant": "🤔 <code>{word}</code> 不是事件類型，會被當作詞語搜尋。你是想訂閱 {badge} 嗎？\n"
+        "<code>/subscribe {fixed}</code>\n要搜尋這個詞，請加引號：<code>/subscribe {quoted}</code>",
+    },
     "already": {
         "en": "Already subscribed: {meaning}.",
         "zh-Hans": "已经订阅过：{meaning}。",
@@ -48,6 +57,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Only this group's admins can change its subscriptions.",
         "zh-Hans": "只有本群管理员可以修改订阅。",
         "zh-Hant": "只有本群管理員可以修改訂閱。",
+    },
+    "admins_only_settings": {
+        "en": "Only this group's admins can change its settings.",
+        "zh-Hans": "只有本群管理员可以修改设置。",
+        "zh-Hant": "只有本群管理員可以修改設定。",
+    },
+    "timezone_current": {
+        "en": "🕒 This chat's time zone: {zone}. Change it with <code>/tz Area/City</code>, "
+        "e.g. <code>/tz Asia/Shanghai</code>.",
+        "zh-Hans": "🕒 本聊天的时区：{zone}。用 <code>/tz 地区/城市</code> 修改，"
+        "例如 <code>/tz Asia/Shanghai</code>。",
+        "zh-Hant": "🕒 本聊天的時區：{zone}。用 <code>/tz 地區/城市</code> 修改，"
+        "例如 <code>/tz Asia/Taipei</code>。",
+    },
+    "timezone_set": {
+        "en": "🕒 Time zone: {zone}.",
+        "zh-Hans": "🕒 时区：{zone}。",
+        "zh-Hant": "🕒 時區：{zone}。",
     },
     "operators_only": {
         "en": "Sorry, that command is for the operators of this bot.",
@@ -101,6 +128,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh-Hant": "請選擇語言：<code>/lang en</code>、<code>/lang zh-Hans</code>（简体）或 "
         "<code>/lang zh-Hant</code>（繁體）。",
     },
+    "mode_usage": {
+        "en": "⚠️ <code>/mode instant</code> or <code>/mode digest 08:30</code> "
+        "(the time in this chat's zone, see /tz).",
+        "zh-Hans": "⚠️ <code>/mode instant</code> 或 <code>/mode digest 08:30</code>"
+        "（本聊天时区的时间，见 /tz）。",
+        "zh-Hant": "⚠️ <code>/mode instant</code> 或 <code>/mode digest 08:30</code>"
+        "（本聊天時區的時間，見 /tz）。",
+    },
     "mode_instant": {
         "en": "Alerts arrive as events happen.",
         "zh-Hans": "事件发生时即时推送。",
@@ -127,10 +162,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "/subscribe [filter] — alerts for matching events\n"
             "/unsubscribe [filter] — stop one subscription, or all without a filter\n"
             "/list — this chat's subscriptions, with buttons to remove them\n"
-            "/latest [n] — the newest articles (up to {latest_max})\n"
+            "/latest [n] — the newest articles and their events (up to {latest_max})\n"
             "/mode instant | digest [HH:MM] — alerts as they come, or one digest a day\n"
             "/quiet HH:MM-HH:MM | off — hold alerts during quiet hours\n"
-            "/tz Area/City — the time zone of the digest and quiet hours\n"
+            "/tz Area/City — the time zone of the digest and quiet hours (alone: shows it)\n"
             "/lang en | zh-Hans | zh-Hant — language and Chinese script\n"
             "/template text | off — your own message layout\n"
             "\n"
@@ -155,10 +190,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "/subscribe [筛选] — 订阅符合条件的事件提醒\n"
             "/unsubscribe [筛选] — 取消一个订阅；不带筛选则全部取消\n"
             "/list — 本聊天的订阅，可用按钮删除\n"
-            "/latest [n] — 最新文章（最多 {latest_max} 篇）\n"
+            "/latest [n] — 最新文章及其事件（最多 {latest_max} 篇）\n"
             "/mode instant | digest [HH:MM] — 即时提醒，或每天一份摘要\n"
             "/quiet HH:MM-HH:MM | off — 免打扰时段内暂缓提醒\n"
-            "/tz 地区/城市 — 摘要和免打扰使用的时区\n"
+            "/tz 地区/城市 — 摘要和免打扰使用的时区（不带参数：显示当前时区）\n"
             "/lang en | zh-Hans | zh-Hant — 界面语言和中文字形\n"
             "/template 文本 | off — 自定义消息格式\n"
             "\n"
@@ -183,10 +218,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "/subscribe [篩選] — 訂閱符合條件的事件提醒\n"
             "/unsubscribe [篩選] — 取消一個訂閱；不帶篩選則全部取消\n"
             "/list — 本聊天的訂閱，可用按鈕刪除\n"
-            "/latest [n] — 最新文章（最多 {latest_max} 篇）\n"
+            "/latest [n] — 最新文章及其事件（最多 {latest_max} 篇）\n"
             "/mode instant | digest [HH:MM] — 即時提醒，或每天一份摘要\n"
             "/quiet HH:MM-HH:MM | off — 免打擾時段內暫緩提醒\n"
-            "/tz 地區/城市 — 摘要和免打擾使用的時區\n"
+            "/tz 地區/城市 — 摘要和免打擾使用的時區（不帶參數：顯示目前時區）\n"
             "/lang en | zh-Hans | zh-Hant — 介面語言和中文字形\n"
             "/template 文本 | off — 自定義訊息格式\n"
             "\n"
@@ -207,6 +242,33 @@ TEXTS: dict[str, dict[str, str]] = {
             "{types}"
         ),
     },
+    "latest_usage": {
+        "en": "⚠️ Give a number from 1 to {n}. For example: <code>/latest 10</code>",
+        "zh-Hans": "⚠️ 请给出 1 到 {n} 之间的数字。例如：<code>/latest 10</code>",
+        "zh-Hant": "⚠️ 請給出 1 到 {n} 之間的數字。例如：<code>/latest 10</code>",
+    },
+    "everything": {"en": "everything", "zh-Hans": "所有事件", "zh-Hant": "所有事件"},
+    "everything_line": {
+        "en": "everything (<code>/subscribe</code>)",
+        "zh-Hans": "所有事件（<code>/subscribe</code>）",
+        "zh-Hant": "所有事件（<code>/subscribe</code>）",
+    },
+    "removed": {
+        "en": "Removed {count}.",
+        "zh-Hans": "已删除 {n} 个订阅。",
+        "zh-Hant": "已刪除 {n} 個訂閱。",
+    },
+    "nothing_to_remove": {
+        "en": "There were no subscriptions here.",
+        "zh-Hans": "这里本来就没有订阅。",
+        "zh-Hant": "這裡本來就沒有訂閱。",
+    },
+    "no_such_subscription": {
+        "en": "No subscription <code>{wanted}</code> here. This chat has:\n",
+        "zh-Hans": "这里没有订阅 <code>{wanted}</code>。本聊天的订阅：\n",
+        "zh-Hant": "這裡沒有訂閱 <code>{wanted}</code>。本聊天的訂閱：\n",
+    },
+    "none": {"en": "(none)", "zh-Hans": "（无）", "zh-Hant": "（無）"},
     "unsubscribed": {
         "en": "Unsubscribed: {line}",
         "zh-Hans": "已取消订阅：{line}",

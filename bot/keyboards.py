@@ -15,6 +15,7 @@ from typing import Protocol
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.filters import FilterError, parse_filter
+from bot.i18n import t
 from bot.messages import badge_parts
 from bot.model import StoredArticle
 
@@ -69,11 +70,12 @@ def follow_buttons(
     return InlineKeyboardMarkup(rows)
 
 
-def list_keyboard(rows: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+def list_keyboard(rows: Sequence[tuple[int, str]], language: str = "en") -> InlineKeyboardMarkup:
     """One ✖ button per subscription, the first MAX_BUTTONS (Telegram refuses more)."""
+    everything = t("everything", language)
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(f"✖ {text or 'everything'}"[:60], callback_data=f"rm:{sid}")]
+            [InlineKeyboardButton(f"✖ {text or everything}"[:60], callback_data=f"rm:{sid}")]
             for sid, text in rows[:MAX_BUTTONS]
         ]
     )

@@ -6,9 +6,10 @@ exceeds Telegram's limit because text is clipped before it is escaped, never aft
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from urllib.parse import urlsplit
 
 from bot.model import Amount, Event, StoredArticle, StoredEvent
@@ -21,6 +22,7 @@ SUMMARY_LENGTH = 280
 TITLE_LENGTH = 200
 ACTORS_SHOWN = 4
 HASHTAGS_SHOWN = 6
+LATEST_EVENTS_SHOWN = 3  # per article in /latest
 
 BADGES: dict[str, tuple[str, str]] = {
     "talent_move": ("🧑‍💼", "Talent move"),
@@ -45,6 +47,7 @@ LABELS: dict[str, dict[str, str]] = {
                 "legal_regulatory": "法律監管", "partnership": "合作", "other": "其他"},
 }  # fmt: skip
 _MORE = {"en": "+{n} more event(s)", "zh-Hans": "另有 {n} 个事件", "zh-Hant": "另有 {n} 個事件"}
+_NO_ARTICLES = {"en": "No articles yet.", "zh-Hans": "还没有文章。", "zh-Hant": "還沒有文章。"}
 
 
 def render_event_message(
@@ -55,10 +58,7 @@ def render_event_message(
     shown = list(events[:MAX_EVENTS_SHOWN])
     while True:
         hidden = len(events) - len(shown)
-        more_text = _MORE.get(language, _MORE["en"]).format(n=hidden)
-        if language not in LABELS:
-            more_text = f"+{hidden} more event{'s' if hidden > 1 else ''}"
-        more = [f"<i>{more_text}</i>"] if hidden else []
+        more = [f"<i>{_more_events(hidden, language)}</i>"] if hidden else []
         fixed = sum(units(_event_block(e.event, 0)) for e in shown) + units(tail) + 80
         per_summary = min(SUMMARY_LENGTH, (MAX_MESSAGE_LENGTH - fixed) // max(len(shown), 1))
         if per_summary >= 40 or len(shown) <= 1:
@@ -69,21 +69,46 @@ def render_event_message(
     return text if units(text) <= MAX_MESSAGE_LENGTH else tail
 
 
-def render_article_list(articles: Sequence[StoredArticle]) -> str:
-    """The answer to /latest: one numbered line per article, newest first."""
+def render_article_list(articles: Sequence[StoredArticle], language: str = "en") -> str:
+    """The answer to /latest: per article, newest first, a numbered line (title, date) and a
+    line per event (badge, actors, amount), in one message: articles that do not fit are
+    left out. Text already in the chat's script (`templates.localise`)."""
     if not articles:
-        return "No articles yet."
-    lines: list[str] = []
+        return _NO_ARTICLES.get(language, _NO_ARTICLES["en"])
+    blocks: list[str] = []
     used = 0
     for number, stored in enumerate(articles, 1):
         date = stored.article.published.date().isoformat()
-        kinds = " ".join(dict.fromkeys(_badge(e.event.type)[0] for e in stored.events))
-        line = f"{number}. {_title_link(stored)} — {date} {kinds}".rstrip()
-        if used + units(line) + 1 > MAX_MESSAGE_LENGTH:
+        lines = [f"{number}. {_title_link(stored)} — {date}"]
+        for found in stored.events[:LATEST_EVENTS_SHOWN]:
+            lines.append(_event_line(found.event, language))
+        hidden = len(stored.events) - LATEST_EVENTS_SHOWN
+        if hidden > 0:
+            lines.append(f"<i>{_more_events(hidden, language)}</i>")
+        block = "\n".join(lines)
+        if used + units(block) + 2 > MAX_MESSAGE_LENGTH:
             break
-        lines.append(line)
-        used += units(line) + 1
-    return "\n".join(lines)
+        blocks.append(block)
+        used += units(block) + 2
+    return "\n\n".join(blocks)
+
+
+def _event_line(event: Event, language: str) -> str:
+    """One event in a line: badge, actors, amount."""
+    line = badge(event.type, language)
+    actors = event.actors[:ACTORS_SHOWN]
+    if actors:
+        extra = len(event.actors) - len(actors)
+        line += " · " + ", ".join(_clip(a, 40) for a in actors) + (f" +{extra}" if extra else "")
+    if event.amount is not None:
+        line += f" · 💲 {_amount(event.amount)}"
+    return line
+
+
+def _more_events(hidden: int, language: str) -> str:
+    if language not in LABELS:
+        return f"+{hidden} more event{'s' if hidden > 1 else ''}"
+    return _MORE[language].format(n=hidden)
 
 
 def html_to_plain(text: str) -> str:
@@ -121,6 +146,19 @@ def badge_parts(event_type: str, language: str = "en") -> tuple[str, str]:
     """(emoji, label) of an event type in the chat's language, unescaped: for buttons."""
     emoji, label = _badge(event_type)
     return emoji, LABELS.get(language, {}).get(event_type, label)
+
+
+def close_type(word: str, event_types: Collection[str]) -> str | None:
+    """The event type `word` names or nearly spells ("acqusition", "收購"), by its id or its
+    label in any language; None when none is close enough to be a typo."""
+    names: dict[str, str] = {}
+    for event_type in event_types:
+        names[event_type] = names[event_type.replace("_", " ")] = event_type
+        names[_badge(event_type)[1].casefold()] = event_type
+        for labels in LABELS.values():
+            names.setdefault(labels.get(event_type, event_type), event_type)
+    found = difflib.get_close_matches(" ".join(word.casefold().split()), names, n=1, cutoff=0.8)
+    return names[found[0]] if found else None
 
 
 def _badge(event_type: str) -> tuple[str, str]:

@@ -16,7 +16,42 @@ _CLOCK = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
 
 
 class ModeError(ValueError):
-    """A setting the user must fix; the message shows an example."""
+    """A setting the user must fix: `str()` in English, `text(language)` in the chat's
+    language; the message shows an example."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        self.key = key
+        self.values = values
+        super().__init__(self.text("en"))
+
+    def text(self, language: str | None) -> str:
+        """Plain text (the caller escapes it)."""
+        texts = _PROBLEMS[self.key]
+        return texts.get(language or "en", texts["en"]).format(**self.values)
+
+
+_PROBLEMS: dict[str, dict[str, str]] = {
+    "clock": {
+        "en": "'{text}' is not a time of day. For example: 08:30",
+        "zh-Hans": "“{text}”不是时间。例如：08:30",
+        "zh-Hant": "「{text}」不是時間。例如：08:30",
+    },
+    "quiet_form": {
+        "en": "Give the quiet hours as START-END. For example: /quiet 22:00-07:00",
+        "zh-Hans": "请按“开始-结束”给出免打扰时段。例如：/quiet 22:00-07:00",
+        "zh-Hant": "請按「開始-結束」給出免打擾時段。例如：/quiet 22:00-07:00",
+    },
+    "quiet_empty": {
+        "en": "Quiet hours must not start and end at the same time.",
+        "zh-Hans": "免打扰时段的开始和结束不能是同一时间。",
+        "zh-Hant": "免打擾時段的開始和結束不能是同一時間。",
+    },
+    "zone": {
+        "en": "'{text}' is not a time zone. For example: Asia/Shanghai, Europe/Berlin, UTC",
+        "zh-Hans": "“{text}”不是时区。例如：Asia/Shanghai、Europe/Berlin、UTC",
+        "zh-Hant": "「{text}」不是時區。例如：Asia/Taipei、Asia/Hong_Kong、UTC",
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +75,7 @@ def parse_clock(text: str) -> time:
     """'9:30', '09:30', '21h05' → a time of day."""
     match = _CLOCK.fullmatch(text.strip())
     if match is None:
-        raise ModeError(f"'{text}' is not a time of day. For example: 08:30")
+        raise ModeError("clock", text=text)
     return time(int(match[1]), int(match[2]))
 
 
@@ -50,10 +85,10 @@ def parse_quiet(text: str) -> str:
         return ""
     start, sep, end = text.replace("–", "-").partition("-")
     if not sep:
-        raise ModeError("Give the quiet hours as START-END. For example: /quiet 22:00-07:00")
+        raise ModeError("quiet_form")
     first, last = parse_clock(start), parse_clock(end)
     if first == last:
-        raise ModeError("Quiet hours must not start and end at the same time.")
+        raise ModeError("quiet_empty")
     return f"{first:%H:%M}-{last:%H:%M}"
 
 
@@ -63,9 +98,7 @@ def parse_timezone(text: str) -> str:
     name = _zones().get(text.strip().casefold())
     if name is None:
         shown = text.strip() if len(text.strip()) <= 40 else text.strip()[:40] + "…"
-        raise ModeError(
-            f"'{shown}' is not a time zone. For example: Asia/Shanghai, Europe/Berlin, UTC"
-        )
+        raise ModeError("zone", text=shown)
     return name
 
 

@@ -26,6 +26,8 @@ from bot.i18n import LANGUAGE_NAMES, parse_language, t
 from bot.modes import MODES, ChatSettings, ModeError, parse_clock, parse_quiet, parse_timezone
 from bot.templates import PLACEHOLDERS, TemplateError, check_template
 
+_REFUSAL = "admins_only_settings"  # these are settings, not subscriptions
+
 
 async def language_command(update: Update, context: Context, ctx: CommandContext) -> None:
     """Set the chat's language and Chinese script: /lang en | zh-Hans | zh-Hant."""
@@ -36,7 +38,7 @@ async def language_command(update: Update, context: Context, ctx: CommandContext
         names = ", ".join(LANGUAGE_NAMES.values())
         await answer(context, message, t("language_usage", current) + f"\n({names})")
         return
-    if not await may_change(context, message, ctx, current):
+    if not await may_change(context, message, ctx, current, refusal=_REFUSAL):
         return
     await _settings(message, ctx, language=wanted)
     await answer(context, message, t("language_set", wanted))
@@ -48,14 +50,9 @@ async def mode_command(update: Update, context: Context, ctx: CommandContext) ->
     language = await chat_language(message, ctx)
     words = argument_of(message).split()
     if not words or words[0].casefold() not in MODES:
-        await answer(
-            context,
-            message,
-            "⚠️ <code>/mode instant</code> or <code>/mode digest 08:30</code> "
-            "(the time in this chat's zone, see /tz).",
-        )
+        await answer(context, message, t("mode_usage", language))
         return
-    if not await may_change(context, message, ctx, language):
+    if not await may_change(context, message, ctx, language, refusal=_REFUSAL):
         return
     mode = words[0].casefold()
     values: dict[str, Any] = {"mode": mode}
@@ -63,7 +60,7 @@ async def mode_command(update: Update, context: Context, ctx: CommandContext) ->
         try:
             values["digest_at"] = f"{parse_clock(words[1]):%H:%M}"
         except ModeError as exc:
-            await answer(context, message, f"⚠️ {html.escape(str(exc))}")
+            await answer(context, message, f"⚠️ {html.escape(exc.text(language))}")
             return
     settings = await _settings(message, ctx, **values)
     if mode == "instant":
@@ -81,12 +78,12 @@ async def quiet_command(update: Update, context: Context, ctx: CommandContext) -
     try:
         quiet = parse_quiet(argument) if argument else None
     except ModeError as exc:
-        await answer(context, message, f"⚠️ {html.escape(str(exc))}")
+        await answer(context, message, f"⚠️ {html.escape(exc.text(language))}")
         return
     if quiet is None:
         await answer(context, message, t("quiet_example", language))
         return
-    if not await may_change(context, message, ctx, language):
+    if not await may_change(context, message, ctx, language, refusal=_REFUSAL):
         return
     settings = await _settings(message, ctx, quiet=quiet or None)
     if not quiet:
@@ -101,15 +98,24 @@ async def timezone_command(update: Update, context: Context, ctx: CommandContext
     """Set the time zone of the digest and the quiet hours: /tz Asia/Shanghai."""
     message = message_of(update)
     language = await chat_language(message, ctx)
-    try:
-        zone = parse_timezone(argument_of(message) or "?")
-    except ModeError as exc:
-        await answer(context, message, f"⚠️ {html.escape(str(exc))}")
+    argument = argument_of(message)
+    if not argument:  # a question, not a setting: anyone may ask
+        settings = await asyncio.to_thread(
+            ctx.store.chat_settings, message.chat.id, thread_of(message)
+        )
+        await answer(
+            context, message, t("timezone_current", language, zone=html.escape(settings.timezone))
+        )
         return
-    if not await may_change(context, message, ctx, language):
+    try:
+        zone = parse_timezone(argument)
+    except ModeError as exc:
+        await answer(context, message, f"⚠️ {html.escape(exc.text(language))}")
+        return
+    if not await may_change(context, message, ctx, language, refusal=_REFUSAL):
         return
     await _settings(message, ctx, timezone=zone)
-    await answer(context, message, f"🕒 {html.escape(zone)}")
+    await answer(context, message, t("timezone_set", language, zone=html.escape(zone)))
 
 
 async def template_command(update: Update, context: Context, ctx: CommandContext) -> None:
@@ -131,14 +137,22 @@ async def template_command(update: Update, context: Context, ctx: CommandContext
     except TemplateError as exc:
         await answer(context, message, f"⚠️ {html.escape(str(exc))}")
         return
-    if not await may_change(context, message, ctx, language):
+    if not await may_change(context, message, ctx, language, refusal=_REFUSAL):
         return
     await _settings(message, ctx, template=template)
     await answer(context, message, t("template_set" if template else "template_default", language))
 
 
+# The settings that decide when an alert may go out: changing one frees what they held.
+_TIMING = frozenset({"mode", "digest_at", "quiet", "timezone"})
+
+
 async def _settings(message: Message, ctx: CommandContext, **values: Any) -> ChatSettings:
     await register_chat(message, ctx)
-    return await asyncio.to_thread(
-        ctx.store.update_settings, message.chat.id, thread_of(message), **values
-    )
+    chat_id, thread_id = message.chat.id, thread_of(message)
+    settings = await asyncio.to_thread(ctx.store.update_settings, chat_id, thread_id, **values)
+    if _TIMING & values.keys():
+        released = await asyncio.to_thread(ctx.store.release_held, chat_id, thread_id)
+        if released and ctx.on_resume is not None:
+            ctx.on_resume()
+    return settings

@@ -76,23 +76,43 @@ def check_template(template: str) -> str:
 def localise(
     article: StoredArticle, events: Sequence[StoredEvent], language: str | None
 ) -> tuple[StoredArticle, tuple[StoredEvent, ...]]:
-    """Titles and summaries in the chat's script: simplified or traditional (OpenCC)."""
+    """What a chat reads in the chat's script, simplified or traditional (OpenCC): titles,
+    summaries, categories, actors and amounts as written ("750万美元" → "750萬美元"); the
+    article's own events too, for /latest."""
     convert: Callable[[str], str] | None = {
         "zh-Hans": to_simplified,
         "zh-Hant": to_traditional,
     }.get(language or "")
     if convert is None:
         return article, tuple(events)
+    text = dataclasses.replace(
+        article.article,
+        title=convert(article.article.title),
+        categories=tuple(map(convert, article.article.categories)),
+    )
     article = dataclasses.replace(
         article,
-        article=dataclasses.replace(article.article, title=convert(article.article.title)),
+        article=text,
         summary=convert(article.summary),
+        events=tuple(_converted(e, convert) for e in article.events),
     )
-    converted = tuple(
-        dataclasses.replace(e, event=dataclasses.replace(e.event, summary=convert(e.event.summary)))
-        for e in events
+    return article, tuple(_converted(e, convert) for e in events)
+
+
+def _converted(stored: StoredEvent, convert: Callable[[str], str]) -> StoredEvent:
+    event = stored.event
+    amount = event.amount
+    if amount is not None:
+        amount = dataclasses.replace(amount, text=convert(amount.text))
+    return dataclasses.replace(
+        stored,
+        event=dataclasses.replace(
+            event,
+            summary=convert(event.summary),
+            actors=tuple(map(convert, event.actors)),
+            amount=amount,
+        ),
     )
-    return article, converted
 
 
 def render_alert(

@@ -102,6 +102,7 @@ class FakeBotApi:
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
+        self.last_command_id = 0  # message_id of the last message inject_command queued
         self._faults: dict[tuple[str, int | str | None], list[_Fault]] = {}
         self._admins: dict[Any, set[int]] = {}
         self._chat_types: dict[int | str, str] = {}
@@ -191,6 +192,7 @@ class FakeBotApi:
         if thread_id is not None:
             message["message_thread_id"] = thread_id
             message["is_topic_message"] = True
+        self.last_command_id = message["message_id"]
         return self.inject_update({"message": message})
 
     def set_admins(self, chat_id: int, user_ids: set[int] | list[int]) -> None:

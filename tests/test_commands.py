@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -9,15 +10,18 @@ from typing import Any
 
 import pytest
 from fakebot import FakeBotApi, SentMessage
+from sqlalchemy import select
 from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.commands import COMMANDS, CommandContext, publish_commands, register
-from bot.model import EVENT_TYPES, Article, Event, Extraction
+from bot.delivery import Deliverer
+from bot.model import EVENT_TYPES, Amount, Article, Event, Extraction
 from bot.modes import ChatSettings
 from bot.operators import resume_broadcasts
 from bot.sender import Sender
 from bot.store import Store
+from bot.store.schema import outbox
 
 ALIASES = {"meta": "Meta", "facebook": "Meta", "脸书": "Meta", "scale ai": "Scale AI"}
 OPERATOR = 999
@@ -570,3 +574,202 @@ async def test_a_disabled_subscription_is_marked_in_list(
 
     assert "/subscribe funding</code>\n" in listed.text
     assert "⏸ disabled: The /pattern/ is not a valid regular expression" in listed.text
+
+
+# -- issue 17: settings that take effect, in the chat's language ------------------------------
+
+
+def publish(store: Store, chat_id: int, now: datetime, n: int = 1) -> None:
+    """Store an article with one event and queue its alert for `chat_id`."""
+    event = Event("funding", ("Scale AI",), f"Scale AI raises money ({n}).", "…")
+    store.save_article(
+        Article(f"s{n}.md", f"Raise {n}", "…", "en", now, "jekyll", f"s{n}"),
+        Extraction("s", (event,)),
+        f"https://blog.example.org/s{n}.html",
+        size=1,
+        mtime_ns=n,
+        content_hash=f"s{n}",
+        now=now,
+        targets={event.key: [(chat_id, None)]},
+    )
+
+
+@asynccontextmanager
+async def delivering(fake: FakeBotApi, store: Store) -> AsyncIterator[Any]:
+    """A delivery pass at NOW (03:00 UTC) through the real sender, as the daemon runs it."""
+    bot = Bot("123:TEST", base_url=fake.base_url)
+    deliverer = Deliverer(store, lambda: NOW)
+    async with bot:
+        yield lambda: deliverer.deliver(Sender(bot))
+
+
+@pytest.mark.parametrize(
+    ("hold", "release"),
+    [("/mode digest 08:00", "/mode instant"), ("/quiet 02:30-13:30", "/quiet off")],
+)
+async def test_a_settings_change_frees_what_the_old_settings_held(
+    fake_bot: FakeBotApi, store: Store, hold: str, release: str
+) -> None:
+    woken = asyncio.Event()
+    ctx = CommandContext(store, EVENT_TYPES, canonical, on_resume=woken.set)
+    async with running(fake_bot, ctx), delivering(fake_bot, store) as deliver:
+        await ask(fake_bot, USER, hold)
+        publish(store, USER, NOW)
+        assert (await deliver()).held == 1
+        answers = len(fake_bot.sent(USER))
+
+        await ask(fake_bot, USER, release)
+
+        assert woken.is_set()  # the daemon's delivery loop looks again now, not at 08:00
+        assert (await deliver()).sent == 1
+        [alert] = fake_bot.sent(USER)[answers + 1 :]
+        assert "Scale AI raises money" in alert.text
+
+
+async def test_a_new_digest_time_or_zone_holds_until_the_new_time(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    async with (
+        running(fake_bot, CommandContext(store, EVENT_TYPES, canonical)),
+        delivering(fake_bot, store) as deliver,
+    ):
+        await ask(fake_bot, USER, "/mode digest 08:00")
+        publish(store, USER, NOW)
+        assert (await deliver()).held == 1
+        await ask(fake_bot, USER, "/mode digest 05:00")
+        assert (await deliver()).held == 1
+        assert held_until(store) == NOW.replace(hour=5)
+        await ask(fake_bot, USER, "/tz Asia/Shanghai")  # 05:00 there is 21:00 UTC
+        assert (await deliver()).held == 1
+        assert held_until(store) == NOW.replace(hour=21)
+
+
+def held_until(store: Store) -> datetime:
+    """When the one pending alert is next due."""
+    with store.engine.connect() as conn:
+        [when] = conn.execute(select(outbox.c.next_attempt).where(outbox.c.status == "pending"))
+    return when.next_attempt.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+@pytest.mark.usefixtures("application")
+async def test_tz_alone_shows_the_zone_in_the_chats_language(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    shown = await ask(fake_bot, USER, "/tz")
+    assert "This chat's time zone: UTC" in shown.text and "not a time zone" not in shown.text
+    assert "Time zone: Asia/Shanghai." in (await ask(fake_bot, USER, "/tz Asia/Shanghai")).text
+
+    await ask(fake_bot, USER, "/lang zh-Hant")
+    assert "本聊天的時區：Asia/Shanghai" in (await ask(fake_bot, USER, "/tz")).text
+    assert "時區：Europe/Berlin" in (await ask(fake_bot, USER, "/tz Europe/Berlin")).text
+    assert "「Mars/Base」不是時區" in (await ask(fake_bot, USER, "/tz Mars/Base")).text
+    assert "「25:00」不是時間" in (await ask(fake_bot, USER, "/quiet 25:00-07:00")).text
+    assert "本聊天時區的時間" in (await ask(fake_bot, USER, "/mode weekly")).text
+
+
+@pytest.mark.usefixtures("application")
+async def test_a_member_changing_a_setting_is_told_it_is_a_setting(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    fake_bot.set_admins(GROUP, [USER])
+    member = {"chat_type": "supergroup", "user_id": USER + 1}
+    for command in ("/mode digest 08:00", "/quiet 22:00-07:00", "/tz Asia/Tokyo", "/lang en"):
+        refused = await ask(fake_bot, GROUP, command, **member)
+        assert refused.text == "Only this group's admins can change its settings.", command
+    assert store.chat_settings(GROUP, None) == ChatSettings()
+    asked = await ask(fake_bot, GROUP, "/tz", **member)  # asking is open to everyone
+    assert "time zone: UTC" in asked.text
+    refused = await ask(fake_bot, GROUP, "/subscribe funding", **member)
+    assert refused.text == "Only this group's admins can change its subscriptions."
+
+
+@pytest.mark.usefixtures("application")
+async def test_group_answers_reply_to_the_command(fake_bot: FakeBotApi, store: Store) -> None:
+    fake_bot.set_admins(GROUP, [USER])
+    for command, where in [("/subscribe funding", {}), ("/list", {"thread_id": 7})]:
+        reply = await ask(fake_bot, GROUP, command, chat_type="supergroup", **where)
+        assert reply.params["reply_parameters"] == {
+            "message_id": fake_bot.last_command_id,
+            "allow_sending_without_reply": True,
+        }, command
+    private = await ask(fake_bot, USER, "/list")  # a private chat needs no quote
+    assert "reply_parameters" not in private.params
+
+
+@pytest.mark.usefixtures("application")
+async def test_a_misspelt_event_type_is_suggested_not_taken_as_a_word(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    typo = await ask(fake_bot, USER, "/subscribe Meta acqusition")
+    assert "<code>acqusition</code> is not an event type" in typo.text
+    assert "🤝 <b>Acquisition</b>" in typo.text
+    assert "<code>/subscribe Meta acquisition</code>" in typo.text
+    assert "<code>/subscribe Meta &quot;acqusition&quot;</code>" in typo.text
+    assert store.subscriptions(USER, None) == []
+
+    left_out = await ask(fake_bot, USER, "/subscribe -fundng")
+    assert "<code>/subscribe -funding</code>" in left_out.text
+    hant = await ask(fake_bot, 80, "/subscribe 收購", language_code="zh-TW")  # its label
+    assert "你是想訂閱 🤝 <b>收購</b> (<code>acquisition</code>)" in hant.text
+
+    await ask(fake_bot, USER, '/subscribe "acqusition"')  # quoted: the word, as asked
+    await ask(fake_bot, USER, "/subscribe robot")  # near no type: taken at once
+    assert store.subscriptions(USER, None) == ["acqusition", "robot"]
+
+
+@pytest.mark.usefixtures("application")
+async def test_latest_shows_the_events_in_the_chats_script(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    hire = Event(
+        "talent_move", ("腾讯", "张小龙"), "腾讯聘请张小龙。", "…",
+        amount=Amount(7.5e6, "USD", 7.5e6, "750万美元"),
+    )  # fmt: skip
+    store.save_article(
+        Article("z.md", "腾讯挖角微信之父", "…", "zh-Hans", NOW, "jekyll", "z"),
+        Extraction("腾讯聘请张小龙。", (hire,)),
+        "https://blog.example.org/z.html",
+        size=1,
+        mtime_ns=1,
+        content_hash="z",
+        now=NOW,
+        targets={},
+    )
+    english = await ask(fake_bot, USER, "/latest")
+    assert "🧑‍💼 <b>Talent move</b> · 腾讯, 张小龙 · 💲 750万美元 ($7.5M)" in english.text
+
+    await ask(fake_bot, USER, "/lang zh-Hant")
+    hant = await ask(fake_bot, USER, "/latest")
+    assert '<a href="https://blog.example.org/z.html">騰訊挖角微信之父</a>' in hant.text
+    assert "🧑‍💼 <b>人才流動</b> · 騰訊, 張小龍 · 💲 750萬美元 ($7.5M)" in hant.text
+    assert "1 到 20 之間的數字" in (await ask(fake_bot, USER, "/latest 99")).text
+
+
+@pytest.mark.usefixtures("application")
+async def test_after_lang_zh_hant_every_answer_is_traditional(
+    fake_bot: FakeBotApi, store: Store
+) -> None:
+    await ask(fake_bot, USER, "/lang zh-Hant")
+    everything = await ask(fake_bot, USER, "/subscribe")
+    assert "所有事件（<code>/subscribe</code>）" in everything.text
+    listed = await ask(fake_bot, USER, "/list")
+    assert (
+        "• 所有事件（<code>/subscribe</code>）" in listed.text and "everything" not in listed.text
+    )
+    assert buttons(listed.reply_markup) == {
+        f"rm:{store.subscription_rows(USER, None)[0][0]}": "✖ 所有事件"
+    }
+
+    missing = await ask(fake_bot, USER, "/unsubscribe nonexistent")
+    assert missing.text.startswith("這裡沒有訂閱 <code>nonexistent</code>。本聊天的訂閱：\n")
+    assert "No subscription" not in missing.text
+    assert (await ask(fake_bot, USER, "/unsubscribe")).text == "已刪除 1 個訂閱。"
+    assert (await ask(fake_bot, USER, "/unsubscribe")).text == "這裡本來就沒有訂閱。"
+    assert "（無）" in (await ask(fake_bot, USER, "/unsubscribe funding")).text
+
+    bad = await ask(fake_bot, USER, "/subscribe /(a/")
+    assert "/正則/ 不是有效的正則表達式：缺少 )：(a。" in bad.text
+    two = await ask(fake_bot, USER, "/subscribe /a/ /b/")
+    assert "/正則/ 最多一個" in two.text and "隻" not in two.text
+    english = await ask(fake_bot, 81, "/subscribe /(a/")
+    assert "not a valid regular expression: missing ): (a." in english.text

@@ -345,11 +345,28 @@ async def test_quiet_hours_hold_messages_until_they_end(rig: Rig) -> None:
     assert (report.sent, report.held) == (1, 1) and rig.fake.sent(1) == []
     [row] = [r for r in rig.rows() if r.chat_id == 1]
     assert row.next_attempt.replace(tzinfo=UTC) == T0 + timedelta(minutes=90)
-    assert (row.attempts, row.last_error) == (0, None)
+    assert (row.attempts, row.last_error) == (0, "held: quiet hours 15:00-17:30 Asia/Shanghai")
     rig.clock.advance(89 * 60)
     assert (await rig.deliver()).sent == 0
     rig.clock.advance(60)
     assert (await rig.deliver()).sent == 1 and len(rig.fake.sent(1)) == 1
+
+
+async def test_a_settings_change_frees_only_what_settings_held(rig: Rig) -> None:
+    """A row waiting out a failure (flood control here) keeps its wait; one held by quiet
+    hours is due again from when it was queued."""
+    rig.store.update_settings(1, None, quiet="07:00-09:00")
+    rig.publish([1])
+    assert (await rig.deliver()).held == 1
+    rig.publish([2])
+    rig.fake.fail_next("sendMessage", 2, "retry_after", retry_after=30)
+    assert (await rig.deliver()).retried == 1
+
+    assert rig.store.release_held(2, None) == 0
+    assert rig.store.release_held(1, 7) == 0  # another topic of the chat
+    assert rig.store.release_held(1, None) == 1
+    due = {(r.chat_id, r.next_attempt.replace(tzinfo=UTC)) for r in rig.rows()}
+    assert due == {(1, T0), (2, T0 + timedelta(seconds=30))}
 
 
 async def test_digest_collects_a_day_into_one_message(rig: Rig) -> None:

@@ -157,11 +157,18 @@ def test_article_list_numbers_links_and_dates() -> None:
     text = render_article_list([first, second])
 
     assert text == (
-        '1. <a href="https://blog.example.org/a.html">Meta buys into Scale AI</a>'
-        " — 2025-06-12 🤝 🧑‍💼\n"
+        '1. <a href="https://blog.example.org/a.html">Meta buys into Scale AI</a> — 2025-06-12\n'
+        "🤝 <b>Acquisition</b> · Meta, Scale AI · 💲 143亿美元 (≈ $1.99B)\n"
+        "🧑‍💼 <b>Talent move</b> · Alexandr Wang\n"
+        "\n"
         "2. <b>No events here</b> — 2025-06-12"
     )
     assert render_article_list([]) == "No articles yet."
+    assert render_article_list([], "zh-Hant") == "還沒有文章。"
+    many, _ = stored(DEAL, HIRE, DEAL, HIRE, DEAL)
+    assert render_article_list([many], "zh-Hans").endswith(
+        "🤝 <b>收购</b> · Meta, Scale AI · 💲 143亿美元 (≈ $1.99B)\n<i>另有 2 个事件</i>"
+    )
 
 
 def test_long_article_list_stays_under_the_limit() -> None:
@@ -170,7 +177,7 @@ def test_long_article_list_stays_under_the_limit() -> None:
     text = render_article_list([article] * 100)
 
     assert_valid(text)
-    assert text.count("\n") < 99
+    assert text.count("\n\n") < 99
 
 
 @pytest.mark.parametrize(

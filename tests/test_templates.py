@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from bot.i18n import TEXTS, language_from_code, parse_language
 from bot.messages import split_html, units
 from bot.model import Amount, Article, Event, StoredArticle, StoredEvent
 from bot.modes import ChatSettings, ModeError, parse_quiet, quiet_until
-from bot.templates import TemplateError, check_template, fill, render_alert
+from bot.templates import TemplateError, check_template, fill, render_alert, render_digest
 
 NOW = datetime(2025, 6, 12, 8, 0, tzinfo=UTC)
 ARTICLE = StoredArticle(
@@ -49,6 +50,31 @@ def test_default_alert_in_traditional_chinese_converts_the_script() -> None:
     assert "微軟以690億美元收購動視暴雪" in text
     assert '<a href="https://blog.example.org/a.html">微軟收購動視暴雪 &lt;全&gt;</a>' in text
     assert parse_telegram_html(text)[0] is None
+
+
+def test_every_chinese_word_of_an_alert_follows_the_chats_script() -> None:
+    """Actors, the amount as written and the hashtags too, in the alert and the digest;
+    a simplified chat gets traditional articles simplified."""
+    hire = Event(
+        "talent_move", ("腾讯", "张小龙"), "腾讯聘请张小龙。", "…",
+        amount=Amount(7.5e6, "USD", 7.5e6, "750万美元"),
+    )  # fmt: skip
+    hant = ChatSettings(language="zh-Hant")
+    for text in (
+        render_alert(ARTICLE, stored(hire), hant),
+        render_digest([(ARTICLE, stored(hire))], hant),
+        render_alert(ARTICLE, stored(hire), replace(hant, template="{actors} {amount}")),
+    ):
+        assert "騰訊" in text and "750萬美元" in text, text
+        assert "腾讯" not in text and "万" not in text, text
+    alert = render_alert(ARTICLE, stored(hire), hant)
+    assert "騰訊, 張小龍" in alert and "#科技" in alert
+
+    traditional = Event(
+        "funding", ("騰訊",), "騰訊融資。", "…", amount=Amount(1e8, "USD", 1e8, "1億美元")
+    )
+    simplified = render_alert(ARTICLE, stored(traditional), ChatSettings(language="zh-Hans"))
+    assert "腾讯" in simplified and "1亿美元" in simplified
 
 
 def test_template_fills_placeholders_escapes_and_drops_empty_lines() -> None:

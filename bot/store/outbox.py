@@ -15,6 +15,8 @@ from bot.model import StoredArticle, StoredEvent
 from bot.store.base import StoreBase, aware, stored_article, stored_event
 from bot.store.schema import articles, chats, events, flags, outbox
 
+HELD = "held: "  # the note of a row held by its chat's settings, not by a failure
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -492,13 +494,32 @@ class OutboxStore(StoreBase):
                 .values(**UNCLAIMED)
             )
 
-    def defer(self, ids: Sequence[int], until: datetime) -> None:
-        """Held on purpose (quiet hours, digest): no attempt used, no error recorded."""
+    def defer(self, ids: Sequence[int], until: datetime, why: str = "") -> None:
+        """Held on purpose (quiet hours, digest): no attempt used. The note, marked `HELD`,
+        is what lets a settings change find these rows again (`release_held`); a failure
+        afterwards overwrites it, and such a row keeps its backoff."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(ids))
-                .values(next_attempt=utc(until), **UNCLAIMED)
+                .values(next_attempt=utc(until), last_error=(HELD + why)[:1000], **UNCLAIMED)
+            )
+
+    def release_held(self, chat_id: int, thread_id: int | None) -> int:
+        """The chat (topic) changed its mode, quiet hours or zone: what its old settings held
+        is due again (from when it was queued), and the next pass holds it anew or sends it."""
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.chat_id == chat_id,
+                        outbox.c.thread_id == (thread_id or 0),
+                        outbox.c.status == "pending",
+                        outbox.c.last_error.startswith(HELD, autoescape=True),
+                    )
+                    .values(next_attempt=outbox.c.created, last_error=None)
+                ).rowcount
             )
 
     def hold_all(self, until: datetime) -> int:
