@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
 from bot import files, pool
-from bot.articles import article_url, limit_names
+from bot.articles import article_url, limit_names, page_url
 from bot.delivery import Deliverer, DeliveryReport
 from bot.extract import RulePack
 from bot.feeds import FeedSite
@@ -29,6 +30,7 @@ from bot.publish import Publisher
 from bot.sender import Sender
 from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
+from bot.store.base import article_uid
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ class Source:
     timezone: tzinfo
     base_url: str
     permalink: str
+    # The base URL is the daemon itself (see `articles.is_daemon_url`): every article links
+    # to the page the daemon serves for it, which only the store's uid names.
+    own_pages: bool = False
     max_categories: int = 50  # per article (see `articles.limit_names`)
     max_tags: int = 50
     allow_empty_folder: bool = False  # see `Pipeline._check_not_emptied`
@@ -378,7 +383,12 @@ class Pipeline:
         article, cut = limit_names(article, self.source.max_categories, self.source.max_tags)
         if cut:  # once per article, not once per name
             log.warning("article names left out path=%s %s", article.path, cut)
-        url = article_url(article, self.source.base_url, self.source.permalink)
+        url: str | Callable[[str], str]
+        if self.source.own_pages:
+            url = partial(page_url, self.source.base_url)
+            draft_url = url(article.feed_id or article_uid(article))
+        else:
+            url = draft_url = article_url(article, self.source.base_url, self.source.permalink)
         return ArticleSave(
             article,
             extraction,
@@ -387,7 +397,7 @@ class Pipeline:
             mtime_ns=found.info.mtime_ns,
             content_hash=found.digest,
             now=self.clock(),
-            targets=self._targets(article, extraction, url, subscriptions),
+            targets=self._targets(article, extraction, draft_url, subscriptions),
         )
 
     def _store(self, batch: Sequence[tuple[_File, ArticleSave]], report: ScanReport) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -48,7 +48,7 @@ class ArticleSave:
 
     article: Article
     extraction: Extraction
-    url: str
+    url: str | Callable[[str], str]  # or made from the uid the article gets (its own page)
     size: int
     mtime_ns: int
     content_hash: str
@@ -199,11 +199,6 @@ class ArticleStore(FeedIndexStore):
     ) -> SaveResult:
         article, extraction = save.article, save.extraction
         now = save.now
-        data = {
-            "article": article_to_dict(article),
-            "summary": extraction.summary,
-            "url": save.url,
-        }
         row = conn.execute(_BY_PATH, {"path": article.path}).first()
         if row is None:  # a renamed file: the same content under a path that vanished
             row = gone.renamed(save.content_hash)
@@ -215,7 +210,6 @@ class ArticleStore(FeedIndexStore):
             "status": "ok",
             "error": None,
             "published": article.published.astimezone(UTC),  # SQLite keeps no offset
-            "data": data,
             "updated": now,
         }
         uid = _base_uid(article)
@@ -229,12 +223,16 @@ class ArticleStore(FeedIndexStore):
                 free.discard(uid)
             else:
                 uid = self._free_uid(conn, uid)
+            url = _url(save, uid)
+            values["data"] = _data(article, extraction, url)
             article_id = inserted_id(
                 conn.execute(insert(articles), {"uid": uid, "first_seen": now, **values})
             )
             first_seen = now
         else:
             article_id, uid, first_seen = row.id, row.uid, row.first_seen
+            url = _url(save, uid)
+            values["data"] = _data(article, extraction, url)
             conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
         new_events, stored = self._save_events(
             conn, article_id, uid, extraction.events, _day(article), now, candidates
@@ -250,7 +248,7 @@ class ArticleStore(FeedIndexStore):
             uid=uid,
             article=article,
             summary=extraction.summary,
-            url=save.url,
+            url=url,
             first_seen=aware(first_seen),
             updated=now,
             events=stored,
@@ -952,6 +950,14 @@ def _read_story_keys(conn: Connection, event_ids: Sequence[int]) -> dict[int, St
 
 def _chunked(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     return (items[start : start + size] for start in range(0, len(items), size))
+
+
+def _url(save: ArticleSave, uid: str) -> str:
+    return save.url if isinstance(save.url, str) else save.url(uid)
+
+
+def _data(article: Article, extraction: Extraction, url: str) -> dict[str, Any]:
+    return {"article": article_to_dict(article), "summary": extraction.summary, "url": url}
 
 
 def _base_uid(article: Article) -> str:
