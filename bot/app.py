@@ -188,6 +188,7 @@ class Daemon:
             config.feeds.max_entries,
             config.site.tz,
             lambda: datetime.now(UTC),
+            pack=lambda: self.pack,  # follows reloads
         )
         self._scan_lock = asyncio.Lock()
         # Publishes run one at a time, outside the scan lock, so a scan never waits for one;

@@ -106,7 +106,13 @@ class Pipeline:
     _deliverer: Deliverer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._publisher = Publisher(self.feeds_folder, self.site, self.store, self.max_entries)
+        self._publisher = Publisher(
+            self.feeds_folder,
+            self.site,
+            self.store,
+            self.max_entries,
+            event_types=lambda: self.pack.event_types,  # follows reloads
+        )
 
     # -- scanning ---------------------------------------------------------------------
 

@@ -9,17 +9,27 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import feedparser
 import pytest
+from aiohttp import web
 from daemonctl import eventually, free_port
 
+from bot.app import build_pipeline, load_pack
 from bot.articles import is_daemon_url
 from bot.cli import main
+from bot.config import parse_config
+from bot.extract import RulePack
+from bot.siteview import SiteView
+from bot.store import Store
+from bot.web import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "examples" / "articles"
@@ -131,3 +141,107 @@ def test_extract_outside_the_folder_puts_no_file_path_in_the_url(
         url = record["url"]
         assert url.startswith(base)
         assert str(tmp_path) not in url and "elsewhere" not in url and "//" not in url[8:], url
+
+
+# --- type feeds and URL filters -------------------------------------------------------------
+
+MICROSOFT = """---
+title: Microsoft buys GitHub
+date: 2018-06-04 10:00:00 +0000
+---
+Microsoft said on Monday it will acquire GitHub for $7.5 billion in stock.
+"""
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Path, RulePack]]:
+    """The real pipeline, publish and server over the two samples and an English post."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    folder = tmp_path / "posts"
+    shutil.copytree(SAMPLES, folder)
+    (folder / "2018-06-04-microsoft.md").write_text(MICROSOFT, encoding="utf-8")
+    config = parse_config(
+        f"articles: {{folder: {folder}}}\n"
+        f"state: {{url: 'sqlite:///{tmp_path / 'db.sqlite'}'}}\n"
+        f"feeds: {{folder: {tmp_path / 'feeds'}}}\n"
+        f"site: {{base_url: '{url}', timezone: Asia/Shanghai}}\n",
+        {},
+    )
+    store = Store(config.state.url)
+    pack = load_pack(config)
+    pipeline = build_pipeline(config, store, pack)
+    view = SiteView(
+        store, pipeline.site, 50, config.site.tz, lambda: datetime.now(UTC), pack=lambda: pack
+    )
+    runner = web.AppRunner(make_app(config.feeds.folder, dict, view))
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    pipeline.scan()
+    pipeline.write_feeds()
+    view.invalidate()
+    try:
+        yield url, tmp_path / "feeds", pack
+    finally:
+        await runner.cleanup()
+        store.close()
+
+
+async def test_every_known_type_has_a_feed_from_the_first_publish(
+    served: tuple[str, Path, RulePack],
+) -> None:
+    url, folder, pack = served
+    assert "acquisition" in pack.event_types and len(pack.event_types) > 5
+    async with aiohttp.ClientSession() as session:
+        for event_type in pack.event_types:
+            for fmt in ("atom", "rss", "json"):
+                name = f"events/type/{event_type}.{fmt}"
+                assert (folder / name).is_file(), name
+                status, _body = await _get(session, f"{url}feeds/{name}")
+                assert status == 200, name
+        # One with no entries yet: a valid, empty feed with a readable title.
+        empty = [
+            t
+            for t in pack.event_types
+            if not feedparser.parse((folder / f"events/type/{t}.atom").read_bytes()).entries
+        ]
+        assert empty
+        parsed = feedparser.parse((folder / f"events/type/{empty[0]}.atom").read_bytes())
+        assert not parsed.bozo and "[" not in parsed.feed.title and "_" not in parsed.feed.title
+        status, opml = await _get(session, f"{url}feeds/feeds.opml")
+        assert f"events/type/{empty[0]}.atom".encode() in opml
+        status, home = await _get(session, url)
+        assert f"events/type/{empty[0]}.atom".encode() in home
+
+
+async def test_unknown_types_are_refused_like_bad_limits(
+    served: tuple[str, Path, RulePack],
+) -> None:
+    url, _folder, _pack = served
+    async with aiohttp.ClientSession() as session:
+        status, body = await _get(session, f"{url}feeds/events.atom?type=bogus")
+        assert status == 400 and b"bogus" in body
+        status, _ = await _get(session, f"{url}feeds/events.atom?limit=abc")
+        assert status == 400
+        status, body = await _get(session, f"{url}feeds/events.atom?type=Acquisitions")
+        assert status == 200
+        assert feedparser.parse(body).entries
+
+
+@pytest.mark.parametrize(
+    ("actor", "expected"),
+    [("Microsoft", "Microsoft"), ("微软", "Microsoft"), ("微軟", "Microsoft"),
+     ("microsoft", "Microsoft"), ("Zuckerberg", "Mark Zuckerberg")],
+)  # fmt: skip
+async def test_url_filters_resolve_aliases_as_telegram_filters_do(
+    served: tuple[str, Path, RulePack], actor: str, expected: str
+) -> None:
+    url, _folder, pack = served
+    assert pack.canonical(actor) == expected  # what /subscribe would take it for
+    async with aiohttp.ClientSession() as session:
+        status, body = await _get(session, f"{url}feeds/events.atom?actor={quote(actor)}")
+    assert status == 200
+    entries = feedparser.parse(body).entries
+    assert entries, actor
+    assert all(any(t.term == expected for t in e.tags) for e in entries)
