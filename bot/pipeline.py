@@ -26,7 +26,7 @@ from bot.feeds import FeedSite
 from bot.filters import Filter, FilterError, parse_filter
 from bot.model import Article, Extraction, StoredArticle
 from bot.pool import Failure, Job
-from bot.publish import Publisher
+from bot.publish import EntryCache, Publisher
 from bot.sender import Sender
 from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
@@ -95,6 +95,8 @@ class Pipeline:
     on_queued: Callable[[], object] | None = None
     _filters: dict[str, Filter | None] = field(default_factory=dict)
     _published: bool = False  # this pipeline has published once (see publish_feeds)
+    _relinked: bool = False  # the stored links follow this pipeline's settings (see _relink)
+    _republish: bool = False  # the relink changed links: write every page once
     # path → (size, mtime_ns) of every file the store knows; None until the first scan.
     _known_stats: dict[str, tuple[int, int]] | None = field(default=None, repr=False)
     # The safety net's folder stamps (see `rescan`), and whose turn it is among the files.
@@ -140,6 +142,7 @@ class Pipeline:
             )
         report = ScanReport()
         self.store.ensure_feed_index()  # before the first change, so the index follows it
+        self._relink()
         known = self._known()
         listing = None if paths is None else self._stat_paths(set(paths))
         present: set[str] = set()
@@ -379,6 +382,25 @@ class Pipeline:
                 log.error("failed to process file=%s\n%s", info.path, analysis.traceback)
             self._fail(info, "error", analysis.error, found.digest, report)
 
+    def _relink(self) -> None:
+        """At the first scan: links made by other settings (an upgrade, a new base URL or
+        permalink) are made again, and every page that shows one is written again."""
+        if self._relinked:
+            return
+        source = self.source
+        rule = f"1 {source.own_pages} {source.base_url} {source.permalink}"
+        changed = self.store.relink(rule, self._url_of)
+        if changed:
+            log.info("article links made again links=%d", changed)
+            self._republish = True
+            self._publisher.cache = EntryCache()  # entries made with the old links
+        self._relinked = True
+
+    def _url_of(self, uid: str, article: Article) -> str:
+        if self.source.own_pages:
+            return page_url(self.source.base_url, uid)
+        return article_url(article, self.source.base_url, self.source.permalink)
+
     def _to_save(
         self,
         found: _File,
@@ -504,7 +526,7 @@ class Pipeline:
         left without entries; returns the paths that changed. The first publish of a pipeline
         also writes every feed's current page and the statics (repairing what a power loss
         left wrong); `everything` (or a feed index just built) writes every archive page too."""
-        if self.store.ensure_feed_index():
+        if self.store.ensure_feed_index() or self._republish:
             everything = True
         changes = self.store.take_feed_changes()
         try:
@@ -515,6 +537,7 @@ class Pipeline:
             self.store.return_feed_changes(changes)
             raise
         self._published = True
+        self._republish = False
         return written
 
     # -- delivery -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from bot.articles import is_daemon_url
 from bot.cli import main
 from bot.config import parse_config
 from bot.extract import RulePack
+from bot.pipeline import Pipeline
 from bot.siteview import SiteView
 from bot.store import Store
 from bot.web import make_app
@@ -245,3 +246,61 @@ async def test_url_filters_resolve_aliases_as_telegram_filters_do(
     entries = feedparser.parse(body).entries
     assert entries, actor
     assert all(any(t.term == expected for t in e.tags) for e in entries)
+
+
+def _pipeline_at(tmp_path: Path, folder: Path, base_url: str, url: str) -> Pipeline:
+    config = parse_config(
+        f"articles: {{folder: {folder}}}\n"
+        f"state: {{url: '{url}'}}\n"
+        f"feeds: {{folder: {tmp_path / 'feeds'}}}\n"
+        f"site: {{base_url: '{base_url}', timezone: Asia/Shanghai}}\n"
+        "http: {bind: '127.0.0.1:8080'}\n",
+        {},
+    )
+    return build_pipeline(config, Store(config.state.url), load_pack(config))
+
+
+def test_a_new_base_url_relinks_the_articles_stored_before_it(
+    tmp_path: Path, store_url: str
+) -> None:
+    """An upgrade, or a changed `site.base_url`, takes effect for unchanged files too."""
+    folder = tmp_path / "posts"
+    shutil.copytree(SAMPLES, folder)
+    links: dict[str, set[str]] = {}
+    for base in (
+        "https://blog.example.org/",
+        "http://127.0.0.1:8080/",
+        "https://blog.example.org/",
+    ):
+        pipeline = _pipeline_at(tmp_path, folder, base, store_url)
+        pipeline.scan()
+        pipeline.write_feeds()
+        stored = {a.url for a in pipeline.store.published_articles()}
+        fed = {
+            e.link
+            for e in feedparser.parse((tmp_path / "feeds" / "articles.atom").read_bytes()).entries
+        }
+        assert stored == fed and len(fed) == 2
+        links.setdefault(base, set()).update(fed)
+        pipeline.store.close()
+    assert all(
+        urlsplit(link).path.startswith("/article/") for link in links["http://127.0.0.1:8080/"]
+    )
+    assert len(links["https://blog.example.org/"]) == 2  # the same permalinks both times
+    assert not any("/article/" in link for link in links["https://blog.example.org/"])
+
+
+def test_the_link_rule_stays_with_its_database(tmp_path: Path) -> None:
+    """It describes this database's articles: a backup neither carries nor overwrites it."""
+    folder = tmp_path / "posts"
+    shutil.copytree(SAMPLES, folder)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    pipeline = _pipeline_at(tmp_path, folder, "https://blog.example.org/", url)
+    pipeline.scan()
+    store = pipeline.store
+    assert "flags" in store.export_globals()
+    assert not any(row["key"] == "links" for row in store.export_globals()["flags"])
+    store.import_chats([], {"flags": [{"key": "links", "value": "from another machine"}]})
+    # Had the import set it, this rule would pass for done and relink nothing.
+    assert store.relink("from another machine", lambda uid, article: "x") == 2
+    store.close()

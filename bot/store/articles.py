@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from bot.codec import article_to_dict, event_from_dict, event_to_dict
+from bot.codec import article_from_dict, article_to_dict, event_from_dict, event_to_dict
 from bot.lru import Lru
 from bot.model import Article, Event, Extraction, StoredArticle, StoredEvent
 from bot.store.base import article_uid, aware, inserted_id, stored_article, stored_event
-from bot.store.feedindex import FeedChanges, FeedIndexStore, IndexRow
+from bot.store.feedindex import FeedChanges, FeedIndexStore, IndexRow, published_rows
 from bot.store.outbox import enqueue_all
-from bot.store.schema import articles, events
+from bot.store.schema import articles, events, flags
 from bot.stories import StoryKey, same_story, story_id
 
 
@@ -65,6 +65,9 @@ class FeedItem:
     also: tuple[StoredArticle, ...]  # an event entry: the story's later reports
 
 
+# The flag holding the rule the stored links were made by (see `relink`; never backed up:
+# `backup.LOCAL_FLAGS`).
+_LINKS = "links"
 STORY_CANDIDATES = 500  # recent events of the same type compared with a new one
 
 Targets = Mapping[str, Sequence[tuple[int, int | None]]]  # event key → (chat, thread) to alert
@@ -482,6 +485,26 @@ class ArticleStore(FeedIndexStore):
             changes = self._reindex(conn, deleted) if deleted else FeedChanges()
         self._note(changes)
         return len(paths)
+
+    def relink(self, rule: str, url_of: Callable[[str, Article], str]) -> int:
+        """Give every article the link `url_of(uid, article)` makes, once per `rule` (what the
+        links are made from): a new base URL or permalink pattern reaches the articles stored
+        before it, not only the files that change. Returns how many links changed."""
+        with self.engine.begin() as conn:
+            if conn.execute(select(flags.c.value).where(flags.c.key == _LINKS)).scalar() == rule:
+                return 0
+            changed = 0
+            for row in published_rows(conn):
+                url = url_of(row.uid, article_from_dict(row.data["article"]))
+                if row.data.get("url") != url:
+                    data = {**row.data, "url": url}
+                    conn.execute(update(articles).where(articles.c.id == row.id).values(data=data))
+                    changed += 1
+            conn.execute(delete(flags).where(flags.c.key == _LINKS))
+            conn.execute(insert(flags).values(key=_LINKS, value=rule))
+        if changed:  # the articles kept in memory hold the old links
+            self.__dict__.pop("_article_memo_instance", None)
+        return changed
 
     def published_articles(self, limit: int | None = None) -> list[StoredArticle]:
         """Articles in the feeds, newest first, with their active events."""
