@@ -21,6 +21,7 @@ import feedparser
 import pytest
 from aiohttp import web
 from daemonctl import eventually, free_port
+from fakebot import FakeBotApi
 
 from bot.app import build_pipeline, load_pack
 from bot.articles import is_daemon_url
@@ -304,3 +305,54 @@ def test_the_link_rule_stays_with_its_database(tmp_path: Path) -> None:
     # Had the import set it, this rule would pass for done and relink nothing.
     assert store.relink("from another machine", lambda uid, article: "x") == 2
     store.close()
+
+
+async def test_alerts_and_latest_link_to_the_daemons_page(
+    tmp_path: Path, fake_bot: FakeBotApi
+) -> None:
+    """The shipped kind of base URL: the Telegram alert's title and /latest link to a page
+    the daemon serves."""
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    config = tmp_path / "eventfeed.yaml"
+    config.write_text(
+        f"""
+articles: {{folder: {folder}}}
+state: {{url: "sqlite:///{tmp_path / "eventfeed.db"}"}}
+feeds: {{folder: {tmp_path / "feeds"}}}
+site: {{base_url: "{base}", timezone: Asia/Shanghai}}
+http: {{bind: "127.0.0.1:{port}"}}
+telegram: {{base_url: "{fake_bot.base_url}"}}
+scan: {{interval_seconds: 30, debounce_seconds: 0.2}}
+""",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "EVENTFEED_TELEGRAM_TOKEN": "123456:LINKS-SECRET", "PTB_TIMEDELTA": "true"}
+    with (tmp_path / "daemon.log").open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "--config", str(config),
+            cwd=tmp_path, env=env, stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+        await fake_bot.wait_for(lambda: fake_bot.calls_to("getUpdates"), 30, "the bot to poll")
+        chat = 777002
+        fake_bot.inject_command(chat, "/subscribe")
+        await fake_bot.wait_for(lambda: fake_bot.sent(chat), 30, "the /subscribe answer")
+        answered = len(fake_bot.sent(chat))
+        shutil.copy(SAMPLES / "000_4fbda6de1bb3b082.txt", folder)
+        await fake_bot.wait_for(lambda: len(fake_bot.sent(chat)) > answered, 30, "the alert")
+        alert = fake_bot.sent(chat)[-1].text
+        fake_bot.inject_command(chat, "/latest")
+        await fake_bot.wait_for(lambda: len(fake_bot.sent(chat)) > answered + 1, 30, "/latest")
+        latest = fake_bot.sent(chat)[-1].text
+        async with aiohttp.ClientSession() as session:
+            for text in (alert, latest):
+                [link] = {h for h in _hrefs(text) if h.startswith(base)}
+                assert link.startswith(f"{base}article/"), text
+                status, _page = await _get(session, link)
+                assert status == 200, link
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
