@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -356,3 +357,36 @@ scan: {{interval_seconds: 30, debounce_seconds: 0.2}}
     finally:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 20) == 0
+
+
+def test_a_reloaded_rule_pack_adds_and_removes_type_feeds(tmp_path: Path) -> None:
+    """A type added by a reload has its feed at the next publish; one taken out, empty, goes."""
+    folder = tmp_path / "posts"
+    shutil.copytree(SAMPLES, folder)
+    rules = tmp_path / "rules.yaml"
+    shipped = (ROOT / "bot" / "defaults" / "rules.yaml").read_text(encoding="utf-8")
+    rules.write_text(
+        shipped.replace("types:\n", "types:\n  recall:\n    triggers:\n      en: [recall*]\n", 1),
+        encoding="utf-8",
+    )
+    config = parse_config(
+        f"articles: {{folder: {folder}}}\n"
+        f"state: {{url: 'sqlite:///{tmp_path / 'db.sqlite'}'}}\n"
+        f"feeds: {{folder: {tmp_path / 'feeds'}}}\n"
+        f"extract: {{rules: {rules}}}\n",
+        {},
+    )
+    shipped_pack = load_pack(replace(config, extract=replace(config.extract, rules=None)))
+    pipeline = build_pipeline(config, Store(config.state.url), shipped_pack)
+    pipeline.scan()
+    pipeline.publish_feeds()
+    feeds = tmp_path / "feeds"
+    assert not (feeds / "events/type/recall.atom").exists()
+    pipeline.pack = load_pack(config)  # what a reload does
+    assert "events/type/recall.atom" in pipeline.publish_feeds()  # no article changed
+    assert b"recall" in (feeds / "feeds.opml").read_bytes().lower()
+    assert feedparser.parse((feeds / "events/type/recall.atom").read_bytes()).entries == []
+    pipeline.pack = shipped_pack
+    pipeline.publish_feeds()
+    assert not (feeds / "events/type/recall.atom").exists()
+    pipeline.store.close()
