@@ -26,6 +26,7 @@ from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.error import TimedOut as TelegramTimedOut
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.articles import is_daemon_url
 from bot.cluster import Membership, Role, default_instance, is_solo, shared_limits
 from bot.commands import (
     CommandContext,
@@ -135,6 +136,7 @@ def build_pipeline(config: Config, store: Store, pack: RulePack) -> Pipeline:
             timezone=site.tz,
             base_url=site.base_url,
             permalink=site.permalink,
+            own_pages=is_daemon_url(site.base_url, config.http.bind),
         ),
         store=store,
         pack=pack,
@@ -190,6 +192,7 @@ class Daemon:
             config.feeds.max_entries,
             config.site.tz,
             lambda: datetime.now(UTC),
+            pack=lambda: self.pack,  # follows reloads
         )
         self._scan_lock = asyncio.Lock()
         # Publishes run one at a time, outside the scan lock, so a scan never waits for one;

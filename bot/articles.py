@@ -10,13 +10,14 @@ import codecs
 import dataclasses
 import email.utils
 import html
+import ipaddress
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import yaml
 
@@ -714,6 +715,40 @@ def article_url(article: Article, base_url: str, pattern: str = DEFAULT_PERMALIN
         path = "articles/" + (_EXTENSION_RE.sub("", article.path) or article.path) + ".html"
     # Appended, not urljoin()ed: a ':' in the first segment must not read as a URL scheme.
     return base + _escape(path.lstrip("/"))
+
+
+def page_url(base_url: str, uid: str) -> str:
+    """The page the daemon serves for the article with this uid."""
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    return f"{base}article/{quote(uid, safe='')}.html"
+
+
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "*"})
+
+
+def is_daemon_url(base_url: str, bind: str) -> bool:
+    """Whether `base_url` is the daemon itself rather than the user's site: its port is the
+    one the daemon listens on (`http.bind`), and its host is a loopback address or
+    `localhost`, the bound host, or any host when the daemon listens on every address. Then
+    a Jekyll permalink would 404 there; the article's own page is the link."""
+    parts = urlsplit(base_url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return False
+    bind_host, _, bind_port = bind.rpartition(":")
+    if port is None or str(port) != bind_port:
+        return False
+    host = (parts.hostname or "").lower()
+    bound = bind_host.strip("[]").lower()
+    return host == bound or bound in _WILDCARD_HOSTS or host == "localhost" or _loopback(host)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _expand(pattern: str, article: Article) -> str:

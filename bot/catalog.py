@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -165,9 +165,11 @@ def build_feeds(
     site: FeedSite,
     articles: Sequence[StoredArticle],
     entry_of: Callable[[FeedSite, StoredArticle], Entry] | None = None,
+    event_types: Iterable[str] = (),
 ) -> list[Feed]:
     """Every feed of the site, in a stable order; feeds without entries are left out
-    (except the articles and events feeds, which always exist). `entry_of` may memoise
+    (except the articles and events feeds and those of `event_types`, which always exist).
+    `entry_of` may memoise
     `article_entry`, which sanitises the whole article. The whole site in memory: the daemon
     publishes from the store's feed index instead (see `publish`), with the same result."""
     make = entry_of or article_entry
@@ -180,11 +182,14 @@ def build_feeds(
         entry = event_entry(site, stored, stored_event, also)
         for name, label in event_feeds(stored_event.event):
             members.setdefault(name, {})[entry.id] = (entry, label)
+    empty = {name: label for name, (_size, label) in with_type_feeds({}, event_types).items()}
+    for name in empty:
+        members.setdefault(name, {})
     feeds = []
     for name in sorted(members, key=feed_order):
         labels = {entry.id: label for entry, label in members[name].values()}
         entries = _ordered(entry for entry, _ in members[name].values())
-        label = labels[entries[0].id] if entries else ""
+        label = labels[entries[0].id] if entries else empty.get(name, "")
         feeds.append(Feed(name, feed_title(site, name, label), entries))
     return feeds
 
@@ -200,11 +205,29 @@ def article_feeds(article: Article) -> list[tuple[str, str]]:
     return list(found.items())
 
 
+def type_feed(event_type: str) -> str:
+    """The name of an event type's feed."""
+    return f"events/type/{slugify(event_type)}"
+
+
+def with_type_feeds(
+    listing: Mapping[str, tuple[int, str]], event_types: Iterable[str]
+) -> dict[str, tuple[int, str]]:
+    """`listing` (name → (size, label)) with a feed for every known event type, empty until
+    it has entries: a reader can subscribe to `/feeds/events/type/acquisition.atom` before
+    the first acquisition."""
+    found = dict(listing)
+    for event_type in event_types:
+        if slugify(event_type):
+            found.setdefault(type_feed(event_type), (0, event_type))
+    return found
+
+
 def event_feeds(event: Event) -> list[tuple[str, str]]:
     """The feeds the entry of a story's first event is in, each with the name it is known by."""
     found = {"events": ""}
     if slugify(event.type):
-        found[f"events/type/{slugify(event.type)}"] = event.type
+        found[type_feed(event.type)] = event.type
     for actor in event.actors:
         slug = slugify(actor)
         if slug:

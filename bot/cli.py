@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import logging
@@ -14,11 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import __version__, db_cli, operate, outbox_cli
-from bot.articles import ArticleError, article_url, parse_article
+from bot.articles import ArticleError, article_url, is_daemon_url, page_url, parse_article
 from bot.codec import extract_record
 from bot.config import Config, ConfigError
 from bot.extract import extract
 from bot.logs import redact
+from bot.model import Article
 from bot.stories import Linker, StoryKey
 
 DEFAULT_CONFIG = Path("config/eventfeed.yaml")
@@ -118,7 +120,7 @@ def _extract(paths: Sequence[Path], fmt: str, config_path: Path | None) -> int:
             )
             status = 1
             continue
-        url = article_url(article, config.site.base_url, config.site.permalink)
+        url = _public_url(article, path, config)
         day = None if article.undated else article.published.date()
         stories = tuple(
             linker.assign(f"{path.as_posix()}#{event.key}", StoryKey.of(event, day))
@@ -128,6 +130,21 @@ def _extract(paths: Sequence[Path], fmt: str, config_path: Path | None) -> int:
         indent = 2 if fmt == "json" else None
         print(json.dumps(record, ensure_ascii=False, indent=indent), flush=True)
     return status
+
+
+def _public_url(article: Article, path: Path, config: Config) -> str:
+    """The link the daemon would give the file: made from its path in the articles folder (a
+    file outside it by its name alone), never from where it lies on this machine."""
+    from bot.store.base import article_uid
+
+    try:
+        relative = path.resolve().relative_to(config.articles.folder.resolve()).as_posix()
+    except (OSError, ValueError):
+        relative = path.name
+    as_scanned = dataclasses.replace(article, path=relative)
+    if is_daemon_url(config.site.base_url, config.http.bind):
+        return page_url(config.site.base_url, article.feed_id or article_uid(as_scanned))
+    return article_url(as_scanned, config.site.base_url, config.site.permalink)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,7 @@ renders to byte-identical output, so readers see no phantom updates and files ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from bot import feedxml, jsonfeed
 from bot.catalog import (
@@ -102,12 +102,13 @@ def render_all(
     articles: Sequence[StoredArticle],
     limit: int,
     cache: RenderCache | None = None,
+    event_types: Iterable[str] = (),
 ) -> dict[str, bytes]:
     """Every document the site publishes (current pages and archives, every format), by path
-    relative to the feeds folder."""
+    relative to the feeds folder; `event_types` have feeds even when empty."""
     cache = cache or RenderCache()
     out: dict[str, bytes] = {}
-    for feed in build_feeds(site, articles, cache.entry):
+    for feed in build_feeds(site, articles, cache.entry, event_types):
         for page in pages(feed, limit):
             for fmt in FORMATS:
                 out[f"{page.name_for(page.number)}.{fmt}"] = cache.document(site, page, fmt)

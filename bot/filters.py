@@ -404,14 +404,26 @@ def _classify(
         actor = canonical(" ".join(w for _, _, w in tokens[start : start + size]))
         if actor:
             return size, "actor", actor
-    folded = word.casefold().replace("-", "_")
-    for name in (folded, folded.removesuffix("s")):
-        if name in types:
-            return 1, "type", types[name]
+    found = _type_of(word, types)
+    if found is not None:
+        return 1, "type", found
     actor = canonical(word)
     if actor:
         return 1, "actor", actor
     return 1, "keyword", _keyword(word)
+
+
+def event_type(word: str, event_types: Collection[str]) -> str | None:
+    """The event type `word` names ("Acquisitions", "talent-move"), as a filter reads it."""
+    return _type_of(word, {t.casefold(): t for t in event_types})
+
+
+def _type_of(word: str, types: dict[str, str]) -> str | None:
+    folded = word.casefold().replace("-", "_")
+    for name in (folded, folded.removesuffix("s")):
+        if name in types:
+            return types[name]
+    return None
 
 
 def _keyword(word: str) -> str:

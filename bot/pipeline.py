@@ -13,22 +13,24 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
 from bot import files, pool
-from bot.articles import article_url, limit_names
+from bot.articles import article_url, limit_names, page_url
 from bot.delivery import Deliverer, DeliveryReport
 from bot.extract import RulePack
 from bot.feeds import FeedSite
 from bot.filters import Filter, FilterError, parse_filter
 from bot.model import Article, Extraction, StoredArticle
 from bot.pool import Failure, Job
-from bot.publish import Publisher
+from bot.publish import EntryCache, Publisher
 from bot.sender import Sender
 from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
+from bot.store.base import article_uid
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ class Source:
     timezone: tzinfo
     base_url: str
     permalink: str
+    # The base URL is the daemon itself (see `articles.is_daemon_url`): every article links
+    # to the page the daemon serves for it, which only the store's uid names.
+    own_pages: bool = False
     max_categories: int = 50  # per article (see `articles.limit_names`)
     max_tags: int = 50
     allow_empty_folder: bool = False  # see `Pipeline._check_not_emptied`
@@ -90,6 +95,8 @@ class Pipeline:
     on_queued: Callable[[], object] | None = None
     _filters: dict[str, Filter | None] = field(default_factory=dict)
     _published: bool = False  # this pipeline has published once (see publish_feeds)
+    _relinked: bool = False  # the stored links follow this pipeline's settings (see _relink)
+    _republish: bool = False  # the relink changed links: write every page once
     # path → (size, mtime_ns) of every file the store knows; None until the first scan.
     _known_stats: dict[str, tuple[int, int]] | None = field(default=None, repr=False)
     # The safety net's folder stamps (see `rescan`), and whose turn it is among the files.
@@ -101,7 +108,13 @@ class Pipeline:
     _deliverer: Deliverer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._publisher = Publisher(self.feeds_folder, self.site, self.store, self.max_entries)
+        self._publisher = Publisher(
+            self.feeds_folder,
+            self.site,
+            self.store,
+            self.max_entries,
+            event_types=lambda: self.pack.event_types,  # follows reloads
+        )
 
     # -- scanning ---------------------------------------------------------------------
 
@@ -129,6 +142,7 @@ class Pipeline:
             )
         report = ScanReport()
         self.store.ensure_feed_index()  # before the first change, so the index follows it
+        self._relink()
         known = self._known()
         listing = None if paths is None else self._stat_paths(set(paths))
         present: set[str] = set()
@@ -368,6 +382,25 @@ class Pipeline:
                 log.error("failed to process file=%s\n%s", info.path, analysis.traceback)
             self._fail(info, "error", analysis.error, found.digest, report)
 
+    def _relink(self) -> None:
+        """At the first scan: links made by other settings (an upgrade, a new base URL or
+        permalink) are made again, and every page that shows one is written again."""
+        if self._relinked:
+            return
+        source = self.source
+        rule = f"1 {source.own_pages} {source.base_url} {source.permalink}"
+        changed = self.store.relink(rule, self._url_of)
+        if changed:
+            log.info("article links made again links=%d", changed)
+            self._republish = True
+            self._publisher.cache = EntryCache()  # entries made with the old links
+        self._relinked = True
+
+    def _url_of(self, uid: str, article: Article) -> str:
+        if self.source.own_pages:
+            return page_url(self.source.base_url, uid)
+        return article_url(article, self.source.base_url, self.source.permalink)
+
     def _to_save(
         self,
         found: _File,
@@ -378,7 +411,12 @@ class Pipeline:
         article, cut = limit_names(article, self.source.max_categories, self.source.max_tags)
         if cut:  # once per article, not once per name
             log.warning("article names left out path=%s %s", article.path, cut)
-        url = article_url(article, self.source.base_url, self.source.permalink)
+        url: str | Callable[[str], str]
+        if self.source.own_pages:
+            url = partial(page_url, self.source.base_url)
+            draft_url = url(article.feed_id or article_uid(article))
+        else:
+            url = draft_url = article_url(article, self.source.base_url, self.source.permalink)
         return ArticleSave(
             article,
             extraction,
@@ -387,7 +425,7 @@ class Pipeline:
             mtime_ns=found.info.mtime_ns,
             content_hash=found.digest,
             now=self.clock(),
-            targets=self._targets(article, extraction, url, subscriptions),
+            targets=self._targets(article, extraction, draft_url, subscriptions),
         )
 
     def _store(self, batch: Sequence[tuple[_File, ArticleSave]], report: ScanReport) -> None:
@@ -488,7 +526,7 @@ class Pipeline:
         left without entries; returns the paths that changed. The first publish of a pipeline
         also writes every feed's current page and the statics (repairing what a power loss
         left wrong); `everything` (or a feed index just built) writes every archive page too."""
-        if self.store.ensure_feed_index():
+        if self.store.ensure_feed_index() or self._republish:
             everything = True
         changes = self.store.take_feed_changes()
         try:
@@ -499,6 +537,7 @@ class Pipeline:
             self.store.return_feed_changes(changes)
             raise
         self._published = True
+        self._republish = False
         return written
 
     # -- delivery -----------------------------------------------------------------------

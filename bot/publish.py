@@ -10,7 +10,7 @@ import logging
 import os
 import tempfile
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -28,6 +28,8 @@ from bot.catalog import (
     event_entry,
     feed_order,
     feed_title,
+    type_feed,
+    with_type_feeds,
 )
 from bot.feeds import render_documents
 from bot.lru import Lru
@@ -183,6 +185,10 @@ class Publisher:
     store: Store
     limit: int
     cache: EntryCache = field(default_factory=EntryCache)
+    # The known event types (the rule pack's, which a reload may change): each has a feed,
+    # written empty until it has entries.
+    event_types: Callable[[], Collection[str]] = field(default=lambda: ())
+    _type_feeds: frozenset[str] = field(default=frozenset(), init=False, repr=False)
     # The rows of the long feed a publish is writing the pages of (see `_page`).
     _whole: tuple[str, list[IndexRow]] = field(default=("", []), init=False, repr=False)
 
@@ -198,17 +204,20 @@ class Publisher:
                 everything = layout.read_text(encoding="utf-8").strip() != LAYOUT
             except OSError:  # a folder from before the layout file, or a new one
                 everything = True
+        types = tuple(self.event_types())
+        type_feeds = frozenset(type_feed(t) for t in types)
         with self.store.snapshot():
-            listing = self.store.feed_list()
+            listing = with_type_feeds(self.store.feed_list(), types)
             articles, events = listing["articles"][0], listing["events"][0]
             held = min(articles + events, BIG_PUBLISH)  # what it makes, at most: it shrinks after
             try:
                 with self.cache.holding(held), self.store.remembering(min(articles, BIG_PUBLISH)):
-                    changed = self._publish(listing, changes, check, everything)
+                    changed = self._publish(listing, changes, check, everything, type_feeds)
             finally:
                 self._whole = ("", [])
         if everything:
             _write(layout, f"{LAYOUT}\n".encode())
+        self._type_feeds = type_feeds
         return changed
 
     def _publish(
@@ -217,16 +226,19 @@ class Publisher:
         changes: FeedChanges,
         check: bool,
         everything: bool,
+        type_feeds: frozenset[str],
     ) -> list[str]:
         changed: list[str] = []
         pages: list[_PageTask] = []
         names = set(changes.feeds) | (set(listing) if (check or everything) else set())
+        retyped = type_feeds != self._type_feeds  # a first publish, or a reload changed them
+        names |= type_feeds ^ self._type_feeds
         limit = max(self.limit, 1)
         for name in sorted(names, key=feed_order):
             size, label = listing.get(name, (0, ""))
             change = changes.feeds.get(name)
             count = archive_count(size, limit)
-            if size == 0 and name not in ALWAYS:
+            if size == 0 and name not in ALWAYS and name not in type_feeds:
                 old_count = 0 if change is None else max(0, (change.old_size - 1) // limit)
                 changed += self._remove(name, range(old_count + 1), include_current=True)
                 continue
@@ -238,7 +250,7 @@ class Publisher:
                 old_count = max(0, (change.old_size - 1) // limit)
                 changed += self._remove(name, range(count + 1, old_count + 1))
         changed += self._write_pages(pages)
-        if everything or check or changes.catalog:
+        if everything or check or changes.catalog or retyped:
             feeds = [
                 Feed(name, feed_title(self.site, name, listing[name][1]), ())
                 for name in sorted(listing, key=feed_order)

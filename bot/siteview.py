@@ -8,11 +8,23 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, tzinfo
 from itertools import islice
 
-from bot.catalog import Entry, Feed, FeedQuery, FeedSite, feed_order, feed_title, filtered_page
+from bot.catalog import (
+    Entry,
+    Feed,
+    FeedQuery,
+    FeedSite,
+    feed_order,
+    feed_title,
+    filtered_page,
+    with_type_feeds,
+)
+from bot.extract import RulePack
 from bot.feeds import FeedFormat, render_page
+from bot.filters import event_type
 from bot.pages import HomePage, bar_end, chart_bars, render_article
 from bot.publish import EntryCache, item_entry
 from bot.store import Store
@@ -23,6 +35,7 @@ _FORMATS: dict[str, FeedFormat] = {"atom": "atom", "rss": "rss", "json": "json"}
 # nothing read all 3,000 articles (0.3-0.5 s each request). The type and actor feeds hold the
 # older ones.
 SEARCHED = 1000
+_TYPES = "events/type/"
 
 
 class SiteView:
@@ -38,6 +51,7 @@ class SiteView:
         latest: int = 30,
         days: int = 28,
         searched: int = SEARCHED,
+        pack: Callable[[], RulePack] | None = None,
     ) -> None:
         self.store = store
         self.site = site
@@ -48,6 +62,11 @@ class SiteView:
         self.latest = latest
         self.days = days
         self.searched = searched
+        # The current rule pack (None: only the types and names the feeds show): its event
+        # types each have a feed, and URL filters resolve types and aliases with it as
+        # Telegram's filters do.
+        self.pack = pack
+        self._types: tuple[str, ...] = ()  # those the kept list of feeds was made with
         self._feeds: dict[str, tuple[int, str]] | None = None  # name → (size, title)
         self._lock = threading.Lock()
         self._cache = EntryCache(256)
@@ -64,14 +83,36 @@ class SiteView:
 
     def feeds(self) -> dict[str, tuple[int, str]]:
         """Every feed: name → (entries, title), in the site's order."""
+        types = self._event_types()
         with self._lock:
-            if self._feeds is None:
-                listing = self.store.feed_list()
+            if self._feeds is None or types != self._types:
+                listing = with_type_feeds(self.store.feed_list(), types)
+                self._types = types
                 self._feeds = {
                     name: (listing[name][0], feed_title(self.site, name, listing[name][1]))
                     for name in sorted(listing, key=feed_order)
                 }
             return self._feeds
+
+    def _event_types(self) -> tuple[str, ...]:
+        return () if self.pack is None else tuple(self.pack().event_types)
+
+    def resolve(self, query: FeedQuery) -> FeedQuery | str:
+        """The query with its type and actor as the events name them (`?type=Acquisition`,
+        `?actor=微软` → Microsoft), or what is wrong: an unknown type is a 400."""
+        found = query.type
+        if query.type is not None:
+            types = self._event_types() or tuple(  # type ids are their own slugs
+                name.removeprefix(_TYPES) for name in self.feeds() if name.startswith(_TYPES)
+            )
+            found = event_type(query.type, types)
+            if found is None:
+                known = ", ".join(sorted(types))
+                return f"unknown event type {query.type!r}; the known ones are: {known}"
+        actor = query.actor
+        if actor is not None and self.pack is not None:
+            actor = self.pack().canonical(actor) or actor
+        return replace(query, type=found, actor=actor)
 
     async def home(self) -> HomePage:
         return await asyncio.to_thread(self._home)

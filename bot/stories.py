@@ -3,7 +3,10 @@
 Two events are one story when they have the same type, share canonical actors, their
 amounts agree (or one has none) and their dates fall within a window. A shared exact
 amount is strong evidence, so one shared actor is then enough; without it, most of the
-smaller actor list must be shared.
+smaller actor list must be shared. The same sentence reporting the same type is one story
+too (a repost, or the article in the other Chinese script). Names and sentences are compared
+with simplified and traditional folded together: an actor no alias names ("太極實業") and the
+sentence of a traditional twin meet their simplified forms.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot.model import Event
+from bot.text import to_simplified
 
 WINDOW = timedelta(days=45)
 AMOUNT_TOLERANCE = 0.05
@@ -23,14 +27,22 @@ class StoryKey:
     """What story matching looks at, for an event in the store or in a batch."""
 
     type: str
-    actors: frozenset[str]
+    actors: frozenset[str]  # folded (see `folded`)
     usd: float | None
     day: date | None  # the event's own date, else its article's; None: unknown
+    sentence: str = ""  # the evidence, folded; "": not compared
 
     @classmethod
     def of(cls, event: Event, published: date | None) -> StoryKey:
         usd = event.amount.usd if event.amount is not None else None
-        return cls(event.type, frozenset(event.actors), usd, _event_day(event.date) or published)
+        day = _event_day(event.date) or published
+        actors = frozenset(folded(actor) for actor in event.actors)
+        return cls(event.type, actors, usd, day, folded(event.evidence))
+
+
+def folded(text: str) -> str:
+    """Simplified, lower case, single spaces: one form for both scripts and any case."""
+    return " ".join(to_simplified(text).casefold().split())
 
 
 def same_story(a: StoryKey, b: StoryKey) -> bool:
@@ -38,6 +50,8 @@ def same_story(a: StoryKey, b: StoryKey) -> bool:
         return False
     if a.day is not None and b.day is not None and abs(a.day - b.day) > WINDOW:
         return False
+    if a.sentence and a.sentence == b.sentence and a.usd == b.usd:  # told twice
+        return True
     shared = len(a.actors & b.actors)
     if not shared:
         return False

@@ -69,6 +69,9 @@ class SiteSource(Protocol):
     ) -> bytes | None:
         """A feed filtered by `query`, or None if there is no such feed."""
 
+    def resolve(self, query: FeedQuery) -> FeedQuery | str:
+        """The query's type and actor as events name them, or what is wrong with them."""
+
 
 @dataclass(frozen=True)
 class _Body:
@@ -170,6 +173,8 @@ def make_app(
     async def filtered(request: web.Request, rel: str, suffix: str) -> web.Response:
         assert source is not None
         query = parse_query(request.query)
+        if not isinstance(query, str):
+            query = source.resolve(query)
         if isinstance(query, str):
             raise web.HTTPBadRequest(text=query)
         name = rel.removesuffix(suffix)

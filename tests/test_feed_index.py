@@ -54,8 +54,9 @@ def _on_disk(feeds: Path) -> dict[str, bytes]:
 def _from_scratch(pipeline: Pipeline) -> dict[str, bytes]:
     articles = pipeline.store.published_articles()
     site = pipeline.site
-    documents = render_all(site, articles, pipeline.max_entries)
-    return documents | static_documents(site, build_feeds(site, articles))
+    types = pipeline.pack.event_types  # each has a feed, empty or not
+    documents = render_all(site, articles, pipeline.max_entries, event_types=types)
+    return documents | static_documents(site, build_feeds(site, articles, event_types=types))
 
 
 def _same(pipeline: Pipeline) -> None:

@@ -134,8 +134,11 @@ def test_a_pooled_batched_scan_stores_what_a_file_by_file_scan_does(
         assert written == _files(one_by_one.feeds_folder)
         # Rendered in worker processes (many pages), and as a full render in-process makes them.
         articles = pooled.store.published_articles()
-        documents = render_all(pooled.site, articles, pooled.max_entries)
-        documents |= static_documents(pooled.site, build_feeds(pooled.site, articles))
+        types = pooled.pack.event_types  # each has a feed, empty or not
+        documents = render_all(pooled.site, articles, pooled.max_entries, event_types=types)
+        documents |= static_documents(
+            pooled.site, build_feeds(pooled.site, articles, event_types=types)
+        )
         assert len(documents) > 3 * POOL_PAGES
         assert {path: written[path] for path in documents} == documents
         # A second scan of the same folder finds nothing to do.
@@ -217,8 +220,11 @@ def test_a_worker_killed_mid_publish_costs_no_page(
         pipeline.publish_feeds()
         assert "a worker process died" in caplog.text
         articles = pipeline.store.published_articles()
-        documents = render_all(pipeline.site, articles, pipeline.max_entries)
-        documents |= static_documents(pipeline.site, build_feeds(pipeline.site, articles))
+        types = pipeline.pack.event_types  # each has a feed, empty or not
+        documents = render_all(pipeline.site, articles, pipeline.max_entries, event_types=types)
+        documents |= static_documents(
+            pipeline.site, build_feeds(pipeline.site, articles, event_types=types)
+        )
         assert len(documents) > 3 * POOL_PAGES
         assert _files(pipeline.feeds_folder) == documents
     finally:

@@ -6,10 +6,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from conftest import make_pipeline
 
 from bot.model import Amount, Article, Event, Extraction
 from bot.store import Store
 from bot.stories import Linker, StoryKey, same_story
+from bot.text import to_traditional
 
 BONUS = Amount(1e8, "USD", 1e8, "1亿美元")
 
@@ -111,3 +113,50 @@ def test_store_sees_stories_another_process_opened_between_its_saves(tmp_path: P
     assert again == apple != meta
     ours.close()
     theirs.close()
+
+
+TWITTER = """---
+title: 推特任命谷歌前高管柯德斯塔尼为执行董事长
+date: 2015-10-14 09:00:00 +0800
+---
+推特周三宣布任命谷歌前首席商务官奥米德·柯德斯塔尼为执行董事长，杰克·多西继续担任首席执行官。
+
+消息公布后，推特股价在盘后交易中大跌3%。
+"""
+TAIJI = """---
+title: 太极实业子公司中标晶圆制造项目
+date: 2020-11-20 09:00:00 +0800
+---
+太极实业公告称，公司中标晶圆制造项目，合同金额242.67亿元。
+"""
+
+
+@pytest.mark.parametrize("text", [TWITTER, TAIJI], ids=["one-actor-market-move", "unaliased-actor"])
+def test_a_traditional_twin_reports_the_same_stories(tmp_path: Path, text: str) -> None:
+    """The article in the other script is one more report of each of its events: a market
+    move with a single actor and no sum, and an event whose actor no alias names, included."""
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    (folder / "post.md").write_text(text, encoding="utf-8")
+    (folder / "post.zh-Hant.md").write_text(to_traditional(text), encoding="utf-8")
+    pipeline = make_pipeline(tmp_path, folder)
+    pipeline.scan()
+    by_path = {a.article.path: a.events for a in pipeline.store.published_articles()}
+    original, twin = by_path["post.md"], by_path["post.zh-Hant.md"]
+    assert original and len(twin) == len(original)
+    assert all(e.first_report for e in original)
+    for event in twin:
+        assert not event.first_report, event.event
+        assert event.story_id in {e.story_id for e in original if e.event.type == event.event.type}
+    pipeline.store.close()
+
+
+def test_names_and_sentences_fold_scripts_and_case() -> None:
+    day = date(2020, 11, 20)
+    amount = Amount(3.4e9, "USD", 3.4e9, "242.67亿元")
+    simplified = Event("other", ("太极实业",), "s", "太极实业公告称。", amount=amount)
+    traditional = Event("other", ("太極實業",), "s", "太極實業中標。", amount=amount)  # not a twin
+    assert same_story(StoryKey.of(simplified, day), StoryKey.of(traditional, day))
+    launch = Event("product_launch", ("Meta",), "s", "Meta launched it.")
+    other = Event("product_launch", ("Meta",), "s", "Meta launched another thing.")
+    assert not same_story(StoryKey.of(launch, day), StoryKey.of(other, day))  # as before

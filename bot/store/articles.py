@@ -5,22 +5,22 @@ from __future__ import annotations
 import hashlib
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from bot.codec import article_to_dict, event_from_dict, event_to_dict
+from bot.codec import article_from_dict, article_to_dict, event_from_dict, event_to_dict
 from bot.lru import Lru
 from bot.model import Article, Event, Extraction, StoredArticle, StoredEvent
 from bot.store.base import article_uid, aware, inserted_id, stored_article, stored_event
-from bot.store.feedindex import FeedChanges, FeedIndexStore, IndexRow
+from bot.store.feedindex import FeedChanges, FeedIndexStore, IndexRow, published_rows
 from bot.store.outbox import enqueue_all
-from bot.store.schema import articles, events
+from bot.store.schema import articles, events, flags
 from bot.stories import StoryKey, same_story, story_id
 
 
@@ -48,7 +48,7 @@ class ArticleSave:
 
     article: Article
     extraction: Extraction
-    url: str
+    url: str | Callable[[str], str]  # or made from the uid the article gets (its own page)
     size: int
     mtime_ns: int
     content_hash: str
@@ -65,6 +65,9 @@ class FeedItem:
     also: tuple[StoredArticle, ...]  # an event entry: the story's later reports
 
 
+# The flag holding the rule the stored links were made by (see `relink`; never backed up:
+# `backup.LOCAL_FLAGS`).
+_LINKS = "links"
 STORY_CANDIDATES = 500  # recent events of the same type compared with a new one
 
 Targets = Mapping[str, Sequence[tuple[int, int | None]]]  # event key → (chat, thread) to alert
@@ -199,11 +202,6 @@ class ArticleStore(FeedIndexStore):
     ) -> SaveResult:
         article, extraction = save.article, save.extraction
         now = save.now
-        data = {
-            "article": article_to_dict(article),
-            "summary": extraction.summary,
-            "url": save.url,
-        }
         row = conn.execute(_BY_PATH, {"path": article.path}).first()
         if row is None:  # a renamed file: the same content under a path that vanished
             row = gone.renamed(save.content_hash)
@@ -215,7 +213,6 @@ class ArticleStore(FeedIndexStore):
             "status": "ok",
             "error": None,
             "published": article.published.astimezone(UTC),  # SQLite keeps no offset
-            "data": data,
             "updated": now,
         }
         uid = _base_uid(article)
@@ -229,12 +226,16 @@ class ArticleStore(FeedIndexStore):
                 free.discard(uid)
             else:
                 uid = self._free_uid(conn, uid)
+            url = _url(save, uid)
+            values["data"] = _data(article, extraction, url)
             article_id = inserted_id(
                 conn.execute(insert(articles), {"uid": uid, "first_seen": now, **values})
             )
             first_seen = now
         else:
             article_id, uid, first_seen = row.id, row.uid, row.first_seen
+            url = _url(save, uid)
+            values["data"] = _data(article, extraction, url)
             conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
         new_events, stored = self._save_events(
             conn, article_id, uid, extraction.events, _day(article), now, candidates
@@ -250,7 +251,7 @@ class ArticleStore(FeedIndexStore):
             uid=uid,
             article=article,
             summary=extraction.summary,
-            url=save.url,
+            url=url,
             first_seen=aware(first_seen),
             updated=now,
             events=stored,
@@ -484,6 +485,26 @@ class ArticleStore(FeedIndexStore):
             changes = self._reindex(conn, deleted) if deleted else FeedChanges()
         self._note(changes)
         return len(paths)
+
+    def relink(self, rule: str, url_of: Callable[[str, Article], str]) -> int:
+        """Give every article the link `url_of(uid, article)` makes, once per `rule` (what the
+        links are made from): a new base URL or permalink pattern reaches the articles stored
+        before it, not only the files that change. Returns how many links changed."""
+        with self.engine.begin() as conn:
+            if conn.execute(select(flags.c.value).where(flags.c.key == _LINKS)).scalar() == rule:
+                return 0
+            changed = 0
+            for row in published_rows(conn):
+                url = url_of(row.uid, article_from_dict(row.data["article"]))
+                if row.data.get("url") != url:
+                    data = {**row.data, "url": url}
+                    conn.execute(update(articles).where(articles.c.id == row.id).values(data=data))
+                    changed += 1
+            conn.execute(delete(flags).where(flags.c.key == _LINKS))
+            conn.execute(insert(flags).values(key=_LINKS, value=rule))
+        if changed:  # the articles kept in memory hold the old links
+            self.__dict__.pop("_article_memo_instance", None)
+        return changed
 
     def published_articles(self, limit: int | None = None) -> list[StoredArticle]:
         """Articles in the feeds, newest first, with their active events."""
@@ -968,6 +989,14 @@ def _read_story_keys(conn: Connection, event_ids: Sequence[int]) -> dict[int, St
 
 def _chunked(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     return (items[start : start + size] for start in range(0, len(items), size))
+
+
+def _url(save: ArticleSave, uid: str) -> str:
+    return save.url if isinstance(save.url, str) else save.url(uid)
+
+
+def _data(article: Article, extraction: Extraction, url: str) -> dict[str, Any]:
+    return {"article": article_to_dict(article), "summary": extraction.summary, "url": url}
 
 
 def _base_uid(article: Article) -> str:

@@ -19,6 +19,8 @@ from bot.store.schema import chats, metadata
 
 CHAT_TABLES = ("subscriptions", "chat_settings")  # plus any table with a foreign key to chats
 GLOBAL_TABLES = ("flags",)  # key → value switches set by operators
+# Flags that describe this database's own articles, not a switch: never moved (see `relink`).
+LOCAL_FLAGS = frozenset({"links"})
 NOT_MOVED = ("outbox",)  # deliveries belong to the machine that queued them
 
 
@@ -42,6 +44,10 @@ def chat_tables() -> list[Table]:
 
 def global_tables() -> list[Table]:
     return [metadata.tables[name] for name in GLOBAL_TABLES if name in metadata.tables]
+
+
+def _local(table: Table, row: Mapping[Any, Any]) -> bool:
+    return table.name == "flags" and row.get("key") in LOCAL_FLAGS
 
 
 def _chat_column(table: Table) -> Column[Any] | None:
@@ -109,6 +115,7 @@ class BackupStore(StoreBase):
                 table.name: [
                     _portable(table, row)
                     for row in conn.execute(select(table).order_by(*table.primary_key)).mappings()
+                    if not _local(table, row)
                 ]
                 for table in global_tables()
             }
@@ -131,6 +138,8 @@ class BackupStore(StoreBase):
                 if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                     raise BackupError(f"'tables.{table.name}' must be a list of objects")
                 for row in rows:
+                    if _local(table, row):
+                        continue
                     values = _native(table, row, f"tables.{table.name}")
                     key = [c == values.get(c.name) for c in table.primary_key]
                     conn.execute(delete(table).where(*key))

@@ -287,7 +287,7 @@ class FeedIndexStore(StoreBase):
             conn.execute(delete(feeds))
             sizes: dict[str, list[Any]] = {}  # name → [size, oldest key, its label]
             sorts: dict[int, int] = {}
-            for chunk in _chunks(_published(conn)):
+            for chunk in _chunks(published_rows(conn)):
                 rows = [row for found in chunk for row in _article_index(found)]
                 sorts |= {row.article_id: row.sort for row in rows if row.feed == "articles"}
                 _insert(conn, rows, sizes)
@@ -423,7 +423,8 @@ def _first_reports(conn: Connection, stories: Sequence[str]) -> set[int]:
     return set(found.values())
 
 
-def _published(conn: Connection) -> Iterator[Any]:
+def published_rows(conn: Connection) -> Iterator[Any]:
+    """(id, uid, data) of every article in the feeds, a chunk at a time."""
     last = 0
     while True:
         rows = conn.execute(
