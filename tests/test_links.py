@@ -35,7 +35,14 @@ from bot.store import Store
 from bot.web import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "examples" / "articles"
+DATA = ROOT / "tests" / "data" / "articles"  # the two samples make run shows, copied
+SAMPLES = ("000_4fbda6de1bb3b082.txt", "003_5530165580ebcf3e.txt")
+
+
+def copy_samples(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in SAMPLES:
+        shutil.copy(DATA / name, folder)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +72,7 @@ async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, bytes]:
 async def test_with_the_daemon_as_site_every_article_link_resolves(tmp_path: Path) -> None:
     """The shipped config (base_url is the daemon): feed, home page and article links all 200."""
     folder = tmp_path / "articles"
-    shutil.copytree(SAMPLES, folder)
+    copy_samples(folder)
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     env = {
@@ -163,7 +170,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Path, RulePack]]:
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     folder = tmp_path / "posts"
-    shutil.copytree(SAMPLES, folder)
+    copy_samples(folder)
     (folder / "2018-06-04-microsoft.md").write_text(MICROSOFT, encoding="utf-8")
     config = parse_config(
         f"articles: {{folder: {folder}}}\n"
@@ -267,7 +274,7 @@ def test_a_new_base_url_relinks_the_articles_stored_before_it(
 ) -> None:
     """An upgrade, or a changed `site.base_url`, takes effect for unchanged files too."""
     folder = tmp_path / "posts"
-    shutil.copytree(SAMPLES, folder)
+    copy_samples(folder)
     links: dict[str, set[str]] = {}
     for base in (
         "https://blog.example.org/",
@@ -295,7 +302,7 @@ def test_a_new_base_url_relinks_the_articles_stored_before_it(
 def test_the_link_rule_stays_with_its_database(tmp_path: Path) -> None:
     """It describes this database's articles: a backup neither carries nor overwrites it."""
     folder = tmp_path / "posts"
-    shutil.copytree(SAMPLES, folder)
+    copy_samples(folder)
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     pipeline = _pipeline_at(tmp_path, folder, "https://blog.example.org/", url)
     pipeline.scan()
@@ -342,7 +349,7 @@ scan: {{interval_seconds: 30, debounce_seconds: 0.2}}
         fake_bot.inject_command(chat, "/subscribe")
         await fake_bot.wait_for(lambda: fake_bot.sent(chat), 30, "the /subscribe answer")
         answered = len(fake_bot.sent(chat))
-        shutil.copy(SAMPLES / "000_4fbda6de1bb3b082.txt", folder)
+        shutil.copy(DATA / SAMPLES[0], folder)
         await fake_bot.wait_for(lambda: len(fake_bot.sent(chat)) > answered, 30, "the alert")
         alert = fake_bot.sent(chat)[-1].text
         fake_bot.inject_command(chat, "/latest")
@@ -362,7 +369,7 @@ scan: {{interval_seconds: 30, debounce_seconds: 0.2}}
 def test_a_reloaded_rule_pack_adds_and_removes_type_feeds(tmp_path: Path) -> None:
     """A type added by a reload has its feed at the next publish; one taken out, empty, goes."""
     folder = tmp_path / "posts"
-    shutil.copytree(SAMPLES, folder)
+    copy_samples(folder)
     rules = tmp_path / "rules.yaml"
     shipped = (ROOT / "bot" / "defaults" / "rules.yaml").read_text(encoding="utf-8")
     rules.write_text(
