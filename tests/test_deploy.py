@@ -3,6 +3,7 @@ serves a feeds folder as nginx really runs it, and the Dockerfile copies what ex
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -145,8 +146,15 @@ def make_plan(target: str) -> list[str]:
     """The commands `make TARGET` would run on a fresh clone (-B: as if nothing were built)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
+    # Run as a user would, not as a sub-make of `make test` (which prints "Entering directory").
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     result = subprocess.run(
-        ["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "-B", target],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout.splitlines()
 
