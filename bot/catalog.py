@@ -270,11 +270,13 @@ def entry_order(published: datetime, entry_id: str) -> tuple[int, str]:
 
 
 def pages(feed: Feed, limit: int) -> list[Page]:
-    """The current page (the newest entries, at most `limit`) and the complete archive pages.
+    """The current page (the newest entries) and the complete archive pages.
 
     Archive page N holds entries (N-1)*limit … N*limit-1 counted from the oldest, so a full page
-    never changes while entries are only added; the current page holds the 1 to `limit` entries
-    after them, so every entry is on exactly one page (RFC 5005).
+    never changes while entries are only added; the current page holds the `limit` to
+    2*limit-1 entries after them (all of them while there are fewer), so every entry is on
+    exactly one page (RFC 5005) and a reader that never looks at archives (most do not) still
+    sees the newest `limit` entries: one that polls less often than `limit` arrivals misses none.
     """
     limit = max(limit, 1)
     total = len(feed.entries)
@@ -288,8 +290,10 @@ def pages(feed: Feed, limit: int) -> list[Page]:
 
 
 def archive_count(total: int, limit: int) -> int:
-    """The archive pages of a feed of `total` entries: the full pages before the newest entry."""
-    return max(0, (total - 1) // max(limit, 1))
+    """The archive pages of a feed of `total` entries: the full pages before the newest
+    `limit` entries."""
+    limit = max(limit, 1)
+    return max(0, (total - limit) // limit)
 
 
 MAX_QUERY_LIMIT = 1000

@@ -50,8 +50,9 @@ BIG_PUBLISH = 20_000
 _OURS = (".atom", ".rss", ".json")
 # What the documents look like. A folder written by another layout (an upgrade) has every page
 # written again at the first publish, archives included: a full archive page is otherwise never
-# rewritten. 2: validator-clean (authors, xml:lang, next-archive, no ef: namespace).
-LAYOUT = "2"
+# rewritten. 2: validator-clean (authors, xml:lang, next-archive, no ef: namespace); 3: the
+# current page keeps max_entries to 2*max_entries-1 entries, archive pages renumbered.
+LAYOUT = "3"
 LAYOUT_FILE = ".eventfeed-layout"  # a dot file: never served as a feed, never removed as stale
 
 
@@ -239,7 +240,7 @@ class Publisher:
             change = changes.feeds.get(name)
             count = archive_count(size, limit)
             if size == 0 and name not in ALWAYS and name not in type_feeds:
-                old_count = 0 if change is None else max(0, (change.old_size - 1) // limit)
+                old_count = 0 if change is None else archive_count(change.old_size, limit)
                 changed += self._remove(name, range(old_count + 1), include_current=True)
                 continue
             title = feed_title(self.site, name, label)
@@ -247,7 +248,7 @@ class Publisher:
             written = [None, *sorted(n for n in numbers if n <= count)]
             pages += [_PageTask(name, title, n, size, count, len(written)) for n in written]
             if change is not None:
-                old_count = max(0, (change.old_size - 1) // limit)
+                old_count = archive_count(change.old_size, limit)
                 changed += self._remove(name, range(count + 1, old_count + 1))
         changed += self._write_pages(pages)
         if everything or check or changes.catalog or retyped:
@@ -273,7 +274,7 @@ class Publisher:
         # Pages that filled up since: archives now, though no entry of theirs changed; and the
         # page that was or is now the newest archive page: it gains or loses its next-archive.
         old_count, count = archive_count(change.old_size, limit), archive_count(size, limit)
-        numbers = set(range(old_count + 1, size // limit + 1))
+        numbers = set(range(old_count + 1, count + 1))
         if old_count != count and min(old_count, count) > 0:
             numbers.add(min(old_count, count))
         if change.moved is not None:
@@ -334,7 +335,7 @@ class Publisher:
         """The task with its entries, in feed order."""
         limit, size = max(self.limit, 1), task.size
         start = (task.count if task.number is None else task.number - 1) * limit
-        count = min(limit, size - start)
+        count = size - start if task.number is None else min(limit, size - start)
         if task.written < WHOLE_FEED:
             rows = self.store.feed_rows(task.name, start, count, size)
         else:  # every page of a long feed: one read, not a read skipping ever more rows
@@ -368,7 +369,7 @@ class Publisher:
         for name, (size, _label) in listing.items():
             for fmt in FORMATS:
                 yield f"{name}.{fmt}"
-                for n in range(1, max(0, (size - 1) // limit) + 1):
+                for n in range(1, archive_count(size, limit) + 1):
                     yield f"archive/{name}/{n}.{fmt}"
 
 

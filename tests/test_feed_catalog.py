@@ -15,7 +15,17 @@ from hypothesis import strategies as st
 from lxml import etree
 from test_feeds import BASE, SITE, _articles
 
-from bot.catalog import FeedQuery, article_entry, build_feeds, find_feed, query_page, slugify
+from bot.catalog import (
+    Entry,
+    Feed,
+    FeedQuery,
+    article_entry,
+    build_feeds,
+    find_feed,
+    pages,
+    query_page,
+    slugify,
+)
 from bot.feeds import render_all, render_page
 from bot.model import StoredArticle
 from bot.sanitize import has_markup, sanitize_html
@@ -115,11 +125,33 @@ def test_slugs_are_stable_url_safe_and_merge_case() -> None:
     assert len(slugify("x" * 300)) == 80
 
 
+@given(total=st.integers(0, 40), limit=st.integers(1, 8))
+def test_the_current_page_always_shows_the_newest_limit_entries(total: int, limit: int) -> None:
+    """Most readers never open an archive page: however many entries there are, the current
+    page holds the newest `limit` (all, while fewer), and no entry is on two pages. With a
+    current page of 1 to `limit` entries, a reader polling after two arrivals at a page's
+    edge never saw the first of them."""
+    entries = tuple(_entry(n) for n in range(total))
+    found = pages(Feed("articles", "t", entries), limit)
+    current, archives = found[0], found[1:]
+    newest = {e.id for e in entries[-limit:]} if total else set()
+    assert newest <= {e.id for e in current.entries}
+    assert len(current.entries) < 2 * limit or total == 0
+    listed = [e.id for page in found for e in page.entries]
+    assert sorted(listed) == sorted(e.id for e in entries)  # each once
+    assert all(len(page.entries) == limit for page in archives)
+
+
+def _entry(n: int) -> Entry:
+    return replace(article_entry(SITE, _many(1)[0]), id=f"urn:test:{n:03d}")
+
+
 def test_archives_keep_every_entry_and_full_pages_never_change() -> None:
-    articles = _many(7)
+    articles = _many(9)
     documents = render_all(SITE, articles, limit=3)
-    # 7 entries, 3 per page: archives 1 (oldest 3) and 2 (next 3), current = the newest one:
-    # every entry is on exactly one page.
+    # 9 entries, 3 per page: archives 1 (oldest 3) and 2 (next 3), current = the newest 3 (it
+    # keeps 3 to 5, so that a reader that opens no archive sees the newest 3): every entry is
+    # on exactly one page.
     assert {p for p in documents if p.startswith("archive/articles/")} == {
         f"archive/articles/{n}.{fmt}" for n in (1, 2) for fmt in ("atom", "rss", "json")
     }
@@ -139,12 +171,13 @@ def test_archives_keep_every_entry_and_full_pages_never_change() -> None:
         ids = {entry.id for entry in page_parsed.entries}
         assert len(ids) == 3 and not ids & seen
         seen |= ids
-    assert seen == {f"urn:eventfeed:article:day{i:03d}" for i in range(7)}
+    assert len(parsed.entries) == 3
+    assert seen == {f"urn:eventfeed:article:day{i:03d}" for i in range(9)}
     json_current = json.loads(documents["articles.json"])
     assert json_current["next_url"] == f"{BASE}feeds/archive/articles/2.json"
     # Three newer articles: page 1 stays byte-identical, page 2 keeps its entries and gains its
     # next-archive link to page 3, which appears.
-    later = render_all(SITE, _many(10), limit=3)
+    later = render_all(SITE, _many(12), limit=3)
     for fmt in ("atom", "rss", "json"):
         assert later[f"archive/articles/1.{fmt}"] == documents[f"archive/articles/1.{fmt}"]
     assert later["archive/articles/2.json"] == documents["archive/articles/2.json"]

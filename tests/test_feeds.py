@@ -214,10 +214,15 @@ def test_limit_keeps_the_newest() -> None:
         "urn:eventfeed:event:ev-talent",
         "urn:eventfeed:event:ev-fund",
     }
-    # Three events, two a page: the older two are archive page 1, so the current page holds
-    # only the newest, never an entry of an archive page (RFC 5005).
+    # Three events, two a page: no archive page yet, since the current page keeps the newest
+    # two to three (a reader that never opens archives sees at least `limit`); one a page: two
+    # archive pages and the newest alone, never an entry of an archive page (RFC 5005).
     current = _parse(render_events_feed(SITE, _articles(), "atom", limit=2))
+    assert len(current.entries) == 3
+    assert not any(link.get("rel") == "prev-archive" for link in current.feed.links)
+    current = _parse(render_events_feed(SITE, _articles(), "atom", limit=1))
     assert [e.id for e in current.entries] == ["urn:eventfeed:event:ev-acq"]
+    assert any(link.get("rel") == "prev-archive" for link in current.feed.links)
 
 
 def test_atom_dates_are_rfc3339_with_their_offset(feeds: dict[str, bytes]) -> None:
