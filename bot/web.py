@@ -291,8 +291,11 @@ class _GuardedSite(web.BaseSite):
     async def start(self) -> None:
         await super().start()
         loop = asyncio.get_running_loop()
+        # asyncio accepts up to `backlog` connections a turn before the guard sees any: a
+        # backlog in proportion to the cap keeps those descriptors from running out first.
+        backlog = min(self._backlog, max(16, self._guard.limit // 4))
         self._server = await loop.create_server(
-            self._guard, self._host, self._port, backlog=self._backlog
+            self._guard, self._host, self._port, backlog=backlog
         )
 
 
