@@ -1,4 +1,5 @@
-"""The `eventfeed` command: `run` the daemon, or `extract` events from files and print them."""
+"""The `eventfeed` command: `run` the daemon, `extract` events from files and print them, or
+`eval` the extractor on hand-labelled articles."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from bot.codec import extract_record
 from bot.config import Config, ConfigError
 from bot.extract import extract
 from bot.logs import redact
-from bot.model import Article
+from bot.model import Article, Event
 from bot.stories import Linker, StoryKey
 
 DEFAULT_CONFIG = Path("config/eventfeed.yaml")
@@ -43,6 +44,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ext.add_argument("--format", choices=("jsonl", "json"), default="jsonl")
     ext.add_argument("--config", type=Path, default=None, help="YAML config file")
 
+    ev = commands.add_parser(
+        "eval", help="score the extractor on hand-labelled articles (a gold YAML file)"
+    )
+    ev.add_argument("gold", type=Path, metavar="GOLD.yaml")
+    ev.add_argument(
+        "folders",
+        nargs="*",
+        type=Path,
+        metavar="ARTICLES_DIR",
+        help="where the gold's files are (default: the gold file's articles/ and own folder)",
+    )
+    ev.add_argument("--batch", default=None, help="score only the articles marked batch: N")
+    ev.add_argument("--by-lang", action="store_true", help="also a line per article language")
+    ev.add_argument("--verbose", action="store_true", help="per article: counts and misses")
+    ev.add_argument("--config", type=Path, default=None, help="YAML config file")
+
     operate.add_commands(commands)  # doctor, reprocess, export, import
     outbox_cli.add_command(commands)  # outbox [--retry]
     db_cli.add_command(commands)  # db current | upgrade
@@ -54,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             tune_gc()
             return operate.run_once(args.config) if args.once else _run(args.config)
+        if args.command == "eval":
+            return _eval(args)
         return _extract(args.paths, args.format, args.config)
     except ConfigError as exc:
         print(redact(f"eventfeed: configuration error: {exc}"), file=sys.stderr)
@@ -93,20 +112,25 @@ def _run(config_path: Path) -> int:
     return 0
 
 
-def _extract(paths: Sequence[Path], fmt: str, config_path: Path | None) -> int:
-    from bot.app import load_config, load_pack
+def _user_config(config_path: Path | None) -> Config:
+    """The config given, else ./config/eventfeed.yaml if there is one, else the defaults."""
+    from bot.app import load_config
 
     if config_path is None and DEFAULT_CONFIG.is_file():
         config_path = DEFAULT_CONFIG
-    config: Config = load_config(config_path, os.environ)
+    return load_config(config_path, os.environ)
+
+
+def _extract(paths: Sequence[Path], fmt: str, config_path: Path | None) -> int:
+    from bot.app import load_pack
+
+    config = _user_config(config_path)
     pack = load_pack(config)
     linker = Linker()  # events of the given files reporting one happening share a story id
     status = 0
     for path in paths:
         try:
-            data = path.read_bytes()
-            mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-            article = parse_article(data, path.as_posix(), mtime, config.site.tz)
+            article = _read_article(path, config)
         except (OSError, ArticleError) as exc:
             print(f"eventfeed: {path}: {exc}", file=sys.stderr)
             status = 1
@@ -130,6 +154,70 @@ def _extract(paths: Sequence[Path], fmt: str, config_path: Path | None) -> int:
         indent = 2 if fmt == "json" else None
         print(json.dumps(record, ensure_ascii=False, indent=indent), flush=True)
     return status
+
+
+def _read_article(path: Path, config: Config) -> Article:
+    """The file parsed as the daemon would (its mtime only where it has no date of its own)."""
+    data = path.read_bytes()
+    mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    return parse_article(data, path.as_posix(), mtime, config.site.tz)
+
+
+# What `eval` scores: an article's headline events. One function, so that another backend
+# (an LLM, issue 20) replaces the rule extractor in one place.
+Extractor = Callable[[Article], Sequence[Event]]
+
+
+def rule_extractor(config: Config) -> Extractor:
+    """The extractor `eventfeed extract` and the daemon run, with the config's rule files."""
+    from bot.app import load_pack
+
+    pack = load_pack(config)
+    return lambda article: extract(article, pack, config.extract.max_chars).events
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import yaml
+
+    from bot.extract.scoring import GoldError, read_gold, score
+
+    config = _user_config(args.config)
+    try:
+        gold = read_gold(yaml.safe_load(args.gold.read_text(encoding="utf-8")), args.batch)
+    except (OSError, yaml.YAMLError, GoldError) as exc:
+        print(f"eventfeed: {args.gold}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    extractor = rule_extractor(config)
+    predicted: dict[str, Sequence[Event]] = {}
+    status = 0
+    for entry in gold:
+        path = _gold_file(entry.file, entry.seed, args.gold.parent, args.folders)
+        if path is None:
+            print(f"eventfeed: {entry.file}: not found", file=sys.stderr)
+            status = 1
+            continue
+        try:
+            predicted[entry.name] = extractor(_read_article(path, config))
+        except (OSError, ArticleError) as exc:
+            print(f"eventfeed: {path}: {exc}", file=sys.stderr)
+            status = 1
+    for line in score(gold, predicted).lines(args.by_lang, args.verbose):
+        print(line)
+    return status
+
+
+def _gold_file(file: str, seed: bool, home: Path, folders: Sequence[Path]) -> Path | None:
+    """A gold entry's file: in the folders given, else beside the gold file in `articles/`,
+    the gold file's own folder and (a seed) `../seeds/`, the shared corpus's layout. Its path
+    as written first, then its name alone."""
+    if not folders:
+        folders = [home / "articles", home, *([home.parent / "seeds"] if seed else [])]
+    name = Path(file).name
+    for folder in folders:
+        for candidate in (folder / file, folder / name):
+            if candidate.is_file():
+                return candidate
+    return None
 
 
 def _public_url(article: Article, path: Path, config: Config) -> str:
