@@ -78,8 +78,9 @@ def render_article_list(articles: Sequence[StoredArticle], language: str = "en")
     blocks: list[str] = []
     used = 0
     for number, stored in enumerate(articles, 1):
-        date = stored.article.published.date().isoformat()
-        lines = [f"{number}. {_title_link(stored)} — {date}"]
+        # A file time is not the article's date: an undated article shows none.
+        date = "" if stored.article.undated else f" — {stored.article.published.date()}"
+        lines = [f"{number}. {_title_link(stored)}{date}"]
         for found in stored.events[:LATEST_EVENTS_SHOWN]:
             lines.append(_event_line(found.event, language))
         hidden = len(stored.events) - LATEST_EVENTS_SHOWN

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -163,6 +164,8 @@ def test_article_list_numbers_links_and_dates() -> None:
         "\n"
         "2. <b>No events here</b> — 2025-06-12"
     )
+    undated = replace(second, article=replace(second.article, undated=True))
+    assert render_article_list([undated]) == "1. <b>No events here</b>"  # no file time shown
     assert render_article_list([]) == "No articles yet."
     assert render_article_list([], "zh-Hant") == "還沒有文章。"
     many, _ = stored(DEAL, HIRE, DEAL, HIRE, DEAL)

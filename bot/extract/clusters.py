@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from bot.extract.dates import FoundDate
 from bot.extract.entities import PERSON
-from bot.extract.events import Candidate, analyse, attach_amounts, candidates, news_date
+from bot.extract.events import (
+    Candidate,
+    analyse,
+    attach_amounts,
+    candidates,
+    news_date,
+    own_date,
+)
 from bot.extract.rules import RulePack
 from bot.extract.sentences import LOST, Sentence, join
 from bot.extract.summary import event_summary
@@ -155,8 +164,12 @@ def build_events(article: Article, sentences: Sequence[Sentence], pack: RulePack
     clusters = cluster(cands, kinds, repeat)
     best = max((c.score for c in cands), default=0.0)
     reference = news_date(analysed, article)
-    recent = reference - timedelta(days=pack.ranking["old_date_days"])
-    return [_event(cl, article, repeat, recent) for cl in _select(clusters, pack, best, kinds)]
+    dating = _Dating(
+        recent=reference - timedelta(days=pack.ranking["old_date_days"]),
+        reference=reference,
+        anchored=own_date(article, sentences) is not None,
+    )
+    return [_event(cl, article, repeat, dating) for cl in _select(clusters, pack, best, kinds)]
 
 
 def _select(
@@ -193,7 +206,7 @@ def _distinct(cl: Cluster, kept: Sequence[Cluster], kinds: dict[str, str], weigh
     return bool(people - known) and len(cl.members) > 1
 
 
-def _event(cl: Cluster, article: Article, repeat: float, recent: date) -> Event:
+def _event(cl: Cluster, article: Article, repeat: float, dating: _Dating) -> Event:
     best = cl.best
     # A body sentence states the amount more precisely than the headline ("18亿" → "18.4亿").
     amounts = [m.amount for m in cl.members if m.amount is not None]
@@ -205,7 +218,7 @@ def _event(cl: Cluster, article: Article, repeat: float, recent: date) -> Event:
     strong = [m for m in body if m.score >= 0.4 * best.score]
     quoted = (with_amount or strong or [best])[0]
     evidence = quoted.at.sentence.text.replace(LOST, "?")
-    date = next((d.iso for m in cl.members for d in m.at.dates if d.last >= recent), None)
+    date = _event_date(cl, quoted, dating)
     return Event(
         type=cl.type,
         actors=tuple(cl.actors()),
@@ -216,6 +229,47 @@ def _event(cl: Cluster, article: Article, repeat: float, recent: date) -> Event:
         score=round(cl.score(repeat), 3),
         extra=_extra(cl),
     )
+
+
+# A retelling's date is the event's only when it is about the article's own days: a fact of
+# the same actors told in the background ("they moved to OpenAI in December 2024") is another.
+_RETELLING_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class _Dating:
+    recent: date  # an older date is background, not the event's
+    reference: date  # the article's news date (`news_date`)
+    anchored: bool  # whether dates resolved against the reference may be used: it is the
+    # article's own date (front matter, file name, dateline), not a file's time
+
+
+def _event_date(cl: Cluster, quoted: Candidate, dating: _Dating) -> str | None:
+    """The date the event's own sentences give: the quoted one's, else the best mention's,
+    each the date in the trigger's clause or else the nearest one before it (not a dateline's
+    day before "3 月 25 日，…"); else a retelling's near the article's date. None rather
+    than a background date or one resolved against a file's time."""
+    for member in (quoted, cl.best) if quoted is not cl.best else (quoted,):
+        found = _date_of(member, dating)
+        if found is not None:
+            return found.iso
+    near = dating.reference - timedelta(days=_RETELLING_DAYS)
+    for member in cl.members:
+        found = _date_of(member, dating)
+        if found is not None and near <= found.last and found.first <= dating.reference:
+            return found.iso
+    return None
+
+
+def _date_of(member: Candidate, dating: _Dating) -> FoundDate | None:
+    at, trigger = member.at, member.trigger
+    dates = [d for d in at.dates if d.last >= dating.recent and (dating.anchored or not d.anchored)]
+    if not dates:
+        return None
+    clause = bisect_left(at.breaks, trigger.start)
+    own = [d for d in dates if bisect_left(at.breaks, d.start) == clause]
+    before = [d for d in dates if d.start < trigger.start]
+    return (own or before[-1:] or dates)[0]
 
 
 def _extra(cl: Cluster) -> tuple[tuple[str, str], ...]:

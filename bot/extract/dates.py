@@ -1,7 +1,13 @@
 """Dates in a sentence, absolute (2025年7月, 6月17日, June 17, 31 December 2004) or relative
-(昨天, 上周, yesterday, last week, on Friday), resolved against the publication date.
+(昨天, 上周, yesterday, last week, on Friday), resolved against the article's own date; and
+the dateline that gives a text its date ("BEIJING, June 3 (Reuters) -", "IT之家 6 月 3 日消息").
 
-Pure: the publication date is passed in. Works on folded text (lower case).
+A date resolved against the reference (a relative word, a day without its year) is marked
+`anchored`: when the reference is only a file's time, such a date can still tell the ranking
+that a sentence is today's news, but it is never an event's date (a wrong date is worse than
+none).
+
+Pure: the reference date is passed in. Works on folded text (lower case).
 """
 
 from __future__ import annotations
@@ -110,11 +116,13 @@ class FoundDate(NamedTuple):  # a tuple: built by the hundred per article, and c
     iso: str  # "2025-06-17", "2025-07" or "2025"
     first: date  # first day of the period
     last: date  # last day of the period
+    anchored: bool = False  # resolved against the reference date: as good as that date
 
 
 def find_dates(folded: str, published: date, text: str | None = None) -> list[FoundDate]:
-    """Every date in the (folded) text, in order; relative ones resolved against `published`.
-    `text` is the same text as written, for capitalised month names (default: `folded`)."""
+    """Every date in the (folded) text, in order; relative ones and those without a year
+    resolved against `published` (and `anchored`). `text` is the same text as written, for
+    capitalised month names (default: `folded`)."""
     found: list[FoundDate] = []
     taken = _Spans()
     cased = text if text is not None else folded
@@ -149,7 +157,7 @@ def find_dates(folded: str, published: date, text: str | None = None) -> list[Fo
             resolved = _resolve(kind, m.group(), groups, published)
             if resolved is not None:
                 taken.add(start, end)
-                found.append(FoundDate(start, end, *resolved))
+                found.append(FoundDate(start, end, *resolved, "y" not in groups))
     return sorted(found, key=lambda f: f.start)
 
 
@@ -222,12 +230,16 @@ def _first(found: _Match) -> int:
 
 
 def _resolve(
-    kind: str, matched: str, groups: dict[str, str], published: date
+    kind: str, matched: str, groups: dict[str, str], published: date | None
 ) -> tuple[str, date, date] | None:
     try:
+        if published is None and not groups.get("y"):
+            return None  # "June 17" (or a relative word) and no date to take the year from
         if kind == "relative":
+            assert published is not None
             return _relative(matched, published)
         if kind in ("zh_weekday", "en_weekday"):
+            assert published is not None
             wd = groups["wd"]
             index = (
                 _WEEKDAYS_EN.index(wd) if kind == "en_weekday" else min(_WEEKDAYS_ZH.index(wd), 6)
@@ -241,6 +253,7 @@ def _resolve(
             assert year is not None
             return str(year), date(year, 1, 1), date(year, 12, 31)
         if year is None:
+            assert published is not None
             year = published.year
             # "3 月 22 日" in an article of 28 March is this year; "12 月 5 日" in January is last year
             if date(year, month, day or 1) > published + timedelta(days=31):
@@ -276,3 +289,31 @@ def _month(year: int, month: int) -> tuple[str, date, date]:
     first = date(year, month, 1)
     last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     return f"{year:04d}-{month:02d}", first, last
+
+
+# A dateline opens a report with the place and day it was filed: "BEIJING, June 3 (Reuters) -",
+# "LONDON, June 3, 2025 /PRNewswire/ --", "IT之家 6 月 3 日消息", "新华社北京6月3日电",
+# "【2025年6月3日讯】". Matched at the start of one of the first lines of the body only.
+_DATELINE_EN_RE = re.compile(
+    rf"^[A-Z][A-Za-z.'’ -]{{1,40}},[ ]+(?:[A-Z][A-Za-z.' ]{{1,30}},[ ]+)?"
+    rf"(?P<mn>{_MONTH_NAMES})\.?[ ]+(?P<d>\d{{1,2}})(?:,?[ ]+(?P<y>(?:19|20)\d\d))?"
+    r"[ ]*(?:\([A-Za-z ]{2,30}\)|/[A-Za-z ]{2,30}/)?[ ]*(?:-{1,2}|–|—)"
+)
+_DATELINE_ZH_RE = re.compile(
+    r"^[【\[(（]?[^，,。：:\n]{0,16}?(?:(?P<y>(?:19|20)\d\d)[ ]*年[ ]*)?(?P<m>\d{1,2})[ ]*月[ ]*"
+    r"(?P<d>\d{1,2})[ ]*[日号][ ]*(?:消息|讯|訊|电|電|报道|報道|訊息)"
+)
+
+
+def dateline(line: str, published: date | None) -> date | None:
+    """The day a dateline at the start of `line` (as written) gives; its year, when it states
+    none, that of `published` (the article's own date, not a file's): None without one."""
+    m = _DATELINE_ZH_RE.match(line) or _DATELINE_EN_RE.match(line)
+    if m is None:
+        return None
+    groups = {k: v for k, v in m.groupdict().items() if v}
+    if "mn" in groups and groups["mn"].capitalize() not in _MONTH_NAMES.split("|"):
+        return None
+    kind = "en_mdy" if "mn" in groups else "zh_ymd" if "y" in groups else "zh_md"
+    resolved = _resolve(kind, m.group(), groups, published)
+    return None if resolved is None else resolved[1]

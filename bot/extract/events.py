@@ -21,7 +21,7 @@ from itertools import accumulate
 from typing import Protocol, TypeVar
 
 from bot.extract.amounts import Found, approximate, find_amounts
-from bot.extract.dates import FoundDate, find_dates
+from bot.extract.dates import FoundDate, dateline, find_dates
 from bot.extract.entities import Mention, article_mentions, resolve
 from bot.extract.rules import AmountRule, Hit, RulePack
 from bot.extract.sentences import HAN, Sentence, join
@@ -140,8 +140,10 @@ def _dates(
     """The dates of each sentence that can use them: every sentence of a plain-text file (its
     news date is the latest date it mentions), else only the triggered ones (a candidate's
     background and an event's date). A date never spans a line and its checks look no
-    further back than its own line, so the sentences alone find what the article finds."""
-    published = article.published.date()
+    further back than its own line, so the sentences alone find what the article finds.
+    Relative dates resolve against the article's own date (`own_date`); with none, against
+    the file's time, for the ranking only (they are `anchored`: never an event's date)."""
+    published = own_date(article, sentences) or article.published.date()
     if article.format == "text" or all(triggered):
         chosen: Sequence[int] = range(len(sentences))
         text, folded, starts = joined
@@ -151,12 +153,37 @@ def _dates(
     found = _by_sentence(
         starts,
         find_dates(folded, published, text),
-        lambda f, d: _new(FoundDate, (f.start - d, f.end - d, f.iso, f.first, f.last)),
+        lambda f, d: _new(FoundDate, (f.start - d, f.end - d, f.iso, f.first, f.last, f.anchored)),
     )
     out: list[list[FoundDate]] = [[] for _ in sentences]
     for i, dates in zip(chosen, found, strict=True):
         out[i] = dates
     return out
+
+
+_DATELINE_PARAGRAPHS = 3  # a dateline opens one of the first body paragraphs
+
+
+def own_date(article: Article, sentences: Sequence[Sentence]) -> date | None:
+    """The day the article was filed: its dateline's ("BEIJING, June 3 (Reuters) -", "IT之家
+    6 月 3 日消息"), else its published date; None when that is only the file's time and no
+    dateline says its year."""
+    published = None if article.undated else article.published.date()
+    return _dateline(sentences, published) or published
+
+
+def _dateline(sentences: Sequence[Sentence], published: date | None) -> date | None:
+    paragraph = 0
+    for s in sentences:
+        if s.paragraph == paragraph:
+            continue  # not the first sentence of its paragraph
+        paragraph = s.paragraph
+        if paragraph > _DATELINE_PARAGRAPHS:
+            break
+        day = dateline(s.text, published)
+        if day is not None:
+            return day
+    return None
 
 
 def _breaks(sentence: Sentence) -> list[int]:
@@ -220,10 +247,14 @@ def _outermost(hits: list[Hit]) -> list[Hit]:
 def news_date(analysed: Sequence[Analysed], article: Article) -> date:
     """What 'old' is measured from: the publication date, except for a plain-text file (whose
     date is only the file's) that mentions dates: then the latest of them, so an undated
-    repost read years later still has recent news."""
+    repost read years later still has recent news. A dateline is the article's date."""
     published = article.published.date()
     if article.format != "text":
         return published
+    reliable = None if article.undated else published
+    filed = _dateline([at.sentence for at in analysed], reliable)
+    if filed is not None:
+        return filed
     latest = [d.last for at in analysed for d in at.dates if d.last <= published]
     return max(latest) if latest else published
 
