@@ -17,6 +17,7 @@ dollar figure when there is one, else a conversion. A range is its lower end, ap
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
@@ -105,7 +106,16 @@ _PREFIX_CURRENCIES = {
     "₩": "KRW",
     "人民币": "CNY",
     "美金": "USD",
+    "新台币": "TWD",
+    "台币": "TWD",
+    "港币": "HKD",
+    "港元": "HKD",
+    "日元": "JPY",
+    "韩元": "KRW",
+    "欧元": "EUR",
+    "英镑": "GBP",
 }
+_GENERIC_YUAN = ("元", "块钱")  # '港币 5 亿元', '新台币 30 亿元': the word before names it
 # Words after the number. A currency may be qualified ('u.s. dlrs', 'canadian dollars'); the
 # longest spelling wins (the alternation is longest first).
 _DOLLARS = ("dollars", "dollar", "dlrs", "dlr")
@@ -137,6 +147,8 @@ _EN_CURRENCIES = {
     "sterling": "GBP",
     "stg": "GBP",
     "pence": "GBP",
+    "cents": "USD",
+    "cts": "USD",
     "yuan": "CNY",
     "renminbi": "CNY",
     "yen": "JPY",
@@ -160,7 +172,7 @@ _EN_CURRENCIES = {
     "kronor": "SEK",
     "swedish crowns": "SEK",
 }
-_CENTS = frozenset({"pence"})  # a hundredth of the currency, and a unit price by itself
+_CENTS = ("pence", "cents", "cts")  # a hundredth of the currency, and a unit price by itself
 _VAGUE = {"上": 1.0, "数": 1.0, "几": 1.0, "数十": 10.0, "几十": 10.0, "数百": 100.0, "几百": 100.0}
 _ONES = {
     w: float(i)
@@ -256,6 +268,10 @@ _PRICE_HEAD_RE = re.compile(
     r"closed)|股价|收于|收报|发行价|售价|单价|高点|低点)"
 )
 _HEAD_REACH = 40
+_RANGE_GAP_RE = re.compile(r"[ ]?(?:-|–|~|～|to|至|到)[ ]?")
+# '66 dlrs value of stock for each share held': further on in the clause, for a bare figure.
+_PER_SHARE_RE = re.compile(r"\b(?:for each|per|a|each)[ ](?:[a-z]+[ ])?share\b|每股")
+_TAIL_REACH = 50
 
 
 class Found(NamedTuple):  # a tuple: built by the hundred per article, and cheaply
@@ -286,6 +302,10 @@ def find_amounts(
             continue  # overlaps the previous amount
         if found:
             gap = folded[last_end:start]
+            if _RANGE_GAP_RE.fullmatch(gap) and found[-1].amount.currency == currency:
+                found[-1] = _as_range(found[-1], _per_unit(folded, start, end, scaled), end, text)
+                last_end = end
+                continue
             pattern = _NEXT_RE if in_group else _BRIDGE_RE
             if pattern.fullmatch(gap):
                 in_group = True
@@ -319,14 +339,25 @@ def _per_unit(folded: str, start: int, end: int, scaled: bool) -> bool:
     """Is the amount what one thing costs: a measure after it ('a share', '/股'), a per-word
     before it ('每股'), or, when written without a magnitude, a price head before it in its
     clause ('shares closed at $54', '股价收于 69,800 韩元')."""
-    if _PER_AFTER_RE.match(folded, end):
+    if _PER_AFTER_RE.match(folded, end) or folded[start:end].endswith(_CENTS):
         return True
+    if not scaled:
+        tail = folded[end : end + _TAIL_REACH]
+        cut = min((k for k in map(tail.find, ",，;；。") if k >= 0), default=len(tail))
+        if _PER_SHARE_RE.search(tail, 0, cut):
+            return True
     head = folded[max(0, start - _HEAD_REACH) : start]
     cut = max(map(head.rfind, ",，;；。:："))
     head = head[cut + 1 :]
     if head.rstrip().endswith(_PER_BEFORE) or "每股" in head:
         return True
     return not scaled and _PRICE_HEAD_RE.search(head) is not None
+
+
+def _as_range(low: Found, unit: bool, end: int, text: str) -> Found:
+    """'14.91 dlrs to 15.62 dlrs a share': one amount, its lower end, approximate."""
+    amount = dataclasses.replace(low.amount, text=text[low.start : end].strip(), approximate=True)
+    return Found(low.start, end, amount, low.unit or unit)
 
 
 def _with_equivalent(first: Found, value: float, currency: str, end: int, text: str) -> Found:
@@ -351,11 +382,15 @@ _Raw = tuple[int, int, float, str, bool, bool]
 def _raw_amounts(folded: str, default_yen: str) -> list[_Raw]:
     out: list[_Raw] = []
     for m in _prefixed(folded):
-        if m.start() and folded[m.start() - 1].isalpha() and folded[m.start()].isalpha():
+        first = folded[m.start()]
+        if m.start() and first.isascii() and first.isalpha() and folded[m.start() - 1].isalpha():
             continue  # 'eur' in 'neuron'
         pcur, num = m.group("pcur"), m.group("num")
         zhunit, enunit = m.group("zhunit"), m.group("enunit")
-        currency = _ZH_CURRENCIES[m.group("cur")] if m.group("cur") else _PREFIX_CURRENCIES[pcur]
+        cur = m.group("cur")
+        currency = (
+            _ZH_CURRENCIES[cur] if cur and cur not in _GENERIC_YUAN else _PREFIX_CURRENCIES[pcur]
+        )
         if currency == "CNY" and pcur in ("¥", "￥"):
             currency = default_yen
         number = _number(num)
