@@ -244,6 +244,10 @@ _WORDS_RE = re.compile(
     rf"\b(?P<num>{_alternation(list(_WORD_NUMBERS))})(?:[ -](?P<ones>{_alternation(list(_ONES))}))?"
     rf"[ ](?P<unit>trillion|billion|bln|bn|million|mln|mn)[ ]?(?P<cur>{_CUR_EN})\b"
 )
+_BARE_EN_RE = re.compile(
+    rf"(?P<num>{_NUM})[ ]?(?P<unit>billion|bln|bn|million|mln|mn)"
+    r"(?=[ ]?(?:[,.;:)]|$)|[ ](?:if|in|and|or|for|including|plus|when|with|from|after|before)\b)"
+)
 _MAGNITUDES = ("trillion", "billion", "bln", "bn", "million", "mln", " mn")
 _NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _BARE_UNITS = ("万亿", "千亿", "百亿", "十亿", "亿")
@@ -431,12 +435,27 @@ def _raw_amounts(folded: str, default_yen: str) -> list[_Raw]:
             value /= 100
         ranged = m.group("high") is not None
         out.append((m.start(), m.end(), value, _EN_CURRENCIES[cur], unit is not None, ranged))
+    if out and any(word in folded for word in _MAGNITUDES):
+        out.extend(_elliptic(folded, out))
     if any(word in folded for word in _MAGNITUDES):  # a word number needs one: rare, cheap
         for m in _WORDS_RE.finditer(folded):
             number = _WORD_NUMBERS[m.group("num")] + _ONES.get(m.group("ones") or "", 0.0)
             value = number * _EN_UNITS[m.group("unit")]
             out.append((m.start(), m.end(), value, _EN_CURRENCIES[m.group("cur")], True, False))
     return out
+
+
+def _elliptic(folded: str, found: Sequence[_Raw]) -> Iterator[_Raw]:
+    """'70 dlrs a share, for a total of 7.4 billion if …': a magnitude whose currency is left
+    out takes that of the amount before it, if no noun follows it (5 mln shares is a count)."""
+    for m in _BARE_EN_RE.finditer(folded):
+        before = [r for r in found if r[1] <= m.start()]
+        if not before or (m.start() and folded[m.start() - 1].isalnum()):
+            continue
+        number = _number(m.group("num"))
+        if number is not None:
+            value = number * _EN_UNITS[m.group("unit")]
+            yield (m.start(), m.end(), value, before[-1][3], True, False)
 
 
 def _prefixed(folded: str) -> Iterator[re.Match[str]]:
@@ -460,6 +479,25 @@ def _prefixed(folded: str) -> Iterator[re.Match[str]]:
                 end = m.end()
                 yield m
                 break
+
+
+# What may stand between a word and the amount it heads: 'sales of about 50 mln dlrs',
+# 'assets were 80 mln dlrs', '营收达 50 亿元'. Anything else ('assets of Valley Cable TV for 100
+# mln dlrs') leaves the amount to another head.
+_LINKS = (
+    r"(?:[ :：]|of|at|was|were|is|are|totall?ing|totall?ed|about|around|nearly|some|roughly|"
+    r"approximately|over|more than|up to|reached|rose to|fell to|to|by|为|达到|达|约|超过|近|逾|"
+    r"高达|共|合计|至|了|有)*"
+)
+
+
+def head_patterns(words: Sequence[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Patterns telling that one of `words` heads an amount: the first ends the text before
+    it ('annual sales of', '总资产为'), the second starts the text after it ('in sales')."""
+    alternation = _alternation([w for w in words if w]) or "(?!)"
+    before = re.compile(rf"(?:{alternation}){_LINKS}$")
+    after = re.compile(rf"[ ]*(?:in|of)[ ](?:annual |yearly |its |their |net )?(?:{alternation})")
+    return before, after
 
 
 def _number(num: str) -> float | None:

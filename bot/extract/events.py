@@ -549,4 +549,15 @@ def _usable(at: Analysed, i: int, rule: AmountRule, pack: RulePack) -> bool:
     window = pack.amount_neutral.sub(_blank, wide)[begin - max(0, begin - 8) :]
     if rule.exclude_re is not None and rule.exclude_re.search(window):
         return False
+    if rule.attribute_before is not None and _headed(at, i, rule):
+        return False
     return rule.require_re is None or rule.require_re.search(window) is not None
+
+
+def _headed(at: Analysed, i: int, rule: AmountRule) -> bool:
+    """Does one of the rule's attribute words head at.amounts[i] ('sales of 50 mln dlrs')?"""
+    f, folded = at.amounts[i], at.sentence.folded
+    head = folded[max(0, f.start - _TOTAL_REACH, at.amounts[i - 1].end if i else 0) : f.start]
+    head = head[max(map(head.rfind, ",，;；。")) + 1 :]
+    assert rule.attribute_before is not None and rule.attribute_after is not None
+    return bool(rule.attribute_before.search(head) or rule.attribute_after.match(folded, f.end))

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import ahocorasick
 
+from bot.extract.amounts import head_patterns
 from bot.extract.sentences import LOST, fold
 
 AMOUNT_SCOPES = ("none", "sentence", "lead", "article")
@@ -101,6 +102,11 @@ class AmountRule:
     # A headline without an amount of its own takes a deal's total stated elsewhere ('the
     # transaction is valued at …', '交易总价为…').
     totals: bool = False
+    # Words that make an amount they head something else than the event's: a party's sales or
+    # assets ('with annual sales of 50 mln dlrs', '总资产 80 亿元').
+    attributes: tuple[str, ...] = ()
+    attribute_before: re.Pattern[str] | None = None  # compiled by load_rule_pack
+    attribute_after: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,7 +440,21 @@ def _amount_rule(spec: Any, where: str) -> AmountRule:
     totals = spec.get("totals", False)
     if not isinstance(totals, bool):
         raise RulePackError(f"{where}.amount.totals: expected true or false, got {totals!r}")
-    return AmountRule(str(scope), weighs, require, exclude, prices=prices, totals=totals)
+    attributes = tuple(
+        fold(w) for w in _words(spec.get("attributes"), f"{where}.amount.attributes")
+    )
+    before, after = head_patterns(attributes) if attributes else (None, None)
+    return AmountRule(
+        str(scope),
+        weighs,
+        require,
+        exclude,
+        prices=prices,
+        totals=totals,
+        attributes=attributes,
+        attribute_before=before,
+        attribute_after=after,
+    )
 
 
 def _load_aliases(doc: Mapping[str, Any], add: Any) -> tuple[dict[str, Entity], dict[str, str]]:
