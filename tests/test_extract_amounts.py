@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from bot.articles import parse_article
+from bot.extract import extract, load_rule_pack
 from bot.extract.amounts import find_amounts
 from bot.extract.sentences import fold
+from bot.rulefiles import default_documents
 
-RATES = {"USD": 1.0, "CNY": 0.14, "EUR": 1.2, "GBP": 1.4, "KRW": 0.0008, "JPY": 0.007}
+RATES = {
+    "USD": 1.0,
+    "CNY": 0.14,
+    "EUR": 1.2,
+    "GBP": 1.4,
+    "KRW": 0.0008,
+    "JPY": 0.007,
+    "CAD": 0.7,
+    "HKD": 0.13,
+    "TWD": 0.03,
+    "DEM": 0.6,
+    "FRF": 0.18,
+    "ITL": 0.0006,
+    "NZD": 0.6,
+    "AUD": 0.65,
+}
 APPROX = ("约", "高达", "上", "超过", "人均", "about", "more than", "up to")
 
 
@@ -45,6 +65,64 @@ def amounts(text: str) -> list[tuple[float, str, float | None, str, bool]]:
         ("closed at 274.5 pence", 2.745, "GBP", 2.745 * 1.4, "274.5 pence", False),
         ("the project cost $1.5K in total", 1500, "USD", 1500, "$1.5K", False),
         ("more than $200 million", 2e8, "USD", 2e8, "$200 million", True),
+        # English, wire style: magnitudes, dollars named in words, other currencies, words
+        (
+            "agreed to acquire it for 235 mln dlrs in cash",
+            2.35e8,
+            "USD",
+            2.35e8,
+            "235 mln dlrs",
+            False,
+        ),
+        ("a 265 mln dlr bid", 2.65e8, "USD", 2.65e8, "265 mln dlr", False),
+        ("for about 4.2 bln dlrs", 4.2e9, "USD", 4.2e9, "4.2 bln dlrs", True),
+        ("paid 350,000 dlrs for it", 3.5e5, "USD", 3.5e5, "350,000 dlrs", False),
+        ("valued at 6.3 mln U.S. dlrs", 6.3e6, "USD", 6.3e6, "6.3 mln U.S. dlrs", False),
+        (
+            "for 196.2 mln Canadian dlrs",
+            1.962e8,
+            "CAD",
+            1.962e8 * 0.7,
+            "196.2 mln Canadian dlrs",
+            False,
+        ),
+        (
+            "for 80 mln Australian dollars",
+            8e7,
+            "AUD",
+            8e7 * 0.65,
+            "80 mln Australian dollars",
+            False,
+        ),
+        ("for 12 mln N.Z. dlrs", 1.2e7, "NZD", 1.2e7 * 0.6, "12 mln N.Z. dlrs", False),
+        ("sold for 50 mln stg", 5e7, "GBP", 7e7, "50 mln stg", False),
+        ("bought for 2.5 billion yen", 2.5e9, "JPY", 2.5e9 * 0.007, "2.5 billion yen", False),
+        ("a 300 mln marks stake", 3e8, "DEM", 1.8e8, "300 mln marks", False),
+        ("for 40 mln French francs", 4e7, "FRF", 4e7 * 0.18, "40 mln French francs", False),
+        ("for 90 billion lire", 9e10, "ITL", 9e10 * 0.0006, "90 billion lire", False),
+        ("paid one mln dlrs", 1e6, "USD", 1e6, "one mln dlrs", False),
+        ("worth two billion dollars", 2e9, "USD", 2e9, "two billion dollars", False),
+        ("for twenty-five mln dlrs", 2.5e7, "USD", 2.5e7, "twenty-five mln dlrs", False),
+        ("raised 1 , 200 dlrs", 1200, "USD", 1200, "1 , 200 dlrs", False),
+        ("a bid of 5 to 6 mln dlrs", 5e6, "USD", 5e6, "5 to 6 mln dlrs", True),
+        ("HK$1.2 billion in cash", 1.2e9, "HKD", 1.2e9 * 0.13, "HK$1.2 billion", False),
+        ("an NT$300 million order", 3e8, "TWD", 9e6, "NT$300 million", False),
+        ("a C$40 million deal", 4e7, "CAD", 2.8e7, "C$40 million", False),
+        # simplified Chinese: spaced and full-width digits, ranges, currencies named before
+        ("募资 5 . 5 亿美元", 5.5e8, "USD", 5.5e8, "5 . 5 亿美元", False),
+        ("作价５，０００万元", 5e7, "CNY", 7e6, "５，０００万元", False),
+        ("总价１２.５亿元", 1.25e9, "CNY", 1.75e8, "１２.５亿元", False),
+        ("计划募资5-6亿元", 5e8, "CNY", 7e7, "5-6亿元", True),
+        ("计划募资5亿至6亿元", 5e8, "CNY", 7e7, "5亿至6亿元", True),
+        ("以港币 5 亿元收购", 5e8, "HKD", 6.5e7, "港币 5 亿元", False),
+        ("交易金额为 1.5 万亿日元", 1.5e12, "JPY", 1.05e10, "1.5 万亿日元", False),
+        ("获得 3000 万欧元投资", 3e7, "EUR", 3.6e7, "3000 万欧元", False),
+        ("以 2 亿英镑出售", 2e8, "GBP", 2.8e8, "2 亿英镑", False),
+        # traditional Chinese
+        ("以新台幣 30 億元收購", 3e9, "TWD", 9e7, "新台幣 30 億元", False),
+        ("融資 1.2 億港元", 1.2e8, "HKD", 1.56e7, "1.2 億港元", False),
+        ("作價 8 千萬美元", 8e7, "USD", 8e7, "8 千萬美元", False),
+        ("交易總額達 2 萬億韓元", 2e12, "KRW", 1.6e9, "2 萬億韓元", False),
     ],
 )
 def test_amount_forms(
@@ -81,3 +159,83 @@ def test_counts_are_not_money() -> None:
 def test_unknown_rate_keeps_the_amount_without_usd() -> None:
     (found,) = find_amounts(fold("5 亿港元"), "5 亿港元", {"USD": 1.0}, ())
     assert found.amount.currency == "HKD" and found.amount.usd is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "it offered 54 dlrs a share in cash",
+        "at 20.10 dlrs per common share",
+        "the bid was $54 a share",
+        "shares closed at 274.5 pence (US$3.76)",
+        "股价收于每股 69,800 韩元",
+        "每股 12.5 元的价格",
+        "以 8.8 元/股的价格",
+        "股價收於每股 69,800 韓元",
+        "每股作價 3.2 港元",
+        "he bought at 14.91 dlrs to 15.62 dlrs a share",
+        "holders get 66 dlrs in stock for each share held",
+        "the stock price of $1,393.87",
+    ],
+)
+def test_what_one_share_or_unit_costs_is_flagged(text: str) -> None:
+    (found,) = find_amounts(fold(text), text, RATES, APPROX)
+    assert found.unit
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "agreed to acquire it for 235 mln dlrs in cash",
+        "以 5 亿元收购其 51% 股份",
+        "a $14.3 billion deal",
+        "以 8 千萬美元收購",
+    ],
+)
+def test_sums_are_not_unit_prices(text: str) -> None:
+    (found,) = find_amounts(fold(text), text, RATES, APPROX)
+    assert not found.unit
+
+
+def test_percentages_and_share_counts_are_not_money() -> None:
+    assert amounts("it bought five mln shares, or 16 pct") == []
+    assert amounts("持股比例为 16.5%，共 1.2 亿股") == []
+
+
+PACK = load_rule_pack(*default_documents())
+
+
+def headline_amounts(text: str, name: str = "story.txt") -> list[tuple[str, float | None]]:
+    article = parse_article(text.encode(), name, datetime(2025, 3, 2, tzinfo=UTC), UTC)
+    return [(e.type, e.amount.usd if e.amount else None) for e in extract(article, PACK).events]
+
+
+def test_the_amount_of_the_trigger_clause_beats_an_earlier_larger_one() -> None:
+    story = (
+        "Acme Corp to buy Widget Inc\n\n"
+        "Acme Corp, which has annual sales of 900 mln dlrs, said it agreed to acquire "
+        "Widget Inc for 235 mln dlrs in cash.\n"
+    )
+    assert ("acquisition", 2.35e8) in headline_amounts(story)
+    story = "腾讯收购阿里巴巴\n\n腾讯总资产达 80 亿元，今天宣布以 3 亿元收购阿里巴巴。\n"
+    assert ("acquisition", pytest.approx(3e8 * 0.1395)) in headline_amounts(story)
+
+
+def test_a_per_share_price_is_not_the_deal_but_its_total_is() -> None:
+    story = (
+        "Acme Corp bids for Widget Inc\n\n"
+        "Acme Corp said it offered to acquire Widget Inc for 54 dlrs a share in cash.\n\n"
+        "Widget has about 20 mln shares outstanding. The transaction is valued at about "
+        "1.08 billion dlrs, Acme said.\n"
+    )
+    assert headline_amounts(story)[0] == ("acquisition", 1.08e9)
+    story = "腾讯要约收购阿里巴巴\n\n腾讯宣布以每股 12.5 元的价格要约收购阿里巴巴。\n"
+    assert headline_amounts(story)[0] == ("acquisition", None)
+
+
+def test_a_written_dollar_figure_in_brackets_is_the_events_amount() -> None:
+    story = (
+        "Northwind buys Contoso's UK arm\n\n"
+        "Northwind said it agreed to buy Contoso's British unit for £75m ($96m) in cash.\n"
+    )
+    assert ("acquisition", 9.6e7) in headline_amounts(story)

@@ -33,6 +33,7 @@ _CLAUSE_BREAK_RE = re.compile(r"[，,；;：:。！？!?\s—](?:(?<=[^\s—])|(
 _MARK_RE = re.compile(r"[，,；;：:。！？!?]")  # the breaks of a sentence without dashes
 _CUE_REACH = 30  # a background cue this far after the trigger still colours it
 _ANAPHORA_REACH = 15
+_TOTAL_REACH = 30  # a total word this far before an amount, in its clause, makes it a total
 _TRIGGER_KINDS = ("strong", "trigger", "weak")
 _HAN_RE = re.compile(f"[{HAN}]")
 _new = tuple.__new__  # a named tuple made without its Python-level constructor
@@ -114,7 +115,7 @@ def _amounts(
     found = _by_sentence(
         starts,
         find_amounts(folded, text, pack.rates, pack.approximate, yen),
-        lambda f, d: _new(Found, (f.start - d, f.end - d, f.amount)),
+        lambda f, d: _new(Found, (f.start - d, f.end - d, f.amount, f.unit)),
     )
     whole, at = joined[1], joined[2]
     for k, (i, amounts) in enumerate(zip(chosen, found, strict=True)):
@@ -128,7 +129,8 @@ def _judged_again(found: Found, folded: str, shift: int, pack: RulePack) -> Foun
     close = approximate(folded, found.start + shift, found.end + shift, pack.approximate)
     if close == found.amount.approximate:
         return found
-    return Found(found.start, found.end, dataclasses.replace(found.amount, approximate=close))
+    amount = dataclasses.replace(found.amount, approximate=close)
+    return Found(found.start, found.end, amount, found.unit)
 
 
 def _dates(
@@ -425,6 +427,7 @@ def attach_amounts(
     # The first usable amount of the lead or the article depends on the type alone: sought
     # once per type, however many candidates of the type lack one of their own.
     first: dict[tuple[str, str], Found | None] = {}
+    totals: list[tuple[Analysed, int]] | None = None  # the article's deal totals, if needed
     for c in cands:
         rule = pack.types[c.type].amount
         if rule.scope == "none":
@@ -443,6 +446,10 @@ def attach_amounts(
                 else:
                     first[key] = _first_in_article(analysed, rule, pack, seek)
             found = first[key]
+        if found is None and rule.totals and (c.at.sentence.is_title or c.at in lead[:1]):
+            if totals is None:
+                totals = _article_totals(analysed, pack, seek)
+            found = next((at.amounts[i] for at, i in totals if _usable(at, i, rule, pack)), None)
         c.amount = found.amount if found else None
         if found is not None and found.amount.usd and rule.weighs and rule.scope != "article":
             c.score *= pack.ranking["amount"]
@@ -501,32 +508,87 @@ def _lines_with(pattern: re.Pattern[str], text: str, starts: Sequence[int]) -> s
 
 
 def _nearest(at: Analysed, trigger: Hit, rule: AmountRule, pack: RulePack) -> Found | None:
-    usable = [f for f in at.amounts if _usable(at, f, rule, pack)]
+    """The amount of the trigger's clause, else the nearest; a deal's total ('in a transaction
+    valued at …') before another amount of its clause ('assumed debt of …')."""
+    usable = [i for i in range(len(at.amounts)) if _usable(at, i, rule, pack)]
     if not usable:
         return None
     clause = _clause_of(at, trigger.start)
-    return min(
-        usable, key=lambda f: (_clause_of(at, f.start) != clause, abs(f.start - trigger.start))
+    amounts = at.amounts
+    best = min(
+        usable,
+        key=lambda i: (
+            _clause_of(at, amounts[i].start) != clause,
+            not _totalled(at, amounts[i], pack),
+            abs(amounts[i].start - trigger.start),
+        ),
     )
+    return amounts[best]
+
+
+def _totalled(at: Analysed, f: Found, pack: RulePack) -> bool:
+    """Is the amount a deal's total: a total word just before it, in its clause."""
+    folded = at.sentence.folded
+    head = folded[max(0, f.start - _TOTAL_REACH) : f.start]
+    head = head[max(map(head.rfind, ",，;；。")) + 1 :]
+    return pack.amount_total.search(head) is not None
+
+
+def _article_totals(
+    analysed: Sequence[Analysed], pack: RulePack, seek: _Seeker
+) -> list[tuple[Analysed, int]]:
+    """The deals' totals stated in the article, in order (sentence, index of the amount): sought
+    only in the lines holding a total word, never in background ones."""
+    folded, starts = seek.text()[1:]
+    lines = sorted(_lines_with(pack.amount_total, folded, starts))
+    seek(lines)
+    return [
+        (at, i)
+        for at in (analysed[k] for k in lines)
+        if not any(h.term.kind == "background" for h in at.hits)
+        for i, f in enumerate(at.amounts)
+        if _totalled(at, f, pack)
+    ]
 
 
 def _first_usable(at: Analysed, rule: AmountRule, pack: RulePack) -> Found | None:
     if not at.amounts or any(h.term.kind == "background" for h in at.hits):
         return None
-    return next((f for f in at.amounts if _usable(at, f, rule, pack)), None)
+    return next((f for i, f in enumerate(at.amounts) if _usable(at, i, rule, pack)), None)
 
 
 def _blank(m: re.Match[str]) -> str:
     return " " * len(m.group())
 
 
-def _usable(at: Analysed, f: Found, rule: AmountRule, pack: RulePack) -> bool:
-    """No disqualifying word near the amount ('tax', '成本'), and a required one if any."""
+def _usable(at: Analysed, i: int, rule: AmountRule, pack: RulePack) -> bool:
+    """Is at.amounts[i] one this type takes: not what one share or unit costs (unless the type
+    is a price), no disqualifying word near it ('tax', '成本', 'sales of'), and a required one if
+    any. The words are sought no further than the amounts beside it: in 'sales of 50 mln dlrs,
+    for 235 mln dlrs' the sales are the first amount's, not the second's."""
+    f = at.amounts[i]
+    if f.unit and not rule.prices:
+        return False
     folded = at.sentence.folded
     reach = 12 if _HAN_RE.search(folded, f.start, f.end) else 40  # English words are longer
-    begin = max(0, f.start - reach)
-    wide = folded[max(0, begin - 8) : f.end + reach // 2]  # 'pre tax' cut in half is still neutral
+    begin, stop = max(0, f.start - reach), f.end + reach // 2
+    if i:
+        begin = max(begin, at.amounts[i - 1].end)
+    if i + 1 < len(at.amounts):
+        stop = min(stop, at.amounts[i + 1].start)
+    wide = folded[max(0, begin - 8) : stop]  # 'pre tax' cut in half is still neutral
     window = pack.amount_neutral.sub(_blank, wide)[begin - max(0, begin - 8) :]
     if rule.exclude_re is not None and rule.exclude_re.search(window):
         return False
+    if rule.attribute_before is not None and _headed(at, i, rule):
+        return False
     return rule.require_re is None or rule.require_re.search(window) is not None
+
+
+def _headed(at: Analysed, i: int, rule: AmountRule) -> bool:
+    """Does one of the rule's attribute words head at.amounts[i] ('sales of 50 mln dlrs')?"""
+    f, folded = at.amounts[i], at.sentence.folded
+    head = folded[max(0, f.start - _TOTAL_REACH, at.amounts[i - 1].end if i else 0) : f.start]
+    head = head[max(map(head.rfind, ",，;；。")) + 1 :]
+    assert rule.attribute_before is not None and rule.attribute_after is not None
+    return bool(rule.attribute_before.search(head) or rule.attribute_after.match(folded, f.end))

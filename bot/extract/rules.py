@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import ahocorasick
 
+from bot.extract.amounts import head_patterns
 from bot.extract.sentences import LOST, fold
 
 AMOUNT_SCOPES = ("none", "sentence", "lead", "article")
@@ -97,6 +98,15 @@ class AmountRule:
     # patterns): the lines holding one, found in one pass instead of two regex passes.
     require_words: Any = field(default=None, repr=False, compare=False)
     exclude_re: re.Pattern[str] | None = None  # this type's and the global ones
+    prices: bool = False  # takes what one thing costs ('$999', '54 dlrs a share')
+    # A headline without an amount of its own takes a deal's total stated elsewhere ('the
+    # transaction is valued at …', '交易总价为…').
+    totals: bool = False
+    # Words that make an amount they head something else than the event's: a party's sales or
+    # assets ('with annual sales of 50 mln dlrs', '总资产 80 亿元').
+    attributes: tuple[str, ...] = ()
+    attribute_before: re.Pattern[str] | None = None  # compiled by load_rule_pack
+    attribute_after: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +152,8 @@ class RulePack:
     lines_apart: bool = field(repr=False, default=False)
     _aliases: Mapping[str, str] = field(repr=False, default_factory=dict)
     entity_kinds: Mapping[str, str] = field(repr=False, default_factory=dict)  # name → kind
+    # Words just before a deal's total: 'valued at', 'a total of', '总价', '作价'.
+    amount_total: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
 
     def canonical(self, name: str) -> str | None:
         """Any alias (any script, any case) → canonical entity name; None if unknown."""
@@ -305,6 +317,9 @@ def load_rule_pack(
         lines_apart=bool(len(latin_automaton)) and not any("\n" in key for key in entries),
         _aliases=alias_map,
         entity_kinds={name: e.kind for name, e in entities.items()},
+        amount_total=_any_of(
+            [fold(w) for w in _words(amounts.get("total", {}), "rules.yaml: amounts.total")]
+        ),
     )
 
 
@@ -419,7 +434,27 @@ def _amount_rule(spec: Any, where: str) -> AmountRule:
     weighs = spec.get("weighs", True)
     if not isinstance(weighs, bool):
         raise RulePackError(f"{where}.amount.weighs: expected true or false, got {weighs!r}")
-    return AmountRule(str(scope), weighs, require, exclude)
+    prices = spec.get("prices", False)
+    if not isinstance(prices, bool):
+        raise RulePackError(f"{where}.amount.prices: expected true or false, got {prices!r}")
+    totals = spec.get("totals", False)
+    if not isinstance(totals, bool):
+        raise RulePackError(f"{where}.amount.totals: expected true or false, got {totals!r}")
+    attributes = tuple(
+        fold(w) for w in _words(spec.get("attributes"), f"{where}.amount.attributes")
+    )
+    before, after = head_patterns(attributes) if attributes else (None, None)
+    return AmountRule(
+        str(scope),
+        weighs,
+        require,
+        exclude,
+        prices=prices,
+        totals=totals,
+        attributes=attributes,
+        attribute_before=before,
+        attribute_after=after,
+    )
 
 
 def _load_aliases(doc: Mapping[str, Any], add: Any) -> tuple[dict[str, Entity], dict[str, str]]:
