@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -173,12 +173,20 @@ def build_events(article: Article, sentences: Sequence[Sentence], pack: RulePack
 
 
 def _select(
-    clusters: Sequence[Cluster], pack: RulePack, best: float, kinds: dict[str, str]
+    clusters: Sequence[Cluster],
+    pack: RulePack,
+    best: float,
+    kinds: dict[str, str],
+    trace: list[tuple[Cluster, dict[str, float]]] | None = None,
 ) -> list[Cluster]:
-    """The heaviest clusters; a second one of a type only when it is clearly another fact."""
+    """The heaviest clusters; a second one of a type only when it is clearly another fact;
+    then the vetter's word on each. `trace` collects each vetted cluster with its features
+    (tools/train_vetter.py learns from them)."""
     r = pack.ranking
     floor = max(r["min_score"], r["relative"] * best)
+    top = clusters[0].score(r["repeat"]) if clusters else 0.0
     chosen: list[Cluster] = []
+    seen: list[str] = []  # the types of the clusters vetted so far
     for cl in clusters:
         if cl.score(r["repeat"]) < floor or not cl.actors():
             continue
@@ -186,10 +194,51 @@ def _select(
         weighs = pack.types[cl.type].amount.weighs
         if len(same) >= r["max_per_type"] or (same and not _distinct(cl, same, kinds, weighs)):
             continue
+        if pack.vetter or trace is not None:
+            features = vet_features(cl, r["repeat"], top, len(seen), cl.type in seen)
+            seen.append(cl.type)
+            if trace is not None:
+                trace.append((cl, features))
+            if chosen and pack.vetter and vet(pack.vetter, features) < pack.vetter_threshold:
+                continue
         chosen.append(cl)
         if len(chosen) >= r["max_events"]:
             break
     return chosen
+
+
+def vet_features(
+    cl: Cluster, repeat: float, top: float, rank: int, same_type: bool
+) -> dict[str, float]:
+    """What the vetter weighs: how heavy the cluster is beside the article's heaviest, where
+    it stands, how it was told (title, amount, background, borrowed actors). Not its type:
+    a prior per type learned from a hundred articles would not carry to other news."""
+    score = cl.score(repeat)
+    best = cl.best
+    kind = best.trigger.term.kind
+    return {
+        "bias": 1.0,
+        "score": math.log(max(score, 1e-3)),
+        "relative": score / top if top else 0.0,
+        "rank": float(rank),
+        "same_type": float(same_type),
+        "title": float(any(m.at.sentence.is_title for m in cl.members)),
+        "paragraph": min(min(m.at.sentence.paragraph for m in cl.members), 10) / 10,
+        "members": math.log(len(cl.members)),
+        "amount": float(any(m.amount is not None and m.amount.usd for m in cl.members)),
+        "background": float(best.background),
+        "borrowed": float(best.borrowed),
+        "anaphoric": float(best.anaphoric),
+        "weak": float(kind == "weak"),
+        "strong": float(kind == "strong"),
+        "actors": min(len(cl.names), 5) / 5,
+    }
+
+
+def vet(weights: Mapping[str, float], features: Mapping[str, float]) -> float:
+    """The vetter's probability that a cluster is a headline event (logistic)."""
+    z = sum(weights.get(name, 0.0) * value for name, value in features.items())
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 def _distinct(cl: Cluster, kept: Sequence[Cluster], kinds: dict[str, str], weighs: bool) -> bool:

@@ -65,6 +65,8 @@ class Candidate:
     anaphoric: bool = False
     separate: bool = False
     amount: Amount | None = None
+    background: bool = False  # a background cue or an old date colours its clause
+    borrowed: bool = False  # it names nobody: its actors are the article's main ones
 
 
 def analyse(
@@ -290,12 +292,16 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
             rule = pack.types[type_name]
             score = position * rule.weight * strength
             clause = _clause_of(at, hit.start)
-            if ("background" in kinds or at.dates) and _background(at, hit, old, clause):
+            background = ("background" in kinds or bool(at.dates)) and _background(
+                at, hit, old, clause
+            )
+            if background:
                 score *= r["background"]
             if "negation" in kinds and _in_clause(at, clause, "negation"):
                 score *= r["negation"]
             actors = _actors(at, hit, pack)
-            if not actors:
+            borrowed = not actors
+            if borrowed:
                 actors = principal[:1]
                 if "reference" not in kinds:
                     score *= r["no_actor"]
@@ -305,7 +311,19 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
             if separate:
                 score *= r["separate"]
             anaphoric = _anaphoric(at, hit, pack)
-            out.append(Candidate(type_name, at, hit, score, actors, anaphoric, separate))
+            out.append(
+                Candidate(
+                    type_name,
+                    at,
+                    hit,
+                    score,
+                    actors,
+                    anaphoric,
+                    separate,
+                    background=background,
+                    borrowed=borrowed,
+                )
+            )
     return out
 
 

@@ -154,6 +154,10 @@ class RulePack:
     entity_kinds: Mapping[str, str] = field(repr=False, default_factory=dict)  # name → kind
     # Words just before a deal's total: 'valued at', 'a total of', '总价', '作价'.
     amount_total: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
+    # The learned vetter of headline events (rules.yaml `vetter:`): a logistic model over a
+    # cluster's features (see clusters.vet_features); empty: every selected cluster is kept.
+    vetter: Mapping[str, float] = field(repr=False, default_factory=dict)
+    vetter_threshold: float = 0.5
 
     def canonical(self, name: str) -> str | None:
         """Any alias (any script, any case) → canonical entity name; None if unknown."""
@@ -311,6 +315,8 @@ def load_rule_pack(
         separate=separate,
         boilerplate=_load_boilerplate(rules.get("boilerplate", [])),
         ranking=_load_ranking(rules.get("ranking", {})),
+        vetter=_load_vetter(rules.get("vetter")),
+        vetter_threshold=_vetter_threshold(rules.get("vetter")),
         automaton=automaton,
         latin_automaton=latin_automaton if len(latin_automaton) else None,
         wide=re.compile("[" + "".join(map(re.escape, sorted(wide))) + "]") if wide else None,
@@ -533,3 +539,26 @@ def _load_ranking(doc: Any) -> dict[str, float]:
             raise RulePackError(f"rules.yaml: ranking.{key}: expected a number ≥ 0, got {value!r}")
         ranking[key] = float(value)
     return ranking
+
+
+def _load_vetter(doc: Any) -> dict[str, float]:
+    """`vetter: {threshold: 0.4, weights: {bias: -1.2, title: 0.8, …}}` → the weights."""
+    if doc is None:
+        return {}
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("weights", {}), Mapping):
+        raise RulePackError("rules.yaml: 'vetter' must be a mapping with 'weights'")
+    weights: dict[str, float] = {}
+    for key, value in doc.get("weights", {}).items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise RulePackError(
+                f"rules.yaml: vetter.weights.{key}: expected a number, got {value!r}"
+            )
+        weights[str(key)] = float(value)
+    return weights
+
+
+def _vetter_threshold(doc: Any) -> float:
+    value = doc.get("threshold", 0.5) if isinstance(doc, Mapping) else 0.5
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+        raise RulePackError(f"rules.yaml: vetter.threshold: expected 0 to 1, got {value!r}")
+    return float(value)

@@ -1,0 +1,129 @@
+"""Event types for general financial-news wording, and which events are headline events.
+
+Every text here is invented.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.extract import RulePackError, extract, load_rule_pack
+from bot.extract.clusters import vet
+from bot.model import Article
+from bot.rulefiles import default_documents
+
+
+def article(title: str, text: str, lang: str = "en") -> Article:
+    published = datetime(2025, 6, 1, tzinfo=UTC)
+    return Article("a.txt", title, text, lang, published, "text", "a")
+
+
+def types_of(title: str, text: str, lang: str) -> list[str]:
+    pack = load_rule_pack(*default_documents())
+    return [e.type for e in extract(article(title, text, lang), pack).events]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "expected"),
+    [
+        ("腾讯回购股份", "腾讯宣布，腾讯将以自有资金回购部分股份。", "market_move"),
+        ("小米股东减持股份", "小米公告，小米股东计划减持股份。", "market_move"),
+        ("百度股东解除质押", "百度公告，百度控股股东所持股份已解除质押。", "other"),
+        ("京东申请破产清算", "京东公告，京东已向法院申请破产清算。", "other"),
+        ("美团被证监局约谈", "美团公告，美团因信息披露问题被证监局约谈。", "legal_regulatory"),
+        ("阿里巴巴董事长辞职", "阿里巴巴公告，阿里巴巴董事长因个人原因辞去职务。", "talent_move"),
+    ],
+)
+def test_financial_news_types_zh(title: str, text: str, expected: str) -> None:
+    assert types_of(title, text, "zh-Hans")[:1] == [expected]  # names from the alias table
+
+
+def test_a_tender_offer_is_an_acquisition_not_a_partnership() -> None:
+    got = types_of(
+        "Harbor Mills makes tender offer for Lakeside Paper",
+        "Harbor Mills Inc said it started a tender offer for all shares of Lakeside Paper Co.",
+        "en",
+    )
+    assert got[:1] == ["acquisition"] and "partnership" not in got
+
+
+def test_partners_in_a_name_is_no_partnership() -> None:
+    got = types_of(
+        "Grey Rock Partners agreed to purchase Delta Tools",
+        "Grey Rock Partners LP said it agreed to purchase Delta Tools Corp for cash.",
+        "en",
+    )
+    assert got[:1] == ["acquisition"] and "partnership" not in got
+
+
+def test_a_condition_of_approval_is_no_regulatory_event() -> None:
+    got = types_of(
+        "Northwind agreed to acquire Southfield Bank",
+        "Northwind Corp said it agreed to acquire Southfield Bank. "
+        "The deal is subject to regulatory approval.",
+        "en",
+    )
+    assert got == ["acquisition"]
+
+
+def test_a_background_event_in_the_body_is_not_a_headline_event() -> None:
+    got = types_of(
+        "Orbit Labs hires Jane Field as chief executive",
+        "Orbit Labs hired Jane Field as its chief executive on Monday. "
+        "Field said she was excited. Orbit Labs said the move would help. "
+        "Analysts welcomed the change. The board met in the morning. "
+        "Staff were told by email. Earlier, in 2019, Orbit Labs acquired Nimbus Data.",
+        "en",
+    )
+    assert got == ["talent_move"]
+
+
+def test_at_most_the_configured_number_of_events() -> None:
+    text = " ".join(
+        [
+            "Acme Corp agreed to acquire Beta Inc for $2 billion.",
+            "Acme Corp launched a new phone on Monday.",
+            "Acme Corp was fined $5 million by the regulator.",
+            "Acme Corp hired Carla Diaz as finance chief.",
+            "Acme Corp raised $300 million in a funding round led by Delta Capital.",
+        ]
+    )
+    rules, aliases, rates = copy.deepcopy(default_documents())
+    rules["ranking"]["max_events"] = 2
+    pack = load_rule_pack(rules, aliases, rates)
+    assert len(extract(article("Acme Corp news", text), pack).events) == 2
+
+
+def test_the_vetter_drops_what_it_doubts_but_never_the_first_event() -> None:
+    text = (
+        "Acme Corp agreed to acquire Beta Inc for $2 billion. "
+        "Acme Corp also launched a new phone on Monday."
+    )
+    rules, aliases, rates = copy.deepcopy(default_documents())
+    rules["vetter"] = {"threshold": 0.9, "weights": {"bias": -5.0}}  # doubts everything
+    doubting = load_rule_pack(rules, aliases, rates)
+    rules["vetter"] = {"threshold": 0.1, "weights": {"bias": 5.0}}  # trusts everything
+    trusting = load_rule_pack(rules, aliases, rates)
+    a = article("Acme Corp to acquire Beta Inc", text)
+    assert [e.type for e in extract(a, doubting).events] == ["acquisition"]
+    assert len(extract(a, trusting).events) == 2
+
+
+def test_vet_is_a_logistic_of_the_weighted_features() -> None:
+    assert vet({"bias": 0.0}, {"bias": 1.0}) == pytest.approx(0.5)
+    assert vet({"bias": 1.0, "title": 2.0}, {"bias": 1.0, "title": 1.0}) > 0.95
+
+
+@pytest.mark.parametrize(
+    "vetter",
+    [{"weights": {"bias": "high"}}, {"weights": {"bias": 1.0}, "threshold": 2}, ["bias"]],
+)
+def test_a_bad_vetter_section_is_refused(vetter: Any) -> None:
+    rules, aliases, rates = copy.deepcopy(default_documents())
+    rules["vetter"] = vetter
+    with pytest.raises(RulePackError, match="vetter"):
+        load_rule_pack(rules, aliases, rates)

@@ -1,0 +1,175 @@
+"""Train the headline-event vetter (rules.yaml `vetter:`) on the shared corpus gold.
+
+usage: .venv/bin/python tools/train_vetter.py GOLD.yaml ARTICLES_DIR [SEEDS_DIR] [--write]
+
+Every cluster the rules would emit (up to 5 an article) is a sample: its features are
+`bot.extract.clusters.vet_features`, its label whether it matches a gold event (same type or
+an alt type, at least half the gold actors: the rule of ../shared/tools/score_events.py). A
+logistic regression (L2, plain gradient descent) is fitted; its worth is reported by 5-fold
+cross-validation by article (never on the articles it learned from), beside the rules alone.
+--write puts the weights fitted on all articles into bot/defaults/rules.yaml. Run by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import sys
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from opencc import OpenCC
+
+from bot.articles import parse_article
+from bot.extract import load_rule_pack
+from bot.extract.clusters import MAX_CANDIDATES, _select, cluster, vet
+from bot.extract.events import analyse, attach_amounts, candidates
+from bot.extract.rules import RulePack
+from bot.extract.sentences import join, split_article
+from bot.rulefiles import default_documents
+
+RULES = Path(__file__).resolve().parent.parent / "bot" / "defaults" / "rules.yaml"
+FOLDS = 5
+L2 = 1.0
+THRESHOLDS = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+_T2S = OpenCC("t2s")
+_DROP = re.compile(r"[\s\W_]+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+Sample = tuple[str, dict[str, float], int]  # article, features, label
+
+
+def norm(name: str) -> str:
+    return _DROP.sub("", _T2S.convert(unicodedata.normalize("NFKC", name).lower()))
+
+
+def same_actor(alts: list[str], predicted: str) -> bool:
+    p = norm(predicted)
+    for g in map(norm, alts):
+        if not g or not p:
+            continue
+        short, long_ = sorted((g, p), key=len)
+        if g == p or (len(short) >= (2 if _CJK.search(short) else 3) and short in long_):
+            return True
+    return False
+
+
+def matches(gold: dict[str, Any], kind: str, actors: list[str]) -> bool:
+    if kind not in {gold["type"], *(gold.get("alt_types") or [])}:
+        return False
+    wanted = [str(a).split("|") for a in gold.get("actors") or []]
+    need = max(1, math.ceil(len(wanted) / 2)) if wanted else 0
+    return sum(any(same_actor(alts, a) for a in actors) for alts in wanted) >= need
+
+
+def samples(gold_path: Path, folders: list[Path], pack: RulePack) -> tuple[list[Sample], int]:
+    """The traced clusters of every gold article, labelled; and the number of gold events."""
+    data = yaml.safe_load(gold_path.read_text(encoding="utf-8"))
+    out: list[Sample] = []
+    n_gold = 0
+    for entry in (data.get("seeds") or []) + (data.get("articles") or []):
+        if not entry.get("file"):
+            continue
+        path = next(f / entry["file"] for f in folders if (f / entry["file"]).is_file())
+        golds = list(entry.get("events") or [])
+        n_gold += len(golds)
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        article = parse_article(path.read_bytes(), path.as_posix(), mtime, UTC)
+        sentences = split_article(article, pack.boilerplate)
+        joined = join(sentences)
+        analysed = analyse(article, sentences, pack, joined)
+        cands = candidates(analysed, pack, article)
+        attach_amounts(cands, analysed, pack, article, joined)
+        cands = sorted(cands, key=lambda c: -c.score)[:MAX_CANDIDATES]
+        kinds = {m.name: m.kind for at in analysed for m in at.mentions}
+        kinds.update(pack.entity_kinds)
+        clusters = cluster(cands, kinds, pack.ranking["repeat"])
+        trace: list[Any] = []
+        _select(clusters, pack, max((c.score for c in cands), default=0.0), kinds, trace)
+        for cl, features in trace:  # greedy, as the scorer: a gold event is matched once
+            hit = next((g for g in golds if matches(g, cl.type, cl.actors())), None)
+            if hit is not None:
+                golds.remove(hit)
+            out.append((entry["file"], features, int(hit is not None)))
+    return out, n_gold
+
+
+def fit(train: list[Sample]) -> dict[str, float]:
+    names = sorted({k for _, f, _ in train for k in f})
+    w = dict.fromkeys(names, 0.0)
+    rate = 0.1
+    for _ in range(3000):
+        grad = dict.fromkeys(names, 0.0)
+        for _, f, y in train:
+            err = vet(w, f) - y
+            for k, v in f.items():
+                grad[k] += err * v
+        for k in names:
+            penalty = 0.0 if k == "bias" else L2 * w[k]
+            w[k] -= rate * (grad[k] + penalty) / len(train)
+    return {k: round(v, 3) for k, v in w.items() if abs(v) >= 0.001}
+
+
+def score(kept: list[Sample], n_gold: int) -> tuple[float, float, float]:
+    tp = sum(y for _, _, y in kept)
+    p = tp / len(kept) if kept else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    return p, r, 2 * p * r / (p + r) if p + r else 0.0
+
+
+def capped(held: list[tuple[Sample, float]], threshold: float, cap: int) -> list[Sample]:
+    """Per article, the samples the vetter keeps, at most `cap`, in the rules' order; the
+    first is always kept (as clusters._select does: the vetter judges the events after it)."""
+    kept: list[Sample] = []
+    count: dict[str, int] = {}
+    for sample, prob in held:
+        first = sample[0] not in count
+        if (first or prob >= threshold) and count.get(sample[0], 0) < cap:
+            count[sample[0]] = count.get(sample[0], 0) + 1
+            kept.append(sample)
+    return kept
+
+
+def main(argv: list[str]) -> int:
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    if len(args) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    rules, aliases, rates = default_documents()
+    base = load_rule_pack(rules, aliases, rates)
+    cap = int(base.ranking["max_events"])
+    pack = dataclasses.replace(base, vetter={}, ranking={**base.ranking, "max_events": 5})
+    data, n_gold = samples(Path(args[0]), [Path(a) for a in args[1:]], pack)
+    articles = sorted({a for a, _, _ in data})
+    fold_of = {a: i % FOLDS for i, a in enumerate(articles)}
+    held: list[tuple[Sample, float]] = []
+    for k in range(FOLDS):
+        w = fit([s for s in data if fold_of[s[0]] != k])
+        held += [(s, vet(w, s[1])) for s in data if fold_of[s[0]] == k]
+    order = {id(s): i for i, s in enumerate(data)}
+    held.sort(key=lambda sp: order[id(sp[0])])
+    print(f"{len(articles)} articles, {n_gold} gold events, {len(data)} clusters")
+    p, r, f1 = score(capped(held, 0.0, cap), n_gold)
+    print(f"rules alone (at most {cap}):  P={p:.3f} R={r:.3f} F1={f1:.3f}")
+    for t in THRESHOLDS:
+        p, r, f1 = score(capped(held, t, cap), n_gold)
+        print(f"vetter {FOLDS}-fold CV, threshold {t}: P={p:.3f} R={r:.3f} F1={f1:.3f}")
+    weights = fit(data)
+    block = yaml.safe_dump({"weights": weights}, sort_keys=True, allow_unicode=True)
+    print(block)
+    if "--write" in argv:
+        text = RULES.read_text(encoding="utf-8")
+        head, sep, tail = text.partition("\nvetter:\n")
+        threshold = re.search(r"^  threshold: .*$", tail, re.M) if sep else None
+        kept = threshold.group() if threshold else "  threshold: 0.4"
+        body = "".join(f"  {line}\n" for line in block.splitlines())
+        RULES.write_text(f"{head}\nvetter:\n{kept}\n{body}", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
