@@ -12,16 +12,20 @@ from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger(__name__)
-# watchdog reports a kernel queue overflow (events lost) only in a log record of this logger.
+# watchdog < 7 reports a kernel queue overflow (events lost) only in a log record of this
+# logger; watchdog 7 sends an EventsLostEvent (and logs under another name).
 _INOTIFY_LOG = "watchdog.observers.inotify_c"
 
 FULL_SCAN = ""  # in a batch: a whole folder appeared or left, rescan everything
-# A file closed after writing, renamed into place or deleted is complete: it waits only this
-# long, to gather the events of one save (an editor's write, rename and delete) in one batch.
+# A file closed after writing, renamed into place, moved in from another folder or deleted is
+# complete: it waits only this long, to gather the events of one save (an editor's write, rename
+# and delete) in one batch.
 SETTLED = 0.02
 _SETTLING = ("closed", "moved", "deleted")
+_LOST = "events_lost"  # watchdog ≥ 7: the kernel dropped events (its EventsLostEvent)
 
 
 class FolderWatcher(FileSystemEventHandler):
@@ -29,7 +33,8 @@ class FolderWatcher(FileSystemEventHandler):
 
     Each path has its own deadline. A file being written produces many events; each pushes
     its deadline back by `debounce` seconds, until the writer closes it (inotify's
-    IN_CLOSE_WRITE), renames it into place or deletes it: then it is handed over at once.
+    IN_CLOSE_WRITE), renames it into place, moves it in from another folder (one IN_MOVED_TO;
+    a rename is atomic, so the file is whole) or deletes it: then it is handed over at once.
     A steady stream of other files never holds one back.
 
     When the kernel drops events (inotify's queue overflowed), it asks for a full rescan.
@@ -48,7 +53,7 @@ class FolderWatcher(FileSystemEventHandler):
         self.debounce = debounce
         self._due: dict[str, float] = {}  # path → when to hand it over (loop time)
         self._timer: asyncio.TimerHandle | None = None
-        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._observer: BaseObserver | None = None
         self._overflows = _OverflowHandler(self)
         self._folder: tuple[int, int] | None = None  # the folder watched: (device, inode)
 
@@ -58,7 +63,7 @@ class FolderWatcher(FileSystemEventHandler):
         if not logger.isEnabledFor(logging.WARNING):  # a quieter log level must not hide it
             logger.setLevel(logging.WARNING)
         self._folder = _identity(self.root)
-        observer = Observer()
+        observer = _observer()
         observer.schedule(self, str(self.root), recursive=True)
         observer.daemon = True
         observer.start()
@@ -90,6 +95,9 @@ class FolderWatcher(FileSystemEventHandler):
     # Called on watchdog's thread.
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.event_type == _LOST:
+            self.loop.call_soon_threadsafe(self._overflowed)
             return
         if event.is_directory:
             if event.event_type in ("created", "moved", "deleted"):  # its files sent no events
@@ -152,6 +160,22 @@ class _OverflowHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if "overflow" in record.getMessage().lower():
             self.watcher.loop.call_soon_threadsafe(self.watcher._overflowed)
+
+
+def _observer() -> BaseObserver:
+    """watchdog's native observer; on Linux, its inotify observer with full move events.
+
+    By default watchdog reports a file moved in from outside the watched tree (one IN_MOVED_TO,
+    no IN_MOVED_FROM) as "created", like a file just opened for writing (IN_CREATE), which is
+    not complete until it is closed. With full move events it is a "moved" event with no source
+    path, and a file moved out one with no destination (the path is then gone, as after a
+    delete).
+    """
+    if Observer.__module__ == "watchdog.observers.inotify":
+        from watchdog.observers.inotify import InotifyObserver
+
+        return InotifyObserver(generate_full_events=True)
+    return Observer()
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

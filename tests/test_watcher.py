@@ -6,6 +6,8 @@ import asyncio
 import logging
 from pathlib import Path
 
+import watchdog.events
+
 from bot.watcher import FULL_SCAN, FolderWatcher
 
 
@@ -45,6 +47,47 @@ async def test_a_closed_file_does_not_wait_for_the_debounce(tmp_path: Path) -> N
         watcher.stop()
 
 
+async def test_a_file_moved_in_does_not_wait_for_the_debounce(tmp_path: Path) -> None:
+    """`mv` from another folder on the same disk is one IN_MOVED_TO and no close: the file is
+    whole (a rename is atomic), unlike a file just created and still being written."""
+    found: list[set[str]] = []
+
+    async def on_change(paths: set[str]) -> None:
+        found.append(paths)
+
+    watched, elsewhere = tmp_path / "articles", tmp_path / "elsewhere"
+    watched.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "moved.md").write_text("whole", encoding="utf-8")
+    (elsewhere / "sub").mkdir()
+    (elsewhere / "sub" / "deep.md").write_text("whole", encoding="utf-8")
+    (watched / "sub").mkdir()
+    watcher = FolderWatcher(watched, asyncio.get_running_loop(), on_change, debounce=30.0)
+    watcher.start()
+    try:
+        # Created and written, not closed: it waits for its writer (here, for the debounce).
+        busy = (watched / "busy.md").open("w")
+        busy.write("half")
+        busy.flush()
+        (elsewhere / "moved.md").rename(watched / "moved.md")
+        (elsewhere / "sub" / "deep.md").rename(watched / "sub" / "deep.md")
+        await _wait_for(found, "moved.md", within=10)
+        await _wait_for(found, "sub/deep.md", within=10)
+        assert not any("busy.md" in batch for batch in found)
+        busy.close()
+        await _wait_for(found, "busy.md", within=10)
+        # Moved out to another folder: the path is gone, handed over at once as well.
+        (watched / "moved.md").rename(elsewhere / "back.md")
+        count = sum("moved.md" in batch for batch in found)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while sum("moved.md" in batch for batch in found) == count:
+            assert loop.time() - start < 10, f"moving out not reported; got {found}"
+            await asyncio.sleep(0.01)
+    finally:
+        watcher.stop()
+
+
 async def test_lost_events_ask_for_a_full_rescan(tmp_path: Path) -> None:
     """The kernel's queue overflowed: watchdog says so only in its log, and rebuilds its
     watches; the files changed meanwhile are for a full rescan to find."""
@@ -62,6 +105,12 @@ async def test_lost_events_ask_for_a_full_rescan(tmp_path: Path) -> None:
             "Inotify queue overflowed; filesystem events were lost"  # watchdog's words
         )
         await _wait_for(found, FULL_SCAN, within=10)
+        # watchdog ≥ 7 says so with an event of its own instead (on its observer's thread).
+        lost = getattr(watchdog.events, "EventsLostEvent", None)
+        if lost is not None:
+            found.clear()
+            watcher.dispatch(lost(str(tmp_path), is_directory=True))
+            await _wait_for(found, FULL_SCAN, within=10)
     finally:
         watcher.stop()
     assert not watcher.healthy
