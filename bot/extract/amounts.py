@@ -275,7 +275,7 @@ _HEAD_REACH = 40
 _RANGE_GAP_RE = re.compile(r"[ ]?(?:-|–|~|～|to|至|到)[ ]?")
 # '66 dlrs value of stock for each share held': further on in the clause, for a bare figure.
 _PER_SHARE_RE = re.compile(r"\b(?:for each|per|a|each)[ ](?:[a-z]+[ ])?share\b|每股")
-_TAIL_REACH = 50
+_TAIL_REACH = 80
 
 
 class Found(NamedTuple):  # a tuple: built by the hundred per article, and cheaply
@@ -495,7 +495,7 @@ def head_patterns(words: Sequence[str]) -> tuple[re.Pattern[str], re.Pattern[str
     """Patterns telling that one of `words` heads an amount: the first ends the text before
     it ('annual sales of', '总资产为'), the second starts the text after it ('in sales')."""
     alternation = _alternation([w for w in words if w]) or "(?!)"
-    before = re.compile(rf"(?:{alternation}){_LINKS}$")
+    before = re.compile(rf"(?<![a-z])(?:{alternation}){_LINKS}$")
     after = re.compile(rf"[ ]*(?:in|of)[ ](?:annual |yearly |its |their |net )?(?:{alternation})")
     return before, after
 

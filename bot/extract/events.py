@@ -549,7 +549,7 @@ def _totalled(at: Analysed, f: Found, pack: RulePack) -> bool:
     folded = at.sentence.folded
     head = folded[max(0, f.start - _TOTAL_REACH) : f.start]
     head = head[max(map(head.rfind, ",，;；。")) + 1 :]
-    return pack.amount_total.search(head) is not None
+    return pack.amount_total_before.search(head) is not None
 
 
 def _article_totals(

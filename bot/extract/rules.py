@@ -158,6 +158,7 @@ class RulePack:
     # cluster's features (see clusters.vet_features); empty: every selected cluster is kept.
     vetter: Mapping[str, float] = field(repr=False, default_factory=dict)
     vetter_threshold: float = 0.5
+    amount_total_before: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
 
     def canonical(self, name: str) -> str | None:
         """Any alias (any script, any case) → canonical entity name; None if unknown."""
@@ -272,6 +273,7 @@ def load_rule_pack(
         fold(w) for w in _words(amounts.get("neutral", {}), "rules.yaml: amounts.neutral")
     )
     approximate = tuple(_words(amounts.get("approximate", {}), "rules.yaml: amounts.approximate"))
+    totals = [fold(w) for w in _words(amounts.get("total", {}), "rules.yaml: amounts.total")]
     types = {
         name: dataclasses.replace(
             rule,
@@ -323,9 +325,8 @@ def load_rule_pack(
         lines_apart=bool(len(latin_automaton)) and not any("\n" in key for key in entries),
         _aliases=alias_map,
         entity_kinds={name: e.kind for name, e in entities.items()},
-        amount_total=_any_of(
-            [fold(w) for w in _words(amounts.get("total", {}), "rules.yaml: amounts.total")]
-        ),
+        amount_total=_any_of(totals),
+        amount_total_before=head_patterns(totals)[0],
     )
 
 
