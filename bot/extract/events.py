@@ -316,12 +316,11 @@ def _sentence_triggers(
     claimed: set[int] = set()  # clauses a full trigger has claimed for its type
     # Two weak triggers of one type in one clause ('股票…上涨') make a full one: counted once,
     # not sought again for each weak trigger (one long sentence can hold thousands). Two
-    # different words: 'an investor group … its investment' is one word said twice.
-    folded = at.sentence.folded
+    # different entries: 'an investor group … its investment' is one word (invest*) twice.
     per_clause = Counter(
         (value, clause)
         for value, clause, _ in {
-            (h.term.value, _clause_of(at, h.start), folded[h.start : h.end]) for h in triggers
+            (h.term.value, _clause_of(at, h.start), id(h.term)) for h in triggers
         }
     )
     for hit in sorted(triggers, key=lambda h: (h.start, pack.types[h.term.value].fallback)):
