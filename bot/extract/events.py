@@ -348,8 +348,14 @@ def _sentence_triggers(
     chosen: dict[str, tuple[Hit, float]] = {}
     claimed: set[int] = set()  # clauses a full trigger has claimed for its type
     # Two weak triggers of one type in one clause ('股票…上涨') make a full one: counted once,
-    # not sought again for each weak trigger (one long sentence can hold thousands).
-    per_clause = Counter((h.term.value, _clause_of(at, h.start)) for h in triggers)
+    # not sought again for each weak trigger (one long sentence can hold thousands). Two
+    # different entries: 'an investor group … its investment' is one word (invest*) twice.
+    per_clause = Counter(
+        (value, clause)
+        for value, clause, _ in {
+            (h.term.value, _clause_of(at, h.start), id(h.term)) for h in triggers
+        }
+    )
     for hit in sorted(triggers, key=lambda h: (h.start, pack.types[h.term.value].fallback)):
         clause = _clause_of(at, hit.start)
         strength = weight[hit.term.kind]
