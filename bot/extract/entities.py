@@ -61,8 +61,17 @@ _SURNAMES = set(
 )
 _ZH_ROLES = _split(
     "首席执行官 执行长 首席运营官 首席财务官 首席技术官 首席科学家 首席商务官 联合创始人 创始人 董事长 副董事长 总裁 副总裁 总经理 总监 负责人 研究员 科学家 工程师 高管 主席 发言人 董事 经理 主管 教授 分析师 律师 法官 核心 主力 ceo cto cfo coo"
+    " 股东 控股股东 实际控制人 实控人 董秘 董事会秘书 监事 行长 副行长 合伙人 书记 法定代表人 部长 局长 厅长"
 )
 _ZH_ROLE_RE = re.compile("(?:" + "|".join(_ZH_ROLES) + f")[ ]?(?P<name>[{HAN}]{{2,3}})")
+# Nouns that follow a role as a second role or a part of it, and start with a character
+# that is also a surname (顾, 高, 程 …).
+_ZH_ROLE_NOUNS = frozenset(
+    _split(
+        "顾问 助理 秘书 代表 高管 高级 团队 职位 一职 任期 期间 身份 候选 人选 办公 成员 级别 特别 方面 程序"
+    )
+)
+_ZH_JOIN = frozenset("和与及兼")
 _APPOINTED_RE = re.compile(
     f"(?:任命|聘请|聘任|委任|提名|提拔)(?P<name>[{HAN}]{{2,3}}?)(?:为|出任|担任)"
 )
@@ -93,10 +102,10 @@ _ORG_SUFFIXES = _split(
 # These suffixes are also ordinary words (科技巨头, 汽车行业): accept them only before a break.
 _WEAK_SUFFIXES = frozenset(("科技", "资本", "控股", "证券", "汽车", "电子", "传媒", "基金"))
 # After these the suffix word is part of a longer common word (科技巨头, 汽车行业, 电子产品).
-_ORG_NOT_BEFORE = set("巨行领产企园馆界圈类型化部板大创股水含业品展城网公集")
+_ORG_NOT_BEFORE = set("巨行领产企园馆界圈类型化部板大创股水含业品展城网公集交")
 _ORG_RE = re.compile("|".join(_ORG_SUFFIXES))
 _ORG_STOP = set(
-    "的在与和由是了为从向对被将称等及或于把给让使也都就还又并其该这那此各某曾任责有，。、；：！？（）“”《》 "
+    "的在与和由是了为从向对被将称等及或于把给让使也都就还又并其该这那此各某曾任责，。、；：！？（）“”《》 "
 )
 _ORG_HEAD_RE = re.compile("[^\\W" + "".join(sorted(_ORG_STOP - {" "})) + "_]{0,14}$")
 # A registered name is long (深圳市东创精密技术有限公司); a name before a bare suffix is short.
@@ -107,7 +116,9 @@ _ZH_LEGAL_RE = re.compile("(?:股份有限公司|有限责任公司|有限公司
 # (拟收购联银通科技 → 联银通科技, 近日收到公司 → nothing).
 _ZH_BEFORE_NAME = _split(
     "收购 购买 并购 出售 转让 投资 入股 增资 控股 参股 中标 收到 辞去 离开 加入 注销 减少 回购"
-    " 翻查 宣布 公告 披露 表示 认为 成立 设立 旗下 下属 子公司 拟 占 购 及"
+    " 翻查 宣布 公告 披露 表示 认为 成立 设立 旗下 下属 子公司 拟 占 购 及 领导 带领 表明 显示"
+    " 说明 证明 减持 增持 持有 控制 管理 经营 运营 通知 确认 成为 担任 出任 任职 履新 退出 进入"
+    " 推动 帮助 支持 影响 要求 告知 提醒 同意 批准 起诉 处罚 约谈 通过 作为 代表 向 对"
 )
 _ZH_BEFORE_NAME_RE = re.compile("|".join(sorted(_ZH_BEFORE_NAME, key=len, reverse=True)))
 # Not a name but a count or a kind of firm: 至少有三家公司, 一家设计公司.
@@ -150,7 +161,8 @@ _JOINERS = frozenset(("of", "and", "&", "de", "den", "van", "von", "der", "la", 
 _ENGLISH_NEXT_RE = re.compile(r"(?:[’']s)?[ ,;:]*[a-z]")
 _ORG_WORDS = _wordset(
     """
-    group inc corp corporation ltd llc plc co company labs lab games air bancorp worlds bank capital
+    group inc corp corporation ltd llc plc co company labs lab games air bancorp times journal
+    herald tribune gazette worlds bank capital
     ventures media film films studio studios holdings partners technologies technology
     systems motors airlines airways commission court agency fund foundation university
     institute international global trust association union council authority department
@@ -348,6 +360,8 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
             name = name[:2]
         if len(name) == 2 and folded[start + 1] in _AFTER_NAME:
             continue
+        if name[:1] in _ZH_JOIN or name[:2] in _ZH_ROLE_NOUNS:
+            continue  # 董事长和创始人, 首席执行官顾问: a second role, not a name
         yield Mention(start, start + len(name), name, PERSON, False)
     for m in _APPOINTED_RE.finditer(folded):  # 任命卢伟冰为总裁
         start = m.start("name")
@@ -459,6 +473,8 @@ def _file_latin_names(
             following = starts[line + 1] if line < last else len(text) + 1
         if _a_product_or_place(text, start, end, parts):
             continue
+        if len(parts) > 1 and text[end : end + 1] == "," and _a_town(text, end, parts[-1]):
+            parts = parts[:-1]  # 'Brenmoor Corp of Paterson, N.J.'
         for offset, size, name, kind, single in parts:
             at = start + offset
             initial = (
@@ -496,7 +512,14 @@ def _a_product_or_place(text: str, start: int, end: int, parts: Sequence[_Part])
         return True
     if _VERSIONED_RE.fullmatch(parts[0][2]):
         return True
-    state = _STATE_AFTER_RE.match(after) if after[:1] == "," else None
+    return after[:1] == "," and _a_town(text, end, parts[0])
+
+
+def _a_town(text: str, end: int, part: _Part) -> bool:
+    """The name ending the run at `end` is a town: a state or country follows it."""
+    if part[3] == ORG or part[2].count(" ") > 2:
+        return False
+    state = _STATE_AFTER_RE.match(text, end, end + 14)
     return state is not None and state.group(1).lower().rstrip(".") in REGIONS
 
 
@@ -553,10 +576,12 @@ def _latin_name(start: int, words: list[str]) -> Iterable[_Part]:
         w.lower() in _ORG_WORDS or w.lower() in LEGAL_SUFFIXES for w in words
     )
     while words and (
-        (words[0].lower().rstrip(".") in (FUNCTION if firm else _LATIN_STOP))
+        words[0].lower().rstrip(".") in FUNCTION
+        or (not firm and words[0].lower().rstrip(".") in _LATIN_STOP)
         or words[0] in _JOINERS
         or _not_a_name(words[0])
         or words[0].lower() in VERB_FORMS
+        or words[0].lower() in ACRONYMS
         or words[0].lower().endswith("-based")
     ):
         start += len(words[0]) + 1
@@ -565,10 +590,11 @@ def _latin_name(start: int, words: list[str]) -> Iterable[_Part]:
         words = words[:-1]
     if not firm:
         if words and _latin_kind(words) != PERSON:
-            while words and words[-1].lower() in COMMON:  # 'Glenmark-AbbVie Deal'
+            while words and _plain_word(words[-1]):  # 'Glenmark-AbbVie Deal', 'RAV4 SUVs'
                 words = words[:-1]
-        if not words or all(w.lower() in COMMON or w.lower() in PLACES for w in words):
-            return
+        if not words or all(_plain_word(w) or len(w) == 1 for w in words):
+            return  # 'Video Model', 'Big Tech', 'Series E'
+
     if not words:
         return
     kind = ORG if firm else _latin_kind(words)
@@ -581,6 +607,11 @@ def _latin_name(start: int, words: list[str]) -> Iterable[_Part]:
     if len(name) < 2 or _not_a_name(name) or (" " not in name and _a_word(name)):
         return
     yield start, len(name), name, kind, len(words) == 1
+
+
+def _plain_word(word: str) -> bool:
+    lower = word.lower()
+    return lower in COMMON or lower in PLACES or lower in ACRONYMS or lower in _LATIN_STOP
 
 
 def _break_in(words: Sequence[str]) -> int | None:
@@ -659,6 +690,8 @@ def resolve(
                 latin_names.append((m.name, m.kind))
     for found in mentions:
         latin_names += [(m.name, m.kind) for m in found if m.known and " " in m.name]
+    if latin_names and full:
+        _match_transliterations(full, latin_names)
     longer = _latin_long_forms(latin_names)
     doubtful = _doubtful_openers(mentions, sentences)
     recurring = _recurring(full, folded, starts)
@@ -697,6 +730,104 @@ def resolve(
             out.sort(key=_START)
         result.append(out)
     return result
+
+
+# The first sound of a syllable Chinese uses to transliterate a foreign name, by the
+# pinyin initial of its character ('' for a vowel). 柯德斯塔尼 starts k, d: Kordestani.
+_INITIALS = {
+    c: initial
+    for initial, chars in (
+        ("b", "巴拜班邦保鲍贝本比彼毕宾冰波伯博布"),
+        ("p", "帕潘庞佩彭皮珀普"),
+        ("m", "马玛迈麦曼梅门蒙米密缅敏莫默姆穆"),
+        ("f", "法凡范菲费芬丰弗福"),
+        ("d", "达戴丹道德迪蒂丁东杜多"),
+        ("t", "塔泰坦汤唐陶特提汀图托"),
+        ("n", "纳娜奈南内尼妮宁纽努诺"),
+        ("l", "拉莱赖兰朗劳勒雷蕾黎利莉里理丽连林琳隆卢鲁路伦罗洛吕"),
+        ("g", "盖甘冈高戈格哥古圭果"),
+        ("k", "卡凯坎康柯科克肯库夸奎"),
+        ("h", "哈海汉豪赫黑亨华怀霍"),
+        ("j", "基吉加贾杰金津"),
+        ("q", "奇齐恰乔切钦琼丘琪"),
+        ("x", "西希锡夏谢辛休许雪"),
+        ("zh", "詹珍朱"),
+        ("ch", "查"),
+        ("sh", "沙莎尚舍绍申圣施什史"),
+        ("r", "瑞"),
+        ("z", "泽扎兹佐"),
+        ("c", "才茨"),
+        ("s", "萨塞赛森斯松苏索"),
+        ("y", "雅亚延扬耶伊因英尤于约娅"),
+        ("w", "瓦万旺威韦维温沃乌伍"),
+        ("", "阿埃艾爱安昂奥澳厄恩尔欧"),
+    )
+    for c in chars
+}
+# The English spellings each initial stands for (English r is Chinese l: 罗伯特 Robert).
+_SOUNDS = {
+    "b": ("b",), "p": ("p",), "m": ("m",), "f": ("f", "ph", "v"), "d": ("d", "t"),
+    "t": ("t", "th", "d"), "n": ("n", "kn"), "l": ("l", "r", "wr"), "g": ("g", "gu"),
+    "k": ("k", "c", "ch", "q", "kh"), "h": ("h", "wh"), "j": ("j", "g", "ge", "gi"),
+    "q": ("ch", "q", "ki", "chi", "c"), "x": ("s", "sh", "x", "c", "sch"),
+    "zh": ("j", "zh", "g"), "ch": ("ch", "c", "tsch"), "sh": ("sh", "sch", "s", "ch"),
+    "r": ("r",), "z": ("z", "s", "ts"), "c": ("ts", "c", "z"), "s": ("s", "c", "z", "ps"),
+    "y": ("y", "i", "e", "j", "u"), "w": ("w", "v", "wh", "u", "o"),
+    "": ("a", "e", "i", "o", "u", "y", "h"),
+}  # fmt: skip
+
+
+def _sounds_like(zh: str, word: str) -> bool:
+    """A transliterated part sounds like an English word: same first sound, a second
+    syllable's sound among the word's later consonants, and a like number of syllables."""
+    word = word.lower()
+    first = _INITIALS.get(zh[0])
+    if first is None or not word.startswith(_SOUNDS[first]):
+        return False
+    syllables = len(re.findall("[aeiouy]+", word)) or 1
+    if not syllables - 1 <= len(zh) <= syllables + 3:
+        return False
+    if len(zh) > 1:
+        second = _INITIALS.get(zh[1])
+        if second is None:
+            return False
+        if second and not any(sound in word[1:] for sound in _SOUNDS[second]):
+            return False
+    return True
+
+
+def _match_transliterations(
+    full: dict[str, tuple[str, str]], latin_names: Sequence[tuple[str, str]]
+) -> None:
+    """布雷特·泰勒 is Bret Taylor when the article also writes the English name (and
+    柯德斯塔尼 is Kordestani): one actor, the English spelling, as a gloss would give."""
+    people = {name for name, kind in latin_names if kind != ORG and name.isascii()}
+    for surface, (name, kind) in list(full.items()):
+        if kind != PERSON or name.isascii() or "·" not in surface:
+            continue
+        parts = [p for p in _DOT_RE.split(surface) if p]
+        matches = {
+            english
+            for english in people
+            if _same_person(parts, english.replace("-", " ").split(" "))
+        }
+        if len(matches) == 1:
+            english = matches.pop()
+            for key in (surface, parts[-1]):
+                if full.get(key, (name,))[0] == name:
+                    full[key] = (english, PERSON)
+
+
+def _same_person(parts: Sequence[str], words: Sequence[str]) -> bool:
+    if len(words) == 1:  # a surname alone: a long last part, its third sound too
+        last = parts[-1]
+        third = _INITIALS.get(last[2]) if len(last) >= 3 else None
+        return (
+            third is not None
+            and _sounds_like(last, words[0])
+            and (not third or any(s in words[0].lower()[2:] for s in _SOUNDS[third]))
+        )
+    return _sounds_like(parts[0], words[0]) and _sounds_like(parts[-1], words[-1])
 
 
 def _doubtful_openers(mentions: list[list[Mention]], sentences: Sequence[Sentence]) -> set[str]:

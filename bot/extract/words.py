@@ -57,7 +57,7 @@ _FUNCTION_TEXT = """
     nothing now of off often on once only onto or ours out over perhaps quite rather
     really shall she should since so some someone something soon still such than that the
     their theirs them themselves then there these they this those though through thus to
-    today together too toward towards under unless until up upon us very via was we were
+    today tomorrow tonight yesterday together too toward towards under unless until up upon us very via was we were
     what whatever when where whether which while who whom whose why will with within
     without would yet you your yours yourself
     began begun bought brought came chose chosen drew driven fell felt gave given grew
