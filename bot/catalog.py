@@ -31,6 +31,7 @@ from bot.config import SiteConfig
 from bot.messages import badge_parts
 from bot.model import Amount, Article, Event, StoredArticle, StoredEvent
 from bot.sanitize import absolute_url, strip_not_xml
+from bot.text import to_simplified
 
 FeedFormat = Literal["atom", "rss", "json"]
 FORMATS: tuple[FeedFormat, ...] = ("atom", "rss", "json")
@@ -156,8 +157,10 @@ class FeedQuery:
 
 
 def slugify(name: str) -> str:
-    """A stable, URL-safe (once percent-encoded) file name for an actor, category or tag."""
-    folded = unicodedata.normalize("NFKC", _NOT_XML.sub("", name)).casefold()
+    """A stable, URL-safe (once percent-encoded) file name for an actor, category or tag.
+    Chinese is folded to simplified first: 分類資訊 and 分类资讯 are one feed (its label
+    stays as the entry wrote it)."""
+    folded = to_simplified(unicodedata.normalize("NFKC", _NOT_XML.sub("", name))).casefold()
     return _SLUG_BREAK.sub("-", folded).strip("-")[:80].strip("-")
 
 

@@ -125,6 +125,25 @@ def test_slugs_are_stable_url_safe_and_merge_case() -> None:
     assert len(slugify("x" * 300)) == 80
 
 
+def test_categories_tags_and_actors_are_one_feed_across_chinese_scripts() -> None:
+    assert slugify("分類資訊") == slugify("分类资讯") == "分类资讯"
+    assert slugify("太極實業") == slugify("太极实业")
+    hans, hant = _articles()[0], _articles()[0]
+    hans = replace(hans, article=replace(hans.article, categories=("分类资讯",), tags=("人才",)))
+    hant = replace(
+        hant,
+        id=hant.id + 1000,
+        uid=hant.uid + "-twin",
+        article=replace(hant.article, path="b.md", categories=("分類資訊",), tags=()),
+    )
+    feeds = {feed.name: feed for feed in build_feeds(SITE, [hans, hant])}
+    category = feeds["category/分类资讯"]
+    assert len(category.entries) == 2
+    assert "category/分類資訊" not in feeds
+    # its label is the name as one of its entries wrote it
+    assert category.title.endswith(("分类资讯", "分類資訊"))
+
+
 @given(total=st.integers(0, 40), limit=st.integers(1, 8))
 def test_the_current_page_always_shows_the_newest_limit_entries(total: int, limit: int) -> None:
     """Most readers never open an archive page: however many entries there are, the current

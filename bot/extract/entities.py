@@ -20,6 +20,16 @@ from typing import NamedTuple
 
 from bot.extract.rules import Hit, RulePack
 from bot.extract.sentences import HAN, LOST, Sentence
+from bot.extract.words import (
+    ACRONYMS,
+    COMMON,
+    FUNCTION,
+    LEGAL_SUFFIXES,
+    PLACES,
+    REGIONS,
+    ROLES,
+    VERB_FORMS,
+)
 
 PERSON, ORG, UNKNOWN = "person", "org", "unknown"
 _new = tuple.__new__  # a Mention made without its Python-level constructor: twice as fast
@@ -51,8 +61,17 @@ _SURNAMES = set(
 )
 _ZH_ROLES = _split(
     "首席执行官 执行长 首席运营官 首席财务官 首席技术官 首席科学家 首席商务官 联合创始人 创始人 董事长 副董事长 总裁 副总裁 总经理 总监 负责人 研究员 科学家 工程师 高管 主席 发言人 董事 经理 主管 教授 分析师 律师 法官 核心 主力 ceo cto cfo coo"
+    " 股东 控股股东 实际控制人 实控人 董秘 董事会秘书 监事 行长 副行长 合伙人 书记 法定代表人 部长 局长 厅长"
 )
 _ZH_ROLE_RE = re.compile("(?:" + "|".join(_ZH_ROLES) + f")[ ]?(?P<name>[{HAN}]{{2,3}})")
+# Nouns that follow a role as a second role or a part of it, and start with a character
+# that is also a surname (顾, 高, 程 …).
+_ZH_ROLE_NOUNS = frozenset(
+    _split(
+        "顾问 助理 秘书 代表 高管 高级 团队 职位 一职 任期 期间 身份 候选 人选 办公 成员 级别 特别 方面 程序"
+    )
+)
+_ZH_JOIN = frozenset("和与及兼")
 _APPOINTED_RE = re.compile(
     f"(?:任命|聘请|聘任|委任|提名|提拔)(?P<name>[{HAN}]{{2,3}}?)(?:为|出任|担任)"
 )
@@ -71,21 +90,45 @@ _DOT_RE = re.compile("[·•・]")
 _LATIN_NAME_RE = re.compile(
     r"[A-Z0-9](?<![A-Za-z0-9].)"
     r"(?:(?<=[A-Z])[A-Za-z0-9]*(?:[-.&'’](?![sS]\b)[A-Za-z0-9]+)*|(?<=[0-9])[0-9]*[A-Za-z][A-Za-z0-9]*)"
-    r"(?:[ ](?:of|de|da|van|von|der|den|del|di|du|la|le|bin|al|&)?[ ]?"
+    # 'Clayton and Dubilier Inc', 'Oppenheimer and Co Inc': 'and' inside a firm's name
+    r"(?:(?:[ ]and(?=[ ](?:[A-Z][A-Za-z0-9.'’&\-]*[ ]){0,2}"
+    r"(?:Co|Cos|Inc|Corp|Ltd|Associates|Sons|Partners|Company)\b))?"
+    r"[ ](?:of|de|da|van|von|der|den|del|di|du|la|le|bin|al|&)?[ ]?"
     r"(?:[A-Z][A-Za-z0-9]*(?:[-.&'’](?![sS]\b)[A-Za-z0-9]+)*))*"
 )
 _ORG_SUFFIXES = _split(
-    "有限公司 公司 集团 家族 科技 研究院 研究所 实业 银行 基金会 大学 实验室 资本 控股 证券 汽车 电子 传媒 工作室 委员会 交易所 协会 基金"
+    "股份有限公司 有限责任公司 有限公司 股份公司 公司 集团 家族 科技 研究院 研究所 实业 银行 基金会 大学 实验室 资本 控股 证券 汽车 电子 传媒 工作室 委员会 交易所 协会 基金"
 )
 # These suffixes are also ordinary words (科技巨头, 汽车行业): accept them only before a break.
 _WEAK_SUFFIXES = frozenset(("科技", "资本", "控股", "证券", "汽车", "电子", "传媒", "基金"))
 # After these the suffix word is part of a longer common word (科技巨头, 汽车行业, 电子产品).
-_ORG_NOT_BEFORE = set("巨行领产企园馆界圈类型化部板大创股水含业品展城网公集")
+_ORG_NOT_BEFORE = set("巨行领产企园馆界圈类型化部板大创股水含业品展城网公集交")
 _ORG_RE = re.compile("|".join(_ORG_SUFFIXES))
 _ORG_STOP = set(
     "的在与和由是了为从向对被将称等及或于把给让使也都就还又并其该这那此各某曾任责，。、；：！？（）“”《》 "
 )
-_ORG_HEAD_RE = re.compile("[^\\W" + "".join(sorted(_ORG_STOP - {" "})) + "_]{0,8}$")
+_ORG_HEAD_RE = re.compile("[^\\W" + "".join(sorted(_ORG_STOP - {" "})) + "_]{0,14}$")
+# A registered name is long (深圳市东创精密技术有限公司); a name before a bare suffix is short.
+_LONG_SUFFIXES = frozenset(("股份有限公司", "有限责任公司", "有限公司", "股份公司"))
+# Legal forms folded away when a name stands before them: 太极实业股份有限公司 → 太极实业.
+_ZH_LEGAL_RE = re.compile("(?:股份有限公司|有限责任公司|有限公司|股份公司|公司)$")
+# Words that end a phrase before a name: what comes after them is the name
+# (拟收购联银通科技 → 联银通科技, 近日收到公司 → nothing).
+_ZH_BEFORE_NAME = _split(
+    "收购 购买 并购 出售 转让 投资 入股 增资 控股 参股 中标 收到 辞去 离开 加入 注销 减少 回购"
+    " 翻查 宣布 公告 披露 表示 认为 成立 设立 旗下 下属 子公司 拟 占 购 及 领导 带领 表明 显示"
+    " 说明 证明 减持 增持 持有 控制 管理 经营 运营 通知 确认 成为 担任 出任 任职 履新 退出 进入"
+    " 推动 帮助 支持 影响 要求 告知 提醒 同意 批准 起诉 处罚 约谈 通过 作为 代表 向 对"
+)
+_ZH_BEFORE_NAME_RE = re.compile("|".join(sorted(_ZH_BEFORE_NAME, key=len, reverse=True)))
+# Not a name but a count or a kind of firm: 至少有三家公司, 一家设计公司.
+_ZH_COUNTED_RE = re.compile("[一二三四五六七八九十两几数多每各某\\d]+[家间个所座]")
+# A listed company's short name before its stock code: 恒大高新（002591.SZ）, 中国中铁(601390)
+_LISTED_RE = re.compile(
+    f"(?P<name>[{HAN}]{{2,12}})[ ]?[（(][ ]?"
+    "(?:(?:sz|sh|hk|bj|深|沪|港|股票代码|证券代码|代码)[ ]?[:：.]?[ ]?)?"
+    "(?:\\d{6}|\\d{4,5})(?:[ ]?[.](?:sz|sh|hk|bj))?[ ]?[)）]"
+)
 _ORG_GENERIC = _split(
     "子 母 该 这家 那家 一家 两家 多家 本 初创 上市 科技 其 旗下 空壳 控股 有限 股份 投资 创业"
     " 互联网 人工智能 大型 全资 合资 分 未来 中国 美国 国产 全球 国内 海外 本土 一间 这间 那间"
@@ -118,13 +161,17 @@ _JOINERS = frozenset(("of", "and", "&", "de", "den", "van", "von", "der", "la", 
 _ENGLISH_NEXT_RE = re.compile(r"(?:[’']s)?[ ,;:]*[a-z]")
 _ORG_WORDS = _wordset(
     """
-    group inc corp corporation ltd llc plc co company labs lab games worlds bank capital
+    group inc corp corporation ltd llc plc co company labs lab games air bancorp times journal
+    herald tribune gazette worlds bank capital
     ventures media film films studio studios holdings partners technologies technology
     systems motors airlines airways commission court agency fund foundation university
     institute international global trust association union council authority department
     ministry network networks software services industries energy pharmaceuticals securities
     """
 )
+
+
+_FIRM_ENDS = _ORG_WORDS | LEGAL_SUFFIXES
 
 
 class Mention(NamedTuple):  # a tuple: built by the hundred per article, and cheaply
@@ -150,6 +197,8 @@ def article_mentions(
     if han is not None:  # both need Chinese characters
         shaped += list(_role_people(text, folded, han.start()))
         shaped += list(_organisations(text, folded))
+        taken = _Taken(shaped)
+        shaped += [m for m in _listed(text, folded) if not taken.overlaps(m)]
     aliases = {
         h.start + d: h.end + d
         for d, found in zip(starts, hits, strict=True)
@@ -271,7 +320,7 @@ def _dotted(text: str, folded: str) -> Iterable[Mention]:
         while end > dot + 1 and folded[end - 1] in "·•・":
             end -= 1
         if begin < dot and end > dot + 1:
-            yield Mention(begin, end, text[begin:end], PERSON, False)
+            yield Mention(begin, end, _canonical(text, folded, begin, end), PERSON, False)
         at = _DOT_RE.search(folded, max(end, dot + 1))
 
 
@@ -304,18 +353,21 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
     )
     for m in matches:
         start = m.start("name")
-        name = text[start : m.end("name")]
+        name = _canonical(text, folded, start, m.end("name"))
         if not name or folded[start] not in _SURNAMES or folded[m.end() : m.end() + 1] in "·•・":
             continue
         if len(name) == 3 and folded[start + 2] in _AFTER_NAME:
             name = name[:2]
         if len(name) == 2 and folded[start + 1] in _AFTER_NAME:
             continue
+        if name[:1] in _ZH_JOIN or name[:2] in _ZH_ROLE_NOUNS:
+            continue  # 董事长和创始人, 首席执行官顾问: a second role, not a name
         yield Mention(start, start + len(name), name, PERSON, False)
     for m in _APPOINTED_RE.finditer(folded):  # 任命卢伟冰为总裁
         start = m.start("name")
         if folded[start] in _SURNAMES:
-            yield Mention(start, m.end("name"), text[start : m.end("name")], PERSON, False)
+            name = _canonical(text, folded, start, m.end("name"))
+            yield Mention(start, m.end("name"), name, PERSON, False)
 
 
 def _organisations(text: str, folded: str) -> Iterable[Mention]:
@@ -325,15 +377,71 @@ def _organisations(text: str, folded: str) -> Iterable[Mention]:
             after = folded[m.end() : m.end() + 1]
             if after in _ORG_NOT_BEFORE:
                 continue
-        head_match = _ORG_HEAD_RE.search(folded, max(0, m.start() - 8), m.start())
+        reach = 14 if suffix in _LONG_SUFFIXES else 8
+        head_match = _ORG_HEAD_RE.search(folded, max(0, m.start() - reach), m.start())
         head = head_match.group() if head_match else ""
         if _ORG_RE.search(head):  # another suffix inside: the name starts after the last one
             head = head[max(head.rfind(s) + len(s) for s in _ORG_SUFFIXES if s in head) :]
+        head = _after_last_cue(head)
         shortest = 3 if suffix in ("公司", "集团", "家族") else 2
-        if len(head) < shortest or head.startswith(_ORG_GENERIC) or head.endswith(_ORG_GENERIC):
+        if (
+            len(head) < shortest
+            or head.startswith(_ORG_GENERIC)
+            or head.endswith(_ORG_GENERIC)
+            or _ZH_COUNTED_RE.search(head)
+        ):
             continue
         start = m.start() - len(head)
-        yield Mention(start, m.end(), text[start : m.end()], ORG, False)
+        name = _zh_legal_folded(_canonical(text, folded, start, m.end()))
+        yield Mention(start, m.end(), name, ORG, False)
+
+
+def _after_last_cue(head: str) -> str:
+    """What follows the last verb or particle that cannot be inside a name."""
+    cut = 0
+    for cue in _ZH_BEFORE_NAME_RE.finditer(head):
+        cut = cue.end()
+    return head[cut:]
+
+
+def _zh_legal_folded(name: str) -> str:
+    """太极实业股份有限公司 → 太极实业: the legal form is not part of who it is (kept when
+    too little would be left: 小米公司 stays)."""
+    short = _ZH_LEGAL_RE.sub("", name)
+    return short if len(short) >= 2 and short != name and not short.endswith(_ORG_GENERIC) else name
+
+
+def _listed(text: str, folded: str) -> Iterable[Mention]:
+    """A listed company's short name, as it stands before its stock code."""
+    if "(" not in folded and "（" not in folded:
+        return
+    for m in _LISTED_RE.finditer(folded):
+        head = m.group("name")
+        for stop in _ORG_STOP:
+            if stop in head:
+                head = head[head.rfind(stop) + 1 :]
+        head = _after_last_cue(head)
+        if _ORG_RE.search(head[-2:]) and _ZH_LEGAL_RE.search(head):
+            continue  # a registered name: the organisation pattern has it
+        head = head[-4:] if len(head) > 4 else head  # short names are of 2 to 4 characters
+        if len(head) < 2 or head.startswith(_ORG_GENERIC):
+            continue
+        end = m.start("name") + len(m.group("name"))
+        yield Mention(
+            end - len(head), end, _canonical(text, folded, end - len(head), end), ORG, False
+        )
+
+
+def _canonical(text: str, folded: str, start: int, end: int) -> str:
+    """The name as written, its Chinese characters simplified (folded has them so, and is as
+    long): 太極實業 and 太极实业 are one actor, whichever script the article is in."""
+    surface = text[start:end]
+    if surface.isascii():
+        return surface
+    return "".join(
+        f if "\u3400" <= f <= "\u9fff" else t
+        for t, f in zip(surface, folded[start:end], strict=True)
+    )
 
 
 # Where a name stands in a run of capitalised words: (offset in the run, length, name, kind,
@@ -363,6 +471,10 @@ def _file_latin_names(
                 line += 1
             shift, filed = starts[line], by_sentence[line]
             following = starts[line + 1] if line < last else len(text) + 1
+        if _a_product_or_place(text, start, end, parts):
+            continue
+        if len(parts) > 1 and text[end : end + 1] == "," and _a_town(text, end, parts[-1]):
+            parts = parts[:-1]  # 'Brenmoor Corp of Paterson, N.J.'
         for offset, size, name, kind, single in parts:
             at = start + offset
             initial = (
@@ -371,6 +483,44 @@ def _file_latin_names(
                 and _ENGLISH_NEXT_RE.match(text, at + size) is not None
             )
             filed.append(_new(Mention, (at - shift, at - shift + size, name, kind, False, initial)))
+
+
+# A version after a name makes it a product ('Llama 4', 'Voice Design v3', 'GPT 4.1'): a
+# number of one or two digits, not a quantity ('Nvidia 5%', 'Apple 2024', 'Tesla 3 亿').
+_VERSION_AFTER_RE = re.compile(
+    r"[ ]?[vV]?\d{1,2}(?:\.\d+)*(?![\d.,%:/]|[ ]?(?:%|percent|per|bn|mn|m\b|k\b|b\b|million"
+    r"|billion|trillion|pct|dlrs|stg|yen|亿|万|千|百|美元|元|年|月|日|号|家|名|个|位|岁|倍|股|点|次|天|小时"
+    r"|分钟|周|%))"
+)
+_MODEL_BEFORE_RE = re.compile(r"(?:模型|型号|models?[ ]|version[ ])[ ]?$", re.IGNORECASE)
+_MODEL_AFTER_RE = re.compile(r"[ ]?(?:大?模型|models?\b|型号)")
+# One word with a version in it: 'Llama4.1', 'RAV4', 'BB10'.
+_VERSIONED_RE = re.compile(r"[A-Za-z][A-Za-z-]*\d{1,2}(?:\.\d+)*")
+# 'Portland, Ore.', 'Paterson, N.J.': a town and its state, as a dateline names them.
+_STATE_AFTER_RE = re.compile(r",[ ]?([A-Z][A-Za-z.]{1,13})")
+
+
+def _a_product_or_place(text: str, start: int, end: int, parts: Sequence[_Part]) -> bool:
+    """A run (of at most three words, not a firm) that is a product by its version or by
+    'model' before it, or a town by the state after it."""
+    if len(parts) != 1 or parts[0][3] == ORG or parts[0][2].count(" ") > 2:
+        return False
+    after = text[end : end + 14]
+    if (after[:1] in (" ", "v", "V") or after[:1].isdecimal()) and _VERSION_AFTER_RE.match(after):
+        return True
+    if _MODEL_BEFORE_RE.search(text, max(0, start - 8), start) or _MODEL_AFTER_RE.match(after):
+        return True
+    if _VERSIONED_RE.fullmatch(parts[0][2]):
+        return True
+    return after[:1] == "," and _a_town(text, end, parts[0])
+
+
+def _a_town(text: str, end: int, part: _Part) -> bool:
+    """The name ending the run at `end` is a town: a state or country follows it."""
+    if part[3] == ORG or part[2].count(" ") > 2:
+        return False
+    state = _STATE_AFTER_RE.match(text, end, end + 14)
+    return state is not None and state.group(1).lower().rstrip(".") in REGIONS
 
 
 # A function of the run alone, and the same runs ('The', 'Yukos', 'Microsoft') recur within
@@ -385,36 +535,118 @@ def _name_parts(run: str) -> tuple[_Part, ...]:
     name = run
     for suffix in ("'s", "’s", "'", "’"):
         name = name.removesuffix(suffix)
-    if len(name) < 2:
+    if len(name) < 2 or _a_word(name):
         return ()
-    return ((0, len(name), name, ORG if lower in _ORG_WORDS else UNKNOWN, True),)
+    return ((0, len(name), name, UNKNOWN, True),)
+
+
+def _a_word(word: str) -> bool:
+    """A capitalised word of the language, a place, a role, a legal form, a business
+    abbreviation or a kind of firm alone ('Struggling', 'Canadian', 'LLC', 'IPO', 'Group'):
+    it names no one."""
+    lower = word.lower()
+    return (
+        lower in COMMON
+        or lower in PLACES
+        or lower in ACRONYMS
+        or lower in LEGAL_SUFFIXES
+        or lower in ROLES
+        or lower in _ORG_WORDS
+        or lower.endswith("-based")
+    )
 
 
 def _latin_name(start: int, words: list[str]) -> Iterable[_Part]:
-    """One run of capitalised words; 'Mike Powell of Dresdner Kleinwort' is two names."""
+    """One run of capitalised words; 'Mike Powell of Dresdner Kleinwort' is two names, and
+    so are 'Workday CEO Carl Eschenbach' and a title's 'Skydance Has Held Talks'."""
     if "of" in words[2:]:
         cut = words.index("of", 2)
         yield from _latin_name(start, words[:cut])
         start += len(" ".join(words[: cut + 1])) + 1
         words = words[cut + 1 :]
+    broken = _break_in(words)
+    if broken is not None:
+        yield from _latin_name(start, words[:broken])
+        rest = start + len(" ".join(words[: broken + 1])) + 1
+        yield from _latin_name(rest, words[broken + 1 :])
+        return
+    # A firm's name (a legal form or a word like 'Bank' in it) keeps its common words:
+    # 'American Motors Corp', 'Bank of America', 'Standard Oil Co'.
+    firm = len(words) > 1 and any(
+        w.lower() in _ORG_WORDS or w.lower() in LEGAL_SUFFIXES for w in words
+    )
     while words and (
-        words[0].lower().rstrip(".") in _LATIN_STOP or words[0] in _JOINERS or _not_a_name(words[0])
+        words[0].lower().rstrip(".") in FUNCTION
+        or (not firm and words[0].lower().rstrip(".") in _LATIN_STOP)
+        or words[0] in _JOINERS
+        or _not_a_name(words[0])
+        or words[0].lower() in VERB_FORMS
+        or words[0].lower() in ACRONYMS
+        or words[0].lower().endswith("-based")
     ):
         start += len(words[0]) + 1
         words = words[1:]
-    while words and (words[-1].lower() in _LATIN_STOP or words[-1] in _JOINERS):
+    while words and words[-1] in _JOINERS:
         words = words[:-1]
+    if not firm:
+        if words and _latin_kind(words) != PERSON:
+            while words and _plain_word(words[-1]):  # 'Glenmark-AbbVie Deal', 'RAV4 SUVs'
+                words = words[:-1]
+        if not words or all(_plain_word(w) or len(w) == 1 for w in words):
+            return  # 'Video Model', 'Big Tech', 'Series E'
+
+    if not words:
+        return
+    kind = ORG if firm else _latin_kind(words)
     name = " ".join(words)
     for suffix in ("'s", "’s", "'", "’"):
         name = name.removesuffix(suffix)
-    if not words:
-        return
     titled = _TITLES.sub("", name) if words[0].rstrip(".") in _TITLE_WORDS else name
     start += len(name) - len(titled)
     name = titled
-    if len(name) < 2 or _not_a_name(name):
+    if len(name) < 2 or _not_a_name(name) or (" " not in name and _a_word(name)):
         return
-    yield start, len(name), name, _latin_kind(words), len(words) == 1
+    yield start, len(name), name, kind, len(words) == 1
+
+
+def _plain_word(word: str) -> bool:
+    lower = word.lower()
+    return lower in COMMON or lower in PLACES or lower in ACRONYMS or lower in _LATIN_STOP
+
+
+def _break_in(words: Sequence[str]) -> int | None:
+    """Where a run of capitalised words is not one name: at a role ('CEO'), a word like
+    'New York-based', a function word ('Has', 'With') or, in a title-cased headline of four
+    words or more, a verb ('Announces')."""
+    for i, word in enumerate(words):
+        lower = word.lower()
+        if i and (lower in ROLES or lower.endswith("-based")):
+            return i
+        if 0 < i < len(words) - 1 and lower in FUNCTION and word not in _JOINERS:
+            return i
+        if word == "and" and words[i - 1].lower() in _FIRM_ENDS:
+            return i  # 'Seismic Holdings Inc and Energy Holdings Inc': two firms
+    if len(words) >= 4 and sum(w.lower() in COMMON for w in words) * 2 >= len(words):
+        verbs = [i for i in range(1, len(words) - 1) if words[i].lower() in VERB_FORMS]
+        if verbs:
+            return verbs[-1]
+    return None
+
+
+@lru_cache(maxsize=1 << 12)
+def without_legal_form(name: str) -> str:
+    """'Apple Inc' → 'Apple', 'Oppenheimer and Co Inc' → 'Oppenheimer': the legal form is not
+    part of who it is; but 'Time Inc' is not 'Time' (a word alone names no one). Done once
+    the article's names are resolved: 'Gelco Corp' is whole, not short for 'Gelco Express'."""
+    words = name.split(" ")
+    while len(words) > 1 and (
+        words[-1].lower().rstrip(",") in LEGAL_SUFFIXES or words[-1] in _JOINERS
+    ):
+        words = words[:-1]
+    words[-1] = words[-1].rstrip(",")
+    if len(words) == 1 and _a_word(words[0]):
+        return name
+    return " ".join(words)
 
 
 def _not_a_name(word: str) -> bool:
@@ -458,6 +690,8 @@ def resolve(
                 latin_names.append((m.name, m.kind))
     for found in mentions:
         latin_names += [(m.name, m.kind) for m in found if m.known and " " in m.name]
+    if latin_names and full:
+        _match_transliterations(full, latin_names)
     longer = _latin_long_forms(latin_names)
     doubtful = _doubtful_openers(mentions, sentences)
     recurring = _recurring(full, folded, starts)
@@ -484,6 +718,10 @@ def resolve(
                 elif m.name in longer:
                     name, kind = longer[m.name]
                     m = Mention(m.start, m.end, name, kind, False)
+                if " " in m.name:
+                    short = without_legal_form(m.name)
+                    if short != m.name:
+                        m = Mention(m.start, m.end, short, m.kind, False, m.initial)
             out.append(m)
         taken = _Taken(out)
         extra = [m for m in recurring.get(i, ()) if not taken.overlaps(m)]
@@ -492,6 +730,104 @@ def resolve(
             out.sort(key=_START)
         result.append(out)
     return result
+
+
+# The first sound of a syllable Chinese uses to transliterate a foreign name, by the
+# pinyin initial of its character ('' for a vowel). 柯德斯塔尼 starts k, d: Kordestani.
+_INITIALS = {
+    c: initial
+    for initial, chars in (
+        ("b", "巴拜班邦保鲍贝本比彼毕宾冰波伯博布"),
+        ("p", "帕潘庞佩彭皮珀普"),
+        ("m", "马玛迈麦曼梅门蒙米密缅敏莫默姆穆"),
+        ("f", "法凡范菲费芬丰弗福"),
+        ("d", "达戴丹道德迪蒂丁东杜多"),
+        ("t", "塔泰坦汤唐陶特提汀图托"),
+        ("n", "纳娜奈南内尼妮宁纽努诺"),
+        ("l", "拉莱赖兰朗劳勒雷蕾黎利莉里理丽连林琳隆卢鲁路伦罗洛吕"),
+        ("g", "盖甘冈高戈格哥古圭果"),
+        ("k", "卡凯坎康柯科克肯库夸奎"),
+        ("h", "哈海汉豪赫黑亨华怀霍"),
+        ("j", "基吉加贾杰金津"),
+        ("q", "奇齐恰乔切钦琼丘琪"),
+        ("x", "西希锡夏谢辛休许雪"),
+        ("zh", "詹珍朱"),
+        ("ch", "查"),
+        ("sh", "沙莎尚舍绍申圣施什史"),
+        ("r", "瑞"),
+        ("z", "泽扎兹佐"),
+        ("c", "才茨"),
+        ("s", "萨塞赛森斯松苏索"),
+        ("y", "雅亚延扬耶伊因英尤于约娅"),
+        ("w", "瓦万旺威韦维温沃乌伍"),
+        ("", "阿埃艾爱安昂奥澳厄恩尔欧"),
+    )
+    for c in chars
+}
+# The English spellings each initial stands for (English r is Chinese l: 罗伯特 Robert).
+_SOUNDS = {
+    "b": ("b",), "p": ("p",), "m": ("m",), "f": ("f", "ph", "v"), "d": ("d", "t"),
+    "t": ("t", "th", "d"), "n": ("n", "kn"), "l": ("l", "r", "wr"), "g": ("g", "gu"),
+    "k": ("k", "c", "ch", "q", "kh"), "h": ("h", "wh"), "j": ("j", "g", "ge", "gi"),
+    "q": ("ch", "q", "ki", "chi", "c"), "x": ("s", "sh", "x", "c", "sch"),
+    "zh": ("j", "zh", "g"), "ch": ("ch", "c", "tsch"), "sh": ("sh", "sch", "s", "ch"),
+    "r": ("r",), "z": ("z", "s", "ts"), "c": ("ts", "c", "z"), "s": ("s", "c", "z", "ps"),
+    "y": ("y", "i", "e", "j", "u"), "w": ("w", "v", "wh", "u", "o"),
+    "": ("a", "e", "i", "o", "u", "y", "h"),
+}  # fmt: skip
+
+
+def _sounds_like(zh: str, word: str) -> bool:
+    """A transliterated part sounds like an English word: same first sound, a second
+    syllable's sound among the word's later consonants, and a like number of syllables."""
+    word = word.lower()
+    first = _INITIALS.get(zh[0])
+    if first is None or not word.startswith(_SOUNDS[first]):
+        return False
+    syllables = len(re.findall("[aeiouy]+", word)) or 1
+    if not syllables - 1 <= len(zh) <= syllables + 3:
+        return False
+    if len(zh) > 1:
+        second = _INITIALS.get(zh[1])
+        if second is None:
+            return False
+        if second and not any(sound in word[1:] for sound in _SOUNDS[second]):
+            return False
+    return True
+
+
+def _match_transliterations(
+    full: dict[str, tuple[str, str]], latin_names: Sequence[tuple[str, str]]
+) -> None:
+    """布雷特·泰勒 is Bret Taylor when the article also writes the English name (and
+    柯德斯塔尼 is Kordestani): one actor, the English spelling, as a gloss would give."""
+    people = {name for name, kind in latin_names if kind != ORG and name.isascii()}
+    for surface, (name, kind) in list(full.items()):
+        if kind != PERSON or name.isascii() or "·" not in surface:
+            continue
+        parts = [p for p in _DOT_RE.split(surface) if p]
+        matches = {
+            english
+            for english in people
+            if _same_person(parts, english.replace("-", " ").split(" "))
+        }
+        if len(matches) == 1:
+            english = matches.pop()
+            for key in (surface, parts[-1]):
+                if full.get(key, (name,))[0] == name:
+                    full[key] = (english, PERSON)
+
+
+def _same_person(parts: Sequence[str], words: Sequence[str]) -> bool:
+    if len(words) == 1:  # a surname alone: a long last part, its third sound too
+        last = parts[-1]
+        third = _INITIALS.get(last[2]) if len(last) >= 3 else None
+        return (
+            third is not None
+            and _sounds_like(last, words[0])
+            and (not third or any(s in words[0].lower()[2:] for s in _SOUNDS[third]))
+        )
+    return _sounds_like(parts[0], words[0]) and _sounds_like(parts[-1], words[-1])
 
 
 def _doubtful_openers(mentions: list[list[Mention]], sentences: Sequence[Sentence]) -> set[str]:

@@ -424,6 +424,8 @@ def _actors(at: Analysed, trigger: Hit, pack: RulePack) -> list[str]:
     """The sentence's names, its subject (the last name before the trigger's clause starts,
     else the first name) first; then the organisations of the people and companies named."""
     names = at.mentions
+    if "“" in at.sentence.folded or '"' in at.sentence.folded:
+        names = _outside_similes(names, at.sentence.folded)
     before = [m for m in names if m.end <= trigger.start]
     subject = before[:1] or names[:1]
     actors: dict[str, None] = dict.fromkeys(m.name for m in subject)
@@ -433,6 +435,27 @@ def _actors(at: Analysed, trigger: Hit, pack: RulePack) -> list[str]:
         if entity is not None and entity.org:
             actors[entity.org] = None
     return list(actors)[:8]
+
+
+# A likening before a quotation: what it names is a figure of speech, not a party
+# (比喻为“NBA冠军团队失去主力”, 'likened it to "a Manhattan Project"').
+_SIMILE_RE = re.compile(
+    r"(?:比喻为|比喻成|比作|好比|犹如|如同|就像|像是|宛如|堪比|likened (?:it )?to|compared (?:it )?to"
+    r"|akin to|like)[ ]?[“\"]"
+)
+
+
+def _outside_similes(names: list[Mention], folded: str) -> list[Mention]:
+    spans = []
+    for m in _SIMILE_RE.finditer(folded):
+        close = min(
+            (i for i in (folded.find("”", m.end()), folded.find('"', m.end())) if i >= 0),
+            default=len(folded),
+        )
+        spans.append((m.end(), close))
+    if not spans:
+        return names
+    return [n for n in names if not any(s <= n.start and n.end <= e for s, e in spans)]
 
 
 def attach_amounts(
