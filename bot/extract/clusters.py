@@ -265,6 +265,9 @@ def _event(
     )
 
 
+_QUOTE_TRIES = 6
+
+
 def _quote(
     order: Sequence[Candidate], article: Article, companies: _Companies
 ) -> tuple[Candidate, str]:
@@ -275,6 +278,8 @@ def _quote(
     for member in order:
         if id(member) in seen:
             continue
+        if len(seen) == _QUOTE_TRIES:
+            break  # a cluster of a hundred retellings: a summary each would cost too much
         seen.add(id(member))
         text = member.at.sentence.text.replace(LOST, "?")
         folded = member.at.sentence.folded

@@ -312,8 +312,6 @@ def dateline(line: str, published: date | None) -> date | None:
     if m is None:
         return None
     groups = {k: v for k, v in m.groupdict().items() if v}
-    if "mn" in groups and groups["mn"].capitalize() not in _MONTH_NAMES.split("|"):
-        return None
     kind = "en_mdy" if "mn" in groups else "zh_ymd" if "y" in groups else "zh_md"
     resolved = _resolve(kind, m.group(), groups, published)
     return None if resolved is None else resolved[1]
