@@ -17,18 +17,20 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.extract.dates import FoundDate
-from bot.extract.entities import PERSON
+from bot.extract.entities import ORG, PERSON
 from bot.extract.events import (
+    Analysed,
     Candidate,
     analyse,
     attach_amounts,
     candidates,
     news_date,
     own_date,
+    principal_actors,
 )
 from bot.extract.rules import RulePack
 from bot.extract.sentences import LOST, Sentence, join
-from bot.extract.summary import event_summary
+from bot.extract.summary import event_summary, names_a_company, stands_alone
 from bot.model import Amount, Article, Event
 
 _STAKE_RE = re.compile(r"(\d+(?:\.\d+)?)\s?%\s?(?:的)?(?:股份|股权|stake|of the shares|的股)")
@@ -169,7 +171,32 @@ def build_events(article: Article, sentences: Sequence[Sentence], pack: RulePack
         reference=reference,
         anchored=own_date(article, sentences) is not None,
     )
-    return [_event(cl, article, repeat, dating) for cl in _select(clusters, pack, best, kinds)]
+    companies = _Companies(analysed, kinds)
+    return [
+        _event(cl, article, repeat, dating, companies)
+        for cl in _select(clusters, pack, best, kinds)
+    ]
+
+
+class _Companies:
+    """The companies the article is most about, each as the article first writes it: what
+    '它' or 'the company' opening a sentence most likely stands for. Found when first asked
+    (few summaries open with such a word)."""
+
+    def __init__(self, analysed: Sequence[Analysed], kinds: dict[str, str]) -> None:
+        self.analysed, self.kinds = analysed, kinds
+        self.found: list[tuple[str, str]] | None = None
+
+    def __call__(self) -> list[tuple[str, str]]:
+        if self.found is None:
+            principal = [a for a in principal_actors(self.analysed) if self.kinds.get(a) == ORG]
+            written: dict[str, str] = {}
+            for at in self.analysed:
+                for m in at.mentions:
+                    if m.name in principal and m.name not in written:
+                        written[m.name] = at.sentence.text[m.start : m.end]
+            self.found = [(name, written.get(name, name)) for name in principal]
+        return self.found
 
 
 def _select(
@@ -255,7 +282,13 @@ def _distinct(cl: Cluster, kept: Sequence[Cluster], kinds: dict[str, str], weigh
     return bool(people - known) and len(cl.members) > 1
 
 
-def _event(cl: Cluster, article: Article, repeat: float, dating: _Dating) -> Event:
+def _event(
+    cl: Cluster,
+    article: Article,
+    repeat: float,
+    dating: _Dating,
+    companies: _Companies,
+) -> Event:
     best = cl.best
     # A body sentence states the amount more precisely than the headline ("18亿" → "18.4亿").
     amounts = [m.amount for m in cl.members if m.amount is not None]
@@ -265,19 +298,52 @@ def _event(cl: Cluster, article: Article, repeat: float, dating: _Dating) -> Eve
     body = [m for m in cl.members if not m.at.sentence.is_title]
     with_amount = [m for m in body if amount is not None and m.amount == amount]
     strong = [m for m in body if m.score >= 0.4 * best.score]
-    quoted = (with_amount or strong or [best])[0]
+    preferred = with_amount or strong or [best]
+    quoted, summary = _quote([*preferred, best, *cl.members], article, companies)
     evidence = quoted.at.sentence.text.replace(LOST, "?")
     date = _event_date(cl, quoted, dating)
     return Event(
         type=cl.type,
         actors=tuple(cl.actors()),
-        summary=event_summary(evidence, quoted.trigger.start, article.lang),
+        summary=summary,
         evidence=evidence,
         amount=amount,
         date=date,
         score=round(cl.score(repeat), 3),
         extra=_extra(cl),
     )
+
+
+_QUOTE_TRIES = 6
+
+
+def _quote(
+    order: Sequence[Candidate], article: Article, companies: _Companies
+) -> tuple[Candidate, str]:
+    """The sentence the event is told by and its summary: the first of `order` whose summary
+    stands alone (a company pronoun named, no "此次…", no clickbait title); else the first."""
+    first: tuple[Candidate, str] | None = None
+    seen: set[int] = set()
+    for member in order:
+        if id(member) in seen:
+            continue
+        if len(seen) == _QUOTE_TRIES:
+            break  # a cluster of a hundred retellings: a summary each would cost too much
+        seen.add(id(member))
+        text = member.at.sentence.text.replace(LOST, "?")
+        folded = member.at.sentence.folded
+        summary = event_summary(text, member.trigger.start, article.lang, None, folded)
+        if names_a_company(summary):
+            # '它' is not a company the sentence names itself ("它从谷歌挖走了…" is not Google).
+            named = {m.name for m in member.at.mentions}
+            company = next((w for name, w in companies() if name not in named), None)
+            if company is not None:
+                summary = event_summary(text, member.trigger.start, article.lang, company, folded)
+        if stands_alone(summary):
+            return member, summary
+        first = first or (member, summary)
+    assert first is not None
+    return first
 
 
 # A retelling's date is the event's only when it is about the article's own days: a fact of

@@ -301,7 +301,7 @@ _DATELINE_EN_RE = re.compile(
 )
 _DATELINE_ZH_RE = re.compile(
     r"^[【\[(（]?[^，,。：:\n]{0,16}?(?:(?P<y>(?:19|20)\d\d)[ ]*年[ ]*)?(?P<m>\d{1,2})[ ]*月[ ]*"
-    r"(?P<d>\d{1,2})[ ]*[日号][ ]*(?:消息|讯|訊|电|電|报道|報道|訊息)"
+    r"(?P<d>\d{1,2})[ ]*[日号][ ]*(?:消息|讯息|訊息|讯|訊|电|電|报道|報道)"
 )
 
 
@@ -312,8 +312,12 @@ def dateline(line: str, published: date | None) -> date | None:
     if m is None:
         return None
     groups = {k: v for k, v in m.groupdict().items() if v}
-    if "mn" in groups and groups["mn"].capitalize() not in _MONTH_NAMES.split("|"):
-        return None
     kind = "en_mdy" if "mn" in groups else "zh_ymd" if "y" in groups else "zh_md"
     resolved = _resolve(kind, m.group(), groups, published)
     return None if resolved is None else resolved[1]
+
+
+def dateline_end(line: str) -> int:
+    """Where the dateline opening `line` ends (0: none), for summaries that leave it out."""
+    m = _DATELINE_ZH_RE.match(line) or _DATELINE_EN_RE.match(line)
+    return 0 if m is None else m.end()
