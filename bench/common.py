@@ -240,6 +240,16 @@ def write_config(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def restarted(feeds: Path) -> None:
+    """A feeds folder as a restart finds it (written by this layout), so that the daemon's first
+    publish checks each feed's current page, not writes every archive page of a large state."""
+    from bot.publish import LAYOUT, LAYOUT_FILE
+
+    feeds.mkdir(parents=True, exist_ok=True)
+    (feeds / "events.atom").write_bytes(b"")
+    (feeds / LAYOUT_FILE).write_text(f"{LAYOUT}\n", encoding="utf-8")
+
+
 @contextmanager
 def daemon(config: Path, log: Path, *, telegram: bool) -> Iterator[subprocess.Popen[bytes]]:
     """The real daemon (`python -m bot run`) as a subprocess, stopped with SIGTERM at the end."""

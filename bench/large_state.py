@@ -43,6 +43,7 @@ from common import (
     header,
     parsed_sources,
     process_cpu_seconds,
+    restarted,
     rss_kib,
     spread,
     verdict,
@@ -186,9 +187,7 @@ async def in_daemon(folder: Path, state: Path, work: Path, idle: float) -> dict[
             config, folder=folder, state=state, feeds=work / "feeds", port=port,
             telegram_url=fake.base_url,
         )  # fmt: skip
-        # As after a restart: the feeds exist, so the first scan has nothing to publish.
-        (work / "feeds").mkdir(exist_ok=True)
-        (work / "feeds" / "events.atom").write_bytes(b"")
+        restarted(work / "feeds")
         log = work / "daemon.log"
         started = time.monotonic()
         with daemon(config, log, telegram=True) as process:

@@ -261,14 +261,15 @@ class ArticleStore(FeedIndexStore):
     def _deleted_with(self, conn: Connection, hashes: set[str]) -> dict[str, list[Any]]:
         """Articles whose file is gone, by content hash, oldest first: one of them with the
         content of a new file was renamed to it. One query per batch (there is no index on
-        the hash: a query per file made a first scan quadratic)."""
+        the hash: a query per file made a first scan quadratic), over the small index of
+        articles not ok (SQLite uses a partial index only when the query repeats its
+        condition: without it, every save read all the articles, 0.2 s at 100,000)."""
         found: dict[str, list[Any]] = {}
+        c = articles.c
         for chunk in _chunked(sorted(hashes)):
             query = (
-                select(
-                    articles.c.id, articles.c.uid, articles.c.first_seen, articles.c.content_hash
-                )
-                .where(articles.c.content_hash.in_(chunk), articles.c.status == "deleted")
+                select(c.id, c.uid, c.first_seen, c.content_hash)
+                .where(c.status != "ok", c.status == "deleted", c.content_hash.in_(chunk))
                 .order_by(articles.c.id)
             )
             for row in conn.execute(query):
