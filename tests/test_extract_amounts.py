@@ -65,6 +65,8 @@ def amounts(text: str) -> list[tuple[float, str, float | None, str, bool]]:
         ("closed at 274.5 pence", 2.745, "GBP", 2.745 * 1.4, "274.5 pence", False),
         ("the project cost $1.5K in total", 1500, "USD", 1500, "$1.5K", False),
         ("more than $200 million", 2e8, "USD", 2e8, "$200 million", True),
+        ("it ended at $1,393.87.", 1393.87, "USD", 1393.87, "$1,393.87", False),
+        ("it paid 4.5 mln dlrs.", 4.5e6, "USD", 4.5e6, "4.5 mln dlrs", False),
         # English, wire style: magnitudes, dollars named in words, other currencies, words
         (
             "agreed to acquire it for 235 mln dlrs in cash",

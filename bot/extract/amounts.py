@@ -24,8 +24,10 @@ from typing import NamedTuple
 
 from bot.model import Amount
 
-# A number as written: 1,200 / 1 , 200 / 5.5 / 5 . 5 (spaced by some converters and OCR).
-_NUM = r"(?:\d{1,3}(?:[ ]?,[ ]?\d{3})+(?!\d)|\d+)(?:[ ]?\.[ ]?\d+)?"
+# A number as written: 1,200 / 1 , 200 / 5.5 / 5 . 5 (spaced by some converters and OCR). The
+# patterns take it loosely, starting with a digit so that the engine skips ahead fast; _number
+# checks it.
+_NUM = r"\d(?:[\d,.]*\d)?(?:[ ][,.][ ]?\d(?:[\d,.]*\d)?)*"
 _CN_DIGITS = "零一二两三四五六七八九十百千"
 _ZH_UNITS = {
     "万亿": 1e12,
@@ -210,6 +212,28 @@ _TENS = {
 _WORD_NUMBERS = {**_ONES, **_TENS, "a": 1.0, "an": 1.0, "half a": 0.5, "a half": 0.5}
 
 
+def _trie(words: Sequence[str]) -> str:
+    """The words as one pattern shaped like a trie ('dlrs?|dollars?|…' factored by prefix): the
+    engine follows one branch instead of trying some seventy spellings after every number."""
+    tree: dict[str, dict] = {}  # type: ignore[type-arg]
+    for word in words:
+        node = tree
+        for c in word:
+            node = node.setdefault(c, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:  # type: ignore[type-arg]
+        branches = [re.escape(c) + pattern(child) for c, child in sorted(node.items()) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" not in node:
+            return body
+        return (body if len(branches) == 1 and len(body) == 1 else f"(?:{body})") + "?"
+
+    return "(?:" + pattern(tree) + ")"
+
+
 def _alternation(words: Sequence[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
@@ -217,7 +241,7 @@ def _alternation(words: Sequence[str]) -> str:
 _CUR_ZH = _alternation(list(_ZH_CURRENCIES))
 _UNIT_ZH = _alternation(list(_ZH_UNITS))
 _UNIT_EN = _alternation(list(_EN_UNITS))
-_CUR_EN = _alternation(list(_EN_CURRENCIES))
+_CUR_EN = _trie(list(_EN_CURRENCIES))
 _CN_NUM = f"[{_CN_DIGITS}]+"
 _RANGE = r"[ ]?(?:-|–|~|～|to|至|到)[ ]?"
 # Each pattern starts with a required token, so the engine skips ahead fast.
@@ -230,9 +254,12 @@ _DIGITS_RE = re.compile(f"[\\d{_CN_DIGITS}]+")
 _PREFIX_ENDS = frozenset(p[-1] for p in _PREFIX_CURRENCIES)  # no currency ends in a digit
 _ZH_NUM = rf"{_NUM}[十百千]?|{_CN_NUM}|数十|几十|数百|几百|[上数几]"
 _ZH_RE = re.compile(
-    rf"(?:(?P<low>{_NUM})[ ]*(?P<lowunit>{_UNIT_ZH})?[ ]*(?:-|–|~|～|至|到)[ ]*)?"
-    rf"(?P<num>{_ZH_NUM})[ ]*"
+    rf"(?P<num>[\d{_CN_DIGITS}上数几](?:[\d,.{_CN_DIGITS}]|[ ](?=[,.])|(?<=[,.])[ ])*)[ ]*"
     rf"(?:(?P<unit>{_UNIT_ZH})[ ]*(?P<cur>{_CUR_ZH})?|(?P<cur2>{_CUR_ZH}))"
+)
+# The lower end of a range, just before an amount: '5-6亿美元', '5亿至6亿元'.
+_ZH_LOW_RE = re.compile(
+    rf"(?P<low>\d[\d,.]*)[ ]*(?P<lowunit>{_UNIT_ZH})?[ ]*(?:-|–|~|～|至|到)[ ]*$"
 )
 _ZH_ENDS = frozenset(word[-1] for word in (*_ZH_UNITS, *_ZH_CURRENCIES))
 _EN_RE = re.compile(
@@ -241,15 +268,16 @@ _EN_RE = re.compile(
 )
 # 'one mln dlrs', 'two billion yen', 'half a billion dollars': a word number needs a magnitude.
 _WORDS_RE = re.compile(
-    rf"\b(?P<num>{_alternation(list(_WORD_NUMBERS))})(?:[ -](?P<ones>{_alternation(list(_ONES))}))?"
+    rf"\b(?P<num>{_trie(list(_WORD_NUMBERS))})(?:[ -](?P<ones>{_trie(list(_ONES))}))?"
     rf"[ ](?P<unit>trillion|billion|bln|bn|million|mln|mn)[ ]?(?P<cur>{_CUR_EN})\b"
 )
 _BARE_EN_RE = re.compile(
     rf"(?P<num>{_NUM})[ ]?(?P<unit>billion|bln|bn|million|mln|mn)"
     r"(?=[ ]?(?:[,.;:)]|$)|[ ](?:if|in|and|or|for|including|plus|when|with|from|after|before)\b)"
 )
-_MAGNITUDES = ("trillion", "billion", "bln", "bn", "million", "mln", " mn")
+_MAGNITUDE_RE = re.compile("illion|bln|bn|mln| mn")  # trillion, billion, million
 _NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_SPACED_RE = re.compile(r"[ ]?([,.])[ ]?")
 _BARE_UNITS = ("万亿", "千亿", "百亿", "十亿", "亿")
 _HAN_AFTER_RE = re.compile(r"[ ]*[\u4e00-\u9fff]")
 _BRIDGE_RE = re.compile(r"[ ]*[(（][ ]*(?:约合|约|折合|合|about|around|or|c\.)?[ ]*$")
@@ -327,6 +355,7 @@ def find_amounts(
 
 
 _WIDE = {**{0xFF10 + i: str(i) for i in range(10)}, 0xFF0E: "."}
+_WIDE_DIGIT_RE = re.compile("[０-９]")
 _WIDE_COMMA_RE = re.compile(r"(?<=\d)，(?=\d{3}(?!\d))")
 
 
@@ -334,7 +363,7 @@ def _narrow(folded: str) -> str:
     """Full-width digits and separators as ASCII (what NFKC gives), keeping every position:
     '５，０００万元' reads as '5,000万元'. A full-width comma is a separator only between a
     digit and three more."""
-    if not any("０" <= c <= "９" for c in folded):
+    if _WIDE_DIGIT_RE.search(folded) is None:
         return folded
     return _WIDE_COMMA_RE.sub(",", folded.translate(_WIDE))
 
@@ -415,14 +444,15 @@ def _raw_amounts(folded: str, default_yen: str) -> list[_Raw]:
             cur = "元"
         if num in _VAGUE and not unit:
             continue
-        low = m.group("low")
-        number = _number(low if low else num)
+        start = m.start()
+        low = _ZH_LOW_RE.search(folded, max(0, start - 16), start) if start else None
+        if low is not None:
+            start, num, unit = low.start(), low.group("low"), low.group("lowunit") or unit
+        number = _number(num)
         if number is None:
             continue
-        scale = _ZH_UNITS[m.group("lowunit") or unit] if (m.group("lowunit") or unit) else 1.0
-        out.append(
-            (m.start(), m.end(), number * scale, _ZH_CURRENCIES[cur], scale > 1.0, bool(low))
-        )
+        scale = _ZH_UNITS[unit] if unit else 1.0
+        out.append((start, m.end(), number * scale, _ZH_CURRENCIES[cur], scale > 1.0, bool(low)))
     for m in _EN_RE.finditer(folded):
         if m.start() and (folded[m.start() - 1].isalnum() or folded[m.start() - 1] == "."):
             continue
@@ -435,9 +465,10 @@ def _raw_amounts(folded: str, default_yen: str) -> list[_Raw]:
             value /= 100
         ranged = m.group("high") is not None
         out.append((m.start(), m.end(), value, _EN_CURRENCIES[cur], unit is not None, ranged))
-    if out and any(word in folded for word in _MAGNITUDES):
+    magnitude = _MAGNITUDE_RE.search(folded) is not None
+    if out and magnitude:
         out.extend(_elliptic(folded, out))
-    if any(word in folded for word in _MAGNITUDES):  # a word number needs one: rare, cheap
+    if magnitude:  # a word number needs one: rare, cheap
         for m in _WORDS_RE.finditer(folded):
             number = _WORD_NUMBERS[m.group("num")] + _ONES.get(m.group("ones") or "", 0.0)
             value = number * _EN_UNITS[m.group("unit")]
@@ -504,7 +535,9 @@ def _number(num: str) -> float | None:
     if num in _VAGUE:
         return _VAGUE[num]
     if num[0].isdigit():
-        digits = num.rstrip("十百千").replace(" ", "")
+        digits = num.rstrip("十百千")
+        if " " in digits:
+            digits = _SPACED_RE.sub(r"\1", digits)
         scale = {"十": 10.0, "百": 100.0, "千": 1000.0}.get(num[len(num.rstrip("十百千")) :], 1.0)
         if not _NUMBER_RE.fullmatch(digits):
             return None
