@@ -213,3 +213,14 @@ def test_the_alias_table_names_a_transliteration_without_an_english_spelling(
 ) -> None:
     found = names(pack, "推特董事会主席布雷特·泰勒说，交易将完成。", "zh-Hans")
     assert "Bret Taylor" in found
+
+
+def test_a_short_chinese_name_is_known_by_its_place(pack: RulePack) -> None:
+    found = names(
+        pack,
+        "星河火腿发布公告称，公司拟回购股份。近日，云岭医药宣布收购。"
+        "星光超市董事长张远帆表示满意。公司发布公告称业绩增长。分析人士表示看好。",
+        "zh-Hans",
+    )
+    assert {"星河火腿", "云岭医药", "星光超市", "张远帆"} <= set(found)
+    assert not {"公司", "分析人士"} & set(found)

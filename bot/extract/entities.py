@@ -62,6 +62,7 @@ _SURNAMES = set(
 _ZH_ROLES = _split(
     "首席执行官 执行长 首席运营官 首席财务官 首席技术官 首席科学家 首席商务官 联合创始人 创始人 董事长 副董事长 总裁 副总裁 总经理 总监 负责人 研究员 科学家 工程师 高管 主席 发言人 董事 经理 主管 教授 分析师 律师 法官 核心 主力 ceo cto cfo coo"
     " 股东 控股股东 实际控制人 实控人 董秘 董事会秘书 监事 行长 副行长 合伙人 书记 法定代表人 部长 局长 厅长"
+    " 行政总裁"
 )
 _ZH_ROLE_RE = re.compile("(?:" + "|".join(_ZH_ROLES) + f")[ ]?(?P<name>[{HAN}]{{2,3}})")
 # Nouns that follow a role as a second role or a part of it, and start with a character
@@ -199,6 +200,8 @@ def article_mentions(
         shaped += list(_organisations(text, folded))
         taken = _Taken(shaped)
         shaped += [m for m in _listed(text, folded) if not taken.overlaps(m)]
+        taken = _Taken(shaped)
+        shaped += [m for m in _subjects(text, folded, han.start()) if not taken.overlaps(m)]
     aliases = {
         h.start + d: h.end + d
         for d, found in zip(starts, hits, strict=True)
@@ -368,6 +371,57 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
         if folded[start] in _SURNAMES:
             name = _canonical(text, folded, start, m.end("name"))
             yield Mention(start, m.end("name"), name, PERSON, False)
+
+
+# Who speaks or owns, as a clause opens: 金字火腿发布公告称…, 近日，人福医药宣布…, 永辉超市董事长
+# 张轩松…, 腾讯旗下…: a short name with no suffix, known by its place.
+_SUBJECT_RE = re.compile(
+    f"(?:^|(?<=[，。；：！？、\n（(“ ]))(?P<name>[{HAN}]{{3,6}}?)"
+    "(?=(?:今日|今天|昨日|日前|近日|晚间|早间)?(?:发布了?公告|公告称|公告显示|宣布)"
+    "|旗下|(?:董事长|副董事长|总裁|总经理|首席执行官|执行长|行政总裁|首席财务官|创始人|董秘"
+    "|董事会秘书|行长)(?![/、和与及]))"
+)
+# A role that a subject's name would run into (联合创始人 is not 联合 + 创始人).
+_ZH_ROLE_AT_RE = re.compile("|".join(r for r in _ZH_ROLES if not r.isascii()))
+# Subjects that are no one in particular.
+_GENERIC_SUBJECTS = frozenset(
+    _split(
+        "公司 本公司 该公司 集团 本集团 该集团 上市公司 董事会 管理层 双方 对方 官方 外界 业内 市场"
+        " 媒体 记者 报道 消息 人士 专家 分析师 投资者 股东 股民 机构 监管 法院 政府 我们 他们 她们"
+        " 其中 此外 同时 随后 目前 今年 去年 此前 本次 此次 其 该 他 她 它 日前 近日 公告 联合"
+    )
+)
+_NOT_IN_SUBJECT = set("的了们在是和与及或从向对被将把给于为也都就还又并其该这那此各某年月日")
+
+
+def _role_within(folded: str, start: int, end: int) -> bool:
+    """A role starts inside folded[start:end] (联合|创始人, 新罗酒店执|行长)."""
+    role = _ZH_ROLE_AT_RE.search(folded, start, end + 4)
+    return role is not None and role.start() < end
+
+
+def _subjects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
+    """Names by their place: the subject of an announcement, the owner of a subsidiary,
+    the employer before a role. On lines with Chinese characters only."""
+    matches = (
+        m
+        for begin, end in _han_lines(folded, first_han)
+        for m in _SUBJECT_RE.finditer(folded, begin, end)
+    )
+    for m in matches:
+        name = m.group("name")
+        if (
+            name in _GENERIC_SUBJECTS
+            or name.startswith(_ORG_GENERIC)
+            or any(c in _NOT_IN_SUBJECT for c in name)
+            or _ZH_BEFORE_NAME_RE.search(name)
+            or _ZH_COUNTED_RE.search(name)
+            or _role_within(folded, m.start(), m.end())
+        ):
+            continue
+        start, end = m.span("name")
+        kind = PERSON if len(name) <= 3 and name[0] in _SURNAMES else ORG
+        yield Mention(start, end, _canonical(text, folded, start, end), kind, False)
 
 
 def _organisations(text: str, folded: str) -> Iterable[Mention]:
