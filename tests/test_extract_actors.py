@@ -213,3 +213,25 @@ def test_the_alias_table_names_a_transliteration_without_an_english_spelling(
 ) -> None:
     found = names(pack, "推特董事会主席布雷特·泰勒说，交易将完成。", "zh-Hans")
     assert "Bret Taylor" in found
+
+
+def test_a_short_chinese_name_is_known_by_its_place(pack: RulePack) -> None:
+    found = names(
+        pack,
+        "星河火腿发布公告称，公司拟回购股份。近日，云岭医药宣布收购。"
+        "星光超市董事长张远帆表示满意。公司发布公告称业绩增长。分析人士表示看好。",
+        "zh-Hans",
+    )
+    assert {"星河火腿", "云岭医药", "星光超市", "张远帆"} <= set(found)
+    assert not {"公司", "分析人士"} & set(found)
+
+
+def test_chinese_organisations_by_their_industry_word(pack: RulePack) -> None:
+    found = names(
+        pack,
+        "成都银行与中国建设银行签约，万科集团和星河股份公告，云岭医药增资。"
+        "中国公司和美国科技公司都在看，医疗行业和教育部门观望，公司发行股份。",
+        "zh-Hans",
+    )
+    assert {"成都银行", "中国建设银行", "万科集团", "星河股份", "云岭医药"} <= set(found)
+    assert not [n for n in found if n.startswith(("中国公司", "美国", "医疗", "教育", "发行"))]

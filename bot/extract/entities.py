@@ -62,6 +62,7 @@ _SURNAMES = set(
 _ZH_ROLES = _split(
     "首席执行官 执行长 首席运营官 首席财务官 首席技术官 首席科学家 首席商务官 联合创始人 创始人 董事长 副董事长 总裁 副总裁 总经理 总监 负责人 研究员 科学家 工程师 高管 主席 发言人 董事 经理 主管 教授 分析师 律师 法官 核心 主力 ceo cto cfo coo"
     " 股东 控股股东 实际控制人 实控人 董秘 董事会秘书 监事 行长 副行长 合伙人 书记 法定代表人 部长 局长 厅长"
+    " 行政总裁"
 )
 _ZH_ROLE_RE = re.compile("(?:" + "|".join(_ZH_ROLES) + f")[ ]?(?P<name>[{HAN}]{{2,3}})")
 # Nouns that follow a role as a second role or a part of it, and start with a character
@@ -72,6 +73,8 @@ _ZH_ROLE_NOUNS = frozenset(
     )
 )
 _ZH_JOIN = frozenset("和与及兼")
+# A person by the honorific after the name: 王启辉先生, 李静女士 (not 一位女士).
+_HONORIFIC_RE = re.compile("先生|女士")
 _APPOINTED_RE = re.compile(
     f"(?:任命|聘请|聘任|委任|提名|提拔)(?P<name>[{HAN}]{{2,3}}?)(?:为|出任|担任)"
 )
@@ -98,14 +101,22 @@ _LATIN_NAME_RE = re.compile(
 )
 _ORG_SUFFIXES = _split(
     "股份有限公司 有限责任公司 有限公司 股份公司 公司 集团 家族 科技 研究院 研究所 实业 银行 基金会 大学 实验室 资本 控股 证券 汽车 电子 传媒 工作室 委员会 交易所 协会 基金"
+    " 股份 医药 药业 制药 生物 医疗 保险 物业 地产 置业 能源 环保 电气 电力 化工 矿业 食品 教育 光电"
+    " 通信 软件 物流 航空 重工 机械 环境 检测 金控 信托"
 )
 # These suffixes are also ordinary words (科技巨头, 汽车行业): accept them only before a break.
-_WEAK_SUFFIXES = frozenset(("科技", "资本", "控股", "证券", "汽车", "电子", "传媒", "基金"))
+_WEAK_SUFFIXES = frozenset(
+    _split(
+        "科技 资本 控股 证券 汽车 电子 传媒 基金 股份 医药 药业 制药 生物 医疗 保险 物业 地产 置业 能源"
+        " 环保 电气 电力 化工 矿业 食品 教育 光电 通信 软件 物流 航空 重工 机械 环境 检测 金控 信托"
+    )
+)
 # After these the suffix word is part of a longer common word (科技巨头, 汽车行业, 电子产品).
 _ORG_NOT_BEFORE = set("巨行领产企园馆界圈类型化部板大创股水含业品展城网公集交")
 _ORG_RE = re.compile("|".join(_ORG_SUFFIXES))
+_NAME_THEN = frozenset(("公告", "公布", "公开", "大股", "股东", "股价", "股票", "股份"))
 _ORG_STOP = set(
-    "的在与和由是了为从向对被将称等及或于把给让使也都就还又并其该这那此各某曾任责，。、；：！？（）“”《》 "
+    "的在与和由是了为从向对被将称等及或于把给让使也就还又并其该这那此各某曾任责，。、；：！？（）“”《》 "
 )
 _ORG_HEAD_RE = re.compile("[^\\W" + "".join(sorted(_ORG_STOP - {" "})) + "_]{0,14}$")
 # A registered name is long (深圳市东创精密技术有限公司); a name before a bare suffix is short.
@@ -118,7 +129,7 @@ _ZH_BEFORE_NAME = _split(
     "收购 购买 并购 出售 转让 投资 入股 增资 控股 参股 中标 收到 辞去 离开 加入 注销 减少 回购"
     " 翻查 宣布 公告 披露 表示 认为 成立 设立 旗下 下属 子公司 拟 占 购 及 领导 带领 表明 显示"
     " 说明 证明 减持 增持 持有 控制 管理 经营 运营 通知 确认 成为 担任 出任 任职 履新 退出 进入"
-    " 推动 帮助 支持 影响 要求 告知 提醒 同意 批准 起诉 处罚 约谈 通过 作为 代表 向 对"
+    " 推动 帮助 支持 影响 要求 告知 提醒 同意 批准 起诉 处罚 约谈 通过 作为 代表 向 对 发行 既得"
 )
 _ZH_BEFORE_NAME_RE = re.compile("|".join(sorted(_ZH_BEFORE_NAME, key=len, reverse=True)))
 # Not a name but a count or a kind of firm: 至少有三家公司, 一家设计公司.
@@ -132,6 +143,7 @@ _LISTED_RE = re.compile(
 _ORG_GENERIC = _split(
     "子 母 该 这家 那家 一家 两家 多家 本 初创 上市 科技 其 旗下 空壳 控股 有限 股份 投资 创业"
     " 互联网 人工智能 大型 全资 合资 分 未来 中国 美国 国产 全球 国内 海外 本土 一间 这间 那间"
+    " 这个 那个 整个 各 多个 相关 有关 知名 头部 龙头 领先 民营 国有 外资 上述 下属 其他 其它 部分 每"
 )
 _NOT_A_NAME_RE = re.compile(r"[A-Z]\d*|\d+\w{0,2}|\d+(?:\.\d+)?(?:bn|m|k|b|tn|million|billion)")
 _TITLE_WORDS = _wordset("Mr Mrs Ms Dr Sir Prof Judge Dame Lord Lady")
@@ -199,6 +211,8 @@ def article_mentions(
         shaped += list(_organisations(text, folded))
         taken = _Taken(shaped)
         shaped += [m for m in _listed(text, folded) if not taken.overlaps(m)]
+        taken = _Taken(shaped)
+        shaped += [m for m in _subjects(text, folded, han.start()) if not taken.overlaps(m)]
     aliases = {
         h.start + d: h.end + d
         for d, found in zip(starts, hits, strict=True)
@@ -356,13 +370,30 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
         name = _canonical(text, folded, start, m.end("name"))
         if not name or folded[start] not in _SURNAMES or folded[m.end() : m.end() + 1] in "·•・":
             continue
-        if len(name) == 3 and folded[start + 2] in _AFTER_NAME:
+        if len(name) == 3 and (
+            folded[start + 2] in _AFTER_NAME or folded[start + 2 : start + 4] in ("先生", "女士")
+        ):
             name = name[:2]
         if len(name) == 2 and folded[start + 1] in _AFTER_NAME:
             continue
         if name[:1] in _ZH_JOIN or name[:2] in _ZH_ROLE_NOUNS:
             continue  # 董事长和创始人, 首席执行官顾问: a second role, not a name
         yield Mention(start, start + len(name), name, PERSON, False)
+    for m in _HONORIFIC_RE.finditer(folded):  # 王启辉先生, 李静女士
+        at = m.start()
+        for size in (3, 2):
+            start = at - size
+            name = folded[start:at] if start >= 0 else ""
+            if (
+                name
+                and name[0] in _SURNAMES
+                and _HAN_RE.fullmatch(name[-1])
+                and _HAN_RE.fullmatch(name[1])
+                and not (size == 3 and name[1] in _AFTER_NAME)
+                and name[:2] not in _ZH_ROLE_NOUNS
+            ):
+                yield Mention(start, at, _canonical(text, folded, start, at), PERSON, False)
+                break
     for m in _APPOINTED_RE.finditer(folded):  # 任命卢伟冰为总裁
         start = m.start("name")
         if folded[start] in _SURNAMES:
@@ -370,12 +401,63 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
             yield Mention(start, m.end("name"), name, PERSON, False)
 
 
+# Who speaks or owns, as a clause opens: 金字火腿发布公告称…, 近日，人福医药宣布…, 永辉超市董事长
+# 张轩松…, 腾讯旗下…: a short name with no suffix, known by its place.
+_SUBJECT_RE = re.compile(
+    f"(?:^|(?<=[，。；：！？、\n（(“ ]))(?P<name>[{HAN}]{{3,6}}?)"
+    "(?=(?:今日|今天|昨日|日前|近日|晚间|早间)?(?:发布了?公告|公告称|公告显示|宣布)"
+    "|旗下|(?:董事长|副董事长|总裁|总经理|首席执行官|执行长|行政总裁|首席财务官|创始人|董秘"
+    "|董事会秘书|行长)(?![/、和与及]))"
+)
+# A role that a subject's name would run into (联合创始人 is not 联合 + 创始人).
+_ZH_ROLE_AT_RE = re.compile("|".join(r for r in _ZH_ROLES if not r.isascii()))
+# Subjects that are no one in particular.
+_GENERIC_SUBJECTS = frozenset(
+    _split(
+        "公司 本公司 该公司 集团 本集团 该集团 上市公司 董事会 管理层 双方 对方 官方 外界 业内 市场"
+        " 媒体 记者 报道 消息 人士 专家 分析师 投资者 股东 股民 机构 监管 法院 政府 我们 他们 她们"
+        " 其中 此外 同时 随后 目前 今年 去年 此前 本次 此次 其 该 他 她 它 日前 近日 公告 联合"
+    )
+)
+_NOT_IN_SUBJECT = set("的了们在是和与及或从向对被将把给于为也都就还又并其该这那此各某年月日")
+
+
+def _role_within(folded: str, start: int, end: int) -> bool:
+    """A role starts inside folded[start:end] (联合|创始人, 新罗酒店执|行长)."""
+    role = _ZH_ROLE_AT_RE.search(folded, start, end + 4)
+    return role is not None and role.start() < end
+
+
+def _subjects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
+    """Names by their place: the subject of an announcement, the owner of a subsidiary,
+    the employer before a role. On lines with Chinese characters only."""
+    matches = (
+        m
+        for begin, end in _han_lines(folded, first_han)
+        for m in _SUBJECT_RE.finditer(folded, begin, end)
+    )
+    for m in matches:
+        name = m.group("name")
+        if (
+            name in _GENERIC_SUBJECTS
+            or name.startswith(_ORG_GENERIC)
+            or any(c in _NOT_IN_SUBJECT for c in name)
+            or _ZH_BEFORE_NAME_RE.search(name)
+            or _ZH_COUNTED_RE.search(name)
+            or _role_within(folded, m.start(), m.end())
+        ):
+            continue
+        start, end = m.span("name")
+        kind = PERSON if len(name) <= 3 and name[0] in _SURNAMES else ORG
+        yield Mention(start, end, _canonical(text, folded, start, end), kind, False)
+
+
 def _organisations(text: str, folded: str) -> Iterable[Mention]:
     for m in _ORG_RE.finditer(folded):
         suffix = m.group()
         if suffix in _WEAK_SUFFIXES:
             after = folded[m.end() : m.end() + 1]
-            if after in _ORG_NOT_BEFORE:
+            if after in _ORG_NOT_BEFORE and folded[m.end() : m.end() + 2] not in _NAME_THEN:
                 continue
         reach = 14 if suffix in _LONG_SUFFIXES else 8
         head_match = _ORG_HEAD_RE.search(folded, max(0, m.start() - reach), m.start())
@@ -383,10 +465,12 @@ def _organisations(text: str, folded: str) -> Iterable[Mention]:
         if _ORG_RE.search(head):  # another suffix inside: the name starts after the last one
             head = head[max(head.rfind(s) + len(s) for s in _ORG_SUFFIXES if s in head) :]
         head = _after_last_cue(head)
-        shortest = 3 if suffix in ("公司", "集团", "家族") else 2
+        shortest = 3 if suffix in ("公司", "家族") else 2
+        if suffix == "股份" and (len(head) > 4 or "股" in head):
+            continue  # a short name (金科股份), not shares (发行股份, 万股既得股份)
         if (
             len(head) < shortest
-            or head.startswith(_ORG_GENERIC)
+            or _generic_head(head)
             or head.endswith(_ORG_GENERIC)
             or _ZH_COUNTED_RE.search(head)
         ):
@@ -394,6 +478,16 @@ def _organisations(text: str, folded: str) -> Iterable[Mention]:
         start = m.start() - len(head)
         name = _zh_legal_folded(_canonical(text, folded, start, m.end()))
         yield Mention(start, m.end(), name, ORG, False)
+
+
+def _generic_head(head: str) -> bool:
+    """该公司, 中国公司, 美国科技公司: a kind of firm, not a name; but 中国建设银行 is one."""
+    if not head.startswith(_ORG_GENERIC):
+        return False
+    rest = head
+    while rest.startswith(_ORG_GENERIC):
+        rest = rest[max(len(g) for g in _ORG_GENERIC if rest.startswith(g)) :]
+    return len(rest) < 2 or rest in _ORG_SUFFIXES
 
 
 def _after_last_cue(head: str) -> str:
