@@ -116,7 +116,7 @@ class LlmExtractor:
                 continue
             with self._lock:
                 self.stats.cached += 1
-            out.append(self._grounded(json.loads(answer), article, pack, rules))
+            out.append(self._grounded(parse_answer(answer) or [], article, pack, rules))
         return out
 
     # -- asking -----------------------------------------------------------------------------
@@ -134,7 +134,7 @@ class LlmExtractor:
         if answer is not None:
             with self._lock:
                 self.stats.cached += 1
-            return self._grounded(json.loads(answer), article, pack, rules)
+            return self._grounded(parse_answer(answer) or [], article, pack, rules)
         try:
             self._take_from_cap()
             found = self._ask(messages(pack.event_types, article), pack)

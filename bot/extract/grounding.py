@@ -166,7 +166,7 @@ def ground(
             continue
         actors: list[str] = []
         for name in _strings(item.get("actors")):
-            actor = _actor(name, folded, pack)
+            actor = _actor(name, text, folded, pack)
             if actor is None:
                 dropped += 1
             elif actor not in actors:
@@ -204,13 +204,14 @@ def _squeezed(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def _actor(name: str, folded: str, pack: RulePack) -> str | None:
+def _actor(name: str, text: str, folded: str, pack: RulePack) -> str | None:
     """The canonical name of an actor the article names (as written, or by any alias of its
     entity: 'Bret Taylor' for 布雷特·泰勒), else None."""
     key = _squeezed(fold(name))
     canonical = pack.canonical(name)
     if len(key) >= 2 and key in folded:
-        return canonical or name
+        at = fold(text).find(key)  # as the article writes it ('larkspur' → 'Larkspur')
+        return canonical or (text[at : at + len(key)] if at >= 0 else name)
     if canonical is not None and any(a in folded for a in _aliases_of(pack, canonical)):
         return canonical
     return None
@@ -239,8 +240,9 @@ def _amount(value: Any, amounts: Sequence[Amount], pack: RulePack, yen: str) -> 
 
 
 def _evidence(article: Article, actors: Sequence[str], amount: Amount | None) -> str:
-    """The first sentence (or line) that holds the amount or an actor: the event's evidence."""
-    lines = [article.title, *re.split(r"(?<=[.!?。！？])\s+|\n+", article.text)]
+    """The first sentence (or line) that holds the amount or an actor: the event's evidence
+    (the title only when no sentence of the text does)."""
+    lines = [*re.split(r"(?<=[.!?。！？])\s+|\n+", article.text), article.title]
     wanted = [fold(amount.text)] if amount is not None else []
     wanted += [fold(a) for a in actors]
     for needle in wanted:
@@ -260,10 +262,9 @@ def _summary(value: Any, folded: str, text: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     summary = value.strip()
-    digits = re.sub(r"[,\s]", "", text)
-    for number in _NUMBER_RE.findall(summary):
-        if number.replace(",", "") not in digits:
-            return None
+    numbers = {n.replace(",", "") for n in _NUMBER_RE.findall(text)}
+    if any(n.replace(",", "") not in numbers for n in _NUMBER_RE.findall(summary)):
+        return None
     for word in _LATIN_NAME_RE.findall(summary):
         if fold(word) not in folded:
             return None

@@ -369,8 +369,8 @@ class ArticleStore(FeedIndexStore):
                 earlier = self._story_of(conn, article_id, story_key, candidates)
                 first = earlier is None
                 retold = _retold(existing.values(), replaced, story_key) if first else None
-                if retold is not None:  # the story's first report if the retold event was
-                    earlier, first = retold.story, self._first_of(conn, retold.story) == retold.id
+                if retold is not None:  # (its first report stays the retold one: see _events_of)
+                    earlier, first = retold.story, False
                 story = earlier or story_id(uid)
                 values = {
                     "uid": uid,
