@@ -19,11 +19,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
-from bot.config import LlmConfig
-from bot.extract import RulePack
+from bot.config import Config, ConfigError, LlmConfig
+from bot.extract import RulePack, extract
 from bot.extract.grounding import (
     cache_key,
     event_schema,
@@ -233,6 +233,30 @@ class LlmExtractor:
         except (KeyError, IndexError, TypeError):
             raise _Failed("error", "the response has no choices[0].message.content") from None
         return content if isinstance(content, str) else json.dumps(content)
+
+
+def extract_all(
+    articles: Sequence[Article], pack: RulePack, config: Config, max_chars: int | None = None
+) -> list[Extraction]:
+    """Each article's events as `extract.backend: llm` gives them: the model's, grounded, where
+    it answers (through the cache in `state.url`: a second evaluation asks nothing), the rules'
+    where it fails. For `eventfeed eval --backend llm` and other batch tools; the requests run
+    `extract.llm.max_concurrent` at a time."""
+    from bot.store import Store  # the whole store only here: the daemon passes its own
+
+    llm = config.extract.llm
+    for key, value in (("base_url", llm.base_url), ("model", llm.model)):
+        if value is None:
+            raise ConfigError(f"'extract.llm.{key}' is needed to extract with the model")
+    store = Store.open(config.state)
+    model = LlmExtractor(llm, store, lambda: datetime.now(UTC), "llm")
+    try:
+        rules = [extract(article, pack, max_chars) for article in articles]
+        asked = [model.submit(a, pack, r) for a, r in zip(articles, rules, strict=True)]
+        return [f.result() or r for f, r in zip(asked, rules, strict=True)]
+    finally:
+        model.close()
+        store.close()
 
 
 def probe(config: LlmConfig) -> str:

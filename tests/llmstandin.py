@@ -26,7 +26,7 @@ class Reply:
     content: str = '{"events": []}'  # choices[0].message.content
     status: int = 200
     body: str | None = None  # a raw body instead of a completion (error statuses)
-    hold: threading.Event | None = None  # answer only once set (or after 30 s)
+    hold: threading.Event | None = None  # answer only once set (or after 120 s)
     delay: float = 0.0  # seconds before answering (a slow server)
 
 
@@ -104,7 +104,7 @@ class StandIn:
         try:
             reply = self.reply(body)
             if reply.hold is not None:
-                await asyncio.to_thread(reply.hold.wait, 30)
+                await asyncio.to_thread(reply.hold.wait, 120)
             if reply.delay:
                 await asyncio.sleep(reply.delay)
             if reply.body is not None or reply.status != 200:

@@ -21,10 +21,11 @@ from bot.cli import main
 from bot.config import ConfigError, LlmConfig, Secret, parse_config
 from bot.extract import extract
 from bot.extract.grounding import cache_key, ground, parse_answer
-from bot.llm import LlmExtractor
+from bot.llm import LlmExtractor, extract_all
 from bot.logs import TokenRedactor
 from bot.model import Event
 from bot.pipeline import Pipeline
+from bot.reprocess import reprocess
 
 PACK = load_pack(parse_config(None, {}))
 KEY = "sk-standin-SECRET-0123456789"
@@ -370,6 +371,44 @@ def test_a_file_changed_before_the_answer_keeps_its_newer_events(
     pipeline.apply_refined(wait_all=True)
     [event] = stored_events(pipeline)["2026-03-02-northwind.md"]
     assert event.amount is not None and event.amount.usd == 450e6  # not the older answer's
+
+
+def test_reprocess_keeps_the_models_cached_events_and_asks_nothing(
+    tmp_path: Path, posts: Path, standin: StandIn
+) -> None:
+    pipeline = make_pipeline(tmp_path, posts)
+    with_model(pipeline, standin)
+    pipeline.scan()
+    before = stored_events(pipeline)
+    asked = len(standin.requests)
+    report = reprocess(pipeline)
+    assert report.articles == 2 and report.changed == 0
+    assert stored_events(pipeline) == before and len(standin.requests) == asked
+    pipeline.llm = None  # back to the rules: their events replace the model's
+    assert reprocess(pipeline).changed == 2
+    assert stored_events(pipeline)["2026-03-03-tide.md"] == []
+
+
+def test_extract_all_is_what_eval_backend_llm_scores(tmp_path: Path, standin: StandIn) -> None:
+    """The function `eventfeed eval --backend llm` calls: the model's events, the rules' where
+    it fails, and a second evaluation served from the cache."""
+    config = parse_config(
+        f"state: {{url: 'sqlite:///{tmp_path / 'db.sqlite'}'}}\n"
+        f"extract: {{llm: {{base_url: '{standin.base_url}', model: standin-7b}}}}\n",
+        {},
+    )
+    northwind, tide = article(NORTHWIND), article(TIDE, "2026-03-03-tide.md")
+    standin.reply = lambda body: (
+        Reply(status=500) if "Northwind" in article_text(body) else answer(FUNDING)
+    )
+    first = extract_all([northwind, tide], PACK, config)
+    assert first[0] == extract(northwind, PACK)  # the server failed: the rules' events
+    assert [e.actors for e in first[1].events] == [("潮汐能源", "远山资本")]
+    asked = len(standin.requests)
+    assert extract_all([tide], PACK, config) == [first[1]]
+    assert len(standin.requests) == asked
+    with pytest.raises(ConfigError, match=r"'extract\.llm\.base_url' is needed"):
+        extract_all([tide], PACK, parse_config(None, {}))
 
 
 # -- the secret ----------------------------------------------------------------------------
