@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
@@ -42,9 +43,10 @@ REASONS = ("timeout", "rate_limited", "server_error", "error", "invalid", "daily
 
 
 class _Failed(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, status: int | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
+        self.status = status
 
 
 @dataclass
@@ -94,11 +96,13 @@ class LlmExtractor:
         self._lock = threading.Lock()
         self._day = clock().date()
         self._asked_today = store.llm_answers_since(_midnight(clock()))
-        self._pool = ThreadPoolExecutor(config.max_concurrent, thread_name_prefix="llm")
+        self._pool = _Workers(config.max_concurrent)
+        self._capped_on: object = None  # the day the cap was logged as reached
+        self._structured = True  # False once the server refused response_format
 
     def close(self) -> None:
         """Requests not started are dropped (their articles keep the rules' events)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
 
     # -- the cache ------------------------------------------------------------------------
 
@@ -125,7 +129,7 @@ class LlmExtractor:
         self, article: Article, pack: RulePack, rules: Extraction
     ) -> Future[Extraction | None]:
         """Ask in the pool; the future gives the grounded events, or None (rules stand)."""
-        return self._pool.submit(self.extract, article, pack, rules)
+        return self._pool.submit(lambda: self.extract(article, pack, rules))
 
     def extract(self, article: Article, pack: RulePack, rules: Extraction) -> Extraction | None:
         """The model's grounded events for the article (cache first), or None on any failure."""
@@ -142,6 +146,10 @@ class LlmExtractor:
             with self._lock:
                 self.stats.fallbacks[exc.reason] += 1
                 self.stats.last_error = f"{exc.reason}: {exc}"
+                said = exc.reason == "daily_cap" and self._capped_on == self._day
+                self._capped_on = self._day if exc.reason == "daily_cap" else self._capped_on
+            if said:  # once a day, not once per article until midnight
+                return None
             log.warning(
                 "extraction model failed path=%s reason=%s error=%s; the rules' events stand",
                 article.path,
@@ -175,7 +183,16 @@ class LlmExtractor:
     def _ask(self, first: list[dict[str, str]], pack: RulePack) -> list[dict[str, Any]]:
         """One request, and one repair attempt if the answer is not the schema's JSON."""
         schema = event_schema(pack.event_types)
-        content = self._post(first, schema)
+        try:
+            content = self._post(first, schema)
+        except _Failed as exc:
+            if exc.status != 400 or not self._structured:
+                raise
+            # A server without structured output refuses response_format: the schema in the
+            # instructions, the strict parse and the repair do without it from now on.
+            log.info("the extraction model's server refuses json_schema; asking without it")
+            self._structured = False
+            content = self._post(first, schema)
         found = parse_answer(content)
         if found is None:
             content = self._post(repair_messages(first, content), schema)
@@ -194,12 +211,12 @@ class LlmExtractor:
             "messages": chat,
             "temperature": 0,
             "stream": False,
-            # Structured output where the server has it; the parse and repair where it does not.
-            "response_format": {
+        }
+        if self._structured:  # where the server has it; the parse and repair where it does not
+            body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "events", "strict": True, "schema": schema},
-            },
-        }
+            }
         headers = {"Content-Type": "application/json"}
         if self.config.api_key is not None:
             headers["Authorization"] = f"Bearer {self.config.api_key.reveal()}"
@@ -219,7 +236,7 @@ class LlmExtractor:
                 if exc.code >= 500
                 else "error"
             )
-            raise _Failed(reason, f"HTTP {exc.code} {exc.reason}") from None
+            raise _Failed(reason, f"HTTP {exc.code} {exc.reason}", exc.code) from None
         except TimeoutError:
             raise _Failed("timeout", f"no answer in {self.config.timeout_seconds}s") from None
         except urllib.error.URLError as exc:
@@ -276,6 +293,47 @@ def probe(config: LlmConfig) -> str:
             f"the server has no model {config.model!r} (it has {', '.join(map(str, names[:5]))})"
         )
     return f"{config.model} at {config.base_url}"
+
+
+class _Workers:
+    """`size` daemon threads taking calls from a queue. Not a ThreadPoolExecutor: the
+    interpreter joins an executor's threads at exit, and a request in flight would hold a
+    stopping daemon for up to `timeout_seconds`; its answer is cached by then or lost."""
+
+    def __init__(self, size: int) -> None:
+        self._calls: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._size = size
+        for n in range(size):
+            threading.Thread(target=self._work, name=f"llm-{n}", daemon=True).start()
+
+    def submit(self, call: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._calls.put((future, call))
+        return future
+
+    def close(self) -> None:
+        """Calls not started are cancelled (their articles keep the rules' events)."""
+        while True:
+            try:
+                item = self._calls.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in range(self._size):
+            self._calls.put(None)
+
+    def _work(self) -> None:
+        while (item := self._calls.get()) is not None:
+            future, call = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
 
 
 def _completions_url(base_url: str) -> str:

@@ -171,6 +171,22 @@ def test_an_amount_or_date_the_article_does_not_state_is_dropped_and_so_is_a_bad
     assert event.summary == event.evidence
 
 
+def test_a_chinese_summary_naming_an_actor_the_article_lacks_gives_way_to_the_evidence() -> None:
+    tide = article(TIDE, "2026-03-03-tide.md")
+    invented = {
+        **FUNDING,
+        "actors": ["潮汐能源", "北辰投资"],
+        "summary": "潮汐能源获北辰投资领投。",
+    }
+    [event] = ground([invented], tide, PACK, extract(tide, PACK)).extraction.events
+    assert event.actors == ("潮汐能源",)
+    assert (
+        event.summary
+        == event.evidence
+        == "潮汐能源今天宣布完成5亿元人民币B轮融资，由远山资本领投。"
+    )
+
+
 def test_a_share_price_is_not_the_event_amount_unless_it_is_in_the_article_as_said() -> None:
     northwind = article(NORTHWIND)
     found = ground([{**ACQUISITION, "amount": "$18.20"}], northwind, PACK, extract(northwind, PACK))
@@ -242,6 +258,22 @@ def test_a_malformed_answer_gets_one_repair_attempt(
     assert llm.stats.repaired == 1
     [event] = stored_events(pipeline)["2026-03-02-northwind.md"]
     assert event.date == "2026-04-15"  # the model's (the rules date it 2026-03-02)
+
+
+def test_a_server_without_structured_output_is_asked_without_it(
+    tmp_path: Path, posts: Path, standin: StandIn
+) -> None:
+    standin.reply = lambda body: (
+        Reply(status=400, body="unknown field response_format")
+        if "response_format" in body
+        else canned(body)
+    )
+    pipeline = make_pipeline(tmp_path, posts)
+    llm = with_model(pipeline, standin, max_concurrent=1)
+    pipeline.scan()
+    assert ["response_format" in r for r in standin.requests] == [True, False, False]
+    assert llm.stats.answers == 2 and not llm.stats.fallbacks
+    assert [e.type for e in stored_events(pipeline)["2026-03-03-tide.md"]] == ["funding"]
 
 
 @pytest.mark.parametrize(

@@ -165,12 +165,14 @@ def ground(
             dropped_events += 1
             continue
         actors: list[str] = []
+        unfound: list[str] = []  # names the article does not hold: nor may the summary
         for name in _strings(item.get("actors")):
             actor = _actor(name, text, folded, pack)
             if actor is None:
-                dropped += 1
+                unfound.append(name)
             elif actor not in actors:
                 actors.append(actor)
+        dropped += len(unfound)
         amount = _amount(item.get("amount"), amounts, pack, yen)
         dropped += item.get("amount") not in (None, "") and amount is None
         date = item.get("date") if item.get("date") in dates else None
@@ -179,7 +181,7 @@ def ground(
             dropped_events += 1
             continue
         evidence = _evidence(article, actors, amount)
-        summary = _summary(item.get("summary"), folded, text) or evidence
+        summary = _summary(item.get("summary"), folded, text, unfound) or evidence
         events.append(
             Event(
                 type=str(kind),
@@ -256,12 +258,15 @@ _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 _LATIN_NAME_RE = re.compile(r"\b[A-Z][\w&'-]+")
 
 
-def _summary(value: Any, folded: str, text: str) -> str | None:
-    """The model's summary if every number and every capitalised word in it is in the article
-    (in Chinese, every run of Latin letters too); else None and the evidence stands."""
+def _summary(value: Any, folded: str, text: str, unfound: Sequence[str]) -> str | None:
+    """The model's summary if every number and every capitalised word in it is in the article,
+    and no actor the article does not name (in any script: Chinese names have no capitals to
+    check); else None and the evidence stands."""
     if not isinstance(value, str) or not value.strip():
         return None
     summary = value.strip()
+    if any(fold(name) in fold(summary) for name in unfound):
+        return None
     numbers = {n.replace(",", "") for n in _NUMBER_RE.findall(text)}
     if any(n.replace(",", "") not in numbers for n in _NUMBER_RE.findall(summary)):
         return None
