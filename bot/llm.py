@@ -305,23 +305,31 @@ class _Workers:
             queue.SimpleQueue()
         )
         self._size = size
+        self._lock = threading.Lock()
+        self._closed = False
         for n in range(size):
             threading.Thread(target=self._work, name=f"llm-{n}", daemon=True).start()
 
     def submit(self, call: Callable[[], Any]) -> Future[Any]:
         future: Future[Any] = Future()
-        self._calls.put((future, call))
+        with self._lock:
+            if self._closed:  # a stopping daemon: nobody takes calls any more
+                _cancel(future)
+            else:
+                self._calls.put((future, call))
         return future
 
     def close(self) -> None:
         """Calls not started are cancelled (their articles keep the rules' events)."""
+        with self._lock:
+            self._closed = True
         while True:
             try:
                 item = self._calls.get_nowait()
             except queue.Empty:
                 break
             if item is not None:
-                item[0].cancel()
+                _cancel(item[0])
         for _ in range(self._size):
             self._calls.put(None)
 
@@ -334,6 +342,12 @@ class _Workers:
                 future.set_result(call())
             except BaseException as exc:  # handed to whoever waits on the future
                 future.set_exception(exc)
+
+
+def _cancel(future: Future[Any]) -> None:
+    # Cancelled and notified: `concurrent.futures.wait` counts only that as done.
+    future.cancel()
+    future.set_running_or_notify_cancel()
 
 
 def _completions_url(base_url: str) -> str:

@@ -508,7 +508,7 @@ class Pipeline:
             }
             wait(asked.values())
             for i, future in asked.items():
-                found[i] = future.result()
+                found[i] = _answer(future, batch[i][1])
         out = []
         for (file, save), extraction in zip(batch, found, strict=True):
             if extraction is not None:
@@ -552,7 +552,7 @@ class Pipeline:
         self._refining = [(s, f) for s, f in self._refining if not f.done()]
         answered: list[tuple[ArticleSave, Extraction]] = []
         for save, future in ready:
-            extraction = None if future.cancelled() else future.result()
+            extraction = _answer(future, save)
             if extraction is not None and extraction != save.extraction:
                 answered.append((save, extraction))
         if not answered:
@@ -706,6 +706,18 @@ class _File:
     action: str = "analyse"
     status: str = ""  # "fail": the status and error to record
     error: str = ""
+
+
+def _answer(future: Future[Extraction | None], save: ArticleSave) -> Extraction | None:
+    """The model's events, or None (the rules' stand): it failed, was stopped, or its code
+    raised (a bug there costs the article its model events, never the scan)."""
+    if future.cancelled():
+        return None
+    error = future.exception()
+    if error is not None:
+        log.error("extraction model step failed path=%s", save.article.path, exc_info=error)
+        return None
+    return future.result()
 
 
 def _stat(found: files.FileInfo | FileState) -> tuple[int, int]:

@@ -302,6 +302,18 @@ def test_failures_fall_back_to_the_rules_and_are_counted(
     assert llm.stats.health()["fallbacks"][reason] == 1
 
 
+def test_a_stopped_client_leaves_the_rules_events(
+    tmp_path: Path, posts: Path, standin: StandIn
+) -> None:
+    """The daemon stopping mid-scan closes the client: what was not asked keeps the rules'."""
+    pipeline = make_pipeline(tmp_path, posts)
+    with_model(pipeline, standin).close()
+    pipeline.scan()
+    assert not standin.requests
+    [event] = stored_events(pipeline)["2026-03-02-northwind.md"]
+    assert event == extract(article(NORTHWIND), PACK).events[0]
+
+
 def test_answers_are_cached_across_rescans_renames_restarts_and_white_space(
     tmp_path: Path, posts: Path, standin: StandIn
 ) -> None:
