@@ -25,7 +25,9 @@ from bot.llm import LlmExtractor, extract_all
 from bot.logs import TokenRedactor
 from bot.model import Event
 from bot.pipeline import Pipeline
+from bot.reload import needs_restart
 from bot.reprocess import reprocess
+from bot.store import Store
 
 PACK = load_pack(parse_config(None, {}))
 KEY = "sk-standin-SECRET-0123456789"
@@ -336,6 +338,30 @@ def test_answers_are_cached_across_rescans_renames_restarts_and_white_space(
     assert funding.actors == ("潮汐能源", "远山资本")
 
 
+def test_a_second_instance_on_the_same_database_never_asks_again(
+    store_url: str, standin: StandIn
+) -> None:
+    """SQLite and PostgreSQL: the answer one instance got serves the other, and two instances
+    keeping one answer at once keep it once."""
+    one, two = Store(store_url), Store(store_url)
+    try:
+        config = LlmConfig(base_url=standin.base_url, model="standin-7b")
+        clock = lambda: datetime.now(UTC)  # noqa: E731
+        northwind = article(NORTHWIND)
+        rules = extract(northwind, PACK)
+        first = LlmExtractor(config, one, clock).extract(northwind, PACK, rules)
+        second = LlmExtractor(config, two, clock)
+        assert second.extract(northwind, PACK, rules) == first is not None
+        assert len(standin.requests) == 1 and second.stats.cached == 1
+        key = cache_key("standin-7b", PACK.event_types, northwind)
+        two.save_llm_answer(key, "standin-7b", '{"events": []}', datetime.now(UTC))  # a race
+        assert one.llm_answers([key])[key] != '{"events": []}'  # the first answer stands
+        assert two.llm_answers_since(datetime(2026, 1, 1, tzinfo=UTC)) == 1
+    finally:
+        one.close()
+        two.close()
+
+
 def test_at_most_max_concurrent_requests_are_in_flight(tmp_path: Path, standin: StandIn) -> None:
     posts = tmp_path / "posts"
     posts.mkdir()
@@ -533,3 +559,13 @@ def test_config_keys_environment_and_errors() -> None:
     ):
         with pytest.raises(ConfigError, match=message.replace("+", r"\+")):
             parse_config(text, env)
+
+
+def test_a_reload_applies_the_rule_files_but_the_model_settings_need_a_restart() -> None:
+    before = parse_config(None, {})
+    after = parse_config(
+        "extract: {max_chars: 2000, backend: llm+rules,"
+        " llm: {base_url: 'http://127.0.0.1:11434/v1', model: qwen3}}",
+        {},
+    )
+    assert needs_restart(before, after) == ["extract.backend", "extract.llm"]
