@@ -189,11 +189,21 @@ def test_a_chinese_summary_naming_an_actor_the_article_lacks_gives_way_to_the_ev
     )
 
 
-def test_a_share_price_is_not_the_event_amount_unless_it_is_in_the_article_as_said() -> None:
-    northwind = article(NORTHWIND)
-    found = ground([{**ACQUISITION, "amount": "$18.20"}], northwind, PACK, extract(northwind, PACK))
-    [event] = found.extraction.events  # grounded (the article states it), kept as said
-    assert event.amount is not None and event.amount.text == "$18.20"
+def test_a_per_share_price_or_a_valuation_is_not_the_event_amount_but_a_launch_price_is() -> None:
+    text = NORTHWIND.replace(
+        "Shares of Northwind rose 4% to $18.20.",
+        "Northwind pays $54 a share; the deal values Larkspur at $1.2 billion. Its Scout robot "
+        "costs $99/month.",
+    )
+    northwind = article(text)
+    rules = extract(northwind, PACK)
+    for said in ("$54", "$1.2 billion"):
+        found = ground([{**ACQUISITION, "amount": said}], northwind, PACK, rules)
+        [event] = found.extraction.events
+        assert event.amount is None, said
+    launch = {**ACQUISITION, "type": "product_launch", "actors": ["Northwind"], "amount": "$99"}
+    [event] = ground([launch], northwind, PACK, rules).extraction.events
+    assert event.amount is not None and event.amount.usd == 99
 
 
 def test_answers_are_parsed_strictly_and_a_code_fence_is_forgiven() -> None:
