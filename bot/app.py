@@ -284,7 +284,10 @@ class Daemon:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.pipeline.on_queued = lambda: loop.call_soon_threadsafe(self._wake_delivery.set)
-        self.pipeline.on_refined = lambda: loop.call_soon_threadsafe(self._refine_soon)
+        # (From a model thread; an answer that comes in after the loop closed is dropped.)
+        self.pipeline.on_refined = lambda: (
+            loop.is_closed() or loop.call_soon_threadsafe(self._refine_soon)
+        )
         http = self.config.http
         try:
             runner = await start_server(

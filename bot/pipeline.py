@@ -576,7 +576,12 @@ class Pipeline:
             )
         if not saves:
             return report
-        for save, result in zip(saves, self.store.save_articles(saves), strict=True):
+        try:
+            results = self.store.save_articles(saves)
+        except BaseException:  # the store is down: tried again with the next answer
+            self._refining[:0] = ready
+            raise
+        for save, result in zip(saves, results, strict=True):
             report.changed += 1
             report.events += len(result.new_events)
             report.queued += result.queued

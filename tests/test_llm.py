@@ -209,6 +209,7 @@ def test_a_per_share_price_or_a_valuation_is_not_the_event_amount_but_a_launch_p
 def test_answers_are_parsed_strictly_and_a_code_fence_is_forgiven() -> None:
     assert parse_answer('{"events": []}') == []
     assert parse_answer('```json\n{"events": [{"type": "funding"}]}\n```') == [{"type": "funding"}]
+    assert parse_answer('<think>\nThe buyer is…\n</think>\n\n{"events": []}') == []
     assert parse_answer("Sure! Here are the events: {events: []}") is None
     assert parse_answer('{"events": "none"}') is None
     assert parse_answer('[{"type": "funding"}]') is None

@@ -119,12 +119,15 @@ def normalised(text: str) -> str:
     return re.sub(r"\s*\n\s*\n\s*", "\n\n", text).strip()
 
 
+_THINK_RE = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)  # a reasoning model's preamble
 _FENCE_RE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
 def parse_answer(text: str) -> list[dict[str, Any]] | None:
     """The events of an answer, or None when it is not a JSON object of the schema's shape
-    (a code fence around it is forgiven: servers without structured output add one)."""
+    (a code fence around it, or a reasoning model's <think> preamble, is forgiven: servers
+    without structured output leave them)."""
+    text = _THINK_RE.sub("", text, count=1)
     fenced = _FENCE_RE.match(text)
     try:
         doc = json.loads(fenced[1] if fenced else text)
