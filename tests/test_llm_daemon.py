@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from daemonctl import Daemon, Layout, drop, eventually
+from daemonctl import Daemon, Layout, drop, eventually, free_port
 from fakebot import FakeBotApi
 from llmstandin import Reply, StandIn, answer
 from test_llm import ACQUISITION, KEY, NORTHWIND
@@ -76,3 +76,33 @@ async def test_the_rules_alert_first_and_the_models_answer_edits_it(
         release.set()
         await daemon.kill()
         standin.stop()
+
+
+async def test_backend_llm_with_its_server_down_publishes_the_rules_events(
+    tmp_path: Path,
+) -> None:
+    layout = Layout(tmp_path)
+    down = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    layout.write_config(
+        None, extra=f"extract: {{backend: llm, llm: {{base_url: '{down}', model: m}}}}\n"
+    )
+    daemon = Daemon(layout, token=None, env={"EVENTFEED_EXTRACT_LLM_API_KEY": KEY})
+    await daemon.start()
+    try:
+        await daemon.wait_healthy(60)
+        drop(layout.posts, "2026-03-02-northwind.md", NORTHWIND.encode())
+        feed = layout.feeds / "events.atom"
+        await eventually(
+            lambda: feed.exists() and "Larkspur Sensors" in feed.read_text("utf-8"),
+            "the rules' event in the feed",
+            60,
+        )
+        health = await daemon.health()
+        assert health is not None and health["status"] == "ok"
+        model = health["extract_model"]
+        assert model["fallbacks"]["error"] == 1 and model["answers"] == 0
+        assert "cannot reach the server" in model["last_error"]
+        assert await daemon.stop() == 0
+        assert "reason=error" in daemon.log_text() and KEY not in daemon.log_text()
+    finally:
+        await daemon.kill()
