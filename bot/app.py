@@ -41,6 +41,7 @@ from bot.extract import RulePack, RulePackError, load_rule_pack
 from bot.feeds import FeedSite
 from bot.files import FolderMissing
 from bot.limits import FloodLimiter, retry_seconds
+from bot.llm import LlmExtractor
 from bot.metrics import Metrics, TimedSender
 from bot.operators import resume_broadcasts
 from bot.pipeline import Pipeline, ScanReport, Source
@@ -176,6 +177,11 @@ class Daemon:
         self.store = Store.open(config.state)
         self.pipeline = build_pipeline(config, self.store, pack)
         self.pipeline.budget = config.extract.budget_seconds  # analysis in worker processes
+        self.llm: LlmExtractor | None = None
+        if config.extract.backend != "rules":
+            self.llm = self.pipeline.llm = LlmExtractor(
+                config.extract.llm, self.store, lambda: datetime.now(UTC), config.extract.backend
+            )
         self.health = Health()
         self._feeds_error: str | None = None  # the last feed write failed: retried every scan
         # The state database refused a scan's writes: what it did not store (None: anything
@@ -278,6 +284,10 @@ class Daemon:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.pipeline.on_queued = lambda: loop.call_soon_threadsafe(self._wake_delivery.set)
+        # (From a model thread; an answer that comes in after the loop closed is dropped.)
+        self.pipeline.on_refined = lambda: (
+            loop.is_closed() or loop.call_soon_threadsafe(self._refine_soon)
+        )
         http = self.config.http
         try:
             runner = await start_server(
@@ -355,8 +365,33 @@ class Daemon:
             await self.membership.leave()
             await self._stop_telegram()
             await runner.cleanup()
-            self.pipeline.close()
-            self.store.close()
+            self._close()
+
+    def _close(self) -> None:
+        if self.llm is not None:
+            self.llm.close()
+        self.pipeline.close()
+        self.store.close()
+
+    def _refine_soon(self) -> None:
+        """A model answer is in (llm+rules): stored under the scan lock, then published."""
+        if not self._stop.is_set():
+            self._in_background(self._apply_refined())
+
+    async def _apply_refined(self) -> None:
+        async with self._scan_lock:
+            if not self.leading or self._stop.is_set():
+                return
+            try:
+                report = await asyncio.to_thread(self.pipeline.apply_refined)
+            except SQLAlchemyError as exc:  # the rules' events stand; the answer is cached
+                log.error("cannot store the model's events error=%s", exc)
+                return
+            if not report.changed:
+                return
+            self._scans_ended += 1
+            ticket = self._scans_ended
+        await self._publish_after(ticket)
 
     async def _finish(self, delivery: asyncio.Task[None] | None) -> None:
         """Let the message being sent and the file being read finish, so the outbox and the
@@ -527,7 +562,8 @@ class Daemon:
         return len(changed)
 
     def _metrics_text(self) -> str:
-        return self.metrics.render(self.store.counts(), self.store.outbox_counts())
+        llm = None if self.llm is None else self.llm.stats
+        return self.metrics.render(self.store.counts(), self.store.outbox_counts(), llm)
 
     def _feeds_exist(self) -> bool:
         # False until this run has published once: the first publish compares every feed file
@@ -607,6 +643,15 @@ class Daemon:
             "watching": self._watching and self._watcher is not None and self._watcher.healthy,
             "instances": self.membership.role.instances,
             "reloads": {"applied": self.reloader.reloads, "refused": self.reloader.refused},
+            # The extraction model (extract.backend llm, llm+rules): its answers and fallbacks.
+            "extract_model": None
+            if self.llm is None
+            else {
+                "backend": self.llm.backend,
+                "model": self.llm.model,
+                "refining": self.pipeline.refining,
+                **self.llm.stats.health(),
+            },
             "outbox": self.store.outbox_counts(),
             # The files that failed, so an operator sees which ones without reading logs.
             "file_errors": [
@@ -858,12 +903,15 @@ async def run_once(config: Config, pack: RulePack) -> int:
     try:
         with ProgressReport("scan") as progress:
             report = await daemon.scan(None, progress)
+        if daemon.pipeline.refining:  # llm+rules: one run waits for the model's answers
+            refined = await asyncio.to_thread(daemon.pipeline.apply_refined, True)
+            if refined.changed:
+                await daemon._publish()
         if config.telegram.token is not None:
             await _deliver_once(daemon)
     finally:
         await daemon._stop_telegram()
-        daemon.pipeline.close()
-        daemon.store.close()
+        daemon._close()
     return 1 if report.failed or daemon.health.last_error else 0
 
 

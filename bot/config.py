@@ -120,12 +120,31 @@ class ScanConfig:
 
 
 @dataclass(frozen=True)
+class LlmConfig:
+    """An OpenAI-compatible chat completions endpoint (Ollama, llama.cpp, vLLM, a hosted API)."""
+
+    base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama)
+    model: str | None = None
+    api_key: Secret | None = None  # sent as a bearer token; local servers need none
+    timeout_seconds: float = 60.0  # per request; then the rules' events stand
+    max_concurrent: int = 2  # requests in flight at once
+    max_per_day: int = 1000  # requests per UTC day (answers in the cache are free); 0: no cap
+
+
+BACKENDS = ("rules", "llm", "llm+rules")
+
+
+@dataclass(frozen=True)
 class ExtractConfig:
     rules: Path | None = None  # None: the rule pack shipped in bot/defaults
     aliases: Path | None = None
     rates: Path | None = None
     max_chars: int = 50_000  # characters of an article's text analysed for events
     budget_seconds: float = 10.0  # the daemon stops analysing a file after this long
+    # rules: the rule extractor alone. llm: the model's events, the rules' when it fails.
+    # llm+rules: the rules' events at once, replaced by the model's when it answers.
+    backend: str = "rules"
+    llm: LlmConfig = field(default_factory=LlmConfig)
 
 
 @dataclass(frozen=True)
@@ -216,7 +235,13 @@ def _build_section(
             )
     values: dict[str, Any] = {}
     for key, hint in fields.items():
-        env_name = f"{ENV_PREFIX}{section}_{key}".upper()
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):  # extract.llm
+            inner = raw.get(key) or {}
+            if not isinstance(inner, dict):
+                raise ConfigError(f"{source}: '{section}.{key}' must be a mapping of keys")
+            values[key] = _build_section(f"{section}.{key}", hint, inner, env, source, origins)
+            continue
+        env_name = f"{ENV_PREFIX}{section.replace('.', '_')}_{key}".upper()
         where = f"{source}: '{section}.{key}'"
         if env_name in env:
             where = origins[f"{section}.{key}"] = f"environment variable {env_name}"
@@ -375,3 +400,26 @@ def _check(config: Config, where: Callable[[str], str]) -> None:
     )
     for key in ("max_categories", "max_tags"):
         require(getattr(config.articles, key) >= 0, f"articles.{key}", "must not be negative")
+    _check_llm(config.extract, require)
+
+
+def _check_llm(extract: ExtractConfig, require: Callable[[bool, str, str], None]) -> None:
+    llm = extract.llm
+    require(extract.backend in BACKENDS, "extract.backend", "must be rules, llm or llm+rules")
+    if extract.backend != "rules":
+        require(
+            llm.base_url is not None,
+            "extract.llm.base_url",
+            f"is needed for extract.backend {extract.backend}",
+        )
+        require(llm.model is not None, "extract.llm.model", "is needed for extract.backend llm")
+    require(
+        not llm.base_url or llm.base_url.startswith(("http://", "https://")),
+        "extract.llm.base_url",
+        "must start with http:// or https://",
+    )
+    require(
+        0 < llm.timeout_seconds <= 3600, "extract.llm.timeout_seconds", "must be from 0 to 3600"
+    )
+    require(1 <= llm.max_concurrent <= 64, "extract.llm.max_concurrent", "must be from 1 to 64")
+    require(llm.max_per_day >= 0, "extract.llm.max_per_day", "must not be negative")

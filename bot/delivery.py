@@ -281,11 +281,15 @@ class Deliverer:
             note: str | None = None
             if len(originals) == 1:  # a digest covers many articles: it is not edited
                 article, shown = originals[0]
-                text = (
-                    render_alert(article, shown, settings)
-                    + "\n\n"
-                    + also_reported_line([*merged, delivery.article], settings.language)
-                )
+                if article.id == delivery.article.id:  # the same article told anew (a model's
+                    # events replacing the rules', see Pipeline.apply_refined): shown as now
+                    article, shown = delivery.article, _retelling(delivery, ids)
+                    merged = [a for a in merged if a.id != article.id]
+                else:
+                    merged = [*merged, delivery.article]
+                text = render_alert(article, shown, settings)
+                if merged:
+                    text += "\n\n" + also_reported_line(merged, settings.language)
                 outcome = await sender.edit(chat_id, message_id, split_html(text)[0])
                 if isinstance(outcome, RetryAfter):
                     until = self.clock() + timedelta(seconds=outcome.seconds)
@@ -484,3 +488,9 @@ async def apply_routes(store: Store, lines: Sequence[str], pack: RulePack) -> No
     added, removed = await asyncio.to_thread(store.sync_routes, routes)
     if added or removed:
         logger.info("routes applied routes=%d added=%d removed=%d", len(routes), added, removed)
+
+
+def _retelling(delivery: Delivery, ids: Sequence[int]) -> tuple[StoredEvent, ...]:
+    """The events of `delivery` whose outbox rows are `ids`."""
+    wanted = set(ids)
+    return tuple(e for i, e in zip(delivery.ids, delivery.events, strict=True) if i in wanted)

@@ -63,7 +63,29 @@ def run_checks(config_path: Path | None, env: Mapping[str, str]) -> list[Check]:
     checks.extend(check_database(config.state.url, config.state.migrate))
     checks.append(check_cluster(config))
     checks.append(check_telegram(config))
+    checks.append(check_extract_model(config))
     return checks
+
+
+def check_extract_model(config: Config) -> Check:
+    """The extraction model's endpoint answers and has the model (its key never shown)."""
+    from bot.llm import probe
+
+    extract = config.extract
+    if extract.backend == "rules":
+        return Check("extract model", True, "off: extract.backend rules (the default)")
+    key = extract.llm.api_key
+    redactor = TokenRedactor(None, *([key.reveal()] if key is not None else []))
+    try:
+        detail = probe(extract.llm)
+    except (OSError, ValueError) as exc:
+        return Check(
+            "extract model",
+            False,
+            redactor.redact(f"{extract.llm.base_url}: {exc}"),
+            "check extract.llm.base_url, model and api_key (the rules' events are used meanwhile)",
+        )
+    return Check("extract model", True, f"{extract.backend}: {redactor.redact(detail)}")
 
 
 def check_cluster(config: Config) -> Check:

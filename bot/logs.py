@@ -25,10 +25,11 @@ class TokenRedactor(logging.Filter):
     descriptions, so the token is matched in any case, and so is its secret half alone.
     """
 
-    def __init__(self, token: str | None) -> None:
+    def __init__(self, token: str | None, *secrets: str) -> None:
+        """`secrets`: other keys to mask whole (the extraction model's API key)."""
         super().__init__()
         secret = (token or "").partition(":")[2]
-        needles = [re.escape(n) for n in (token or "", secret) if len(n) >= 6]
+        needles = [re.escape(n) for n in (token or "", secret, *secrets) if len(n) >= 6]
         self._pattern = re.compile("|".join(needles), re.IGNORECASE) if needles else None
 
     def redact(self, text: str) -> str:
@@ -126,6 +127,12 @@ class JsonFormatter(logging.Formatter):
 _active = TokenRedactor(None)
 
 
+def secrets(config: Config) -> list[str]:
+    """The secrets of the config beside the bot token, each masked whole wherever it shows."""
+    key = config.extract.llm.api_key
+    return [key.reveal()] if key is not None else []
+
+
 def redact(text: str) -> str:
     """`text` with the configured token masked (before `setup_logging`: unchanged)."""
     return _active.redact(text)
@@ -157,7 +164,7 @@ def setup_logging(config: Config, level: int | None = None) -> None:
     handler.setFormatter(JsonFormatter() if json_lines else KeyValueFormatter(FORMAT))
     token = config.telegram.token
     handler.addFilter(RepeatFilter())  # first: a repeat left out costs no redaction
-    _active = TokenRedactor(token.reveal() if token else None)
+    _active = TokenRedactor(token.reveal() if token else None, *secrets(config))
     handler.addFilter(_active)
     sys.excepthook = _print_exception
     threading.excepthook = _print_thread_exception

@@ -5,12 +5,13 @@ time, scan and send latencies observed by the daemon.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Bot
 
+from bot.llm import REASONS, LlmStats
 from bot.sender import Outcome, Sender
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -52,7 +53,12 @@ class Metrics:
     scans: int = 0
     feed_writes: int = 0
 
-    def render(self, counts: Mapping[str, int], deliveries: Mapping[str, int]) -> str:
+    def render(
+        self,
+        counts: Mapping[str, int],
+        deliveries: Mapping[str, int],
+        llm: LlmStats | None = None,
+    ) -> str:
         lines: list[str] = []
 
         def metric(name: str, kind: str, help_text: str, samples: list[str]) -> None:
@@ -110,7 +116,40 @@ class Metrics:
             "Time of one Telegram send.",
             self.send_seconds.lines("eventfeed_send_duration_seconds"),
         )
+        if llm is not None:  # extract.backend llm or llm+rules
+            _llm_metrics(llm, metric)
         return "\n".join(lines) + "\n"
+
+
+def _llm_metrics(llm: LlmStats, metric: Callable[[str, str, str, list[str]], None]) -> None:
+    for name, help_text, value in (
+        ("requests", "Requests sent to the extraction model.", llm.requests),
+        ("answers", "Answers of the extraction model that parsed.", llm.answers),
+        ("cached", "Articles whose model answer came from the cache.", llm.cached),
+        ("repaired", "Answers that parsed only after the repair request.", llm.repaired),
+    ):
+        metric(
+            f"eventfeed_llm_{name}_total",
+            "counter",
+            help_text,
+            [f"eventfeed_llm_{name}_total {value}"],
+        )
+    metric(
+        "eventfeed_llm_fallbacks_total",
+        "counter",
+        "Articles left with the rules' events because the model failed, by reason.",
+        [f'eventfeed_llm_fallbacks_total{{reason="{r}"}} {llm.fallbacks[r]}' for r in REASONS],
+    )
+    metric(
+        "eventfeed_llm_dropped_total",
+        "counter",
+        "What grounding dropped from the model's answers: items not in the article, and events "
+        "left with nothing grounded.",
+        [
+            f'eventfeed_llm_dropped_total{{what="items"}} {llm.dropped_items}',
+            f'eventfeed_llm_dropped_total{{what="events"}} {llm.dropped_events}',
+        ],
+    )
 
 
 def _number(value: float) -> str:

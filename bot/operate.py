@@ -89,6 +89,7 @@ def _setup(args: argparse.Namespace) -> Any:
 
 def _reprocess(args: argparse.Namespace) -> int:
     from bot.app import build_pipeline, check_folders, load_pack
+    from bot.llm import LlmExtractor
     from bot.progress import ProgressReport
     from bot.reprocess import reprocess
     from bot.store import Store
@@ -100,15 +101,17 @@ def _reprocess(args: argparse.Namespace) -> int:
     if args.since is not None:
         since = datetime.combine(args.since, datetime.min.time(), tzinfo=config.site.tz)
     store = Store.open(config.state)
+    pipeline = build_pipeline(config, store, pack)
+    if config.extract.backend != "rules":  # its cached answers only: reprocessing asks nothing
+        pipeline.llm = LlmExtractor(
+            config.extract.llm, store, lambda: datetime.now(UTC), config.extract.backend
+        )
     try:
         with ProgressReport("reprocess") as progress:
-            report = reprocess(
-                build_pipeline(config, store, pack),
-                since=since,
-                alert=args.alert,
-                progress=progress,
-            )
+            report = reprocess(pipeline, since=since, alert=args.alert, progress=progress)
     finally:
+        if pipeline.llm is not None:
+            pipeline.llm.close()
         store.close()
     print(
         f"reprocessed articles={report.articles} changed={report.changed} "

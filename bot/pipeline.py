@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
@@ -24,6 +26,7 @@ from bot.delivery import Deliverer, DeliveryReport
 from bot.extract import RulePack
 from bot.feeds import FeedSite
 from bot.filters import Filter, FilterError, parse_filter
+from bot.llm import LlmExtractor
 from bot.model import Article, Extraction, StoredArticle
 from bot.pool import Failure, Job
 from bot.publish import EntryCache, Publisher
@@ -93,6 +96,15 @@ class Pipeline:
     # Called (in the scanning thread) once a stored article queued alerts: delivery need not
     # wait for the end of a long scan.
     on_queued: Callable[[], object] | None = None
+    # extract.backend llm or llm+rules (see `bot.llm`); None: the rules alone.
+    llm: LlmExtractor | None = None
+    # llm+rules: called (in a model thread) when an answer for an article stored with the
+    # rules' events is in; the caller then runs `apply_refined` where it may write.
+    on_refined: Callable[[], object] | None = None
+    _refining: list[tuple[ArticleSave, Future[Extraction | None]]] = field(
+        default_factory=list, repr=False
+    )
+    _subscriptions: Sequence[Subscription] = field(default=(), repr=False)
     _filters: dict[str, Filter | None] = field(default_factory=dict)
     _published: bool = False  # this pipeline has published once (see publish_feeds)
     _relinked: bool = False  # the stored links follow this pipeline's settings (see _relink)
@@ -164,6 +176,7 @@ class Pipeline:
         for path in gone:
             known.pop(path, None)
         subscriptions = self.store.active_subscriptions() if wanted else []
+        self._subscriptions = subscriptions
         # In path order; large files last, so that the articles beside them wait for none.
         ordered = sorted(wanted, key=lambda i: (i.size >= pool.ALONE, i.path))
         states = self.store.file_states_of([info.path for info in ordered])
@@ -432,6 +445,10 @@ class Pipeline:
         """Store a batch of articles in one transaction."""
         if not batch:
             return
+        later: set[int] = set()  # ids of the saves to refine once stored
+        if self.llm is not None:
+            batch, refine = self._with_model(self.llm, batch)
+            later = {id(save) for save in refine}
         try:
             results = self.store.save_articles([save for _found, save in batch])
         except IntegrityError as exc:  # data the schema refuses: this file fails, not the scan
@@ -454,6 +471,8 @@ class Pipeline:
                     self.max_chars,
                 )
             known[info.path] = _stat(info)
+            if id(save) in later:
+                self._refine(save)
             if found.state is not None:
                 report.changed += 1
             else:
@@ -469,6 +488,113 @@ class Pipeline:
                 len(result.new_events),
                 result.queued,
             )
+
+    # -- the extraction model (extract.backend llm, llm+rules) ----------------------------
+
+    def _with_model(
+        self, llm: LlmExtractor, batch: Sequence[tuple[_File, ArticleSave]]
+    ) -> tuple[list[tuple[_File, ArticleSave]], list[ArticleSave]]:
+        """The batch with the model's events where it has answered before (the cache), and
+        with backend llm where it answers now; and the saves to refine once stored (llm+rules:
+        the rules' events go out first, the model's replace them when it answers)."""
+        items = [(save.article, save.extraction) for _found, save in batch]
+        found: list[Extraction | None] = llm.known(items, self.pack)
+        later: list[ArticleSave] = []
+        if llm.backend == "llm":  # asked now, all at once (within max_concurrent)
+            asked = {
+                i: llm.submit(items[i][0], self.pack, items[i][1])
+                for i, got in enumerate(found)
+                if got is None
+            }
+            wait(asked.values())
+            for i, future in asked.items():
+                found[i] = _answer(future, batch[i][1])
+        out = []
+        for (file, save), extraction in zip(batch, found, strict=True):
+            if extraction is not None:
+                save = self._replaced(save, extraction, self._subscriptions)
+            elif llm.backend == "llm+rules":
+                later.append(save)
+            out.append((file, save))
+        return out, later
+
+    def _replaced(
+        self, save: ArticleSave, extraction: Extraction, subscriptions: Sequence[Subscription]
+    ) -> ArticleSave:
+        url = save.url
+        draft_url = (
+            url if isinstance(url, str) else url(save.article.feed_id or article_uid(save.article))
+        )
+        targets = self._targets(save.article, extraction, draft_url, subscriptions)
+        return dataclasses.replace(save, extraction=extraction, targets=targets)
+
+    def _refine(self, save: ArticleSave) -> None:
+        assert self.llm is not None
+        future = self.llm.submit(save.article, self.pack, save.extraction)
+        self._refining.append((save, future))
+        if self.on_refined is not None:
+            future.add_done_callback(lambda _done: self.on_refined and self.on_refined())
+
+    @property
+    def refining(self) -> int:
+        """Articles stored with the rules' events whose model answer is not applied yet."""
+        return len(self._refining)
+
+    def apply_refined(self, wait_all: bool = False) -> ScanReport:
+        """Store the model's events of the articles it has answered about since they were
+        stored with the rules' (`wait_all`: wait for every answer first). An event the model
+        tells as the rules did keeps its story, so an alert already sent is edited, not sent
+        again (see `ArticleSave.refined`). A file changed or gone meanwhile is left alone."""
+        report = ScanReport()
+        if wait_all:
+            wait([future for _save, future in self._refining])
+        ready = [(s, f) for s, f in self._refining if f.done()]
+        self._refining = [(s, f) for s, f in self._refining if not f.done()]
+        answered: list[tuple[ArticleSave, Extraction]] = []
+        for save, future in ready:
+            extraction = _answer(future, save)
+            if extraction is not None and extraction != save.extraction:
+                answered.append((save, extraction))
+        if not answered:
+            return report
+        states = self.store.file_states_of([save.article.path for save, _ in answered])
+        subscriptions = self.store.active_subscriptions()
+        saves = []
+        for save, extraction in answered:
+            state = states.get(save.article.path)
+            if state is None or state.content_hash != save.content_hash:
+                continue
+            replaced = self._replaced(save, extraction, subscriptions)
+            saves.append(
+                dataclasses.replace(
+                    replaced,
+                    size=state.size,
+                    mtime_ns=state.mtime_ns,
+                    now=self.clock(),
+                    refined=True,
+                )
+            )
+        if not saves:
+            return report
+        try:
+            results = self.store.save_articles(saves)
+        except BaseException:  # the store is down: tried again with the next answer
+            self._refining[:0] = ready
+            raise
+        for save, result in zip(saves, results, strict=True):
+            report.changed += 1
+            report.events += len(result.new_events)
+            report.queued += result.queued
+            log.info(
+                "model events stored path=%s events=%d new_events=%d queued=%d",
+                save.article.path,
+                len(save.extraction.events),
+                len(result.new_events),
+                result.queued,
+            )
+        if report.queued and self.on_queued is not None:
+            self.on_queued()
+        return report
 
     def _fail(
         self, info: files.FileInfo, status: str, error: str, digest: str, report: ScanReport
@@ -585,6 +711,18 @@ class _File:
     action: str = "analyse"
     status: str = ""  # "fail": the status and error to record
     error: str = ""
+
+
+def _answer(future: Future[Extraction | None], save: ArticleSave) -> Extraction | None:
+    """The model's events, or None (the rules' stand): it failed, was stopped, or its code
+    raised (a bug there costs the article its model events, never the scan)."""
+    if future.cancelled():
+        return None
+    error = future.exception()
+    if error is not None:
+        log.error("extraction model step failed path=%s", save.article.path, exc_info=error)
+        return None
+    return future.result()
 
 
 def _stat(found: files.FileInfo | FileState) -> tuple[int, int]:

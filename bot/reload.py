@@ -22,6 +22,8 @@ from bot.extract import RulePack
 
 Loaded = tuple[Config, RulePack]
 RELOADABLE = ("extract", "telegram.routes")  # the rest is wired once, at start
+# The model client (its workers, its cache) is built once too.
+NOT_RELOADABLE = ("extract.backend", "extract.llm")
 
 log = logging.getLogger("eventfeed.reload")
 
@@ -41,7 +43,8 @@ def needs_restart(old: Config, new: Config) -> list[str]:
         before, after = getattr(old, section.name), getattr(new, section.name)
         for key in dataclasses.fields(before):
             name = f"{section.name}.{key.name}"
-            if name.startswith(RELOADABLE) or getattr(before, key.name) == getattr(after, key.name):
+            same = getattr(before, key.name) == getattr(after, key.name)
+            if same or (name.startswith(RELOADABLE) and not name.startswith(NOT_RELOADABLE)):
                 continue
             changed.append(name)
     return changed

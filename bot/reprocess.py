@@ -55,6 +55,9 @@ def reprocess(
         stored = item.stored
         try:
             extraction = extract(stored.article, pipeline.pack, pipeline.max_chars)
+            if pipeline.llm is not None:  # the model's answer stands where it gave one (cached)
+                [answered] = pipeline.llm.known([(stored.article, extraction)], pipeline.pack)
+                extraction = answered or extraction
         except Exception:  # a rule bug costs one article, never the run
             log.exception("reprocess failed path=%s", stored.article.path)
             report.failed += 1

@@ -50,7 +50,7 @@ def test_healthy_setup_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert status == 0, checks
     assert set(checks) == {
         "config", "rule pack", "articles folder", "feeds folder", "state folder", "database",
-        "schema", "cluster", "telegram",
+        "schema", "cluster", "telegram", "extract model",
     }  # fmt: skip
     assert all(line.startswith("ok") for line in checks.values())
     assert "(the newest)" in checks["schema"]

@@ -16,6 +16,7 @@ from bot.store.base import make_engine
 from bot.store.broadcasts import Broadcast, BroadcastStore
 from bot.store.chats import ChatStore, Subscription
 from bot.store.leases import LeaseStore
+from bot.store.llmcache import LlmCacheStore
 from bot.store.outbox import Delivery, OutboxStore, retry_delay
 from bot.store.reprocess import Reprocessable, ReprocessStore
 
@@ -35,7 +36,14 @@ __all__ = [
 
 
 class Store(
-    ArticleStore, ChatStore, OutboxStore, BackupStore, ReprocessStore, LeaseStore, BroadcastStore
+    ArticleStore,
+    ChatStore,
+    OutboxStore,
+    BackupStore,
+    ReprocessStore,
+    LeaseStore,
+    BroadcastStore,
+    LlmCacheStore,
 ):
     """The database. One instance per process; safe to call from several threads."""
 

@@ -54,6 +54,10 @@ class ArticleSave:
     content_hash: str
     now: datetime
     targets: Targets
+    # The extraction model's events replacing the rules' (see `Pipeline.apply_refined`): a
+    # new event that tells what one it replaces told keeps its story, so that delivery edits
+    # the alert already sent instead of sending another.
+    refined: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +242,7 @@ class ArticleStore(FeedIndexStore):
             values["data"] = _data(article, extraction, url)
             conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
         new_events, stored = self._save_events(
-            conn, article_id, uid, extraction.events, _day(article), now, candidates
+            conn, article_id, uid, extraction.events, _day(article), now, candidates, save.refined
         )
         queued = 0
         # Later reports of a story are queued too: delivery turns them into an
@@ -339,8 +343,15 @@ class ArticleStore(FeedIndexStore):
         published: date | None,
         now: datetime,
         candidates: _StoryCandidates,
+        refined: bool = False,
     ) -> tuple[tuple[StoredEvent, ...], tuple[StoredEvent, ...]]:
         existing = {row.key: row for row in conn.execute(_EVENTS_OF, {"article_id": article_id})}
+        # The events a refinement replaces, with their story keys (see `ArticleSave.refined`).
+        replaced = (
+            _read_story_keys(conn, [row.id for row in existing.values() if row.story])
+            if refined
+            else {}
+        )
         # Their data or their article's date may change now.
         edited = [row.id for row in existing.values()]
         self._story_keys().forget(edited)
@@ -357,6 +368,10 @@ class ArticleStore(FeedIndexStore):
                 uid = f"{article_uid}.{key[:12]}"
                 story_key = StoryKey.of(ev, published)
                 earlier = self._story_of(conn, article_id, story_key, candidates)
+                first = earlier is None
+                retold = _retold(existing.values(), replaced, story_key) if first else None
+                if retold is not None:  # (its first report stays the retold one: see _events_of)
+                    earlier, first = retold.story, False
                 story = earlier or story_id(uid)
                 values = {
                     "uid": uid,
@@ -372,7 +387,7 @@ class ArticleStore(FeedIndexStore):
                 # What `_story_of` would read back from the row (see test_pipeline_pool).
                 self._story_keys().put(event_id, story_key)
                 candidates.added(event_id, story, article_id, story_key)
-                stored = StoredEvent(event_id, uid, article_id, ev, now, story, earlier is None)
+                stored = StoredEvent(event_id, uid, article_id, ev, now, story, first)
                 new.append(stored)
             else:
                 conn.execute(
@@ -986,6 +1001,24 @@ def _read_story_keys(conn: Connection, event_ids: Sequence[int]) -> dict[int, St
             )
             found[row.id] = StoryKey.of(event_from_dict(row.data), day)
     return found
+
+
+def _retold(rows: Iterable[Any], keys: Mapping[int, StoryKey], new: StoryKey) -> Any:
+    """The article's own earlier event (its row) that `new` retells: the same type and a
+    shared actor or the same sum (a model names and counts more loosely than `same_story`
+    asks of two articles, but within one article that is the same happening)."""
+    for row in rows:
+        old = keys.get(row.id)
+        if old is None or old.type != new.type:
+            continue
+        same_sum = (
+            old.usd is not None
+            and new.usd is not None
+            and abs(old.usd - new.usd) <= (0.05 * max(abs(old.usd), abs(new.usd)))
+        )
+        if old.actors & new.actors or same_sum:
+            return row
+    return None
 
 
 def _chunked(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:

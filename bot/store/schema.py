@@ -203,3 +203,14 @@ feeds = Table(
     Column("size", Integer, nullable=False),
     Column("label", Text, nullable=False),  # the label of its oldest entry
 )
+
+# The extraction model's answers (bot/llm.py), by the hash of model, prompt version, schema
+# and text: asked once per text, whatever restarts, rescans or other instances come after.
+llm_answers = Table(
+    "llm_answers",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("answer", Text, nullable=False),  # the model's JSON, as parsed (before grounding)
+    Column("created", DateTime(timezone=True), nullable=False, index=True),  # the daily cap
+)
