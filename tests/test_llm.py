@@ -467,7 +467,9 @@ def test_reprocess_keeps_the_models_cached_events_and_asks_nothing(
     assert stored_events(pipeline) == before and len(standin.requests) == asked
     pipeline.llm = None  # back to the rules: their events replace the model's
     assert reprocess(pipeline).changed == 2
-    assert stored_events(pipeline)["2026-03-03-tide.md"] == []
+    rules = extract(article(TIDE, "2026-03-03-tide.md"), pipeline.pack).events
+    assert stored_events(pipeline)["2026-03-03-tide.md"] == list(rules)
+    assert stored_events(pipeline) != before
 
 
 def test_extract_all_is_what_eval_backend_llm_scores(tmp_path: Path, standin: StandIn) -> None:
