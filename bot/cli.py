@@ -59,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ev.add_argument("--by-lang", action="store_true", help="also a line per article language")
     ev.add_argument("--verbose", action="store_true", help="per article: counts and misses")
     ev.add_argument("--config", type=Path, default=None, help="YAML config file")
+    ev.add_argument(
+        "--backend",
+        choices=("rules", "llm"),
+        default="rules",
+        help="the rules (default) or the model of extract.llm (the rules where it fails)",
+    )
 
     operate.add_commands(commands)  # doctor, reprocess, export, import
     outbox_cli.add_command(commands)  # outbox [--retry]
@@ -163,9 +169,9 @@ def _read_article(path: Path, config: Config) -> Article:
     return parse_article(data, path.as_posix(), mtime, config.site.tz)
 
 
-# What `eval` scores: an article's headline events. One function, so that another backend
-# (an LLM, issue 20) replaces the rule extractor in one place.
-Extractor = Callable[[Article], Sequence[Event]]
+# What `eval` scores: each article's headline events, the articles given all at once (the
+# model backend asks `extract.llm.max_concurrent` of them at a time).
+Extractor = Callable[[Sequence[Article]], list[Sequence[Event]]]
 
 
 def rule_extractor(config: Config) -> Extractor:
@@ -173,7 +179,19 @@ def rule_extractor(config: Config) -> Extractor:
     from bot.app import load_pack
 
     pack = load_pack(config)
-    return lambda article: extract(article, pack, config.extract.max_chars).events
+    limit = config.extract.max_chars
+    return lambda articles: [extract(article, pack, limit).events for article in articles]
+
+
+def model_extractor(config: Config) -> Extractor:
+    """`extract.backend: llm` as the daemon runs it: the model's grounded events, cached in
+    `state.url` (a second evaluation asks nothing), the rules' where the model fails."""
+    from bot.app import load_pack
+    from bot.llm import extract_all
+
+    pack = load_pack(config)
+    limit = config.extract.max_chars
+    return lambda articles: [x.events for x in extract_all(articles, pack, config, limit)]
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -187,8 +205,9 @@ def _eval(args: argparse.Namespace) -> int:
     except (OSError, yaml.YAMLError, GoldError) as exc:
         print(f"eventfeed: {args.gold}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    extractor = rule_extractor(config)
-    predicted: dict[str, Sequence[Event]] = {}
+    extractor = (model_extractor if args.backend == "llm" else rule_extractor)(config)
+    names: list[str] = []
+    articles: list[Article] = []
     status = 0
     for entry in gold:
         path = _gold_file(entry.file, entry.seed, args.gold.parent, args.folders)
@@ -197,10 +216,13 @@ def _eval(args: argparse.Namespace) -> int:
             status = 1
             continue
         try:
-            predicted[entry.name] = extractor(_read_article(path, config))
+            articles.append(_read_article(path, config))
         except (OSError, ArticleError) as exc:
             print(f"eventfeed: {path}: {exc}", file=sys.stderr)
             status = 1
+        else:
+            names.append(entry.name)
+    predicted = dict(zip(names, extractor(articles), strict=True))
     for line in score(gold, predicted).lines(args.by_lang, args.verbose):
         print(line)
     return status

@@ -494,6 +494,46 @@ def test_extract_all_is_what_eval_backend_llm_scores(tmp_path: Path, standin: St
         extract_all([tide], PACK, parse_config(None, {}))
 
 
+def test_eval_backend_llm_scores_the_models_events(
+    tmp_path: Path, posts: Path, standin: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`eventfeed eval GOLD --backend llm`: the model's events scored like the rules', its
+    answers cached in state.url, so a second evaluation asks nothing."""
+    gold = tmp_path / "gold.yaml"
+    gold.write_text(
+        "articles:\n"
+        "  - file: 2026-03-02-northwind.md\n    lang: en\n    events:\n"
+        "      - {type: acquisition, actors: [Northwind Robotics, Larkspur Sensors],"
+        " amount_usd: 420000000}\n"
+        "  - file: 2026-03-03-tide.md\n    lang: zh-Hans\n    events:\n"
+        "      - {type: funding, actors: [潮汐能源, 远山资本]}\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "eventfeed.yaml"
+    config.write_text(
+        f"state: {{url: 'sqlite:///{tmp_path / 'db.sqlite'}'}}\n"
+        f"extract: {{llm: {{base_url: '{standin.base_url}', model: standin-7b}}}}\n",
+        encoding="utf-8",
+    )
+    standin.reply = lambda body: (  # the tide's round told as a partnership: one miss
+        answer(ACQUISITION)
+        if "Northwind" in article_text(body)
+        else answer({**FUNDING, "type": "partnership"})
+    )
+    argv = ["eval", str(gold), str(posts), "--config", str(config), "--by-lang"]
+    assert main(argv) == 0
+    rules = capsys.readouterr().out.splitlines()[-1]
+    assert main([*argv, "--backend", "llm"]) == 0
+    model = capsys.readouterr().out.splitlines()[-1]
+    assert "predicted=2 matched=2" in rules
+    assert "predicted=2 matched=1" in model  # the model's partnership, not the rules' funding
+    asked = len(standin.requests)
+    assert asked == 2
+    assert main([*argv, "--backend", "llm"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == model
+    assert len(standin.requests) == asked  # from the cache
+
+
 # -- the secret ----------------------------------------------------------------------------
 
 
