@@ -496,11 +496,14 @@ def _nearest(at: Analysed, trigger: Hit, rule: AmountRule, pack: RulePack) -> Fo
 
 
 def _totalled(at: Analysed, f: Found, pack: RulePack) -> bool:
-    """Is the amount a deal's total: a total word just before it, in its clause."""
+    """Is the amount a deal's total: a total word just before it, in its clause ('valued at'),
+    or a deal it modifies just after it ('a 265 mln dlr bid')."""
     folded = at.sentence.folded
     head = folded[max(0, f.start - _TOTAL_REACH) : f.start]
     head = head[max(map(head.rfind, ",，;；。")) + 1 :]
-    return pack.amount_total_before.search(head) is not None
+    if pack.amount_total_before.search(head) is not None:
+        return True
+    return pack.amount_total_after.match(folded, f.end) is not None
 
 
 def _article_totals(
@@ -509,7 +512,10 @@ def _article_totals(
     """The deals' totals stated in the article, in order (sentence, index of the amount): sought
     only in the lines holding a total word, never in background ones."""
     folded, starts = seek.text()[1:]
-    lines = sorted(_lines_with(pack.amount_total, folded, starts))
+    lines = sorted(
+        _lines_with(pack.amount_total, folded, starts)
+        | _lines_with(pack.amount_deal, folded, starts)
+    )
     seek(lines)
     return [
         (at, i)
