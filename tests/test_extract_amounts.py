@@ -252,3 +252,8 @@ def test_a_written_dollar_figure_in_brackets_is_the_events_amount() -> None:
         "Northwind said it agreed to buy Contoso's British unit for £75m ($96m) in cash.\n"
     )
     assert ("acquisition", 9.6e7) in headline_amounts(story)
+
+
+def test_an_estimated_total_is_still_the_deals_total() -> None:
+    story = "腾讯收购阿里巴巴\n\n据报道，腾讯正与阿里巴巴就收购其云业务谈判，交易总价预计超过 20 亿美元。\n"
+    assert headline_amounts(story)[0] == ("acquisition", 2e9)

@@ -524,7 +524,7 @@ def _prefixed(folded: str) -> Iterator[re.Match[str]]:
 _LINKS = (
     r"(?:[ :：]|of|at|was|were|is|are|totall?ing|totall?ed|about|around|nearly|some|roughly|"
     r"approximately|over|more than|up to|reached|rose to|fell to|to|by|为|达到|达|约|超过|近|逾|"
-    r"高达|共|合计|至|了|有)*"
+    r"高达|共|合计|至|了|有|预计|预期|估计|预估|expected to be|estimated at|estimated)*"
 )
 
 

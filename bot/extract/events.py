@@ -553,7 +553,12 @@ def _usable(at: Analysed, i: int, rule: AmountRule, pack: RulePack) -> bool:
         stop = min(stop, at.amounts[i + 1].start)
     wide = folded[max(0, begin - 8) : stop]  # 'pre tax' cut in half is still neutral
     window = pack.amount_neutral.sub(_blank, wide)[begin - max(0, begin - 8) :]
-    if rule.exclude_re is not None and rule.exclude_re.search(window):
+    if (
+        rule.exclude_re is not None
+        and rule.exclude_re.search(window)
+        # '交易总价预计超过 10 亿美元': a deal's total, if estimated
+        and not (rule.totals and _totalled(at, f, pack))
+    ):
         return False
     if rule.attribute_before is not None and _headed(at, i, rule):
         return False
