@@ -537,11 +537,17 @@ def head_patterns(words: Sequence[str]) -> tuple[re.Pattern[str], re.Pattern[str
     return before, after
 
 
+# Words that start a phrase of their own: '195 mln dlrs in a transaction' does not modify it.
+_FUNCTION_WORDS = r"(?:in|a|an|the|of|for|to|with|by|on|at|and|or|from|as|is|was|its|their)"
+
+
 def modified_pattern(nouns: Sequence[str]) -> re.Pattern[str]:
     """A pattern telling that the amount before it modifies one of `nouns`: 'a 265 mln dlr
     bid', 'the 1.62 billion dlr takeover offer', '440 亿美元的交易'."""
     alternation = _alternation([w for w in nouns if w]) or "(?!)"
-    return re.compile(rf"[ ]*(?:的[ ]*)?(?:[a-z-]+[ ]){{0,2}}?(?:{alternation})(?![a-z])")
+    return re.compile(
+        rf"[ ]*(?:的[ ]*)?(?:(?!{_FUNCTION_WORDS}[ ])[a-z-]+[ ]){{0,2}}?(?:{alternation})(?![a-z])"
+    )
 
 
 def _number(num: str) -> float | None:

@@ -418,7 +418,10 @@ def attach_amounts(
         if found is None and rule.totals and (c.at.sentence.is_title or c.at in lead[:1]):
             if totals is None:
                 totals = _article_totals(analysed, pack, seek)
-            found = next((at.amounts[i] for at, i in totals if _usable(at, i, rule, pack)), None)
+            c.amount = next(
+                (at.amounts[i].amount for at, i in totals if _usable(at, i, rule, pack)), None
+            )
+            continue  # an amount told elsewhere adds no weight to this sentence's claim
         c.amount = found.amount if found else None
         if found is not None and found.amount.usd and rule.weighs and rule.scope != "article":
             c.score *= pack.ranking["amount"]
