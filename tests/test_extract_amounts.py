@@ -105,6 +105,7 @@ def amounts(text: str) -> list[tuple[float, str, float | None, str, bool]]:
         ("paid one mln dlrs", 1e6, "USD", 1e6, "one mln dlrs", False),
         ("worth two billion dollars", 2e9, "USD", 2e9, "two billion dollars", False),
         ("for twenty-five mln dlrs", 2.5e7, "USD", 2.5e7, "twenty-five mln dlrs", False),
+        ("calls for a two mln dlr payment", 2e6, "USD", 2e6, "two mln dlr", False),
         ("raised 1 , 200 dlrs", 1200, "USD", 1200, "1 , 200 dlrs", False),
         ("a bid of 5 to 6 mln dlrs", 5e6, "USD", 5e6, "5 to 6 mln dlrs", True),
         ("HK$1.2 billion in cash", 1.2e9, "HKD", 1.2e9 * 0.13, "HK$1.2 billion", False),
@@ -235,9 +236,24 @@ def test_a_per_share_price_is_not_the_deal_but_its_total_is() -> None:
     assert headline_amounts(story)[0] == ("acquisition", None)
 
 
+def test_a_deal_the_amount_modifies_makes_it_the_total() -> None:
+    story = (
+        "Acme Corp raises its offer for Widget Inc\n\n"
+        "Acme Corp said it raised its offer to acquire Widget Inc to 41 dlrs a share.\n\n"
+        "Widget has called the 1.2 billion dlr offer inadequate. Acme also said Widget's "
+        "chairman would be paid 5 mln dlrs under the agreement.\n"
+    )
+    assert headline_amounts(story)[0] == ("acquisition", 1.2e9)
+
+
 def test_a_written_dollar_figure_in_brackets_is_the_events_amount() -> None:
     story = (
         "Northwind buys Contoso's UK arm\n\n"
         "Northwind said it agreed to buy Contoso's British unit for £75m ($96m) in cash.\n"
     )
     assert ("acquisition", 9.6e7) in headline_amounts(story)
+
+
+def test_an_estimated_total_is_still_the_deals_total() -> None:
+    story = "腾讯收购阿里巴巴\n\n据报道，腾讯正与阿里巴巴就收购其云业务谈判，交易总价预计超过 20 亿美元。\n"
+    assert headline_amounts(story)[0] == ("acquisition", 2e9)

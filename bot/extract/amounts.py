@@ -268,7 +268,8 @@ _EN_RE = re.compile(
 )
 # 'one mln dlrs', 'two billion yen', 'half a billion dollars': a word number needs a magnitude.
 _WORDS_RE = re.compile(
-    rf"\b(?P<num>{_trie(list(_WORD_NUMBERS))})(?:[ -](?P<ones>{_trie(list(_ONES))}))?"
+    rf"\b(?:(?P<tens>{_trie(list(_TENS))})(?:[ -](?P<ones>{_trie(list(_ONES))}))?"
+    rf"|(?P<num>{_trie([w for w in _WORD_NUMBERS if w not in _TENS])}))"
     rf"[ ](?P<unit>trillion|billion|bln|bn|million|mln|mn)[ ]?(?P<cur>{_CUR_EN})\b"
 )
 _BARE_EN_RE = re.compile(
@@ -470,7 +471,12 @@ def _raw_amounts(folded: str, default_yen: str) -> list[_Raw]:
         out.extend(_elliptic(folded, out))
     if magnitude:  # a word number needs one: rare, cheap
         for m in _WORDS_RE.finditer(folded):
-            number = _WORD_NUMBERS[m.group("num")] + _ONES.get(m.group("ones") or "", 0.0)
+            tens = m.group("tens")
+            number = (
+                _TENS[tens] + _ONES.get(m.group("ones") or "", 0.0)
+                if tens
+                else _WORD_NUMBERS[m.group("num")]
+            )
             value = number * _EN_UNITS[m.group("unit")]
             out.append((m.start(), m.end(), value, _EN_CURRENCIES[m.group("cur")], True, False))
     return out
@@ -518,7 +524,7 @@ def _prefixed(folded: str) -> Iterator[re.Match[str]]:
 _LINKS = (
     r"(?:[ :：]|of|at|was|were|is|are|totall?ing|totall?ed|about|around|nearly|some|roughly|"
     r"approximately|over|more than|up to|reached|rose to|fell to|to|by|为|达到|达|约|超过|近|逾|"
-    r"高达|共|合计|至|了|有)*"
+    r"高达|共|合计|至|了|有|预计|预期|估计|预估|expected to be|estimated at|estimated)*"
 )
 
 
@@ -529,6 +535,19 @@ def head_patterns(words: Sequence[str]) -> tuple[re.Pattern[str], re.Pattern[str
     before = re.compile(rf"(?<![a-z])(?:{alternation}){_LINKS}$")
     after = re.compile(rf"[ ]*(?:in|of)[ ](?:annual |yearly |its |their |net )?(?:{alternation})")
     return before, after
+
+
+# Words that start a phrase of their own: '195 mln dlrs in a transaction' does not modify it.
+_FUNCTION_WORDS = r"(?:in|a|an|the|of|for|to|with|by|on|at|and|or|from|as|is|was|its|their)"
+
+
+def modified_pattern(nouns: Sequence[str]) -> re.Pattern[str]:
+    """A pattern telling that the amount before it modifies one of `nouns`: 'a 265 mln dlr
+    bid', 'the 1.62 billion dlr takeover offer', '440 亿美元的交易'."""
+    alternation = _alternation([w for w in nouns if w]) or "(?!)"
+    return re.compile(
+        rf"[ ]*(?:的[ ]*)?(?:(?!{_FUNCTION_WORDS}[ ])[a-z-]+[ ]){{0,2}}?(?:{alternation})(?![a-z])"
+    )
 
 
 def _number(num: str) -> float | None:

@@ -496,7 +496,10 @@ def attach_amounts(
         if found is None and rule.totals and (c.at.sentence.is_title or c.at in lead[:1]):
             if totals is None:
                 totals = _article_totals(analysed, pack, seek)
-            found = next((at.amounts[i] for at, i in totals if _usable(at, i, rule, pack)), None)
+            c.amount = next(
+                (at.amounts[i].amount for at, i in totals if _usable(at, i, rule, pack)), None
+            )
+            continue  # an amount told elsewhere adds no weight to this sentence's claim
         c.amount = found.amount if found else None
         if found is not None and found.amount.usd and rule.weighs and rule.scope != "article":
             c.score *= pack.ranking["amount"]
@@ -574,11 +577,14 @@ def _nearest(at: Analysed, trigger: Hit, rule: AmountRule, pack: RulePack) -> Fo
 
 
 def _totalled(at: Analysed, f: Found, pack: RulePack) -> bool:
-    """Is the amount a deal's total: a total word just before it, in its clause."""
+    """Is the amount a deal's total: a total word just before it, in its clause ('valued at'),
+    or a deal it modifies just after it ('a 265 mln dlr bid')."""
     folded = at.sentence.folded
     head = folded[max(0, f.start - _TOTAL_REACH) : f.start]
     head = head[max(map(head.rfind, ",，;；。")) + 1 :]
-    return pack.amount_total_before.search(head) is not None
+    if pack.amount_total_before.search(head) is not None:
+        return True
+    return pack.amount_total_after.match(folded, f.end) is not None
 
 
 def _article_totals(
@@ -587,7 +593,10 @@ def _article_totals(
     """The deals' totals stated in the article, in order (sentence, index of the amount): sought
     only in the lines holding a total word, never in background ones."""
     folded, starts = seek.text()[1:]
-    lines = sorted(_lines_with(pack.amount_total, folded, starts))
+    lines = sorted(
+        _lines_with(pack.amount_total, folded, starts)
+        | _lines_with(pack.amount_deal, folded, starts)
+    )
     seek(lines)
     return [
         (at, i)
@@ -625,7 +634,12 @@ def _usable(at: Analysed, i: int, rule: AmountRule, pack: RulePack) -> bool:
         stop = min(stop, at.amounts[i + 1].start)
     wide = folded[max(0, begin - 8) : stop]  # 'pre tax' cut in half is still neutral
     window = pack.amount_neutral.sub(_blank, wide)[begin - max(0, begin - 8) :]
-    if rule.exclude_re is not None and rule.exclude_re.search(window):
+    if (
+        rule.exclude_re is not None
+        and rule.exclude_re.search(window)
+        # '交易总价预计超过 10 亿美元': a deal's total, if estimated
+        and not (rule.totals and _totalled(at, f, pack))
+    ):
         return False
     if rule.attribute_before is not None and _headed(at, i, rule):
         return False

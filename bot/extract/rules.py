@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import ahocorasick
 
-from bot.extract.amounts import head_patterns
+from bot.extract.amounts import head_patterns, modified_pattern
 from bot.extract.sentences import LOST, fold
 
 AMOUNT_SCOPES = ("none", "sentence", "lead", "article")
@@ -159,6 +159,9 @@ class RulePack:
     vetter: Mapping[str, float] = field(repr=False, default_factory=dict)
     vetter_threshold: float = 0.5
     amount_total_before: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
+    # Right after an amount, a deal it is the total of: 'a 265 mln dlr bid', '的交易'.
+    amount_total_after: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
+    amount_deal: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))  # those nouns
 
     def canonical(self, name: str) -> str | None:
         """Any alias (any script, any case) → canonical entity name; None if unknown."""
@@ -274,6 +277,7 @@ def load_rule_pack(
     )
     approximate = tuple(_words(amounts.get("approximate", {}), "rules.yaml: amounts.approximate"))
     totals = [fold(w) for w in _words(amounts.get("total", {}), "rules.yaml: amounts.total")]
+    deals = [fold(w) for w in _words(amounts.get("deal", {}), "rules.yaml: amounts.deal")]
     types = {
         name: dataclasses.replace(
             rule,
@@ -327,6 +331,8 @@ def load_rule_pack(
         entity_kinds={name: e.kind for name, e in entities.items()},
         amount_total=_any_of(totals),
         amount_total_before=head_patterns(totals)[0],
+        amount_total_after=modified_pattern(deals),
+        amount_deal=_any_of(deals),
     )
 
 
