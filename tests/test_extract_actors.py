@@ -235,3 +235,14 @@ def test_chinese_organisations_by_their_industry_word(pack: RulePack) -> None:
     )
     assert {"成都银行", "中国建设银行", "万科集团", "星河股份", "云岭医药"} <= set(found)
     assert not [n for n in found if n.startswith(("中国公司", "美国", "医疗", "教育", "发行"))]
+
+
+def test_government_bodies_and_group_companies_are_organisations(pack: RulePack) -> None:
+    found = names(
+        pack,
+        "江苏省公安厅和北京市市场监督管理局约谈星河外卖，云岭市人民政府表态。"
+        "上海市星河建设（集团）有限公司中标。",
+        "zh-Hans",
+    )
+    assert {"江苏省公安厅", "北京市市场监督管理局", "云岭市人民政府"} <= set(found)
+    assert "上海市星河建设" in found

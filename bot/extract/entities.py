@@ -100,29 +100,45 @@ _LATIN_NAME_RE = re.compile(
     r"(?:[A-Z][A-Za-z0-9]*(?:[-.&'’](?![sS]\b)[A-Za-z0-9]+)*))*"
 )
 _ORG_SUFFIXES = _split(
-    "股份有限公司 有限责任公司 有限公司 股份公司 公司 集团 家族 科技 研究院 研究所 实业 银行 基金会 大学 实验室 资本 控股 证券 汽车 电子 传媒 工作室 委员会 交易所 协会 基金"
+    "（集团）股份有限公司 （集团）有限公司 (集团)有限公司 股份有限公司 有限责任公司 有限公司 股份公司 公司 集团 家族 科技 研究院 研究所 实业 银行 基金会 大学 实验室 资本 控股 证券 汽车 电子 传媒 工作室 委员会 交易所 协会 基金"
     " 股份 医药 药业 制药 生物 医疗 保险 物业 地产 置业 能源 环保 电气 电力 化工 矿业 食品 教育 光电"
     " 通信 软件 物流 航空 重工 机械 环境 检测 金控 信托"
+    " 监督管理局 管理局 监管局 公安局 公安厅 税务局 财政厅 财政局 发改委 工信厅 网信办 证监会 银保监会"
+    " 国资委 人民政府 政府 人民法院 法院 检察院 医院"
+    " 创投 高新 农牧 芯片 半导体 电器 家电 水务 燃气 钢铁 建工 置地 酒店 乳业 酒业 珠宝 影视"
 )
 # These suffixes are also ordinary words (科技巨头, 汽车行业): accept them only before a break.
 _WEAK_SUFFIXES = frozenset(
     _split(
         "科技 资本 控股 证券 汽车 电子 传媒 基金 股份 医药 药业 制药 生物 医疗 保险 物业 地产 置业 能源"
         " 环保 电气 电力 化工 矿业 食品 教育 光电 通信 软件 物流 航空 重工 机械 环境 检测 金控 信托"
+        " 创投 高新 农牧 芯片 半导体 电器 家电 水务 燃气 钢铁 建工 置地 酒店 乳业 酒业 珠宝 影视"
     )
 )
 # After these the suffix word is part of a longer common word (科技巨头, 汽车行业, 电子产品).
 _ORG_NOT_BEFORE = set("巨行领产企园馆界圈类型化部板大创股水含业品展城网公集交")
-_ORG_RE = re.compile("|".join(_ORG_SUFFIXES))
+_ORG_RE = re.compile("|".join(map(re.escape, _ORG_SUFFIXES)))
 _NAME_THEN = frozenset(("公告", "公布", "公开", "大股", "股东", "股价", "股票", "股份"))
 _ORG_STOP = set(
     "的在与和由是了为从向对被将称等及或于把给让使也就还又并其该这那此各某曾任责，。、；：！？（）“”《》 "
 )
 _ORG_HEAD_RE = re.compile("[^\\W" + "".join(sorted(_ORG_STOP - {" "})) + "_]{0,14}$")
 # A registered name is long (深圳市东创精密技术有限公司); a name before a bare suffix is short.
-_LONG_SUFFIXES = frozenset(("股份有限公司", "有限责任公司", "有限公司", "股份公司"))
+_LONG_SUFFIXES = frozenset(
+    (
+        "（集团）股份有限公司",
+        "（集团）有限公司",
+        "(集团)有限公司",
+        "股份有限公司",
+        "有限责任公司",
+        "有限公司",
+        "股份公司",
+    )
+)
 # Legal forms folded away when a name stands before them: 太极实业股份有限公司 → 太极实业.
-_ZH_LEGAL_RE = re.compile("(?:股份有限公司|有限责任公司|有限公司|股份公司|公司)$")
+_ZH_LEGAL_RE = re.compile(
+    "(?:[（(]集团[)）])?(?:股份有限公司|有限责任公司|有限公司|股份公司|公司)$"
+)
 # Words that end a phrase before a name: what comes after them is the name
 # (拟收购联银通科技 → 联银通科技, 近日收到公司 → nothing).
 _ZH_BEFORE_NAME = _split(
