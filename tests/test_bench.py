@@ -61,6 +61,19 @@ def test_latency() -> None:
     out = bench("latency.py", "--count", "3", "--every", "0.3")
     assert counts(out, "alerts received / drops") == (3, 3), out
     assert counts(out, "drops in the served Atom feed") == (3, 3), out
+    for how in ("write", "rename", "move"):  # one drop each, each alerted and in the feed
+        assert re.search(rf"\[{how}\] to the fake Bot API: .* \(1 of 1\)", out), out
+        assert re.search(rf"\[{how}\] to the served Atom feed: .* \(1 of 1\)", out), out
+
+
+def test_latency_on_a_large_state() -> None:
+    out = bench(
+        "latency.py", "--count", "2", "--every", "0.3", "--arrival", "move",
+        "--state-articles", "40",
+    )  # fmt: skip
+    assert "on a state of 40 articles" in out, out
+    assert counts(out, "alerts received / drops") == (2, 2), out
+    assert counts(out, "drops in the served Atom feed") == (2, 2), out
 
 
 def test_large_state() -> None:
