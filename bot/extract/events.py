@@ -493,7 +493,7 @@ def attach_amounts(
                 else:
                     first[key] = _first_in_article(analysed, rule, pack, seek)
             found = first[key]
-        if found is None and rule.totals and (c.at.sentence.is_title or c.at in lead[:1]):
+        if found is None and rule.totals and (c.at.sentence.is_title or (lead and c.at is lead[0])):
             if totals is None:
                 totals = _article_totals(analysed, pack, seek)
             c.amount = next(
