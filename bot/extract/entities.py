@@ -151,11 +151,12 @@ _ZH_BEFORE_NAME_RE = re.compile("|".join(sorted(_ZH_BEFORE_NAME, key=len, revers
 # Not a name but a count or a kind of firm: 至少有三家公司, 一家设计公司.
 _ZH_COUNTED_RE = re.compile("[一二三四五六七八九十两几数多每各某\\d]+[家间个所座]")
 # A listed company's short name before its stock code: 恒大高新（002591.SZ）, 中国中铁(601390)
-_LISTED_RE = re.compile(
-    f"(?P<name>[{HAN}]{{2,12}})[ ]?[（(][ ]?"
-    "(?:(?:sz|sh|hk|bj|深|沪|港|股票代码|证券代码|代码)[ ]?[:：.]?[ ]?)?"
+# A stock code in brackets, found first (it is rare), then the name before it.
+_CODE_RE = re.compile(
+    "[（(][ ]?(?:(?:sz|sh|hk|bj|深|沪|港|股票代码|证券代码|代码)[ ]?[:：.]?[ ]?)?"
     "(?:\\d{6}|\\d{4,5})(?:[ ]?[.](?:sz|sh|hk|bj))?[ ]?[)）]"
 )
+_HAN_BEFORE_RE = re.compile(f"[{HAN}]{{2,12}}[ ]?$")
 _ORG_GENERIC = _split(
     "子 母 该 这家 那家 一家 两家 多家 本 初创 上市 科技 其 旗下 空壳 控股 有限 股份 投资 创业"
     " 互联网 人工智能 大型 全资 合资 分 未来 中国 美国 国产 全球 国内 海外 本土 一间 这间 那间"
@@ -419,12 +420,14 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
 
 # Who speaks or owns, as a clause opens: 金字火腿发布公告称…, 近日，人福医药宣布…, 永辉超市董事长
 # 张轩松…, 腾讯旗下…: a short name with no suffix, known by its place.
-_SUBJECT_RE = re.compile(
-    f"(?:^|(?<=[，。；：！？、\n（(“ ]))(?P<name>[{HAN}]{{3,6}}?)"
-    "(?=(?:今日|今天|昨日|日前|近日|晚间|早间)?(?:发布了?公告|公告称|公告显示|宣布)"
+_SUBJECT_CUE_RE = re.compile(
+    "发布了?公告|公告称|公告显示|宣布"
     "|旗下|(?:董事长|副董事长|总裁|总经理|首席执行官|执行长|行政总裁|首席财务官|创始人|董秘"
-    "|董事会秘书|行长)(?![/、和与及]))"
+    "|董事会秘书|行长)(?![/、和与及])"
 )
+_CLAUSE_START = frozenset("，。；：！？、\n（(“ ")
+_WHEN_WORDS = frozenset(_split("今日 今天 昨日 日前 近日 晚间 早间"))
+_ALL_HAN_RE = re.compile(f"[{HAN}]+")
 # A role that a subject's name would run into (联合创始人 is not 联合 + 创始人).
 _ZH_ROLE_AT_RE = re.compile("|".join(r for r in _ZH_ROLES if not r.isascii()))
 # Subjects that are no one in particular.
@@ -447,23 +450,31 @@ def _role_within(folded: str, start: int, end: int) -> bool:
 def _subjects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
     """Names by their place: the subject of an announcement, the owner of a subsidiary,
     the employer before a role. On lines with Chinese characters only."""
-    matches = (
-        m
+    cues = (
+        cue
         for begin, end in _han_lines(folded, first_han)
-        for m in _SUBJECT_RE.finditer(folded, begin, end)
+        for cue in _SUBJECT_CUE_RE.finditer(folded, begin, end)
     )
-    for m in matches:
-        name = m.group("name")
+    for cue in cues:  # the cue first (rare), then the clause before it
+        end = cue.start()
+        if folded[end - 2 : end] in _WHEN_WORDS:  # 金字火腿今日公告称
+            end -= 2
+        start = end
+        while start > 0 and end - start <= 6 and folded[start - 1] not in _CLAUSE_START:
+            start -= 1
+        name = folded[start:end]
         if (
-            name in _GENERIC_SUBJECTS
+            not 3 <= len(name) <= 6
+            or (start and folded[start - 1] not in _CLAUSE_START)
+            or not _ALL_HAN_RE.fullmatch(name)
+            or name in _GENERIC_SUBJECTS
             or name.startswith(_ORG_GENERIC)
             or any(c in _NOT_IN_SUBJECT for c in name)
             or _ZH_BEFORE_NAME_RE.search(name)
             or _ZH_COUNTED_RE.search(name)
-            or _role_within(folded, m.start(), m.end())
+            or _role_within(folded, start, end)
         ):
             continue
-        start, end = m.span("name")
         kind = PERSON if len(name) <= 3 and name[0] in _SURNAMES else ORG
         yield Mention(start, end, _canonical(text, folded, start, end), kind, False)
 
@@ -525,8 +536,12 @@ def _listed(text: str, folded: str) -> Iterable[Mention]:
     """A listed company's short name, as it stands before its stock code."""
     if "(" not in folded and "（" not in folded:
         return
-    for m in _LISTED_RE.finditer(folded):
-        head = m.group("name")
+    for m in _CODE_RE.finditer(folded):
+        tail = _HAN_BEFORE_RE.search(folded, max(0, m.start() - 13), m.start())
+        if tail is None:
+            continue
+        head = tail.group().rstrip(" ")
+        end = tail.start() + len(head)
         for stop in _ORG_STOP:
             if stop in head:
                 head = head[head.rfind(stop) + 1 :]
@@ -536,7 +551,6 @@ def _listed(text: str, folded: str) -> Iterable[Mention]:
         head = head[-4:] if len(head) > 4 else head  # short names are of 2 to 4 characters
         if len(head) < 2 or head.startswith(_ORG_GENERIC):
             continue
-        end = m.start("name") + len(m.group("name"))
         yield Mention(
             end - len(head), end, _canonical(text, folded, end - len(head), end), ORG, False
         )
