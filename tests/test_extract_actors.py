@@ -246,3 +246,13 @@ def test_government_bodies_and_group_companies_are_organisations(pack: RulePack)
     )
     assert {"江苏省公安厅", "北京市市场监督管理局", "云岭市人民政府"} <= set(found)
     assert "上海市星河建设" in found
+
+
+def test_the_object_of_a_deal_verb_is_a_name_when_named_again(pack: RulePack) -> None:
+    found = names(
+        pack,
+        "云岭医药拟收购星河制冷55%股权。星河制冷成立于2001年。公司还在并购谈判中，收购相关资产。",
+        "zh-Hans",
+    )
+    assert "星河制冷" in found
+    assert not {"谈判", "相关资产"} & set(found)

@@ -230,6 +230,8 @@ def article_mentions(
         shaped += [m for m in _listed(text, folded) if not taken.overlaps(m)]
         taken = _Taken(shaped)
         shaped += [m for m in _subjects(text, folded, han.start()) if not taken.overlaps(m)]
+        taken = _Taken(shaped)
+        shaped += [m for m in _objects(text, folded, han.start()) if not taken.overlaps(m)]
     aliases = {
         h.start + d: h.end + d
         for d, found in zip(starts, hits, strict=True)
@@ -439,6 +441,54 @@ _GENERIC_SUBJECTS = frozenset(
     )
 )
 _NOT_IN_SUBJECT = set("的了们在是和与及或从向对被将把给于为也都就还又并其该这那此各某年月日")
+
+
+# The object of a deal verb: 收购宜昌人福55%股权, 约谈美团, 投资编程猫。
+_OBJECT_CUE_RE = re.compile("收购|并购|入股|参股|控股|约谈|起诉|战略投资|领投|增资")
+_OBJECT_RE = re.compile(f"[{HAN}]{{2,6}}")
+# What a deal verb takes that is not a name.
+_COMMON_OBJECTS = (
+    "资产 项目 股权 股份 业务 计划 事项 方案 协议 合同 资金 工作 事宜 标的 公司 企业 集团 子公司"
+    " 平台 部分 全部 相关 其 该 这 此 一 两 多 旗下 境外 海外 国内 同行 对手 竞争 少数 剩余 目标 完成 成功"
+    " 后 前 以 及 等 的 了 为 将 已 正 再 又 并 与 和 或 完 事 交易 价格 金额 计划 行为 案 方式 进行"
+    " 谈判 年报 报告 公告 消息 传闻 事件 问题 风险 申报 技术 产品 服务 市场 份额 资格 许可 权益 债权"
+    " 债务 土地 资源 品牌 团队 人才 专利 版权 门店 工厂 资质 无 到 不"
+)
+_COMMON_OBJECT_HEADS = tuple(_split(_COMMON_OBJECTS))
+
+
+def _objects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
+    """The name a deal verb takes, up to the next particle, number or break."""
+    cues = (
+        cue
+        for begin, end in _han_lines(folded, first_han)
+        for cue in _OBJECT_CUE_RE.finditer(folded, begin, end)
+    )
+    for cue in cues:
+        run = _OBJECT_RE.match(folded, cue.end())
+        if run is None:
+            continue
+        name = run.group()
+        for stop in _ORG_STOP:
+            if stop in name:
+                name = name[: name.index(stop)]
+        if (
+            len(name) < 2
+            or name.startswith(_COMMON_OBJECT_HEADS)
+            or _ORG_RE.search(name)
+            or _ZH_BEFORE_NAME_RE.search(name)
+            or _ZH_COUNTED_RE.search(name)
+            or _role_within(folded, cue.end(), cue.end() + len(name))
+        ):
+            continue
+        after = folded[cue.end() + len(name) : cue.end() + len(name) + 1]
+        if after and not (after in _ORG_STOP or after.isdecimal() or after in "股旗"):
+            continue  # the run goes on: the name's end is unknown
+        if folded.count(name) < 2:
+            continue  # a name is named again; a passing word (谈判, 年报) seldom
+        start = cue.end()
+        end = start + len(name)
+        yield Mention(start, end, _canonical(text, folded, start, end), ORG, False)
 
 
 def _role_within(folded: str, start: int, end: int) -> bool:
