@@ -256,3 +256,14 @@ def test_the_object_of_a_deal_verb_is_a_name_when_named_again(pack: RulePack) ->
     )
     assert "星河制冷" in found
     assert not {"谈判", "相关资产"} & set(found)
+
+
+def test_a_deal_names_its_other_party_from_the_article(pack: RulePack) -> None:
+    body = (
+        "Zorvex said on Monday it agreed to acquire the sensor maker for an undisclosed sum.\n\n"
+        "Brenmoor Labs makes pressure sensors. Brenmoor Labs was founded in 1990 and "
+        "Brenmoor Labs employs 40 people."
+    )
+    article = Article("x.txt", "Zorvex to acquire sensor maker", body, "en", MTIME, "text", "x")
+    (deal,) = [e for e in extract(article, pack).events if e.type == "acquisition"]
+    assert {"Zorvex", "Brenmoor Labs"} <= set(deal.actors)

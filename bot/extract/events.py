@@ -266,6 +266,10 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
                 actors = principal[:1]
                 if "reference" not in kinds:
                     score *= r["no_actor"]
+            elif len(actors) == 1 and type_name in _TWO_PARTY:
+                # A deal has two parties: when its sentence names one, the other is the
+                # article's next most-named entity (the target named in the next sentence).
+                actors = actors + [p for p in principal[:2] if p != actors[0]][:1]
             if "hedge" in kinds and _in_clause(at, clause, "hedge"):
                 score *= r["hedge"]
             separate = at.sentence.folded.startswith(pack.separate)
@@ -274,6 +278,9 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
             anaphoric = _anaphoric(at, hit, pack)
             out.append(Candidate(type_name, at, hit, score, actors, anaphoric, separate))
     return out
+
+
+_TWO_PARTY = frozenset(("acquisition", "partnership"))
 
 
 def _sentence_triggers(
