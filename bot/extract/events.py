@@ -263,7 +263,7 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
                 score *= r["negation"]
             actors = _actors(at, hit, pack)
             if not actors:
-                actors = principal[:1]
+                actors = principal[: 2 if type_name in _TWO_PARTY else 1]
                 if "reference" not in kinds:
                     score *= r["no_actor"]
             elif len(actors) == 1 and type_name in _TWO_PARTY:
