@@ -246,3 +246,24 @@ def test_government_bodies_and_group_companies_are_organisations(pack: RulePack)
     )
     assert {"江苏省公安厅", "北京市市场监督管理局", "云岭市人民政府"} <= set(found)
     assert "上海市星河建设" in found
+
+
+def test_the_object_of_a_deal_verb_is_a_name_when_named_again(pack: RulePack) -> None:
+    found = names(
+        pack,
+        "云岭医药拟收购星河制冷55%股权。星河制冷成立于2001年。公司还在并购谈判中，收购相关资产。",
+        "zh-Hans",
+    )
+    assert "星河制冷" in found
+    assert not {"谈判", "相关资产"} & set(found)
+
+
+def test_a_deal_names_its_other_party_from_the_article(pack: RulePack) -> None:
+    body = (
+        "Zorvex said on Monday it agreed to acquire the sensor maker for an undisclosed sum.\n\n"
+        "Brenmoor Labs makes pressure sensors. Brenmoor Labs was founded in 1990 and "
+        "Brenmoor Labs employs 40 people."
+    )
+    article = Article("x.txt", "Zorvex to acquire sensor maker", body, "en", MTIME, "text", "x")
+    (deal,) = [e for e in extract(article, pack).events if e.type == "acquisition"]
+    assert {"Zorvex", "Brenmoor Labs"} <= set(deal.actors)

@@ -151,11 +151,12 @@ _ZH_BEFORE_NAME_RE = re.compile("|".join(sorted(_ZH_BEFORE_NAME, key=len, revers
 # Not a name but a count or a kind of firm: 至少有三家公司, 一家设计公司.
 _ZH_COUNTED_RE = re.compile("[一二三四五六七八九十两几数多每各某\\d]+[家间个所座]")
 # A listed company's short name before its stock code: 恒大高新（002591.SZ）, 中国中铁(601390)
-_LISTED_RE = re.compile(
-    f"(?P<name>[{HAN}]{{2,12}})[ ]?[（(][ ]?"
-    "(?:(?:sz|sh|hk|bj|深|沪|港|股票代码|证券代码|代码)[ ]?[:：.]?[ ]?)?"
+# A stock code in brackets, found first (it is rare), then the name before it.
+_CODE_RE = re.compile(
+    "[（(][ ]?(?:(?:sz|sh|hk|bj|深|沪|港|股票代码|证券代码|代码)[ ]?[:：.]?[ ]?)?"
     "(?:\\d{6}|\\d{4,5})(?:[ ]?[.](?:sz|sh|hk|bj))?[ ]?[)）]"
 )
+_HAN_BEFORE_RE = re.compile(f"[{HAN}]{{2,12}}[ ]?$")
 _ORG_GENERIC = _split(
     "子 母 该 这家 那家 一家 两家 多家 本 初创 上市 科技 其 旗下 空壳 控股 有限 股份 投资 创业"
     " 互联网 人工智能 大型 全资 合资 分 未来 中国 美国 国产 全球 国内 海外 本土 一间 这间 那间"
@@ -229,6 +230,8 @@ def article_mentions(
         shaped += [m for m in _listed(text, folded) if not taken.overlaps(m)]
         taken = _Taken(shaped)
         shaped += [m for m in _subjects(text, folded, han.start()) if not taken.overlaps(m)]
+        taken = _Taken(shaped)
+        shaped += [m for m in _objects(text, folded, han.start()) if not taken.overlaps(m)]
     aliases = {
         h.start + d: h.end + d
         for d, found in zip(starts, hits, strict=True)
@@ -419,12 +422,14 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
 
 # Who speaks or owns, as a clause opens: 金字火腿发布公告称…, 近日，人福医药宣布…, 永辉超市董事长
 # 张轩松…, 腾讯旗下…: a short name with no suffix, known by its place.
-_SUBJECT_RE = re.compile(
-    f"(?:^|(?<=[，。；：！？、\n（(“ ]))(?P<name>[{HAN}]{{3,6}}?)"
-    "(?=(?:今日|今天|昨日|日前|近日|晚间|早间)?(?:发布了?公告|公告称|公告显示|宣布)"
+_SUBJECT_CUE_RE = re.compile(
+    "发布了?公告|公告称|公告显示|宣布"
     "|旗下|(?:董事长|副董事长|总裁|总经理|首席执行官|执行长|行政总裁|首席财务官|创始人|董秘"
-    "|董事会秘书|行长)(?![/、和与及]))"
+    "|董事会秘书|行长)(?![/、和与及])"
 )
+_CLAUSE_START = frozenset("，。；：！？、\n（(“ ")
+_WHEN_WORDS = frozenset(_split("今日 今天 昨日 日前 近日 晚间 早间"))
+_ALL_HAN_RE = re.compile(f"[{HAN}]+")
 # A role that a subject's name would run into (联合创始人 is not 联合 + 创始人).
 _ZH_ROLE_AT_RE = re.compile("|".join(r for r in _ZH_ROLES if not r.isascii()))
 # Subjects that are no one in particular.
@@ -438,6 +443,54 @@ _GENERIC_SUBJECTS = frozenset(
 _NOT_IN_SUBJECT = set("的了们在是和与及或从向对被将把给于为也都就还又并其该这那此各某年月日")
 
 
+# The object of a deal verb: 收购宜昌人福55%股权, 约谈美团, 投资编程猫。
+_OBJECT_CUE_RE = re.compile("收购|并购|入股|参股|控股|约谈|起诉|战略投资|领投|增资")
+_OBJECT_RE = re.compile(f"[{HAN}]{{2,6}}")
+# What a deal verb takes that is not a name.
+_COMMON_OBJECTS = (
+    "资产 项目 股权 股份 业务 计划 事项 方案 协议 合同 资金 工作 事宜 标的 公司 企业 集团 子公司"
+    " 平台 部分 全部 相关 其 该 这 此 一 两 多 旗下 境外 海外 国内 同行 对手 竞争 少数 剩余 目标 完成 成功"
+    " 后 前 以 及 等 的 了 为 将 已 正 再 又 并 与 和 或 完 事 交易 价格 金额 计划 行为 案 方式 进行"
+    " 谈判 年报 报告 公告 消息 传闻 事件 问题 风险 申报 技术 产品 服务 市场 份额 资格 许可 权益 债权"
+    " 债务 土地 资源 品牌 团队 人才 专利 版权 门店 工厂 资质 无 到 不"
+)
+_COMMON_OBJECT_HEADS = tuple(_split(_COMMON_OBJECTS))
+
+
+def _objects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
+    """The name a deal verb takes, up to the next particle, number or break."""
+    cues = (
+        cue
+        for begin, end in _han_lines(folded, first_han)
+        for cue in _OBJECT_CUE_RE.finditer(folded, begin, end)
+    )
+    for cue in cues:
+        run = _OBJECT_RE.match(folded, cue.end())
+        if run is None:
+            continue
+        name = run.group()
+        for stop in _ORG_STOP:
+            if stop in name:
+                name = name[: name.index(stop)]
+        if (
+            len(name) < 2
+            or name.startswith(_COMMON_OBJECT_HEADS)
+            or _ORG_RE.search(name)
+            or _ZH_BEFORE_NAME_RE.search(name)
+            or _ZH_COUNTED_RE.search(name)
+            or _role_within(folded, cue.end(), cue.end() + len(name))
+        ):
+            continue
+        after = folded[cue.end() + len(name) : cue.end() + len(name) + 1]
+        if after and not (after in _ORG_STOP or after.isdecimal() or after in "股旗"):
+            continue  # the run goes on: the name's end is unknown
+        if folded.count(name) < 2:
+            continue  # a name is named again; a passing word (谈判, 年报) seldom
+        start = cue.end()
+        end = start + len(name)
+        yield Mention(start, end, _canonical(text, folded, start, end), ORG, False)
+
+
 def _role_within(folded: str, start: int, end: int) -> bool:
     """A role starts inside folded[start:end] (联合|创始人, 新罗酒店执|行长)."""
     role = _ZH_ROLE_AT_RE.search(folded, start, end + 4)
@@ -447,23 +500,31 @@ def _role_within(folded: str, start: int, end: int) -> bool:
 def _subjects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
     """Names by their place: the subject of an announcement, the owner of a subsidiary,
     the employer before a role. On lines with Chinese characters only."""
-    matches = (
-        m
+    cues = (
+        cue
         for begin, end in _han_lines(folded, first_han)
-        for m in _SUBJECT_RE.finditer(folded, begin, end)
+        for cue in _SUBJECT_CUE_RE.finditer(folded, begin, end)
     )
-    for m in matches:
-        name = m.group("name")
+    for cue in cues:  # the cue first (rare), then the clause before it
+        end = cue.start()
+        if folded[end - 2 : end] in _WHEN_WORDS:  # 金字火腿今日公告称
+            end -= 2
+        start = end
+        while start > 0 and end - start <= 6 and folded[start - 1] not in _CLAUSE_START:
+            start -= 1
+        name = folded[start:end]
         if (
-            name in _GENERIC_SUBJECTS
+            not 3 <= len(name) <= 6
+            or (start and folded[start - 1] not in _CLAUSE_START)
+            or not _ALL_HAN_RE.fullmatch(name)
+            or name in _GENERIC_SUBJECTS
             or name.startswith(_ORG_GENERIC)
             or any(c in _NOT_IN_SUBJECT for c in name)
             or _ZH_BEFORE_NAME_RE.search(name)
             or _ZH_COUNTED_RE.search(name)
-            or _role_within(folded, m.start(), m.end())
+            or _role_within(folded, start, end)
         ):
             continue
-        start, end = m.span("name")
         kind = PERSON if len(name) <= 3 and name[0] in _SURNAMES else ORG
         yield Mention(start, end, _canonical(text, folded, start, end), kind, False)
 
@@ -525,8 +586,12 @@ def _listed(text: str, folded: str) -> Iterable[Mention]:
     """A listed company's short name, as it stands before its stock code."""
     if "(" not in folded and "（" not in folded:
         return
-    for m in _LISTED_RE.finditer(folded):
-        head = m.group("name")
+    for m in _CODE_RE.finditer(folded):
+        tail = _HAN_BEFORE_RE.search(folded, max(0, m.start() - 13), m.start())
+        if tail is None:
+            continue
+        head = tail.group().rstrip(" ")
+        end = tail.start() + len(head)
         for stop in _ORG_STOP:
             if stop in head:
                 head = head[head.rfind(stop) + 1 :]
@@ -536,7 +601,6 @@ def _listed(text: str, folded: str) -> Iterable[Mention]:
         head = head[-4:] if len(head) > 4 else head  # short names are of 2 to 4 characters
         if len(head) < 2 or head.startswith(_ORG_GENERIC):
             continue
-        end = m.start("name") + len(m.group("name"))
         yield Mention(
             end - len(head), end, _canonical(text, folded, end - len(head), end), ORG, False
         )

@@ -302,9 +302,14 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
             actors = _actors(at, hit, pack)
             borrowed = not actors
             if borrowed:
-                actors = principal[:1]
+                actors = principal[: 2 if type_name in _TWO_PARTY else 1]
                 if "reference" not in kinds:
                     score *= r["no_actor"]
+            elif len(actors) == 1 and type_name in _TWO_PARTY:
+                # A deal, a round or a case has two parties: when its sentence names one,
+                # the other is the article's next most-named entity (named in the next
+                # sentence, as a wire story does).
+                actors = actors + [p for p in principal[:2] if p != actors[0]][:1]
             if "hedge" in kinds and _in_clause(at, clause, "hedge"):
                 score *= r["hedge"]
             separate = at.sentence.folded.startswith(pack.separate)
@@ -325,6 +330,9 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
                 )
             )
     return out
+
+
+_TWO_PARTY = frozenset(("acquisition", "partnership", "funding", "legal_regulatory"))
 
 
 def _sentence_triggers(
