@@ -268,7 +268,9 @@ def _alerts(stats: dict[str, object]) -> dict[int, float]:
     return found
 
 
-async def _poll_feed(url: str, seen: dict[int, float], stop: asyncio.Event) -> None:
+async def _poll_feed(
+    url: str, seen: dict[int, float], stop: asyncio.Event, mark: re.Pattern[str] = MARK
+) -> None:
     """Conditional GETs every POLL s; note when each drop's mark first appears."""
     import aiohttp
 
@@ -282,7 +284,7 @@ async def _poll_feed(url: str, seen: dict[int, float], stop: asyncio.Event) -> N
                         body = await response.text()
                         now = time.monotonic()
                         etag = response.headers.get("ETag")
-                        for m in MARK.finditer(body):
+                        for m in mark.finditer(body):
                             seen.setdefault(int(m.group(1)), now)
             except aiohttp.ClientError:
                 pass

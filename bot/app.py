@@ -62,6 +62,8 @@ from bot.websub import ping_hub
 
 log = logging.getLogger("eventfeed")
 
+# Published first, in a turn of their own (see Daemon._publish_after): what most readers poll.
+MAIN_FEEDS = frozenset({"articles", "events"})
 STOP_GRACE_SECONDS = 5.0  # SIGTERM: how long the in-flight send and scan may take to finish
 TOKEN_REJECTED = (
     "telegram rejected the bot token (check telegram.token, and telegram.base_url if set)"
@@ -531,28 +533,39 @@ class Daemon:
 
     async def _publish_after(self, ticket: int) -> int:
         """Publish what scan number `ticket` changed, unless a publish that started after it
-        ended has done so already; returns how many files changed."""
+        ended has done so already; returns how many files changed.
+
+        In two turns of the lock: the main feeds (`MAIN_FEEDS`), then the others. A scan that
+        ends meanwhile writes its main feeds before this one writes the feeds of actors, tags
+        and types (a new article touches about ten feeds; on a large site each has a full page
+        to render): the main feeds never wait for those."""
         async with self._publish_lock:
             if self._scans_published >= ticket:
                 return 0
             self._scans_published = self._scans_ended
-            try:
-                written = await self._publish()
-            except OSError as exc:  # full or read-only disk: the old feeds stay intact
-                self._feeds_error = f"writing feeds: {exc.strerror or exc}"
-                self.health.last_error = self._feeds_error
-                log.error("cannot write feeds error=%s", exc.strerror or exc)
-                return 0
-            except SQLAlchemyError as exc:  # the feed index is in the store: published later
-                self._feeds_error = "writing feeds: the state database failed"
-                self._state_failed(set(), exc)
-                return 0
-            self._feeds_error = None
-            return written
+            written = await self._publish_safely(MAIN_FEEDS)
+        async with self._publish_lock:
+            return written + await self._publish_safely(None)
 
-    async def _publish(self) -> int:
-        """Rewrite the feeds; tell the page cache and the WebSub hub what changed."""
-        changed = await asyncio.to_thread(self.pipeline.publish_feeds)
+    async def _publish_safely(self, only: frozenset[str] | None) -> int:
+        try:
+            written = await self._publish(only)
+        except OSError as exc:  # full or read-only disk: the old feeds stay intact
+            self._feeds_error = f"writing feeds: {exc.strerror or exc}"
+            self.health.last_error = self._feeds_error
+            log.error("cannot write feeds error=%s", exc.strerror or exc)
+            return 0
+        except SQLAlchemyError as exc:  # the feed index is in the store: published later
+            self._feeds_error = "writing feeds: the state database failed"
+            self._state_failed(set(), exc)
+            return 0
+        self._feeds_error = None
+        return written
+
+    async def _publish(self, only: frozenset[str] | None = None) -> int:
+        """Rewrite the feeds (`only` these, see `Pipeline.publish_feeds`); tell the page cache
+        and the WebSub hub what changed."""
+        changed = await asyncio.to_thread(self.pipeline.publish_feeds, only=only)
         self._published = True
         self.siteview.invalidate()
         self.metrics.feed_writes += len(changed)

@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -34,6 +34,7 @@ from bot.sender import Sender
 from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
 from bot.store.base import article_uid
+from bot.store.feedindex import FeedChanges
 
 log = logging.getLogger(__name__)
 
@@ -647,14 +648,26 @@ class Pipeline:
         """Render every feed and replace the files that changed; returns how many changed."""
         return len(self.publish_feeds())
 
-    def publish_feeds(self, everything: bool = False) -> list[str]:
+    def publish_feeds(
+        self, everything: bool = False, only: Collection[str] | None = None
+    ) -> list[str]:
         """Write the feed pages the changes since the last publish touched, and remove feeds
         left without entries; returns the paths that changed. The first publish of a pipeline
         also writes every feed's current page and the statics (repairing what a power loss
-        left wrong); `everything` (or a feed index just built) writes every archive page too."""
+        left wrong); `everything` (or a feed index just built) writes every archive page too.
+
+        `only`: just the pages of these feeds; the other feeds' changes wait for the next
+        call. A first or whole publish ignores it (it writes everything)."""
         if self.store.ensure_feed_index() or self._republish:
             everything = True
         changes = self.store.take_feed_changes()
+        if only is not None and self._published and not everything:
+            rest = FeedChanges(
+                {name: c for name, c in changes.feeds.items() if name not in only},
+                changes.catalog,
+            )
+            changes = FeedChanges({n: c for n, c in changes.feeds.items() if n in only})
+            self.store.return_feed_changes(rest)
         try:
             written = self._publisher.publish(
                 changes, check=not self._published, everything=everything

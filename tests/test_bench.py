@@ -82,6 +82,16 @@ def test_large_state() -> None:
     assert re.search(r"new article: alerted after / peak RSS then: [\d.]+ s", out), out
 
 
+@pytest.mark.skipif(shutil.which("jekyll") is None, reason="jekyll is not installed")
+def test_jekyll() -> None:
+    out = bench("jekyll.py", "--sizes", "12", "--repeat", "1")
+    assert re.search(r"12 posts: Jekyll, new post → feed\.xml .*: [\d.]+", out), out
+    assert re.search(r"12 posts: eventfeed, new post → served Atom feed: .*\(1 of 1 seen\)", out), (
+        out
+    )
+    assert re.search(r"12 posts: ratio Jekyll / eventfeed \(medians\): \d+×", out), out
+
+
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_serving() -> None:
     out = bench("serving.py", "--articles", "5", "--seconds", "1", "--runs", "1")

@@ -217,3 +217,29 @@ def test_a_folder_of_an_older_layout_is_written_again_whole(tmp_path: Path, fold
     assert page.read_bytes() == written
     assert (feeds / LAYOUT_FILE).read_text() == f"{LAYOUT}\n"
     assert again.publish_feeds() == []
+
+
+def test_the_main_feeds_can_be_published_before_the_others(
+    pipeline: Pipeline, folder: Path
+) -> None:
+    """`only`: the daemon writes the articles and events feeds of a new article first; the
+    feeds of its categories and tags follow in the next publish, nothing lost meanwhile."""
+    feeds = pipeline.feeds_folder
+    _write(
+        folder / "_posts" / "2025-06-20-a.md", POST.format(title="A", date="2025-06-20", extra="")
+    )
+    pipeline.scan()
+    pipeline.write_feeds()  # the first publish: everything, whatever `only` says
+    _write(
+        folder / "_posts" / "2025-06-21-b.md", POST.format(title="B", date="2025-06-21", extra="")
+    )
+    pipeline.scan()
+    written = pipeline.publish_feeds(only={"articles", "events"})
+    assert "articles.atom" in written and "events.atom" in written
+    assert not any(path.startswith(("tag/", "category/")) for path in written), written
+    assert "B" in [e.title for e in _entries(feeds, "articles.atom")]
+    assert "B" not in [e.title for e in _entries(feeds, "tag/人才.atom")]
+    written = pipeline.publish_feeds()
+    assert "tag/人才.atom" in written and "articles.atom" not in written
+    assert "B" in [e.title for e in _entries(feeds, "tag/人才.atom")]
+    assert pipeline.publish_feeds() == []
