@@ -35,7 +35,7 @@ from bot.extract.scoring import ERROR_CLASSES, GoldEvent, amount_class, names_en
 ROOT = Path(__file__).resolve().parents[1]
 
 _MATCHED_RE = re.compile(r"^  matched \S+->(\S+): actors (\d+)/(\d+)(.*)$")
-_MISSED_RE = re.compile(r"^  MISSED \S+->(\S+) actors (\[.*\])$")
+_MISSED_RE = re.compile(r"^  MISSED (\S+)->(\S+) actors (\[.*\])$")
 _EXTRA_RE = re.compile(r"^  EXTRA  (\S+) actors (\[.*\]) amount_usd (\S+)$")
 _AMOUNT_RE = re.compile(r" amount (ok|WRONG) \(gold (.*), predicted (\S+)\)$")
 _PREDICTED_RE = re.compile(r"(\w+) (\[.*?\]) (None|[-+\d.e]+)(?:; |$)")
@@ -117,13 +117,15 @@ def _documents(lines: list[str]) -> list[list[str]]:
     return docs
 
 
-def duee(lines: list[str]) -> tuple[Counter[str], Counter[str]]:
+def duee(lines: list[str]) -> tuple[Counter[str], Counter[str], Counter[str]]:
     counts: Counter[str] = Counter()
     info: Counter[str] = Counter()
+    confusion: Counter[str] = Counter()  # missed, type: gold type -> predicted type
     for doc in _documents(lines):
         matched_types: set[str] = set()
         known: list[tuple[str, list[str]]] = []  # predictions whose actors the output shows
         missed: list[GoldEvent] = []
+        kinds: list[str] = []  # the DuEE-Fin event type of each missed one
         extras: list[tuple[str, list[str]]] = []
         for line in doc:
             if m := _MATCHED_RE.match(line):
@@ -143,30 +145,36 @@ def duee(lines: list[str]) -> tuple[Counter[str], Counter[str]]:
                 if " among [" in rest:
                     known.append((type_, _names(rest[rest.index(" among [") + 7 :])))
             elif m := _MISSED_RE.match(line):
-                missed.append(_gold_event(m.group(1), _names(m.group(2))))
+                missed.append(_gold_event(m.group(2), _names(m.group(3))))
+                kinds.append(m.group(1))
             elif m := _EXTRA_RE.match(line):
                 extras.append((m.group(1), _names(m.group(2))))
         events = known + extras
-        for gold in missed:
-            if any(t != gold.type and names_enough(gold, actors) for t, actors in events):
+        for gold, kind in zip(missed, kinds, strict=True):
+            named = [t for t, actors in events if t != gold.type and names_enough(gold, actors)]
+            if named:
                 counts["missed, type"] += 1
+                confusion[f"{kind}({gold.type})->{named[0]}"] += 1
             else:
                 counts["missed, selection"] += 1
+                info["selection misses of a paired type"] += gold.type in matched_types
         gold_types = matched_types | {g.type for g in missed}
         for type_, actors in extras:
             info["extra predictions"] += 1
+            info["extra predictions in documents without gold"] += not gold_types
             if any(g.type != type_ and names_enough(g, actors) for g in missed):
                 counts["false alarm, type"] += 1
             elif type_ in gold_types:
                 counts["false alarm, duplicate"] += 1
             else:
                 counts["false alarm, extra"] += 1
-    return counts, info
+    return counts, info, confusion
 
 
-def reuters(lines: list[str]) -> tuple[Counter[str], Counter[str]]:
+def reuters(lines: list[str]) -> tuple[Counter[str], Counter[str], Counter[str]]:
     counts: Counter[str] = Counter()
     info: Counter[str] = Counter()
+    confusion: Counter[str] = Counter()
     for doc in _documents(lines):
         if len(doc) < 2:
             continue
@@ -188,8 +196,10 @@ def reuters(lines: list[str]) -> tuple[Counter[str], Counter[str]]:
         acquisitions = [actors for t, actors in events if t == "acquisition"]
         info["documents"] += 1
         if not acquisitions:
-            if any(names_enough(gold, actors) for _, actors in events):
+            named = [t for t, actors in events if names_enough(gold, actors)]
+            if named:
                 counts["missed, type"] += 1
+                confusion[f"acquisition->{named[0]}"] += 1
             else:
                 counts["missed, selection"] += 1
         elif key and sum(hit for hit, _ in key) < max(1, -(-len(key) // 2)):
@@ -209,7 +219,7 @@ def reuters(lines: list[str]) -> tuple[Counter[str], Counter[str]]:
             info["amounts"] += 1
             if verdict[0] == "WRONG":
                 _amount(counts, gold_usd, verdict[1])
-    return counts, info
+    return counts, info, confusion
 
 
 NOTES = {
@@ -229,12 +239,14 @@ def main() -> int:
     args = parser.parse_args()
     for name in args.sets:
         lines = run(name, args.eventfeed, args.limit, args.benchmarks)
-        counts, info = (duee if name == "duee-fin" else reuters)(lines)
+        counts, info, confusion = (duee if name == "duee-fin" else reuters)(lines)
         print(lines[-1])
         print(f"  ({NOTES[name]})")
         for cls in ERROR_CLASSES:
             print(f"  {cls:<24}{counts.get(cls, 0):>6}")
         print("  " + ", ".join(f"{k} {v}" for k, v in info.items()))
+        shown = ", ".join(f"{k} {v}" for k, v in confusion.most_common(8))
+        print(f"  missed, type, gold->predicted: {shown}")
         print("  dates: the benchmark gold has none; not scored")
     return 0
 
