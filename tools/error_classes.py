@@ -214,7 +214,8 @@ def reuters(lines: list[str]) -> tuple[Counter[str], Counter[str], Counter[str]]
                 counts["false alarm, type"] += 1
             else:
                 counts["false alarm, extra"] += 1
-        counts["false alarm, duplicate"] += max(0, len(acquisitions) - 1)
+        if len(acquisitions) > 1:
+            counts["false alarm, duplicate"] += len(acquisitions) - 1
         if verdict:
             info["amounts"] += 1
             if verdict[0] == "WRONG":
