@@ -58,6 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ev.add_argument("--batch", default=None, help="score only the articles marked batch: N")
     ev.add_argument("--by-lang", action="store_true", help="also a line per article language")
     ev.add_argument("--verbose", action="store_true", help="per article: counts and misses")
+    ev.add_argument(
+        "--errors",
+        action="store_true",
+        help="then the errors by class (missed, false alarm, amount), with examples",
+    )
     ev.add_argument("--config", type=Path, default=None, help="YAML config file")
     ev.add_argument(
         "--backend",
@@ -197,7 +202,7 @@ def model_extractor(config: Config) -> Extractor:
 def _eval(args: argparse.Namespace) -> int:
     import yaml
 
-    from bot.extract.scoring import GoldError, read_gold, score
+    from bot.extract.scoring import GoldError, error_lines, errors, read_gold, score
 
     config = _user_config(args.config)
     try:
@@ -225,6 +230,9 @@ def _eval(args: argparse.Namespace) -> int:
     predicted = dict(zip(names, extractor(articles), strict=True))
     for line in score(gold, predicted).lines(args.by_lang, args.verbose):
         print(line)
+    if args.errors:
+        for line in error_lines(errors(gold, predicted), args.by_lang):
+            print(line)
     return status
 
 

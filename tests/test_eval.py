@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.extract.scoring import GoldError, read_gold, score
+from bot.extract.scoring import (
+    GoldError,
+    amount_class,
+    error_lines,
+    errors,
+    read_gold,
+    score,
+)
 from bot.model import Amount, Event
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,9 +28,9 @@ DATA = ROOT / "tests" / "data" / "eval"
 SHARED = ROOT / ".." / "shared"
 
 
-def _event(type_: str, *actors: str, usd: float | None = None) -> Event:
+def _event(type_: str, *actors: str, usd: float | None = None, date: str | None = None) -> Event:
     amount = None if usd is None else Amount(usd, "USD", usd, f"${usd:,.0f}")
-    return Event(type=type_, actors=actors, summary="", evidence="", amount=amount)
+    return Event(type=type_, actors=actors, summary="", evidence="", amount=amount, date=date)
 
 
 GOLD = {
@@ -88,6 +95,83 @@ def test_bad_gold_is_an_error_not_a_crash() -> None:
         read_gold(["a.md"])
 
 
+ERRORS_GOLD = {
+    "articles": [
+        {
+            "file": "x.md",
+            "lang": "en",
+            "events": [
+                {"type": "acquisition", "actors": ["Contoso", "Fabrikam"], "amount_usd": 2e9},
+                {"type": "funding", "actors": ["Tailspin"]},
+                {"type": "talent_move", "actors": ["Jane Roe", "Northwind"]},
+                {"type": "partnership", "actors": ["Litware", "Proseware"]},
+                {"type": "legal_regulatory", "actors": ["Woodgrove"], "amount_usd": 5e6},
+            ],
+        },
+        {
+            "file": "y.md",
+            "lang": "zh-Hans",
+            "events": [{"type": "funding", "actors": ["星河智能"], "amount_usd": 1.4e8}],
+        },
+    ]
+}
+
+
+def test_errors_by_class() -> None:
+    """One invented case per class: each unmatched gold event is missed for one reason, each
+    unmatched prediction is a false alarm for one, each wrong amount of one kind."""
+    gold = read_gold(ERRORS_GOLD)
+    predicted = {
+        "x.md": [
+            _event("acquisition", "Contoso", "Fabrikam", usd=2e8, date="2026-03"),  # ×10ⁿ
+            _event("acquisition", "Contoso", "Fabrikam"),  # the same event again: duplicate
+            _event("product_launch", "Tailspin"),  # funding's actor, another type: both "type"
+            _event("talent_move", "Northwind"),  # 1 of 2 actors is half: matched
+            _event("partnership", "Litware", "Adatum"),  # 1 of 2: half, matched
+            _event("legal_regulatory", "Woodgrove", usd=40.0),  # per-unit
+            _event("market_move", "Adatum"),  # nothing of the gold: extra
+        ],
+        "y.md": [
+            _event("funding", "星河智能", usd=1.4e7),  # ×10ⁿ (万 read as 十万)
+            _event("funding", "天河"),  # the type, not the actor: false alarm, actors
+        ],
+    }
+    by_lang = errors(gold, predicted)
+    counts = by_lang["all"].counts
+    assert counts == {
+        "amount, ×10ⁿ": 2,
+        "amount, per-unit": 1,
+        "false alarm, duplicate": 1,
+        "false alarm, type": 1,
+        "false alarm, actors": 1,
+        "false alarm, extra": 1,
+        "missed, type": 1,
+    }
+    assert by_lang["zh-Hans"].counts == {"amount, ×10ⁿ": 1, "false alarm, actors": 1}
+    assert (by_lang["all"].dated, by_lang["all"].undated) == (1, 8)
+    # The misses that are left: the actors (the type is there) and the selection (nothing).
+    gold2 = read_gold({"z.md": [{"type": "funding", "actors": ["Tailspin", "Adatum"]}]})
+    assert errors(gold2, {"z.md": [_event("funding", "Contoso")]})["all"].counts == {
+        "missed, actors": 1,
+        "false alarm, actors": 1,
+    }
+    assert errors(gold2, {})["all"].counts == {"missed, selection": 1}
+    lines = error_lines(by_lang, langs=True)
+    assert lines[0].split() == ["errors", "by", "class", "all", "en", "zh-Hans"]
+    assert "  missed, type" in lines[1] and lines[1].split()[-3:] == ["1", "1", "0"]
+    assert "  x.md: funding ['Tailspin']" in lines  # an example under "missed, type"
+
+
+def test_amount_classes() -> None:
+    assert amount_class(1e9, 1.02e9) is None  # within 5%
+    assert amount_class(1e9, None) == "amount, none"
+    assert amount_class(1e9, 1e8) == amount_class(1e9, 1e10) == "amount, ×10ⁿ"
+    # "1 亿美元" read as yuan: the figure as written is the gold, its conversion is not.
+    assert amount_class(1e8, 1.4e7, value=1e8) == "amount, currency"
+    assert amount_class(3e9, 54.0) == "amount, per-unit"  # a per-share price
+    assert amount_class(3e9, 1.2e9) == "amount, other figure"
+
+
 def eventfeed(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("EVENTFEED_")}
     return subprocess.run(
@@ -119,6 +203,13 @@ def test_eval_command_on_invented_gold(tmp_path: Path) -> None:
     assert any(line.startswith("  zh-Hans: ") for line in lines)
     assert lines[-1].startswith("P=")
     assert f"(articles=2 gold=3 predicted={predicted} matched=" in lines[-1]
+
+    # --errors adds the table after the same lines.
+    with_errors = eventfeed("eval", str(DATA / "gold.yaml"), "--by-lang", "--verbose", "--errors")
+    extra = with_errors.stdout.splitlines()
+    assert extra[: len(lines)] == lines
+    assert extra[len(lines)].split() == ["errors", "by", "class", "all", "en", "zh-Hans"]
+    assert any(line.startswith("  missed, selection") for line in extra)
 
     batch = eventfeed("eval", str(DATA / "gold.yaml"), "--batch", "2")
     assert "(articles=1 gold=1 " in batch.stdout.splitlines()[-1]

@@ -252,3 +252,163 @@ def score(gold: Sequence[GoldArticle], predicted: Mapping[str, Sequence[Event]])
         matched = len(article.events) - len(missed)
         report.misses.append((name, len(article.events), len(events), matched, missed))
     return report
+
+
+# --- errors by class (`eventfeed eval --errors`) ---------------------------------------------
+# Each unmatched gold event is missed for one reason, each unmatched prediction is a false
+# alarm for one, each matched event with a gold amount not within 5% has an amount error of
+# one kind: so the counts add up to what the figures above lose, and show what to work on.
+
+ERROR_CLASSES: tuple[str, ...] = (
+    "missed, type",  # a prediction names at least half its actors, with another type
+    "missed, actors",  # a prediction of its type names fewer than half its actors
+    "missed, selection",  # no prediction of its type or naming its actors
+    "false alarm, type",  # names at least half a gold event's actors, with another type
+    "false alarm, actors",  # a gold event's type, fewer than half its actors
+    "false alarm, duplicate",  # matches a gold event another prediction already took
+    "false alarm, extra",  # neither a gold type nor gold actors: a non-headline or invented event
+    "amount, none",
+    "amount, ×10ⁿ",  # a unit word misread (万/亿, mn/bn)
+    "amount, currency",  # the figure as written is the gold USD: converted when it was USD
+    "amount, per-unit",  # below a thousandth of it: a per-share or unit price
+    "amount, other figure",  # another number of the article
+)
+EXAMPLES = 3  # kept per class
+
+
+def names_enough(gold: GoldEvent, actors: Sequence[str]) -> bool:
+    """At least half the gold actors (at least one) among `actors`."""
+    if not gold.actors:
+        return False
+    named = sum(1 for spellings in gold.actors if any(same_actor(spellings, a) for a in actors))
+    return named >= max(1, math.ceil(len(gold.actors) / 2))
+
+
+def _typed(gold: GoldEvent, type_: str) -> bool:
+    return type_ == gold.type or type_ in gold.alt_types
+
+
+def missed_class(gold: GoldEvent, events: Sequence[Event]) -> str:
+    """Why a gold event no prediction matched was missed."""
+    if any(not _typed(gold, e.type) and names_enough(gold, e.actors) for e in events):
+        return "missed, type"
+    if any(_typed(gold, e.type) for e in events):
+        return "missed, actors"
+    return "missed, selection"
+
+
+def false_alarm_class(event: Event, golds: Sequence[GoldEvent]) -> str:
+    """Why a prediction no gold event took is wrong."""
+    if any(matches(g, event) for g in golds):
+        return "false alarm, duplicate"
+    if any(not _typed(g, event.type) and names_enough(g, event.actors) for g in golds):
+        return "false alarm, type"
+    if any(_typed(g, event.type) for g in golds):
+        return "false alarm, actors"
+    return "false alarm, extra"
+
+
+def amount_class(gold_usd: float, usd: float | None, value: float | None = None) -> str | None:
+    """The kind of a wrong amount (None when it is right): judged by the ratio to the gold,
+    as a benchmark's predictions give the USD figure alone. `value` is the figure as written
+    (in its own currency), when known."""
+    if usd is None:
+        return "amount, none"
+    if abs(usd - gold_usd) <= 0.05 * abs(gold_usd):
+        return None
+    if value is not None and abs(value - gold_usd) <= 0.05 * abs(gold_usd):
+        return "amount, currency"
+    ratio = usd / gold_usd
+    if ratio > 0:
+        exponent = math.log10(ratio)
+        if abs(exponent - round(exponent)) <= math.log10(1.05):
+            return "amount, ×10ⁿ"
+        if ratio < 1e-3:
+            return "amount, per-unit"
+    return "amount, other figure"
+
+
+def _event_text(type_: str, actors: Sequence[str]) -> str:
+    return f"{type_} {list(actors)}"
+
+
+@dataclass(slots=True)
+class Errors:
+    """Error counts by class, a few examples each, and the predicted events' dates (the gold
+    has none to compare with)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    dated: int = 0
+    undated: int = 0
+
+    def note(self, cls: str, example: str) -> None:
+        self.counts[cls] = self.counts.get(cls, 0) + 1
+        shown = self.examples.setdefault(cls, [])
+        if len(shown) < EXAMPLES:
+            shown.append(example)
+
+    def add(self, name: str, golds: Sequence[GoldEvent], events: Sequence[Event]) -> None:
+        """Classifies one article's errors."""
+        pairs = pair(golds, events)
+        taken_gold = {id(g) for g, _ in pairs}
+        taken_event = {id(e) for _, e in pairs}
+        for gold in golds:
+            if id(gold) not in taken_gold:
+                cls = missed_class(gold, events)
+                self.note(cls, f"{name}: {_event_text(gold.type, _first_spellings(gold))}")
+        for event in events:
+            if id(event) not in taken_event:
+                cls = false_alarm_class(event, golds)
+                self.note(cls, f"{name}: {_event_text(event.type, event.actors)}")
+            if event.date:
+                self.dated += 1
+            else:
+                self.undated += 1
+        for gold, event in pairs:
+            if gold.amount_usd is None:
+                continue
+            amount = event.amount
+            usd = None if amount is None else amount.usd
+            kind = amount_class(gold.amount_usd, usd, None if amount is None else amount.value)
+            if kind is not None:
+                said = "none" if amount is None else f"{amount.text!r} = {usd}"
+                self.note(kind, f"{name}: {gold.type} gold {gold.amount_usd:,.0f}, got {said}")
+
+
+def _first_spellings(gold: GoldEvent) -> list[str]:
+    return [spellings[0] for spellings in gold.actors]
+
+
+def errors(
+    gold: Sequence[GoldArticle], predicted: Mapping[str, Sequence[Event]]
+) -> dict[str, Errors]:
+    """Errors by class per article language, and over all under "all" (the articles as
+    `score` takes them: a file name listed twice counts once, its last entry)."""
+    by_name = {g.name: g for g in gold}
+    out: dict[str, Errors] = {"all": Errors()}
+    for name, article in by_name.items():
+        events = predicted.get(name, ())
+        out["all"].add(name, article.events, events)
+        out.setdefault(article.lang, Errors()).add(name, article.events, events)
+    return out
+
+
+def error_lines(by_lang: Mapping[str, Errors], langs: bool = False) -> list[str]:
+    """A table of the classes (a column per language when `langs`), then examples."""
+    columns = ["all", *sorted(k for k in by_lang if k != "all")] if langs else ["all"]
+    width = max(len(c) for c in ERROR_CLASSES)
+    out = [f"{'errors by class':<{width + 2}} " + " ".join(f"{c:>8}" for c in columns)]
+    for cls in ERROR_CLASSES:
+        counts = " ".join(f"{by_lang[c].counts.get(cls, 0):>8}" for c in columns)
+        out.append(f"  {cls:<{width}} {counts}")
+    for label, attr in (("events with a date", "dated"), ("events without", "undated")):
+        counts = " ".join(f"{getattr(by_lang[c], attr):>8}" for c in columns)
+        out.append(f"  {label:<{width}} {counts}")
+    out.append("  (dates: the gold has none, so they are counted, not scored)")
+    total = by_lang["all"]
+    for cls in ERROR_CLASSES:
+        if total.examples.get(cls):
+            out.append(f"{cls}, e.g.:")
+            out += [f"  {example}" for example in total.examples[cls]]
+    return out
