@@ -226,12 +226,16 @@ def article_mentions(
     if han is not None:  # both need Chinese characters
         shaped += list(_role_people(text, folded, han.start()))
         shaped += list(_organisations(text, folded))
-        taken = _Taken(shaped)
-        shaped += [m for m in _listed(text, folded) if not taken.overlaps(m)]
-        taken = _Taken(shaped)
-        shaped += [m for m in _subjects(text, folded, han.start()) if not taken.overlaps(m)]
-        taken = _Taken(shaped)
-        shaped += [m for m in _objects(text, folded, han.start()) if not taken.overlaps(m)]
+        # Names known by their place alone, where no name by its shape is: their overlaps
+        # among themselves are settled leftmost-longest, with the rest of the sentence's.
+        by_place = [
+            *_listed(text, folded),
+            *_subjects(text, folded, han.start()),
+            *_objects(text, folded, han.start()),
+        ]
+        if by_place:
+            taken = _Taken(shaped)
+            shaped += [m for m in by_place if not taken.overlaps(m)]
     aliases = {
         h.start + d: h.end + d
         for d, found in zip(starts, hits, strict=True)
@@ -676,17 +680,28 @@ _STATE_AFTER_RE = re.compile(r",[ ]?([A-Z][A-Za-z.]{1,13})")
 
 def _a_product_or_place(text: str, start: int, end: int, parts: Sequence[_Part]) -> bool:
     """A run (of at most three words, not a firm) that is a product by its version or by
-    'model' before it, or a town by the state after it."""
+    'model' before it, or a town by the state after it. Cheap tests first: it runs for
+    every name of an article."""
     if len(parts) != 1 or parts[0][3] == ORG or parts[0][2].count(" ") > 2:
         return False
     after = text[end : end + 14]
-    if (after[:1] in (" ", "v", "V") or after[:1].isdecimal()) and _VERSION_AFTER_RE.match(after):
+    first = after[:1]
+    near = after[1:2] if first == " " else first
+    if (near.isdecimal() or near in ("v", "V")) and near and _VERSION_AFTER_RE.match(after):
         return True
-    if _MODEL_BEFORE_RE.search(text, max(0, start - 8), start) or _MODEL_AFTER_RE.match(after):
+    if ("模" in after[:3] or "型" in after[:2] or near in ("m", "M")) and _MODEL_AFTER_RE.match(
+        after
+    ):
         return True
-    if _VERSIONED_RE.fullmatch(parts[0][2]):
+    before = text[max(0, start - 8) : start]
+    if ("模" in before or "型" in before or "odel" in before or "ersion" in before) and (
+        _MODEL_BEFORE_RE.search(before)
+    ):
         return True
-    return after[:1] == "," and _a_town(text, end, parts[0])
+    name = parts[0][2]
+    if name[-1].isdecimal() and _VERSIONED_RE.fullmatch(name):
+        return True
+    return first == "," and _a_town(text, end, parts[0])
 
 
 def _a_town(text: str, end: int, part: _Part) -> bool:
