@@ -28,6 +28,7 @@ from bot.catalog import FeedQuery
 from bot.connections import ConnectionGuard, allowed_connections, mark_busy
 from bot.lru import Lru
 from bot.pages import POLICY, HomePage, render_home
+from bot.text import to_simplified
 
 # What the daemon may write under the feeds folder, and how it is served.
 CONTENT_TYPES: dict[str, str] = {
@@ -163,6 +164,10 @@ def make_app(
         read = await asyncio.to_thread(_read_file, root, rel)
         if read is None:
             known.pop(rel, None)
+            moved = to_simplified(rel)  # slugs fold to simplified Chinese since issue 16
+            if moved != rel and await asyncio.to_thread(_read_file, root, moved) is not None:
+                query = f"?{request.query_string}" if request.query_string else ""
+                raise web.HTTPMovedPermanently(quote(f"/feeds/{moved}") + query)
             raise web.HTTPNotFound()
         found, known[rel] = read
         known.move_to_end(rel)

@@ -180,6 +180,26 @@ async def test_other_written_files_are_served(
         assert json.loads(await response.read()) == {"items": []}
 
 
+async def test_a_traditional_script_feed_address_moves_to_its_simplified_slug(
+    server: Server, client: aiohttp.ClientSession
+) -> None:
+    """Slugs fold to simplified Chinese (issue 16): a reader subscribed to the traditional
+    address before is sent on for good, not lost to a 404."""
+    (server.feeds / "actor").mkdir(exist_ok=True)
+    (server.feeds / "actor" / "太极实业.atom").write_text("<feed/>")
+    async with client.get(
+        f"{server.url}/feeds/actor/太極實業.atom", allow_redirects=False
+    ) as response:
+        assert response.status == 301
+        assert (
+            response.headers["Location"] == "/feeds/actor/%E5%A4%AA%E6%9E%81%E5%AE%9E%E4%B8%9A.atom"
+        )
+    async with client.get(f"{server.url}/feeds/actor/太極實業.atom") as response:
+        assert response.status == 200 and await response.text() == "<feed/>"
+    async with client.get(f"{server.url}/feeds/actor/太極.atom") as response:
+        assert response.status == 404  # nothing under either spelling
+
+
 async def test_conditional_get(server: Server, client: aiohttp.ClientSession) -> None:
     url = f"{server.url}/feeds/articles.atom"
     async with client.get(url) as response:
