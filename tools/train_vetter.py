@@ -25,11 +25,10 @@ import yaml
 from opencc import OpenCC
 
 from bot.articles import parse_article
-from bot.extract import load_rule_pack
-from bot.extract.clusters import MAX_CANDIDATES, _select, cluster, vet
-from bot.extract.events import analyse, attach_amounts, candidates
+from bot.extract import MAX_SENTENCES, load_rule_pack
+from bot.extract.clusters import Cluster, build_events, vet
 from bot.extract.rules import RulePack
-from bot.extract.sentences import join, split_article
+from bot.extract.sentences import split_article
 from bot.rulefiles import default_documents
 
 RULES = Path(__file__).resolve().parent.parent / "bot" / "defaults" / "rules.yaml"
@@ -79,17 +78,9 @@ def samples(gold_path: Path, folders: list[Path], pack: RulePack) -> tuple[list[
         n_gold += len(golds)
         mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
         article = parse_article(path.read_bytes(), path.as_posix(), mtime, UTC)
-        sentences = split_article(article, pack.boilerplate)
-        joined = join(sentences)
-        analysed = analyse(article, sentences, pack, joined)
-        cands = candidates(analysed, pack, article)
-        attach_amounts(cands, analysed, pack, article, joined)
-        cands = sorted(cands, key=lambda c: -c.score)[:MAX_CANDIDATES]
-        kinds = {m.name: m.kind for at in analysed for m in at.mentions}
-        kinds.update(pack.entity_kinds)
-        clusters = cluster(cands, kinds, pack.ranking["repeat"])
-        trace: list[Any] = []
-        _select(clusters, pack, max((c.score for c in cands), default=0.0), kinds, trace)
+        trace: list[tuple[Cluster, dict[str, float]]] = []
+        sentences = split_article(article, pack.boilerplate)[:MAX_SENTENCES]
+        build_events(article, sentences, pack, trace)
         for cl, features in trace:  # greedy, as the scorer: a gold event is matched once
             hit = next((g for g in golds if matches(g, cl.type, cl.actors())), None)
             if hit is not None:
@@ -123,7 +114,7 @@ def score(kept: list[Sample], n_gold: int) -> tuple[float, float, float]:
 
 def capped(held: list[tuple[Sample, float]], threshold: float, cap: int) -> list[Sample]:
     """Per article, the samples the vetter keeps, at most `cap`, in the rules' order; the
-    first is always kept (as clusters._select does: the vetter judges the events after it)."""
+    first is always kept (as in extraction: the vetter judges the events after it)."""
     kept: list[Sample] = []
     count: dict[str, int] = {}
     for sample, prob in held:

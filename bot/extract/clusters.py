@@ -152,8 +152,14 @@ def _amounts_agree(members: Sequence[Candidate], amount: Amount | None) -> bool:
     )
 
 
-def build_events(article: Article, sentences: Sequence[Sentence], pack: RulePack) -> list[Event]:
-    """The headline events of an article, most important first."""
+def build_events(
+    article: Article,
+    sentences: Sequence[Sentence],
+    pack: RulePack,
+    trace: list[tuple[Cluster, dict[str, float]]] | None = None,
+) -> list[Event]:
+    """The headline events of an article, most important first. `trace` collects each
+    cluster the vetter judges, with its features (tools/train_vetter.py learns from them)."""
     joined = join(sentences)  # the article a sentence a line: made once for every step
     analysed = analyse(article, sentences, pack, joined)
     cands = candidates(analysed, pack, article)
@@ -172,10 +178,8 @@ def build_events(article: Article, sentences: Sequence[Sentence], pack: RulePack
         anchored=own_date(article, sentences) is not None,
     )
     companies = _Companies(analysed, kinds)
-    return [
-        _event(cl, article, repeat, dating, companies)
-        for cl in _select(clusters, pack, best, kinds)
-    ]
+    chosen = _select(clusters, pack, best, kinds, trace)
+    return [_event(cl, article, repeat, dating, companies) for cl in chosen]
 
 
 class _Companies:
@@ -207,8 +211,7 @@ def _select(
     trace: list[tuple[Cluster, dict[str, float]]] | None = None,
 ) -> list[Cluster]:
     """The heaviest clusters; a second one of a type only when it is clearly another fact;
-    then the vetter's word on each. `trace` collects each vetted cluster with its features
-    (tools/train_vetter.py learns from them)."""
+    then the vetter's word on each but the first."""
     r = pack.ranking
     floor = max(r["min_score"], r["relative"] * best)
     top = clusters[0].score(r["repeat"]) if clusters else 0.0
