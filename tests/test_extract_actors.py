@@ -184,6 +184,19 @@ def test_a_listed_company_is_named_by_its_short_name_before_its_code(pack: RuleP
     assert not {"SZ", "sz"} & set(found)
 
 
+def test_a_hong_kong_code_of_three_digits_names_its_company(pack: RulePack) -> None:
+    found = names(pack, "公告指，星輝娛樂（007）將，將出售旗下酒店。", "zh-Hant")
+    assert "星辉娱乐" in found
+    assert not set(found) & {"007", "（007）"}
+
+
+def test_a_founder_an_editor_or_a_son_names_a_person(pack: RulePack) -> None:
+    body = "雜誌創辦人鍾啟明今日表示，總編輯葉詠詩將接任。報道稱，他的長子鍾家樂涉嫌違規。"
+    found = names(pack, body, "zh-Hant")
+    assert {"钟启明", "叶咏诗", "钟家乐"} <= set(found)
+    assert not {"钟启明今", "钟家乐涉"} & set(found)
+
+
 def test_people_after_a_shareholder_role_but_not_a_second_role(pack: RulePack) -> None:
     found = names(pack, "公司股东赵梦远尚未减持。他曾担任首席执行官顾问的职务。", "zh-Hans")
     assert "赵梦远" in found

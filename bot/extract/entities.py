@@ -62,7 +62,9 @@ _SURNAMES = set(
 _ZH_ROLES = _split(
     "首席执行官 执行长 首席运营官 首席财务官 首席技术官 首席科学家 首席商务官 联合创始人 创始人 董事长 副董事长 总裁 副总裁 总经理 总监 负责人 研究员 科学家 工程师 高管 主席 发言人 董事 经理 主管 教授 分析师 律师 法官 核心 主力 ceo cto cfo coo"
     " 股东 控股股东 实际控制人 实控人 董秘 董事会秘书 监事 行长 副行长 合伙人 书记 法定代表人 部长 局长 厅长"
-    " 行政总裁"
+    " 行政总裁 创办人 总编辑 总编 主编 社长"
+    # Kin before a name, as family firms are written of (长子李泽钜, 儿子…).
+    " 长子 次子 儿子 女儿 父亲 胞弟 胞兄"
 )
 _ZH_ROLE_RE = re.compile("(?:" + "|".join(_ZH_ROLES) + f")[ ]?(?P<name>[{HAN}]{{2,3}})")
 # Nouns that follow a role as a second role or a part of it, and start with a character
@@ -79,7 +81,7 @@ _APPOINTED_RE = re.compile(
     f"(?:任命|聘请|聘任|委任|提名|提拔)(?P<name>[{HAN}]{{2,3}}?)(?:为|出任|担任)"
 )
 # After a name, these start the rest of the sentence (说, 表示, 的, 离职 …): the name ended.
-_AFTER_NAME = set("说表称的在和与将已也于曾被透指认则等离加接出担宣向对为是从入及")
+_AFTER_NAME = set("说表称的在和与将已也于曾被透指认则等离加接出担宣向对为是从入及今昨涉")
 _GLOSS_RE = re.compile(
     r"[（(][ ]?(?P<lat>[A-Z][A-Za-z0-9.'’&\-]*(?:[ ][A-Z][A-Za-z0-9.'’&\-]*){0,4})[ ]?[)）]"
 )
@@ -154,7 +156,7 @@ _ZH_COUNTED_RE = re.compile("[一二三四五六七八九十两几数多每各�
 # A stock code in brackets, found first (it is rare), then the name before it.
 _CODE_RE = re.compile(
     "[（(][ ]?(?:(?:sz|sh|hk|bj|深|沪|港|股票代码|证券代码|代码)[ ]?[:：.]?[ ]?)?"
-    "(?:\\d{6}|\\d{4,5})(?:[ ]?[.](?:sz|sh|hk|bj))?[ ]?[)）]"
+    "(?:\\d{6}|\\d{4,5}|0\\d{2})(?:[ ]?[.](?:sz|sh|hk|bj))?[ ]?[)）]"
 )
 _HAN_BEFORE_RE = re.compile(f"[{HAN}]{{2,12}}[ ]?$")
 _ORG_GENERIC = _split(
