@@ -197,6 +197,17 @@ def test_a_founder_an_editor_or_a_son_names_a_person(pack: RulePack) -> None:
     assert not {"钟启明今", "钟家乐涉"} & set(found)
 
 
+def test_a_publication_that_employs_is_a_name_but_a_work_is_not(pack: RulePack) -> None:
+    body = (
+        "《晨光週報》創辦人鍾啟明今日宣佈裁員。網媒《海角》去年成立。"
+        "《晨光週報》將出售。他很喜歡遊戲《星河大戰》，也玩《星河大戰》續集。"
+    )
+    found = names(pack, body, "zh-Hant")
+    assert found.count("晨光周报") == 2
+    assert "海角" in found
+    assert "星河大战" not in found
+
+
 def test_people_after_a_shareholder_role_but_not_a_second_role(pack: RulePack) -> None:
     found = names(pack, "公司股东赵梦远尚未减持。他曾担任首席执行官顾问的职务。", "zh-Hans")
     assert "赵梦远" in found

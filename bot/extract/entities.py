@@ -232,6 +232,7 @@ def article_mentions(
         # among themselves are settled leftmost-longest, with the rest of the sentence's.
         by_place = [
             *_listed(text, folded),
+            *_titled(text, folded),
             *_subjects(text, folded, han.start()),
             *_objects(text, folded, han.start()),
         ]
@@ -610,6 +611,31 @@ def _listed(text: str, folded: str) -> Iterable[Mention]:
         yield Mention(
             end - len(head), end, _canonical(text, folded, end - len(head), end), ORG, False
         )
+
+
+# A publication is a firm too: 《香港01》创办人…, 网媒《香港01》, 《端》大股东: a title with a role or
+# its staff after it, or an outlet's kind before it, names an employer, not a work (《堡垒之夜》).
+_TITLED_RE = re.compile("《([^《》\\n]{2,10})》")
+_OUTLET_BEFORE = ("网媒", "媒体", "传媒", "报章", "网站", "杂志")
+_EMPLOYER_AFTER_RE = re.compile(
+    "(?:大|前|执行|副)?(?:" + "|".join(r for r in _ZH_ROLES if not r.isascii()) + ")|母公司|员工"
+)
+
+
+def _titled(text: str, folded: str) -> Iterable[Mention]:
+    """Every mention, inside its brackets, of a title that names a publication once."""
+    if "《" not in folded:
+        return
+    titles = list(_TITLED_RE.finditer(folded))
+    employers = {
+        m.group(1)
+        for m in titles
+        if folded[: m.start()].endswith(_OUTLET_BEFORE) or _EMPLOYER_AFTER_RE.match(folded, m.end())
+    }
+    for m in titles:
+        if m.group(1) in employers:
+            start, end = m.span(1)
+            yield Mention(start, end, _canonical(text, folded, start, end), ORG, False)
 
 
 def _canonical(text: str, folded: str, start: int, end: int) -> str:
