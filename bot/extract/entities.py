@@ -217,10 +217,15 @@ class Mention(NamedTuple):  # a tuple: built by the hundred per article, and che
 
 
 def article_mentions(
-    text: str, folded: str, starts: Sequence[int], hits: Sequence[Sequence[Hit]], pack: RulePack
+    text: str,
+    folded: str,
+    starts: Sequence[int],
+    hits: Sequence[Sequence[Hit]],
+    pack: RulePack,
+    title_end: int = 0,
 ) -> list[list[Mention]]:
     """The names of each sentence (of the joined article text), leftmost-longest, the alias
-    table winning overlaps."""
+    table winning overlaps. `title_end`: where the title's lines end in the text."""
     shaped = list(_glossed(text, folded))
     glossed = _Taken(shaped)
     shaped += [m for m in _dotted(text, folded) if not glossed.overlaps(m)]
@@ -233,6 +238,7 @@ def article_mentions(
         by_place = [
             *_listed(text, folded),
             *_titled(text, folded),
+            *_speakers(text, folded, title_end),
             *_subjects(text, folded, han.start()),
             *_objects(text, folded, han.start()),
         ]
@@ -276,6 +282,12 @@ def article_mentions(
         found.sort(key=_START)
         out.append(found)
     return out
+
+
+def title_end(sentences: Sequence[Sentence], starts: Sequence[int]) -> int:
+    """Where the title's lines end in the joined text (the title comes first)."""
+    titled = sum(1 for s in sentences if s.paragraph == 0)
+    return starts[titled] if titled < len(starts) else sum(len(s.text) + 1 for s in sentences)
 
 
 _START = itemgetter(0)  # a Mention's start, read without a Python call
@@ -534,6 +546,32 @@ def _subjects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
             continue
         kind = PERSON if len(name) <= 3 and name[0] in _SURNAMES else ORG
         yield Mention(start, end, _canonical(text, folded, start, end), kind, False)
+
+
+# A headline that opens with who speaks: 翔鹭钨业：股东…解除质押.
+_SPEAKER_RE = re.compile(f"([{HAN}]{{2,6}})[：:]")
+
+
+def _speakers(text: str, folded: str, title_end: int) -> Iterable[Mention]:
+    """The speaker before the headline's colon, when the article names it again (a
+    headline's rubric, 重磅：, 独家：, seldom recurs)."""
+    m = _SPEAKER_RE.match(folded, 0, title_end)
+    if m is None:
+        return
+    start, end = m.span(1)
+    name = m.group(1)
+    if (
+        name in _GENERIC_SUBJECTS
+        or name.startswith(_ORG_GENERIC)
+        or any(c in _NOT_IN_SUBJECT for c in name)
+        or _ZH_BEFORE_NAME_RE.search(name)
+        or _ZH_COUNTED_RE.search(name)
+        or _role_within(folded, start, end)
+        or folded.find(name, title_end) < 0
+    ):
+        return
+    kind = PERSON if len(name) <= 3 and name[0] in _SURNAMES else ORG
+    yield Mention(start, end, _canonical(text, folded, start, end), kind, False)
 
 
 def _organisations(text: str, folded: str) -> Iterable[Mention]:

@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 
 from bot.extract.amounts import Found, approximate, find_amounts
 from bot.extract.dates import FoundDate, dateline, find_dates
-from bot.extract.entities import Mention, article_mentions, resolve
+from bot.extract.entities import Mention, article_mentions, resolve, title_end
 from bot.extract.rules import AmountRule, Hit, RulePack
 from bot.extract.sentences import HAN, Sentence, join
 from bot.model import Amount, Article
@@ -81,8 +81,9 @@ def analyse(
     hits = pack.scan(folded, text, starts)
     triggered = [bool(found) and _has_trigger(found) for found in hits]
     dates = _dates(article, sentences, triggered, joined)
+    ends = title_end(sentences, starts)
     mentions = resolve(
-        article_mentions(text, folded, starts, hits, pack), sentences, folded, starts
+        article_mentions(text, folded, starts, hits, pack, ends), sentences, folded, starts
     )
     return [
         # Only a trigger can be inside a longer one: the other sentences keep their hits.
