@@ -378,10 +378,13 @@ def _sentence_triggers(
         if held is None or strength > held[1]:
             chosen[hit.term.value] = (hit, strength)
     specific = any(s >= 1.0 for t, (_, s) in chosen.items() if not pack.types[t].fallback)
+    # A full trigger, even of a fallback type, outranks weak words of others: in
+    # '…股份有限公司关于控股股东股份解除质押' the pledge is the news, not the shares.
+    full = specific or any(s >= 1.0 for _, s in chosen.values())
     return {
         t: hs
         for t, hs in chosen.items()
-        if not (pack.types[t].fallback and specific) and (hs[1] >= 1.0 or not specific)
+        if not (pack.types[t].fallback and specific) and (hs[1] >= 1.0 or not full)
     }
 
 
