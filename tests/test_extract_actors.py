@@ -11,7 +11,7 @@ import pytest
 
 from bot.articles import parse_article
 from bot.extract import RulePack, extract, load_rule_pack
-from bot.extract.entities import article_mentions, resolve
+from bot.extract.entities import article_mentions, resolve, title_end
 from bot.extract.sentences import join, split_article
 from bot.model import Article
 from bot.rulefiles import default_documents
@@ -39,7 +39,8 @@ def names(pack: RulePack, body: str, lang: str = "en", title: str = "A title") -
     sentences = split_article(article, pack.boilerplate)
     text, folded, starts = join(sentences)
     hits = pack.scan(folded, text, starts)
-    found = resolve(article_mentions(text, folded, starts, hits, pack), sentences, folded, starts)
+    mentions = article_mentions(text, folded, starts, hits, pack, title_end(sentences, starts))
+    found = resolve(mentions, sentences, folded, starts)
     return [m.name for line in found for m in line]
 
 
@@ -182,6 +183,38 @@ def test_a_listed_company_is_named_by_its_short_name_before_its_code(pack: RuleP
     found = names(pack, "公告显示，星河高新（002999.SZ）收到中标通知书。", "zh-Hans")
     assert "星河高新" in found
     assert not {"SZ", "sz"} & set(found)
+
+
+def test_a_hong_kong_code_of_three_digits_names_its_company(pack: RulePack) -> None:
+    found = names(pack, "公告指，星輝娛樂（007）將，將出售旗下酒店。", "zh-Hant")
+    assert "星辉娱乐" in found
+    assert not set(found) & {"007", "（007）"}
+
+
+def test_a_founder_an_editor_or_a_son_names_a_person(pack: RulePack) -> None:
+    body = "雜誌創辦人鍾啟明今日表示，總編輯葉詠詩將接任。報道稱，他的長子鍾家樂涉嫌違規。"
+    found = names(pack, body, "zh-Hant")
+    assert {"钟启明", "叶咏诗", "钟家乐"} <= set(found)
+    assert not {"钟启明今", "钟家乐涉"} & set(found)
+
+
+def test_a_publication_that_employs_is_a_name_but_a_work_is_not(pack: RulePack) -> None:
+    body = (
+        "《晨光週報》創辦人鍾啟明今日宣佈裁員。網媒《海角》去年成立。"
+        "《晨光週報》將出售。他很喜歡遊戲《星河大戰》，也玩《星河大戰》續集。"
+    )
+    found = names(pack, body, "zh-Hant")
+    assert found.count("晨光周报") == 2
+    assert "海角" in found
+    assert "星河大战" not in found
+
+
+def test_the_speaker_before_a_headline_colon_is_a_name_when_named_again(pack: RulePack) -> None:
+    body = "公告显示，股东青松投资解除质押300万股。星河钨业主营钨制品。"
+    found = names(pack, body, "zh-Hans", title="星河钨业：股东解除质押300万股")
+    assert found.count("星河钨业") == 2
+    rubric = names(pack, body, "zh-Hans", title="重磅：股东解除质押300万股")
+    assert "重磅" not in rubric
 
 
 def test_people_after_a_shareholder_role_but_not_a_second_role(pack: RulePack) -> None:

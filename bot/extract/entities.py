@@ -62,7 +62,9 @@ _SURNAMES = set(
 _ZH_ROLES = _split(
     "首席执行官 执行长 首席运营官 首席财务官 首席技术官 首席科学家 首席商务官 联合创始人 创始人 董事长 副董事长 总裁 副总裁 总经理 总监 负责人 研究员 科学家 工程师 高管 主席 发言人 董事 经理 主管 教授 分析师 律师 法官 核心 主力 ceo cto cfo coo"
     " 股东 控股股东 实际控制人 实控人 董秘 董事会秘书 监事 行长 副行长 合伙人 书记 法定代表人 部长 局长 厅长"
-    " 行政总裁"
+    " 行政总裁 创办人 总编辑 总编 主编 社长"
+    # Kin before a name, as family firms are written of (长子李泽钜, 儿子…).
+    " 长子 次子 儿子 女儿 父亲 胞弟 胞兄"
 )
 _ZH_ROLE_RE = re.compile("(?:" + "|".join(_ZH_ROLES) + f")[ ]?(?P<name>[{HAN}]{{2,3}})")
 # Nouns that follow a role as a second role or a part of it, and start with a character
@@ -79,7 +81,7 @@ _APPOINTED_RE = re.compile(
     f"(?:任命|聘请|聘任|委任|提名|提拔)(?P<name>[{HAN}]{{2,3}}?)(?:为|出任|担任)"
 )
 # After a name, these start the rest of the sentence (说, 表示, 的, 离职 …): the name ended.
-_AFTER_NAME = set("说表称的在和与将已也于曾被透指认则等离加接出担宣向对为是从入及")
+_AFTER_NAME = set("说表称的在和与将已也于曾被透指认则等离加接出担宣向对为是从入及今昨涉")
 _GLOSS_RE = re.compile(
     r"[（(][ ]?(?P<lat>[A-Z][A-Za-z0-9.'’&\-]*(?:[ ][A-Z][A-Za-z0-9.'’&\-]*){0,4})[ ]?[)）]"
 )
@@ -154,7 +156,7 @@ _ZH_COUNTED_RE = re.compile("[一二三四五六七八九十两几数多每各�
 # A stock code in brackets, found first (it is rare), then the name before it.
 _CODE_RE = re.compile(
     "[（(][ ]?(?:(?:sz|sh|hk|bj|深|沪|港|股票代码|证券代码|代码)[ ]?[:：.]?[ ]?)?"
-    "(?:\\d{6}|\\d{4,5})(?:[ ]?[.](?:sz|sh|hk|bj))?[ ]?[)）]"
+    "(?:\\d{6}|\\d{4,5}|0\\d{2})(?:[ ]?[.](?:sz|sh|hk|bj))?[ ]?[)）]"
 )
 _HAN_BEFORE_RE = re.compile(f"[{HAN}]{{2,12}}[ ]?$")
 _ORG_GENERIC = _split(
@@ -215,10 +217,15 @@ class Mention(NamedTuple):  # a tuple: built by the hundred per article, and che
 
 
 def article_mentions(
-    text: str, folded: str, starts: Sequence[int], hits: Sequence[Sequence[Hit]], pack: RulePack
+    text: str,
+    folded: str,
+    starts: Sequence[int],
+    hits: Sequence[Sequence[Hit]],
+    pack: RulePack,
+    title_end: int = 0,
 ) -> list[list[Mention]]:
     """The names of each sentence (of the joined article text), leftmost-longest, the alias
-    table winning overlaps."""
+    table winning overlaps. `title_end`: where the title's lines end in the text."""
     shaped = list(_glossed(text, folded))
     glossed = _Taken(shaped)
     shaped += [m for m in _dotted(text, folded) if not glossed.overlaps(m)]
@@ -230,6 +237,8 @@ def article_mentions(
         # among themselves are settled leftmost-longest, with the rest of the sentence's.
         by_place = [
             *_listed(text, folded),
+            *_titled(text, folded),
+            *_speakers(text, folded, title_end),
             *_subjects(text, folded, han.start()),
             *_objects(text, folded, han.start()),
         ]
@@ -273,6 +282,12 @@ def article_mentions(
         found.sort(key=_START)
         out.append(found)
     return out
+
+
+def title_end(sentences: Sequence[Sentence], starts: Sequence[int]) -> int:
+    """Where the title's lines end in the joined text (the title comes first)."""
+    titled = sum(1 for s in sentences if s.paragraph == 0)
+    return starts[titled] if titled < len(starts) else sum(len(s.text) + 1 for s in sentences)
 
 
 _START = itemgetter(0)  # a Mention's start, read without a Python call
@@ -533,6 +548,32 @@ def _subjects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
         yield Mention(start, end, _canonical(text, folded, start, end), kind, False)
 
 
+# A headline that opens with who speaks: 翔鹭钨业：股东…解除质押.
+_SPEAKER_RE = re.compile(f"([{HAN}]{{2,6}})[：:]")
+
+
+def _speakers(text: str, folded: str, title_end: int) -> Iterable[Mention]:
+    """The speaker before the headline's colon, when the article names it again (a
+    headline's rubric, 重磅：, 独家：, seldom recurs)."""
+    m = _SPEAKER_RE.match(folded, 0, title_end)
+    if m is None:
+        return
+    start, end = m.span(1)
+    name = m.group(1)
+    if (
+        name in _GENERIC_SUBJECTS
+        or name.startswith(_ORG_GENERIC)
+        or any(c in _NOT_IN_SUBJECT for c in name)
+        or _ZH_BEFORE_NAME_RE.search(name)
+        or _ZH_COUNTED_RE.search(name)
+        or _role_within(folded, start, end)
+        or folded.find(name, title_end) < 0
+    ):
+        return
+    kind = PERSON if len(name) <= 3 and name[0] in _SURNAMES else ORG
+    yield Mention(start, end, _canonical(text, folded, start, end), kind, False)
+
+
 def _organisations(text: str, folded: str) -> Iterable[Mention]:
     for m in _ORG_RE.finditer(folded):
         suffix = m.group()
@@ -608,6 +649,31 @@ def _listed(text: str, folded: str) -> Iterable[Mention]:
         yield Mention(
             end - len(head), end, _canonical(text, folded, end - len(head), end), ORG, False
         )
+
+
+# A publication is a firm too: 《香港01》创办人…, 网媒《香港01》, 《端》大股东: a title with a role or
+# its staff after it, or an outlet's kind before it, names an employer, not a work (《堡垒之夜》).
+_TITLED_RE = re.compile("《([^《》\\n]{2,10})》")
+_OUTLET_BEFORE = ("网媒", "媒体", "传媒", "报章", "网站", "杂志")
+_EMPLOYER_AFTER_RE = re.compile(
+    "(?:大|前|执行|副)?(?:" + "|".join(r for r in _ZH_ROLES if not r.isascii()) + ")|母公司|员工"
+)
+
+
+def _titled(text: str, folded: str) -> Iterable[Mention]:
+    """Every mention, inside its brackets, of a title that names a publication once."""
+    if "《" not in folded:
+        return
+    titles = list(_TITLED_RE.finditer(folded))
+    employers = {
+        m.group(1)
+        for m in titles
+        if folded[: m.start()].endswith(_OUTLET_BEFORE) or _EMPLOYER_AFTER_RE.match(folded, m.end())
+    }
+    for m in titles:
+        if m.group(1) in employers:
+            start, end = m.span(1)
+            yield Mention(start, end, _canonical(text, folded, start, end), ORG, False)
 
 
 def _canonical(text: str, folded: str, start: int, end: int) -> str:

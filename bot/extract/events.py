@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 
 from bot.extract.amounts import Found, approximate, find_amounts
 from bot.extract.dates import FoundDate, dateline, find_dates
-from bot.extract.entities import Mention, article_mentions, resolve
+from bot.extract.entities import Mention, article_mentions, resolve, title_end
 from bot.extract.rules import AmountRule, Hit, RulePack
 from bot.extract.sentences import HAN, Sentence, join
 from bot.model import Amount, Article
@@ -81,8 +81,9 @@ def analyse(
     hits = pack.scan(folded, text, starts)
     triggered = [bool(found) and _has_trigger(found) for found in hits]
     dates = _dates(article, sentences, triggered, joined)
+    ends = title_end(sentences, starts)
     mentions = resolve(
-        article_mentions(text, folded, starts, hits, pack), sentences, folded, starts
+        article_mentions(text, folded, starts, hits, pack, ends), sentences, folded, starts
     )
     return [
         # Only a trigger can be inside a longer one: the other sentences keep their hits.
@@ -377,10 +378,13 @@ def _sentence_triggers(
         if held is None or strength > held[1]:
             chosen[hit.term.value] = (hit, strength)
     specific = any(s >= 1.0 for t, (_, s) in chosen.items() if not pack.types[t].fallback)
+    # A full trigger, even of a fallback type, outranks weak words of others: in
+    # '…股份有限公司关于控股股东股份解除质押' the pledge is the news, not the shares.
+    full = specific or any(s >= 1.0 for _, s in chosen.values())
     return {
         t: hs
         for t, hs in chosen.items()
-        if not (pack.types[t].fallback and specific) and (hs[1] >= 1.0 or not specific)
+        if not (pack.types[t].fallback and specific) and (hs[1] >= 1.0 or not full)
     }
 
 
