@@ -37,6 +37,11 @@ _TOTAL_REACH = 30  # a total word this far before an amount, in its clause, make
 # Below this (in USD) a sum is what one share or thing costs ('a current price of 7.20 dlrs'),
 # never what a deal is worth (a CEO's pay may be $1).
 _LEAST = 1000.0
+# 'realized 116 mln dlrs in the transaction': what the deal the article tells of ("the")
+# brought; 'in a transaction' may be another one.
+_IN_THE_DEAL_RE = re.compile(
+    r"[ ]*(?:in|from) the (?:transaction|deal|sale|acquisition|merger|takeover|purchase)(?![a-z])"
+)
 # 'the offer values the company at about': the deal's total, its object between.
 _VALUES_AT_RE = re.compile(
     r"(?<![a-z])valu(?:es|ing)[ ](?:[\w.'&-]+[ ]){1,4}?at[ ](?:about |around |roughly |some |"
@@ -600,7 +605,10 @@ def _totalled(at: Analysed, f: Found, pack: RulePack) -> bool:
     head = head[max(map(head.rfind, ",，;；。")) + 1 :]
     if pack.amount_total_before.search(head) is not None or _VALUES_AT_RE.search(head):
         return True
-    return pack.amount_total_after.match(folded, f.end) is not None
+    return (
+        pack.amount_total_after.match(folded, f.end) is not None
+        or _IN_THE_DEAL_RE.match(folded, f.end) is not None
+    )
 
 
 def _article_totals(
