@@ -285,3 +285,12 @@ def test_the_headline_amount_is_the_titles_unless_the_body_states_it_precisely()
         "Acme Corp raised $40.5 million in a Series B round led by Gadget Ventures.\n"
     )
     assert headline_amounts(story)[0] == ("funding", 4.05e7)
+
+
+def test_a_payment_the_amount_modifies_is_the_deals_total() -> None:
+    story = (
+        "Acme Corp to buy a stake in Widget Inc\n\n"
+        "Acme Corp said it agreed to buy a 40 pct stake in Widget Inc.\n\n"
+        "Under the terms, Acme will make a three mln dlr payment to Gadget Co.\n"
+    )
+    assert headline_amounts(story)[0] == ("acquisition", 3e6)
