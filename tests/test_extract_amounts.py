@@ -257,3 +257,40 @@ def test_a_written_dollar_figure_in_brackets_is_the_events_amount() -> None:
 def test_an_estimated_total_is_still_the_deals_total() -> None:
     story = "腾讯收购阿里巴巴\n\n据报道，腾讯正与阿里巴巴就收购其云业务谈判，交易总价预计超过 20 亿美元。\n"
     assert headline_amounts(story)[0] == ("acquisition", 2e9)
+
+
+def test_a_share_price_without_its_unit_is_no_deal_total() -> None:
+    story = (
+        "Acme Corp plans a bid for Widget Inc\n\n"
+        "Acme Corp said it would make a takeover offer for all of Widget Inc.\n\n"
+        "At Acme's current price of 6.40 dlrs, the share offer values Widget at about "
+        "90 mln dlrs.\n"
+    )
+    assert headline_amounts(story)[0] == ("acquisition", 9e7)
+
+
+def test_what_the_deal_brought_is_its_total() -> None:
+    story = (
+        "Acme Corp completes the sale of its stake in Widget Inc\n\n"
+        "Acme Corp said it completed the sale of part of its stake in Widget Inc.\n\n"
+        "Acme realized 75 mln dlrs in the transaction. Acme had bought the stake from "
+        "Gadget Co in 1985 for 200 mln dlrs.\n"
+    )
+    assert headline_amounts(story)[0] == ("acquisition", 7.5e7)
+
+
+def test_the_headline_amount_is_the_titles_unless_the_body_states_it_precisely() -> None:
+    story = (
+        "Acme Corp raises $40 million\n\n"
+        "Acme Corp raised $40.5 million in a Series B round led by Gadget Ventures.\n"
+    )
+    assert headline_amounts(story)[0] == ("funding", 4.05e7)
+
+
+def test_a_payment_the_amount_modifies_is_the_deals_total() -> None:
+    story = (
+        "Acme Corp to buy a stake in Widget Inc\n\n"
+        "Acme Corp said it agreed to buy a 40 pct stake in Widget Inc.\n\n"
+        "Under the terms, Acme will make a three mln dlr payment to Gadget Co.\n"
+    )
+    assert headline_amounts(story)[0] == ("acquisition", 3e6)

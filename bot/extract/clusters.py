@@ -293,10 +293,7 @@ def _event(
     companies: _Companies,
 ) -> Event:
     best = cl.best
-    # A body sentence states the amount more precisely than the headline ("18亿" → "18.4亿").
-    amounts = [m.amount for m in cl.members if m.amount is not None]
-    in_body = [m.amount for m in cl.members if m.amount is not None and not m.at.sentence.is_title]
-    amount = next(iter(in_body or amounts), None)
+    amount = _headline_amount(cl.members)
     # The title says it in headline-ese; a body sentence of the same fact is better evidence.
     body = [m for m in cl.members if not m.at.sentence.is_title]
     with_amount = [m for m in body if amount is not None and m.amount == amount]
@@ -315,6 +312,25 @@ def _event(
         score=round(cl.score(repeat), 3),
         extra=_extra(cl),
     )
+
+
+def _headline_amount(members: Sequence[Candidate]) -> Amount | None:
+    """The title's amount: the headline states what the event is worth, a body sentence may
+    tell a part or a running total of it. A body amount that agrees with the title's states it
+    more precisely ("18亿" → "18.4亿") and is taken; with no amount in the title, the body's
+    first."""
+    titled = [m.amount for m in members if m.amount is not None and m.at.sentence.is_title]
+    body = [m.amount for m in members if m.amount is not None and not m.at.sentence.is_title]
+    if not titled:
+        return next(iter(body), None)
+    headline = titled[0]
+    return next((a for a in body if _agree(a, headline)), headline)
+
+
+def _agree(a: Amount, b: Amount) -> bool:
+    if a.usd is None or b.usd is None:
+        return a.currency == b.currency and math.isclose(a.value, b.value, rel_tol=0.05)
+    return math.isclose(a.usd, b.usd, rel_tol=0.05)
 
 
 _QUOTE_TRIES = 6

@@ -34,6 +34,19 @@ _MARK_RE = re.compile(r"[，,；;：:。！？!?]")  # the breaks of a sentence 
 _CUE_REACH = 30  # a background cue this far after the trigger still colours it
 _ANAPHORA_REACH = 15
 _TOTAL_REACH = 30  # a total word this far before an amount, in its clause, makes it a total
+# Below this (in USD) a sum is what one share or thing costs ('a current price of 7.20 dlrs'),
+# never what a deal is worth (a CEO's pay may be $1).
+_LEAST = 1000.0
+# 'realized 116 mln dlrs in the transaction': what the deal the article tells of ("the")
+# brought; 'in a transaction' may be another one.
+_IN_THE_DEAL_RE = re.compile(
+    r"[ ]*(?:in|from) the (?:transaction|deal|sale|acquisition|merger|takeover|purchase)(?![a-z])"
+)
+# 'the offer values the company at about': the deal's total, its object between.
+_VALUES_AT_RE = re.compile(
+    r"(?<![a-z])valu(?:es|ing)[ ](?:[\w.'&-]+[ ]){1,4}?at[ ](?:about |around |roughly |some |"
+    r"approximately |nearly |more than |over )?$"
+)
 _TRIGGER_KINDS = ("strong", "trigger", "weak")
 _HAN_RE = re.compile(f"[{HAN}]")
 _new = tuple.__new__  # a named tuple made without its Python-level constructor
@@ -594,9 +607,12 @@ def _totalled(at: Analysed, f: Found, pack: RulePack) -> bool:
     folded = at.sentence.folded
     head = folded[max(0, f.start - _TOTAL_REACH) : f.start]
     head = head[max(map(head.rfind, ",，;；。")) + 1 :]
-    if pack.amount_total_before.search(head) is not None:
+    if pack.amount_total_before.search(head) is not None or _VALUES_AT_RE.search(head):
         return True
-    return pack.amount_total_after.match(folded, f.end) is not None
+    return (
+        pack.amount_total_after.match(folded, f.end) is not None
+        or _IN_THE_DEAL_RE.match(folded, f.end) is not None
+    )
 
 
 def _article_totals(
@@ -636,6 +652,8 @@ def _usable(at: Analysed, i: int, rule: AmountRule, pack: RulePack) -> bool:
     for 235 mln dlrs' the sales are the first amount's, not the second's."""
     f = at.amounts[i]
     if f.unit and not rule.prices:
+        return False
+    if rule.totals and f.amount.usd is not None and f.amount.usd < _LEAST:
         return False
     folded = at.sentence.folded
     reach = 12 if _HAN_RE.search(folded, f.start, f.end) else 40  # English words are longer
