@@ -70,6 +70,22 @@ def test_a_condition_of_approval_is_no_regulatory_event() -> None:
     assert got == ["acquisition"]
 
 
+def test_owners_approving_a_merger_tell_the_merger_a_regulator_approving_it_an_approval() -> None:
+    owners = types_of(
+        "Corvale news",
+        "Shareholders of Corvale Inc at a special meeting approved the merger of Corvale Inc "
+        "and Bexley Corp.",
+        "en",
+    )
+    assert owners == ["acquisition"]
+    regulator = types_of(
+        "Corvale news",
+        "The Federal Reserve approved the merger of Corvale Inc and Bexley Corp.",
+        "en",
+    )
+    assert regulator == ["legal_regulatory"]
+
+
 def test_a_background_event_in_the_body_is_not_a_headline_event() -> None:
     got = types_of(
         "Orbit Labs hires Jane Field as chief executive",

@@ -351,6 +351,8 @@ def _sentence_triggers(
             for h in triggers
             if not any(v.term.value == h.term.value and v.start <= h.start < v.end for v in vetoes)
         ]
+    if len(triggers) > 1:
+        triggers = [h for h in triggers if not _owners_approve(at, h)]
     if len(triggers) == 1:  # the common case: nothing to pair, claim or outrank
         return {triggers[0].term.value: (triggers[0], weight[triggers[0].term.kind])}
     chosen: dict[str, tuple[Hit, float]] = {}
@@ -382,6 +384,21 @@ def _sentence_triggers(
         for t, hs in chosen.items()
         if not (pack.types[t].fallback and specific) and (hs[1] >= 1.0 or not specific)
     }
+
+
+# The owners or directors of a party, named before 'approved' in its clause ('shareholders at
+# a special meeting approved the merger'): the company's own organ, not a regulator; the
+# deal they approve is the news (the veto list holds the adjacent forms).
+_OWNERS_RE = re.compile(r"\b(?:shareholders|stockholders|holders|directors)\b")
+
+
+def _owners_approve(at: Analysed, hit: Hit) -> bool:
+    folded = at.sentence.folded
+    if not folded.startswith("approv", hit.start):
+        return False
+    clause = _clause_of(at, hit.start)
+    begin = at.breaks[clause - 1] if clause else 0
+    return _OWNERS_RE.search(folded, begin, hit.start) is not None
 
 
 def _clause_of(at: Analysed, position: int) -> int:
