@@ -86,6 +86,19 @@ def test_owners_approving_a_merger_tell_the_merger_a_regulator_approving_it_an_a
     assert regulator == ["legal_regulatory"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Norvik Corp said it sold three of its mills to Palmer Industries Inc.",
+        "Norvik Corp said it raised its holding in Palmer Industries Inc to 40 pct.",
+        "Norvik Corp said it joined with the management of Palmer Industries Inc to purchase "
+        "the company.",
+    ],
+)
+def test_deal_wording_of_wire_news_is_an_acquisition(text: str) -> None:
+    assert types_of("Norvik news", text, "en")[:1] == ["acquisition"]
+
+
 def test_a_background_event_in_the_body_is_not_a_headline_event() -> None:
     got = types_of(
         "Orbit Labs hires Jane Field as chief executive",
