@@ -93,6 +93,8 @@ def test_owners_approving_a_merger_tell_the_merger_a_regulator_approving_it_an_a
         "Norvik Corp said it raised its holding in Palmer Industries Inc to 40 pct.",
         "Norvik Corp said it joined with the management of Palmer Industries Inc to purchase "
         "the company.",
+        "Norvik Corp said talks continue on the sale of its 40 pct interest in Palmer Industries Inc.",
+        "Norvik Corp, an investment partnership, said it sold its mills to Palmer Industries Inc.",
     ],
 )
 def test_deal_wording_of_wire_news_is_an_acquisition(text: str) -> None:
