@@ -159,3 +159,27 @@ def test_a_bad_vetter_section_is_refused(vetter: Any) -> None:
     rules["vetter"] = vetter
     with pytest.raises(RulePackError, match="vetter"):
         load_rule_pack(rules, aliases, rates)
+
+
+def actors_of_first(title: str, text: str) -> list[str]:
+    pack = load_rule_pack(*default_documents())
+    return list(extract(article(title, text, "en"), pack).events[0].actors)
+
+
+def test_a_unit_changing_hands_is_named_with_its_parent() -> None:
+    sold = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it agreed to sell its industrial products group to Palmer Industries Inc.",
+    )
+    assert "Norvik industrial products group" in sold and "Palmer Industries" in sold
+    bought = actors_of_first(
+        "Palmer news",
+        "Palmer Industries Inc said it agreed to acquire the plastic container business of "
+        "Norvik Corp.",
+    )
+    assert "Norvik plastic container business" in bought
+    rest = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it agreed to sell the rest of its mills to Palmer Industries Inc.",
+    )
+    assert not [a for a in rest if a.endswith("mills")]

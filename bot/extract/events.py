@@ -300,6 +300,8 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
             if "negation" in kinds and _in_clause(at, clause, "negation"):
                 score *= r["negation"]
             actors = _actors(at, hit, pack)
+            if type_name == "acquisition" and actors:
+                actors += _units_sold(at, hit, actors[0])
             borrowed = not actors
             if borrowed:
                 actors = principal[: 2 if type_name in _TWO_PARTY else 1]
@@ -330,6 +332,39 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
                 )
             )
     return out
+
+
+# A part of a company changing hands, named by what it is ('sell its industrial products
+# group to…', 'acquire the plastic container business of Monsanto'): the unit is the acquired
+# party, an entity once named with its parent ('Borg-Warner industrial products group').
+_UNIT_RE = re.compile(
+    r"\b(its|the) ((?:[a-z][a-z-]+ ){1,4}(?:unit|units|division|divisions|subsidiary"
+    r"|subsidiaries|business|businesses|operations|group|assets|properties|plants?|mills?))\b"
+)
+_UNIT_REACH = 60
+# Words no unit's description holds: what is sold of it, how it is held, or a clause's words.
+_NOT_IN_UNIT = frozenset({
+    "of", "and", "or", "the", "its", "a", "an", "to", "for", "from", "in", "on", "at", "by",
+    "with", "sale", "majority", "all", "certain", "substantially", "disputed", "previously",
+    "announced", "remaining", "consolidated", "wholly-owned", "local", "entire", "rest",
+    "other", "whole", "same", "company", "stake", "interest", "shares", "his", "her", "their",
+    "our", "two", "three", "four", "five", "several", "some", "most",
+})  # fmt: skip
+
+
+def _units_sold(at: Analysed, trigger: Hit, parent: str) -> list[str]:
+    """The unit a deal's trigger names just after it, with its parent: the sentence's
+    subject for 'its …', the company named right after 'the … of'."""
+    text = at.sentence.text
+    m = _UNIT_RE.search(text, trigger.end, trigger.end + _UNIT_REACH)
+    if m is None or any(w in _NOT_IN_UNIT for w in m.group(2).split(" ")[:-1]):
+        return []
+    if m.group(1) == "the":  # the unit of a company named right after it
+        owner = next((n.name for n in at.mentions if n.start == m.end() + 4), None)
+        if owner is None or text[m.end() : m.end() + 4] != " of ":
+            return []
+        parent = owner
+    return [f"{parent} {m.group(2)}"]
 
 
 _TWO_PARTY = frozenset(("acquisition", "partnership", "funding", "legal_regulatory"))
