@@ -178,6 +178,11 @@ def test_a_unit_changing_hands_is_named_with_its_parent() -> None:
         "Norvik Corp.",
     )
     assert "Norvik plastic container business" in bought
+    owned = actors_of_first(
+        "Palmer news",
+        "Palmer Industries Inc said it agreed to acquire Norvik Corp's oil and gas unit.",
+    )
+    assert "Norvik oil and gas unit" in owned
     rest = actors_of_first(
         "Norvik news",
         "Norvik Corp said it agreed to sell the rest of its mills to Palmer Industries Inc.",

@@ -337,10 +337,14 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
 # A part of a company changing hands, named by what it is ('sell its industrial products
 # group to…', 'acquire the plastic container business of Monsanto'): the unit is the acquired
 # party, an entity once named with its parent ('Borg-Warner industrial products group').
-_UNIT_RE = re.compile(
-    r"\b(its|the) ((?:[a-z][a-z-]+ ){1,4}(?:unit|units|division|divisions|subsidiary"
-    r"|subsidiaries|business|businesses|operations|group|assets|properties|plants?|mills?))\b"
+_UNIT_HEADS = (
+    "unit|units|division|divisions|subsidiary|subsidiaries|business|businesses|operations|group"
+    "|assets|properties|plants?|mills?"
 )
+_UNIT_RE = re.compile(
+    r"\b(its|the|[A-Z][\w.&-]*['’]s) ((?:[a-z][a-z-]+ ){1,4}(?:" + _UNIT_HEADS + r"))\b"
+)
+_UNIT_HEAD_RE = re.compile(_UNIT_HEADS)
 _UNIT_REACH = 60
 # Words no unit's description holds: what is sold of it, how it is held, or a clause's words.
 _NOT_IN_UNIT = frozenset({
@@ -353,18 +357,27 @@ _NOT_IN_UNIT = frozenset({
 
 
 def _units_sold(at: Analysed, trigger: Hit, parent: str) -> list[str]:
-    """The unit a deal's trigger names just after it, with its parent: the sentence's
-    subject for 'its …', the company named right after 'the … of'."""
+    """The unit a deal's trigger names with it, with its parent: the sentence's subject for
+    'its …', the company named before "'s …" or right after 'the … of'."""
     text = at.sentence.text
-    m = _UNIT_RE.search(text, trigger.end, trigger.end + _UNIT_REACH)
-    if m is None or any(w in _NOT_IN_UNIT for w in m.group(2).split(" ")[:-1]):
-        return []
-    if m.group(1) == "the":  # the unit of a company named right after it
-        owner = next((n.name for n in at.mentions if n.start == m.end() + 4), None)
-        if owner is None or text[m.end() : m.end() + 4] != " of ":
-            return []
-        parent = owner
-    return [f"{parent} {m.group(2)}"]
+    for m in _UNIT_RE.finditer(text, trigger.start, trigger.end + _UNIT_REACH):
+        words = m.group(2).split(" ")[:-1]
+        if any(
+            w in _NOT_IN_UNIT and (w != "and" or i == 0 or _UNIT_HEAD_RE.fullmatch(words[i - 1]))
+            for i, w in enumerate(words)
+        ):
+            continue  # 'the rest of its mills'; but 'its oil and gas unit'
+        owner: str | None = parent
+        if m.group(1) == "the":  # the unit of a company named right after it
+            after = m.end() + 4
+            owner = next((n.name for n in at.mentions if n.start == after), None)
+            if text[m.end() : after] != " of ":
+                owner = None
+        elif m.group(1) != "its":  # "PPG's ethylene business"
+            owner = next((n.name for n in at.mentions if n.start <= m.start(1) < n.end), None)
+        if owner is not None:
+            return [f"{owner} {m.group(2)}"]
+    return []
 
 
 _TWO_PARTY = frozenset(("acquisition", "partnership", "funding", "legal_regulatory"))
