@@ -188,3 +188,12 @@ def test_a_unit_changing_hands_is_named_with_its_parent() -> None:
         "Norvik Corp said it agreed to sell the rest of its mills to Palmer Industries Inc.",
     )
     assert not [a for a in rest if a.endswith("mills")]
+
+
+def test_firms_counted_in_a_deal_are_the_ones_the_next_sentence_names() -> None:
+    got = actors_of_first(
+        "Palmer news",
+        "Palmer Industries Inc said it acquired two design firms for undisclosed terms.\n"
+        "The firms are Norvik Associates Inc and Telmar Design Inc.",
+    )
+    assert "Norvik Associates" in got and "Telmar Design" in got

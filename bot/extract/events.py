@@ -273,7 +273,7 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
     weight = {"strong": r["strong"], "trigger": 1.0, "weak": r["weak"]}
     body_index = 0
     out: list[Candidate] = []
-    for at in analysed:
+    for k, at in enumerate(analysed):
         index = body_index
         if at.sentence.paragraph != 0:
             body_index += 1
@@ -302,6 +302,11 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
             actors = _actors(at, hit, pack)
             if type_name == "acquisition" and actors:
                 actors += _units_sold(at, hit, actors[0])
+                if k + 1 < len(analysed) and _COUNTED_RE.search(
+                    at.sentence.folded, hit.start, hit.end + _UNIT_REACH
+                ):
+                    listed = [m.name for m in analysed[k + 1].mentions if m.name not in actors]
+                    actors += listed[: max(0, _MOST_LISTED - len(actors))]
             borrowed = not actors
             if borrowed:
                 actors = principal[: 2 if type_name in _TWO_PARTY else 1]
@@ -345,6 +350,14 @@ _UNIT_RE = re.compile(
     r"\b(its|the|[A-Z][\w.&-]*['’]s) ((?:[a-z][a-z-]+ ){1,4}(?:" + _UNIT_HEADS + r"))\b"
 )
 _UNIT_HEAD_RE = re.compile(_UNIT_HEADS)
+# A deal over a number of firms ('acquired two design firms', 'three of its units'): the
+# next sentence names them, as a wire story does.
+_COUNTED_RE = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|several|a number of)"
+    r" (?:of its )?(?:[a-z-]+ ){0,3}(?:firms|companies|banks|units|subsidiaries|businesses"
+    r"|concerns|newspapers|stations)\b"
+)
+_MOST_LISTED = 8
 _UNIT_REACH = 60
 # Words no unit's description holds: what is sold of it, how it is held, or a clause's words.
 _NOT_IN_UNIT = frozenset({
@@ -352,7 +365,7 @@ _NOT_IN_UNIT = frozenset({
     "with", "sale", "majority", "all", "certain", "substantially", "disputed", "previously",
     "announced", "remaining", "consolidated", "wholly-owned", "local", "entire", "rest",
     "other", "whole", "same", "company", "stake", "interest", "shares", "his", "her", "their",
-    "our", "two", "three", "four", "five", "several", "some", "most",
+    "our", "two", "three", "four", "five", "several", "some", "most", "listed",
 })  # fmt: skip
 
 
