@@ -96,6 +96,13 @@ def test_capitalised_common_words_and_sentence_openers_are_not_names(pack: RuleP
     assert not {"Struggling", "Daily", "Eye", "Mafia"} & set(found)
 
 
+def test_a_sentence_opener_that_speaks_is_a_name(pack: RulePack) -> None:
+    found = names(
+        pack, "Quorvane said it bought a mill from Telmar Inc.\n\nLooking ahead, prices rose."
+    )
+    assert "Quorvane" in found and "Looking" not in found
+
+
 def test_a_title_cased_headline_breaks_at_its_verbs_and_function_words(pack: RulePack) -> None:
     found = names(pack, "Quillon Has Held Talks With Brenmoor Labs\n\nMore later.")
     assert "Quillon" in found and "Brenmoor Labs" in found

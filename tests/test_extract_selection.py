@@ -70,6 +70,37 @@ def test_a_condition_of_approval_is_no_regulatory_event() -> None:
     assert got == ["acquisition"]
 
 
+def test_owners_approving_a_merger_tell_the_merger_a_regulator_approving_it_an_approval() -> None:
+    owners = types_of(
+        "Corvale news",
+        "Shareholders of Corvale Inc at a special meeting approved the merger of Corvale Inc "
+        "and Bexley Corp.",
+        "en",
+    )
+    assert owners == ["acquisition"]
+    regulator = types_of(
+        "Corvale news",
+        "The Federal Reserve approved the merger of Corvale Inc and Bexley Corp.",
+        "en",
+    )
+    assert regulator == ["legal_regulatory"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Norvik Corp said it sold three of its mills to Palmer Industries Inc.",
+        "Norvik Corp said it raised its holding in Palmer Industries Inc to 40 pct.",
+        "Norvik Corp said it joined with the management of Palmer Industries Inc to purchase "
+        "the company.",
+        "Norvik Corp said talks continue on the sale of its 40 pct interest in Palmer Industries Inc.",
+        "Norvik Corp, an investment partnership, said it sold its mills to Palmer Industries Inc.",
+    ],
+)
+def test_deal_wording_of_wire_news_is_an_acquisition(text: str) -> None:
+    assert types_of("Norvik news", text, "en")[:1] == ["acquisition"]
+
+
 def test_a_background_event_in_the_body_is_not_a_headline_event() -> None:
     got = types_of(
         "Orbit Labs hires Jane Field as chief executive",
@@ -135,3 +166,41 @@ def test_a_pledge_outranks_the_weak_words_of_its_headline() -> None:
     title = "星河钨业股份有限公司关于控股股东部分股份解除质押的公告"
     text = "星河钨业股份有限公司近日接到控股股东王明的通知，其所持本公司部分股份解除质押。"
     assert types_of(title, text, "zh-Hans") == ["other"]
+
+
+def actors_of_first(title: str, text: str) -> list[str]:
+    pack = load_rule_pack(*default_documents())
+    return list(extract(article(title, text, "en"), pack).events[0].actors)
+
+
+def test_a_unit_changing_hands_is_named_with_its_parent() -> None:
+    sold = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it agreed to sell its industrial products group to Palmer Industries Inc.",
+    )
+    assert "Norvik industrial products group" in sold and "Palmer Industries" in sold
+    bought = actors_of_first(
+        "Palmer news",
+        "Palmer Industries Inc said it agreed to acquire the plastic container business of "
+        "Norvik Corp.",
+    )
+    assert "Norvik plastic container business" in bought
+    owned = actors_of_first(
+        "Palmer news",
+        "Palmer Industries Inc said it agreed to acquire Norvik Corp's oil and gas unit.",
+    )
+    assert "Norvik oil and gas unit" in owned
+    rest = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it agreed to sell the rest of its mills to Palmer Industries Inc.",
+    )
+    assert not [a for a in rest if a.endswith("mills")]
+
+
+def test_firms_counted_in_a_deal_are_the_ones_the_next_sentence_names() -> None:
+    got = actors_of_first(
+        "Palmer news",
+        "Palmer Industries Inc said it acquired two design firms for undisclosed terms.\n"
+        "The firms are Norvik Associates Inc and Telmar Design Inc.",
+    )
+    assert "Norvik Associates" in got and "Telmar Design" in got

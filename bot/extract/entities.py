@@ -190,6 +190,8 @@ _LATIN_STOP = _wordset(
 
 _JOINERS = frozenset(("of", "and", "&", "de", "den", "van", "von", "der", "la", "le"))
 _ENGLISH_NEXT_RE = re.compile(r"(?:[’']s)?[ ,;:]*[a-z]")
+# An opener that says something is its sentence's subject, a name: 'Healthvest said it…'.
+_SPEAKS_NEXT_RE = re.compile(r"[ ](?:said|says|told|reported|announced)\b")
 _ORG_WORDS = _wordset(
     """
     group inc corp corporation ltd llc plc co company labs lab games air bancorp times journal
@@ -725,6 +727,7 @@ def _file_latin_names(
                 single
                 and (at == 0 or text[at - 1] == "\n")
                 and _ENGLISH_NEXT_RE.match(text, at + size) is not None
+                and _SPEAKS_NEXT_RE.match(text, at + size) is None
             )
             filed.append(_new(Mention, (at - shift, at - shift + size, name, kind, False, initial)))
 

@@ -287,7 +287,7 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
     weight = {"strong": r["strong"], "trigger": 1.0, "weak": r["weak"]}
     body_index = 0
     out: list[Candidate] = []
-    for at in analysed:
+    for k, at in enumerate(analysed):
         index = body_index
         if at.sentence.paragraph != 0:
             body_index += 1
@@ -314,6 +314,13 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
             if "negation" in kinds and _in_clause(at, clause, "negation"):
                 score *= r["negation"]
             actors = _actors(at, hit, pack)
+            if type_name == "acquisition" and actors:
+                actors += _units_sold(at, hit, actors[0])
+                if k + 1 < len(analysed) and _COUNTED_RE.search(
+                    at.sentence.folded, hit.start, hit.end + _UNIT_REACH
+                ):
+                    listed = [m.name for m in analysed[k + 1].mentions if m.name not in actors]
+                    actors += listed[: max(0, _MOST_LISTED - len(actors))]
             borrowed = not actors
             if borrowed:
                 actors = principal[: 2 if type_name in _TWO_PARTY else 1]
@@ -346,6 +353,60 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
     return out
 
 
+# A part of a company changing hands, named by what it is ('sell its industrial products
+# group to…', 'acquire the plastic container business of Monsanto'): the unit is the acquired
+# party, an entity once named with its parent ('Borg-Warner industrial products group').
+_UNIT_HEADS = (
+    "unit|units|division|divisions|subsidiary|subsidiaries|business|businesses|operations|group"
+    "|assets|properties|plants?|mills?"
+)
+_UNIT_RE = re.compile(
+    r"\b(its|the|[A-Z][\w.&-]*['’]s) ((?:[a-z][a-z-]+ ){1,4}(?:" + _UNIT_HEADS + r"))\b"
+)
+_UNIT_HEAD_RE = re.compile(_UNIT_HEADS)
+# A deal over a number of firms ('acquired two design firms', 'three of its units'): the
+# next sentence names them, as a wire story does.
+_COUNTED_RE = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|several|a number of)"
+    r" (?:of its )?(?:[a-z-]+ ){0,3}(?:firms|companies|banks|units|subsidiaries|businesses"
+    r"|concerns|newspapers|stations)\b"
+)
+_MOST_LISTED = 8
+_UNIT_REACH = 60
+# Words no unit's description holds: what is sold of it, how it is held, or a clause's words.
+_NOT_IN_UNIT = frozenset({
+    "of", "and", "or", "the", "its", "a", "an", "to", "for", "from", "in", "on", "at", "by",
+    "with", "sale", "majority", "all", "certain", "substantially", "disputed", "previously",
+    "announced", "remaining", "consolidated", "wholly-owned", "local", "entire", "rest",
+    "other", "whole", "same", "company", "stake", "interest", "shares", "his", "her", "their",
+    "our", "two", "three", "four", "five", "several", "some", "most", "listed",
+})  # fmt: skip
+
+
+def _units_sold(at: Analysed, trigger: Hit, parent: str) -> list[str]:
+    """The unit a deal's trigger names with it, with its parent: the sentence's subject for
+    'its …', the company named before "'s …" or right after 'the … of'."""
+    text = at.sentence.text
+    for m in _UNIT_RE.finditer(text, trigger.start, trigger.end + _UNIT_REACH):
+        words = m.group(2).split(" ")[:-1]
+        if any(
+            w in _NOT_IN_UNIT and (w != "and" or i == 0 or _UNIT_HEAD_RE.fullmatch(words[i - 1]))
+            for i, w in enumerate(words)
+        ):
+            continue  # 'the rest of its mills'; but 'its oil and gas unit'
+        owner: str | None = parent
+        if m.group(1) == "the":  # the unit of a company named right after it
+            after = m.end() + 4
+            owner = next((n.name for n in at.mentions if n.start == after), None)
+            if text[m.end() : after] != " of ":
+                owner = None
+        elif m.group(1) != "its":  # "PPG's ethylene business"
+            owner = next((n.name for n in at.mentions if n.start <= m.start(1) < n.end), None)
+        if owner is not None:
+            return [f"{owner} {m.group(2)}"]
+    return []
+
+
 _TWO_PARTY = frozenset(("acquisition", "partnership", "funding", "legal_regulatory"))
 
 
@@ -365,6 +426,8 @@ def _sentence_triggers(
             for h in triggers
             if not any(v.term.value == h.term.value and v.start <= h.start < v.end for v in vetoes)
         ]
+    if len(triggers) > 1:
+        triggers = [h for h in triggers if not _owners_approve(at, h)]
     if len(triggers) == 1:  # the common case: nothing to pair, claim or outrank
         return {triggers[0].term.value: (triggers[0], weight[triggers[0].term.kind])}
     chosen: dict[str, tuple[Hit, float]] = {}
@@ -399,6 +462,21 @@ def _sentence_triggers(
         for t, hs in chosen.items()
         if not (pack.types[t].fallback and specific) and (hs[1] >= 1.0 or not full)
     }
+
+
+# The owners or directors of a party, named before 'approved' in its clause ('shareholders at
+# a special meeting approved the merger'): the company's own organ, not a regulator; the
+# deal they approve is the news (the veto list holds the adjacent forms).
+_OWNERS_RE = re.compile(r"\b(?:shareholders|stockholders|holders|directors)\b")
+
+
+def _owners_approve(at: Analysed, hit: Hit) -> bool:
+    folded = at.sentence.folded
+    if not folded.startswith("approv", hit.start):
+        return False
+    clause = _clause_of(at, hit.start)
+    begin = at.breaks[clause - 1] if clause else 0
+    return _OWNERS_RE.search(folded, begin, hit.start) is not None
 
 
 def _clause_of(at: Analysed, position: int) -> int:
