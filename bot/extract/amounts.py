@@ -272,6 +272,13 @@ _WORDS_RE = re.compile(
     rf"|(?P<num>{_trie([w for w in _WORD_NUMBERS if w not in _TENS])}))"
     rf"[ ](?P<unit>trillion|billion|bln|bn|million|mln|mn)[ ]?(?P<cur>{_CUR_EN})\b"
 )
+# Where _WORDS_RE's tail (' billion dlrs') starts, one space each (single characters never
+# overlap), group 1 the tail. A word number is no longer than _WORD_REACH: the pattern is
+# tried only that far before each tail, not at every word of the text.
+_WORDS_TAIL_RE = re.compile(
+    rf"[ ](?=((?:trillion|billion|bln|bn|million|mln|mn)[ ]?(?:{_CUR_EN})\b))"
+)
+_WORD_REACH = max(max(map(len, _TENS)) + 1 + max(map(len, _ONES)), max(map(len, _WORD_NUMBERS)))
 _BARE_EN_RE = re.compile(
     rf"(?P<num>{_NUM})[ ]?(?P<unit>billion|bln|bn|million|mln|mn)"
     r"(?=[ ]?(?:[,.;:)]|$)|[ ](?:if|in|and|or|for|including|plus|when|with|from|after|before)\b)"
@@ -470,7 +477,7 @@ def _raw_amounts(folded: str, default_yen: str) -> list[_Raw]:
     if out and magnitude:
         out.extend(_elliptic(folded, out))
     if magnitude:  # a word number needs one: rare, cheap
-        for m in _WORDS_RE.finditer(folded):
+        for m in _word_amounts(folded):
             tens = m.group("tens")
             number = (
                 _TENS[tens] + _ONES.get(m.group("ones") or "", 0.0)
@@ -480,6 +487,23 @@ def _raw_amounts(folded: str, default_yen: str) -> list[_Raw]:
             value = number * _EN_UNITS[m.group("unit")]
             out.append((m.start(), m.end(), value, _EN_CURRENCIES[m.group("cur")], True, False))
     return out
+
+
+def _word_amounts(folded: str) -> Iterator[re.Match[str]]:
+    """The matches of _WORDS_RE.finditer(folded), sought only in the stretches that end with
+    its tail: a match holds its tail and at most _WORD_REACH characters before it. A search
+    from a position still sees the character before it (a word's start is judged as in the
+    whole text) and a stretch ends where a tail does (its word's end judged in the whole
+    text): each stretch finds what the whole text holds there."""
+    spans: list[list[int]] = []
+    for tail in _WORDS_TAIL_RE.finditer(folded):
+        start, end = max(0, tail.start() - _WORD_REACH), tail.end(1)
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    for start, end in spans:
+        yield from _WORDS_RE.finditer(folded, start, end)
 
 
 def _elliptic(folded: str, found: Sequence[_Raw]) -> Iterator[_Raw]:
