@@ -101,6 +101,24 @@ def test_deal_wording_of_wire_news_is_an_acquisition(text: str) -> None:
     assert types_of("Norvik news", text, "en")[:1] == ["acquisition"]
 
 
+def test_an_agreement_under_which_a_deal_is_made_is_the_deal() -> None:
+    """The agreement is only the form; the verb after 'under which' says what it does."""
+    bought = types_of(
+        "Norvik Corp signs agreement",
+        "Norvik Corp said it signed an agreement under which it will acquire Palmer Industries "
+        "Inc for 45 mln dlrs in cash.",
+        "en",
+    )
+    assert bought == ["acquisition"]
+    supplied = types_of(
+        "Norvik Corp signs agreement",
+        "Norvik Corp said it signed an agreement under which it will supply Palmer Industries "
+        "Inc with modems.",
+        "en",
+    )
+    assert supplied == ["partnership"]
+
+
 def test_a_background_event_in_the_body_is_not_a_headline_event() -> None:
     got = types_of(
         "Orbit Labs hires Jane Field as chief executive",
