@@ -213,6 +213,14 @@ def test_a_unit_changing_hands_is_named_with_its_parent() -> None:
         "Norvik Corp said it agreed to sell the rest of its mills to Palmer Industries Inc.",
     )
     assert not [a for a in rest if a.endswith("mills")]
+    # 'completed' is a weak deal word made full by 'disposition of' beside it: the unit is
+    # the one that word names.
+    completed = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it has completed the previously-announced disposition of its "
+        "computer systems division to Palmer Industries Inc.",
+    )
+    assert "Norvik computer systems division" in completed
 
 
 def test_firms_counted_in_a_deal_are_the_ones_the_next_sentence_names() -> None:

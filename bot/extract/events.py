@@ -315,7 +315,7 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
                 score *= r["negation"]
             actors = _actors(at, hit, pack)
             if type_name == "acquisition" and actors:
-                actors += _units_sold(at, hit, actors[0])
+                actors += _units_sold(at, _deal_word(at, hit, clause), actors[0])
                 if k + 1 < len(analysed) and _COUNTED_RE.search(
                     at.sentence.folded, hit.start, hit.end + _UNIT_REACH
                 ):
@@ -405,6 +405,24 @@ def _units_sold(at: Analysed, trigger: Hit, parent: str) -> list[str]:
         if owner is not None:
             return [f"{owner} {m.group(2)}"]
     return []
+
+
+def _deal_word(at: Analysed, hit: Hit, clause: int) -> Hit:
+    """The trigger of the clause that names the deal, when `hit` is a weak word made full
+    beside it ('completed the … disposition of its unit'): the unit follows that one."""
+    if hit.term.kind != "weak":
+        return hit
+    return next(
+        (
+            h
+            for h in at.hits
+            if h.term.value == hit.term.value
+            and h.term.kind != "weak"
+            and h.start > hit.start
+            and _clause_of(at, h.start) == clause
+        ),
+        hit,
+    )
 
 
 _TWO_PARTY = frozenset(("acquisition", "partnership", "funding", "legal_regulatory"))
