@@ -221,6 +221,13 @@ def test_a_unit_changing_hands_is_named_with_its_parent() -> None:
         "computer systems division to Palmer Industries Inc.",
     )
     assert "Norvik computer systems division" in completed
+    # The price may stand between the deal word and the unit.
+    priced = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it agreed to the sale, for about 120 mln dlrs in cash and notes, of its "
+        "packaging products division to Palmer Industries Inc.",
+    )
+    assert "Norvik packaging products division" in priced
 
 
 def test_firms_counted_in_a_deal_are_the_ones_the_next_sentence_names() -> None:

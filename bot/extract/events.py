@@ -372,7 +372,7 @@ _COUNTED_RE = re.compile(
     r"|concerns|newspapers|stations)\b"
 )
 _MOST_LISTED = 8
-_UNIT_REACH = 60
+_UNIT_REACH = 80
 # Words no unit's description holds: what is sold of it, how it is held, or a clause's words.
 _NOT_IN_UNIT = frozenset({
     "of", "and", "or", "the", "its", "a", "an", "to", "for", "from", "in", "on", "at", "by",
