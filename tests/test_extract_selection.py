@@ -228,6 +228,12 @@ def test_a_unit_changing_hands_is_named_with_its_parent() -> None:
         "packaging products division to Palmer Industries Inc.",
     )
     assert "Norvik packaging products division" in priced
+    # A place may head the description ('its Ohio retail operations').
+    placed = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it agreed to sell its Ohio retail operations to Palmer Industries Inc.",
+    )
+    assert "Norvik Ohio retail operations" in placed
 
 
 def test_firms_counted_in_a_deal_are_the_ones_the_next_sentence_names() -> None:

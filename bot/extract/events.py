@@ -361,7 +361,9 @@ _UNIT_HEADS = (
     "|assets|properties|plants?|mills?"
 )
 _UNIT_RE = re.compile(
-    r"\b(its|the|[A-Z][\w.&-]*['’]s) ((?:[a-z][a-z-]+ ){1,4}(?:" + _UNIT_HEADS + r"))\b"
+    r"\b(its|the|[A-Z][\w.&-]*['’]s) ((?:[A-Za-z][a-z-]+ )(?:[a-z][a-z-]+ ){0,3}(?:"
+    + _UNIT_HEADS
+    + r"))\b"
 )
 _UNIT_HEAD_RE = re.compile(_UNIT_HEADS)
 # A deal over a number of firms ('acquired two design firms', 'three of its units'): the
@@ -394,6 +396,8 @@ def _units_sold(at: Analysed, trigger: Hit, parent: str) -> list[str]:
             for i, w in enumerate(words)
         ):
             continue  # 'the rest of its mills'; but 'its oil and gas unit'
+        if m.group(2)[0].isupper() and any(n.start == m.start(2) for n in at.mentions):
+            continue  # a named unit ('its Sandoz unit') is an actor by its own name
         owner: str | None = parent
         if m.group(1) == "the":  # the unit of a company named right after it
             after = m.end() + 4
