@@ -234,6 +234,12 @@ def test_a_unit_changing_hands_is_named_with_its_parent() -> None:
         "Norvik Corp said it agreed to sell its Ohio retail operations to Palmer Industries Inc.",
     )
     assert "Norvik Ohio retail operations" in placed
+    # 'a … plant from X': the seller named after it owns it.
+    bought_from = actors_of_first(
+        "Palmer news",
+        "Palmer Industries Inc said it agreed to buy a cement block plant in Ohio from Norvik Corp.",
+    )
+    assert "Norvik cement block plant" in bought_from
 
 
 def test_firms_counted_in_a_deal_are_the_ones_the_next_sentence_names() -> None:

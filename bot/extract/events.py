@@ -361,7 +361,7 @@ _UNIT_HEADS = (
     "|assets|properties|plants?|mills?"
 )
 _UNIT_RE = re.compile(
-    r"\b(its|the|[A-Z][\w.&-]*['’]s) ((?:[A-Za-z][a-z-]+ )(?:[a-z][a-z-]+ ){0,3}(?:"
+    r"\b(its|the|an?|[A-Z][\w.&-]*['’]s) ((?:[A-Za-z][a-z-]+ )(?:[a-z][a-z-]+ ){0,3}(?:"
     + _UNIT_HEADS
     + r"))\b"
 )
@@ -375,6 +375,7 @@ _COUNTED_RE = re.compile(
 )
 _MOST_LISTED = 8
 _UNIT_REACH = 80
+_FROM_REACH = 30  # a place between a unit and its seller ('in Ohio')
 # Words no unit's description holds: what is sold of it, how it is held, or a clause's words.
 _NOT_IN_UNIT = frozenset({
     "of", "and", "or", "the", "its", "a", "an", "to", "for", "from", "in", "on", "at", "by",
@@ -403,6 +404,11 @@ def _units_sold(at: Analysed, trigger: Hit, parent: str) -> list[str]:
             after = m.end() + 4
             owner = next((n.name for n in at.mentions if n.start == after), None)
             if text[m.end() : after] != " of ":
+                owner = None
+        elif m.group(1) in ("a", "an"):  # 'buy a sawmill plant in Ohio from Norvik Corp'
+            at_from = text.find(" from ", m.end(), m.end() + _FROM_REACH)
+            owner = next((n.name for n in at.mentions if n.start == at_from + 6), None)
+            if at_from < 0:
                 owner = None
         elif m.group(1) != "its":  # "PPG's ethylene business"
             owner = next((n.name for n in at.mentions if n.start <= m.start(1) < n.end), None)
