@@ -240,6 +240,12 @@ def test_a_unit_changing_hands_is_named_with_its_parent() -> None:
         "Palmer Industries Inc said it agreed to buy a cement block plant in Ohio from Norvik Corp.",
     )
     assert "Norvik cement block plant" in bought_from
+    # 'the sale of its …' reads as one refused description; the unit inside it is still found.
+    within = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it completed the sale of its water properties to Palmer Utility Co.",
+    )
+    assert "Norvik water properties" in within
 
 
 def test_firms_counted_in_a_deal_are_the_ones_the_next_sentence_names() -> None:

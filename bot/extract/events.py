@@ -390,7 +390,9 @@ def _units_sold(at: Analysed, trigger: Hit, parent: str) -> list[str]:
     """The unit a deal's trigger names with it, with its parent: the sentence's subject for
     'its …', the company named before "'s …" or right after 'the … of'."""
     text = at.sentence.text
-    for m in _UNIT_RE.finditer(text, trigger.start, trigger.end + _UNIT_REACH):
+    pos, end = trigger.start, trigger.end + _UNIT_REACH
+    while (m := _UNIT_RE.search(text, pos, end)) is not None:
+        pos = m.start(2)  # a match refused may hold the unit ('the sale of its water assets')
         words = m.group(2).split(" ")[:-1]
         if any(
             w in _NOT_IN_UNIT and (w != "and" or i == 0 or _UNIT_HEAD_RE.fullmatch(words[i - 1]))
