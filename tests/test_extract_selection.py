@@ -101,6 +101,24 @@ def test_deal_wording_of_wire_news_is_an_acquisition(text: str) -> None:
     assert types_of("Norvik news", text, "en")[:1] == ["acquisition"]
 
 
+def test_an_agreement_under_which_a_deal_is_made_is_the_deal() -> None:
+    """The agreement is only the form; the verb after 'under which' says what it does."""
+    bought = types_of(
+        "Norvik Corp signs agreement",
+        "Norvik Corp said it signed an agreement under which it will acquire Palmer Industries "
+        "Inc for 45 mln dlrs in cash.",
+        "en",
+    )
+    assert bought == ["acquisition"]
+    supplied = types_of(
+        "Norvik Corp signs agreement",
+        "Norvik Corp said it signed an agreement under which it will supply Palmer Industries "
+        "Inc with modems.",
+        "en",
+    )
+    assert supplied == ["partnership"]
+
+
 def test_a_background_event_in_the_body_is_not_a_headline_event() -> None:
     got = types_of(
         "Orbit Labs hires Jane Field as chief executive",
@@ -195,6 +213,39 @@ def test_a_unit_changing_hands_is_named_with_its_parent() -> None:
         "Norvik Corp said it agreed to sell the rest of its mills to Palmer Industries Inc.",
     )
     assert not [a for a in rest if a.endswith("mills")]
+    # 'completed' is a weak deal word made full by 'disposition of' beside it: the unit is
+    # the one that word names.
+    completed = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it has completed the previously-announced disposition of its "
+        "computer systems division to Palmer Industries Inc.",
+    )
+    assert "Norvik computer systems division" in completed
+    # The price may stand between the deal word and the unit.
+    priced = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it agreed to the sale, for about 120 mln dlrs in cash and notes, of its "
+        "packaging products division to Palmer Industries Inc.",
+    )
+    assert "Norvik packaging products division" in priced
+    # A place may head the description ('its Ohio retail operations').
+    placed = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it agreed to sell its Ohio retail operations to Palmer Industries Inc.",
+    )
+    assert "Norvik Ohio retail operations" in placed
+    # 'a … plant from X': the seller named after it owns it.
+    bought_from = actors_of_first(
+        "Palmer news",
+        "Palmer Industries Inc said it agreed to buy a cement block plant in Ohio from Norvik Corp.",
+    )
+    assert "Norvik cement block plant" in bought_from
+    # 'the sale of its …' reads as one refused description; the unit inside it is still found.
+    within = actors_of_first(
+        "Norvik news",
+        "Norvik Corp said it completed the sale of its water properties to Palmer Utility Co.",
+    )
+    assert "Norvik water properties" in within
 
 
 def test_firms_counted_in_a_deal_are_the_ones_the_next_sentence_names() -> None:

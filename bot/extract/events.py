@@ -315,7 +315,7 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
                 score *= r["negation"]
             actors = _actors(at, hit, pack)
             if type_name == "acquisition" and actors:
-                actors += _units_sold(at, hit, actors[0])
+                actors += _units_sold(at, _deal_word(at, hit, clause), actors[0])
                 if k + 1 < len(analysed) and _COUNTED_RE.search(
                     at.sentence.folded, hit.start, hit.end + _UNIT_REACH
                 ):
@@ -361,7 +361,9 @@ _UNIT_HEADS = (
     "|assets|properties|plants?|mills?"
 )
 _UNIT_RE = re.compile(
-    r"\b(its|the|[A-Z][\w.&-]*['’]s) ((?:[a-z][a-z-]+ ){1,4}(?:" + _UNIT_HEADS + r"))\b"
+    r"\b(its|the|an?|[A-Z][\w.&-]*['’]s) ((?:[A-Za-z][a-z-]+ )(?:[a-z][a-z-]+ ){0,3}(?:"
+    + _UNIT_HEADS
+    + r"))\b"
 )
 _UNIT_HEAD_RE = re.compile(_UNIT_HEADS)
 # A deal over a number of firms ('acquired two design firms', 'three of its units'): the
@@ -372,7 +374,8 @@ _COUNTED_RE = re.compile(
     r"|concerns|newspapers|stations)\b"
 )
 _MOST_LISTED = 8
-_UNIT_REACH = 60
+_UNIT_REACH = 80
+_FROM_REACH = 30  # a place between a unit and its seller ('in Ohio')
 # Words no unit's description holds: what is sold of it, how it is held, or a clause's words.
 _NOT_IN_UNIT = frozenset({
     "of", "and", "or", "the", "its", "a", "an", "to", "for", "from", "in", "on", "at", "by",
@@ -387,24 +390,51 @@ def _units_sold(at: Analysed, trigger: Hit, parent: str) -> list[str]:
     """The unit a deal's trigger names with it, with its parent: the sentence's subject for
     'its …', the company named before "'s …" or right after 'the … of'."""
     text = at.sentence.text
-    for m in _UNIT_RE.finditer(text, trigger.start, trigger.end + _UNIT_REACH):
+    pos, end = trigger.start, trigger.end + _UNIT_REACH
+    while (m := _UNIT_RE.search(text, pos, end)) is not None:
+        pos = m.start(2)  # a match refused may hold the unit ('the sale of its water assets')
         words = m.group(2).split(" ")[:-1]
         if any(
             w in _NOT_IN_UNIT and (w != "and" or i == 0 or _UNIT_HEAD_RE.fullmatch(words[i - 1]))
             for i, w in enumerate(words)
         ):
             continue  # 'the rest of its mills'; but 'its oil and gas unit'
+        if m.group(2)[0].isupper() and any(n.start == m.start(2) for n in at.mentions):
+            continue  # a named unit ('its Sandoz unit') is an actor by its own name
         owner: str | None = parent
         if m.group(1) == "the":  # the unit of a company named right after it
             after = m.end() + 4
             owner = next((n.name for n in at.mentions if n.start == after), None)
             if text[m.end() : after] != " of ":
                 owner = None
+        elif m.group(1) in ("a", "an"):  # 'buy a sawmill plant in Ohio from Norvik Corp'
+            at_from = text.find(" from ", m.end(), m.end() + _FROM_REACH)
+            owner = next((n.name for n in at.mentions if n.start == at_from + 6), None)
+            if at_from < 0:
+                owner = None
         elif m.group(1) != "its":  # "PPG's ethylene business"
             owner = next((n.name for n in at.mentions if n.start <= m.start(1) < n.end), None)
         if owner is not None:
             return [f"{owner} {m.group(2)}"]
     return []
+
+
+def _deal_word(at: Analysed, hit: Hit, clause: int) -> Hit:
+    """The trigger of the clause that names the deal, when `hit` is a weak word made full
+    beside it ('completed the … disposition of its unit'): the unit follows that one."""
+    if hit.term.kind != "weak":
+        return hit
+    return next(
+        (
+            h
+            for h in at.hits
+            if h.term.value == hit.term.value
+            and h.term.kind != "weak"
+            and h.start > hit.start
+            and _clause_of(at, h.start) == clause
+        ),
+        hit,
+    )
 
 
 _TWO_PARTY = frozenset(("acquisition", "partnership", "funding", "legal_regulatory"))
