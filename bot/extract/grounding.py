@@ -158,10 +158,11 @@ def ground(
     text = f"{article.title}\n{article.text}"
     folded = _squeezed(fold(text))
     yen = "CNY" if article.lang.startswith("zh") else "JPY"
-    # The sums that can be an event's own: not a per-share or per-unit price, a valuation or
-    # a cost (those are the event's amount only when the event is a launch's price).
-    found = find_amounts(fold(text), text, pack.rates, pack.approximate, yen)
-    sums = [f.amount for f in found if not _per_unit(fold(text), f.start, f.end, pack)]
+    # The sums that can be an event's own: not what one share or unit costs (the amount
+    # grammar's `unit`), a valuation or a cost (those are only a launch's price).
+    whole = fold(text)
+    found = find_amounts(whole, text, pack.rates, pack.approximate, yen)
+    sums = [f.amount for f in found if not f.unit and not _valuation(whole, f.start, pack)]
     prices = [f.amount for f in found]
     dates = {d.iso for d in find_dates(fold(text), article.published.date(), text)}
     events: list[Event] = []
@@ -232,22 +233,15 @@ def _aliases_of(pack: RulePack, canonical: str) -> list[str]:
     return [alias for alias, name in pack._aliases.items() if name == canonical and len(alias) >= 2]
 
 
-_PER_UNIT_AFTER_RE = re.compile(
-    r"\s*(?:(?:a|per|each)\s+(?:share|unit|month|year|user|seat|head)\b|/\s*(?:股|月|年|份|人|"
-    r"share|month|mo|year|yr|user|seat)|每股|一股)"
-)
-_PER_UNIT_BEFORE = ("每股", "per share", "share price", "股价", "单价", "values", "valuing", "估值")
+_VALUATION_BEFORE = ("values", "valuing", "估值")
 
 
-def _per_unit(folded: str, start: int, end: int, pack: RulePack) -> bool:
-    """Whether the sum at folded[start:end] is a price per share or unit, a valuation or a
-    cost: a per-unit word right after it, or such a word (or one of the rule pack's amount
-    exclusions) in the few words before it."""
-    if _PER_UNIT_AFTER_RE.match(folded, end):
-        return True
+def _valuation(folded: str, start: int, pack: RulePack) -> bool:
+    """Whether the sum at `start` is a valuation or a cost: such a word, or one of the rule
+    pack's amount exclusions, in the few words before it."""
     before = folded[max(0, start - 24) : start]
     before = pack.amount_neutral.sub(lambda m: " " * len(m[0]), before)  # "pre-tax profit"
-    return any(word in before for word in (*_PER_UNIT_BEFORE, *pack.amount_exclude))
+    return any(word in before for word in (*_VALUATION_BEFORE, *pack.amount_exclude))
 
 
 def _amount(value: Any, amounts: Sequence[Amount], pack: RulePack, yen: str) -> Amount | None:
