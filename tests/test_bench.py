@@ -82,7 +82,10 @@ def test_large_state() -> None:
     assert re.search(r"new article: alerted after / peak RSS then: [\d.]+ s", out), out
 
 
-@pytest.mark.skipif(shutil.which("jekyll") is None, reason="jekyll is not installed")
+@pytest.mark.skipif(
+    shutil.which("jekyll") is None,
+    reason="jekyll is not installed (apt-get install jekyll ruby-jekyll-feed)",
+)
 def test_jekyll() -> None:
     out = bench("jekyll.py", "--sizes", "12", "--repeat", "1")
     assert re.search(r"12 posts: Jekyll, new post → feed\.xml .*: [\d.]+", out), out
