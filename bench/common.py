@@ -56,7 +56,7 @@ class Source:
 
 def parsed_sources() -> list[Source]:
     """Each source article's title, paragraphs and language, as the product parses them."""
-    from bot.articles import ArticleError, parse_article
+    from bot.core.articles import ArticleError, parse_article
 
     now = datetime.now(UTC)
     out: list[Source] = []
@@ -243,7 +243,7 @@ def write_config(
 def restarted(feeds: Path) -> None:
     """A feeds folder as a restart finds it (written by this layout), so that the daemon's first
     publish checks each feed's current page, not writes every archive page of a large state."""
-    from bot.publish import LAYOUT, LAYOUT_FILE
+    from bot.runtime.publish import LAYOUT, LAYOUT_FILE
 
     feeds.mkdir(parents=True, exist_ok=True)
     (feeds / "events.atom").write_bytes(b"")

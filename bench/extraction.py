@@ -45,7 +45,7 @@ class Inputs:
 
 
 def _parsed(label: str, files: Sequence[tuple[str, bytes]], now: datetime) -> Inputs:
-    from bot.articles import ArticleError, parse_article
+    from bot.core.articles import ArticleError, parse_article
 
     kept, articles = [], []
     for name, data in files:
@@ -72,7 +72,7 @@ def inputs(count: int, now: datetime) -> list[Inputs]:
 
 def cpu_seconds(step: str, data: Inputs, pack: Any, now: datetime, min_seconds: float) -> float:
     """CPU seconds per pass over the set, the passes repeated for at least `min_seconds`."""
-    from bot.articles import parse_article
+    from bot.core.articles import parse_article
     from bot.extract import extract
 
     loops, start = 0, time.process_time()
@@ -95,8 +95,8 @@ def cpu_seconds(step: str, data: Inputs, pack: Any, now: datetime, min_seconds: 
 def run(
     passes: int = 9, min_seconds: float = 0.3, count: int = 24, profile: bool = False
 ) -> dict[str, float]:
+    from bot.cli.rulefiles import default_documents
     from bot.extract import extract, load_rule_pack
-    from bot.rulefiles import default_documents
 
     pack = load_rule_pack(*default_documents())  # the packaged rules: what load_pack gives
     now = datetime.now(UTC)
@@ -144,7 +144,7 @@ def _speed_check() -> float:
 
 
 def _profile(sets: Sequence[Inputs], pack: Any, now: datetime) -> None:
-    from bot.articles import parse_article
+    from bot.core.articles import parse_article
     from bot.extract import extract
 
     profiler = cProfile.Profile()

@@ -3,19 +3,19 @@
 A real `Pipeline.scan()` queues one article's events for every chat, then `Pipeline.deliver()`
 drains the outbox through the real `Sender` and python-telegram-bot, against tests/fakebot.py
 running in a process of its own; PTB talks HTTP through the transport the daemon gives it
-(bot/request.py's aiohttp one if present, else PTB's default httpx one). First the fake server
+(bot/telegram/request.py's aiohttp one if present, else PTB's default httpx one). First the fake server
 is measured alone (a bare aiohttp client, `--fake-alone` requests) so that it is known not to
 be the bottleneck. Then two runs:
 
 * limiter off: PTB's `Bot` without a rate limiter, the fake server accepting everything;
-* limiter on: the rate limiter the product uses (bot.limits.FloodLimiter with Telegram's
+* limiter on: the rate limiter the product uses (bot.telegram.limits.FloodLimiter with Telegram's
   defaults if present, else PTB's AIORateLimiter as bot/app.py builds it), the fake server
   enforcing Telegram's limits (30 messages/s overall, one per chat per second) and counting
   every 429 it has to send.
 
 Chats and subscriptions are inserted with bulk SQL on the store's engine (schema tables
 `chats`, `subscriptions`); everything after that is the product's own code. The process
-runs with the garbage-collector setting `eventfeed run` starts with (bot.cli.tune_gc), if
+runs with the garbage-collector setting `eventfeed run` starts with (bot.cli.main.tune_gc), if
 the product has one: the daemon's sends run under it.
 """
 
@@ -53,21 +53,23 @@ def _limiter(limited: bool) -> tuple[Any, str]:
     if not limited:
         return None, "none"
     try:
-        from bot.limits import FloodLimiter, Limits  # the product's own, once it exists
+        from bot.telegram.limits import FloodLimiter, Limits  # the product's own, once it exists
     except ImportError:
         from telegram.ext import AIORateLimiter
 
         return AIORateLimiter(), "telegram.ext.AIORateLimiter() (as bot/app.py builds it)"
-    return FloodLimiter(Limits()), "bot.limits.FloodLimiter(Limits()) (Telegram's defaults)"
+    return FloodLimiter(
+        Limits()
+    ), "bot.telegram.limits.FloodLimiter(Limits()) (Telegram's defaults)"
 
 
 def _request() -> tuple[Any, str]:
     """The HTTP transport the daemon gives python-telegram-bot, or None for PTB's default."""
     try:
-        from bot.request import AiohttpRequest  # the product's own, once it exists
+        from bot.telegram.request import AiohttpRequest  # the product's own, once it exists
     except ImportError:
         return None, "telegram.request.HTTPXRequest (PTB's default)"
-    return AiohttpRequest(), "bot.request.AiohttpRequest"
+    return AiohttpRequest(), "bot.telegram.request.AiohttpRequest"
 
 
 def _tune_gc(default: bool) -> str:
@@ -75,17 +77,17 @@ def _tune_gc(default: bool) -> str:
     if default:
         return "CPython's default (--default-gc)"
     try:
-        from bot.cli import tune_gc  # the product's own, once it exists
+        from bot.cli.main import tune_gc  # the product's own, once it exists
     except ImportError:
         return "CPython's default"
     tune_gc()
-    return "bot.cli.tune_gc (as `eventfeed run`)"
+    return "bot.cli.main.tune_gc (as `eventfeed run`)"
 
 
 def _one_event_article() -> tuple[str, bytes]:
     """A generated article with exactly one event: one message per chat."""
     from bot.app import load_config, load_pack
-    from bot.articles import parse_article
+    from bot.core.articles import parse_article
     from bot.extract import extract
 
     pack = load_pack(load_config(None, {}))
@@ -129,8 +131,8 @@ async def fan_out(chats: int, limited: bool, work: Path) -> dict[str, float]:
     from telegram.ext import ApplicationBuilder
 
     from bot.app import build_pipeline, load_config, load_pack
-    from bot.sender import Sender
     from bot.store import Store
+    from bot.telegram.sender import Sender
 
     folder, state = work / "articles", work / "state.db"
     _clean(folder, state)

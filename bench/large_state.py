@@ -61,8 +61,8 @@ def build_state(folder: Path, state: Path, events_per: int) -> tuple[int, int]:
     from sqlalchemy import insert
 
     from bot.app import load_config, load_pack
-    from bot.articles import ArticleError, article_url, parse_article
-    from bot.codec import article_to_dict, event_to_dict
+    from bot.core.articles import ArticleError, article_url, parse_article
+    from bot.core.codec import article_to_dict, event_to_dict
     from bot.extract import extract
     from bot.store import Store
     from bot.store.schema import articles, events
@@ -131,8 +131,8 @@ def build_state(folder: Path, state: Path, events_per: int) -> tuple[int, int]:
 
 
 def rescans(folder: Path, state: Path, work: Path, repeat: int) -> dict[str, list[float]]:
-    from bot import files
     from bot.app import build_pipeline, load_config, load_pack
+    from bot.runtime import files
     from bot.store import Store
 
     env = {

@@ -67,7 +67,7 @@ MARK = re.compile(r"zq(\d+)k")
 def _drops(count: int) -> list[tuple[str, bytes]]:
     """`count` generated articles that each have at least one event, dated now."""
     from bot.app import load_config, load_pack
-    from bot.articles import parse_article
+    from bot.core.articles import parse_article
     from bot.extract import extract
 
     pack = load_pack(load_config(None, {}))

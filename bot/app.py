@@ -26,39 +26,39 @@ from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.error import TimedOut as TelegramTimedOut
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.articles import is_daemon_url
-from bot.cluster import Membership, Role, default_instance, is_solo, shared_limits
-from bot.commands import (
+from bot.cli.rulefiles import default_documents
+from bot.core.articles import is_daemon_url
+from bot.core.config import Config, ConfigError, origin, parse_config
+from bot.core.routes import RouteError, parse_routes
+from bot.extract import RulePack, RulePackError, load_rule_pack
+from bot.runtime.files import FolderMissing
+from bot.runtime.instances import Membership, Role, default_instance, is_solo, shared_limits
+from bot.runtime.llm import LlmExtractor
+from bot.runtime.metrics import Metrics, TimedSender
+from bot.runtime.pipeline import Pipeline, ScanReport, Source
+from bot.runtime.progress import ProgressHook, ProgressReport
+from bot.runtime.reload import LiveEventTypes, Reloader, needs_restart, pack_files
+from bot.runtime.siteview import SiteView
+from bot.runtime.systemd import notify
+from bot.runtime.watcher import FULL_SCAN, FolderWatcher
+from bot.runtime.web import bound_port, make_app, start_server
+from bot.runtime.websub import ping_hub
+from bot.site.render import FeedSite
+from bot.store import Store
+from bot.store.chats import DisabledSubscription
+from bot.telegram.commands import (
     CommandContext,
     check_stored_filters,
     publish_commands,
     register,
     tell_disabled,
 )
-from bot.config import Config, ConfigError, origin, parse_config
-from bot.delivery import apply_routes, limits_of
-from bot.extract import RulePack, RulePackError, load_rule_pack
-from bot.feeds import FeedSite
-from bot.files import FolderMissing
-from bot.limits import FloodLimiter, retry_seconds
-from bot.llm import LlmExtractor
-from bot.metrics import Metrics, TimedSender
-from bot.operators import resume_broadcasts
-from bot.pipeline import Pipeline, ScanReport, Source
-from bot.progress import ProgressHook, ProgressReport
-from bot.reload import LiveEventTypes, Reloader, needs_restart, pack_files
-from bot.request import AiohttpRequest
-from bot.routes import RouteError, parse_routes
-from bot.rulefiles import default_documents
-from bot.sender import Sender
-from bot.siteview import SiteView
-from bot.store import Store
-from bot.store.chats import DisabledSubscription
-from bot.systemd import notify
-from bot.updates import ChatLanes
-from bot.watcher import FULL_SCAN, FolderWatcher
-from bot.web import bound_port, make_app, start_server
-from bot.websub import ping_hub
+from bot.telegram.delivery import apply_routes, limits_of
+from bot.telegram.limits import FloodLimiter, retry_seconds
+from bot.telegram.operators import resume_broadcasts
+from bot.telegram.request import AiohttpRequest
+from bot.telegram.sender import Sender
+from bot.telegram.updates import ChatLanes
 
 log = logging.getLogger("eventfeed")
 
@@ -687,7 +687,9 @@ class Daemon:
         builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(tg.token.reveal())
-            .request(AiohttpRequest())  # far less CPU per request than httpx: see bot/request.py
+            .request(
+                AiohttpRequest()
+            )  # far less CPU per request than httpx: see bot/telegram/request.py
             .get_updates_request(AiohttpRequest(connection_pool_size=1))
             .rate_limiter(self._new_limiter())
             .concurrent_updates(ChatLanes())

@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from bot.app import build_pipeline, load_pack
-from bot.config import parse_config
-from bot.pipeline import Pipeline
+from bot.core.config import parse_config
+from bot.runtime.pipeline import Pipeline
 from bot.store import Store
 
 # The test PostgreSQL server (.ci/run starts it); each test gets a fresh schema in it.

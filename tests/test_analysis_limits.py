@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import make_pipeline
 
-from bot.config import ConfigError, parse_config
+from bot.core.config import ConfigError, parse_config
 from bot.extract import analysed_part
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "bad"))

@@ -9,17 +9,19 @@ import pytest
 
 BOT = Path(__file__).resolve().parent.parent / "bot"
 
-PURE = ["model.py", "config.py", "codec.py", "text.py", "articles.py", "feeds.py", "messages.py",
-        "filters.py", "catalog.py", "feedxml.py", "jsonfeed.py", "sanitize.py", "pages.py",
-        "statics.py", "stories.py", "i18n.py", "templates.py", "modes.py", "routes.py",
-        *sorted(p.relative_to(BOT).as_posix() for p in (BOT / "extract").glob("*.py"))]  # fmt: skip
+PURE = sorted(
+    p.relative_to(BOT).as_posix()
+    for layer in ("core", "site", "extract")
+    for p in (BOT / layer).glob("*.py")
+)
 
 FORBIDDEN = {
     "aiohttp", "apscheduler", "asyncio", "http", "httpx", "os", "shutil", "socket", "sqlalchemy",
     "subprocess", "telegram", "threading", "time", "urllib.request", "watchdog",
-    "bot.app", "bot.cli", "bot.commands", "bot.files", "bot.pipeline", "bot.sender", "bot.store",
-    "bot.watcher", "bot.web", "bot.publish", "bot.siteview", "bot.websub", "bot.metrics",
+    "bot.app", "bot.cli", "bot.telegram", "bot.runtime", "bot.store",
 }  # fmt: skip
+# A lock is not I/O: the cache is shared by the scanning thread and the server's.
+ALLOWED = {"core/lru.py": {"threading"}}
 CLOCK_CALLS = {"now", "today", "utcnow", "monotonic", "perf_counter"}
 
 
@@ -38,7 +40,7 @@ def test_pure_module_imports_no_io(name: str) -> None:
     tree = ast.parse((BOT / name).read_text(encoding="utf-8"))
     bad = {
         module
-        for module in _imports(tree)
+        for module in _imports(tree) - ALLOWED.get(name, set())
         if any(module == f or module.startswith(f + ".") for f in FORBIDDEN)
     }
     assert not bad, f"bot/{name} imports {sorted(bad)}"

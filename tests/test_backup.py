@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.backup import VERSION, dumps, export_document, import_document, parse_backup
-from bot.cli import main
+from bot.cli.backup import VERSION, dumps, export_document, import_document, parse_backup
+from bot.cli.main import main
 from bot.store import BackupError, Store
 
 SAMPLE = Path(__file__).resolve().parent / "data/articles/000_4fbda6de1bb3b082.txt"

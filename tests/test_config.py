@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Secret, parse_config
+from bot.core.config import ConfigError, Secret, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, ConfigError, parse_config
+from bot.core.config import Config, ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,18 +22,18 @@ from fakebot import FakeBotApi, parse_telegram_html
 from sqlalchemy import select
 from telegram.ext import ExtBot
 
-from bot import cli
 from bot.app import Daemon, load_pack
-from bot.config import parse_config
-from bot.delivery import Deliverer, limits_of
-from bot.limits import FloodLimiter, Limits
-from bot.model import EVENT_TYPES, Amount, Article, Event, Extraction
-from bot.request import AiohttpRequest
-from bot.routes import Route, RouteError, parse_routes
-from bot.sender import Sender
+from bot.cli import main as cli
+from bot.core.config import parse_config
+from bot.core.model import EVENT_TYPES, Amount, Article, Event, Extraction
+from bot.core.routes import Route, RouteError, parse_routes
 from bot.store import Store
 from bot.store.outbox import enqueue
 from bot.store.schema import outbox
+from bot.telegram.delivery import Deliverer, limits_of
+from bot.telegram.limits import FloodLimiter, Limits
+from bot.telegram.request import AiohttpRequest
+from bot.telegram.sender import Sender
 
 T0 = datetime(2025, 6, 12, 8, 0, tzinfo=UTC)
 FAST = Limits(per_second=2000.0, chat_interval=0.0, group_messages=1000, group_window=1.0)

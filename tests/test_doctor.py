@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fakebot import FakeBotApi
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.store import Store
 
 TOKEN = "424242:DOCTOR-SECRET-TOKEN"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.core.model import Amount, Event
 from bot.extract.scoring import (
     GoldError,
     amount_class,
@@ -21,7 +22,6 @@ from bot.extract.scoring import (
     read_gold,
     score,
 )
-from bot.model import Amount, Event
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "eval"

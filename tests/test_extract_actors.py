@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.articles import parse_article
+from bot.cli.rulefiles import default_documents
+from bot.core.articles import parse_article
+from bot.core.model import Article
 from bot.extract import RulePack, extract, load_rule_pack
 from bot.extract.entities import article_mentions, resolve, title_end
 from bot.extract.sentences import join, split_article
-from bot.model import Article
-from bot.rulefiles import default_documents
 
 DATA = Path(__file__).parent / "data" / "extract" / "seeds"
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.articles import parse_article
+from bot.cli.rulefiles import default_documents
+from bot.core.articles import parse_article
 from bot.extract import extract, load_rule_pack
 from bot.extract.amounts import find_amounts
 from bot.extract.sentences import fold
-from bot.rulefiles import default_documents
 
 RATES = {
     "USD": 1.0,

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.articles import parse_article
+from bot.cli.rulefiles import default_documents
+from bot.core.articles import parse_article
+from bot.core.model import Event
 from bot.extract import RulePack, extract, load_rule_pack
-from bot.model import Event
-from bot.rulefiles import default_documents
 
 CASES = Path(__file__).parent / "data" / "extract" / "cases"
 SUFFIX = ".events.yaml"

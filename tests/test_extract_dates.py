@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.articles import parse_article
+from bot.cli.rulefiles import default_documents
+from bot.core.articles import parse_article
 from bot.extract import extract, load_rule_pack
 from bot.extract.dates import dateline, find_dates
 from bot.extract.sentences import fold
-from bot.rulefiles import default_documents
 
 PUBLISHED = date(2025, 6, 21)  # a Saturday
 

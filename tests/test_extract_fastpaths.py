@@ -15,14 +15,14 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.cli.rulefiles import default_documents
+from bot.core.text import _ABBREVIATIONS, _is_abbreviation
 from bot.extract import load_rule_pack
 from bot.extract.dates import _NEEDS, _PATTERNS, find_dates
 from bot.extract.entities import _ZH_ROLE_RE, _ends_of, _han_lines, _name_parts, _role_people
 from bot.extract.rules import Hit, RulePack
 from bot.extract.sentences import _is_key, _key, fold
 from bot.extract.summary import HAN, _is_chinese
-from bot.rulefiles import default_documents
-from bot.text import _ABBREVIATIONS, _is_abbreviation
 
 PACK = load_rule_pack(*default_documents())
 PUBLISHED = date(2025, 6, 18)

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.articles import parse_article
+from bot.cli.rulefiles import default_documents
+from bot.core.articles import parse_article
 from bot.extract import extract, load_rule_pack
 from bot.extract.dates import _Spans
 from bot.extract.entities import Mention, _ends_of, _Taken
 from bot.extract.sentences import _unlink, _without_autolinks
-from bot.rulefiles import default_documents
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "bad"))
 from generate import post, slow_bodies

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.cli.rulefiles import default_documents
+from bot.core.model import EVENT_TYPES, Article
 from bot.extract import RulePackError, extract, load_rule_pack
-from bot.model import EVENT_TYPES, Article
-from bot.rulefiles import default_documents
 
 
 def docs() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.cli.rulefiles import default_documents
+from bot.core.model import Article
 from bot.extract import extract, load_rule_pack
-from bot.model import Article
-from bot.rulefiles import default_documents
 
 ENGLISH = "microsoft agreed to acquire activision blizzard, openai's rival, for $69bn"
 

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.articles import parse_article
+from bot.cli.rulefiles import default_documents
+from bot.core.articles import parse_article
+from bot.core.model import Article, Event
 from bot.extract import RulePack, extract, load_rule_pack
-from bot.model import Article, Event
-from bot.rulefiles import default_documents
 
 SEEDS = Path(__file__).parent / "data" / "extract" / "seeds"
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from bot.cli.rulefiles import default_documents
+from bot.core.model import Article
 from bot.extract import RulePackError, extract, load_rule_pack
 from bot.extract.clusters import vet
-from bot.model import Article
-from bot.rulefiles import default_documents
 
 
 def article(title: str, text: str, lang: str = "en") -> Article:

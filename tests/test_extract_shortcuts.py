@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.cli.rulefiles import default_documents
+from bot.core.model import Article
+from bot.core.text import split_sentences
 from bot.extract import load_rule_pack
 from bot.extract.dates import find_dates
 from bot.extract.events import _amounts
 from bot.extract.sentences import Sentence, _required_literal, fold, join
-from bot.model import Article
-from bot.rulefiles import default_documents
-from bot.text import split_sentences
 
 PACK = load_rule_pack(*default_documents())
 PUBLISHED = date(2025, 6, 18)

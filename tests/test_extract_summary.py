@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.articles import parse_article
+from bot.cli.rulefiles import default_documents
+from bot.core.articles import parse_article
+from bot.core.model import Article
 from bot.extract import extract, load_rule_pack
 from bot.extract.sentences import split_article
 from bot.extract.summary import MAX_HAN, MAX_WORDS, article_summary, event_summary, stands_alone
-from bot.model import Article
-from bot.rulefiles import default_documents
 
 PACK = load_rule_pack(*default_documents())
 WHEN = datetime(2025, 6, 21, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """The fan-out send path: outcomes recorded many to a transaction, stories looked up per round,
 one rendering per article — with the same outbox states as one statement per message.
 
-Real SQLite (and PostgreSQL for the store methods), the real PTB over bot/request.py, and the
+Real SQLite (and PostgreSQL for the store methods), the real PTB over bot/telegram/request.py, and the
 fake Bot API on loopback.
 """
 
@@ -20,14 +20,14 @@ from fakebot import FakeBotApi
 from sqlalchemy import event, select
 from telegram import Bot
 
-from bot.delivery import Deliverer, SentLog
-from bot.limits import FloodLimiter, Limits
-from bot.model import Amount, Article, Event, Extraction
-from bot.request import AiohttpRequest
-from bot.sender import Sender
+from bot.core.model import Amount, Article, Event, Extraction
 from bot.store import Store
 from bot.store.outbox import SentMark, enqueue
 from bot.store.schema import outbox
+from bot.telegram.delivery import Deliverer, SentLog
+from bot.telegram.limits import FloodLimiter, Limits
+from bot.telegram.request import AiohttpRequest
+from bot.telegram.sender import Sender
 
 T0 = datetime(2025, 6, 12, 8, 0, tzinfo=UTC)
 DEAL = Event(

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from lxml import etree
 from test_feeds import BASE, SITE, _articles
 
-from bot.catalog import (
+from bot.core.model import StoredArticle
+from bot.core.text import to_traditional
+from bot.site.catalog import (
     Entry,
     Feed,
     FeedQuery,
@@ -26,11 +28,9 @@ from bot.catalog import (
     query_page,
     slugify,
 )
-from bot.feeds import render_all, render_page
-from bot.model import StoredArticle
-from bot.sanitize import has_markup, sanitize_html
-from bot.statics import OPML, icon_png, static_documents
-from bot.text import to_traditional
+from bot.site.render import render_all, render_page
+from bot.site.sanitize import has_markup, sanitize_html
+from bot.site.statics import OPML, icon_png, static_documents
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HISTORY = "{http://purl.org/syndication/history/1.0}"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import make_pipeline
 
-from bot.feeds import build_feeds, render_all
-from bot.pipeline import Pipeline
-from bot.publish import WHOLE_FEED
-from bot.statics import static_documents
+from bot.runtime.pipeline import Pipeline
+from bot.runtime.publish import WHOLE_FEED
+from bot.site.render import build_feeds, render_all
+from bot.site.statics import static_documents
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "articles"
 OURS = (".atom", ".rss", ".json", ".opml", ".xsl", ".png")

@@ -12,8 +12,8 @@ import pytest
 from conftest import make_pipeline
 from lxml import etree
 
-from bot.pipeline import Pipeline
-from bot.publish import LAYOUT, LAYOUT_FILE, write_folder
+from bot.runtime.pipeline import Pipeline
+from bot.runtime.publish import LAYOUT, LAYOUT_FILE, write_folder
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "articles"
 FIRST = "000_4fbda6de1bb3b082.txt"

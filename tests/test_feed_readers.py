@@ -25,13 +25,13 @@ from aiohttp import web
 from daemonctl import eventually
 
 from bot.app import build_pipeline, load_pack
-from bot.catalog import type_label
-from bot.config import parse_config
-from bot.metrics import Metrics
-from bot.pipeline import Pipeline
-from bot.siteview import SiteView
+from bot.core.config import parse_config
+from bot.runtime.metrics import Metrics
+from bot.runtime.pipeline import Pipeline
+from bot.runtime.siteview import SiteView
+from bot.runtime.web import make_app
+from bot.site.catalog import type_label
 from bot.store import Store
-from bot.web import make_app
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "articles"
 POST = """---

@@ -22,11 +22,11 @@ from aiohttp import web
 from lxml import etree
 
 from bot.app import build_pipeline, load_pack
-from bot.config import parse_config
-from bot.metrics import Metrics
-from bot.siteview import SiteView
+from bot.core.config import parse_config
+from bot.runtime.metrics import Metrics
+from bot.runtime.siteview import SiteView
+from bot.runtime.web import make_app
 from bot.store import Store
-from bot.web import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 # `../shared` beside the repository (CI; the main checkout), or beside a folder holding it

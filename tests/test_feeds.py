@@ -14,8 +14,9 @@ import feedparser
 import pytest
 from lxml import etree
 
-from bot.config import SiteConfig, parse_config
-from bot.feeds import (
+from bot.core.config import SiteConfig, parse_config
+from bot.core.model import Amount, Article, Event, StoredArticle, StoredEvent
+from bot.site.render import (
     EMPTY_FEED_UPDATED,
     FEED_PATHS,
     FeedSite,
@@ -25,7 +26,6 @@ from bot.feeds import (
     render_events_feed,
     safe_link,
 )
-from bot.model import Amount, Article, Event, StoredArticle, StoredEvent
 
 BASE = "https://news.example.org/"
 SITE = FeedSite(BASE, "AI 头条", "Headline events <from> our articles", "zh-Hans")

@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from conftest import make_pipeline
 
-from bot.config import parse_config
-from bot.logs import setup_logging
-from bot.siteview import SiteView
-from bot.web import bound_port, make_app, start_server
+from bot.core.config import parse_config
+from bot.runtime.logs import setup_logging
+from bot.runtime.siteview import SiteView
+from bot.runtime.web import bound_port, make_app, start_server
 
 NAME = "odd\nname\x1b[31m\t.txt"
 TEXT = "Orion buys Quartz\n\nOrion Holdings agreed to acquire Quartz Systems for $12 million.\n"
@@ -71,7 +71,9 @@ def test_a_file_name_with_a_newline_stays_on_one_log_line(
     config = parse_config(f"telegram: {{token: '{token}'}}" if token else None, {})
     setup_logging(config)
     forged = "a.md\nts=2025-01-01 level=ERROR logger=bot msg=forged\x1b[2J\u2028\x85"
-    logging.getLogger("bot.pipeline").warning("article failed path=%s error=%s", forged, "x")
+    logging.getLogger("bot.runtime.pipeline").warning(
+        "article failed path=%s error=%s", forged, "x"
+    )
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
     assert lines[0].endswith(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.files import (
+from bot.runtime.files import (
     FileInfo,
     FileTooLarge,
     OutsideRoot,
@@ -107,7 +107,7 @@ def test_scan_lists_a_file_reached_only_through_a_link(tmp_path: Path) -> None:
 
 
 LIST = (
-    "import sys; from pathlib import Path; from bot.files import scan_folder; "
+    "import sys; from pathlib import Path; from bot.runtime.files import scan_folder; "
     "print(*sorted(info.path for info in scan_folder(Path(sys.argv[1]))))"
 )
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.filters import Filter, FilterError, explain, parse_filter
-from bot.model import EVENT_TYPES, Amount, Article, Event, StoredArticle
+from bot.core.filters import Filter, FilterError, explain, parse_filter
+from bot.core.model import EVENT_TYPES, Amount, Article, Event, StoredArticle
 
 ALIASES = {
     "meta": "Meta",
@@ -247,8 +247,8 @@ def test_patterns_keep_matching_chinese_as_python_did() -> None:
 STACKED = "/.{0,20}.{0,20}.{0,20}.{0,20}.{0,20}.{0,20}.{0,20}.{0,20}☃/"
 _HOSTILE_MATCH = f"""
 from datetime import UTC, datetime
-from bot.filters import parse_filter
-from bot.model import EVENT_TYPES, Article, Event, StoredArticle
+from bot.core.filters import parse_filter
+from bot.core.model import EVENT_TYPES, Article, Event, StoredArticle
 now = datetime(2025, 6, 12, tzinfo=UTC)
 text = "a" * 5000
 wanted = parse_filter({STACKED!r}, EVENT_TYPES, lambda name: None)

@@ -23,7 +23,7 @@ import aiohttp
 from daemonctl import Daemon, Layout, drop, eventually, query
 from fakebot import FakeBotApi
 
-from bot.pipeline import UNFINISHED
+from bot.runtime.pipeline import UNFINISHED
 from bot.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "bad"))

@@ -23,14 +23,14 @@ from daemonctl import Daemon, Layout, eventually
 from fakebot import FakeBotApi
 from sqlalchemy import select, text
 
-from bot.cluster import shared_limits
-from bot.config import ClusterConfig, ConfigError, parse_config
-from bot.doctor import check_cluster
-from bot.limits import Limits
-from bot.model import Article, Event, Extraction
+from bot.cli.doctor import check_cluster
+from bot.core.config import ClusterConfig, ConfigError, parse_config
+from bot.core.model import Article, Event, Extraction
+from bot.runtime.instances import shared_limits
 from bot.store import Store
 from bot.store.leases import LEADER
 from bot.store.schema import outbox
+from bot.telegram.limits import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data" / "articles"

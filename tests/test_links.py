@@ -25,14 +25,14 @@ from daemonctl import eventually, free_port
 from fakebot import FakeBotApi
 
 from bot.app import build_pipeline, load_pack
-from bot.articles import is_daemon_url
-from bot.cli import main
-from bot.config import parse_config
+from bot.cli.main import main
+from bot.core.articles import is_daemon_url
+from bot.core.config import parse_config
 from bot.extract import RulePack
-from bot.pipeline import Pipeline
-from bot.siteview import SiteView
+from bot.runtime.pipeline import Pipeline
+from bot.runtime.siteview import SiteView
+from bot.runtime.web import make_app
 from bot.store import Store
-from bot.web import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "articles"  # the two samples make run shows, copied

@@ -16,17 +16,17 @@ from conftest import make_pipeline
 from llmstandin import Reply, StandIn, answer, article_text
 
 from bot.app import load_pack
-from bot.articles import parse_article
-from bot.cli import main
-from bot.config import ConfigError, LlmConfig, Secret, parse_config
+from bot.cli.main import main
+from bot.cli.reprocess import reprocess
+from bot.core.articles import parse_article
+from bot.core.config import ConfigError, LlmConfig, Secret, parse_config
+from bot.core.model import Event
 from bot.extract import extract
 from bot.extract.grounding import cache_key, ground, parse_answer
-from bot.llm import LlmExtractor, extract_all
-from bot.logs import TokenRedactor
-from bot.model import Event
-from bot.pipeline import Pipeline
-from bot.reload import needs_restart
-from bot.reprocess import reprocess
+from bot.runtime.llm import LlmExtractor, extract_all
+from bot.runtime.logs import TokenRedactor
+from bot.runtime.pipeline import Pipeline
+from bot.runtime.reload import needs_restart
 from bot.store import Store
 
 PACK = load_pack(parse_config(None, {}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.lru import Lru
+from bot.core.lru import Lru
 
 
 def test_the_least_recently_used_goes_first() -> None:

@@ -10,14 +10,14 @@ from fakebot import parse_telegram_html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.messages import (
+from bot.core.messages import (
     MAX_MESSAGE_LENGTH,
     format_usd,
     html_to_plain,
     render_article_list,
     render_event_message,
 )
-from bot.model import Amount, Article, Event, StoredArticle, StoredEvent
+from bot.core.model import Amount, Article, Event, StoredArticle, StoredEvent
 
 NOW = datetime(2025, 6, 12, 9, 0, tzinfo=UTC)
 DEAL = Event(

@@ -20,10 +20,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, insert, select, text
 from sqlalchemy.engine import make_url
 
-from bot.cli import main
-from bot.config import ConfigError, StateConfig, parse_config
-from bot.doctor import check_database
-from bot.migrations import (
+from bot.cli.doctor import check_database
+from bot.cli.main import main
+from bot.core.config import ConfigError, StateConfig, parse_config
+from bot.store import Store
+from bot.store.base import make_engine
+from bot.store.migrations import (
     BASELINE,
     LOCK_KEY,
     Revisions,
@@ -33,8 +35,6 @@ from bot.migrations import (
     revisions,
     upgrade,
 )
-from bot.store import Store
-from bot.store.base import make_engine
 from bot.store.schema import metadata
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -22,7 +22,7 @@ import yaml
 from aiohttp import web
 from fakebot import FakeBotApi
 
-from bot.rulefiles import default_documents
+from bot.cli.rulefiles import default_documents
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

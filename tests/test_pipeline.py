@@ -13,9 +13,9 @@ from conftest import make_pipeline
 from fakebot import FakeBotApi
 from telegram import Bot
 
-from bot.files import FolderEmpty
-from bot.pipeline import Pipeline
-from bot.sender import Sender
+from bot.runtime.files import FolderEmpty
+from bot.runtime.pipeline import Pipeline
+from bot.telegram.sender import Sender
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "articles"
 FIRST, SECOND = "000_4fbda6de1bb3b082.txt", "003_5530165580ebcf3e.txt"
@@ -170,7 +170,7 @@ def test_an_article_with_3000_categories_and_3000_tags_makes_capped_feeds(
         "Orion Holdings agreed to acquire Quartz Systems for $12 million.\n",
         encoding="utf-8",
     )
-    with caplog.at_level("WARNING", logger="bot.pipeline"):
+    with caplog.at_level("WARNING", logger="bot.runtime.pipeline"):
         assert pipeline.scan().new == 1
     pipeline.write_feeds()
     feeds = pipeline.feeds_folder

@@ -16,16 +16,16 @@ import pytest
 from conftest import make_pipeline
 from sqlalchemy import select
 
-from bot import pool
-from bot.articles import parse_article
+from bot.core.articles import parse_article
+from bot.core.stories import StoryKey
 from bot.extract import extract
-from bot.feeds import build_feeds, render_all
-from bot.pipeline import Pipeline
-from bot.publish import POOL_PAGES
-from bot.statics import static_documents
+from bot.runtime import pool
+from bot.runtime.pipeline import Pipeline
+from bot.runtime.publish import POOL_PAGES
+from bot.site.render import build_feeds, render_all
+from bot.site.statics import static_documents
 from bot.store import schema
 from bot.store.articles import _day
-from bot.stories import StoryKey
 
 BUYERS = ("Orion", "Vega", "Lyra", "Draco", "Cygnus")
 TARGETS = ("Quartz", "Basalt", "Granite", "Marble")
@@ -177,7 +177,7 @@ def test_workers_end_with_a_killed_owner(tmp_path: Path) -> None:
     script = tmp_path / "owner.py"
     script.write_text(
         "import os, time\n"
-        "from bot import pool\n"
+        "from bot.runtime import pool\n"
         "if __name__ == '__main__':\n"
         "    workers = pool.executor(1)\n"
         "    print(workers.submit(os.getpid).result(), flush=True)\n"

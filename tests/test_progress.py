@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from bot.app import build_pipeline, load_config, load_pack
-from bot.progress import ProgressReport
+from bot.runtime.progress import ProgressReport
 from bot.store import Store
 
 SAMPLE = Path(__file__).resolve().parent / "data/articles/000_4fbda6de1bb3b082.txt"

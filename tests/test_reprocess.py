@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from bot.app import build_pipeline, load_config, load_pack
-from bot.cli import main
-from bot.pipeline import Pipeline
-from bot.reprocess import reprocess
-from bot.rulefiles import default_documents
+from bot.cli.main import main
+from bot.cli.reprocess import reprocess
+from bot.cli.rulefiles import default_documents
+from bot.runtime.pipeline import Pipeline
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""bot/request.py: python-telegram-bot over aiohttp, against the fake Bot API on loopback.
+"""bot/telegram/request.py: python-telegram-bot over aiohttp, against the fake Bot API on loopback.
 
 What PTB needs from a transport: form and multipart bodies, its timeouts, and aiohttp's
 failures turned into TimedOut / NetworkError without the token in the message.
@@ -17,7 +17,7 @@ from fakebot import FakeBotApi, _ok
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram import error as tg
 
-from bot.request import AiohttpRequest
+from bot.telegram.request import AiohttpRequest
 
 TOKEN = "123456:SECRET-token-value-abcdef"
 SECRET = TOKEN.partition(":")[2]

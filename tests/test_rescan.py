@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import make_pipeline
 
-from bot.pipeline import Pipeline
+from bot.runtime.pipeline import Pipeline
 
 PARTS = 4  # passes per round: every file is statted once a round
 

@@ -15,7 +15,7 @@ from daemonctl import TOKEN, Daemon, Layout, drop, query
 from fakebot import FakeBotApi, parse_telegram_html
 from test_bad_input import assert_no_injection
 
-from bot.config import Config, ConfigError, parse_config
+from bot.core.config import Config, ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = TOKEN.partition(":")[2]

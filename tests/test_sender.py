@@ -10,9 +10,9 @@ from fakebot import FakeBotApi, FaultKind
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.request import HTTPXRequest
 
-from bot.logs import TokenRedactor
-from bot.request import AiohttpRequest
-from bot.sender import Failed, Gone, Migrated, Outcome, RetryAfter, Sender, Sent
+from bot.runtime.logs import TokenRedactor
+from bot.telegram.request import AiohttpRequest
+from bot.telegram.sender import Failed, Gone, Migrated, Outcome, RetryAfter, Sender, Sent
 
 TOKEN = "123456:SECRET-token-value-abcdef"
 CHAT = 4242
@@ -20,7 +20,7 @@ CHAT = 4242
 
 @pytest.fixture(params=["aiohttp", "httpx"])
 async def sender(fake_bot: FakeBotApi, request: pytest.FixtureRequest) -> AsyncIterator[Sender]:
-    """The daemon's transport (bot/request.py) and PTB's default: the outcomes are the same."""
+    """The daemon's transport (bot/telegram/request.py) and PTB's default: the outcomes are the same."""
     transport = AiohttpRequest if request.param == "aiohttp" else HTTPXRequest
     bot = Bot(
         TOKEN, base_url=fake_bot.base_url, request=transport(read_timeout=0.5, connect_timeout=2.0)
@@ -144,7 +144,9 @@ async def test_token_never_in_reasons_or_logs(
     for outcome in outcomes:
         assert secret not in repr(outcome).lower()
     ours = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
-    assert any(r.name == "bot.sender" for r in ours) and any(r.name == "telegram.Bot" for r in ours)
+    assert any(r.name == "bot.telegram.sender" for r in ours) and any(
+        r.name == "telegram.Bot" for r in ours
+    )
     for record in ours:
         assert secret not in record.getMessage().lower(), record.name
     # httpx logs request URLs, token included: the daemon's log handler must redact them.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import Amount, Article, Event, Extraction
+from bot.core.model import Amount, Article, Event, Extraction
 from bot.store import Store
 from bot.store.chats import TooManySubscriptions
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import make_pipeline
 
-from bot.model import Amount, Article, Event, Extraction
+from bot.core.model import Amount, Article, Event, Extraction
+from bot.core.stories import Linker, StoryKey, same_story
+from bot.core.text import to_traditional
 from bot.store import Store
-from bot.stories import Linker, StoryKey, same_story
-from bot.text import to_traditional
 
 BONUS = Amount(1e8, "USD", 1e8, "1亿美元")
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from fakebot import parse_telegram_html
 
-from bot.delivery import digest_due, next_digest
-from bot.i18n import TEXTS, language_from_code, parse_language
-from bot.messages import split_html, units
-from bot.model import Amount, Article, Event, StoredArticle, StoredEvent
-from bot.modes import ChatSettings, ModeError, parse_quiet, quiet_until
-from bot.templates import TemplateError, check_template, fill, render_alert, render_digest
+from bot.core.i18n import TEXTS, language_from_code, parse_language
+from bot.core.messages import split_html, units
+from bot.core.model import Amount, Article, Event, StoredArticle, StoredEvent
+from bot.core.modes import ChatSettings, ModeError, parse_quiet, quiet_until
+from bot.core.templates import TemplateError, check_template, fill, render_alert, render_digest
+from bot.telegram.delivery import digest_due, next_digest
 
 NOW = datetime(2025, 6, 12, 8, 0, tzinfo=UTC)
 ARTICLE = StoredArticle(

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from bot.text import (
+from bot.core.text import (
     detect_lang,
     html_to_paragraphs,
     looks_like_html,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import watchdog.events
 
-from bot.watcher import FULL_SCAN, FolderWatcher
+from bot.runtime.watcher import FULL_SCAN, FolderWatcher
 
 
 async def _wait_for(found: list[set[str]], wanted: str, within: float) -> float:

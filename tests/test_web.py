@@ -23,15 +23,15 @@ from aiohttp import web
 from lxml import etree
 from lxml import html as lxml_html
 
-from bot.catalog import EVENT_TYPE_SCHEME
-from bot.feeds import FeedSite, build_feeds, render_all
-from bot.metrics import Metrics
-from bot.model import Extraction, StoredArticle
-from bot.pages import bar_end, chart_bars, render_home
-from bot.siteview import SiteView
-from bot.statics import static_documents
+from bot.core.model import Extraction, StoredArticle
+from bot.runtime.metrics import Metrics
+from bot.runtime.siteview import SiteView
+from bot.runtime.web import bound_port, feed_file, make_app, start_server
+from bot.site.catalog import EVENT_TYPE_SCHEME
+from bot.site.pages import bar_end, chart_bars, render_home
+from bot.site.render import FeedSite, build_feeds, render_all
+from bot.site.statics import static_documents
 from bot.store import Store
-from bot.web import bound_port, feed_file, make_app, start_server
 
 SITE = FeedSite("https://news.example.org/", "eventfeed", "Headline events", "zh-Hans")
 FIXED_MTIME = datetime(2025, 6, 22, 8, 0, 0, tzinfo=UTC)

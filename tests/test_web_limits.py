@@ -29,14 +29,14 @@ from sqlalchemy import event
 from test_web import NOW, SITE, Server, _serve, _stored
 from yarl import URL
 
-from bot.catalog import FeedQuery
-from bot.config import parse_config
-from bot.logs import RepeatFilter, setup_logging
-from bot.model import Extraction
-from bot.siteview import SiteView
+from bot.core.config import parse_config
+from bot.core.model import Extraction
+from bot.runtime.logs import RepeatFilter, setup_logging
+from bot.runtime.siteview import SiteView
+from bot.runtime.web import GZIPPED, bound_port, make_app, parse_query, start_server
+from bot.site.catalog import FeedQuery
 from bot.store import Store
 from bot.store.articles import ArticleSave
-from bot.web import GZIPPED, bound_port, make_app, parse_query, start_server
 
 KEYS = ["limit", "type", "actor", "q", "script", "x"]
 

@@ -9,8 +9,8 @@ from aiohttp import web
 from lxml import etree
 
 from bot.app import Daemon, load_pack
-from bot.config import parse_config
-from bot.websub import ping_hub
+from bot.core.config import parse_config
+from bot.runtime.websub import ping_hub
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "articles"
 

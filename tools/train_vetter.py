@@ -24,12 +24,12 @@ from typing import Any
 import yaml
 from opencc import OpenCC
 
-from bot.articles import parse_article
+from bot.cli.rulefiles import default_documents
+from bot.core.articles import parse_article
 from bot.extract import MAX_SENTENCES, load_rule_pack
 from bot.extract.clusters import Cluster, build_events, vet
 from bot.extract.rules import RulePack
 from bot.extract.sentences import split_article
-from bot.rulefiles import default_documents
 
 RULES = Path(__file__).resolve().parent.parent / "bot" / "defaults" / "rules.yaml"
 FOLDS = 5

@@ -1,18 +1,18 @@
 """Headline-event extraction: Article → Extraction(summary, events).
 
 Pure: the rules come in as parsed YAML documents (`load_rule_pack`), the article as data.
-The shipped documents are read by `bot.rulefiles.default_documents`.
+The shipped documents are read by `bot.cli.rulefiles.default_documents`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from bot.core.model import Article, Extraction
 from bot.extract.clusters import build_events
 from bot.extract.rules import RulePack, RulePackError, load_rule_pack
 from bot.extract.sentences import split_article
 from bot.extract.summary import article_summary
-from bot.model import Article, Extraction
 
 __all__ = ["RulePack", "RulePackError", "analysed_part", "extract", "load_rule_pack"]
 

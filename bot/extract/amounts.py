@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
-from bot.model import Amount
+from bot.core.model import Amount
 
 # A number as written: 1,200 / 1 , 200 / 5.5 / 5 . 5 (spaced by some converters and OCR). The
 # patterns take it loosely, starting with a digit so that the engine skips ahead fast; _number

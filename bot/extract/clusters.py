@@ -16,6 +16,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from bot.core.model import Amount, Article, Event
 from bot.extract.dates import FoundDate
 from bot.extract.entities import ORG, PERSON
 from bot.extract.events import (
@@ -31,7 +32,6 @@ from bot.extract.events import (
 from bot.extract.rules import RulePack
 from bot.extract.sentences import LOST, Sentence, join
 from bot.extract.summary import event_summary, names_a_company, stands_alone
-from bot.model import Amount, Article, Event
 
 _STAKE_RE = re.compile(r"(\d+(?:\.\d+)?)\s?%\s?(?:的)?(?:股份|股权|stake|of the shares|的股)")
 _STAKE_BEFORE_RE = re.compile(r"(?:股份|股权|stake|holding)[^%]{0,12}?(\d+(?:\.\d+)?)\s?%")

@@ -4,7 +4,7 @@ A model answers fluently whether or not the article says it, so nothing it retur
 on its word: every actor, amount and date must be found in the article (names exact or
 folded, amounts through the rules' own grammar, dates through the rules' date finder), what
 is not found is dropped, and an event left with nothing found is dropped. The HTTP client
-and the cache of answers live in `bot.llm`; this module does no I/O.
+and the cache of answers live in `bot.runtime.llm`; this module does no I/O.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.model import Amount, Article, Event, Extraction
 from bot.extract.amounts import find_amounts
 from bot.extract.dates import find_dates
 from bot.extract.rules import RulePack
 from bot.extract.sentences import fold
-from bot.model import Amount, Article, Event, Extraction
 
 # Changes to the instructions or the grounding's reading of answers: a new version asks again.
 PROMPT_VERSION = "1"

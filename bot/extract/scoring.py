@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from bot.model import Event
-from bot.text import to_simplified
+from bot.core.model import Event
+from bot.core.text import to_simplified
 
 _DROP_RE = re.compile(r"[\s\W_]+")
 _CJK_RE = re.compile("[\u3400-\u9fff]")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
 
-from bot.model import Article
-from bot.text import split_lines, to_simplified
+from bot.core.model import Article
+from bot.core.text import split_lines, to_simplified
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 LOST = "\ufffd"  # a character the source lost ('?' inside Chinese text)

@@ -8,8 +8,7 @@ connection pragmas, so the same statements run on PostgreSQL. The schema is Alem
 
 from __future__ import annotations
 
-from bot.config import StateConfig
-from bot.migrations import SchemaError, require_head, upgrade
+from bot.core.config import StateConfig
 from bot.store.articles import ArticleStore, FileState, SaveResult, Targets
 from bot.store.backup import BackupError, BackupStore
 from bot.store.base import make_engine
@@ -17,6 +16,7 @@ from bot.store.broadcasts import Broadcast, BroadcastStore
 from bot.store.chats import ChatStore, Subscription
 from bot.store.leases import LeaseStore
 from bot.store.llmcache import LlmCacheStore
+from bot.store.migrations import SchemaError, require_head, upgrade
 from bot.store.outbox import Delivery, OutboxStore, retry_delay
 from bot.store.reprocess import Reprocessable, ReprocessStore
 

@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from bot.codec import article_from_dict, article_to_dict, event_from_dict, event_to_dict
-from bot.lru import Lru
-from bot.model import Article, Event, Extraction, StoredArticle, StoredEvent
+from bot.core.codec import article_from_dict, article_to_dict, event_from_dict, event_to_dict
+from bot.core.lru import Lru
+from bot.core.model import Article, Event, Extraction, StoredArticle, StoredEvent
+from bot.core.stories import StoryKey, same_story, story_id
 from bot.store.base import article_uid, aware, inserted_id, stored_article, stored_event
 from bot.store.feedindex import FeedChanges, FeedIndexStore, IndexRow, published_rows
 from bot.store.outbox import enqueue_all
 from bot.store.schema import articles, events, flags
-from bot.stories import StoryKey, same_story, story_id
 
 
 @dataclass(frozen=True, slots=True)

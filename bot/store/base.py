@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, CursorResult, make_url
 
-from bot.codec import article_from_dict, event_from_dict
-from bot.model import Article, StoredArticle, StoredEvent
+from bot.core.codec import article_from_dict, event_from_dict
+from bot.core.model import Article, StoredArticle, StoredEvent
 
 
 class StoreBase:

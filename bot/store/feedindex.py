@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from bot.catalog import (
+from bot.core.codec import article_from_dict, event_from_dict
+from bot.site.catalog import (
     article_entry_id,
     article_feeds,
     aware,
@@ -24,7 +25,6 @@ from bot.catalog import (
     event_entry_id,
     event_feeds,
 )
-from bot.codec import article_from_dict, event_from_dict
 from bot.store.base import StoreBase
 from bot.store.schema import articles, events, feed_entries, feeds
 

@@ -1,4 +1,4 @@
-"""The extraction model's answers, by the hash of what was asked (see bot/llm.py)."""
+"""The extraction model's answers, by the hash of what was asked (see bot/runtime/llm.py)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from bot.model import StoredArticle, StoredEvent
+from bot.core.model import StoredArticle, StoredEvent
 from bot.store.base import StoreBase, aware, stored_article, stored_event
 from bot.store.schema import articles, chats, events, flags, outbox
 

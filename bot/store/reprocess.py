@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.model import StoredArticle
+from bot.core.model import StoredArticle
 from bot.store.base import StoreBase, stored_article, stored_event
 from bot.store.schema import articles, events, outbox
 

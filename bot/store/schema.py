@@ -59,11 +59,11 @@ events = Table(
     Column("key", String(64), nullable=False),
     Column("type", String(64), nullable=False),
     Column("active", Boolean, nullable=False, default=True),  # False once an edit dropped it
-    Column("story", String(32), index=True),  # see bot/stories.py
+    Column("story", String(32), index=True),  # see bot/core/stories.py
     Column("data", JSON, nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),
     UniqueConstraint("article_id", "key"),
-    # A new event is compared with the newest of its type (see bot/stories.py).
+    # A new event is compared with the newest of its type (see bot/core/stories.py).
     Index("ix_events_type_id", "type", "id"),
 )
 
@@ -204,7 +204,7 @@ feeds = Table(
     Column("label", Text, nullable=False),  # the label of its oldest entry
 )
 
-# The extraction model's answers (bot/llm.py), by the hash of model, prompt version, schema
+# The extraction model's answers (bot/runtime/llm.py), by the hash of model, prompt version, schema
 # and text: asked once per text, whatever restarts, rescans or other instances come after.
 llm_answers = Table(
     "llm_answers",

@@ -28,10 +28,10 @@ from daemonctl import Daemon, Layout, drop, eventually, feed_problems, integrity
 from fakebot import FakeBotApi
 
 from bot.app import load_pack
-from bot.articles import parse_article
-from bot.config import Config
+from bot.core.articles import parse_article
+from bot.core.config import Config
+from bot.core.filters import check_pattern
 from bot.extract import extract
-from bot.filters import check_pattern
 from bot.store import Store
 
 LARGE = os.environ.get("EVENTFEED_CHAOS") == "large"
@@ -298,7 +298,7 @@ def check_deliveries(layout: Layout, fake: FakeBotApi, run: Run) -> int:
     """Every (event, chat) pair sent; each message arrived, repeats only from in-flight sends.
 
     An event that joins a story the chat was already alerted about is not sent again
-    (bot/stories.py); the articles here are meant to be distinct stories, but the check
+    (bot/core/stories.py); the articles here are meant to be distinct stories, but the check
     holds either way: each chat must have been alerted about each story it follows.
     """
     index = {article_name(i): i for i in range(ARTICLES)}

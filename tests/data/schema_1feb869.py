@@ -47,7 +47,7 @@ events = Table(
     Column("key", String(64), nullable=False),
     Column("type", String(64), nullable=False),
     Column("active", Boolean, nullable=False, default=True),  # False once an edit dropped it
-    Column("story", String(32), index=True),  # see bot/stories.py
+    Column("story", String(32), index=True),  # see bot/core/stories.py
     Column("data", JSON, nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),
     UniqueConstraint("article_id", "key"),

@@ -1,0 +1,1 @@
+"""The `eventfeed` command: argument parsing, config loading and one subcommand a module."""

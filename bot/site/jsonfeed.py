@@ -1,0 +1,97 @@
+"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1), written with the standard library.
+
+feedgen has no JSON Feed. Dates are RFC 3339, ids are the same strings as in Atom and RSS, the
+events travel in the `_eventfeed` extension object, and archive pages chain through `next_url`
+(JSON Feed's pagination: older items).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.core.model import StoredEvent
+from bot.site.catalog import Entry, FeedSite, Page, clean_text, event_entry_id
+
+VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def render(site: FeedSite, page: Page, fmt: str = "json") -> bytes:
+    title = clean_text(page.feed.title).strip() or page.feed.name
+    doc: dict[str, Any] = {
+        "version": VERSION,
+        "title": title,
+        "home_page_url": site.base,
+        "feed_url": clean_text(page.url(site, "json")),
+        "description": clean_text(site.description),
+        "icon": clean_text(site.icon_url),
+        "favicon": clean_text(site.icon_url),
+        "language": clean_text(site.language),
+        # As in Atom: the feed's author stands in for items whose article names none.
+        "authors": [{"name": clean_text(site.author or site.title).strip() or title}],
+    }
+    older = _older_page(page)
+    if older is not None:
+        doc["next_url"] = site.feed_url(page.name_for(older), "json")
+    if site.hub:
+        doc["hubs"] = [{"type": "WebSub", "url": clean_text(site.hub)}]
+    if page.number is not None:
+        doc["_eventfeed"] = {"archive": True, "current": site.feed_url(page.feed.name, "json")}
+    doc["items"] = [_item(entry) for entry in page.entries]
+    # Compact: the C encoder is an order of magnitude faster than the indenting one.
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    return (text + "\n").encode("utf-8")
+
+
+def _older_page(page: Page) -> int | None:
+    if page.number is None:
+        return page.archive_pages or None
+    return page.number - 1 or None
+
+
+def _item(entry: Entry) -> dict[str, Any]:
+    c = clean_text
+    item: dict[str, Any] = {"id": c(entry.id)}
+    if entry.link:
+        item["url"] = c(entry.link)
+    item["title"] = c(entry.title).strip() or c(entry.id)
+    item["content_html"] = c(entry.content_html)
+    summary = c(entry.summary).strip()
+    if summary:
+        item["summary"] = summary
+    if entry.thumbnail:
+        item["image"] = c(entry.thumbnail)
+    item["date_published"] = entry.published.isoformat()
+    item["date_modified"] = entry.updated.isoformat()
+    author = c(entry.author or "").strip()
+    if author:
+        item["authors"] = [{"name": author}]
+    tags = list(dict.fromkeys(c(term).strip() for term, _ in entry.categories if c(term).strip()))
+    if tags:
+        item["tags"] = tags
+    if entry.language:
+        item["language"] = c(entry.language)
+    if entry.events:
+        item["_eventfeed"] = {"events": [_event(stored) for stored in entry.events]}
+    return item
+
+
+def _event(stored: StoredEvent) -> dict[str, Any]:
+    c = clean_text
+    event = stored.event
+    out: dict[str, Any] = {
+        "id": c(event_entry_id(stored.uid)),
+        "type": c(event.type),
+        "summary": c(event.summary),
+        "actors": [c(a) for a in dict.fromkeys(event.actors)],
+    }
+    if event.date:
+        out["date"] = c(event.date)
+    if event.amount is not None:
+        out["amount"] = {
+            "text": c(event.amount.text),
+            "value": event.amount.value,
+            "currency": c(event.amount.currency),
+            "usd": event.amount.usd,
+        }
+    return out
