@@ -294,7 +294,7 @@ async def wait_http(url: str, within: float = 60.0) -> None:
 def fake_telegram(
     *, flood_limit: float | None = None, per_chat: float | None = None
 ) -> Iterator[FakeServer]:
-    """tests/fakebot.py in a process of its own (so that its CPU is not the sender's)."""
+    """tests/support/fakebot.py in a process of its own (so that its CPU is not the sender's)."""
     args = [PYTHON, str(ROOT / "bench" / "fakeserver.py")]
     if flood_limit is not None:
         args += ["--flood-limit", str(flood_limit)]

@@ -1,4 +1,4 @@
-"""tests/fakebot.py as a process of its own, optionally with Telegram's flood limits.
+"""tests/support/fakebot.py as a process of its own, optionally with Telegram's flood limits.
 
 Prints its base URL on the first line of stdout, then serves until SIGTERM. The extra method
 `benchStats` answers what it saw: how many sendMessage calls, how many were answered 429, and
@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from fakebot import FakeBotApi, _error, _ok
+from support.fakebot import FakeBotApi, reply_error, reply_ok
 
 
 class BenchBotApi(FakeBotApi):
@@ -55,14 +55,14 @@ class BenchBotApi(FakeBotApi):
             if len(self._window) >= self.flood_limit:
                 self.refused += 1
                 self.refused_overall += 1
-                return _error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+                return reply_error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         chat = params.get("chat_id")
         if self.per_chat is not None:
             last = self._last_by_chat.get(chat)
             if last is not None and now - last < self.WINDOW / self.per_chat:
                 self.refused += 1
                 self.refused_chat += 1
-                return _error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+                return reply_error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         response = await super()._api_sendmessage(params, request)
         if response.status == 200:
             self._window.append(now)
@@ -71,7 +71,7 @@ class BenchBotApi(FakeBotApi):
         return response
 
     async def _api_benchstats(self, params: dict[str, Any], request: web.Request) -> web.Response:
-        return _ok(
+        return reply_ok(
             {
                 "attempts": self.attempts,
                 "refused": self.refused,

@@ -1,7 +1,7 @@
 """Target 4: fan-out — one event to many subscribed chats, through the real delivery path.
 
 A real `Pipeline.scan()` queues one article's events for every chat, then `Pipeline.deliver()`
-drains the outbox through the real `Sender` and python-telegram-bot, against tests/fakebot.py
+drains the outbox through the real `Sender` and python-telegram-bot, against tests/support/fakebot.py
 running in a process of its own; PTB talks HTTP through the transport the daemon gives it
 (bot/telegram/request.py's aiohttp one if present, else PTB's default httpx one). First the fake server
 is measured alone (a bare aiohttp client, `--fake-alone` requests) so that it is known not to

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from fakebot import FakeBotApi
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
+from support.fakebot import FakeBotApi
 
 from bot.app import build_pipeline, load_pack
 from bot.core.config import parse_config

@@ -21,10 +21,11 @@ from typing import Any
 import feedparser
 import lxml.html
 import pytest
-from daemonctl import Daemon, Layout, eventually, query
-from fakebot import FakeBotApi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.daemon import Daemon, Layout, query
+from support.fakebot import FakeBotApi
+from support.waiting import eventually
 
 from bot.app import build_pipeline, load_pack
 from bot.core.articles import ArticleError, parse_article

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fakebot import FakeBotApi, SentMessage
 from sqlalchemy import select
+from support.fakebot import FakeBotApi, SentMessage
 from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder
 

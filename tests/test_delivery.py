@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakebot import FakeBotApi, parse_telegram_html
 from sqlalchemy import select
+from support.fakebot import FakeBotApi, parse_telegram_html
 from telegram.ext import ExtBot
 
 from bot.app import Daemon, load_pack

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakebot import FakeBotApi
+from support.fakebot import FakeBotApi
 
 from bot.cli.main import main
 from bot.store import Store

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fakebot import FakeBotApi, parse_telegram_html
+from support.fakebot import FakeBotApi, parse_telegram_html
 from telegram import Bot, ChatMember
 from telegram.error import BadRequest
 

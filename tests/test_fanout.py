@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakebot import FakeBotApi
 from sqlalchemy import event, select
+from support.fakebot import FakeBotApi
 from telegram import Bot
 
 from bot.core.model import Amount, Article, Event, Extraction

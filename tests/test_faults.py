@@ -1,6 +1,6 @@
 """Faults around the daemon: Telegram gone, the feeds disk full, the database locked.
 
-The real daemon as a subprocess (tests/daemonctl.py); Telegram is the fake Bot API server,
+The real daemon as a subprocess (tests/support/daemon.py); Telegram is the fake Bot API server,
 reached through a TCP relay the test can cut, so the daemon sees real refused connections.
 """
 
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from daemonctl import Daemon, Layout, drop, eventually, free_port
-from fakebot import FakeBotApi
+from support.daemon import Daemon, Layout, drop
+from support.fakebot import FakeBotApi
+from support.waiting import eventually, free_port
 
 from bot.store import Store
 

@@ -22,7 +22,7 @@ import aiohttp
 import feedparser
 import pytest
 from aiohttp import web
-from daemonctl import eventually
+from support.waiting import eventually
 
 from bot.app import build_pipeline, load_pack
 from bot.core.config import parse_config

@@ -1,5 +1,5 @@
 """Issue 15, finding 1: no /pattern/ may stall the daemon, and one stored before RE2 that RE2
-refuses is disabled at start. The real daemon as a subprocess (tests/daemonctl.py), the real
+refuses is disabled at start. The real daemon as a subprocess (tests/support/daemon.py), the real
 bot against the fake Bot API server."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from daemonctl import Daemon, Layout, drop, query
-from fakebot import FakeBotApi
+from support.daemon import Daemon, Layout, drop, query
+from support.fakebot import FakeBotApi
 
 from bot.store import Store
 

@@ -1,4 +1,4 @@
-"""Slow input never stalls the daemon. The real daemon (tests/daemonctl.py), the fake Bot API,
+"""Slow input never stalls the daemon. The real daemon (tests/support/daemon.py), the fake Bot API,
 one subscribed chat and one whose /pattern/ once backtracked for ever: while the slow inputs
 are being processed, `/healthz` answers within 1 s and an ordinary article dropped at the
 same moment is alerted within 2 s; every slow input ends as an article or a recorded error.
@@ -20,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
-from daemonctl import Daemon, Layout, drop, eventually, query
-from fakebot import FakeBotApi
+from support.daemon import Daemon, Layout, drop, query
+from support.fakebot import FakeBotApi
+from support.waiting import eventually
 
 from bot.runtime.pipeline import UNFINISHED
 from bot.store import Store

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonctl import Daemon, Layout, eventually
-from fakebot import FakeBotApi
 from sqlalchemy import select, text
+from support.daemon import Daemon, Layout
+from support.fakebot import FakeBotApi
+from support.waiting import eventually
 
 from bot.cli.doctor import check_cluster
 from bot.core.config import ClusterConfig, ConfigError, parse_config

@@ -21,8 +21,8 @@ import aiohttp
 import feedparser
 import pytest
 from aiohttp import web
-from daemonctl import eventually, free_port
-from fakebot import FakeBotApi
+from support.fakebot import FakeBotApi
+from support.waiting import eventually, free_port
 
 from bot.app import build_pipeline, load_pack
 from bot.cli.main import main

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import make_pipeline
-from llmstandin import Reply, StandIn, answer, article_text
+from support.llmstandin import Reply, StandIn, answer, article_text
 
 from bot.app import load_pack
 from bot.cli.main import main

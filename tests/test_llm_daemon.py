@@ -1,14 +1,15 @@
 """The real daemon with extract.backend llm+rules: the rules' alert goes out without waiting
-for the model, and the model's answer edits it (tests/daemonctl.py, tests/llmstandin.py)."""
+for the model, and the model's answer edits it (tests/support/daemon.py, tests/support/llmstandin.py)."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-from daemonctl import Daemon, Layout, drop, eventually, free_port
-from fakebot import FakeBotApi
-from llmstandin import Reply, StandIn, answer
+from support.daemon import Daemon, Layout, drop
+from support.fakebot import FakeBotApi
+from support.llmstandin import Reply, StandIn, answer
+from support.waiting import eventually, free_port
 from test_llm import ACQUISITION, KEY, NORTHWIND
 
 CHAT = 7_000_001

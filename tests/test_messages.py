@@ -6,9 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from fakebot import parse_telegram_html
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fakebot import parse_telegram_html
 
 from bot.core.messages import (
     MAX_MESSAGE_LENGTH,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, insert, select, text
 from sqlalchemy.engine import make_url
+from support.waiting import wait_for
 
 from bot.cli.doctor import check_database
 from bot.cli.main import main
@@ -244,13 +244,6 @@ def test_doctor_reports_the_revision_and_whether_it_is_a_problem(
     upgrade(engine)
     schema = check_database(store_url, migrate=False)[-1]
     assert schema.ok and schema.detail == f"revision {head()} (the newest)"
-
-
-def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def test_two_processes_upgrading_at_once_migrate_once(tmp_path: Path, postgres_url: str) -> None:

@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
-from fakebot import FakeBotApi
+from support.fakebot import FakeBotApi
+from support.waiting import eventually, free_port
 
 from bot.cli.rulefiles import default_documents
 from bot.store import Store
@@ -29,20 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "data" / "articles" / "000_4fbda6de1bb3b082.txt"
 TOKEN = "777777:OPERATING-SECRET-TOKEN"
 CHAT = 424201
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def eventually(check: Callable[[], bool], what: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 BUYERS = [("Microsoft", "Nuance Communications"), ("Google", "Wiz"), ("Apple", "Shazam"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from conftest import make_pipeline
-from fakebot import FakeBotApi
+from support.fakebot import FakeBotApi
 from telegram import Bot
 
 from bot.runtime.files import FolderEmpty

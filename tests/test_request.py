@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from aiohttp import web
-from fakebot import FakeBotApi, _ok
+from support.fakebot import FakeBotApi, reply_ok
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram import error as tg
 
@@ -38,7 +38,7 @@ class UploadBotApi(FakeBotApi):
         self.uploads.append(
             (request.content_type, photo.filename, photo.file.read(), {"chat_id": form["chat_id"]})
         )
-        return _ok(True)
+        return reply_ok(True)
 
 
 @pytest.fixture

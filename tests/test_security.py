@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonctl import TOKEN, Daemon, Layout, drop, query
-from fakebot import FakeBotApi, parse_telegram_html
+from support.daemon import TOKEN, Daemon, Layout, drop, query
+from support.fakebot import FakeBotApi, parse_telegram_html
 from test_bad_input import assert_no_injection
 
 from bot.core.config import Config, ConfigError, parse_config

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from fakebot import FakeBotApi, FaultKind
+from support.fakebot import FakeBotApi, FaultKind
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.request import HTTPXRequest
 

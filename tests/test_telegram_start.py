@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import feedparser
-from daemonctl import ROOT, TOKEN, Daemon, Layout, drop, eventually, free_port
-from fakebot import FakeBotApi
+from support.daemon import ROOT, TOKEN, Daemon, Layout, drop
+from support.fakebot import FakeBotApi
+from support.waiting import eventually, free_port
 
 from bot.store import Store
 

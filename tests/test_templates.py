@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fakebot import parse_telegram_html
+from support.fakebot import parse_telegram_html
 
 from bot.core.i18n import TEXTS, language_from_code, parse_language
 from bot.core.messages import split_html, units

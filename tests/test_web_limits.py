@@ -22,10 +22,11 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from aiohttp import web
-from daemonctl import ROOT, Daemon, Layout, drop, eventually
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
+from support.daemon import ROOT, Daemon, Layout, drop
+from support.waiting import eventually
 from test_web import NOW, SITE, Server, _serve, _stored
 from yarl import URL
 

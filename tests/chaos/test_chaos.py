@@ -24,8 +24,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import feedparser
-from daemonctl import Daemon, Layout, drop, eventually, feed_problems, integrity, query
-from fakebot import FakeBotApi
+from support.daemon import Daemon, Layout, drop, feed_problems, integrity, query
+from support.fakebot import FakeBotApi
+from support.waiting import eventually
 
 from bot.app import load_pack
 from bot.core.articles import parse_article

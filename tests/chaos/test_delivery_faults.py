@@ -18,8 +18,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from daemonctl import Daemon, Layout, drop, eventually, query
-from fakebot import FakeBotApi
+from support.daemon import Daemon, Layout, drop, query
+from support.fakebot import FakeBotApi
+from support.waiting import eventually
 
 from bot.store import Store
 

@@ -250,12 +250,12 @@ class FakeBotApi:
             return await self._fault_response(fault, params)
         handler = getattr(self, f"_api_{method.lower()}", None)
         if handler is None:
-            return _ok(True)
+            return reply_ok(True)
         response: web.StreamResponse = await handler(params, request)
         return response
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
-        return _error(404, "Not Found: file not found")
+        return reply_error(404, "Not Found: file not found")
 
     def _take_fault(self, method: str, chat_id: Any) -> _Fault | None:
         method = method.lower()  # Bot API method names are case-insensitive
@@ -273,43 +273,43 @@ class FakeBotApi:
     async def _fault_response(self, fault: _Fault, params: dict[str, Any]) -> web.Response:
         text = fault.description
         if fault.kind == "retry_after":
-            return _error(
+            return reply_error(
                 429,
                 text or f"Too Many Requests: retry after {fault.retry_after}",
                 {"retry_after": fault.retry_after},
             )
         if fault.kind == "server_error":
-            return _error(500, text or "Internal Server Error")
+            return reply_error(500, text or "Internal Server Error")
         if fault.kind == "timeout":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.hold_seconds)
-            return _error(504, "Gateway Timeout")
+            return reply_error(504, "Gateway Timeout")
         if fault.kind == "blocked":
-            return _error(403, text or "Forbidden: bot was blocked by the user")
+            return reply_error(403, text or "Forbidden: bot was blocked by the user")
         if fault.kind == "kicked":
-            return _error(403, text or "Forbidden: bot was kicked from the group chat")
+            return reply_error(403, text or "Forbidden: bot was kicked from the group chat")
         if fault.kind == "chat_not_found":
-            return _error(400, text or "Bad Request: chat not found")
+            return reply_error(400, text or "Bad Request: chat not found")
         if fault.kind == "migrated":
             old = params.get("chat_id")
             new = fault.migrate_to or (-(10**12) + old if isinstance(old, int) else -100123)
-            return _error(
+            return reply_error(
                 400,
                 text or "Bad Request: group chat was upgraded to a supergroup chat",
                 {"migrate_to_chat_id": new},
             )
         if fault.kind == "unauthorized":
-            return _error(401, text or "Unauthorized")
+            return reply_error(401, text or "Unauthorized")
         if fault.kind == "parse_entities":
-            return _error(
+            return reply_error(
                 400,
                 text
                 or 'Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 0',
             )
-        return _error(400, text or "Bad Request: the fake server was told to refuse this")
+        return reply_error(400, text or "Bad Request: the fake server was told to refuse this")
 
     async def _api_getme(self, params: dict[str, Any], request: web.Request) -> web.Response:
-        return _ok(self._bot_user(request))
+        return reply_ok(self._bot_user(request))
 
     async def _api_getupdates(self, params: dict[str, Any], request: web.Request) -> web.Response:
         offset = int(params.get("offset") or 0)
@@ -327,23 +327,23 @@ class FakeBotApi:
                 await asyncio.wait_for(self._new_update.wait(), remaining)
             except TimeoutError:
                 break
-        return _ok(self._updates[:limit])
+        return reply_ok(self._updates[:limit])
 
     async def _api_sendmessage(self, params: dict[str, Any], request: web.Request) -> web.Response:
         chat_id = params.get("chat_id")
         text = params.get("text")
         if not isinstance(chat_id, int | str) or chat_id == "":
-            return _error(400, "Bad Request: chat_id is empty")
+            return reply_error(400, "Bad Request: chat_id is empty")
         if not isinstance(text, str) or not text.strip():
-            return _error(400, "Bad Request: message text is empty")
+            return reply_error(400, "Bad Request: message text is empty")
         parse_mode = params.get("parse_mode")
         shown = text
         if parse_mode == "HTML":
             problem, shown = parse_telegram_html(text)
             if problem and self.strict_html:
-                return _error(400, f"Bad Request: can't parse entities: {problem}")
+                return reply_error(400, f"Bad Request: can't parse entities: {problem}")
         if _utf16_len(shown) > MAX_TEXT_LENGTH:
-            return _error(400, "Bad Request: message is too long")
+            return reply_error(400, "Bad Request: message is too long")
         thread_id = params.get("message_thread_id")
         message = SentMessage(
             chat_id=chat_id,
@@ -356,7 +356,7 @@ class FakeBotApi:
             params=params,
         )
         self._messages[(chat_id, message.message_id)] = message
-        return _ok(self._message_json(message, shown, request))
+        return reply_ok(self._message_json(message, shown, request))
 
     async def _api_editmessagetext(
         self, params: dict[str, Any], request: web.Request
@@ -364,10 +364,10 @@ class FakeBotApi:
         key = (params.get("chat_id"), params.get("message_id"))
         old = self._messages.get(key)
         if old is None:
-            return _error(400, "Bad Request: message to edit not found")
+            return reply_error(400, "Bad Request: message to edit not found")
         text = str(params.get("text") or "")
         if text == old.text:
-            return _error(400, "Bad Request: message is not modified")
+            return reply_error(400, "Bad Request: message is not modified")
         edited = dataclasses.replace(
             old,
             text=text,
@@ -377,27 +377,27 @@ class FakeBotApi:
             edited=True,
         )
         self._messages[key] = edited
-        return _ok(self._message_json(edited, text, request))
+        return reply_ok(self._message_json(edited, text, request))
 
     async def _api_getchatmember(
         self, params: dict[str, Any], request: web.Request
     ) -> web.Response:
         chat_id, user_id = params.get("chat_id"), params.get("user_id")
         if not isinstance(user_id, int):
-            return _error(400, "Bad Request: invalid user_id specified")
-        return _ok(self._member(user_id, user_id in self._admins.get(chat_id, set())))
+            return reply_error(400, "Bad Request: invalid user_id specified")
+        return reply_ok(self._member(user_id, user_id in self._admins.get(chat_id, set())))
 
     async def _api_getchatadministrators(
         self, params: dict[str, Any], request: web.Request
     ) -> web.Response:
         admins = sorted(self._admins.get(params.get("chat_id"), set()))
-        return _ok([self._member(user_id, True) for user_id in admins])
+        return reply_ok([self._member(user_id, True) for user_id in admins])
 
     async def _api_setmycommands(
         self, params: dict[str, Any], request: web.Request
     ) -> web.Response:
         self.commands = list(params.get("commands") or [])
-        return _ok(True)
+        return reply_ok(True)
 
     # -- JSON shapes --------------------------------------------------------------------
 
@@ -499,11 +499,13 @@ def parse_telegram_html(text: str) -> tuple[str | None, str]:
     return None, "".join(shown)
 
 
-def _ok(result: Any) -> web.Response:
+def reply_ok(result: Any) -> web.Response:
     return web.json_response({"ok": True, "result": result})
 
 
-def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
+def reply_error(
+    status: int, description: str, parameters: dict[str, Any] | None = None
+) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
     if parameters:
         body["parameters"] = parameters

@@ -11,11 +11,9 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sqlite3
 import sys
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,30 +21,11 @@ from typing import Any
 import aiohttp
 import feedparser
 
+from support.waiting import eventually, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "424242:CHAOS-SECRET-token-never-printed"
 FEED_SUFFIXES = (".atom", ".rss", ".xml")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool] | bool], what: str, within: float = 30.0
-) -> None:
-    """Poll `check` until it holds; fail naming `what` after `within` seconds."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within}s waiting for {what}")
 
 
 @dataclass
