@@ -36,7 +36,7 @@ bench: venv
 
 # The crash and hostile-input tests at full size: 1000 articles, 30 SIGKILLs, 10,000 files.
 chaos: venv
-	EVENTFEED_CHAOS=large $(BIN)/pytest -q -s tests/chaos tests/test_bad_input.py tests/test_hostile_load.py
+	EVENTFEED_CHAOS=large $(BIN)/pytest -q -s tests/chaos tests/system/test_bad_input.py tests/system/test_hostile_load.py
 
 lint: venv
 	$(BIN)/ruff check bot tests

@@ -89,7 +89,7 @@ _MARKUP = re.compile(r"<[A-Za-z/!]|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);")
 def sanitize_html(fragment: str, base_url: str) -> str:
     """The fragment with only allowed markup left; relative URLs resolved against `base_url`.
     Feed content is built from escaped text and already is what this leaves of it (a test
-    in tests/test_feed_catalog.py holds them equal), so it is not run on every entry."""
+    in tests/site/test_feed_catalog.py holds them equal), so it is not run on every entry."""
     cleaner = _Cleaner(base_url)
     cleaner.feed(_NOT_XML.sub("", fragment))
     cleaner.close()

@@ -1,5 +1,5 @@
 # A verbatim copy of bot/store/schema.py at commit 1feb869, the last schema before migrations:
-# the databases tests/test_migrations.py upgrades are made from it. Never edit.
+# the databases tests/store/test_migrations.py upgrades are made from it. Never edit.
 """The database schema, shared by the store and by migrations."""
 
 from __future__ import annotations

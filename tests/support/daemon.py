@@ -23,7 +23,7 @@ import feedparser
 
 from support.waiting import eventually, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "424242:CHAOS-SECRET-token-never-printed"
 FEED_SUFFIXES = (".atom", ".rss", ".xml")
 

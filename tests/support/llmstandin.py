@@ -130,3 +130,44 @@ class StandIn:
 def article_text(body: dict[str, Any]) -> str:
     """The article part of a request (its last message)."""
     return str(body["messages"][-1]["content"])
+
+
+# Two articles and the answers a model would give for them, shared by the model's tests.
+KEY = "sk-standin-SECRET-0123456789"
+
+NORTHWIND = """---
+title: "Northwind Robotics buys Larkspur Sensors for $420 million"
+date: 2026-03-02
+---
+Northwind Robotics said on Monday that it agreed to acquire Larkspur Sensors for $420 million \
+in cash, its largest deal so far.
+
+Larkspur Sensors, founded in 2014 by Mara Quill, makes lidar units for warehouse robots. The \
+deal is expected to close on 2026-04-15.
+
+Shares of Northwind rose 4% to $18.20.
+"""
+
+TIDE = """---
+title: "潮汐能源完成5亿元B轮融资"
+date: 2026-03-03
+---
+潮汐能源今天宣布完成5亿元人民币B轮融资，由远山资本领投。
+
+潮汐能源成立于2019年，主要生产储能电池。
+"""
+
+ACQUISITION = {
+    "type": "acquisition",
+    "actors": ["Northwind Robotics", "Larkspur Sensors"],
+    "amount": "$420 million",
+    "date": "2026-04-15",
+    "summary": "Northwind Robotics agreed to buy Larkspur Sensors for $420 million.",
+}
+FUNDING = {
+    "type": "funding",
+    "actors": ["潮汐能源", "远山资本"],
+    "amount": "5亿元人民币",
+    "date": None,
+    "summary": "潮汐能源完成5亿元人民币B轮融资，远山资本领投。",
+}

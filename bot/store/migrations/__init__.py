@@ -8,7 +8,7 @@ every revision and the version row commit together or not at all.
 
 A new revision: `command.revision(alembic_config(), "what", rev_id="0004_name")` writes the
 file to fill in; `command.check` on a config with `sqlalchemy.url` set compares a database at
-the head with bot/store/schema.py (tests/test_migrations.py does that on both backends).
+the head with bot/store/schema.py (tests/store/test_migrations.py does that on both backends).
 """
 
 from __future__ import annotations
