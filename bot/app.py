@@ -46,16 +46,11 @@ from bot.runtime.websub import ping_hub
 from bot.site.render import FeedSite
 from bot.store import Store
 from bot.store.chats import DisabledSubscription
-from bot.telegram.commands import (
-    CommandContext,
-    check_stored_filters,
-    publish_commands,
-    register,
-    tell_disabled,
-)
 from bot.telegram.delivery import apply_routes, limits_of
+from bot.telegram.handlers import CommandContext, publish_commands, register
+from bot.telegram.handlers.admin import resume_broadcasts
+from bot.telegram.handlers.subscriptions import check_stored_filters, tell_disabled
 from bot.telegram.limits import FloodLimiter, retry_seconds
-from bot.telegram.operators import resume_broadcasts
 from bot.telegram.request import AiohttpRequest
 from bot.telegram.sender import Sender
 from bot.telegram.updates import ChatLanes

@@ -18,9 +18,9 @@ from bot.core.model import EVENT_TYPES, Amount, Article, Event, Extraction
 from bot.core.modes import ChatSettings
 from bot.store import Store
 from bot.store.schema import outbox
-from bot.telegram.commands import COMMANDS, CommandContext, publish_commands, register
 from bot.telegram.delivery import Deliverer
-from bot.telegram.operators import resume_broadcasts
+from bot.telegram.handlers import COMMANDS, CommandContext, publish_commands, register
+from bot.telegram.handlers.admin import resume_broadcasts
 from bot.telegram.sender import Sender
 
 ALIASES = {"meta": "Meta", "facebook": "Meta", "脸书": "Meta", "scale ai": "Scale AI"}
@@ -241,7 +241,7 @@ async def test_a_bug_gets_an_apology_and_a_log_record_not_a_traceback(
         reply = await ask(fake_bot, USER, "/subscribe Meta")
 
     assert reply.text == "Sorry, that failed on our side. Try again later."
-    [record] = [r for r in caplog.records if r.name == "bot.telegram.commands"]
+    [record] = [r for r in caplog.records if r.name == "bot.telegram.handlers"]
     assert record.exc_info is not None and "alias table exploded" in str(record.exc_info[1])
 
 

@@ -14,7 +14,7 @@ from telegram import Message, Update
 from bot.core.i18n import LANGUAGE_NAMES, parse_language, t
 from bot.core.modes import MODES, ChatSettings, ModeError, parse_clock, parse_quiet, parse_timezone
 from bot.core.templates import PLACEHOLDERS, TemplateError, check_template
-from bot.telegram.commands import (
+from bot.telegram.handlers._common import (
     CommandContext,
     Context,
     answer,

@@ -10,18 +10,17 @@ import html
 import logging
 from datetime import UTC, datetime
 
-from telegram import Update
+from telegram import Message, Update
 
 from bot.core.i18n import t
 from bot.store.broadcasts import Broadcast
-from bot.telegram.commands import (
-    BroadcastStore,
+from bot.telegram.handlers._common import (
+    BroadcastSendStore,
     CommandContext,
     Context,
     answer,
     argument_of,
     chat_language,
-    is_operator,
 )
 from bot.telegram.sender import Gone, RetryAfter, Sender, Sent
 
@@ -30,10 +29,15 @@ logger = logging.getLogger(__name__)
 FAILURES_SHOWN = 5
 
 
+def _is_operator(message: Message, ctx: CommandContext) -> bool:
+    user = message.from_user
+    return (user is not None and user.id in ctx.admins) or message.chat.id in ctx.admins
+
+
 async def _allowed(update: Update, context: Context, ctx: CommandContext) -> bool:
     message = update.effective_message
     assert message is not None
-    if is_operator(message, ctx):
+    if _is_operator(message, ctx):
         return True
     await answer(context, message, t("operators_only", await chat_language(message, ctx)))
     return False
@@ -107,7 +111,7 @@ async def broadcast(update: Update, context: Context, ctx: CommandContext) -> No
     context.application.create_task(send_broadcast(Sender(context.bot), ctx.store, started))
 
 
-async def resume_broadcasts(sender: Sender, store: BroadcastStore) -> None:
+async def resume_broadcasts(sender: Sender, store: BroadcastSendStore) -> None:
     """Finish the broadcasts a stop cut short (the chats already sent to are not sent again)."""
     for found in await asyncio.to_thread(store.unfinished_broadcasts):
         logger.info("resuming broadcast %s", found.id)
@@ -117,7 +121,7 @@ async def resume_broadcasts(sender: Sender, store: BroadcastStore) -> None:
 _SENDING: set[int] = set()  # the broadcasts this process is sending
 
 
-async def send_broadcast(sender: Sender, store: BroadcastStore, found: Broadcast) -> None:
+async def send_broadcast(sender: Sender, store: BroadcastSendStore, found: Broadcast) -> None:
     """One message per chat still pending, in order; flood control is waited out once,
     blocked chats retire. Each chat's outcome is recorded as it comes; then the operator
     who asked is told how it went."""
@@ -132,7 +136,7 @@ async def send_broadcast(sender: Sender, store: BroadcastStore, found: Broadcast
     await sender.send(found.from_chat, f"📣 Sent to {sent} of {total} chats.")
 
 
-async def _send_pending(sender: Sender, store: BroadcastStore, found: Broadcast) -> None:
+async def _send_pending(sender: Sender, store: BroadcastSendStore, found: Broadcast) -> None:
     for chat_id in await asyncio.to_thread(store.broadcast_pending, found.id):
         outcome = await sender.send(chat_id, found.text)
         if isinstance(outcome, RetryAfter):
