@@ -22,8 +22,8 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot.core.config import Config, ConfigError
+from bot.core.redact import TokenRedactor
 from bot.runtime.instances import default_instance, is_solo
-from bot.runtime.logs import TokenRedactor
 from bot.store.base import make_engine
 from bot.store.leases import HEARTBEAT, LEADER
 from bot.store.migrations import Revisions, SchemaError, revisions

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from bot.core.lru import Lru
+from bot.core.membership import type_feed
 from bot.runtime import pool
 from bot.site.catalog import (
     FORMATS,
@@ -29,7 +30,6 @@ from bot.site.catalog import (
     event_entry,
     feed_order,
     feed_title,
-    type_feed,
     with_type_feeds,
 )
 from bot.site.render import render_documents

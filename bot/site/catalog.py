@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -28,9 +27,17 @@ from typing import Literal
 from urllib.parse import quote
 
 from bot.core.config import SiteConfig
+from bot.core.membership import (
+    article_entry_id,
+    article_feeds,
+    aware,
+    event_entry_id,
+    event_feeds,
+    slugify,
+    type_feed,
+)
 from bot.core.messages import badge_parts
-from bot.core.model import Amount, Article, Event, StoredArticle, StoredEvent
-from bot.core.text import to_simplified
+from bot.core.model import Amount, Event, StoredArticle, StoredEvent
 from bot.site.sanitize import absolute_url, strip_not_xml
 
 FeedFormat = Literal["atom", "rss", "json"]
@@ -51,14 +58,12 @@ ICON = "icon.png"
 # An empty feed still needs an `updated`; a fixed one keeps it byte-stable, and feed validators
 # call a date before 1990 implausible.
 EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # entry_order's origin: the store's feed index keeps it
 EVENT_TYPE_SCHEME = "urn:eventfeed:event-type"
 ACTOR_SCHEME = "urn:eventfeed:actor"
 
 # What XML 1.0 cannot carry; lxml refuses the whole document if one of these slips through.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
-_SLUG_BREAK = re.compile(r"[\W]+")
 
 
 @dataclass(frozen=True)
@@ -156,14 +161,6 @@ class FeedQuery:
 # --- the catalog ---------------------------------------------------------------------------------
 
 
-def slugify(name: str) -> str:
-    """A stable, URL-safe (once percent-encoded) file name for an actor, category or tag.
-    Chinese is folded to simplified first: 分類資訊 and 分类资讯 are one feed (its label
-    stays as the entry wrote it)."""
-    folded = to_simplified(unicodedata.normalize("NFKC", _NOT_XML.sub("", name))).casefold()
-    return _SLUG_BREAK.sub("-", folded).strip("-")[:80].strip("-")
-
-
 def build_feeds(
     site: FeedSite,
     articles: Sequence[StoredArticle],
@@ -197,22 +194,6 @@ def build_feeds(
     return feeds
 
 
-def article_feeds(article: Article) -> list[tuple[str, str]]:
-    """The feeds an article entry is in, each with the name it is known by there."""
-    found = {"articles": ""}
-    for prefix, names in (("category", article.categories), ("tag", article.tags)):
-        for name in names:
-            slug = slugify(name)
-            if slug:
-                found.setdefault(f"{prefix}/{slug}", name)
-    return list(found.items())
-
-
-def type_feed(event_type: str) -> str:
-    """The name of an event type's feed."""
-    return f"events/type/{slugify(event_type)}"
-
-
 def with_type_feeds(
     listing: Mapping[str, tuple[int, str]], event_types: Iterable[str]
 ) -> dict[str, tuple[int, str]]:
@@ -224,18 +205,6 @@ def with_type_feeds(
         if slugify(event_type):
             found.setdefault(type_feed(event_type), (0, event_type))
     return found
-
-
-def event_feeds(event: Event) -> list[tuple[str, str]]:
-    """The feeds the entry of a story's first event is in, each with the name it is known by."""
-    found = {"events": ""}
-    if slugify(event.type):
-        found[type_feed(event.type)] = event.type
-    for actor in event.actors:
-        slug = slugify(actor)
-        if slug:
-            found.setdefault(f"actor/{slug}", actor)
-    return list(found.items())
 
 
 def feed_title(site: FeedSite, name: str, label: str) -> str:
@@ -264,12 +233,6 @@ def feed_order(name: str) -> tuple[int, str]:
         if name == prefix or (prefix.endswith("/") and name.startswith(prefix)):
             return index, name
     return len(_FEED_GROUPS), name
-
-
-def entry_order(published: datetime, entry_id: str) -> tuple[int, str]:
-    """(microseconds since the epoch, id): feeds list entries oldest first by the first,
-    ties by the second descending. The store's feed index keeps both."""
-    return (published - _EPOCH) // timedelta(microseconds=1), entry_id
 
 
 def pages(feed: Feed, limit: int) -> list[Page]:
@@ -555,29 +518,6 @@ def safe_link(url: str | None, base_url: str) -> str | None:
         return None
     found = absolute_url(url, base_url)
     return found if found and found.startswith(("http://", "https://")) else None
-
-
-def aware(moment: datetime) -> datetime:
-    """feedgen rejects naive datetimes, and RFC 3339 has no seconds in offsets."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    offset = moment.utcoffset()
-    if offset is not None and offset.seconds % 60:
-        return moment.astimezone(UTC)
-    return moment.replace(microsecond=0)
-
-
-def article_entry_id(uid: str) -> str:
-    """The entry id of an article: a URN of its stable uid, the same in every feed."""
-    return f"urn:eventfeed:article:{_uri_part(uid)}"
-
-
-def event_entry_id(uid: str) -> str:
-    return f"urn:eventfeed:event:{_uri_part(uid)}"
-
-
-def _uri_part(uid: str) -> str:
-    return quote(clean_text(uid), safe="-._~:@!$&'()*+,;=")
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.core.membership import event_entry_id
 from bot.core.model import StoredEvent
-from bot.site.catalog import Entry, FeedSite, Page, clean_text, event_entry_id
+from bot.site.catalog import Entry, FeedSite, Page, clean_text
 
 VERSION = "https://jsonfeed.org/version/1.1"
 

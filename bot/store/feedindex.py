@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.core.codec import article_from_dict, event_from_dict
-from bot.site.catalog import (
+from bot.core.membership import (
     article_entry_id,
     article_feeds,
     aware,

@@ -25,9 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,7 +39,6 @@ from bot.core.model import StoredEvent
 from bot.core.modes import ChatSettings, parse_clock, quiet_until
 from bot.core.routes import RouteError, parse_routes
 from bot.core.templates import also_reported_line, render_alert, render_digest
-from bot.extract import RulePack
 from bot.store import Delivery, Store, retry_delay
 from bot.store.outbox import SentMark
 from bot.telegram.limits import Limits
@@ -479,7 +479,17 @@ def limits_of(telegram: TelegramConfig) -> Limits:
     )
 
 
-async def apply_routes(store: Store, lines: Sequence[str], pack: RulePack) -> None:
+class Vocabulary(Protocol):
+    """What a route's filter is checked against: the rule pack's event types and entity names
+    (the pack is one; the Telegram side does not depend on extraction)."""
+
+    @property
+    def event_types(self) -> Collection[str]: ...
+
+    def canonical(self, name: str) -> str | None: ...
+
+
+async def apply_routes(store: Store, lines: Sequence[str], pack: Vocabulary) -> None:
     """Subscribe the chats and topics `telegram.routes` names; a bad route is a config error."""
     try:
         routes = parse_routes(lines, pack.event_types, pack.canonical)

@@ -22,7 +22,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ExtBot
 
 from bot.core.messages import html_to_plain
-from bot.runtime.logs import TokenRedactor
+from bot.core.redact import TokenRedactor
 from bot.telegram.limits import ONE_ATTEMPT, retry_seconds
 
 logger = logging.getLogger(__name__)

@@ -31,10 +31,10 @@ from bot.cli.reprocess import reprocess
 from bot.core.articles import parse_article
 from bot.core.config import ConfigError, LlmConfig, Secret, parse_config
 from bot.core.model import Event
+from bot.core.redact import TokenRedactor
 from bot.extract import extract
 from bot.extract.grounding import cache_key, ground, parse_answer
 from bot.runtime.llm import LlmExtractor, extract_all
-from bot.runtime.logs import TokenRedactor
 from bot.runtime.pipeline import Pipeline
 from bot.runtime.reload import needs_restart
 from bot.store import Store

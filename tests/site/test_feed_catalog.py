@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from lxml import etree
 from support.samples import BASE, SITE, sample_articles
 
+from bot.core.membership import slugify
 from bot.core.model import StoredArticle
 from bot.core.text import to_traditional
 from bot.site.catalog import (
@@ -26,7 +27,6 @@ from bot.site.catalog import (
     find_feed,
     pages,
     query_page,
-    slugify,
 )
 from bot.site.render import render_all, render_page
 from bot.site.sanitize import has_markup, sanitize_html

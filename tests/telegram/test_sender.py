@@ -10,7 +10,7 @@ from support.fakebot import FakeBotApi, FaultKind
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.request import HTTPXRequest
 
-from bot.runtime.logs import TokenRedactor
+from bot.core.redact import TokenRedactor
 from bot.telegram.request import AiohttpRequest
 from bot.telegram.sender import Failed, Gone, Migrated, Outcome, RetryAfter, Sender, Sent
 
