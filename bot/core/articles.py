@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
+from bot.core.errors import EventfeedError
 from bot.core.model import Article
 from bot.core.text import (
     HtmlText,
@@ -38,7 +39,7 @@ DEFAULT_PERMALINK = "/:categories/:year/:month/:day/:title.html"
 _MAX_TITLE = 200
 
 
-class ArticleError(ValueError):
+class ArticleError(EventfeedError, ValueError):
     """A file that cannot be read as an article; the message is a one-line reason."""
 
 

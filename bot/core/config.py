@@ -18,10 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot.core.errors import EventfeedError
+
 ENV_PREFIX = "EVENTFEED_"
 
 
-class ConfigError(Exception):
+class ConfigError(EventfeedError):
     """A configuration problem, worded for the person who edits the file."""
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import re2
 
+from bot.core.errors import EventfeedError
 from bot.core.model import Event, StoredArticle
 from bot.core.text import to_traditional
 
@@ -41,7 +42,7 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"
 _ASCII_WORD = re.compile(r"[a-z0-9][a-z0-9 .&'_-]*")
 
 
-class FilterError(ValueError):
+class FilterError(EventfeedError, ValueError):
     """A filter the user must fix: `str()` says what is wrong in English, `text(language)` in
     the chat's language; most show an example."""
 

@@ -13,13 +13,14 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from bot.core.config import ConfigError
 from bot.core.filters import FilterError, parse_filter
 from bot.core.templates import TemplateError, check_template
 
 _ROUTE = re.compile(r"\s*(-?\d+)(?:/(\d+))?\s*:(.*)", re.DOTALL)
 
 
-class RouteError(ValueError):
+class RouteError(ConfigError, ValueError):
     """A route the operator must fix; the message names it."""
 
 

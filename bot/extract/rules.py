@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import ahocorasick
 
+from bot.core.errors import EventfeedError
 from bot.extract.amounts import head_patterns, modified_pattern
 from bot.extract.sentences import LOST, fold
 
@@ -47,7 +48,7 @@ _RANKING_DEFAULTS: dict[str, float] = {
 }
 
 
-class RulePackError(Exception):
+class RulePackError(EventfeedError):
     """A rule, alias or rate file that cannot be used; the message names the file and key."""
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from bot.core.errors import EventfeedError
 from bot.core.model import Event
 from bot.core.text import to_simplified
 
@@ -29,7 +30,7 @@ _DROP_RE = re.compile(r"[\s\W_]+")
 _CJK_RE = re.compile("[\u3400-\u9fff]")
 
 
-class GoldError(ValueError):
+class GoldError(EventfeedError, ValueError):
     """A gold document that is not in the expected shape; the message says where."""
 
 
