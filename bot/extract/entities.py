@@ -18,8 +18,9 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import NamedTuple
 
+from bot.core.text import HAN
 from bot.extract.rules import Hit, RulePack
-from bot.extract.sentences import HAN, LOST, Sentence
+from bot.extract.sentences import LOST, Sentence
 from bot.extract.words import (
     ACRONYMS,
     COMMON,

@@ -21,11 +21,12 @@ from itertools import accumulate
 from typing import Protocol, TypeVar
 
 from bot.core.model import Amount, Article
+from bot.core.text import HAN
 from bot.extract.amounts import Found, approximate, find_amounts
 from bot.extract.dates import FoundDate, dateline, find_dates
 from bot.extract.entities import Mention, article_mentions, resolve, title_end
 from bot.extract.rules import AmountRule, Hit, RulePack
-from bot.extract.sentences import HAN, Sentence, join
+from bot.extract.sentences import Sentence, join
 
 # [，,；;：:。！？!?] | \s[-–—]\s | ——, written to open with one character class so that the
 # engine skips ahead to a candidate.

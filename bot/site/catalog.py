@@ -30,8 +30,8 @@ from urllib.parse import quote
 from bot.core.config import SiteConfig
 from bot.core.messages import badge_parts
 from bot.core.model import Amount, Article, Event, StoredArticle, StoredEvent
-from bot.core.text import to_simplified
-from bot.site.sanitize import absolute_url, strip_not_xml
+from bot.core.text import strip_xml_invalid, to_simplified
+from bot.site.sanitize import absolute_url
 
 FeedFormat = Literal["atom", "rss", "json"]
 FORMATS: tuple[FeedFormat, ...] = ("atom", "rss", "json")
@@ -55,8 +55,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # entry_order's origin: the store's f
 EVENT_TYPE_SCHEME = "urn:eventfeed:event-type"
 ACTOR_SCHEME = "urn:eventfeed:actor"
 
-# What XML 1.0 cannot carry; lxml refuses the whole document if one of these slips through.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _SLUG_BREAK = re.compile(r"[\W]+")
 
@@ -160,7 +158,7 @@ def slugify(name: str) -> str:
     """A stable, URL-safe (once percent-encoded) file name for an actor, category or tag.
     Chinese is folded to simplified first: 分類資訊 and 分类资讯 are one feed (its label
     stays as the entry wrote it)."""
-    folded = to_simplified(unicodedata.normalize("NFKC", _NOT_XML.sub("", name))).casefold()
+    folded = to_simplified(unicodedata.normalize("NFKC", strip_xml_invalid(name))).casefold()
     return _SLUG_BREAK.sub("-", folded).strip("-")[:80].strip("-")
 
 
@@ -544,11 +542,6 @@ def _usd(value: float) -> str:
 # --- small pieces --------------------------------------------------------------------------------
 
 
-def clean_text(text: str) -> str:
-    """Drop the characters XML cannot carry, so one bad byte never fails a whole feed."""
-    return _NOT_XML.sub("", text)
-
-
 def safe_link(url: str | None, base_url: str) -> str | None:
     """An absolute http(s) URL (relative ones resolved against `base_url`), or None."""
     if not url:
@@ -577,7 +570,7 @@ def event_entry_id(uid: str) -> str:
 
 
 def _uri_part(uid: str) -> str:
-    return quote(clean_text(uid), safe="-._~:@!$&'()*+,;=")
+    return quote(strip_xml_invalid(uid), safe="-._~:@!$&'()*+,;=")
 
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -590,4 +583,4 @@ def _h(text: str) -> str:
 
 def _text_html(text: str) -> str:
     """Text as `sanitize_html` leaves it: characters XML forbids dropped, quotes as they are."""
-    return html.escape(strip_not_xml(text), quote=False)
+    return html.escape(strip_xml_invalid(text), quote=False)
