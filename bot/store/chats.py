@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
+from bot.core.alertroutes import Route
 from bot.core.errors import EventfeedError
 from bot.core.i18n import language_from_code
 from bot.core.modes import ChatSettings
-from bot.core.routes import Route
 from bot.store.base import StoreBase, aware
 from bot.store.schema import chat_settings, chats, flags, outbox, subscriptions
 

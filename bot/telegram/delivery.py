@@ -32,11 +32,11 @@ from datetime import datetime, timedelta
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.core.alertroutes import RouteError, parse_routes
 from bot.core.config import ConfigError, TelegramConfig
 from bot.core.messages import split_html
 from bot.core.model import StoredEvent
 from bot.core.modes import ChatSettings, parse_clock, quiet_until
-from bot.core.routes import RouteError, parse_routes
 from bot.core.templates import also_reported_line, render_alert, render_digest
 from bot.extract import RulePack
 from bot.store import Delivery, Store, retry_delay

@@ -1,4 +1,5 @@
-"""Routing from config: chats, channels and forum topics bound to filters without a command.
+"""Alert routes from config: chats, channels and forum topics bound to filters without a
+command (Telegram's routing; the HTTP routes are in `bot.runtime.web`).
 
 Pure. One route per line of `telegram.routes`:
 
