@@ -19,7 +19,7 @@ from bot import __version__
 from bot.cli import db as db_cli
 from bot.cli import operate
 from bot.cli import outbox as outbox_cli
-from bot.core.articles import ArticleError, article_url, is_daemon_url, page_url, parse_article
+from bot.core.articles import ArticleError, parse_article
 from bot.core.codec import extract_record
 from bot.core.config import Config, ConfigError
 from bot.core.errors import EventfeedError
@@ -27,6 +27,7 @@ from bot.core.model import Article, Event
 from bot.core.stories import Linker, StoryKey
 from bot.extract import extract
 from bot.runtime.logs import redact
+from bot.site.permalinks import article_url, is_daemon_url, page_url
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
