@@ -16,6 +16,9 @@ Syntax (words separated by spaces; quotes group words: "self driving"):
   The compiled program is bounded too, and the text is clipped.
 
 Pure. `Filter.text` is the normalised form, the key a subscription is stored under.
+
+One module (~600 lines): the filter grammar's parser, its matcher and `explain` must agree, and
+change together.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """The filesystem: listing the watched folder, reading one article, writing files atomically.
 
 One bad entry (vanished, unreadable, a symlink loop) never stops a scan: it is left out.
+
+One module (~430 lines): the daemon's filesystem side effects (listing, reading, atomic writes)
+in one place, as an I/O module of its own.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ URLs, relative to `<base_url>feeds/` (FORMAT is `atom`, `rss` or `json`):
 A slug is the name in lower case with every run of characters other than letters, digits and
 `_` replaced by one `-`; CJK characters are kept (percent-encoded in URLs). Names that give the
 same slug ("Meta", "meta") share one feed.
+
+One module (~500 lines): which feeds there are and which entries are in them are one mapping;
+the bytes are rendered in feedxml, jsonfeed and pages.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ A chat whose rows the database fails to update stops alone, and backs off (5 s â
 the other chats go on and keep their claims. A message Telegram accepted but whose mark
 could not be written is remembered (`SentLog.unrecorded`) and written again, never re-sent,
 while this process lives: its chat waits until that write gets through.
+
+One module (~500 lines): the outbox pass, its backoff and the order of commits are one
+protocol, the crash guarantee above.
 """
 
 from __future__ import annotations
