@@ -56,18 +56,6 @@ LAYOUT = "3"
 LAYOUT_FILE = ".eventfeed-layout"  # a dot file: never served as a feed, never removed as stale
 
 
-def write_folder(folder: Path, documents: Mapping[str, bytes]) -> list[str]:
-    """Write `documents` (relative POSIX path → bytes) under `folder`; returns the paths that
-    changed, removed ones included, sorted."""
-    changed = [
-        rel
-        for rel, data in sorted(documents.items())
-        if atomic_write(folder / rel, data, durable=False)
-    ]
-    removed = _remove_stale(folder, set(documents))
-    return sorted([*changed, *removed])
-
-
 def _remove_stale(folder: Path, keep: set[str]) -> list[str]:
     if not folder.is_dir():
         return []
