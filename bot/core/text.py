@@ -22,7 +22,7 @@ import opencc
 # CJK Unified Ideographs, extension A, compatibility ideographs, extensions B+ (astral).
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _HAN_RE = re.compile(f"[{HAN}]")
-_HAN_RUN_RE = re.compile("[\u3400-\u9fff\uf900-\ufaff]+")  # BMP only: fast, and enough
+_HAN_RUN_RE = re.compile(f"[{HAN}]+")
 _KANA_RE = re.compile("[\u3040-\u30ff]")
 _HANGUL_RE = re.compile("[\uac00-\ud7af]")
 _LATIN_WORD_RE = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
