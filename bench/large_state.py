@@ -61,9 +61,10 @@ def build_state(folder: Path, state: Path, events_per: int) -> tuple[int, int]:
     from sqlalchemy import insert
 
     from bot.app import load_config, load_pack
-    from bot.core.articles import ArticleError, article_url, parse_article
+    from bot.core.articles import ArticleError, parse_article
     from bot.core.codec import article_to_dict, event_to_dict
     from bot.extract import extract
+    from bot.site.permalinks import article_url
     from bot.store import Store
     from bot.store.schema import articles, events
 

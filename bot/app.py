@@ -27,9 +27,8 @@ from telegram.error import TimedOut as TelegramTimedOut
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.cli.rulefiles import default_documents
-from bot.core.articles import is_daemon_url
+from bot.core.alertroutes import RouteError, parse_routes
 from bot.core.config import Config, ConfigError, origin, parse_config
-from bot.core.routes import RouteError, parse_routes
 from bot.extract import RulePack, RulePackError, load_rule_pack
 from bot.runtime.files import FolderMissing
 from bot.runtime.instances import Membership, Role, default_instance, is_solo, shared_limits
@@ -43,6 +42,7 @@ from bot.runtime.systemd import notify
 from bot.runtime.watcher import FULL_SCAN, FolderWatcher
 from bot.runtime.web import bound_port, make_app, start_server
 from bot.runtime.websub import ping_hub
+from bot.site.permalinks import is_daemon_url
 from bot.site.render import FeedSite
 from bot.store import Store
 from bot.store.chats import DisabledSubscription

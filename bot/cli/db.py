@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-DEFAULT_CONFIG = Path("config/eventfeed.yaml")
+from bot.cli.operate import config_option
 
 
 def add_command(commands: Any) -> None:
@@ -30,7 +30,7 @@ def add_command(commands: Any) -> None:
         ("upgrade", "upgrade the database schema to the newest revision"),
     ):
         action = actions.add_parser(name, help=what)
-        action.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML config file")
+        config_option(action)
     parser.set_defaults(handler=run)
 
 

@@ -19,15 +19,17 @@ from bot import __version__
 from bot.cli import db as db_cli
 from bot.cli import operate
 from bot.cli import outbox as outbox_cli
-from bot.core.articles import ArticleError, article_url, is_daemon_url, page_url, parse_article
+from bot.core.articles import ArticleError, parse_article
 from bot.core.codec import extract_record
 from bot.core.config import Config, ConfigError
+from bot.core.errors import EventfeedError
 from bot.core.model import Article, Event
 from bot.core.stories import Linker, StoryKey
 from bot.extract import extract
 from bot.runtime.logs import redact
+from bot.site.permalinks import article_url, is_daemon_url, page_url
 
-DEFAULT_CONFIG = Path("config/eventfeed.yaml")
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the daemon")
-    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML config file")
+    operate.config_option(run)
     run.add_argument(
         "--once", action="store_true", help="one scan, feed write and delivery pass, then exit"
     )
@@ -88,18 +90,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "eval":
             return _eval(args)
         return _extract(args.paths, args.format, args.config)
-    except ConfigError as exc:
-        print(redact(f"eventfeed: configuration error: {exc}"), file=sys.stderr)
-        return EXIT_CONFIG
-    except Exception as exc:
-        from bot.store.migrations import (
-            SchemaError,  # here: alembic is slow to import for `extract`
-        )
+    except EventfeedError as exc:  # anything else: a traceback, its token masked by the hook
+        status, line = failure(exc)
+        print(redact(f"eventfeed: {line}"), file=sys.stderr)
+        return status
 
-        if not isinstance(exc, SchemaError):
-            raise  # printed by the excepthook `setup_logging` installs: token masked
-        print(redact(f"eventfeed: {exc}"), file=sys.stderr)
-        return 1
+
+def failure(exc: EventfeedError) -> tuple[int, str]:
+    """The exit code and the one line (after "eventfeed: ") for an error raised on purpose;
+    the one place that maps them, for every subcommand."""
+    from bot.extract.scoring import GoldError
+
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG, f"configuration error: {exc}"
+    if isinstance(exc, GoldError):  # the gold file of `eval`: its path is in the message
+        return EXIT_CONFIG, str(exc)
+    from bot.store import BackupError  # here: alembic is slow to import for `extract`
+
+    if isinstance(exc, BackupError):
+        return EXIT_FAILED, f"cannot import: {exc}"
+    return EXIT_FAILED, str(exc)
 
 
 def tune_gc() -> None:
@@ -132,8 +142,8 @@ def _user_config(config_path: Path | None) -> Config:
     """The config given, else ./config/eventfeed.yaml if there is one, else the defaults."""
     from bot.app import load_config
 
-    if config_path is None and DEFAULT_CONFIG.is_file():
-        config_path = DEFAULT_CONFIG
+    if config_path is None and operate.DEFAULT_CONFIG.is_file():
+        config_path = operate.DEFAULT_CONFIG
     return load_config(config_path, os.environ)
 
 
@@ -213,8 +223,7 @@ def _eval(args: argparse.Namespace) -> int:
     try:
         gold = read_gold(yaml.safe_load(args.gold.read_text(encoding="utf-8")), args.batch)
     except (OSError, yaml.YAMLError, GoldError) as exc:
-        print(f"eventfeed: {args.gold}: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise GoldError(f"{args.gold}: {exc}") from None
     extractor = (model_extractor if args.backend == "llm" else rule_extractor)(config)
     names: list[str] = []
     articles: list[Article] = []

@@ -23,13 +23,13 @@ log = logging.getLogger("eventfeed")
 def add_commands(commands: Any) -> None:
     """Add the subcommands to the `eventfeed` parser's subparsers."""
     doctor = commands.add_parser("doctor", help="check the config, folders, database and bot")
-    _config_option(doctor)
+    config_option(doctor)
     doctor.set_defaults(handler=_doctor)
 
     reprocess = commands.add_parser(
         "reprocess", help="extract events again from stored articles after the rules changed"
     )
-    _config_option(reprocess)
+    config_option(reprocess)
     reprocess.add_argument(
         "--since",
         type=date.fromisoformat,
@@ -44,14 +44,14 @@ def add_commands(commands: Any) -> None:
     reprocess.set_defaults(handler=_reprocess)
 
     export = commands.add_parser("export", help="write chats, subscriptions and settings as JSON")
-    _config_option(export)
+    config_option(export)
     export.add_argument(
         "output", nargs="?", type=Path, help="file to write (default: standard output)"
     )
     export.set_defaults(handler=_export)
 
     imp = commands.add_parser("import", help="load chats, subscriptions and settings from JSON")
-    _config_option(imp)
+    config_option(imp)
     imp.add_argument("input", type=Path, help="a file written by `eventfeed export`")
     imp.add_argument(
         "--no-scan",
@@ -61,7 +61,8 @@ def add_commands(commands: Any) -> None:
     imp.set_defaults(handler=_import)
 
 
-def _config_option(parser: argparse.ArgumentParser) -> None:
+def config_option(parser: argparse.ArgumentParser) -> None:
+    """`--config`, the same for every subcommand."""
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML config file")
 
 
@@ -150,9 +151,8 @@ def _import(args: argparse.Namespace) -> int:
     config = _setup(args)
     try:
         document = parse_backup(args.input.read_text(encoding="utf-8"), str(args.input))
-    except (OSError, BackupError) as exc:
-        print(f"eventfeed: cannot import: {exc}", file=sys.stderr)
-        return 1
+    except OSError as exc:
+        raise BackupError(str(exc)) from None
     store = Store.open(config.state)
     try:
         if not store.counts()["articles"] and not args.no_scan:
@@ -166,9 +166,6 @@ def _import(args: argparse.Namespace) -> int:
             log.info("first scan before import seen=%d new=%d", scanned.seen, scanned.new)
         with ProgressReport("import") as progress:
             count = import_document(store, document, progress)
-    except BackupError as exc:
-        print(f"eventfeed: cannot import: {exc}", file=sys.stderr)
-        return 1
     finally:
         store.close()
     print(f"imported chats={count}")

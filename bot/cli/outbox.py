@@ -12,16 +12,15 @@ from __future__ import annotations
 import argparse
 import os
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG = Path("config/eventfeed.yaml")
+from bot.cli.operate import config_option
 
 
 def add_command(commands: Any) -> None:
     """Add `outbox` to the `eventfeed` parser's subparsers."""
     parser = commands.add_parser("outbox", help="list failed deliveries; --retry queues them again")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML config file")
+    config_option(parser)
     parser.add_argument("--retry", action="store_true", help="queue the failed deliveries again")
     parser.add_argument(
         "--id", dest="ids", type=int, action="append", metavar="ID", help="only this row (repeat)"

@@ -1,6 +1,9 @@
 """Configuration: one YAML document plus EVENTFEED_<SECTION>_<KEY> overrides, validated into frozen dataclasses.
 
 Pure: the caller reads the file and the environment and passes them in.
+
+One module (~430 lines): every section's dataclass beside its validation, so the whole shape of
+the config reads in one place.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot.core.errors import EventfeedError
+
 ENV_PREFIX = "EVENTFEED_"
 
 
-class ConfigError(Exception):
+class ConfigError(EventfeedError):
     """A configuration problem, worded for the person who edits the file."""
 
 

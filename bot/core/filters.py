@@ -16,6 +16,9 @@ Syntax (words separated by spaces; quotes group words: "self driving"):
   The compiled program is bounded too, and the text is clipped.
 
 Pure. `Filter.text` is the normalised form, the key a subscription is stored under.
+
+One module (~600 lines): the filter grammar's parser, its matcher and `explain` must agree, and
+change together.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 import re2
 
+from bot.core.errors import EventfeedError
 from bot.core.model import Event, StoredArticle
 from bot.core.text import to_traditional
 
@@ -41,7 +45,7 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"
 _ASCII_WORD = re.compile(r"[a-z0-9][a-z0-9 .&'_-]*")
 
 
-class FilterError(ValueError):
+class FilterError(EventfeedError, ValueError):
     """A filter the user must fix: `str()` says what is wrong in English, `text(language)` in
     the chat's language; most show an example."""
 

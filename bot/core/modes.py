@@ -11,11 +11,13 @@ from datetime import datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from bot.core.errors import EventfeedError
+
 MODES = ("instant", "digest")
 _CLOCK = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
 
 
-class ModeError(ValueError):
+class ModeError(EventfeedError, ValueError):
     """A setting the user must fix: `str()` in English, `text(language)` in the chat's
     language; the message shows an example."""
 

@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
+from bot.core.errors import EventfeedError
 from bot.core.messages import (
     ACTORS_SHOWN,
     MAX_MESSAGE_LENGTH,
@@ -50,7 +51,7 @@ _DIGEST_TITLE = {"en": "Digest", "zh-Hans": "摘要", "zh-Hant": "摘要"}
 _ALSO = {"en": "Also reported by", "zh-Hans": "其他报道", "zh-Hant": "其他報道"}
 
 
-class TemplateError(ValueError):
+class TemplateError(EventfeedError, ValueError):
     """A template the user must fix; the message names the problem."""
 
 

@@ -3,6 +3,9 @@ simplified/traditional folding, sentence splitting, XML-safe text, and Markdown 
 reduced to paragraphs of plain text.
 
 Pure: no I/O of its own (OpenCC loads its bundled dictionaries once, on first use).
+
+One module (~440 lines): script detection, folding, sentences and markup reduction share the
+Han range and the OpenCC converters, and parsing and extraction both use most of it.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from typing import Any
 import opencc
 
 # CJK Unified Ideographs, extension A, compatibility ideographs, extensions B+ (astral).
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_HAN_RE = re.compile(f"[{_HAN}]")
-_HAN_RUN_RE = re.compile("[\u3400-\u9fff\uf900-\ufaff]+")  # BMP only: fast, and enough
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN_RE = re.compile(f"[{HAN}]")
+_HAN_RUN_RE = re.compile(f"[{HAN}]+")
 _KANA_RE = re.compile("[\u3040-\u30ff]")
 _HANGUL_RE = re.compile("[\uac00-\ud7af]")
 _LATIN_WORD_RE = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
@@ -85,7 +88,7 @@ _ZH_END_RE = re.compile(
 # Only the first mark of a run may start a match (the look-behind after it), and the run is
 # never given back: a line of ten thousand '?' costs linear time.
 _EN_END_RE = re.compile(
-    f"[.!?](?<![.!?][.!?])[.!?]*+[{_CLOSERS}]*+(?=\\s+[\"'“‘(A-Z0-9]|\\s*[{_HAN}])"
+    f"[.!?](?<![.!?][.!?])[.!?]*+[{_CLOSERS}]*+(?=\\s+[\"'“‘(A-Z0-9]|\\s*[{HAN}])"
 )
 
 
@@ -173,8 +176,9 @@ def _sentence_ends(line: str) -> list[int]:
     return ends
 
 
-# XML 1.0 allows \t \n \r, U+0020–U+D7FF, U+E000–U+FFFD and the astral planes.
-_XML_INVALID_RE = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What XML 1.0 cannot carry (it allows \t \n \r, U+0020–U+D7FF, U+E000–U+FFFD and the astral
+# planes); lxml refuses a whole document if one of these slips through.
+_XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def strip_xml_invalid(s: str) -> str:
@@ -344,7 +348,7 @@ _BLOCK_TAGS = _words(
 _VOID_TAGS = frozenset(
     ("br", "hr", "img", "meta", "link", "input", "source", "wbr", "col", "area", "base", "embed")
 )
-_WRAP_RE = re.compile(f"(?<=[{_HAN}，。、！？；：”」』）])\\s*\\n\\s*(?=[{_HAN}“「『（])")
+_WRAP_RE = re.compile(f"(?<=[{HAN}，。、！？；：”」』）])\\s*\\n\\s*(?=[{HAN}“「『（])")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,9 @@ head without a magnitude ('shares closed at $54') make a *unit price*, flagged o
 that only a price event takes it. Equivalents written in brackets after an amount — '£75m
 ($141m)', '12 万亿韩元（约 627.6 亿元人民币）' — are one amount: its USD value is the written
 dollar figure when there is one, else a conversion. A range is its lower end, approximate.
+
+One module (~600 lines): the money grammar is one set of patterns built from each other, and
+the unit-price flag belongs to it.
 """
 
 from __future__ import annotations

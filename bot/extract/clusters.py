@@ -4,6 +4,9 @@ Candidates of one type that share actors, or that refer back to a fact already t
 deal", 此次挖角), are one fact: a cluster whose weight grows with every retelling. The
 heaviest clusters are the headline events; a second one of a type must be another fact.
 Pure.
+
+One module (~400 lines): grouping candidates and choosing the headline events share the
+clusters' weights.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ transliterated names with '·', names glossed in brackets (卢卡斯·贝耶尔�
 the Latin form wins), Chinese organisations by their suffix (…公司, …集团, …科技), Chinese
 people after a role (首席执行官…, 负责人…). A later short mention (贝耶尔, Mr Bondi) resolves
 to the full name found earlier in the same article. Pure.
+
+One module (~1,200 lines): every name finder adds to the same mentions, which the later-mention
+resolution then reads; split, that state would cross modules on the extraction's hot path.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import NamedTuple
 
+from bot.core.text import HAN
 from bot.extract.rules import Hit, RulePack
-from bot.extract.sentences import HAN, LOST, Sentence
+from bot.extract.sentences import LOST, Sentence
 from bot.extract.words import (
     ACRONYMS,
     COMMON,

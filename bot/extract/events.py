@@ -6,6 +6,9 @@ trigger's strength, and less when it is background (此前, earlier, a date long
 article's news) or speculation; an amount of its own, a "separately" flag add weight. Each
 candidate then gets the amount that belongs to it by its type's amount rule, amounts being
 sought only in the sentences that can give one. Pure.
+
+One module (~800 lines): the one scan of an article and the candidates cut from it share that
+scan's per-article indexes (the speed section of docs/extraction.md).
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from itertools import accumulate
 from typing import Protocol, TypeVar
 
 from bot.core.model import Amount, Article
+from bot.core.text import HAN
 from bot.extract.amounts import Found, approximate, find_amounts
 from bot.extract.dates import FoundDate, dateline, find_dates
 from bot.extract.entities import Mention, article_mentions, resolve, title_end
 from bot.extract.rules import AmountRule, Hit, RulePack
-from bot.extract.sentences import HAN, Sentence, join
+from bot.extract.sentences import Sentence, join
 
 # [，,；;：:。！？!?] | \s[-–—]\s | ——, written to open with one character class so that the
 # engine skips ahead to a candidate.

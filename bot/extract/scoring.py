@@ -10,6 +10,9 @@ gold events in order taking the first free prediction that matches. Names compar
 lower case, punctuation and spaces dropped and traditional→simplified folding (OpenCC); one
 name containing the other counts (3+ Latin or 2+ Chinese characters). An amount is right
 within 5% of the gold USD figure. Pure: the gold document and the events come in as data.
+
+One module (~400 lines): the matching rules and the report lines built on them must stay in
+step with score_events.py, so they read side by side.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from bot.core.errors import EventfeedError
 from bot.core.model import Event
 from bot.core.text import to_simplified
 
@@ -29,7 +33,7 @@ _DROP_RE = re.compile(r"[\s\W_]+")
 _CJK_RE = re.compile("[\u3400-\u9fff]")
 
 
-class GoldError(ValueError):
+class GoldError(EventfeedError, ValueError):
     """A gold document that is not in the expected shape; the message says where."""
 
 

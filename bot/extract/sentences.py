@@ -15,9 +15,8 @@ from functools import cache
 from itertools import accumulate
 
 from bot.core.model import Article
-from bot.core.text import split_lines, to_simplified
+from bot.core.text import HAN, split_lines, to_simplified
 
-HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 LOST = "\ufffd"  # a character the source lost ('?' inside Chinese text)
 
 _AUTOLINK_RE = re.compile(r"<https?://")

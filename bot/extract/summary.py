@@ -16,8 +16,9 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import pairwise
 
+from bot.core.text import HAN
 from bot.extract.dates import dateline_end
-from bot.extract.sentences import HAN, LOST, Sentence, fold
+from bot.extract.sentences import LOST, Sentence, fold
 
 MAX_HAN = 60  # characters of a Chinese event summary
 MAX_WORDS = 25  # words of an English event summary

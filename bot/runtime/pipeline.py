@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.articles import article_url, limit_names, page_url
+from bot.core.articles import limit_names
 from bot.core.filters import Filter, FilterError, parse_filter
 from bot.core.model import Article, Extraction, StoredArticle
 from bot.extract import RulePack
@@ -28,6 +28,7 @@ from bot.runtime import files, pool
 from bot.runtime.llm import LlmExtractor
 from bot.runtime.pool import Failure, Job
 from bot.runtime.publish import EntryCache, Publisher
+from bot.site.permalinks import article_url, page_url
 from bot.site.render import FeedSite
 from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
@@ -56,7 +57,7 @@ class Source:
     timezone: tzinfo
     base_url: str
     permalink: str
-    # The base URL is the daemon itself (see `articles.is_daemon_url`): every article links
+    # The base URL is the daemon itself (see `permalinks.is_daemon_url`): every article links
     # to the page the daemon serves for it, which only the store's uid names.
     own_pages: bool = False
     max_categories: int = 50  # per article (see `articles.limit_names`)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
@@ -19,6 +18,7 @@ from pathlib import Path, PurePath
 from bot.core.lru import Lru
 from bot.core.membership import type_feed
 from bot.runtime import pool
+from bot.runtime.files import atomic_write
 from bot.site.catalog import (
     FORMATS,
     Entry,
@@ -54,47 +54,6 @@ _OURS = (".atom", ".rss", ".json")
 # current page keeps max_entries to 2*max_entries-1 entries, archive pages renumbered.
 LAYOUT = "3"
 LAYOUT_FILE = ".eventfeed-layout"  # a dot file: never served as a feed, never removed as stale
-
-
-def write_folder(folder: Path, documents: Mapping[str, bytes]) -> list[str]:
-    """Write `documents` (relative POSIX path → bytes) under `folder`; returns the paths that
-    changed, removed ones included, sorted."""
-    changed = [rel for rel, data in sorted(documents.items()) if _write(folder / rel, data)]
-    removed = _remove_stale(folder, set(documents))
-    return sorted([*changed, *removed])
-
-
-def _write(path: Path, data: bytes) -> bool:
-    """Replace `path` atomically if its bytes differ; False when they are the same.
-
-    Unlike `files.atomic_write` this does not fsync: a site has thousands of feed files and an
-    fsync each made a full write take 20 s for 200 articles. Readers still never see half a
-    file (rename is atomic); after a power loss the daemon's first publish compares every file
-    with what it should hold and rewrites the ones that are not right.
-    The Last-Modified (whole seconds) moves forward with every change, so a rewrite within the
-    same second does not look unmodified to If-Modified-Since.
-    """
-    try:
-        stat = path.stat()
-        if stat.st_size == len(data) and path.read_bytes() == data:
-            return False
-        before: int | None = int(stat.st_mtime)
-    except OSError:
-        before = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if before is not None and int(path.stat().st_mtime) <= before:
-        os.utime(path, (before + 1, before + 1))
-    return True
 
 
 def _remove_stale(folder: Path, keep: set[str]) -> list[str]:
@@ -217,7 +176,7 @@ class Publisher:
             finally:
                 self._whole = ("", [])
         if everything:
-            _write(layout, f"{LAYOUT}\n".encode())
+            atomic_write(layout, f"{LAYOUT}\n".encode(), durable=False)
         self._type_feeds = type_feeds
         return changed
 
@@ -257,7 +216,7 @@ class Publisher:
                 for name in sorted(listing, key=feed_order)
             ]
             for rel, data in static_documents(self.site, feeds).items():
-                if _write(self.folder / rel, data):
+                if atomic_write(self.folder / rel, data, durable=False):
                     changed.append(rel)
         if everything:
             changed += _remove_stale(self.folder, set(self._every_path(listing)))
@@ -397,7 +356,11 @@ def _render(site: FeedSite, folder: Path, task: _PageTask, entries: Sequence[Ent
     page = Page(Feed(task.name, task.title, ()), tuple(entries), task.number, task.count)
     stem = page.name_for(task.number)
     documents = render_documents(site, page)
-    return [f"{stem}.{fmt}" for fmt in FORMATS if _write(folder / f"{stem}.{fmt}", documents[fmt])]
+    return [
+        f"{stem}.{fmt}"
+        for fmt in FORMATS
+        if atomic_write(folder / f"{stem}.{fmt}", documents[fmt], durable=False)
+    ]
 
 
 def _entry(site: FeedSite, item: FeedItem) -> Entry:

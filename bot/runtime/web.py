@@ -4,6 +4,9 @@ metrics.
 Feed files come from disk (the same files a static host would serve) with ETag, Last-Modified,
 304s, gzip and a Cache-Control that matches the scan interval. Everything else comes from the
 `SiteSource` it is given, so the server can be started against any folder in tests.
+
+One module (~470 lines): the routes and the caching headers they share; the pages themselves
+are rendered in site/pages.
 """
 
 from __future__ import annotations

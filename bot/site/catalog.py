@@ -13,6 +13,9 @@ URLs, relative to `<base_url>feeds/` (FORMAT is `atom`, `rss` or `json`):
 A slug is the name in lower case with every run of characters other than letters, digits and
 `_` replaced by one `-`; CJK characters are kept (percent-encoded in URLs). Names that give the
 same slug ("Meta", "meta") share one feed.
+
+One module (~500 lines): which feeds there are and which entries are in them are one mapping;
+the bytes are rendered in feedxml, jsonfeed and pages.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from bot.core.membership import (
 )
 from bot.core.messages import badge_parts
 from bot.core.model import Amount, Event, StoredArticle, StoredEvent
-from bot.site.sanitize import absolute_url, strip_not_xml
+from bot.core.text import strip_xml_invalid
+from bot.site.sanitize import absolute_url
 
 FeedFormat = Literal["atom", "rss", "json"]
 FORMATS: tuple[FeedFormat, ...] = ("atom", "rss", "json")
@@ -61,8 +65,6 @@ EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
 EVENT_TYPE_SCHEME = "urn:eventfeed:event-type"
 ACTOR_SCHEME = "urn:eventfeed:actor"
 
-# What XML 1.0 cannot carry; lxml refuses the whole document if one of these slips through.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
@@ -507,11 +509,6 @@ def _usd(value: float) -> str:
 # --- small pieces --------------------------------------------------------------------------------
 
 
-def clean_text(text: str) -> str:
-    """Drop the characters XML cannot carry, so one bad byte never fails a whole feed."""
-    return _NOT_XML.sub("", text)
-
-
 def safe_link(url: str | None, base_url: str) -> str | None:
     """An absolute http(s) URL (relative ones resolved against `base_url`), or None."""
     if not url:
@@ -530,4 +527,4 @@ def _h(text: str) -> str:
 
 def _text_html(text: str) -> str:
     """Text as `sanitize_html` leaves it: characters XML forbids dropped, quotes as they are."""
-    return html.escape(strip_not_xml(text), quote=False)
+    return html.escape(strip_xml_invalid(text), quote=False)

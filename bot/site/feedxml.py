@@ -18,6 +18,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from bot.core.text import strip_xml_invalid
 from bot.site.catalog import (
     EMPTY_FEED_UPDATED,
     EVENT_TYPE_SCHEME,
@@ -27,7 +28,6 @@ from bot.site.catalog import (
     FeedFormat,
     FeedSite,
     Page,
-    clean_text,
     type_label,
 )
 from bot.site.sanitize import has_markup
@@ -35,7 +35,7 @@ from bot.site.sanitize import has_markup
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_c = clean_text
+_c = strip_xml_invalid
 
 
 XmlFormat = Literal["atom", "rss"]

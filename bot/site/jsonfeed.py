@@ -12,30 +12,31 @@ from typing import Any
 
 from bot.core.membership import event_entry_id
 from bot.core.model import StoredEvent
-from bot.site.catalog import Entry, FeedSite, Page, clean_text
+from bot.core.text import strip_xml_invalid
+from bot.site.catalog import Entry, FeedSite, Page
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
 
 def render(site: FeedSite, page: Page, fmt: str = "json") -> bytes:
-    title = clean_text(page.feed.title).strip() or page.feed.name
+    title = strip_xml_invalid(page.feed.title).strip() or page.feed.name
     doc: dict[str, Any] = {
         "version": VERSION,
         "title": title,
         "home_page_url": site.base,
-        "feed_url": clean_text(page.url(site, "json")),
-        "description": clean_text(site.description),
-        "icon": clean_text(site.icon_url),
-        "favicon": clean_text(site.icon_url),
-        "language": clean_text(site.language),
+        "feed_url": strip_xml_invalid(page.url(site, "json")),
+        "description": strip_xml_invalid(site.description),
+        "icon": strip_xml_invalid(site.icon_url),
+        "favicon": strip_xml_invalid(site.icon_url),
+        "language": strip_xml_invalid(site.language),
         # As in Atom: the feed's author stands in for items whose article names none.
-        "authors": [{"name": clean_text(site.author or site.title).strip() or title}],
+        "authors": [{"name": strip_xml_invalid(site.author or site.title).strip() or title}],
     }
     older = _older_page(page)
     if older is not None:
         doc["next_url"] = site.feed_url(page.name_for(older), "json")
     if site.hub:
-        doc["hubs"] = [{"type": "WebSub", "url": clean_text(site.hub)}]
+        doc["hubs"] = [{"type": "WebSub", "url": strip_xml_invalid(site.hub)}]
     if page.number is not None:
         doc["_eventfeed"] = {"archive": True, "current": site.feed_url(page.feed.name, "json")}
     doc["items"] = [_item(entry) for entry in page.entries]
@@ -51,7 +52,7 @@ def _older_page(page: Page) -> int | None:
 
 
 def _item(entry: Entry) -> dict[str, Any]:
-    c = clean_text
+    c = strip_xml_invalid
     item: dict[str, Any] = {"id": c(entry.id)}
     if entry.link:
         item["url"] = c(entry.link)
@@ -78,7 +79,7 @@ def _item(entry: Entry) -> dict[str, Any]:
 
 
 def _event(stored: StoredEvent) -> dict[str, Any]:
-    c = clean_text
+    c = strip_xml_invalid
     event = stored.event
     out: dict[str, Any] = {
         "id": c(event_entry_id(stored.uid)),

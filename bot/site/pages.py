@@ -13,12 +13,12 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from urllib.parse import quote, unquote
 
 from bot.core.model import StoredArticle, StoredEvent
+from bot.core.text import strip_xml_invalid
 from bot.site.catalog import (
     FORMAT_LABELS,
     FORMATS,
     MEDIA_TYPES,
     amount_text,
-    clean_text,
     safe_link,
     type_label,
 )
@@ -335,4 +335,4 @@ def _feed_url(base_url: str, name: str, fmt: str) -> str:
 
 
 def _e(text: str) -> str:
-    return html.escape(clean_text(text), quote=True)
+    return html.escape(strip_xml_invalid(text), quote=True)

@@ -13,6 +13,8 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+from bot.core.text import strip_xml_invalid
+
 _ALLOWED_TAGS = frozenset(
     [
         "a",
@@ -82,7 +84,6 @@ _ALLOWED_ATTRIBUTES = {
 }
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MARKUP = re.compile(r"<[A-Za-z/!]|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);")
 
 
@@ -91,14 +92,9 @@ def sanitize_html(fragment: str, base_url: str) -> str:
     Feed content is built from escaped text and already is what this leaves of it (a test
     in tests/site/test_feed_catalog.py holds them equal), so it is not run on every entry."""
     cleaner = _Cleaner(base_url)
-    cleaner.feed(_NOT_XML.sub("", fragment))
+    cleaner.feed(strip_xml_invalid(fragment))
     cleaner.close()
     return cleaner.result()
-
-
-def strip_not_xml(text: str) -> str:
-    """`text` without the characters XML 1.0 forbids (controls, lone surrogates)."""
-    return _NOT_XML.sub("", text)
 
 
 def has_markup(text: str) -> bool:
@@ -108,7 +104,7 @@ def has_markup(text: str) -> bool:
 
 def absolute_url(url: str, base_url: str) -> str | None:
     """`url` resolved against `base_url` if it is http(s) or mailto, else None."""
-    joined = urljoin(base_url, _NOT_XML.sub("", url).strip())
+    joined = urljoin(base_url, strip_xml_invalid(url).strip())
     parts = urlsplit(joined)
     if parts.scheme.lower() not in _SAFE_SCHEMES:
         return None
@@ -181,5 +177,5 @@ class _Cleaner(HTMLParser):
                 if url is None:
                     continue
                 value = url
-            kept[name] = _NOT_XML.sub("", value)
+            kept[name] = strip_xml_invalid(value)
         return kept

@@ -9,8 +9,8 @@ import zlib
 from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
+from bot.core.text import strip_xml_invalid as _c
 from bot.site.catalog import ICON, STYLESHEET, Feed, FeedSite
-from bot.site.catalog import clean_text as _c
 
 OPML = "feeds.opml"
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Table, delete, insert, select, update
 
+from bot.core.errors import EventfeedError
 from bot.store.base import StoreBase, aware
 from bot.store.schema import chats, metadata
 
@@ -24,7 +25,7 @@ LOCAL_FLAGS = frozenset({"links"})
 NOT_MOVED = ("outbox",)  # deliveries belong to the machine that queued them
 
 
-class BackupError(ValueError):
+class BackupError(EventfeedError, ValueError):
     """A backup document that cannot be imported; the message says which row and why."""
 
 

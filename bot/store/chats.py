@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
+from bot.core.alertroutes import Route
+from bot.core.errors import EventfeedError
 from bot.core.i18n import language_from_code
 from bot.core.modes import ChatSettings
-from bot.core.routes import Route
 from bot.store.base import StoreBase, aware
 from bot.store.schema import chat_settings, chats, flags, outbox, subscriptions
 
@@ -24,7 +25,7 @@ class Subscription:
     filter: str
 
 
-class TooManySubscriptions(Exception):
+class TooManySubscriptions(EventfeedError):
     """The chat has as many subscriptions as it may."""
 
     def __init__(self, limit: int) -> None:

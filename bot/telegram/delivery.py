@@ -18,6 +18,9 @@ A chat whose rows the database fails to update stops alone, and backs off (5 s â
 the other chats go on and keep their claims. A message Telegram accepted but whose mark
 could not be written is remembered (`SentLog.unrecorded`) and written again, never re-sent,
 while this process lives: its chat waits until that write gets through.
+
+One module (~500 lines): the outbox pass, its backoff and the order of commits are one
+protocol, the crash guarantee above.
 """
 
 from __future__ import annotations
@@ -33,11 +36,11 @@ from typing import Protocol
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.core.alertroutes import RouteError, parse_routes
 from bot.core.config import ConfigError, TelegramConfig
 from bot.core.messages import split_html
 from bot.core.model import StoredEvent
 from bot.core.modes import ChatSettings, parse_clock, quiet_until
-from bot.core.routes import RouteError, parse_routes
 from bot.core.templates import also_reported_line, render_alert, render_digest
 from bot.store import Delivery, Store, retry_delay
 from bot.store.outbox import SentMark

@@ -74,3 +74,55 @@ def test_outbox_tells_its_state_on_standard_output_only(tmp_path: Path) -> None:
     Store(f"sqlite:///{tmp_path / 'state.db'}").close()
     result = eventfeed("outbox", "--config", str(config))
     assert (result.returncode, result.stdout, result.stderr) == (0, "outbox: empty\n", "")
+
+
+def test_eval_without_its_gold_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.yaml"
+    result = eventfeed("eval", str(gold))
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"eventfeed: {gold}: ") and "No such file" in line, line
+
+
+def test_import_of_a_file_that_is_no_backup_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    backup = tmp_path / "backup.json"
+    backup.write_text("[]", encoding="utf-8")
+    result = eventfeed("import", "--config", str(config), str(backup))
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "level=" not in line]
+    assert errors == [
+        f'eventfeed: cannot import: {backup}: not an eventfeed backup (no "format": '
+        '"eventfeed-backup")'
+    ], result.stderr
+
+
+def test_every_error_class_of_the_package_is_an_eventfeed_error() -> None:
+    """What the command line maps to one line: a class named ...Error that is not an
+    EventfeedError would end in a traceback instead."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import bot
+    from bot.core.errors import EventfeedError
+
+    modules = [  # not the scripts alembic or `python -m bot` run
+        m.name
+        for m in pkgutil.walk_packages(bot.__path__, "bot.")
+        if m.name != "bot.__main__" and ".migrations." not in m.name
+    ]
+    found = [
+        (module, name, value)
+        for module in modules
+        for name, value in vars(importlib.import_module(module)).items()
+        if name.endswith("Error")
+        and inspect.isclass(value)
+        and issubclass(value, BaseException)
+        and value.__module__ == module
+    ]
+    assert len(found) >= 10, found
+    outside = [
+        f"{module}.{name}" for module, name, value in found if not issubclass(value, EventfeedError)
+    ]
+    assert outside == []

@@ -16,9 +16,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core.articles import MAX_NAME, ArticleError, article_url, limit_names, parse_article
+from bot.core.articles import MAX_NAME, ArticleError, limit_names, parse_article
 from bot.core.model import Article
 from bot.core.text import markdown_to_paragraphs, strip_xml_invalid, to_simplified, to_traditional
+from bot.site.permalinks import article_url
 
 DATA = Path(__file__).parent.parent / "data" / "articles"
 EXPECTED_SUFFIX = ".expected.yaml"

@@ -13,7 +13,7 @@ from conftest import make_pipeline
 from lxml import etree
 
 from bot.runtime.pipeline import Pipeline
-from bot.runtime.publish import LAYOUT, LAYOUT_FILE, write_folder
+from bot.runtime.publish import LAYOUT, LAYOUT_FILE
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "articles"
 FIRST = "000_4fbda6de1bb3b082.txt"
@@ -143,23 +143,6 @@ def test_ids_survive_edits_and_renames_and_old_feeds_are_removed(
     assert (feeds / "notes.txt").read_text() == "mine"
     [left] = _entries(feeds, "articles.atom")
     assert left.id == before[left.title]
-
-
-def test_write_folder_reports_changes_and_removals(tmp_path: Path) -> None:
-    folder = tmp_path / "feeds"
-    assert write_folder(folder, {"a.atom": b"1", "x/b.json": b"2"}) == ["a.atom", "x/b.json"]
-    assert write_folder(folder, {"a.atom": b"1", "x/b.json": b"2"}) == []
-    (folder / ".hidden.atom").write_bytes(b"tmp")
-    assert write_folder(folder, {"a.atom": b"3"}) == ["a.atom", "x/b.json"]
-    assert not (folder / "x").exists() and (folder / ".hidden.atom").exists()
-
-
-def test_a_change_within_the_same_second_still_moves_last_modified(tmp_path: Path) -> None:
-    folder = tmp_path / "feeds"
-    write_folder(folder, {"a.atom": b"1"})
-    first = int((folder / "a.atom").stat().st_mtime)
-    write_folder(folder, {"a.atom": b"2"})
-    assert int((folder / "a.atom").stat().st_mtime) > first
 
 
 def test_entry_updated_is_the_articles_own_time_until_an_edit(

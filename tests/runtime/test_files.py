@@ -279,6 +279,17 @@ def test_atomic_write_creates_replaces_and_skips_identical(tmp_path: Path) -> No
     assert sorted(p.name for p in target.parent.iterdir()) == ["rss.xml"]  # no temp file left
 
 
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_change_within_the_same_second_still_moves_last_modified(
+    tmp_path: Path, durable: bool
+) -> None:
+    target = tmp_path / "feeds" / "a.atom"
+    atomic_write(target, b"1", durable=durable)
+    first = int(target.stat().st_mtime)
+    atomic_write(target, b"2", durable=durable)
+    assert int(target.stat().st_mtime) > first
+
+
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "out"
     target.mkdir()  # a folder in the way: os.replace fails

@@ -16,11 +16,11 @@ from lxml import etree
 from support.samples import BASE, SITE, sample_articles
 
 from bot.core.config import SiteConfig, parse_config
+from bot.core.text import strip_xml_invalid
 from bot.site.render import (
     EMPTY_FEED_UPDATED,
     FEED_PATHS,
     FeedSite,
-    clean_text,
     render_all,
     render_articles_feed,
     render_events_feed,
@@ -198,7 +198,7 @@ def test_one_bad_character_anywhere_never_fails_the_feed(bad: str) -> None:
             continue
         parsed = _parse(data)
         assert parsed.entries, path
-    assert clean_text(f"a{bad}b\tc\n") == "ab\tc\n"
+    assert strip_xml_invalid(f"a{bad}b\tc\n") == "ab\tc\n"
 
 
 def test_article_entry_content(feeds: dict[str, bytes]) -> None:

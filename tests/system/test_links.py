@@ -26,12 +26,12 @@ from support.waiting import eventually, free_port
 
 from bot.app import build_pipeline, load_pack
 from bot.cli.main import main
-from bot.core.articles import is_daemon_url
 from bot.core.config import parse_config
 from bot.extract import RulePack
 from bot.runtime.pipeline import Pipeline
 from bot.runtime.siteview import SiteView
 from bot.runtime.web import make_app
+from bot.site.permalinks import is_daemon_url
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent.parent

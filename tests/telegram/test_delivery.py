@@ -24,9 +24,9 @@ from telegram.ext import ExtBot
 
 from bot.app import Daemon, load_pack
 from bot.cli import main as cli
+from bot.core.alertroutes import Route, RouteError, parse_routes
 from bot.core.config import parse_config
 from bot.core.model import EVENT_TYPES, Amount, Article, Event, Extraction
-from bot.core.routes import Route, RouteError, parse_routes
 from bot.store import Store
 from bot.store.outbox import enqueue
 from bot.store.schema import outbox

@@ -1,4 +1,5 @@
-"""Routing from config: chats, channels and forum topics bound to filters without a command.
+"""Alert routes from config: chats, channels and forum topics bound to filters without a
+command (Telegram's routing; the HTTP routes are in `bot.runtime.web`).
 
 Pure. One route per line of `telegram.routes`:
 
@@ -13,13 +14,14 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from bot.core.config import ConfigError
 from bot.core.filters import FilterError, parse_filter
 from bot.core.templates import TemplateError, check_template
 
 _ROUTE = re.compile(r"\s*(-?\d+)(?:/(\d+))?\s*:(.*)", re.DOTALL)
 
 
-class RouteError(ValueError):
+class RouteError(ConfigError, ValueError):
     """A route the operator must fix; the message names it."""
 
 
