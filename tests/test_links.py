@@ -24,12 +24,12 @@ from aiohttp import web
 from daemonctl import eventually, free_port
 from fakebot import FakeBotApi
 
-from bot.app import build_pipeline, load_pack
+from bot.cli.config import load_pack
 from bot.cli.main import main
 from bot.core.articles import is_daemon_url
 from bot.core.config import parse_config
 from bot.extract import RulePack
-from bot.runtime.pipeline import Pipeline
+from bot.runtime.pipeline import Pipeline, build_pipeline
 from bot.runtime.siteview import SiteView
 from bot.runtime.web import make_app
 from bot.store import Store

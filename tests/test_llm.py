@@ -15,7 +15,7 @@ import pytest
 from conftest import make_pipeline
 from llmstandin import Reply, StandIn, answer, article_text
 
-from bot.app import load_pack
+from bot.cli.config import load_pack
 from bot.cli.main import main
 from bot.cli.reprocess import reprocess
 from bot.core.articles import parse_article

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-DEFAULT_CONFIG = Path("config/eventfeed.yaml")
+from bot.cli.config import DEFAULT_CONFIG, load_config
 
 
 def add_command(commands: Any) -> None:
@@ -35,7 +35,6 @@ def add_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.app import load_config
     from bot.store.base import make_engine
     from bot.store.migrations import BASELINE, Revisions, head, revisions, upgrade
 

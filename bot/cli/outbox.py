@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG = Path("config/eventfeed.yaml")
+from bot.cli.config import DEFAULT_CONFIG, load_config
 
 
 def add_command(commands: Any) -> None:
@@ -31,7 +31,6 @@ def add_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.app import load_config
     from bot.store import Store
 
     config = load_config(args.config, os.environ)

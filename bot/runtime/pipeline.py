@@ -1,12 +1,14 @@
-"""The orchestrator: a scan tick (files → articles → events → store → feeds) and a delivery pass.
+"""The orchestrator of a scan tick: files → articles → events → store (which queues the alerts)
+→ feeds.
 
-Each step's side effects belong to another module (files, store, sender); this one decides
-what happens in which order, and makes sure one bad file or one failing chat stops nothing.
+Each step's side effects belong to another module (files, store, publish); this one decides
+what happens in which order, and makes sure one bad file stops nothing. The alerts it queues
+are sent by the Telegram side (`bot.telegram.delivery`): the pipeline only says, through
+`on_queued`, that there are some.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -14,13 +16,14 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.articles import article_url, limit_names, page_url
+from bot.core.articles import article_url, is_daemon_url, limit_names, page_url
+from bot.core.config import Config
 from bot.core.filters import Filter, FilterError, parse_filter
 from bot.core.model import Article, Extraction, StoredArticle
 from bot.extract import RulePack
@@ -33,8 +36,6 @@ from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
 from bot.store.base import article_uid
 from bot.store.feedindex import FeedChanges
-from bot.telegram.delivery import Deliverer, DeliveryReport
-from bot.telegram.sender import Sender
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,6 @@ class Pipeline:
     _turn: int = field(default=0, repr=False)
     _publisher: Publisher = field(init=False, repr=False)
     _analyser: pool.Analyser | None = field(default=None, init=False, repr=False)
-    # Kept from pass to pass: it remembers the chats backing off and the sends to record.
-    _deliverer: Deliverer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._publisher = Publisher(
@@ -128,6 +127,13 @@ class Pipeline:
             self.max_entries,
             event_types=lambda: self.pack.event_types,  # follows reloads
         )
+
+    def use_pack(self, pack: RulePack, max_chars: int | None, budget: float | None) -> None:
+        """A reload: this pack and these extract settings from the next scan on."""
+        self.pack = pack
+        self._filters.clear()  # filters resolve aliases and types with the pack
+        self.max_chars = max_chars
+        self.budget = budget
 
     # -- scanning ---------------------------------------------------------------------
 
@@ -679,38 +685,37 @@ class Pipeline:
         self._republish = False
         return written
 
-    # -- delivery -----------------------------------------------------------------------
 
-    async def deliver(
-        self,
-        sender: Sender,
-        concurrency: int = 64,
-        stop: asyncio.Event | None = None,
-        *,
-        instance: str = "local",
-        lease: timedelta = timedelta(seconds=60),
-    ) -> DeliveryReport:
-        """Send every due outbox message (see `bot.telegram.delivery`): chats in parallel, in order.
-
-        Once `stop` is set no new message is started; those in flight finish and are recorded.
-        `instance` claims the chats it sends to for `lease` (several instances, one database).
-        """
-        deliverer = self._deliverer
-        if deliverer is None or (deliverer.concurrency, deliverer.instance, deliverer.lease) != (
-            concurrency,
-            instance,
-            lease,
-        ):
-            deliverer = self._deliverer = Deliverer(
-                self.store, self.clock, concurrency=concurrency, instance=instance, lease=lease
-            )
-        return await deliverer.deliver(sender, stop)
-
-    async def next_delivery(self) -> datetime | None:
-        """When the next delivery pass has something to do."""
-        if self._deliverer is None:
-            return await asyncio.to_thread(self.store.next_due)
-        return await self._deliverer.next_due()
+def build_pipeline(config: Config, store: Store, pack: RulePack) -> Pipeline:
+    """The pipeline the config describes (analysis in this process: see `Pipeline.budget`)."""
+    site = config.site
+    return Pipeline(
+        source=Source(
+            folder=config.articles.folder,
+            max_bytes=config.articles.max_bytes,
+            max_categories=config.articles.max_categories,
+            max_tags=config.articles.max_tags,
+            allow_empty_folder=config.scan.allow_empty_folder,
+            timezone=site.tz,
+            base_url=site.base_url,
+            permalink=site.permalink,
+            own_pages=is_daemon_url(site.base_url, config.http.bind),
+        ),
+        store=store,
+        pack=pack,
+        site=FeedSite(
+            base_url=site.base_url,
+            title=site.title,
+            description=site.description,
+            language=site.language,
+            hub=config.feeds.websub_hub,
+            author=site.author,
+        ),
+        feeds_folder=config.feeds.folder,
+        max_entries=config.feeds.max_entries,
+        clock=lambda: datetime.now(UTC),
+        max_chars=config.extract.max_chars,
+    )
 
 
 @dataclass(frozen=True, slots=True)

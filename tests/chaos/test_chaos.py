@@ -27,7 +27,7 @@ import feedparser
 from daemonctl import Daemon, Layout, drop, eventually, feed_problems, integrity, query
 from fakebot import FakeBotApi
 
-from bot.app import load_pack
+from bot.cli.config import load_pack
 from bot.core.articles import parse_article
 from bot.core.config import Config
 from bot.core.filters import check_pattern
