@@ -5,6 +5,10 @@ Each step's side effects belong to another module (files, store, publish); this 
 what happens in which order, and makes sure one bad file stops nothing. The alerts it queues
 are sent by the Telegram side (`bot.telegram.delivery`): the pipeline only says, through
 `on_queued`, that there are some.
+
+One module of ~750 lines: the full scan, the safety net's partial passes and the model's late
+answers (llm+rules) all read and update one state (the known files' stat data, the folder
+stamps, the subscriptions and their parsed filters, the answers awaited), kept in `Pipeline`.
 """
 
 from __future__ import annotations
