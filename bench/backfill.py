@@ -100,7 +100,8 @@ class ChildrenCPU:
 
 def backfill(folder: Path, work: Path, profile: bool = False) -> dict[str, float]:
     """One backfill from an empty state; seconds per phase and counts."""
-    from bot.app import build_pipeline, load_config, load_pack
+    from bot.cli.config import load_config, load_pack
+    from bot.runtime.pipeline import build_pipeline
     from bot.store import Store
 
     state = work / "state.db"

@@ -1,7 +1,7 @@
 """Target 4: fan-out — one event to many subscribed chats, through the real delivery path.
 
-A real `Pipeline.scan()` queues one article's events for every chat, then `Pipeline.deliver()`
-drains the outbox through the real `Sender` and python-telegram-bot, against tests/support/fakebot.py
+A real `Pipeline.scan()` queues one article's events for every chat, then the daemon's
+`Deliverer` drains the outbox through the real `Sender` and python-telegram-bot, against tests/support/fakebot.py
 running in a process of its own; PTB talks HTTP through the transport the daemon gives it
 (bot/telegram/request.py's aiohttp one if present, else PTB's default httpx one). First the fake server
 is measured alone (a bare aiohttp client, `--fake-alone` requests) so that it is known not to
@@ -9,7 +9,7 @@ be the bottleneck. Then two runs:
 
 * limiter off: PTB's `Bot` without a rate limiter, the fake server accepting everything;
 * limiter on: the rate limiter the product uses (bot.telegram.limits.FloodLimiter with Telegram's
-  defaults if present, else PTB's AIORateLimiter as bot/app.py builds it), the fake server
+  defaults if present, else PTB's AIORateLimiter as bot/telegram/service.py builds it), the fake server
   enforcing Telegram's limits (30 messages/s overall, one per chat per second) and counting
   every 429 it has to send.
 
@@ -57,7 +57,7 @@ def _limiter(limited: bool) -> tuple[Any, str]:
     except ImportError:
         from telegram.ext import AIORateLimiter
 
-        return AIORateLimiter(), "telegram.ext.AIORateLimiter() (as bot/app.py builds it)"
+        return AIORateLimiter(), "telegram.ext.AIORateLimiter() (as the daemon builds it)"
     return FloodLimiter(
         Limits()
     ), "bot.telegram.limits.FloodLimiter(Limits()) (Telegram's defaults)"
@@ -86,7 +86,7 @@ def _tune_gc(default: bool) -> str:
 
 def _one_event_article() -> tuple[str, bytes]:
     """A generated article with exactly one event: one message per chat."""
-    from bot.app import load_config, load_pack
+    from bot.cli.config import load_config, load_pack
     from bot.core.articles import parse_article
     from bot.extract import extract
 
@@ -130,8 +130,10 @@ def _clean(folder: Path, state: Path) -> None:
 async def fan_out(chats: int, limited: bool, work: Path) -> dict[str, float]:
     from telegram.ext import ApplicationBuilder
 
-    from bot.app import build_pipeline, load_config, load_pack
+    from bot.cli.config import load_config, load_pack
+    from bot.runtime.pipeline import build_pipeline
     from bot.store import Store
+    from bot.telegram.delivery import Deliverer
     from bot.telegram.sender import Sender
 
     folder, state = work / "articles", work / "state.db"
@@ -166,12 +168,13 @@ async def fan_out(chats: int, limited: bool, work: Path) -> dict[str, float]:
         bot = application.bot
         await bot.initialize()
         sender = Sender(bot)
+        deliverer = Deliverer(store, pipeline.clock, concurrency=64)  # the daemon's
         cpu0, fake_cpu0 = time.process_time(), process_cpu_seconds(fake.pid)
         start = time.perf_counter()
         sent = failed = retried = passes = 0
         while store.outbox_counts().get("pending", 0) and passes < 10 * chats:
             passes += 1
-            result = await pipeline.deliver(sender)
+            result = await deliverer.deliver(sender)
             sent, failed, retried = (
                 sent + result.sent,
                 failed + result.failed,

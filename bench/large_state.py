@@ -60,7 +60,7 @@ def build_state(folder: Path, state: Path, events_per: int) -> tuple[int, int]:
     """Rows for every file under `folder`, as a finished scan would have left them."""
     from sqlalchemy import insert
 
-    from bot.app import load_config, load_pack
+    from bot.cli.config import load_config, load_pack
     from bot.core.articles import ArticleError, parse_article
     from bot.core.codec import article_to_dict, event_to_dict
     from bot.extract import extract
@@ -132,8 +132,9 @@ def build_state(folder: Path, state: Path, events_per: int) -> tuple[int, int]:
 
 
 def rescans(folder: Path, state: Path, work: Path, repeat: int) -> dict[str, list[float]]:
-    from bot.app import build_pipeline, load_config, load_pack
+    from bot.cli.config import load_config, load_pack
     from bot.runtime import files
+    from bot.runtime.pipeline import build_pipeline
     from bot.store import Store
 
     env = {

@@ -66,7 +66,7 @@ MARK = re.compile(r"zq(\d+)k")
 
 def _drops(count: int) -> list[tuple[str, bytes]]:
     """`count` generated articles that each have at least one event, dated now."""
-    from bot.app import load_config, load_pack
+    from bot.cli.config import load_config, load_pack
     from bot.core.articles import parse_article
     from bot.extract import extract
 
@@ -222,7 +222,8 @@ def _settle(folder: Path, state: Path, feeds: Path) -> None:
     """One scan in process, as the daemon's first would run it: the links of the bulk-written
     articles are made again by the daemon's settings (`Pipeline._relink`), once, not at every
     run's start (a minute at 100,000 articles, and then a publish of every page)."""
-    from bot.app import build_pipeline, load_config, load_pack
+    from bot.cli.config import load_config, load_pack
+    from bot.runtime.pipeline import build_pipeline
     from bot.store import Store
 
     env = {

@@ -12,9 +12,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from support.fakebot import FakeBotApi
 
-from bot.app import build_pipeline, load_pack
+from bot.cli.config import load_pack
 from bot.core.config import parse_config
-from bot.runtime.pipeline import Pipeline
+from bot.runtime.pipeline import Pipeline, build_pipeline
 from bot.store import Store
 
 # The test PostgreSQL server (.ci/run starts it); each test gets a fresh schema in it.

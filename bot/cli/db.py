@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.cli.config import load_config
 from bot.cli.operate import config_option
 
 
@@ -35,7 +36,6 @@ def add_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.app import load_config
     from bot.store.base import make_engine
     from bot.store.migrations import BASELINE, Revisions, head, revisions, upgrade
 

@@ -45,7 +45,7 @@ class Check:
 
 
 def run_checks(config_path: Path | None, env: Mapping[str, str]) -> list[Check]:
-    from bot.app import load_config, load_pack
+    from bot.cli.config import load_config, load_pack
 
     where = str(config_path) if config_path else "built-in defaults"
     try:

@@ -19,6 +19,7 @@ from bot import __version__
 from bot.cli import db as db_cli
 from bot.cli import operate
 from bot.cli import outbox as outbox_cli
+from bot.cli.config import DEFAULT_CONFIG, check_folders, load_again, load_config, load_pack
 from bot.core.articles import ArticleError, parse_article
 from bot.core.codec import extract_record
 from bot.core.config import Config, ConfigError
@@ -125,7 +126,7 @@ def tune_gc() -> None:
 
 
 def _run(config_path: Path) -> int:
-    from bot.app import check_folders, load_config, load_pack, run_daemon
+    from bot.app import run_daemon
     from bot.runtime.logs import setup_logging
 
     # PTB 22 warns on every RetryAfter unless it may hand out timedeltas, which we read.
@@ -134,22 +135,18 @@ def _run(config_path: Path) -> int:
     check_folders(config, config_path, os.environ)
     pack = load_pack(config)
     setup_logging(config)
-    asyncio.run(run_daemon(config, pack, config_path))
+    asyncio.run(run_daemon(config, pack, config_path, lambda: load_again(config_path, os.environ)))
     return 0
 
 
 def _user_config(config_path: Path | None) -> Config:
     """The config given, else ./config/eventfeed.yaml if there is one, else the defaults."""
-    from bot.app import load_config
-
-    if config_path is None and operate.DEFAULT_CONFIG.is_file():
-        config_path = operate.DEFAULT_CONFIG
+    if config_path is None and DEFAULT_CONFIG.is_file():
+        config_path = DEFAULT_CONFIG
     return load_config(config_path, os.environ)
 
 
 def _extract(paths: Sequence[Path], fmt: str, config_path: Path | None) -> int:
-    from bot.app import load_pack
-
     config = _user_config(config_path)
     pack = load_pack(config)
     linker = Linker()  # events of the given files reporting one happening share a story id
@@ -196,8 +193,6 @@ Extractor = Callable[[Sequence[Article]], list[Sequence[Event]]]
 
 def rule_extractor(config: Config) -> Extractor:
     """The extractor `eventfeed extract` and the daemon run, with the config's rule files."""
-    from bot.app import load_pack
-
     pack = load_pack(config)
     limit = config.extract.max_chars
     return lambda articles: [extract(article, pack, limit).events for article in articles]
@@ -206,7 +201,6 @@ def rule_extractor(config: Config) -> Extractor:
 def model_extractor(config: Config) -> Extractor:
     """`extract.backend: llm` as the daemon runs it: the model's grounded events, cached in
     `state.url` (a second evaluation asks nothing), the rules' where the model fails."""
-    from bot.app import load_pack
     from bot.runtime.llm import extract_all
 
     pack = load_pack(config)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG = Path("config/eventfeed.yaml")
+from bot.cli.config import DEFAULT_CONFIG, check_folders, load_config, load_pack
 
 log = logging.getLogger("eventfeed")
 
@@ -80,7 +80,6 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace) -> Any:
-    from bot.app import load_config
     from bot.runtime.logs import setup_logging
 
     config = load_config(args.config, os.environ)
@@ -89,9 +88,9 @@ def _setup(args: argparse.Namespace) -> Any:
 
 
 def _reprocess(args: argparse.Namespace) -> int:
-    from bot.app import build_pipeline, check_folders, load_pack
     from bot.cli.reprocess import reprocess
     from bot.runtime.llm import LlmExtractor
+    from bot.runtime.pipeline import build_pipeline
     from bot.runtime.progress import ProgressReport
     from bot.store import Store
 
@@ -143,8 +142,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from bot.app import build_pipeline, check_folders, load_pack
     from bot.cli.backup import import_document, parse_backup
+    from bot.runtime.pipeline import build_pipeline
     from bot.runtime.progress import ProgressReport
     from bot.store import BackupError, Store
 
@@ -174,7 +173,6 @@ def _import(args: argparse.Namespace) -> int:
 
 def run_once(config_path: Path) -> int:
     """`eventfeed run --once`."""
-    from bot.app import check_folders, load_config, load_pack
     from bot.app import run_once as once
     from bot.runtime.logs import setup_logging
 

@@ -14,6 +14,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.cli.config import load_config
 from bot.cli.operate import config_option
 
 
@@ -30,7 +31,6 @@ def add_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.app import load_config
     from bot.store import Store
 
     config = load_config(args.config, os.environ)

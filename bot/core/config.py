@@ -208,6 +208,11 @@ def parse_config(text: str | None, env: Mapping[str, str], source: str = "<confi
     return config
 
 
+def config_source(path: Path | None) -> str:
+    """How errors name the config file: its path, or `<defaults>` when there is none."""
+    return str(path) if path else "<defaults>"
+
+
 def origin(key: str, source: str, env: Mapping[str, str]) -> str:
     """Where the value of `key` ('section.key') came from, worded as parse_config's errors."""
     env_name = f"{ENV_PREFIX}{key.replace('.', '_')}".upper()

@@ -4,13 +4,13 @@ The leader scans the folder, writes the feeds and polls Telegram (which allows o
 consumer per bot); every instance serves HTTP and delivers from the outbox. Leadership is a
 lease in the store, renewed every third of its length, so a dead leader is replaced within
 one lease. Each instance also renews a heartbeat row; the live ones split Telegram's per-bot
-rate between them. With SQLite there is one instance: it always leads and writes no lease.
+rate between them (`bot.telegram.limits.shared_limits`). With SQLite there is one instance:
+it always leads and writes no lease.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import socket
@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store import Store
 from bot.store.leases import HEARTBEAT, LEADER
-from bot.telegram.limits import Limits
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +36,6 @@ class Role:
 def default_instance() -> str:
     """Unique among instances on one database, also for several on one host."""
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def shared_limits(limits: Limits, instances: int) -> Limits:
-    """Telegram's overall rate is per bot token: each live instance gets an equal share.
-
-    Per-chat and per-group limits stay whole: a chat is served by one instance at a time.
-    """
-    return dataclasses.replace(limits, per_second=limits.per_second / max(1, instances))
 
 
 def is_solo(url: str) -> bool:

@@ -1,18 +1,14 @@
 """Prometheus text exposition (format 0.0.4) for /metrics: counts from the store at scrape
-time, scan and send latencies observed by the daemon.
+time, scan and send latencies observed by the daemon (the Telegram side times its sends into
+`Metrics.send_seconds` through the `observe` it is given).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from telegram import Bot
 
 from bot.runtime.llm import REASONS, LlmStats
-from bot.telegram.sender import Outcome, Sender
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -158,18 +154,3 @@ def _number(value: float) -> str:
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-class TimedSender(Sender):
-    """A Sender that records how long each Telegram send takes."""
-
-    def __init__(self, bot: Bot, histogram: Histogram, **kwargs: Any) -> None:
-        super().__init__(bot, **kwargs)
-        self.histogram = histogram
-
-    async def send(self, chat_id: int, text: str, **kwargs: Any) -> Outcome:
-        started = time.monotonic()
-        try:
-            return await super().send(chat_id, text, **kwargs)
-        finally:
-            self.histogram.observe(time.monotonic() - started)

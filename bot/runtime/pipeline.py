@@ -1,12 +1,18 @@
-"""The orchestrator: a scan tick (files → articles → events → store → feeds) and a delivery pass.
+"""The orchestrator of a scan tick: files → articles → events → store (which queues the alerts)
+→ feeds.
 
-Each step's side effects belong to another module (files, store, sender); this one decides
-what happens in which order, and makes sure one bad file or one failing chat stops nothing.
+Each step's side effects belong to another module (files, store, publish); this one decides
+what happens in which order, and makes sure one bad file stops nothing. The alerts it queues
+are sent by the Telegram side (`bot.telegram.delivery`): the pipeline only says, through
+`on_queued`, that there are some.
+
+One module of ~750 lines: the full scan, the safety net's partial passes and the model's late
+answers (llm+rules) all read and update one state (the known files' stat data, the folder
+stamps, the subscriptions and their parsed filters, the answers awaited), kept in `Pipeline`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -14,13 +20,14 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.articles import limit_names
+from bot.core.config import Config
 from bot.core.filters import Filter, FilterError, parse_filter
 from bot.core.model import Article, Extraction, StoredArticle
 from bot.extract import RulePack
@@ -28,14 +35,12 @@ from bot.runtime import files, pool
 from bot.runtime.llm import LlmExtractor
 from bot.runtime.pool import Failure, Job
 from bot.runtime.publish import EntryCache, Publisher
-from bot.site.permalinks import article_url, page_url
+from bot.site.permalinks import article_url, is_daemon_url, page_url
 from bot.site.render import FeedSite
 from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
 from bot.store.base import article_uid
 from bot.store.feedindex import FeedChanges
-from bot.telegram.delivery import Deliverer, DeliveryReport
-from bot.telegram.sender import Sender
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +123,6 @@ class Pipeline:
     _turn: int = field(default=0, repr=False)
     _publisher: Publisher = field(init=False, repr=False)
     _analyser: pool.Analyser | None = field(default=None, init=False, repr=False)
-    # Kept from pass to pass: it remembers the chats backing off and the sends to record.
-    _deliverer: Deliverer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._publisher = Publisher(
@@ -129,6 +132,13 @@ class Pipeline:
             self.max_entries,
             event_types=lambda: self.pack.event_types,  # follows reloads
         )
+
+    def use_pack(self, pack: RulePack, max_chars: int | None, budget: float | None) -> None:
+        """A reload: this pack and these extract settings from the next scan on."""
+        self.pack = pack
+        self._filters.clear()  # filters resolve aliases and types with the pack
+        self.max_chars = max_chars
+        self.budget = budget
 
     # -- scanning ---------------------------------------------------------------------
 
@@ -680,38 +690,37 @@ class Pipeline:
         self._republish = False
         return written
 
-    # -- delivery -----------------------------------------------------------------------
 
-    async def deliver(
-        self,
-        sender: Sender,
-        concurrency: int = 64,
-        stop: asyncio.Event | None = None,
-        *,
-        instance: str = "local",
-        lease: timedelta = timedelta(seconds=60),
-    ) -> DeliveryReport:
-        """Send every due outbox message (see `bot.telegram.delivery`): chats in parallel, in order.
-
-        Once `stop` is set no new message is started; those in flight finish and are recorded.
-        `instance` claims the chats it sends to for `lease` (several instances, one database).
-        """
-        deliverer = self._deliverer
-        if deliverer is None or (deliverer.concurrency, deliverer.instance, deliverer.lease) != (
-            concurrency,
-            instance,
-            lease,
-        ):
-            deliverer = self._deliverer = Deliverer(
-                self.store, self.clock, concurrency=concurrency, instance=instance, lease=lease
-            )
-        return await deliverer.deliver(sender, stop)
-
-    async def next_delivery(self) -> datetime | None:
-        """When the next delivery pass has something to do."""
-        if self._deliverer is None:
-            return await asyncio.to_thread(self.store.next_due)
-        return await self._deliverer.next_due()
+def build_pipeline(config: Config, store: Store, pack: RulePack) -> Pipeline:
+    """The pipeline the config describes (analysis in this process: see `Pipeline.budget`)."""
+    site = config.site
+    return Pipeline(
+        source=Source(
+            folder=config.articles.folder,
+            max_bytes=config.articles.max_bytes,
+            max_categories=config.articles.max_categories,
+            max_tags=config.articles.max_tags,
+            allow_empty_folder=config.scan.allow_empty_folder,
+            timezone=site.tz,
+            base_url=site.base_url,
+            permalink=site.permalink,
+            own_pages=is_daemon_url(site.base_url, config.http.bind),
+        ),
+        store=store,
+        pack=pack,
+        site=FeedSite(
+            base_url=site.base_url,
+            title=site.title,
+            description=site.description,
+            language=site.language,
+            hub=config.feeds.websub_hub,
+            author=site.author,
+        ),
+        feeds_folder=config.feeds.folder,
+        max_entries=config.feeds.max_entries,
+        clock=lambda: datetime.now(UTC),
+        max_chars=config.extract.max_chars,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,1 +1,1 @@
-"""Telegram: sending, rate limits, the delivery of queued alerts and the chat commands. Imports `bot.core` and the store, never `bot.runtime`."""
+"""Telegram: sending, rate limits, the delivery of queued alerts, the chat commands, and the bot as the daemon runs it (`service`). Imports `bot.core` and the store, never `bot.runtime`."""

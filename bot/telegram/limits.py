@@ -12,6 +12,7 @@ for one attempt (`ONE_ATTEMPT`): the outbox re-queues them instead of holding a 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import warnings
@@ -53,6 +54,14 @@ class Limits:
     ) -> Limits:
         overall = PAID_BROADCAST_PER_SECOND if paid_broadcast else per_second
         return cls(overall, chat_interval, group_per_minute, 60.0, paid_broadcast)
+
+
+def shared_limits(limits: Limits, instances: int) -> Limits:
+    """Telegram's overall rate is per bot token: each live instance gets an equal share.
+
+    Per-chat and per-group limits stay whole: a chat is served by one instance at a time.
+    """
+    return dataclasses.replace(limits, per_second=limits.per_second / max(1, instances))
 
 
 def is_group(chat_id: int | str) -> bool:

@@ -28,7 +28,7 @@ from support.daemon import Daemon, Layout, drop, feed_problems, integrity, query
 from support.fakebot import FakeBotApi
 from support.waiting import eventually
 
-from bot.app import load_pack
+from bot.cli.config import load_pack
 from bot.core.articles import parse_article
 from bot.core.config import Config
 from bot.core.filters import check_pattern

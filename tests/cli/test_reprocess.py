@@ -13,11 +13,11 @@ import feedparser
 import pytest
 import yaml
 
-from bot.app import build_pipeline, load_config, load_pack
+from bot.cli.config import load_config, load_pack
 from bot.cli.main import main
 from bot.cli.reprocess import reprocess
 from bot.cli.rulefiles import default_documents
-from bot.runtime.pipeline import Pipeline
+from bot.runtime.pipeline import Pipeline, build_pipeline
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -27,11 +27,10 @@ from support.waiting import eventually
 from bot.cli.doctor import check_cluster
 from bot.core.config import ClusterConfig, ConfigError, parse_config
 from bot.core.model import Article, Event, Extraction
-from bot.runtime.instances import shared_limits
 from bot.store import Store
 from bot.store.leases import LEADER
 from bot.store.schema import outbox
-from bot.telegram.limits import Limits
+from bot.telegram.limits import Limits, shared_limits
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SAMPLES = ROOT / "tests" / "data" / "articles"

@@ -25,7 +25,7 @@ from support.llmstandin import (
     article_text,
 )
 
-from bot.app import load_pack
+from bot.cli.config import load_pack
 from bot.cli.main import main
 from bot.cli.reprocess import reprocess
 from bot.core.articles import parse_article

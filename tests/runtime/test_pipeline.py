@@ -15,6 +15,7 @@ from telegram import Bot
 
 from bot.runtime.files import FolderEmpty
 from bot.runtime.pipeline import Pipeline
+from bot.telegram.delivery import Deliverer
 from bot.telegram.sender import Sender
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "articles"
@@ -91,9 +92,9 @@ async def test_delivery_sends_each_new_event_once(
     assert report.queued >= 2
 
     async with Bot("123:TEST", base_url=fake_bot.base_url) as bot:
-        sender = Sender(bot)
-        first = await pipeline.deliver(sender)
-        second = await pipeline.deliver(sender)
+        sender, deliverer = Sender(bot), Deliverer(pipeline.store, pipeline.clock)
+        first = await deliverer.deliver(sender)
+        second = await deliverer.deliver(sender)
     assert first.sent == 2 and second.sent == 0
     [everything] = fake_bot.sent(1)
     [bonus] = fake_bot.sent(2)
@@ -113,7 +114,7 @@ async def test_a_failing_chat_does_not_block_the_others(
     fake_bot.fail_next("sendMessage", chat_id=10, kind="blocked")
     fake_bot.fail_next("sendMessage", chat_id=11, kind="retry_after", retry_after=30)
     async with Bot("123:TEST", base_url=fake_bot.base_url) as bot:
-        report = await pipeline.deliver(Sender(bot))
+        report = await Deliverer(pipeline.store, pipeline.clock).deliver(Sender(bot))
     assert report.sent == 1 and len(fake_bot.sent(12)) == 1
     counts = pipeline.store.outbox_counts()
     assert counts.get("gone", 0) >= 1 and counts.get("pending", 0) >= 1

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.app import build_pipeline, load_config, load_pack
+from bot.cli.config import load_config, load_pack
+from bot.runtime.pipeline import build_pipeline
 from bot.runtime.progress import ProgressReport
 from bot.store import Store
 

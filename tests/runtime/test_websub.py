@@ -8,7 +8,8 @@ from pathlib import Path
 from aiohttp import web
 from lxml import etree
 
-from bot.app import Daemon, load_pack
+from bot.app import Daemon
+from bot.cli.config import load_pack
 from bot.core.config import parse_config
 from bot.runtime.websub import ping_hub
 
@@ -44,7 +45,7 @@ async def test_a_scan_pings_the_hub_with_the_changed_feeds(tmp_path: Path) -> No
     )
     daemon = Daemon(config, load_pack(config))
     try:
-        await daemon.scan(None)
+        await daemon.scanner.scan(None)
         topics = {ping["hub.url"] for ping in pings}
         assert {ping["hub.mode"] for ping in pings} == {"publish"}
         assert "https://blog.example.org/feeds/events.atom" in topics
@@ -55,7 +56,7 @@ async def test_a_scan_pings_the_hub_with_the_changed_feeds(tmp_path: Path) -> No
         assert daemon.metrics.scans == 1 and daemon.metrics.scan_seconds.count == 1
 
         pings.clear()
-        await daemon.scan(None)  # nothing changed: no ping
+        await daemon.scanner.scan(None)  # nothing changed: no ping
         assert pings == []
     finally:
         daemon.store.close()

@@ -27,11 +27,11 @@ from support.daemon import Daemon, Layout, query
 from support.fakebot import FakeBotApi
 from support.waiting import eventually
 
-from bot.app import build_pipeline, load_pack
+from bot.cli.config import load_pack
 from bot.core.articles import ArticleError, parse_article
 from bot.core.config import Config, parse_config
 from bot.extract import extract
-from bot.runtime.pipeline import Pipeline
+from bot.runtime.pipeline import Pipeline, build_pipeline
 from bot.store import Store
 
 BAD = Path(__file__).parent.parent / "data" / "bad"

@@ -24,10 +24,10 @@ import pytest
 from aiohttp import web
 from support.waiting import eventually
 
-from bot.app import build_pipeline, load_pack
+from bot.cli.config import load_pack
 from bot.core.config import parse_config
 from bot.runtime.metrics import Metrics
-from bot.runtime.pipeline import Pipeline
+from bot.runtime.pipeline import Pipeline, build_pipeline
 from bot.runtime.siteview import SiteView
 from bot.runtime.web import make_app
 from bot.site.catalog import type_label

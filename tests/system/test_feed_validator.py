@@ -21,9 +21,10 @@ import pytest
 from aiohttp import web
 from lxml import etree
 
-from bot.app import build_pipeline, load_pack
+from bot.cli.config import load_pack
 from bot.core.config import parse_config
 from bot.runtime.metrics import Metrics
+from bot.runtime.pipeline import build_pipeline
 from bot.runtime.siteview import SiteView
 from bot.runtime.web import make_app
 from bot.store import Store

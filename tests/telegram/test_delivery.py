@@ -22,8 +22,9 @@ from sqlalchemy import select
 from support.fakebot import FakeBotApi, parse_telegram_html
 from telegram.ext import ExtBot
 
-from bot.app import Daemon, load_pack
+from bot.app import Daemon
 from bot.cli import main as cli
+from bot.cli.config import load_pack
 from bot.core.alertroutes import Route, RouteError, parse_routes
 from bot.core.config import parse_config
 from bot.core.model import EVENT_TYPES, Amount, Article, Event, Extraction
@@ -624,17 +625,17 @@ async def test_daemon_waits_for_an_unreachable_telegram_and_routes_on_start(
     daemon = Daemon(config, load_pack(config))
     fake_bot.fail_next("getMe", None, "server_error")  # Telegram is down at start
 
-    starting = asyncio.create_task(daemon._start_telegram_when_reachable())
-    await fake_bot.wait_for(lambda: daemon.health.telegram == "unreachable", 5, "a failure")
+    starting = asyncio.create_task(daemon.telegram.start_when_reachable())
+    await fake_bot.wait_for(lambda: daemon.telegram.status == "unreachable", 5, "a failure")
     await asyncio.wait_for(starting, 15)  # tried again after the backoff
 
     try:
-        assert daemon.health.telegram == "on" and daemon.sender is not None
+        assert daemon.telegram.status == "on" and daemon.telegram.sender is not None
         assert len(fake_bot.calls_to("getMe")) == 2
         subs = daemon.store.active_subscriptions()
         assert [(s.chat_id, s.filter) for s in subs] == [(-1001, "acquisition")]
     finally:
-        await daemon._stop_telegram()
+        await daemon.telegram.stop()
         daemon.store.close()
 
 

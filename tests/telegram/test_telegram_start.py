@@ -174,7 +174,7 @@ async def test_an_uncaught_error_is_printed_without_the_token(tmp_path: Path) ->
     """Whatever escapes (a bug, here raised on purpose) reaches stderr through the redactor."""
     script = (
         "import os, sys\n"
-        "from bot.app import load_config\n"
+        "from bot.cli.config import load_config\n"
         "from bot.runtime.logs import setup_logging\n"
         "setup_logging(load_config(None, os.environ))\n"
         "raise RuntimeError('the token ' + os.environ['EVENTFEED_TELEGRAM_TOKEN'].upper())\n"
