@@ -116,18 +116,6 @@ class ArticleStore(FeedIndexStore):
                 found |= {row.path: FileState(*row) for row in conn.execute(query)}
         return found
 
-    def file_state(self, path: str) -> FileState | None:
-        query = select(
-            articles.c.path,
-            articles.c.size,
-            articles.c.mtime_ns,
-            articles.c.content_hash,
-            articles.c.status,
-        ).where(articles.c.path == path, articles.c.status != "deleted")
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else FileState(*row)
-
     def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
         """Remember new stat data for a file whose content did not change."""
         with self.engine.begin() as conn:

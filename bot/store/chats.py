@@ -213,11 +213,6 @@ class ChatStore(StoreBase):
                 .values(status="gone", last_error=reason[:1000])
             )
 
-    def chat_active(self, chat_id: int) -> bool:
-        with self.engine.connect() as conn:
-            value = conn.execute(select(chats.c.active).where(chats.c.id == chat_id)).scalar()
-        return bool(value)
-
     def migrate_chat(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: its subscriptions and queued messages follow it."""
         if old_id == new_id:  # nothing moves: "migrating" onto itself would delete it all

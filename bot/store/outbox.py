@@ -631,12 +631,3 @@ class OutboxStore(StoreBase):
         with self.engine.connect() as conn:
             value = conn.execute(query).scalar_one_or_none()
         return None if value is None else aware(value)
-
-    def pending_for(self, chat_id: int) -> int:
-        query = (
-            select(func.count())
-            .select_from(outbox)
-            .where(and_(outbox.c.chat_id == chat_id, outbox.c.status == "pending"))
-        )
-        with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
