@@ -8,10 +8,13 @@ connection pragmas, so the same statements run on PostgreSQL. The schema is Alem
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from bot.core.config import StateConfig
 from bot.store.articles import ArticleStore, FileState, SaveResult, Targets
 from bot.store.backup import BackupError, BackupStore
-from bot.store.base import make_engine
+from bot.store.base import make_engine, utc_now
 from bot.store.broadcasts import Broadcast, BroadcastStore
 from bot.store.chats import ChatStore, Subscription
 from bot.store.leases import LeaseStore
@@ -48,10 +51,17 @@ class Store(
     """The database. One instance per process; safe to call from several threads."""
 
     def __init__(
-        self, url: str, *, migrate: bool = True, pool_size: int = 5, max_overflow: int = 5
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        pool_size: int = 5,
+        max_overflow: int = 5,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         """Opens the database and upgrades its schema (`migrate`), or refuses it if behind."""
         self.url = url
+        self.clock = clock
         self.engine = make_engine(url, pool_size, max_overflow)
         try:
             if migrate:
@@ -63,13 +73,14 @@ class Store(
             raise
 
     @classmethod
-    def open(cls, state: StateConfig) -> Store:
+    def open(cls, state: StateConfig, clock: Callable[[], datetime] = utc_now) -> Store:
         """The store the `state` section describes."""
         return cls(
             state.url,
             migrate=state.migrate,
             pool_size=state.pool_size,
             max_overflow=state.max_overflow,
+            clock=clock,
         )
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,17 @@ from bot.core.model import Article, StoredArticle, StoredEvent
 
 
 class StoreBase:
-    """Holds the engine; the parts of the store are mixins over it."""
+    """Holds the engine and the clock; the parts of the store are mixins over it."""
 
     engine: Engine
+    # Stamps what no caller dates (a chat's or subscription's creation); the rest of the
+    # store is handed `now` by its callers.
+    clock: Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The system clock, in UTC: the store's clock unless one is given."""
+    return datetime.now(UTC)
 
 
 def database_url(url: str) -> URL:

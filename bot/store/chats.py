@@ -42,7 +42,7 @@ class DisabledSubscription:
 
 class ChatStore(StoreBase):
     def upsert_chat(self, chat_id: int, kind: str, title: str | None, language: str | None) -> None:
-        now = datetime.now(UTC)
+        now = self.clock()
         with self.engine.begin() as conn:
             values = {"kind": kind, "title": title, "active": True}
             if language:  # keep what we knew when this user has none
@@ -67,7 +67,7 @@ class ChatStore(StoreBase):
     ) -> bool:
         """False: already subscribed. Raises TooManySubscriptions when the chat (its topics
         together) already has `limit`."""
-        now = datetime.now(UTC)
+        now = self.clock()
         with self.engine.begin() as conn:
             if conn.execute(select(chats.c.id).where(chats.c.id == chat_id)).first() is None:
                 conn.execute(
@@ -227,7 +227,7 @@ class ChatStore(StoreBase):
                         title=old.title if old else None,
                         language=old.language if old else None,
                         active=True,
-                        created=datetime.now(UTC),
+                        created=self.clock(),
                     )
                 )
             for row in conn.execute(
@@ -365,7 +365,7 @@ class ChatStore(StoreBase):
         The routes applied last time are remembered, so a route taken out of the config
         stops, while subscriptions made by commands in the same chats are left alone.
         """
-        now = datetime.now(UTC)
+        now = self.clock()
         wanted = {(r.chat_id, r.thread_id or 0, r.filter) for r in routes}
         added = removed = 0
         with self.engine.begin() as conn:
