@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import HTTPXRequest
@@ -24,10 +23,10 @@ from telegram.request import HTTPXRequest
 from bot.core.config import Config, ConfigError
 from bot.runtime.instances import default_instance, is_solo
 from bot.runtime.logs import TokenRedactor
-from bot.store.base import make_engine
-from bot.store.leases import HEARTBEAT, LEADER
+from bot.store.base import DatabaseFailure, make_engine
+from bot.store.leases import HEARTBEAT, LEADER, leases_held
 from bot.store.migrations import Revisions, SchemaError, revisions
-from bot.store.schema import leases, metadata
+from bot.store.schema import metadata
 
 
 @dataclass(frozen=True)
@@ -94,18 +93,12 @@ def check_cluster(config: Config) -> Check:
     instance = config.cluster.instance or f"{host}-PID (the default: host name, process id)"
     if is_solo(config.state.url):
         return Check("cluster", True, f"instance {instance}; SQLite: one instance, the leader")
-    now = datetime.now(UTC)
     try:
-        engine = make_engine(config.state.url)
-        try:
-            with engine.connect() as conn:
-                rows = conn.execute(select(leases).where(leases.c.expires >= now)).all()
-        finally:
-            engine.dispose()
-    except SQLAlchemyError:  # no leases table yet, or no database: the database line says why
+        held = leases_held(config.state.url, datetime.now(UTC))
+    except DatabaseFailure:  # no leases table yet, or no database: the database line says why
         return Check("cluster", True, f"instance {instance}; no instance running")
-    leader = next((row.holder for row in rows if row.name == LEADER), None)
-    live = sum(1 for row in rows if row.name.startswith(HEARTBEAT))
+    leader = next((holder for name, holder in held if name == LEADER), None)
+    live = sum(1 for name, _holder in held if name.startswith(HEARTBEAT))
     detail = f"instance {instance}; {live} running, leader {leader or 'none'}"
     if leader is not None and leader == config.cluster.instance:
         detail += " (this instance)"
@@ -154,7 +147,7 @@ def check_database(url: str, migrate: bool = True) -> list[Check]:
             return checks
     try:
         engine = make_engine(url)
-    except (SQLAlchemyError, ImportError) as exc:  # ImportError: no driver for the backend
+    except (DatabaseFailure, ImportError) as exc:  # ImportError: no driver for the backend
         return [*checks, Check("database", False, f"{shown}: {exc}", "fix 'state.url'")]
     try:
         with engine.connect() as conn:
@@ -169,7 +162,7 @@ def check_database(url: str, migrate: bool = True) -> list[Check]:
                 for c in t.columns
                 if c.name not in {col["name"] for col in inspector.get_columns(t.name)}
             ]
-    except SQLAlchemyError as exc:
+    except DatabaseFailure as exc:
         orig = getattr(exc, "orig", None)  # the driver's own message, without SQL or hints
         reason = str(orig) if orig is not None else str(exc)
         fix = "start the database server, or fix 'state.url' (host, port, user, database)"

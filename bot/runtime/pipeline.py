@@ -18,8 +18,6 @@ from datetime import datetime, timedelta, tzinfo
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
-
 from bot.core.articles import article_url, limit_names, page_url
 from bot.core.filters import Filter, FilterError, parse_filter
 from bot.core.model import Article, Extraction, StoredArticle
@@ -31,7 +29,7 @@ from bot.runtime.publish import EntryCache, Publisher
 from bot.site.render import FeedSite
 from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
-from bot.store.base import article_uid
+from bot.store.base import DataRefused, article_uid
 from bot.store.feedindex import FeedChanges
 from bot.telegram.delivery import Deliverer, DeliveryReport
 from bot.telegram.sender import Sender
@@ -452,7 +450,7 @@ class Pipeline:
             later = {id(save) for save in refine}
         try:
             results = self.store.save_articles([save for _found, save in batch])
-        except IntegrityError as exc:  # data the schema refuses: this file fails, not the scan
+        except DataRefused as exc:  # data the schema refuses: this file fails, not the scan
             if len(batch) > 1:  # which file? One at a time tells.
                 for one in batch:
                     self._store([one], report)

@@ -11,9 +11,23 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, CursorResult, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.core.codec import article_from_dict, event_from_dict
+from bot.core.errors import EventfeedError
 from bot.core.model import Article, StoredArticle, StoredEvent
+
+
+class StoreError(EventfeedError):
+    """What the store refuses on purpose: a schema it may not run on, a backup it cannot
+    import, a subscription too many; the message is written for the user."""
+
+
+# The database failing under a store call (down, locked, full, a connection lost) comes as
+# SQLAlchemy raised it, with the driver's own message; these names are what the rest of the
+# program catches, so nothing outside bot/store imports SQLAlchemy.
+DatabaseFailure = SQLAlchemyError
+DataRefused = IntegrityError  # a write the schema refuses: a constraint, a value it cannot hold
 
 
 class StoreBase:

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, insert, select, update
 from bot.core.i18n import language_from_code
 from bot.core.modes import ChatSettings
 from bot.core.routes import Route
-from bot.store.base import StoreBase, aware
+from bot.store.base import StoreBase, StoreError, aware
 from bot.store.schema import chat_settings, chats, flags, outbox, subscriptions
 
 
@@ -24,7 +24,7 @@ class Subscription:
     filter: str
 
 
-class TooManySubscriptions(Exception):
+class TooManySubscriptions(StoreError):
     """The chat has as many subscriptions as it may."""
 
     def __init__(self, limit: int) -> None:

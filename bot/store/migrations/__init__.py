@@ -26,6 +26,8 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 
+from bot.store.base import StoreError
+
 BASELINE = "0001_baseline"
 VERSION_TABLE = "alembic_version"  # Alembic's default, in the schema of the tables
 # pg_advisory_xact_lock key held while migrating ("eventfee" in ASCII): one per database.
@@ -35,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)
 
 
-class SchemaError(Exception):
+class SchemaError(StoreError):
     """The database's schema is not the one this eventfeed needs and is not to be changed now."""
 
 
