@@ -12,11 +12,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.core.config import StateConfig
-from bot.store.articles import ArticleStore, FileState, SaveResult, Targets
+from bot.store.articles import ArticleStore, SaveResult, Targets
 from bot.store.backup import BackupError, BackupStore
 from bot.store.base import make_engine, utc_now
 from bot.store.broadcasts import Broadcast, BroadcastStore
 from bot.store.chats import ChatStore, Subscription
+from bot.store.filestates import FileState
 from bot.store.leases import LeaseStore
 from bot.store.llmcache import LlmCacheStore
 from bot.store.migrations import SchemaError, require_head, upgrade

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,18 @@ def article_uid(article: Article) -> str:
     """Derived once from the first path and date, then kept: renames and edits don't change it."""
     seed = f"{article.path}\x1f{article.published.date().isoformat()}"
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def chunked(items: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
+    """`items` in lists of `size`: what one IN (…) may list on every backend."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def inserted_id(result: CursorResult[Any]) -> int:
