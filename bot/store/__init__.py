@@ -15,7 +15,7 @@ from bot.core.config import StateConfig
 from bot.store.articles import ArticleStore, SaveResult, Targets
 from bot.store.backup import BackupError, BackupStore
 from bot.store.base import make_engine, utc_now
-from bot.store.broadcasts import Broadcast, BroadcastStore
+from bot.store.broadcasts import Broadcast, BroadcastLog
 from bot.store.chats import ChatStore, Subscription
 from bot.store.filestates import FileState
 from bot.store.leases import LeaseStore
@@ -46,7 +46,7 @@ class Store(
     BackupStore,
     ReprocessStore,
     LeaseStore,
-    BroadcastStore,
+    BroadcastLog,
     LlmCacheStore,
 ):
     """The database. One instance per process; safe to call from several threads."""

@@ -19,7 +19,10 @@ class Broadcast:
     from_chat: int
 
 
-class BroadcastStore(StoreBase):
+class BroadcastLog(StoreBase):
+    """The store's part for broadcasts (`telegram.commands.BroadcastStore` is what sending one
+    needs of the whole store)."""
+
     def start_broadcast(
         self, text: str, from_chat: int, chat_ids: Sequence[int], now: datetime
     ) -> Broadcast:
