@@ -20,8 +20,8 @@ class Broadcast:
 
 
 class BroadcastLog(StoreBase):
-    """The store's part for broadcasts (`telegram.commands.BroadcastStore` is what sending one
-    needs of the whole store)."""
+    """Each broadcast and what reaching each of its chats gave (the Protocol of what sending one
+    needs of the whole store is telegram's `BroadcastStore`)."""
 
     def start_broadcast(
         self, text: str, from_chat: int, chat_ids: Sequence[int], now: datetime
