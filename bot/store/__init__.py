@@ -17,11 +17,12 @@ from bot.store.backup import BackupError, BackupStore
 from bot.store.base import make_engine, utc_now
 from bot.store.broadcasts import Broadcast, BroadcastLog
 from bot.store.chats import ChatStore, Subscription
+from bot.store.deliveries import Delivery
 from bot.store.filestates import FileState
 from bot.store.leases import LeaseStore
 from bot.store.llmcache import LlmCacheStore
 from bot.store.migrations import SchemaError, require_head, upgrade
-from bot.store.outbox import Delivery, OutboxStore, retry_delay
+from bot.store.outbox import OutboxStore, retry_delay
 from bot.store.reprocess import Reprocessable, ReprocessStore
 
 __all__ = [

@@ -113,6 +113,11 @@ def inserted_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
+def utc(moment: datetime) -> datetime:
+    """SQLite keeps no UTC offset: every time is stored as UTC so comparisons hold."""
+    return moment.astimezone(UTC)
+
+
 def aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.base import StoreBase, aware, make_engine
-from bot.store.outbox import utc
+from bot.store.base import StoreBase, aware, make_engine, utc
 from bot.store.schema import leases
 
 LEADER = "leader"
