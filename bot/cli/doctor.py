@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect
-from sqlalchemy.engine import make_url
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import HTTPXRequest
@@ -23,10 +21,9 @@ from telegram.request import HTTPXRequest
 from bot.core.config import Config, ConfigError
 from bot.runtime.instances import default_instance, is_solo
 from bot.runtime.logs import TokenRedactor
-from bot.store.base import DatabaseFailure, make_engine
+from bot.store.base import DatabaseFailure, make_engine, shown_url, sqlite_file
 from bot.store.leases import HEARTBEAT, LEADER, leases_held
-from bot.store.migrations import Revisions, SchemaError, revisions
-from bot.store.schema import metadata
+from bot.store.migrations import Revisions, SchemaError, schema_state
 
 
 @dataclass(frozen=True)
@@ -135,11 +132,11 @@ def check_writable(name: str, folder: Path, key: str) -> Check:
 
 
 def check_database(url: str, migrate: bool = True) -> list[Check]:
-    parsed = make_url(url)
     checks: list[Check] = []
-    shown = parsed.render_as_string(hide_password=True)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database or "")
+    shown = shown_url(url)
+    database = sqlite_file(url)
+    if database is not None:
+        path = Path(database)
         folder = check_writable("state folder", path.parent, "state.url")
         checks.append(folder)
         if not path.exists():  # a fresh setup: the first start creates it, as the feeds folder
@@ -150,18 +147,7 @@ def check_database(url: str, migrate: bool = True) -> list[Check]:
     except (DatabaseFailure, ImportError) as exc:  # ImportError: no driver for the backend
         return [*checks, Check("database", False, f"{shown}: {exc}", "fix 'state.url'")]
     try:
-        with engine.connect() as conn:
-            found = revisions(conn)
-            inspector = inspect(conn)
-            present = set(inspector.get_table_names())
-            missing = [t.name for t in metadata.sorted_tables if t.name not in present]
-            columns = [
-                f"{t.name}.{c.name}"
-                for t in metadata.sorted_tables
-                if t.name in present
-                for c in t.columns
-                if c.name not in {col["name"] for col in inspector.get_columns(t.name)}
-            ]
+        state = schema_state(engine)
     except DatabaseFailure as exc:
         orig = getattr(exc, "orig", None)  # the driver's own message, without SQL or hints
         reason = str(orig) if orig is not None else str(exc)
@@ -171,6 +157,8 @@ def check_database(url: str, migrate: bool = True) -> list[Check]:
         return [*checks, Check("schema", False, str(exc), "run the newer eventfeed")]
     finally:
         engine.dispose()
+    found, present = state.revisions, state.tables
+    missing, columns = state.missing_tables, state.missing_columns
     if not present:  # a fresh database: the upgrade at start creates every table
         checks.append(Check("database", True, f"{shown} reachable, no tables yet"))
     elif not found.at_head:  # what is missing, the upgrade adds

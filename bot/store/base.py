@@ -52,6 +52,19 @@ def database_url(url: str) -> URL:
     return parsed
 
 
+def shown_url(url: str) -> str:
+    """The URL as messages show it: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file a SQLite URL names; None for a server or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return parsed.database
+    return None
+
+
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
     """The engine; the pool sizes apply to a server database (SQLite's file needs no pool)."""
     parsed = database_url(url)
