@@ -18,10 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.store import Store
+from bot.store.base import DatabaseFailure, backend_name
 from bot.store.leases import HEARTBEAT, LEADER
 from bot.telegram.limits import Limits
 
@@ -49,7 +47,7 @@ def shared_limits(limits: Limits, instances: int) -> Limits:
 
 def is_solo(url: str) -> bool:
     """SQLite is one process's database: no lease is needed, the one instance leads."""
-    return make_url(url).get_backend_name() == "sqlite"
+    return backend_name(url) == "sqlite"
 
 
 class Membership:
@@ -82,7 +80,7 @@ class Membership:
             return self.role
         try:
             self.role = await asyncio.to_thread(self._renew)
-        except SQLAlchemyError as exc:
+        except DatabaseFailure as exc:
             log.warning("cannot renew the cluster lease error=%s; following", exc)
             self.role = Role(leader=False, instances=self.role.instances)
         return self.role
@@ -102,5 +100,5 @@ class Membership:
         try:
             await asyncio.to_thread(self.store.drop_lease, LEADER, self.instance)
             await asyncio.to_thread(self.store.drop_lease, HEARTBEAT + self.instance, self.instance)
-        except SQLAlchemyError as exc:  # the lease runs out by itself
+        except DatabaseFailure as exc:  # the lease runs out by itself
             log.warning("cannot give up the cluster lease error=%s", exc)

@@ -57,6 +57,11 @@ def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def backend_name(url: str) -> str:
+    """ "sqlite", "postgresql", …: which database the URL names."""
+    return make_url(url).get_backend_name()
+
+
 def sqlite_file(url: str) -> str | None:
     """The file a SQLite URL names; None for a server or an in-memory database."""
     parsed = make_url(url)
