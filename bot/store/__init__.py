@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.core.config import StateConfig
 from bot.store.articles import ArticleStore, SaveResult, Targets
 from bot.store.backup import BackupError, BackupStore
-from bot.store.base import make_engine, utc_now
+from bot.store.base import DatabaseFailure, DataRefused, StoreError, make_engine, utc_now
 from bot.store.broadcasts import Broadcast, BroadcastLog
 from bot.store.chats import ChatStore, Subscription
 from bot.store.deliveries import Delivery
@@ -28,12 +28,15 @@ from bot.store.reprocess import Reprocessable, ReprocessStore
 __all__ = [
     "BackupError",
     "Broadcast",
+    "DataRefused",
+    "DatabaseFailure",
     "Delivery",
     "FileState",
     "Reprocessable",
     "SaveResult",
     "SchemaError",
     "Store",
+    "StoreError",
     "Subscription",
     "Targets",
     "retry_delay",

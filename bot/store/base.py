@@ -58,7 +58,7 @@ def shown_url(url: str) -> str:
 
 
 def backend_name(url: str) -> str:
-    """ "sqlite", "postgresql", …: which database the URL names."""
+    """Which database the URL names: sqlite, postgresql, …"""
     return make_url(url).get_backend_name()
 
 
