@@ -377,3 +377,17 @@ def test_no_test_reads_the_live_examples_folder() -> None:
         text = path.read_text(encoding="utf-8")
         if '"config/eventfeed.yaml"' in text and '"bot", "run"' in text:
             assert "EVENTFEED_ARTICLES_FOLDER" in text, path.name
+
+
+def test_only_the_store_speaks_sql() -> None:
+    """SQLAlchemy is the store's business: the rest catch `bot.store`'s names for its errors."""
+    outside = {
+        path.relative_to(BOT).as_posix()
+        for path in BOT.rglob("*.py")
+        if "store" not in path.relative_to(BOT).parts
+        and any(
+            m == "sqlalchemy" or m.startswith("sqlalchemy.")
+            for m in _imports(ast.parse(path.read_text(encoding="utf-8")))
+        )
+    }
+    assert outside == set()

@@ -15,9 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.cli.config import load_config
 from bot.cli.operate import config_option
 
@@ -36,13 +33,12 @@ def add_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.store.base import make_engine
+    from bot.store.base import DatabaseFailure, make_engine, shown_url
     from bot.store.migrations import BASELINE, Revisions, head, revisions, upgrade
 
     config = load_config(args.config, os.environ)
-    url = make_url(config.state.url)
-    shown = url.render_as_string(hide_password=True)
-    if args.db_action == "current" and _missing_sqlite_file(url):
+    shown = shown_url(config.state.url)
+    if args.db_action == "current" and _missing_sqlite_file(config.state.url):
         # Connecting would create the file: asking for the revision must not change anything.
         print(f"current: {Revisions(None, head()).describe()}")
         print(f"head:    {head()}")
@@ -64,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"upgraded from {before.current or 'none'} to {after.current}")
         return 0
-    except SQLAlchemyError as exc:
+    except DatabaseFailure as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
         print(f"eventfeed: database {shown}: {reason}", file=sys.stderr)
         return 1
@@ -72,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
-def _missing_sqlite_file(url: URL) -> bool:
-    database = url.database or ""
-    in_memory = database in ("", ":memory:") or database.startswith("file:")
-    return url.get_backend_name() == "sqlite" and not in_memory and not Path(database).exists()
+def _missing_sqlite_file(url: str) -> bool:
+    from bot.store.base import sqlite_file
+
+    database = sqlite_file(url)  # None: a server, or in memory
+    return database is not None and not database.startswith("file:") and not Path(database).exists()

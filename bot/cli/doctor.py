@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import HTTPXRequest
@@ -24,10 +21,9 @@ from telegram.request import HTTPXRequest
 from bot.core.config import Config, ConfigError
 from bot.core.redact import TokenRedactor
 from bot.runtime.instances import default_instance, is_solo
-from bot.store.base import make_engine
-from bot.store.leases import HEARTBEAT, LEADER
-from bot.store.migrations import Revisions, SchemaError, revisions
-from bot.store.schema import leases, metadata
+from bot.store.base import DatabaseFailure, make_engine, shown_url, sqlite_file
+from bot.store.leases import HEARTBEAT, LEADER, leases_held
+from bot.store.migrations import Revisions, SchemaError, schema_state
 
 
 @dataclass(frozen=True)
@@ -94,18 +90,12 @@ def check_cluster(config: Config) -> Check:
     instance = config.cluster.instance or f"{host}-PID (the default: host name, process id)"
     if is_solo(config.state.url):
         return Check("cluster", True, f"instance {instance}; SQLite: one instance, the leader")
-    now = datetime.now(UTC)
     try:
-        engine = make_engine(config.state.url)
-        try:
-            with engine.connect() as conn:
-                rows = conn.execute(select(leases).where(leases.c.expires >= now)).all()
-        finally:
-            engine.dispose()
-    except SQLAlchemyError:  # no leases table yet, or no database: the database line says why
+        held = leases_held(config.state.url, datetime.now(UTC))
+    except DatabaseFailure:  # no leases table yet, or no database: the database line says why
         return Check("cluster", True, f"instance {instance}; no instance running")
-    leader = next((row.holder for row in rows if row.name == LEADER), None)
-    live = sum(1 for row in rows if row.name.startswith(HEARTBEAT))
+    leader = next((holder for name, holder in held if name == LEADER), None)
+    live = sum(1 for name, _holder in held if name.startswith(HEARTBEAT))
     detail = f"instance {instance}; {live} running, leader {leader or 'none'}"
     if leader is not None and leader == config.cluster.instance:
         detail += " (this instance)"
@@ -142,11 +132,11 @@ def check_writable(name: str, folder: Path, key: str) -> Check:
 
 
 def check_database(url: str, migrate: bool = True) -> list[Check]:
-    parsed = make_url(url)
     checks: list[Check] = []
-    shown = parsed.render_as_string(hide_password=True)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database or "")
+    shown = shown_url(url)
+    database = sqlite_file(url)
+    if database is not None:
+        path = Path(database)
         folder = check_writable("state folder", path.parent, "state.url")
         checks.append(folder)
         if not path.exists():  # a fresh setup: the first start creates it, as the feeds folder
@@ -154,22 +144,11 @@ def check_database(url: str, migrate: bool = True) -> list[Check]:
             return checks
     try:
         engine = make_engine(url)
-    except (SQLAlchemyError, ImportError) as exc:  # ImportError: no driver for the backend
+    except (DatabaseFailure, ImportError) as exc:  # ImportError: no driver for the backend
         return [*checks, Check("database", False, f"{shown}: {exc}", "fix 'state.url'")]
     try:
-        with engine.connect() as conn:
-            found = revisions(conn)
-            inspector = inspect(conn)
-            present = set(inspector.get_table_names())
-            missing = [t.name for t in metadata.sorted_tables if t.name not in present]
-            columns = [
-                f"{t.name}.{c.name}"
-                for t in metadata.sorted_tables
-                if t.name in present
-                for c in t.columns
-                if c.name not in {col["name"] for col in inspector.get_columns(t.name)}
-            ]
-    except SQLAlchemyError as exc:
+        state = schema_state(engine)
+    except DatabaseFailure as exc:
         orig = getattr(exc, "orig", None)  # the driver's own message, without SQL or hints
         reason = str(orig) if orig is not None else str(exc)
         fix = "start the database server, or fix 'state.url' (host, port, user, database)"
@@ -178,6 +157,8 @@ def check_database(url: str, migrate: bool = True) -> list[Check]:
         return [*checks, Check("schema", False, str(exc), "run the newer eventfeed")]
     finally:
         engine.dispose()
+    found, present = state.revisions, state.tables
+    missing, columns = state.missing_tables, state.missing_columns
     if not present:  # a fresh database: the upgrade at start creates every table
         checks.append(Check("database", True, f"{shown} reachable, no tables yet"))
     elif not found.at_head:  # what is missing, the upgrade adds

@@ -18,10 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.store import Store
+from bot.store.base import DatabaseFailure, backend_name
 from bot.store.leases import HEARTBEAT, LEADER
 
 log = logging.getLogger(__name__)
@@ -40,7 +38,7 @@ def default_instance() -> str:
 
 def is_solo(url: str) -> bool:
     """SQLite is one process's database: no lease is needed, the one instance leads."""
-    return make_url(url).get_backend_name() == "sqlite"
+    return backend_name(url) == "sqlite"
 
 
 class Membership:
@@ -73,7 +71,7 @@ class Membership:
             return self.role
         try:
             self.role = await asyncio.to_thread(self._renew)
-        except SQLAlchemyError as exc:
+        except DatabaseFailure as exc:
             log.warning("cannot renew the cluster lease error=%s; following", exc)
             self.role = Role(leader=False, instances=self.role.instances)
         return self.role
@@ -93,5 +91,5 @@ class Membership:
         try:
             await asyncio.to_thread(self.store.drop_lease, LEADER, self.instance)
             await asyncio.to_thread(self.store.drop_lease, HEARTBEAT + self.instance, self.instance)
-        except SQLAlchemyError as exc:  # the lease runs out by itself
+        except DatabaseFailure as exc:  # the lease runs out by itself
             log.warning("cannot give up the cluster lease error=%s", exc)

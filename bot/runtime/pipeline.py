@@ -24,8 +24,6 @@ from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
-
 from bot.core.articles import limit_names
 from bot.core.config import Config
 from bot.core.filters import Filter, FilterError, parse_filter
@@ -39,7 +37,7 @@ from bot.site.permalinks import article_url, is_daemon_url, page_url
 from bot.site.render import FeedSite
 from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
-from bot.store.base import article_uid
+from bot.store.base import DataRefused, article_uid
 from bot.store.feedindex import FeedChanges
 
 log = logging.getLogger(__name__)
@@ -463,7 +461,7 @@ class Pipeline:
             later = {id(save) for save in refine}
         try:
             results = self.store.save_articles([save for _found, save in batch])
-        except IntegrityError as exc:  # data the schema refuses: this file fails, not the scan
+        except DataRefused as exc:  # data the schema refuses: this file fails, not the scan
             if len(batch) > 1:  # which file? One at a time tells.
                 for one in batch:
                     self._store([one], report)

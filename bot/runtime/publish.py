@@ -35,8 +35,8 @@ from bot.site.catalog import (
 from bot.site.render import render_documents
 from bot.site.statics import static_documents
 from bot.store import Store
-from bot.store.articles import FeedItem
 from bot.store.feedindex import ALWAYS, FeedChange, FeedChanges, IndexRow, older
+from bot.store.reads import FeedItem
 
 log = logging.getLogger(__name__)
 

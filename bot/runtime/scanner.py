@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.core.config import Config
 from bot.runtime.files import FolderMissing
 from bot.runtime.metrics import Metrics
@@ -24,6 +22,7 @@ from bot.runtime.progress import ProgressHook
 from bot.runtime.siteview import SiteView
 from bot.runtime.watcher import FULL_SCAN, FolderWatcher
 from bot.runtime.websub import ping_hub
+from bot.store import DatabaseFailure
 
 log = logging.getLogger("eventfeed")
 
@@ -216,7 +215,7 @@ class Scanner:
                 self._folder_missing = True
                 self.health.last_error = str(exc)
                 return ScanReport()
-            except SQLAlchemyError as exc:  # the store is down or full: nothing is lost
+            except DatabaseFailure as exc:  # the store is down or full: nothing is lost
                 self._state_failed(paths, exc)
                 return ScanReport()
             if self._folder_missing:
@@ -253,7 +252,7 @@ class Scanner:
         self.metrics.scan_seconds.observe(time.monotonic() - started)
         return report
 
-    def _state_failed(self, paths: set[str] | None, exc: SQLAlchemyError) -> None:
+    def _state_failed(self, paths: set[str] | None, exc: DatabaseFailure) -> None:
         """Show the failure on /healthz and scan what was not stored again soon."""
         if paths is None:
             self._unstored = None
@@ -306,7 +305,7 @@ class Scanner:
                 return
             try:
                 report = await asyncio.to_thread(self.pipeline.apply_refined)
-            except SQLAlchemyError as exc:  # the rules' events stand; the answer is cached
+            except DatabaseFailure as exc:  # the rules' events stand; the answer is cached
                 log.error("cannot store the model's events error=%s", exc)
                 return
             if not report.changed:
@@ -341,7 +340,7 @@ class Scanner:
             self.health.last_error = self.feeds_error
             log.error("cannot write feeds error=%s", exc.strerror or exc)
             return 0
-        except SQLAlchemyError as exc:  # the feed index is in the store: published later
+        except DatabaseFailure as exc:  # the feed index is in the store: published later
             self.feeds_error = "writing feeds: the state database failed"
             self._state_failed(set(), exc)
             return 0

@@ -14,8 +14,7 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Table, delete, insert, select, update
 
-from bot.core.errors import EventfeedError
-from bot.store.base import StoreBase, aware
+from bot.store.base import StoreBase, StoreError, aware
 from bot.store.schema import chats, metadata
 
 CHAT_TABLES = ("subscriptions", "chat_settings")  # plus any table with a foreign key to chats
@@ -25,7 +24,7 @@ LOCAL_FLAGS = frozenset({"links"})
 NOT_MOVED = ("outbox",)  # deliveries belong to the machine that queued them
 
 
-class BackupError(EventfeedError, ValueError):
+class BackupError(StoreError, ValueError):
     """A backup document that cannot be imported; the message says which row and why."""
 
 

@@ -4,21 +4,44 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, CursorResult, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.core.codec import article_from_dict, event_from_dict
+from bot.core.errors import EventfeedError
 from bot.core.model import Article, StoredArticle, StoredEvent
 
 
+class StoreError(EventfeedError):
+    """What the store refuses on purpose: a schema it may not run on, a backup it cannot
+    import, a subscription too many; the message is written for the user."""
+
+
+# The database failing under a store call (down, locked, full, a connection lost) comes as
+# SQLAlchemy raised it, with the driver's own message; these names are what the rest of the
+# program catches, so nothing outside bot/store imports SQLAlchemy.
+DatabaseFailure = SQLAlchemyError
+DataRefused = IntegrityError  # a write the schema refuses: a constraint, a value it cannot hold
+
+
 class StoreBase:
-    """Holds the engine; the parts of the store are mixins over it."""
+    """Holds the engine and the clock; the parts of the store are mixins over it."""
 
     engine: Engine
+    # Stamps what no caller dates (a chat's or subscription's creation); the rest of the
+    # store is handed `now` by its callers.
+    clock: Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The system clock, in UTC: the store's clock unless one is given."""
+    return datetime.now(UTC)
 
 
 def database_url(url: str) -> URL:
@@ -27,6 +50,24 @@ def database_url(url: str) -> URL:
     if parsed.drivername in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+def shown_url(url: str) -> str:
+    """The URL as messages show it: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def backend_name(url: str) -> str:
+    """Which database the URL names: sqlite, postgresql, …"""
+    return make_url(url).get_backend_name()
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file a SQLite URL names; None for a server or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return parsed.database
+    return None
 
 
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
@@ -72,10 +113,27 @@ def article_uid(article: Article) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
+def chunked(items: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
+    """`items` in lists of `size`: what one IN (…) may list on every backend."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def inserted_id(result: CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite keeps no UTC offset: every time is stored as UTC so comparisons hold."""
+    return moment.astimezone(UTC)
 
 
 def aware(value: datetime) -> datetime:

@@ -19,7 +19,10 @@ class Broadcast:
     from_chat: int
 
 
-class BroadcastStore(StoreBase):
+class BroadcastLog(StoreBase):
+    """Each broadcast and what reaching each of its chats gave (the Protocol of what sending one
+    needs of the whole store is telegram's `BroadcastStore`)."""
+
     def start_broadcast(
         self, text: str, from_chat: int, chat_ids: Sequence[int], now: datetime
     ) -> Broadcast:

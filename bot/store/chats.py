@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select, update
 
 from bot.core.alertroutes import Route
-from bot.core.errors import EventfeedError
-from bot.core.i18n import language_from_code
-from bot.core.modes import ChatSettings
-from bot.store.base import StoreBase, aware
+from bot.store.base import StoreError
+from bot.store.chatsettings import ChatSettingsStore
 from bot.store.schema import chat_settings, chats, flags, outbox, subscriptions
 
 
@@ -25,7 +21,7 @@ class Subscription:
     filter: str
 
 
-class TooManySubscriptions(EventfeedError):
+class TooManySubscriptions(StoreError):
     """The chat has as many subscriptions as it may."""
 
     def __init__(self, limit: int) -> None:
@@ -41,9 +37,11 @@ class DisabledSubscription:
     reason: str
 
 
-class ChatStore(StoreBase):
+class ChatStore(ChatSettingsStore):
+    """Chats, their subscriptions, and what follows a chat that moves or leaves."""
+
     def upsert_chat(self, chat_id: int, kind: str, title: str | None, language: str | None) -> None:
-        now = datetime.now(UTC)
+        now = self.clock()
         with self.engine.begin() as conn:
             values = {"kind": kind, "title": title, "active": True}
             if language:  # keep what we knew when this user has none
@@ -68,7 +66,7 @@ class ChatStore(StoreBase):
     ) -> bool:
         """False: already subscribed. Raises TooManySubscriptions when the chat (its topics
         together) already has `limit`."""
-        now = datetime.now(UTC)
+        now = self.clock()
         with self.engine.begin() as conn:
             if conn.execute(select(chats.c.id).where(chats.c.id == chat_id)).first() is None:
                 conn.execute(
@@ -214,11 +212,6 @@ class ChatStore(StoreBase):
                 .values(status="gone", last_error=reason[:1000])
             )
 
-    def chat_active(self, chat_id: int) -> bool:
-        with self.engine.connect() as conn:
-            value = conn.execute(select(chats.c.active).where(chats.c.id == chat_id)).scalar()
-        return bool(value)
-
     def migrate_chat(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: its subscriptions and queued messages follow it."""
         if old_id == new_id:  # nothing moves: "migrating" onto itself would delete it all
@@ -233,7 +226,7 @@ class ChatStore(StoreBase):
                         title=old.title if old else None,
                         language=old.language if old else None,
                         active=True,
-                        created=datetime.now(UTC),
+                        created=self.clock(),
                     )
                 )
             for row in conn.execute(
@@ -289,65 +282,6 @@ class ChatStore(StoreBase):
                 )
             conn.execute(update(chats).where(chats.c.id == old_id).values(active=False))
 
-    # -- per chat settings ----------------------------------------------------------------
-
-    def chat_settings(self, chat_id: int, thread_id: int | None) -> ChatSettings:
-        return self.settings_for([(chat_id, thread_id)])[(chat_id, thread_id)]
-
-    def settings_for(
-        self, pairs: Iterable[tuple[int, int | None]]
-    ) -> dict[tuple[int, int | None], ChatSettings]:
-        """Settings of each (chat, topic); defaults where none were set."""
-        wanted = set(pairs)
-        found = {pair: ChatSettings() for pair in wanted}
-        chat_ids = sorted({chat for chat, _ in wanted})
-        with self.engine.connect() as conn:
-            for start in range(0, len(chat_ids), 500):
-                batch = chat_ids[start : start + 500]
-                rows = conn.execute(
-                    select(chat_settings).where(chat_settings.c.chat_id.in_(batch))
-                ).all()
-                for row in rows:
-                    pair = (row.chat_id, row.thread_id or None)
-                    if pair in found:
-                        found[pair] = _settings(row)
-                languages = {
-                    row.id: row.language
-                    for row in conn.execute(
-                        select(chats.c.id, chats.c.language).where(chats.c.id.in_(batch))
-                    )
-                }
-                for (chat, thread), settings in list(found.items()):
-                    if chat in languages and settings.language is None and languages[chat]:
-                        language = language_from_code(languages[chat])
-                        found[(chat, thread)] = replace(settings, language=language)
-        return found
-
-    def update_settings(self, chat_id: int, thread_id: int | None, **values: Any) -> ChatSettings:
-        """Change some settings of a chat (topic); the others keep their value."""
-        unknown = set(values) - _SETTING_COLUMNS
-        if unknown:
-            raise ValueError(f"unknown settings {sorted(unknown)}")
-        if isinstance(values.get("digest_last"), datetime):
-            values["digest_last"] = values["digest_last"].astimezone(UTC)
-        key = (chat_settings.c.chat_id == chat_id, chat_settings.c.thread_id == (thread_id or 0))
-        with self.engine.begin() as conn:
-            if conn.execute(select(chat_settings.c.chat_id).where(*key)).first() is None:
-                conn.execute(
-                    insert(chat_settings).values(
-                        chat_id=chat_id, thread_id=thread_id or 0, mode="instant"
-                    )
-                )
-            conn.execute(update(chat_settings).where(*key).values(**values))
-            row = conn.execute(select(chat_settings).where(*key)).one()
-        return _settings(row)
-
-    def chat_language(self, chat_id: int) -> str | None:
-        """The language_code of whoever registered the chat, for a default interface language."""
-        with self.engine.connect() as conn:
-            value = conn.execute(select(chats.c.language).where(chats.c.id == chat_id)).scalar()
-        return str(value) if value else None
-
     def chat_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             active = conn.execute(
@@ -371,7 +305,7 @@ class ChatStore(StoreBase):
         The routes applied last time are remembered, so a route taken out of the config
         stops, while subscriptions made by commands in the same chats are left alone.
         """
-        now = datetime.now(UTC)
+        now = self.clock()
         wanted = {(r.chat_id, r.thread_id or 0, r.filter) for r in routes}
         added = removed = 0
         with self.engine.begin() as conn:
@@ -425,18 +359,3 @@ class ChatStore(StoreBase):
             conn.execute(delete(flags).where(flags.c.key == "routes"))
             conn.execute(insert(flags).values(key="routes", value=json.dumps(sorted(wanted))))
         return added, removed
-
-
-_SETTING_COLUMNS = {"mode", "digest_at", "quiet", "timezone", "language", "template", "digest_last"}
-
-
-def _settings(row: Any) -> ChatSettings:
-    return ChatSettings(
-        mode=row.mode or "instant",
-        digest_at=row.digest_at or "09:00",
-        quiet=row.quiet or None,
-        timezone=row.timezone or "UTC",
-        language=row.language,
-        template=row.template,
-        digest_last=aware(row.digest_last) if row.digest_last else None,
-    )

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.base import StoreBase, aware
-from bot.store.outbox import utc
+from bot.store.base import StoreBase, aware, make_engine, utc
 from bot.store.schema import leases
 
 LEADER = "leader"
@@ -77,3 +76,18 @@ class LeaseStore(StoreBase):
         )
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
+
+
+def leases_held(url: str, now: datetime) -> list[tuple[str, str]]:
+    """(name, holder) of the leases not expired at `now`, read without opening the store
+    (which would upgrade the schema, or refuse an old one): what `eventfeed doctor` shows.
+    Raises DatabaseFailure when there is no database or no leases table yet."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(leases.c.name, leases.c.holder).where(leases.c.expires >= now)
+            ).all()
+    finally:
+        engine.dispose()
+    return [(row.name, row.holder) for row in rows]

@@ -34,7 +34,6 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.alertroutes import RouteError, parse_routes
 from bot.core.config import ConfigError, TelegramConfig
@@ -43,6 +42,7 @@ from bot.core.model import StoredEvent
 from bot.core.modes import ChatSettings, parse_clock, quiet_until
 from bot.core.templates import also_reported_line, render_alert, render_digest
 from bot.store import Delivery, Store, retry_delay
+from bot.store.base import DatabaseFailure
 from bot.store.outbox import SentMark
 from bot.telegram.limits import Limits
 from bot.telegram.sender import Failed, Gone, Migrated, Outcome, RetryAfter, Sender, Sent
@@ -143,7 +143,7 @@ class Deliverer:
                 continue
             try:
                 await self._sent_log.rewrite(chat)
-            except SQLAlchemyError as exc:
+            except DatabaseFailure as exc:
                 await self._back_off(chat, exc)
 
     async def _back_off(self, chat: int, exc: Exception) -> None:
@@ -156,7 +156,7 @@ class Deliverer:
         at = until.isoformat(timespec="seconds")
         logger.warning("chat %s waits until %s: %s", chat, at, error)
         # Remembered here anyway: this instance does not claim the chat before `until`.
-        with contextlib.suppress(SQLAlchemyError):
+        with contextlib.suppress(DatabaseFailure):
             await asyncio.to_thread(self.store.hold_chat, chat, (), until, None)
 
     async def _renew_claims(self) -> None:
@@ -167,7 +167,7 @@ class Deliverer:
             until = self.clock() + self.lease
             try:
                 await asyncio.to_thread(self.store.renew_claims, self.instance, until)
-            except SQLAlchemyError as exc:  # the next renewal may get through; the lease allows it
+            except DatabaseFailure as exc:  # the next renewal may get through; the lease allows it
                 logger.warning("cannot renew outbox claims error=%s", exc)
 
     async def _round(self, sender: Sender, due: list[Delivery], report: DeliveryReport) -> None:
@@ -190,7 +190,7 @@ class Deliverer:
                         chat = settings[pair]
                         if not await self._serve(sender, queue, chat, told.get(pair, {}), report):
                             return  # this chat failed: the rest of it waits, in order
-                except SQLAlchemyError as exc:  # this chat's write failed: not the others'
+                except DatabaseFailure as exc:  # this chat's write failed: not the others'
                     await self._back_off(chat_id, exc)
                     return
                 self._backoff.pop(chat_id, None)
@@ -409,7 +409,7 @@ class SentLog:
             batch, self._waiting = self._waiting, []
             try:
                 await asyncio.to_thread(self._store.mark_sent_many, [m for _, m, _ in batch])
-            except SQLAlchemyError:
+            except DatabaseFailure:
                 await self._write_each(batch)
                 continue
             except Exception as exc:  # every waiter of this batch sees the error
@@ -425,7 +425,7 @@ class SentLog:
         for chat_id, mark, done in batch:
             try:
                 await asyncio.to_thread(self._store.mark_sent_many, [mark])
-            except SQLAlchemyError as exc:
+            except DatabaseFailure as exc:
                 self.unrecorded.setdefault(chat_id, []).append(mark)
                 if not done.done():
                     done.set_exception(exc)

@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,25 @@ async def test_unreachable_telegram_fails_without_showing_the_token(tmp_path: Pa
     ]
     assert line.startswith("FAIL") and "cannot reach" in line and "-> check the network" in line
     assert "DOCTOR-SECRET" not in out
+
+
+def test_the_instances_sharing_a_database_are_shown(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL: the leader and the live heartbeats, read from the leases without opening
+    the store; an expired heartbeat is not counted."""
+    config = write_config(tmp_path, "cluster: {instance: web-1}\n", db=postgres_url)
+    empty = doctor(config, capsys)[1]["cluster"]  # no leases table yet
+    assert empty.startswith("ok") and empty.endswith("instance web-1; no instance running")
+    store = Store(postgres_url)
+    try:
+        now = datetime.now(UTC)
+        assert store.take_lease("leader", "web-1", now, 60)
+        assert store.take_lease("instance/web-1", "web-1", now, 60)
+        assert store.take_lease("instance/web-2", "web-2", now, 60)
+        assert store.take_lease("instance/web-0", "web-0", now - timedelta(minutes=5), 60)
+    finally:
+        store.close()
+    status, checks = doctor(config, capsys)
+    assert status == 0, checks
+    assert checks["cluster"].endswith("instance web-1; 2 running, leader web-1 (this instance)")

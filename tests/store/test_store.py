@@ -155,6 +155,22 @@ def test_migrated_chat_keeps_subscriptions_and_queue(store: Store) -> None:
     assert [s.chat_id for s in store.active_subscriptions()] == [-100200]
 
 
+def test_chats_and_subscriptions_are_stamped_by_the_stores_clock(store_url: str) -> None:
+    """The store's clock, not the system's: what a command or a migration creates is dated."""
+    clocked = Store(store_url, clock=lambda: NOW)
+    try:
+        clocked.upsert_chat(-100, "group", "Team", "en")
+        clocked.add_subscription(7, 3, "funding")  # a chat not seen before: created with it
+        clocked.migrate_chat(-100, -100200)
+        exported = {chat["id"]: chat for chat in clocked.export_chats()}
+    finally:
+        clocked.close()
+    assert {chat_id: chat["created"] for chat_id, chat in exported.items()} == dict.fromkeys(
+        (-100200, -100, 7), NOW.isoformat()
+    )
+    assert [row["created"] for row in exported[7]["subscriptions"]] == [NOW.isoformat()]
+
+
 def test_a_migration_naming_the_chat_itself_keeps_everything(store: Store) -> None:
     """Issue 15: each subscription clashed with itself and was deleted, the chat deactivated."""
     store.upsert_chat(-100, "supergroup", "Team", "en")
@@ -167,7 +183,7 @@ def test_a_migration_naming_the_chat_itself_keeps_everything(store: Store) -> No
 
     assert store.subscriptions(-100, None) == ["acquisition"]
     assert store.subscriptions(-100, 7) == ["funding"]
-    assert store.chat_active(-100)
+    assert -100 in store.active_chat_ids()
     assert store.chat_settings(-100, None).timezone == "Asia/Shanghai"
     assert [d.chat_id for d in store.due_deliveries(NOW)] == [-100]
 

@@ -26,7 +26,8 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 
-from bot.core.errors import EventfeedError
+from bot.store.base import StoreError
+from bot.store.schema import metadata
 
 BASELINE = "0001_baseline"
 VERSION_TABLE = "alembic_version"  # Alembic's default, in the schema of the tables
@@ -37,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)
 
 
-class SchemaError(EventfeedError):
+class SchemaError(StoreError):
     """The database's schema is not the one this eventfeed needs and is not to be changed now."""
 
 
@@ -109,6 +110,33 @@ def _revisions(conn: Connection) -> Revisions:
                 f"know (its newest is {found.head}): a newer eventfeed upgraded it; run that one"
             )
     return found
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What a database holds, beside its revision, against this eventfeed's tables."""
+
+    revisions: Revisions
+    tables: frozenset[str]  # the tables present
+    missing_tables: list[str]
+    missing_columns: list[str]  # "table.column", of the tables present
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """Read only, for `eventfeed doctor`; raises SchemaError for a revision unknown here."""
+    with engine.connect() as conn:
+        found = _revisions(conn)
+        inspector = inspect(conn)
+        present = set(inspector.get_table_names())
+        missing = [t.name for t in metadata.sorted_tables if t.name not in present]
+        columns = [
+            f"{t.name}.{c.name}"
+            for t in metadata.sorted_tables
+            if t.name in present
+            for c in t.columns
+            if c.name not in {col["name"] for col in inspector.get_columns(t.name)}
+        ]
+    return SchemaState(found, frozenset(present), missing, columns)
 
 
 def require_head(engine: Engine) -> Revisions:
