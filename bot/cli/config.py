@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from bot.cli.rulefiles import default_documents
-from bot.core.alertroutes import RouteError, parse_routes
+from bot.core.alertroutes import parse_routes
 from bot.core.config import Config, ConfigError, config_source, origin, parse_config
 from bot.extract import RulePack, RulePackError, load_rule_pack
 
@@ -71,8 +71,7 @@ def load_again(path: Path, env: Mapping[str, str]) -> tuple[Config, RulePack]:
     """A reload: config, pack and routes, all validated (ConfigError) before anything changes."""
     config = load_config(path, env)
     pack = load_pack(config)
-    try:
-        parse_routes(config.telegram.routes, pack.event_types, pack.canonical)
-    except RouteError as exc:
-        raise ConfigError(str(exc)) from None
+    parse_routes(
+        config.telegram.routes, pack.event_types, pack.canonical
+    )  # RouteError: a ConfigError
     return config, pack

@@ -60,8 +60,9 @@ def entry_order(published: datetime, entry_id: str) -> tuple[int, str]:
     return (published - _EPOCH) // timedelta(microseconds=1), entry_id
 
 
-def aware(moment: datetime) -> datetime:
-    """feedgen rejects naive datetimes, and RFC 3339 has no seconds in offsets."""
+def feed_time(moment: datetime) -> datetime:
+    """`moment` as a feed can carry it: feedgen rejects naive datetimes, and RFC 3339 has no
+    seconds in offsets. (The store's `aware` only labels its naive UTC values.)"""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     offset = moment.utcoffset()

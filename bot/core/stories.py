@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.core.model import Event
+from bot.core.model import Article, Event
 from bot.core.text import to_simplified
 
 WINDOW = timedelta(days=45)
@@ -92,3 +92,8 @@ def _event_day(value: str | None) -> date | None:
     except ValueError:
         return None
     return None
+
+
+def story_day(article: Article) -> date | None:
+    """The article's day for story matching; unknown when it is only the file's mtime."""
+    return None if article.undated else article.published.date()

@@ -33,9 +33,9 @@ from bot.core.config import SiteConfig
 from bot.core.membership import (
     article_entry_id,
     article_feeds,
-    aware,
     event_entry_id,
     event_feeds,
+    feed_time,
     slugify,
     type_feed,
 )
@@ -312,7 +312,7 @@ def article_entry(site: FeedSite, stored: StoredArticle) -> Entry:
     # Made only of escaped text and a few plain tags: already what the sanitiser would give
     # (test_feed_catalog holds them equal), and parsing it again was half a publish's work.
     content = _paragraphs_html(article.text) + _events_html(stored.events, article.lang)
-    published = aware(article.published)
+    published = feed_time(article.published)
     return Entry(
         id=article_entry_id(stored.uid),
         title=article.title or article.slug or article.path,
@@ -358,7 +358,7 @@ def event_entry(
     headline = event.summary or event.evidence or stored.article.title
     terms = [(event.type, EVENT_TYPE_SCHEME)]
     terms += [(actor, ACTOR_SCHEME) for actor in _unique(event.actors)]
-    published = aware(stored.article.published)
+    published = feed_time(stored.article.published)
     # The article's own time, not the scan's (one scan stores many events at one instant); the
     # events of one article a second apart in their order, so that no two entries share it.
     order = next((n for n, s in enumerate(stored.events) if s.uid == stored_event.uid), 0)
@@ -382,10 +382,10 @@ def event_entry(
 def article_updated(stored: StoredArticle) -> datetime:
     """When the article last changed as its readers see it: its own date, or the time an edit
     was found after it was first seen (never the time of the scan that first stored it)."""
-    published = aware(stored.article.published)
+    published = feed_time(stored.article.published)
     if stored.updated == stored.first_seen:
         return published
-    return max(published, aware(stored.updated))
+    return max(published, feed_time(stored.updated))
 
 
 def _ordered(entries: Iterable[Entry]) -> tuple[Entry, ...]:

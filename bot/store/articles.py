@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from bot.core.codec import article_from_dict, article_to_dict, event_to_dict
 from bot.core.model import Article, Event, Extraction, StoredArticle, StoredEvent
-from bot.core.stories import StoryKey, story_id
+from bot.core.stories import StoryKey, story_day, story_id
 from bot.store.base import article_uid, aware, chunked, inserted_id
 from bot.store.feedindex import published_rows
 from bot.store.filestates import FileStateStore, free_uid
@@ -159,7 +159,14 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
             values["data"] = _data(article, extraction, url)
             conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
         new_events, stored = self._save_events(
-            conn, article_id, uid, extraction.events, _day(article), now, candidates, save.refined
+            conn,
+            article_id,
+            uid,
+            extraction.events,
+            story_day(article),
+            now,
+            candidates,
+            save.refined,
         )
         queued = 0
         # Later reports of a story are queued too: delivery turns them into an
@@ -380,8 +387,3 @@ def _data(article: Article, extraction: Extraction, url: str) -> dict[str, Any]:
 
 def _base_uid(article: Article) -> str:
     return article.feed_id or article_uid(article)
-
-
-def _day(article: Article) -> date | None:
-    """The article's day for story matching; unknown when it is only the file's mtime."""
-    return None if article.undated else article.published.date()

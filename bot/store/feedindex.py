@@ -3,12 +3,15 @@
 It is derived from the articles and events and kept in the same transaction as they are, so a
 publish never loads the whole site: it asks which pages a change touched and reads only their
 entries. The store also remembers, in memory, what changed since the last publish.
+
+One module (~480 lines): keeping the index in step with a save and reading pages from it share
+the rows' layout (feed, sort key, entry id) and the change log between publishes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,12 +23,12 @@ from bot.core.codec import article_from_dict, event_from_dict
 from bot.core.membership import (
     article_entry_id,
     article_feeds,
-    aware,
     entry_order,
     event_entry_id,
     event_feeds,
+    feed_time,
 )
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, chunked
 from bot.store.schema import articles, events, feed_entries, feeds
 
 Key = tuple[int, str]  # (sort, entry id): a feed lists entries by sort, ties by id descending
@@ -124,12 +127,12 @@ class FeedIndexStore(StoreBase):
         batch): the cost of keeping the index follows the batch, not the feeds it touches."""
         ids = sorted(set(article_ids))
         stories: set[str] = set()
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids):
             query = select(events.c.uid, events.c.story).where(events.c.article_id.in_(chunk))
             stories |= {row.story or row.uid for row in conn.execute(query)}
         old: dict[tuple[str, str], IndexRow] = {}
-        wheres = [feed_entries.c.article_id.in_(chunk) for chunk in _chunks(ids)]
-        wheres += [feed_entries.c.story.in_(chunk) for chunk in _chunks(sorted(stories))]
+        wheres = [feed_entries.c.article_id.in_(chunk) for chunk in chunked(ids)]
+        wheres += [feed_entries.c.story.in_(chunk) for chunk in chunked(sorted(stories))]
         for where in wheres:
             old |= {
                 (r.feed, r.entry): IndexRow(*r)
@@ -174,7 +177,7 @@ class FeedIndexStore(StoreBase):
         each change's old size and whether the listing changed."""
         names = sorted(changes.feeds)
         rows: dict[str, Any] = {}
-        for chunk in _chunks(names):
+        for chunk in chunked(names):
             query = select(feeds.c.name, feeds.c.size, feeds.c.label).where(feeds.c.name.in_(chunk))
             rows |= {row.name: row for row in conn.execute(query)}
         labels = self._oldest_labels(
@@ -231,7 +234,7 @@ class FeedIndexStore(StoreBase):
         listed = [name for name in names if name in known]
         # One statement for the feeds with a row (an indexed lookup each)...
         first = oldest.where(feed_entries.c.feed == feeds.c.name).correlate(feeds).scalar_subquery()
-        for chunk in _chunks(listed):
+        for chunk in chunked(listed):
             query = select(feeds.c.name, first).where(feeds.c.name.in_(chunk))
             found |= {name: label for name, label in conn.execute(query) if label is not None}
         # ...and one each for new feeds (each is new once).
@@ -244,7 +247,7 @@ class FeedIndexStore(StoreBase):
 
     def _article_rows(self, conn: Connection, ids: Sequence[int]) -> list[IndexRow]:
         found: list[IndexRow] = []
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids):
             query = select(articles.c.id, articles.c.uid, articles.c.data).where(
                 articles.c.id.in_(chunk), articles.c.status == "ok"
             )
@@ -257,14 +260,14 @@ class FeedIndexStore(StoreBase):
         """The entries of stories: each its first report among the articles in the feeds."""
         first_ids = _first_reports(conn, stories)
         rows: list[Any] = []
-        for chunk in _chunks(sorted(first_ids)):
+        for chunk in chunked(sorted(first_ids)):
             query = select(
                 events.c.id, events.c.uid, events.c.article_id, events.c.data, events.c.story
             ).where(events.c.id.in_(chunk))
             rows += conn.execute(query).all()
         missing = sorted({row.article_id for row in rows} - sorts.keys())
         sorts = dict(sorts)
-        for chunk in _chunks(missing):
+        for chunk in chunked(missing):
             query = select(feed_entries.c.article_id, feed_entries.c.sort).where(
                 feed_entries.c.feed == "articles", feed_entries.c.article_id.in_(chunk)
             )
@@ -287,7 +290,7 @@ class FeedIndexStore(StoreBase):
             conn.execute(delete(feeds))
             sizes: dict[str, list[Any]] = {}  # name → [size, oldest key, its label]
             sorts: dict[int, int] = {}
-            for chunk in _chunks(published_rows(conn)):
+            for chunk in chunked(published_rows(conn)):
                 rows = [row for found in chunk for row in _article_index(found)]
                 sorts |= {row.article_id: row.sort for row in rows if row.feed == "articles"}
                 _insert(conn, rows, sizes)
@@ -298,7 +301,7 @@ class FeedIndexStore(StoreBase):
                 .where(events.c.active.is_(True), articles.c.status == "ok")
                 .group_by(story)
             ).scalars()
-            for ids in _chunks(sorted(firsts)):
+            for ids in chunked(sorted(firsts)):
                 query = select(
                     events.c.id, events.c.uid, events.c.article_id, events.c.data, events.c.story
                 ).where(events.c.id.in_(ids))
@@ -410,12 +413,12 @@ def _first_reports(conn: Connection, stories: Sequence[str]) -> set[int]:
         .where(events.c.active.is_(True), articles.c.status == "ok")
     )
     found: dict[str, int] = {}
-    for chunk in _chunks(stories):
+    for chunk in chunked(stories):
         query = base.add_columns(events.c.story).where(events.c.story.in_(chunk))
         found |= {story: first for first, story in conn.execute(query.group_by(events.c.story))}
     # A story is named by its first event's uid where the event has no story of its own.
     rest = [story for story in stories if story not in found]
-    for chunk in _chunks(rest):
+    for chunk in chunked(rest):
         query = base.add_columns(events.c.uid).where(
             events.c.story.is_(None), events.c.uid.in_(chunk)
         )
@@ -441,7 +444,7 @@ def published_rows(conn: Connection) -> Iterator[Any]:
 
 def _article_index(row: Any) -> Iterator[IndexRow]:
     article = article_from_dict(row.data["article"])
-    sort, entry = entry_order(aware(article.published), article_entry_id(row.uid))
+    sort, entry = entry_order(feed_time(article.published), article_entry_id(row.uid))
     for name, label in article_feeds(article):
         yield IndexRow(name, entry, sort, row.id, None, None, label)
 
@@ -476,14 +479,3 @@ def _insert(conn: Connection, rows: list[IndexRow], sizes: dict[str, list[Any]])
         found[0] += 1
         if older(row.key, found[1]):
             found[1], found[2] = row.key, row.label
-
-
-def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= _CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -35,8 +35,8 @@ from typing import Protocol
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.core.alertroutes import RouteError, parse_routes
-from bot.core.config import ConfigError, TelegramConfig
+from bot.core.alertroutes import parse_routes
+from bot.core.config import TelegramConfig
 from bot.core.messages import split_html
 from bot.core.model import StoredEvent
 from bot.core.modes import ChatSettings, parse_clock, quiet_until
@@ -494,10 +494,7 @@ class Vocabulary(Protocol):
 
 async def apply_routes(store: Store, lines: Sequence[str], pack: Vocabulary) -> None:
     """Subscribe the chats and topics `telegram.routes` names; a bad route is a config error."""
-    try:
-        routes = parse_routes(lines, pack.event_types, pack.canonical)
-    except RouteError as exc:
-        raise ConfigError(str(exc)) from None
+    routes = parse_routes(lines, pack.event_types, pack.canonical)  # RouteError is a ConfigError
     added, removed = await asyncio.to_thread(store.sync_routes, routes)
     if added or removed:
         logger.info("routes applied routes=%d added=%d removed=%d", len(routes), added, removed)

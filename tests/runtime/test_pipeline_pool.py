@@ -17,7 +17,7 @@ from conftest import make_pipeline
 from sqlalchemy import select
 
 from bot.core.articles import parse_article
-from bot.core.stories import StoryKey
+from bot.core.stories import StoryKey, story_day
 from bot.extract import extract
 from bot.runtime import pool
 from bot.runtime.pipeline import Pipeline
@@ -25,7 +25,6 @@ from bot.runtime.publish import POOL_PAGES
 from bot.site.render import build_feeds, render_all
 from bot.site.statics import static_documents
 from bot.store import schema
-from bot.store.articles import _day
 
 BUYERS = ("Orion", "Vega", "Lyra", "Draco", "Cygnus")
 TARGETS = ("Quartz", "Basalt", "Granite", "Marble")
@@ -165,7 +164,9 @@ def test_story_keys_kept_at_insert_are_those_read_back(tmp_path: Path) -> None:
             data = (folder / path).read_bytes()
             mtime = datetime.fromtimestamp((folder / path).stat().st_mtime_ns / 1e9, tz=UTC)
             article = parse_article(data, path, mtime, pipeline.source.timezone)
-            keys = {StoryKey.of(ev, _day(article)) for ev in extract(article, pipeline.pack).events}
+            keys = {
+                StoryKey.of(ev, story_day(article)) for ev in extract(article, pipeline.pack).events
+            }
             assert read_back[event_id] in keys
     finally:
         pipeline.store.close()
