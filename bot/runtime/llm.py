@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from typing import Any
 
 from bot.core.config import Config, ConfigError, LlmConfig
@@ -34,6 +34,7 @@ from bot.extract.grounding import (
     parse_answer,
     repair_messages,
 )
+from bot.store.base import utc_now
 from bot.store.llmcache import LlmCacheStore
 
 log = logging.getLogger(__name__)
@@ -266,7 +267,7 @@ def extract_all(
         if value is None:
             raise ConfigError(f"'extract.llm.{key}' is needed to extract with the model")
     store = Store.open(config.state)
-    model = LlmExtractor(llm, store, lambda: datetime.now(UTC), "llm")
+    model = LlmExtractor(llm, store, utc_now, "llm")
     try:
         rules = [extract(article, pack, max_chars) for article in articles]
         asked = [model.submit(a, pack, r) for a, r in zip(articles, rules, strict=True)]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from bot.site.permalinks import article_url, is_daemon_url, page_url
 from bot.site.render import FeedSite
 from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
-from bot.store.base import DataRefused, article_uid
+from bot.store.base import DataRefused, article_uid, utc_now
 from bot.store.feedindex import FeedChanges
 
 log = logging.getLogger(__name__)
@@ -716,7 +716,7 @@ def build_pipeline(config: Config, store: Store, pack: RulePack) -> Pipeline:
         ),
         feeds_folder=config.feeds.folder,
         max_entries=config.feeds.max_entries,
-        clock=lambda: datetime.now(UTC),
+        clock=utc_now,
         max_chars=config.extract.max_chars,
     )
 

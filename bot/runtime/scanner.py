@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.core.config import Config
@@ -23,6 +23,7 @@ from bot.runtime.siteview import SiteView
 from bot.runtime.watcher import FULL_SCAN, FolderWatcher
 from bot.runtime.websub import ping_hub
 from bot.store import DatabaseFailure
+from bot.store.base import utc_now
 
 log = logging.getLogger("eventfeed")
 
@@ -58,8 +59,10 @@ class Scanner:
         on_queued: Callable[[], object],
         sent: Callable[[], int],
         spawn: Callable[[Coroutine[Any, Any, Any]], None],
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.pipeline = pipeline
+        self.clock = clock
         self.config = config  # its scan, feeds and articles sections: not reloaded
         self.siteview = siteview
         self.metrics = metrics
@@ -233,7 +236,7 @@ class Scanner:
         if self.state_error is not None and caught_up:  # this scan's publish included
             log.info("the state database takes writes again")
             self._clear_state_error()
-        self.health.last_scan = datetime.now(UTC).isoformat()
+        self.health.last_scan = self.clock().isoformat()
         self.health.last_report = vars(report) | {"feeds_written": written}
         log.info(
             "scan seen=%d new=%d changed=%d failed=%d deleted=%d events=%d queued=%d "

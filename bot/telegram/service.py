@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from telegram import Bot
@@ -22,6 +22,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.core.config import ConfigError, TelegramConfig
 from bot.store import Store
+from bot.store.base import utc_now
 from bot.store.chats import DisabledSubscription
 from bot.telegram.delivery import Deliverer, limits_of
 from bot.telegram.handlers import CommandContext, publish_commands, register
@@ -74,8 +75,10 @@ class TelegramService:
         stop: asyncio.Event,
         interval: float,
         spawn: Callable[[Coroutine[Any, Any, Any]], None],
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.config = config  # its token, limits and admins: not reloaded (routes are)
+        self.config = config
+        self.clock = clock  # its token, limits and admins: not reloaded (routes are)
         self.store = store
         self.deliverer = deliverer
         self._event_types = event_types  # the current pack's: they follow reloads
@@ -229,7 +232,7 @@ class TelegramService:
         assert application.updater is not None
         await application.updater.start_polling(drop_pending_updates=False)
         if self.sender is not None:  # the commands' instance finishes what a stop cut short
-            self._spawn(resume_broadcasts(self.sender, self.store))
+            self._spawn(resume_broadcasts(self.sender, self.store, self.clock))
             disabled, self._disabled = self._disabled, []
             self._spawn(
                 tell_disabled(self.sender, self.store, disabled, self._event_types, self._canonical)
@@ -303,7 +306,7 @@ class TelegramService:
                 next_due = None
             timeout = interval
             if next_due is not None:
-                timeout = max(0.05, min(interval, (next_due - datetime.now(UTC)).total_seconds()))
+                timeout = max(0.05, min(interval, (next_due - self.clock()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 

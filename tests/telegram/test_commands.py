@@ -17,6 +17,7 @@ from telegram.ext import Application, ApplicationBuilder
 from bot.core.model import EVENT_TYPES, Amount, Article, Event, Extraction
 from bot.core.modes import ChatSettings
 from bot.store import Store
+from bot.store.base import utc_now
 from bot.store.schema import outbox
 from bot.telegram.delivery import Deliverer
 from bot.telegram.handlers import COMMANDS, CommandContext, publish_commands, register
@@ -468,7 +469,7 @@ async def test_a_broadcast_cut_short_is_resumed_where_it_stopped(
     assert store.unfinished_broadcasts() == [cut]
     bot = Bot("123:TEST", base_url=fake_bot.base_url)
     async with bot:
-        await resume_broadcasts(Sender(bot), store)
+        await resume_broadcasts(Sender(bot), store, utc_now)
     assert fake_bot.sent(21) == []
     assert [m.text for m in fake_bot.sent(22) + fake_bot.sent(23)] == ["Back at 22:00"] * 2
     assert fake_bot.sent(OPERATOR)[-1].text == "📣 Sent to 3 of 3 chats."

@@ -19,6 +19,7 @@ from bot.core.i18n import language_from_code, t
 from bot.core.messages import split_html
 from bot.core.model import StoredArticle
 from bot.core.modes import ChatSettings
+from bot.store.base import utc_now
 from bot.store.broadcasts import Broadcast
 from bot.store.outbox import FailedDelivery
 from bot.telegram.keyboards import KeyboardStore
@@ -92,6 +93,7 @@ class CommandContext:
     on_resume: Callable[[], None] | None = None
     problems: Callable[[], list[str]] = list  # the daemon's current faults, for /stats
     max_subscriptions: int = 50  # per chat, its topics together (telegram.max_subscriptions)
+    clock: Callable[[], datetime] = utc_now  # when a broadcast starts and ends
 
 
 Context = ContextTypes.DEFAULT_TYPE

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 
 from telegram import Message, Update
 
@@ -105,23 +106,29 @@ async def broadcast(update: Update, context: Context, ctx: CommandContext) -> No
         return
     chats = await asyncio.to_thread(ctx.store.active_chat_ids)
     started = await asyncio.to_thread(
-        ctx.store.start_broadcast, html.escape(text), message.chat.id, chats, datetime.now(UTC)
+        ctx.store.start_broadcast, html.escape(text), message.chat.id, chats, ctx.clock()
     )
     await answer(context, message, f"📣 Sending to {len(chats)} chats…")
-    context.application.create_task(send_broadcast(Sender(context.bot), ctx.store, started))
+    context.application.create_task(
+        send_broadcast(Sender(context.bot), ctx.store, started, ctx.clock)
+    )
 
 
-async def resume_broadcasts(sender: Sender, store: BroadcastSendStore) -> None:
+async def resume_broadcasts(
+    sender: Sender, store: BroadcastSendStore, clock: Callable[[], datetime]
+) -> None:
     """Finish the broadcasts a stop cut short (the chats already sent to are not sent again)."""
     for found in await asyncio.to_thread(store.unfinished_broadcasts):
         logger.info("resuming broadcast %s", found.id)
-        await send_broadcast(sender, store, found)
+        await send_broadcast(sender, store, found, clock)
 
 
 _SENDING: set[int] = set()  # the broadcasts this process is sending
 
 
-async def send_broadcast(sender: Sender, store: BroadcastSendStore, found: Broadcast) -> None:
+async def send_broadcast(
+    sender: Sender, store: BroadcastSendStore, found: Broadcast, clock: Callable[[], datetime]
+) -> None:
     """One message per chat still pending, in order; flood control is waited out once,
     blocked chats retire. Each chat's outcome is recorded as it comes; then the operator
     who asked is told how it went."""
@@ -132,7 +139,7 @@ async def send_broadcast(sender: Sender, store: BroadcastSendStore, found: Broad
         await _send_pending(sender, store, found)
     finally:
         _SENDING.discard(found.id)
-    sent, total = await asyncio.to_thread(store.finish_broadcast, found.id, datetime.now(UTC))
+    sent, total = await asyncio.to_thread(store.finish_broadcast, found.id, clock())
     await sender.send(found.from_chat, f"📣 Sent to {sent} of {total} chats.")
 
 
