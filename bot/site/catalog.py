@@ -42,7 +42,7 @@ from bot.core.membership import (
 from bot.core.messages import badge_parts
 from bot.core.model import Amount, Event, StoredArticle, StoredEvent
 from bot.core.text import strip_xml_invalid
-from bot.site.sanitize import absolute_url
+from bot.site.markup import absolute_url
 
 FeedFormat = Literal["atom", "rss", "json"]
 FORMATS: tuple[FeedFormat, ...] = ("atom", "rss", "json")
@@ -526,5 +526,6 @@ def _h(text: str) -> str:
 
 
 def _text_html(text: str) -> str:
-    """Text as `sanitize_html` leaves it: characters XML forbids dropped, quotes as they are."""
+    """Text as the tests' HTML sanitiser leaves it: characters XML forbids dropped, quotes
+    as they are."""
     return html.escape(strip_xml_invalid(text), quote=False)

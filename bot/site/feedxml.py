@@ -30,7 +30,7 @@ from bot.site.catalog import (
     Page,
     type_label,
 )
-from bot.site.sanitize import has_markup
+from bot.site.markup import has_markup
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005

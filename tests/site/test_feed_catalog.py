@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from support.samples import BASE, SITE, sample_articles
+from support.sanitize import sanitize_html
 
 from bot.core.membership import slugify
 from bot.core.model import StoredArticle
@@ -28,8 +29,8 @@ from bot.site.catalog import (
     pages,
     query_page,
 )
+from bot.site.markup import has_markup
 from bot.site.render import render_all, render_page
-from bot.site.sanitize import has_markup, sanitize_html
 from bot.site.statics import OPML, icon_png, static_documents
 
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -1,0 +1,31 @@
+"""Markup in feed text: whether a text must be declared HTML, and which links may be kept.
+
+Feed content is built from escaped text, so it needs no sanitiser; links from articles (a
+thumbnail, a permalink) pass only as absolute http(s) or mailto URLs. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit
+
+from bot.core.text import strip_xml_invalid
+
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_MARKUP = re.compile(r"<[A-Za-z/!]|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);")
+
+
+def has_markup(text: str) -> bool:
+    """Whether `text` holds tags or entities, i.e. must be declared `type="html"` in Atom."""
+    return bool(_MARKUP.search(text))
+
+
+def absolute_url(url: str, base_url: str) -> str | None:
+    """`url` resolved against `base_url` if it is http(s) or mailto, else None."""
+    joined = urljoin(base_url, strip_xml_invalid(url).strip())
+    parts = urlsplit(joined)
+    if parts.scheme.lower() not in _SAFE_SCHEMES:
+        return None
+    if parts.scheme.lower() != "mailto" and not parts.netloc:
+        return None
+    return joined
