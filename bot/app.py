@@ -61,7 +61,7 @@ class Daemon:
         self.config = config
         self.config_path = config_path
         self.pack = pack
-        self.store = Store.open(config.state)
+        self.store = Store.open(config.state, _now)
         self.pipeline = build_pipeline(config, self.store, pack)
         self.pipeline.budget = config.extract.budget_seconds  # analysis in worker processes
         self.llm: LlmExtractor | None = None
@@ -115,6 +115,7 @@ class Daemon:
             stop=self._stop,
             interval=config.scan.interval_seconds,
             spawn=self._in_background,
+            clock=_now,
         )
         self.scanner = Scanner(
             self.pipeline,
@@ -126,6 +127,7 @@ class Daemon:
             on_queued=self.telegram.wake,
             sent=self.telegram.take_sent,
             spawn=self._in_background,
+            clock=_now,
         )
         self._load = load
         self.reloader = Reloader(self._load_again, self._apply_reload, self._reload_files(config))
