@@ -277,6 +277,8 @@ def article_mentions(
             continue
         if not table:
             found = _leftmost_longest(own)
+        elif not own:
+            found = _leftmost_longest(table)
         else:
             found = _leftmost_longest(table)
             taken = _Taken(found)
@@ -972,20 +974,22 @@ def resolve(
                     else ""
                 )
                 if zh in full and full[zh][0] != m.name:
-                    m = Mention(m.start, m.end, full[zh][0], full[zh][1], False)
+                    m = _new(Mention, (m.start, m.end, full[zh][0], full[zh][1], False, False))
                 elif m.name in longer:
                     name, kind = longer[m.name]
-                    m = Mention(m.start, m.end, name, kind, False)
+                    m = _new(Mention, (m.start, m.end, name, kind, False, False))
                 if " " in m.name:
                     short = without_legal_form(m.name)
                     if short != m.name:
-                        m = Mention(m.start, m.end, short, m.kind, False, m.initial)
+                        m = _new(Mention, (m.start, m.end, short, m.kind, False, m.initial))
             out.append(m)
-        taken = _Taken(out)
-        extra = [m for m in recurring.get(i, ()) if not taken.overlaps(m)]
-        if extra:
-            out += _leftmost_longest(extra)
-            out.sort(key=_START)
+        again = recurring.get(i)
+        if again:  # most sentences have no recurrence: no spans to index
+            taken = _Taken(out)
+            extra = [m for m in again if not taken.overlaps(m)]
+            if extra:
+                out += _leftmost_longest(extra)
+                out.sort(key=_START)
         result.append(out)
     return result
 
@@ -1094,8 +1098,9 @@ def _doubtful_openers(mentions: list[list[Mention]], sentences: Sequence[Sentenc
     openers = {m.name for found in mentions for m in found if m.initial}
     if not openers:
         return set()
-    counts: Counter[str] = Counter(m.name for found in mentions for m in found)
-    inner = {m.name for found in mentions for m in found if not m.initial}
+    # Only the openers' names are counted: a few of the article's hundred names.
+    counts: Counter[str] = Counter(m.name for found in mentions for m in found if m.name in openers)
+    inner = {m.name for found in mentions for m in found if not m.initial and m.name in openers}
     text = "\n".join(s.text for s in sentences)
     return {
         name
