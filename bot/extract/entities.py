@@ -417,9 +417,9 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
     )
     for m in matches:
         start = m.start("name")
+        if folded[start] not in _SURNAMES or folded[m.end() : m.end() + 1] in "·•・":
+            continue  # tested before the name is made: most matches fail here
         name = _canonical(text, folded, start, m.end("name"))
-        if not name or folded[start] not in _SURNAMES or folded[m.end() : m.end() + 1] in "·•・":
-            continue
         if len(name) == 3 and (
             folded[start + 2] in _AFTER_NAME or folded[start + 2 : start + 4] in ("先生", "女士")
         ):
@@ -696,7 +696,7 @@ def _canonical(text: str, folded: str, start: int, end: int) -> str:
     """The name as written, its Chinese characters simplified (folded has them so, and is as
     long): 太極實業 and 太极实业 are one actor, whichever script the article is in."""
     surface = text[start:end]
-    if surface.isascii():
+    if surface.isascii() or surface == folded[start:end]:  # nothing to fold: simplified Chinese
         return surface
     return "".join(
         f if "\u3400" <= f <= "\u9fff" else t
