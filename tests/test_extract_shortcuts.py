@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.extract import load_rule_pack
-from bot.extract.amounts import trie_pattern
+from bot.extract.amounts import (
+    _DIGITS_RE,
+    _PREFIX_ENDS,
+    _PREFIXED_RE,
+    _prefixed,
+    trie_pattern,
+)
 from bot.extract.dates import find_dates
 from bot.extract.entities import (
     _ORG_RE,
@@ -216,3 +222,38 @@ def test_text_without_chinese_or_dots_has_no_gloss_nor_dotted_name(text: str) ->
     # article_mentions skips both passes on such text
     assert not list(_glossed(text, fold(text)))
     assert not list(_dotted(text, fold(text)))
+
+
+MONEY_TEXT = st.lists(
+    st.sampled_from(["us$", "u.s.$", "$", "hk$", "€", "rmb", "人民币", "港元", "usd", "neur"])
+    | st.text("0123456789 .,$us亿万元美一二十", max_size=4),
+    max_size=10,
+).map("".join)
+
+
+def _prefixed_tried_everywhere(folded: str) -> list[tuple[int, int]]:
+    """_prefixed without the test of what stands before the number: the pattern tried at each
+    of the five places before it."""
+    out: list[tuple[int, int]] = []
+    end = tried = 0
+    for run in _DIGITS_RE.finditer(folded):
+        number = run.start()
+        before = folded[number - 1 : number]
+        if before == " ":
+            before = folded[number - 2 : number - 1]
+        start, tried = max(number - 5, end, tried), number + 1
+        if before not in _PREFIX_ENDS:
+            continue
+        for at in range(start, number):
+            m = _PREFIXED_RE.match(folded, at)
+            if m:
+                end = m.end()
+                out.append(m.span())
+                break
+    return out
+
+
+@settings(max_examples=1000)
+@given(MONEY_TEXT)
+def test_prefixed_amounts_are_sought_only_after_a_currency(text: str) -> None:
+    assert [m.span() for m in _prefixed(text)] == _prefixed_tried_everywhere(text)

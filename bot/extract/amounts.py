@@ -255,6 +255,9 @@ _PREFIXED_RE = re.compile(
 # Written to open with one character class (not a repeat): the engine skips ahead to a digit.
 _DIGITS_RE = re.compile(f"[\\d{_CN_DIGITS}][\\d{_CN_DIGITS}]*")
 _PREFIX_ENDS = frozenset(p[-1] for p in _PREFIX_CURRENCIES)  # no currency ends in a digit
+# What stands between a match's start and its number (no currency starts with a digit, so the
+# number is the run of digits that follows): a currency and at most one space.
+_PREFIX_HEADS = frozenset((*_PREFIX_CURRENCIES, *(f"{p} " for p in _PREFIX_CURRENCIES)))
 _ZH_NUM = rf"{_NUM}[十百千]?|{_CN_NUM}|数十|几十|数百|几百|[上数几]"
 _ZH_RE = re.compile(
     rf"(?P<num>[\d{_CN_DIGITS}上数几](?:[\d,.{_CN_DIGITS}]|[ ](?=[,.])|(?<=[,.])[ ])*)[ ]*"
@@ -538,6 +541,8 @@ def _prefixed(folded: str) -> Iterator[re.Match[str]]:
         if before not in _PREFIX_ENDS:
             continue
         for at in range(start, number):
+            if folded[at:number] not in _PREFIX_HEADS:
+                continue  # no currency and space end here: the pattern cannot match
             m = _PREFIXED_RE.match(folded, at)
             if m:
                 end = m.end()
@@ -577,14 +582,17 @@ def modified_pattern(nouns: Sequence[str]) -> re.Pattern[str]:
     )
 
 
+_SCALES = {"十": 10.0, "百": 100.0, "千": 1000.0}
+
+
 def _number(num: str) -> float | None:
     if num in _VAGUE:
         return _VAGUE[num]
     if num[0].isdigit():
         digits = num.rstrip("十百千")
+        scale = _SCALES.get(num[len(digits) :], 1.0)
         if " " in digits:
             digits = _SPACED_RE.sub(r"\1", digits)
-        scale = {"十": 10.0, "百": 100.0, "千": 1000.0}.get(num[len(num.rstrip("十百千")) :], 1.0)
         if not _NUMBER_RE.fullmatch(digits):
             return None
         return float(digits.replace(",", "")) * scale

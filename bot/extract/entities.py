@@ -946,6 +946,8 @@ def resolve(
     full: dict[str, tuple[str, str]] = {}  # folded surface → (name, kind)
     latin_names: list[tuple[str, str]] = []
     for sentence, found in zip(sentences, mentions, strict=True):
+        if not found:
+            continue
         folded_line = sentence.folded
         for m in found:
             if m.known:
