@@ -215,9 +215,11 @@ _TENS = {
 _WORD_NUMBERS = {**_ONES, **_TENS, "a": 1.0, "an": 1.0, "half a": 0.5, "a half": 0.5}
 
 
-def _trie(words: Sequence[str]) -> str:
+def trie_pattern(words: Sequence[str]) -> str:
     """The words as one pattern shaped like a trie ('dlrs?|dollars?|…' factored by prefix): the
-    engine follows one branch instead of trying some seventy spellings after every number."""
+    engine follows one branch instead of trying some seventy spellings after every number. At
+    one place it matches the longest word: what an alternation listing every word before its
+    own prefixes matches."""
     tree: dict[str, dict] = {}  # type: ignore[type-arg]
     for word in words:
         node = tree
@@ -244,7 +246,7 @@ def _alternation(words: Sequence[str]) -> str:
 _CUR_ZH = _alternation(list(_ZH_CURRENCIES))
 _UNIT_ZH = _alternation(list(_ZH_UNITS))
 _UNIT_EN = _alternation(list(_EN_UNITS))
-_CUR_EN = _trie(list(_EN_CURRENCIES))
+_CUR_EN = trie_pattern(list(_EN_CURRENCIES))
 _CN_NUM = f"[{_CN_DIGITS}]+"
 _RANGE = r"[ ]?(?:-|–|~|～|to|至|到)[ ]?"
 # Each pattern starts with a required token, so the engine skips ahead fast.
@@ -253,8 +255,12 @@ _PREFIXED_RE = re.compile(
     rf"(?:{_RANGE}(?:{_alternation(list(_PREFIX_CURRENCIES))})?[ ]?(?P<high>{_NUM}))?"
     rf"(?:[ ]?(?P<zhunit>{_UNIT_ZH})|[ ]?(?P<enunit>{_UNIT_EN})\b)?(?:[ ]*(?P<cur>{_CUR_ZH}))?"
 )
-_DIGITS_RE = re.compile(f"[\\d{_CN_DIGITS}]+")
+# Written to open with one character class (not a repeat): the engine skips ahead to a digit.
+_DIGITS_RE = re.compile(f"[\\d{_CN_DIGITS}][\\d{_CN_DIGITS}]*")
 _PREFIX_ENDS = frozenset(p[-1] for p in _PREFIX_CURRENCIES)  # no currency ends in a digit
+# What stands between a match's start and its number (no currency starts with a digit, so the
+# number is the run of digits that follows): a currency and at most one space.
+_PREFIX_HEADS = frozenset((*_PREFIX_CURRENCIES, *(f"{p} " for p in _PREFIX_CURRENCIES)))
 _ZH_NUM = rf"{_NUM}[十百千]?|{_CN_NUM}|数十|几十|数百|几百|[上数几]"
 _ZH_RE = re.compile(
     rf"(?P<num>[\d{_CN_DIGITS}上数几](?:[\d,.{_CN_DIGITS}]|[ ](?=[,.])|(?<=[,.])[ ])*)[ ]*"
@@ -271,8 +277,8 @@ _EN_RE = re.compile(
 )
 # 'one mln dlrs', 'two billion yen', 'half a billion dollars': a word number needs a magnitude.
 _WORDS_RE = re.compile(
-    rf"\b(?:(?P<tens>{_trie(list(_TENS))})(?:[ -](?P<ones>{_trie(list(_ONES))}))?"
-    rf"|(?P<num>{_trie([w for w in _WORD_NUMBERS if w not in _TENS])}))"
+    rf"\b(?:(?P<tens>{trie_pattern(list(_TENS))})(?:[ -](?P<ones>{trie_pattern(list(_ONES))}))?"
+    rf"|(?P<num>{trie_pattern([w for w in _WORD_NUMBERS if w not in _TENS])}))"
     rf"[ ](?P<unit>trillion|billion|bln|bn|million|mln|mn)[ ]?(?P<cur>{_CUR_EN})\b"
 )
 # Where _WORDS_RE's tail (' billion dlrs') starts, one space each (single characters never
@@ -538,6 +544,8 @@ def _prefixed(folded: str) -> Iterator[re.Match[str]]:
         if before not in _PREFIX_ENDS:
             continue
         for at in range(start, number):
+            if folded[at:number] not in _PREFIX_HEADS:
+                continue  # no currency and space end here: the pattern cannot match
             m = _PREFIXED_RE.match(folded, at)
             if m:
                 end = m.end()
@@ -577,14 +585,17 @@ def modified_pattern(nouns: Sequence[str]) -> re.Pattern[str]:
     )
 
 
+_SCALES = {"十": 10.0, "百": 100.0, "千": 1000.0}
+
+
 def _number(num: str) -> float | None:
     if num in _VAGUE:
         return _VAGUE[num]
     if num[0].isdigit():
         digits = num.rstrip("十百千")
+        scale = _SCALES.get(num[len(digits) :], 1.0)
         if " " in digits:
             digits = _SPACED_RE.sub(r"\1", digits)
-        scale = {"十": 10.0, "百": 100.0, "千": 1000.0}.get(num[len(num.rstrip("十百千")) :], 1.0)
         if not _NUMBER_RE.fullmatch(digits):
             return None
         return float(digits.replace(",", "")) * scale

@@ -733,10 +733,14 @@ def _article_totals(
     """The deals' totals stated in the article, in order (sentence, index of the amount): sought
     only in the lines holding a total word, never in background ones."""
     folded, starts = seek.text()[1:]
-    lines = sorted(
-        _lines_with(pack.amount_total, folded, starts)
-        | _lines_with(pack.amount_deal, folded, starts)
-    )
+    if pack.amount_total_words is not None:  # both word lists at once: the same lines
+        words = pack.amount_total_words.iter(folded)
+        lines = sorted({bisect_right(starts, end) - 1 for end, _ in words})
+    else:
+        lines = sorted(
+            _lines_with(pack.amount_total, folded, starts)
+            | _lines_with(pack.amount_deal, folded, starts)
+        )
     seek(lines)
     return [
         (at, i)

@@ -166,6 +166,9 @@ class RulePack:
     # Right after an amount, a deal it is the total of: 'a 265 mln dlr bid', '的交易'.
     amount_total_after: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
     amount_deal: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))  # those nouns
+    # The total words and the deal nouns in one automaton (None: seek them with the patterns):
+    # the lines holding one, found in one pass instead of two regex passes over the article.
+    amount_total_words: Any = field(repr=False, default=None)
 
     def canonical(self, name: str) -> str | None:
         """Any alias (any script, any case) → canonical entity name; None if unknown."""
@@ -337,6 +340,7 @@ def load_rule_pack(
         amount_total_before=head_patterns(totals)[0],
         amount_total_after=modified_pattern(deals),
         amount_deal=_any_of(deals),
+        amount_total_words=_word_automaton((*totals, *deals)),
     )
 
 

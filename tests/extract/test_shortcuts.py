@@ -15,7 +15,23 @@ from bot.cli.rulefiles import default_documents
 from bot.core.model import Article
 from bot.core.text import split_sentences
 from bot.extract import load_rule_pack
+from bot.extract.amounts import (
+    _DIGITS_RE,
+    _PREFIX_ENDS,
+    _PREFIXED_RE,
+    _prefixed,
+    trie_pattern,
+)
 from bot.extract.dates import find_dates
+from bot.extract.entities import (
+    _ORG_RE,
+    _ORG_SUFFIXES,
+    _SUBJECT_CUE_RE,
+    _SUBJECT_ROLES,
+    _canonical,
+    _dotted,
+    _glossed,
+)
 from bot.extract.events import _amounts
 from bot.extract.sentences import Sentence, _required_literal, fold, join
 
@@ -128,3 +144,116 @@ def test_every_match_holds_the_required_literal(pieces: list[str], text: str) ->
         return
     literal = _required_literal(pattern)
     assert all(literal in m.group() for m in pattern.finditer(text))
+
+
+# --- patterns rewritten to skip ahead: each finds what the plain alternation found -----------
+
+SUFFIX_TEXT = st.lists(
+    st.sampled_from([*_ORG_SUFFIXES, *_ORG_SUFFIXES[:8], "大", "公", "有限", "（集团）", "和"])
+    | st.text("公司集团大有限股份电子科技（）", max_size=4),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=500)
+@given(SUFFIX_TEXT)
+def test_the_suffix_trie_finds_what_the_suffix_alternation_finds(text: str) -> None:
+    alternation = re.compile("|".join(map(re.escape, _ORG_SUFFIXES)))
+    assert [m.span() for m in _ORG_RE.finditer(text)] == [
+        m.span() for m in alternation.finditer(text)
+    ]
+
+
+def test_a_trie_matches_the_longest_word_where_an_alternation_lists_it_first() -> None:
+    words = ["股份有限公司", "有限公司", "公司", "股份", "基金会", "基金"]
+    text = "甲股份有限公司乙股份丙基金会丁基金公"
+    assert [m.group() for m in re.finditer(trie_pattern(words), text)] == [
+        m.group() for m in re.finditer("|".join(words), text)
+    ]
+
+
+CUE_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "董事长",
+            "董事会秘书",
+            "发布公告",
+            "发布了公告",
+            "公告称",
+            "行长",
+            "/",
+            "、",
+            "和",
+            "腾讯",
+        ]
+    )
+    | st.text("董事长会秘书行公告称", max_size=3),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=500)
+@given(CUE_TEXT)
+def test_the_flat_subject_cues_find_what_the_grouped_ones_find(text: str) -> None:
+    grouped = re.compile(
+        "发布了?公告|公告称|公告显示|宣布|旗下|(?:" + "|".join(_SUBJECT_ROLES) + ")(?![/、和与及])"
+    )
+    assert [m.span() for m in _SUBJECT_CUE_RE.finditer(text)] == [
+        m.span() for m in grouped.finditer(text)
+    ]
+
+
+@settings(max_examples=300)
+@given(st.text("ab AB·•・\ufffd (（)）Lucas Beyer卢卡斯贝耶尔太極實業", max_size=40))
+def test_names_as_written_are_folded_as_char_by_char(text: str) -> None:
+    folded = fold(text)
+    for start in range(len(text)):
+        end = min(len(text), start + 6)
+        plain = "".join(
+            f if "\u3400" <= f <= "\u9fff" else t
+            for t, f in zip(text[start:end], folded[start:end], strict=True)
+        )
+        assert _canonical(text, folded, start, end) == plain
+
+
+@settings(max_examples=300)
+@given(st.text("abAB (（)）.,'’-Lucas Beyer", max_size=60))
+def test_text_without_chinese_or_dots_has_no_gloss_nor_dotted_name(text: str) -> None:
+    # article_mentions skips both passes on such text
+    assert not list(_glossed(text, fold(text)))
+    assert not list(_dotted(text, fold(text)))
+
+
+MONEY_TEXT = st.lists(
+    st.sampled_from(["us$", "u.s.$", "$", "hk$", "€", "rmb", "人民币", "港元", "usd", "neur"])
+    | st.text("0123456789 .,$us亿万元美一二十", max_size=4),
+    max_size=10,
+).map("".join)
+
+
+def _prefixed_tried_everywhere(folded: str) -> list[tuple[int, int]]:
+    """_prefixed without the test of what stands before the number: the pattern tried at each
+    of the five places before it."""
+    out: list[tuple[int, int]] = []
+    end = tried = 0
+    for run in _DIGITS_RE.finditer(folded):
+        number = run.start()
+        before = folded[number - 1 : number]
+        if before == " ":
+            before = folded[number - 2 : number - 1]
+        start, tried = max(number - 5, end, tried), number + 1
+        if before not in _PREFIX_ENDS:
+            continue
+        for at in range(start, number):
+            m = _PREFIXED_RE.match(folded, at)
+            if m:
+                end = m.end()
+                out.append(m.span())
+                break
+    return out
+
+
+@settings(max_examples=1000)
+@given(MONEY_TEXT)
+def test_prefixed_amounts_are_sought_only_after_a_currency(text: str) -> None:
+    assert [m.span() for m in _prefixed(text)] == _prefixed_tried_everywhere(text)
