@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import quote
 
 from bot.config import SiteConfig
@@ -112,6 +112,15 @@ class Entry:
     events: tuple[StoredEvent, ...]
     thumbnail: str | None = None
     language: str | None = None
+
+
+class Fragments(Protocol):
+    """Each entry as a format renders it, kept from one render to the next (`lru.Lru` is
+    one): a page that gains an entry renders that entry, not the page's other 98 again."""
+
+    def get(self, key: tuple[FeedFormat, Entry]) -> bytes | None: ...
+
+    def put(self, key: tuple[FeedFormat, Entry], value: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
