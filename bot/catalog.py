@@ -114,13 +114,30 @@ class Entry:
     language: str | None = None
 
 
+# What finds an entry's rendering: its format, id and `updated` (cheap to hash, unlike the
+# entry); the entry is kept beside its bytes and compared whole (usually by identity).
+FragmentKey = tuple[FeedFormat, str, datetime]
+
+
 class Fragments(Protocol):
     """Each entry as a format renders it, kept from one render to the next (`lru.Lru` is
     one): a page that gains an entry renders that entry, not the page's other 98 again."""
 
-    def get(self, key: tuple[FeedFormat, Entry]) -> bytes | None: ...
+    def get(self, key: FragmentKey) -> tuple[Entry, bytes] | None: ...
 
-    def put(self, key: tuple[FeedFormat, Entry], value: bytes) -> None: ...
+    def put(self, key: FragmentKey, value: tuple[Entry, bytes]) -> None: ...
+
+
+def kept_fragment(fragments: Fragments, fmt: FeedFormat, entry: Entry) -> bytes | None:
+    """The entry's bytes in `fmt` if kept, and kept for this very entry."""
+    found = fragments.get((fmt, entry.id, entry.updated))
+    if found is None or not (found[0] is entry or found[0] == entry):
+        return None
+    return found[1]
+
+
+def keep_fragment(fragments: Fragments, fmt: FeedFormat, entry: Entry, data: bytes) -> None:
+    fragments.put((fmt, entry.id, entry.updated), (entry, data))
 
 
 @dataclass(frozen=True)

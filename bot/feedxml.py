@@ -12,7 +12,7 @@ its scheme) and its content, and travel as data in JSON Feed's `_eventfeed`.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -30,6 +30,8 @@ from bot.catalog import (
     Fragments,
     Page,
     clean_text,
+    keep_fragment,
+    kept_fragment,
     type_label,
 )
 from bot.sanitize import has_markup
@@ -59,11 +61,11 @@ def render_both(
     (the same bytes: the entries are the last children of the feed, and pretty printing
     gives an element the same text at the same depth whatever its siblings)."""
     entries = page.entries
-    if fragments is not None:
-        known: dict[tuple[FeedFormat, Entry], bytes | None] = {
-            (fmt, e): fragments.get((fmt, e)) for fmt in formats for e in entries
-        }
-        entries = tuple(dict.fromkeys(e for e in entries if None in (known[f, e] for f in formats)))
+    kept: list[dict[XmlFormat, bytes | None]] = []
+    if fragments is not None:  # entries are keyed by id(): hashing one hashes all its events
+        kept = [{fmt: kept_fragment(fragments, fmt, e) for fmt in formats} for e in entries]
+        missing = {id(e): e for e, k in zip(entries, kept, strict=True) if None in k.values()}
+        entries = tuple(missing.values())
     generators = {fmt: _generator(site, page, fmt) for fmt in formats}
     first, *others = generators.values()
     for entry in entries:
@@ -75,7 +77,7 @@ def render_both(
     for fmt, fg in generators.items():
         body: bytes = fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
         if fragments is not None:
-            body = _splice(body, fmt, entries, page.entries, known, fragments)
+            body = _splice(body, fmt, entries, page.entries, [k[fmt] for k in kept], fragments)
         out[fmt] = _with_stylesheet(body, page.name_for(page.number))
     return out
 
@@ -93,11 +95,11 @@ def _splice(
     fmt: XmlFormat,
     made: Sequence[Entry],
     entries: Sequence[Entry],
-    known: Mapping[tuple[FeedFormat, Entry], bytes | None],
+    kept: Sequence[bytes | None],
     fragments: Fragments,
 ) -> bytes:
     """`body` (the feed with the `made` entries) with every entry of the page in order: the
-    made ones cut out of it and kept in `fragments`, the others taken from `known`."""
+    made ones cut out of it and kept in `fragments`, the others' `kept` bytes."""
     opening, closing, end = _ENTRY_TAGS[fmt]
     start = body.index(b"\n" + opening) + 1 if made else body.rindex(end)
     stop = body.rindex(closing) + len(closing) if made else start
@@ -108,12 +110,12 @@ def _splice(
         or not all(p.startswith(opening) for p in parts[:-1])
     ):
         raise ValueError(f"feedgen wrote a {fmt} document of an unexpected shape")
-    new: dict[Entry, bytes] = {}
+    new: dict[int, bytes] = {}
     for entry, part in zip(made, parts, strict=False):
-        new[entry] = fragment = part + closing
-        fragments.put((fmt, entry), fragment)
-    pieces = [new.get(entry) or known[fmt, entry] for entry in entries]
-    if None in pieces:  # cannot happen: each entry is known or made
+        new[id(entry)] = fragment = part + closing
+        keep_fragment(fragments, fmt, entry, fragment)
+    pieces = [new.get(id(e)) or k for e, k in zip(entries, kept, strict=True)]
+    if None in pieces:  # cannot happen: each entry is kept or made
         raise ValueError("an entry went missing")
     return body[:start] + b"".join(p for p in pieces if p is not None) + body[stop:]
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.catalog import Entry, FeedSite, Fragments, Page, clean_text, event_entry_id
+from bot.catalog import (
+    Entry,
+    FeedSite,
+    Fragments,
+    Page,
+    clean_text,
+    event_entry_id,
+    keep_fragment,
+    kept_fragment,
+)
 from bot.model import StoredEvent
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -46,10 +55,10 @@ def render(
         return (_dumps(doc) + "\n").encode("utf-8")
     items: list[bytes] = []
     for entry in page.entries:
-        found = fragments.get(("json", entry))
+        found = kept_fragment(fragments, "json", entry)
         if found is None:
             found = _dumps(_item(entry)).encode("utf-8")
-            fragments.put(("json", entry), found)
+            keep_fragment(fragments, "json", entry, found)
         items.append(found)
     head = _dumps(doc).encode("utf-8")  # `items` comes last: it is spliced in before the "}"
     return head[:-1] + b',"items":[' + b",".join(items) + b"]}\n"

@@ -21,8 +21,8 @@ from bot.catalog import (
     FORMATS,
     Entry,
     Feed,
-    FeedFormat,
     FeedSite,
+    FragmentKey,
     Fragments,
     Page,
     archive_count,
@@ -144,9 +144,14 @@ def _crash_leftover(path: Path) -> bool:
 # --- publishing from the store's feed index -------------------------------------------------
 
 
-def fragment_cache(max_bytes: int = FRAGMENT_BYTES) -> Lru[tuple[FeedFormat, Entry], bytes]:
-    """Rendered entries, the most recently used first, `max_bytes` of them at most."""
-    return Lru(max_bytes // 512, weigh=len, max_weight=max_bytes)
+def fragment_cache(max_bytes: int = FRAGMENT_BYTES) -> Lru[FragmentKey, tuple[Entry, bytes]]:
+    """Rendered entries, the most recently used first, about `max_bytes` of them at most
+    (each weighed with its entry's content, which it keeps alive)."""
+    return Lru(max_bytes // 512, weigh=_fragment_weight, max_weight=max_bytes)
+
+
+def _fragment_weight(kept: tuple[Entry, bytes]) -> int:
+    return len(kept[1]) + len(kept[0].content_html)
 
 
 class EntryCache:

@@ -448,7 +448,7 @@ def test_a_page_spliced_from_kept_entries_is_the_page_rendered_whole() -> None:
     every = [page for feed in feeds for limit in (1, 2, 50) for page in pages(feed, limit)]
     every += [Page(p.feed, p.entries[::-1], p.number, p.archive_pages) for p in every]
     every.append(Page(Feed("tag/empty", "Empty", ()), (), None, 0))
-    fragments: Lru[tuple[Any, Any], bytes] = Lru(10_000)
+    fragments: Lru[Any, Any] = Lru(10_000)
     for page in [*every, *every]:  # the second time, every entry is kept already
         assert render_documents(site, page, fragments) == render_documents(site, page)
     assert len(fragments) == 3 * len({entry for page in every for entry in page.entries})
