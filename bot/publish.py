@@ -22,6 +22,7 @@ from bot.catalog import (
     Entry,
     Feed,
     FeedSite,
+    Fragment,
     FragmentKey,
     Fragments,
     Page,
@@ -49,8 +50,9 @@ WHOLE_FEED = 8  # pages of one feed from which a publish reads all the feed's ro
 # 10,000 articles peaks at about 0.65 GB, not 0.3 GB, and takes half the CPU time).
 BIG_PUBLISH = 20_000
 # Rendered entries kept between publishes (see `fragment_cache`): the current pages a drop
-# touches again (the main feeds, its types and categories) hold some hundreds of entries.
-FRAGMENT_BYTES = 16 << 20
+# touches again (the main feeds, its types and categories) hold some hundreds of entries,
+# 1-3 kB each a format. Only those of entries the entry cache keeps alive are any use.
+FRAGMENT_BYTES = 8 << 20
 # The only suffixes we ever remove: nothing else someone keeps in the folder is touched.
 _OURS = (".atom", ".rss", ".json")
 # What the documents look like. A folder written by another layout (an upgrade) has every page
@@ -144,14 +146,13 @@ def _crash_leftover(path: Path) -> bool:
 # --- publishing from the store's feed index -------------------------------------------------
 
 
-def fragment_cache(max_bytes: int = FRAGMENT_BYTES) -> Lru[FragmentKey, tuple[Entry, bytes]]:
-    """Rendered entries, the most recently used first, about `max_bytes` of them at most
-    (each weighed with its entry's content, which it keeps alive)."""
-    return Lru(max_bytes // 512, weigh=_fragment_weight, max_weight=max_bytes)
+def fragment_cache(max_bytes: int = FRAGMENT_BYTES) -> Lru[FragmentKey, Fragment]:
+    """Rendered entries, the most recently used first, `max_bytes` of them at most."""
+    return Lru(max_bytes // 256, weigh=_fragment_weight, max_weight=max_bytes)
 
 
-def _fragment_weight(kept: tuple[Entry, bytes]) -> int:
-    return len(kept[1]) + len(kept[0].content_html)
+def _fragment_weight(kept: Fragment) -> int:
+    return len(kept[1])
 
 
 class EntryCache:
