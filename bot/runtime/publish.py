@@ -24,6 +24,9 @@ from bot.site.catalog import (
     Entry,
     Feed,
     FeedSite,
+    Fragment,
+    FragmentKey,
+    Fragments,
     Page,
     archive_count,
     article_entry,
@@ -46,6 +49,10 @@ WHOLE_FEED = 8  # pages of one feed from which a publish reads all the feed's ro
 # each: every entry is then made once, not once per feed that lists it (a first publish of
 # 10,000 articles peaks at about 0.65 GB, not 0.3 GB, and takes half the CPU time).
 BIG_PUBLISH = 20_000
+# Rendered entries kept between publishes (see `fragment_cache`): the current pages a drop
+# touches again (the main feeds, its types and categories) hold some hundreds of entries,
+# 1-3 kB each a format. Only those of entries the entry cache keeps alive are any use.
+FRAGMENT_BYTES = 8 << 20
 # The only suffixes we ever remove: nothing else someone keeps in the folder is touched.
 _OURS = (".atom", ".rss", ".json")
 # What the documents look like. A folder written by another layout (an upgrade) has every page
@@ -98,6 +105,15 @@ def _crash_leftover(path: Path) -> bool:
 # --- publishing from the store's feed index -------------------------------------------------
 
 
+def fragment_cache(max_bytes: int = FRAGMENT_BYTES) -> Lru[FragmentKey, Fragment]:
+    """Rendered entries, the most recently used first, `max_bytes` of them at most."""
+    return Lru(max_bytes // 256, weigh=_fragment_weight, max_weight=max_bytes)
+
+
+def _fragment_weight(kept: Fragment) -> int:
+    return len(kept[1])
+
+
 class EntryCache:
     """Recently made entries, by what they are made of: an article is in several feeds (its
     categories and tags) and on the current page of each for many publishes."""
@@ -145,6 +161,9 @@ class Publisher:
     store: Store
     limit: int
     cache: EntryCache = field(default_factory=EntryCache)
+    # Each entry as each format renders it: a page that gains one entry renders one entry
+    # (None: every page rendered whole, as a worker process does; the same bytes).
+    fragments: Fragments | None = field(default_factory=lambda: fragment_cache())
     # The known event types (the rule pack's, which a reload may change): each has a feed,
     # written empty until it has entries.
     event_types: Callable[[], Collection[str]] = field(default=lambda: ())
@@ -253,7 +272,9 @@ class Publisher:
         processes = pool.workers()
         if len(pages) < POOL_PAGES or processes < 2:
             return [
-                rel for task in pages for rel in _render(self.site, self.folder, *self._page(task))
+                rel
+                for task in pages
+                for rel in _render(self.site, self.folder, *self._page(task), self.fragments)
             ]
         changed: list[str] = []
         executor: ProcessPoolExecutor | None = pool.executor(processes)
@@ -349,13 +370,19 @@ class _PageTask:
     written: int = 1  # the pages of the feed this publish writes
 
 
-def _render(site: FeedSite, folder: Path, task: _PageTask, entries: Sequence[Entry]) -> list[str]:
+def _render(
+    site: FeedSite,
+    folder: Path,
+    task: _PageTask,
+    entries: Sequence[Entry],
+    fragments: Fragments | None = None,
+) -> list[str]:
     """Write the page's documents; returns the paths that changed. Needs no database: it runs
     in a worker process for a large publish, where writing the files too spares sending
     their bytes back."""
     page = Page(Feed(task.name, task.title, ()), tuple(entries), task.number, task.count)
     stem = page.name_for(task.number)
-    documents = render_documents(site, page)
+    documents = render_documents(site, page, fragments)
     return [
         f"{stem}.{fmt}"
         for fmt in FORMATS

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import html
 import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import quote
 
 from bot.core.config import SiteConfig
@@ -119,6 +120,33 @@ class Entry:
     events: tuple[StoredEvent, ...]
     thumbnail: str | None = None
     language: str | None = None
+
+
+# What finds an entry's rendering: its format, id and `updated` (cheap to hash, unlike the
+# entry). Beside the bytes, a weak reference to the very entry they render: an entry is
+# immutable, so the same object renders the same bytes, and the cache keeps no entry alive
+# (the publisher's entry cache decides how long each lives).
+FragmentKey = tuple[FeedFormat, str, datetime]
+Fragment = tuple[weakref.ref[Entry], bytes]
+
+
+class Fragments(Protocol):
+    """Each entry as a format renders it, kept from one render to the next (`lru.Lru` is
+    one): a page that gains an entry renders that entry, not the page's other 98 again."""
+
+    def get(self, key: FragmentKey) -> Fragment | None: ...
+
+    def put(self, key: FragmentKey, value: Fragment) -> None: ...
+
+
+def kept_fragment(fragments: Fragments, fmt: FeedFormat, entry: Entry) -> bytes | None:
+    """The entry's bytes in `fmt` if kept for this very entry."""
+    found = fragments.get((fmt, entry.id, entry.updated))
+    return found[1] if found is not None and found[0]() is entry else None
+
+
+def keep_fragment(fragments: Fragments, fmt: FeedFormat, entry: Entry, data: bytes) -> None:
+    fragments.put((fmt, entry.id, entry.updated), (weakref.ref(entry), data))
 
 
 @dataclass(frozen=True)

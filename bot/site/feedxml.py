@@ -12,6 +12,7 @@ its scheme) and its content, and travel as data in JSON Feed's `_eventfeed`.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -27,7 +28,10 @@ from bot.site.catalog import (
     Entry,
     FeedFormat,
     FeedSite,
+    Fragments,
     Page,
+    keep_fragment,
+    kept_fragment,
     type_label,
 )
 from bot.site.markup import has_markup
@@ -46,13 +50,25 @@ def render(site: FeedSite, page: Page, fmt: XmlFormat) -> bytes:
 
 
 def render_both(
-    site: FeedSite, page: Page, formats: tuple[XmlFormat, ...] = ("atom", "rss")
+    site: FeedSite,
+    page: Page,
+    formats: tuple[XmlFormat, ...] = ("atom", "rss"),
+    fragments: Fragments | None = None,
 ) -> dict[FeedFormat, bytes]:
     """The page in each of `formats`: feedgen keeps an entry apart from the feed it is in,
-    so each entry is built once for all of them (building entries is most of the work)."""
+    so each entry is built once for all of them (building entries is most of the work).
+    With `fragments`, only the entries not in it are built; the others' bytes are spliced in
+    (the same bytes: the entries are the last children of the feed, and pretty printing
+    gives an element the same text at the same depth whatever its siblings)."""
+    entries = page.entries
+    kept: list[dict[XmlFormat, bytes | None]] = []
+    if fragments is not None:  # entries are keyed by id(): hashing one hashes all its events
+        kept = [{fmt: kept_fragment(fragments, fmt, e) for fmt in formats} for e in entries]
+        missing = {id(e): e for e, k in zip(entries, kept, strict=True) if None in k.values()}
+        entries = tuple(missing.values())
     generators = {fmt: _generator(site, page, fmt) for fmt in formats}
     first, *others = generators.values()
-    for entry in page.entries:
+    for entry in entries:
         made = first.add_entry(order="append")
         _fill_entry(made, entry)
         for fg in others:
@@ -60,8 +76,48 @@ def render_both(
     out: dict[FeedFormat, bytes] = {}
     for fmt, fg in generators.items():
         body: bytes = fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
+        if fragments is not None:
+            body = _splice(body, fmt, entries, page.entries, [k[fmt] for k in kept], fragments)
         out[fmt] = _with_stylesheet(body, page.name_for(page.number))
     return out
+
+
+_ENTRY_TAGS: dict[XmlFormat, tuple[bytes, bytes, bytes]] = {
+    # The entry's opening and closing tags, and what ends the document after the entries
+    # (a literal "<" in text or attributes is always escaped, so none of these is content).
+    "atom": (b"  <entry", b"</entry>\n", b"</feed>\n"),
+    "rss": (b"    <item>", b"</item>\n", b"  </channel>\n</rss>\n"),
+}
+
+
+def _splice(
+    body: bytes,
+    fmt: XmlFormat,
+    made: Sequence[Entry],
+    entries: Sequence[Entry],
+    kept: Sequence[bytes | None],
+    fragments: Fragments,
+) -> bytes:
+    """`body` (the feed with the `made` entries) with every entry of the page in order: the
+    made ones cut out of it and kept in `fragments`, the others' `kept` bytes."""
+    opening, closing, end = _ENTRY_TAGS[fmt]
+    start = body.index(b"\n" + opening) + 1 if made else body.rindex(end)
+    stop = body.rindex(closing) + len(closing) if made else start
+    parts = body[start:stop].split(closing)
+    if (
+        len(parts) != len(made) + 1
+        or parts[-1]
+        or not all(p.startswith(opening) for p in parts[:-1])
+    ):
+        raise ValueError(f"feedgen wrote a {fmt} document of an unexpected shape")
+    new: dict[int, bytes] = {}
+    for entry, part in zip(made, parts, strict=False):
+        new[id(entry)] = fragment = part + closing
+        keep_fragment(fragments, fmt, entry, fragment)
+    pieces = [new.get(id(e)) or k for e, k in zip(entries, kept, strict=True)]
+    if None in pieces:  # cannot happen: each entry is kept or made
+        raise ValueError("an entry went missing")
+    return body[:start] + b"".join(p for p in pieces if p is not None) + body[stop:]
 
 
 def _generator(site: FeedSite, page: Page, fmt: XmlFormat) -> FeedGenerator:

@@ -20,6 +20,7 @@ from bot.site.catalog import (
     FeedFormat,
     FeedQuery,
     FeedSite,
+    Fragments,
     Page,
     article_entry,
     build_feeds,
@@ -39,6 +40,7 @@ __all__ = [
     "FeedFormat",
     "FeedQuery",
     "FeedSite",
+    "Fragments",
     "Page",
     "RenderCache",
     "build_feeds",
@@ -60,9 +62,15 @@ def render_page(site: FeedSite, page: Page, fmt: FeedFormat) -> bytes:
     return feedxml.render(site, page, fmt)
 
 
-def render_documents(site: FeedSite, page: Page) -> dict[FeedFormat, bytes]:
-    """The page in every format, each entry built once for Atom and RSS."""
-    return {**feedxml.render_both(site, page), "json": jsonfeed.render(site, page)}
+def render_documents(
+    site: FeedSite, page: Page, fragments: Fragments | None = None
+) -> dict[FeedFormat, bytes]:
+    """The page in every format, each entry built once for Atom and RSS; with `fragments`,
+    only the entries not rendered before (the same bytes either way)."""
+    return {
+        **feedxml.render_both(site, page, fragments=fragments),
+        "json": jsonfeed.render(site, page, fragments=fragments),
+    }
 
 
 class RenderCache:

@@ -13,7 +13,8 @@ from conftest import make_pipeline
 from lxml import etree
 
 from bot.runtime.pipeline import Pipeline
-from bot.runtime.publish import LAYOUT, LAYOUT_FILE
+from bot.runtime.publish import LAYOUT, LAYOUT_FILE, Publisher
+from bot.store.feedindex import FeedChanges
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "articles"
 FIRST = "000_4fbda6de1bb3b082.txt"
@@ -226,3 +227,38 @@ def test_the_main_feeds_can_be_published_before_the_others(
     assert "tag/人才.atom" in written and "articles.atom" not in written
     assert "B" in [e.title for e in _entries(feeds, "tag/人才.atom")]
     assert pipeline.publish_feeds() == []
+
+
+def test_a_publish_from_kept_entries_writes_the_same_files(
+    tmp_path: Path, pipeline: Pipeline, folder: Path
+) -> None:
+    """The daemon's publishes splice pages from entries rendered before; the same state
+    written whole, every entry rendered afresh, gives the same files byte for byte."""
+    posts = folder / "_posts"
+    for day in range(20, 27):
+        extra = f"tags: [t{day % 3}]\n"
+        _write(
+            posts / f"2025-06-{day}-p.md",
+            POST.format(title=f"P{day}", date=f"2025-06-{day}", extra=extra),
+        )
+        pipeline.scan()
+        pipeline.publish_feeds()
+    _write(posts / "2025-06-22-p.md", POST.format(title="P22 edited", date="2025-06-22", extra=""))
+    (posts / "2025-06-24-p.md").unlink()
+    pipeline.scan()
+    assert pipeline.publish_feeds()
+    whole = tmp_path / "whole"
+    publisher = Publisher(
+        whole, pipeline.site, pipeline.store, pipeline.max_entries, fragments=None,
+        event_types=lambda: pipeline.pack.event_types,
+    )  # fmt: skip
+    publisher.publish(FeedChanges(), everything=True)
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
+        }
+
+    written, expected = files(pipeline.feeds_folder), files(whole)
+    assert "archive/articles/1.atom" in expected and "tag/t0.rss" in expected
+    assert written == expected

@@ -16,13 +16,16 @@ from lxml import etree
 from support.samples import BASE, SITE, sample_articles
 
 from bot.core.config import SiteConfig, parse_config
+from bot.core.lru import Lru
 from bot.core.text import strip_xml_invalid
+from bot.site.catalog import Feed, Page, build_feeds, pages
 from bot.site.render import (
     EMPTY_FEED_UPDATED,
     FEED_PATHS,
     FeedSite,
     render_all,
     render_articles_feed,
+    render_documents,
     render_events_feed,
     safe_link,
 )
@@ -319,3 +322,30 @@ def test_every_atom_entry_has_an_author() -> None:
         assert root.findtext(f"{ATOM}author/{ATOM}name") == feed_author
         own = {e.findtext(f"{ATOM}author/{ATOM}name") for e in root.iter(f"{ATOM}entry")}
         assert "编辑部" in own  # an article's own author stays its entry's
+
+
+def test_a_page_spliced_from_kept_entries_is_the_page_rendered_whole() -> None:
+    """The fragment cache changes no byte: every page, rendered whole, equals the same page
+    spliced from entries rendered before (on other pages, in another order) and new ones,
+    even where an entry's text looks like the tags the splice cuts at."""
+    site = FeedSite(BASE, "AI 头条", "描述", "zh-Hans", hub="https://hub.example.org/")
+    articles = sample_articles()
+    tricky = replace(
+        articles[0],
+        uid="a9",
+        article=replace(
+            articles[0].article,
+            path="_posts/tricky.md",
+            title="</entry>\n  <entry> </item>\n    <item>",
+            text='</feed>\n  </channel>\n</rss>\n\n"items":[{}]}',
+        ),
+        events=(),
+    )
+    feeds = build_feeds(site, [*articles, tricky])
+    every = [page for feed in feeds for limit in (1, 2, 50) for page in pages(feed, limit)]
+    every += [Page(p.feed, p.entries[::-1], p.number, p.archive_pages) for p in every]
+    every.append(Page(Feed("tag/empty", "Empty", ()), (), None, 0))
+    fragments: Lru[Any, Any] = Lru(10_000)
+    for page in [*every, *every]:  # the second time, every entry is kept already
+        assert render_documents(site, page, fragments) == render_documents(site, page)
+    assert len(fragments) == 3 * len({entry for page in every for entry in page.entries})
