@@ -43,6 +43,21 @@ def test_financial_news_types_zh(title: str, text: str, expected: str) -> None:
     assert types_of(title, text, "zh-Hans")[:1] == [expected]  # names from the alias table
 
 
+def test_a_profitable_business_is_no_results_and_measures_are_no_product() -> None:
+    got = types_of(
+        "Orbit Labs names Max Hill chief executive",
+        "Orbit Labs named Max Hill chief executive on Monday. "
+        "Jane Field made Orbit Labs a profitable business.",
+        "en",
+    )
+    assert got == ["talent_move"]
+    assert types_of(
+        "腾讯股价下跌",
+        "腾讯股价下跌5%。腾讯回应称将推出多项措施，限制未成年人游戏时间。",
+        "zh-Hans",
+    ) == ["market_move"]
+
+
 def test_a_tender_offer_is_an_acquisition_not_a_partnership() -> None:
     got = types_of(
         "Harbor Mills makes tender offer for Lakeside Paper",
