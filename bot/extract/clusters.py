@@ -214,13 +214,15 @@ def _select(
     trace: list[tuple[Cluster, dict[str, float]]] | None = None,
 ) -> list[Cluster]:
     """The heaviest clusters; a second one of a type only when it is clearly another fact;
-    then the vetter's word on each but the first."""
+    then the vetter's word on each: the n-th event kept must clear the n-th bar, each higher
+    than the last (a third event needs more confidence than a second; a headline the vetter
+    doubts even alone is no event)."""
     r = pack.ranking
     floor = max(r["min_score"], r["relative"] * best)
     top = clusters[0].score(r["repeat"]) if clusters else 0.0
     chosen: list[Cluster] = []
     seen: list[str] = []  # the types of the clusters vetted so far
-    for cl in clusters:
+    for i, cl in enumerate(clusters):
         if cl.score(r["repeat"]) < floor or not cl.actors():
             continue
         same = [c for c in chosen if c.type == cl.type]
@@ -228,11 +230,11 @@ def _select(
         if len(same) >= r["max_per_type"] or (same and not _distinct(cl, same, kinds, weighs)):
             continue
         if pack.vetter or trace is not None:
-            features = vet_features(cl, r["repeat"], top, len(seen), cl.type in seen)
+            features = vet_features(cl, r["repeat"], top, len(seen), cl.type in seen, clusters[:i])
             seen.append(cl.type)
             if trace is not None:
                 trace.append((cl, features))
-            if chosen and pack.vetter and vet(pack.vetter, features) < pack.vetter_threshold:
+            if pack.vetter and vet(pack.vetter, features) < _bar(pack.vetter_thresholds, chosen):
                 continue
         chosen.append(cl)
         if len(chosen) >= r["max_events"]:
@@ -240,12 +242,22 @@ def _select(
     return chosen
 
 
+def _bar(thresholds: Sequence[float], chosen: Sequence[Cluster]) -> float:
+    return thresholds[min(len(chosen), len(thresholds) - 1)] if thresholds else 0.0
+
+
 def vet_features(
-    cl: Cluster, repeat: float, top: float, rank: int, same_type: bool
+    cl: Cluster,
+    repeat: float,
+    top: float,
+    rank: int,
+    same_type: bool,
+    heavier: Sequence[Cluster] = (),
 ) -> dict[str, float]:
     """What the vetter weighs: how heavy the cluster is beside the article's heaviest, where
-    it stands, how it was told (title, amount, background, borrowed actors). Not its type:
-    a prior per type learned from a hundred articles would not carry to other news."""
+    it stands, how it was told (title, amount, background, borrowed actors), what the heavier
+    clusters (`heavier`, in order) already tell. Not its type: a prior per type learned from
+    a hundred articles would not carry to other news."""
     score = cl.score(repeat)
     best = cl.best
     kind = best.trigger.term.kind
@@ -265,7 +277,16 @@ def vet_features(
         "weak": float(kind == "weak"),
         "strong": float(kind == "strong"),
         "actors": min(len(cl.names), 5) / 5,
+        **_context(cl, heavier),
     }
+
+
+def _context(cl: Cluster, heavier: Sequence[Cluster]) -> dict[str, float]:
+    """Whether every sentence of the cluster is also a heavier cluster's of another type: the
+    same words read twice (Workday's CEO stepping down, a co-founder "to take over", is no
+    takeover)."""
+    theirs = {m.at.sentence.index for h in heavier if h.type != cl.type for m in h.members}
+    return {"retold": float(all(m.at.sentence.index in theirs for m in cl.members))}
 
 
 def vet(weights: Mapping[str, float], features: Mapping[str, float]) -> float:
@@ -276,15 +297,17 @@ def vet(weights: Mapping[str, float], features: Mapping[str, float]) -> float:
 
 def _distinct(cl: Cluster, kept: Sequence[Cluster], kinds: dict[str, str], weighs: bool) -> bool:
     """Another fact: flagged as separate, a different amount (where amounts are facts, not
-    share prices), or someone new named more than once."""
+    share prices) with a party the kept ones do not name (the same parties with another
+    figure are a part or a retelling: "the total includes $5m in fines"), or someone new named
+    more than once."""
     if cl.best.separate:
         return True
+    known = {a for k in kept for a in k.actors()}
     amounts = {round(m.amount.usd) for m in cl.members if m.amount and m.amount.usd}
     theirs = {round(m.amount.usd) for k in kept for m in k.members if m.amount and m.amount.usd}
-    if weighs and amounts and not amounts & theirs:
+    if weighs and amounts and not amounts & theirs and set(cl.actors()) - known:
         return True
     people = {a for a in cl.actors() if kinds.get(a) == PERSON}
-    known = {a for k in kept for a in k.actors()}
     return bool(people - known) and len(cl.members) > 1
 
 

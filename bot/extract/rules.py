@@ -161,7 +161,8 @@ class RulePack:
     # The learned vetter of headline events (rules.yaml `vetter:`): a logistic model over a
     # cluster's features (see clusters.vet_features); empty: every selected cluster is kept.
     vetter: Mapping[str, float] = field(repr=False, default_factory=dict)
-    vetter_threshold: float = 0.5
+    # The probability the n-th event kept must reach (the last for any later one).
+    vetter_thresholds: tuple[float, ...] = (0.0, 0.5)
     amount_total_before: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
     # Right after an amount, a deal it is the total of: 'a 265 mln dlr bid', '的交易'.
     amount_total_after: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
@@ -329,7 +330,7 @@ def load_rule_pack(
         boilerplate=_load_boilerplate(rules.get("boilerplate", [])),
         ranking=_load_ranking(rules.get("ranking", {})),
         vetter=_load_vetter(rules.get("vetter")),
-        vetter_threshold=_vetter_threshold(rules.get("vetter")),
+        vetter_thresholds=_vetter_thresholds(rules.get("vetter")),
         automaton=automaton,
         latin_automaton=latin_automaton if len(latin_automaton) else None,
         wide=re.compile("[" + "".join(map(re.escape, sorted(wide))) + "]") if wide else None,
@@ -572,8 +573,15 @@ def _load_vetter(doc: Any) -> dict[str, float]:
     return weights
 
 
-def _vetter_threshold(doc: Any) -> float:
+def _vetter_thresholds(doc: Any) -> tuple[float, ...]:
+    """`threshold: 0.4` (the first event always kept, each later one needs 0.4) or a list, the
+    bar of the first, second, third … event kept (the last for any later one)."""
     value = doc.get("threshold", 0.5) if isinstance(doc, Mapping) else 0.5
-    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
-        raise RulePackError(f"rules.yaml: vetter.threshold: expected 0 to 1, got {value!r}")
-    return float(value)
+    bars = [0.0, value] if not isinstance(value, list) else value
+    if not bars or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in bars
+    ):
+        raise RulePackError(
+            f"rules.yaml: vetter.threshold: expected 0 to 1 or a list of those, got {value!r}"
+        )
+    return tuple(float(v) for v in bars)

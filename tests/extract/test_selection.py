@@ -13,8 +13,9 @@ import pytest
 
 from bot.cli.rulefiles import default_documents
 from bot.core.model import Article
-from bot.extract import RulePackError, extract, load_rule_pack
-from bot.extract.clusters import vet
+from bot.extract import MAX_SENTENCES, RulePackError, extract, load_rule_pack
+from bot.extract.clusters import Cluster, build_events, vet
+from bot.extract.sentences import split_article
 
 
 def article(title: str, text: str, lang: str = "en") -> Article:
@@ -40,6 +41,21 @@ def types_of(title: str, text: str, lang: str) -> list[str]:
 )
 def test_financial_news_types_zh(title: str, text: str, expected: str) -> None:
     assert types_of(title, text, "zh-Hans")[:1] == [expected]  # names from the alias table
+
+
+def test_a_profitable_business_is_no_results_and_measures_are_no_product() -> None:
+    got = types_of(
+        "Orbit Labs names Max Hill chief executive",
+        "Orbit Labs named Max Hill chief executive on Monday. "
+        "Jane Field made Orbit Labs a profitable business.",
+        "en",
+    )
+    assert got == ["talent_move"]
+    assert types_of(
+        "腾讯股价下跌",
+        "腾讯股价下跌5%。腾讯回应称将推出多项措施，限制未成年人游戏时间。",
+        "zh-Hans",
+    ) == ["market_move"]
 
 
 def test_a_tender_offer_is_an_acquisition_not_a_partnership() -> None:
@@ -163,6 +179,56 @@ def test_the_vetter_drops_what_it_doubts_but_never_the_first_event() -> None:
     assert len(extract(a, trusting).events) == 2
 
 
+def test_the_nth_event_kept_must_clear_the_nth_bar() -> None:
+    text = (
+        "Acme Corp agreed to acquire Beta Inc for $2 billion. "
+        "Acme Corp also launched a new phone on Monday. "
+        "Acme Corp was fined $5 million by the regulator."
+    )
+    a = article("Acme Corp to acquire Beta Inc", text)
+
+    def kept(threshold: Any) -> int:
+        rules, aliases, rates = copy.deepcopy(default_documents())
+        rules["vetter"] = {"threshold": threshold, "weights": {"bias": 2.0}}  # p ≈ 0.88 each
+        return len(extract(a, load_rule_pack(rules, aliases, rates)).events)
+
+    assert kept([0, 0.5]) == 3  # the last bar holds for every later event
+    assert kept([0, 0.5, 0.95]) == 2  # a third event needs more confidence
+    assert kept([0.95, 0.5]) == 0  # a headline the vetter doubts even alone: no event
+    assert kept(0.95) == 1  # a number: the first always kept, the others need it
+
+
+def test_the_same_parties_with_another_figure_are_one_fact() -> None:
+    """A part of a total ("the payment includes $5m in fines") is no second settlement."""
+    rules, aliases, rates = copy.deepcopy(default_documents())
+    rules.pop("vetter", None)  # the rules alone
+    pack = load_rule_pack(rules, aliases, rates)
+    text = (
+        "Acme Corp has agreed to pay a total of $14.5m to settle a lawsuit brought by the state "
+        "of Ohio. Acme Corp said it was pleased. The total payment includes $5m in fines paid "
+        "by Acme Corp to the state of Ohio."
+    )
+    events = extract(article("Acme Corp to pay $14.5m to settle lawsuit", text), pack).events
+    assert [(e.type, e.amount.usd if e.amount else None) for e in events] == [
+        ("legal_regulatory", 14_500_000)
+    ]
+
+
+def test_a_second_reading_of_the_same_words_is_marked_retold() -> None:
+    """'… to take over' in a CEO's succession also reads as a takeover: the vetter is told
+    that every sentence of that cluster is a heavier cluster's."""
+    pack = load_rule_pack(*default_documents())
+    a = article(
+        "Orbit Labs CEO Jane Field is stepping down, co-founder Max Hill to take over",
+        "Orbit Labs said on Monday that chief executive Jane Field will step down. "
+        "Co-founder Max Hill will return as chief executive.",
+    )
+    trace: list[tuple[Cluster, dict[str, float]]] = []
+    build_events(a, split_article(a, pack.boilerplate)[:MAX_SENTENCES], pack, trace)
+    retold = {cl.type: features["retold"] for cl, features in trace}
+    assert retold == {"talent_move": 0.0, "acquisition": 1.0}
+
+
 def test_vet_is_a_logistic_of_the_weighted_features() -> None:
     assert vet({"bias": 0.0}, {"bias": 1.0}) == pytest.approx(0.5)
     assert vet({"bias": 1.0, "title": 2.0}, {"bias": 1.0, "title": 1.0}) > 0.95
@@ -170,7 +236,13 @@ def test_vet_is_a_logistic_of_the_weighted_features() -> None:
 
 @pytest.mark.parametrize(
     "vetter",
-    [{"weights": {"bias": "high"}}, {"weights": {"bias": 1.0}, "threshold": 2}, ["bias"]],
+    [
+        {"weights": {"bias": "high"}},
+        {"weights": {"bias": 1.0}, "threshold": 2},
+        {"weights": {"bias": 1.0}, "threshold": [0, 1.5]},
+        {"weights": {"bias": 1.0}, "threshold": []},
+        ["bias"],
+    ],
 )
 def test_a_bad_vetter_section_is_refused(vetter: Any) -> None:
     rules, aliases, rates = copy.deepcopy(default_documents())
