@@ -11,6 +11,7 @@ clusters' weights.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from bisect import bisect_left
@@ -32,6 +33,7 @@ from bot.extract.events import (
     own_date,
     principal_actors,
 )
+from bot.extract.parties import investors
 from bot.extract.rules import RulePack
 from bot.extract.sentences import LOST, Sentence, join
 from bot.extract.summary import event_summary, names_a_company, stands_alone
@@ -182,7 +184,16 @@ def build_events(
     )
     companies = _Companies(analysed, kinds)
     chosen = _select(clusters, pack, best, kinds, trace)
-    return [_event(cl, article, repeat, dating, companies) for cl in chosen]
+    events = [_event(cl, article, repeat, dating, companies) for cl in chosen]
+    return [_with_investors(e, analysed) if e.type == "funding" else e for e in events]
+
+
+def _with_investors(event: Event, analysed: Sequence[Analysed]) -> Event:
+    """A round's investors told in a sentence of their own ("The round was led by …") are
+    its other party: added after the parties its own sentences name."""
+    funded = [any(h.term.value == "funding" for h in at.hits) for at in analysed]
+    more = [name for name in investors(analysed, funded) if name not in event.actors]
+    return dataclasses.replace(event, actors=event.actors + tuple(more)) if more else event
 
 
 class _Companies:

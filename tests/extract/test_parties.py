@@ -1,0 +1,63 @@
+"""Parties an event's own sentences leave out: a round's investors told apart (invented text)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.cli.rulefiles import default_documents
+from bot.core.model import Article, Event
+from bot.extract import RulePack, extract, load_rule_pack
+
+MTIME = datetime(2025, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def pack() -> RulePack:
+    return load_rule_pack(*default_documents())
+
+
+def events(pack: RulePack, title: str, body: str, lang: str = "en") -> list[Event]:
+    article = Article("x.txt", title, body, lang, MTIME, "text", "x")
+    return list(extract(article, pack).events)
+
+
+def funding(found: list[Event]) -> Event:
+    return next(e for e in found if e.type == "funding")
+
+
+def test_the_investors_a_round_was_led_by_are_its_parties(pack: RulePack) -> None:
+    found = events(
+        pack,
+        "Quillfeather raises $40 million to build warehouse robots",
+        "Quillfeather, a warehouse robotics startup, has raised $40 million in a Series B "
+        "round. The company will hire engineers in Lisbon.\n\n"
+        "The round was led by Northwind Partners with participation from Bluefin Capital "
+        "and Orrery Ventures.",
+    )
+    actors = funding(found).actors
+    assert actors[0] == "Quillfeather"
+    assert {"Northwind Partners", "Bluefin Capital", "Orrery Ventures"} <= set(actors)
+
+
+def test_led_by_outside_a_round_names_no_investor(pack: RulePack) -> None:
+    found = events(
+        pack,
+        "Quillfeather raises $40 million to build warehouse robots",
+        "Quillfeather, a warehouse robotics startup, has raised $40 million from "
+        "Northwind Partners.\n\nIts engineering team is led by Marta Olsen.",
+    )
+    assert "Marta Olsen" not in funding(found).actors
+
+
+def test_the_lead_investor_between_you_and_ling_tou_is_a_party(pack: RulePack) -> None:
+    found = events(
+        pack,
+        "星河智造完成 2 亿元 B 轮融资",
+        "星河智造今日宣布完成 2 亿元 B 轮融资，本轮融资由远山资本领投，老股东继续跟投。",
+        "zh-Hans",
+    )
+    actors = funding(found).actors
+    assert "远山资本" in actors
+    assert not any("股东" in a for a in actors)
