@@ -937,9 +937,14 @@ def _not_a_name(word: str) -> bool:
 def _latin_kind(words: Sequence[str]) -> str:
     if any(w.lower() in _ORG_WORDS for w in words):
         return ORG
-    if len(words) in (2, 3) and all(w[:1].isupper() and w[1:].islower() for w in words):
+    if len(words) in (2, 3) and all(map(_capitalised, words)):
         return PERSON
     return UNKNOWN
+
+
+def _capitalised(word: str) -> bool:
+    """'Tan', and each part of a double name ('Mohd-Saaid', 'Jean-Pierre')."""
+    return all(p[:1].isupper() and p[1:].islower() for p in word.split("-"))
 
 
 def resolve(

@@ -9,6 +9,8 @@ import pytest
 from bot.cli.rulefiles import default_documents
 from bot.core.model import Article, Event
 from bot.extract import RulePack, extract, load_rule_pack
+from bot.extract.events import analyse, candidates
+from bot.extract.sentences import split_article
 
 MTIME = datetime(2025, 11, 1, tzinfo=UTC)
 
@@ -61,3 +63,32 @@ def test_the_lead_investor_between_you_and_ling_tou_is_a_party(pack: RulePack) -
     actors = funding(found).actors
     assert "远山资本" in actors
     assert not any("股东" in a for a in actors)
+
+
+def test_the_successor_and_the_one_who_leaves_are_one_move(pack: RulePack) -> None:
+    found = events(
+        pack,
+        "Marlowe Textiles chief stepping down",
+        "Marlowe Textiles is parting company with its chief executive Odile Ferrand-Vasse.\n\n"
+        "The retailer said Ms Ferrand-Vasse had resigned. Ms Ferrand-Vasse is to be replaced "
+        "by Petra Holm, a non-executive director of the company.",
+    )
+    moves = [e for e in found if e.type == "talent_move"]
+    assert len(moves) == 1
+    assert {"Marlowe Textiles", "Odile Ferrand-Vasse", "Petra Holm"} <= set(moves[0].actors)
+
+
+def test_a_deal_inside_what_a_regulator_investigates_is_no_deal_of_its_own(
+    pack: RulePack,
+) -> None:
+    told = "将对青禾科技收购蓝岸出行但未申报的事件，展开调查。"
+    assert types_told(pack, f"市场监管总局今日表示，{told}") == {"legal_regulatory"}
+    # Told as a fact of its own, the deal is one.
+    assert "acquisition" in types_told(pack, "青禾科技收购蓝岸出行的事件，引发关注。")
+
+
+def types_told(pack: RulePack, body: str) -> set[str]:
+    """The types of the candidates of the body's sentences (not the title's)."""
+    article = Article("x.txt", "标题", body, "zh-Hans", MTIME, "text", "x")
+    analysed = analyse(article, split_article(article, pack.boilerplate), pack)
+    return {c.type for c in candidates(analysed, pack, article) if not c.at.sentence.is_title}
