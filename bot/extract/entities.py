@@ -937,14 +937,18 @@ def _not_a_name(word: str) -> bool:
 def _latin_kind(words: Sequence[str]) -> str:
     if any(w.lower() in _ORG_WORDS for w in words):
         return ORG
-    if len(words) in (2, 3) and all(map(_capitalised, words)):
+    if len(words) in (2, 3) and all(map(_capitalised, words[:-1])) and _surname(words[-1]):
         return PERSON
     return UNKNOWN
 
 
 def _capitalised(word: str) -> bool:
-    """'Tan', and each part of a double name ('Mohd-Saaid', 'Jean-Pierre')."""
-    return all(p[:1].isupper() and p[1:].islower() for p in word.split("-"))
+    return word[:1].isupper() and word[1:].islower()
+
+
+def _surname(word: str) -> bool:
+    """'Tan', and a double surname ('Mohd-Saaid'); 'Quillon-Varda Deal' is a pair's deal."""
+    return all(map(_capitalised, word.split("-")))
 
 
 def resolve(
