@@ -27,7 +27,7 @@ from bot.core.model import Amount, Article
 from bot.core.text import HAN
 from bot.extract.amounts import Found, approximate, find_amounts
 from bot.extract.dates import FoundDate, dateline, find_dates
-from bot.extract.entities import Mention, article_mentions, resolve, title_end
+from bot.extract.entities import PERSON, Mention, article_mentions, resolve, title_end
 from bot.extract.rules import AmountRule, Hit, RulePack
 from bot.extract.sentences import Sentence, join
 
@@ -287,6 +287,7 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
     reference = news_date(analysed, article)
     old = reference - timedelta(days=r["old_date_days"])
     principal = principal_actors(analysed)
+    referred: list[str] | None = None  # what 'the company' stands for: found when first needed
     deep = r["weak"] * r["lead"] * r["decay"] ** 2
     weight = {"strong": r["strong"], "trigger": 1.0, "weak": r["weak"]}
     body_index = 0
@@ -327,7 +328,10 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
                     actors += listed[: max(0, _MOST_LISTED - len(actors))]
             borrowed = not actors
             if borrowed:
-                actors = principal[: 2 if type_name in _TWO_PARTY else 1]
+                if "reference" in kinds and referred is None:
+                    referred = _companies_first(principal, analysed, pack)
+                pool = referred if "reference" in kinds and referred is not None else principal
+                actors = pool[: 2 if type_name in _TWO_PARTY else 1]
                 if "reference" not in kinds:
                     score *= r["no_actor"]
             elif len(actors) == 1 and type_name in _TWO_PARTY:
@@ -460,6 +464,7 @@ def _sentence_triggers(
             for h in triggers
             if not any(v.term.value == h.term.value and v.start <= h.start < v.end for v in vetoes)
         ]
+    triggers = [h for h in triggers if not _wrong_object(at.sentence.folded, h)]
     if len(triggers) > 1:
         triggers = [h for h in triggers if not _owners_approve(at, h)]
         triggers = _ungoverned(at, triggers)
@@ -512,6 +517,30 @@ def _owners_approve(at: Analysed, hit: Hit) -> bool:
     clause = _clause_of(at, hit.start)
     begin = at.breaks[clause - 1] if clause else 0
     return _OWNERS_RE.search(folded, begin, hit.start) is not None
+
+
+# The verb decides the type by what it governs. 'to take over' with no object, or with a role
+# ('take over as chief executive', 'from Smith'), is a succession, not a takeover.
+_NO_TAKEOVER_RE = re.compile(
+    r"[ ]*(?:$|[,.;:!?)—–-]|(?:as|from|at|when|after|on|in|immediately|effective)\b)"
+)
+_WORD_END_RE = re.compile(r"[a-z]*")
+# A hire of things, not people ('hired seven humanoid robots'): a count, then what is hired.
+_THINGS_HIRED_RE = re.compile(
+    r"[ ](?:[\w-]+[ ]){0,3}?(?:robots?|humanoids?|machines?|bots?|drones?|agents?|vehicles?|trucks?)\b"
+)
+
+
+def _wrong_object(folded: str, hit: Hit) -> bool:
+    """A trigger whose verb governs what its type cannot: a takeover with no company taken, a
+    hire of machines."""
+    word = folded[hit.start : hit.end]
+    if hit.term.value == "acquisition" and word.endswith("over"):
+        return _NO_TAKEOVER_RE.match(folded, hit.end) is not None
+    if hit.term.value == "talent_move" and word.startswith("hir"):
+        end = _WORD_END_RE.match(folded, hit.end)  # a stem's hit ends before its inflection
+        return _THINGS_HIRED_RE.match(folded, end.end() if end else hit.end) is not None
+    return False
 
 
 # 对/针对/就 … 的事件，展开调查: Chinese puts the governing verb after its object, and a trigger
@@ -580,6 +609,16 @@ def _anaphoric(at: Analysed, hit: Hit, pack: RulePack) -> bool:
     head = at.sentence.folded[max(0, hit.start - _ANAPHORA_REACH) : hit.start]
     cut = max(map(head.rfind, "，,；;。：:"))
     return pack.anaphora.search(head, cut + 1) is not None
+
+
+def _companies_first(
+    principal: list[str], analysed: Sequence[Analysed], pack: RulePack
+) -> list[str]:
+    """The article's main names, its people last: 'the company', '该公司' stands for a company
+    (Workday, not its co-founder named more often), or a name of no known kind."""
+    kinds = {m.name: m.kind for at in analysed for m in at.mentions if m.name in principal}
+    kinds.update((n, k) for n, k in pack.entity_kinds.items() if n in kinds)
+    return sorted(principal, key=lambda name: kinds.get(name) == PERSON)
 
 
 def principal_actors(analysed: Sequence[Analysed]) -> list[str]:
