@@ -328,9 +328,10 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
                     actors += listed[: max(0, _MOST_LISTED - len(actors))]
             borrowed = not actors
             if borrowed:
-                if "reference" in kinds and referred is None:
-                    referred = _companies_first(principal, analysed, pack)
-                pool = referred if "reference" in kinds and referred is not None else principal
+                pool = principal
+                if "reference" in kinds and _company_referred(at):
+                    referred = referred or _companies_first(principal, analysed, pack)
+                    pool = referred
                 actors = pool[: 2 if type_name in _TWO_PARTY else 1]
                 if "reference" not in kinds:
                     score *= r["no_actor"]
@@ -609,6 +610,12 @@ def _anaphoric(at: Analysed, hit: Hit, pack: RulePack) -> bool:
     head = at.sentence.folded[max(0, hit.start - _ANAPHORA_REACH) : hit.start]
     cut = max(map(head.rfind, "，,；;。：:"))
     return pack.anaphora.search(head, cut + 1) is not None
+
+
+def _company_referred(at: Analysed) -> bool:
+    """'the company', 'the firm': English says a company is meant ('公司' also ends names)."""
+    folded = at.sentence.folded
+    return any(h.term.kind == "reference" and folded[h.start].isascii() for h in at.hits)
 
 
 def _companies_first(

@@ -92,3 +92,54 @@ def types_told(pack: RulePack, body: str) -> set[str]:
     article = Article("x.txt", "标题", body, "zh-Hans", MTIME, "text", "x")
     analysed = analyse(article, split_article(article, pack.boilerplate), pack)
     return {c.type for c in candidates(analysed, pack, article) if not c.at.sentence.is_title}
+
+
+def test_to_take_over_with_no_company_taken_is_a_succession(pack: RulePack) -> None:
+    found = events(
+        pack,
+        "Brightwell CEO Dana Marsh is stepping down, co-founder Ravi Sethi to take over",
+        "Brightwell said on Monday that chief executive Dana Marsh is stepping down. "
+        "Co-founder Ravi Sethi will take over as chief executive, effective immediately.",
+    )
+    assert [e.type for e in found] == ["talent_move"]
+    # With a company to take, it is a takeover.
+    assert "acquisition" in types_told_en(
+        pack, "Brightwell plans to take over Corvane Systems for $2 billion."
+    )
+
+
+def test_a_hire_of_machines_is_no_talent_move(pack: RulePack) -> None:
+    assert "talent_move" not in types_told_en(
+        pack, "Halvorsen Foods has hired twelve warehouse robots for its Ohio plant."
+    )
+    assert "talent_move" in types_told_en(
+        pack, "Halvorsen Foods has hired twelve engineers from Corvane Systems."
+    )
+
+
+def test_a_licensing_pact_or_an_order_is_a_partnership(pack: RulePack) -> None:
+    assert types_told_en(
+        pack, "Corvane Systems signed a licensing pact with Halvorsen Foods for its software."
+    ) == {"partnership"}
+    assert "partnership" in types_told_en(
+        pack, "Skyreach Air placed a firm order for 30 jets with Aerolite Industries."
+    )
+
+
+def test_the_company_whose_shares_move_is_a_company_not_its_founder(pack: RulePack) -> None:
+    found = events(
+        pack,
+        "Brightwell CEO Dana Marsh steps down, co-founder Ravi Sethi returns",
+        "Brightwell said chief executive Dana Marsh is stepping down. Ravi Sethi will return "
+        "as chief executive. Ravi Sethi was chief executive until 2020. Ravi Sethi said he was "
+        "honoured.\n\nShares of the company closed down 5% on Monday.",
+    )
+    moves = [e for e in found if e.type == "market_move"]
+    assert moves and moves[0].actors[0] == "Brightwell"
+
+
+def types_told_en(pack: RulePack, body: str) -> set[str]:
+    """The types of the candidates of an English body's sentences (not the title's)."""
+    article = Article("x.txt", "A title", body, "en", MTIME, "text", "x")
+    analysed = analyse(article, split_article(article, pack.boilerplate), pack)
+    return {c.type for c in candidates(analysed, pack, article) if not c.at.sentence.is_title}
