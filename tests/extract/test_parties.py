@@ -143,3 +143,13 @@ def types_told_en(pack: RulePack, body: str) -> set[str]:
     article = Article("x.txt", "A title", body, "en", MTIME, "text", "x")
     analysed = analyse(article, split_article(article, pack.boilerplate), pack)
     return {c.type for c in candidates(analysed, pack, article) if not c.at.sentence.is_title}
+
+
+def test_a_severance_is_pay_not_a_departure(pack: RulePack) -> None:
+    found = events(
+        pack,
+        "海岚科技前 CEO 林默带着 800 万美元遣散费离开公司",
+        "被解雇的海岚科技首席执行官林默将带着 800 万美元的遣散费离开公司。",
+        "zh-Hans",
+    )
+    assert found[0].type == "compensation"
