@@ -215,11 +215,12 @@ def test_the_same_parties_with_another_figure_are_one_fact() -> None:
 
 
 def test_a_second_reading_of_the_same_words_is_marked_retold() -> None:
-    """'… to take over' in a CEO's succession also reads as a takeover: the vetter is told
-    that every sentence of that cluster is a heavier cluster's."""
+    """'… to take over the top job' in a CEO's succession also reads as a takeover (a bare 'to
+    take over' no longer does): the vetter is told that every sentence of that cluster is a
+    heavier cluster's."""
     pack = load_rule_pack(*default_documents())
     a = article(
-        "Orbit Labs CEO Jane Field is stepping down, co-founder Max Hill to take over",
+        "Orbit Labs CEO Jane Field is stepping down, co-founder Max Hill to take over the top job",
         "Orbit Labs said on Monday that chief executive Jane Field will step down. "
         "Co-founder Max Hill will return as chief executive.",
     )
