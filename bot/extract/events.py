@@ -27,7 +27,7 @@ from bot.core.model import Amount, Article
 from bot.core.text import HAN
 from bot.extract.amounts import Found, approximate, find_amounts
 from bot.extract.dates import FoundDate, dateline, find_dates
-from bot.extract.entities import PERSON, Mention, article_mentions, resolve, title_end
+from bot.extract.entities import ORG, PERSON, Mention, article_mentions, resolve, title_end
 from bot.extract.rules import AmountRule, Hit, RulePack
 from bot.extract.sentences import Sentence, join
 
@@ -329,6 +329,8 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
             borrowed = not actors
             if borrowed:
                 pool = principal
+                if not pool and at.sentence.is_title:
+                    pool = _lead_company(analysed)
                 if "reference" in kinds and _company_referred(at):
                     referred = referred or _companies_first(principal, analysed, pack)
                     pool = referred
@@ -610,6 +612,16 @@ def _anaphoric(at: Analysed, hit: Hit, pack: RulePack) -> bool:
     head = at.sentence.folded[max(0, hit.start - _ANAPHORA_REACH) : hit.start]
     cut = max(map(head.rfind, "，,；;。：:"))
     return pack.anaphora.search(head, cut + 1) is not None
+
+
+_LEAD_SENTENCES = 2
+
+
+def _lead_company(analysed: Sequence[Analysed]) -> list[str]:
+    """An article that names no one twice: its title, naming no one ('E-QM5 正式上市…发售'),
+    tells the news of the company its lead names."""
+    lead = [at for at in analysed if not at.sentence.is_title][:_LEAD_SENTENCES]
+    return next(([m.name] for at in lead for m in at.mentions if m.kind == ORG), [])
 
 
 def _company_referred(at: Analysed) -> bool:

@@ -153,3 +153,16 @@ def test_a_severance_is_pay_not_a_departure(pack: RulePack) -> None:
         "zh-Hans",
     )
     assert found[0].type == "compensation"
+
+
+def test_a_title_naming_no_one_tells_the_news_of_the_company_its_lead_names(
+    pack: RulePack,
+) -> None:
+    found = events(
+        pack,
+        "15.8 万元起，纯电轿车 Q7 正式上市，面向个人市场发售",
+        "今日，岚图汽车宣布纯电轿车 Q7 正式上市。此次上市的车型续航里程 500km。",
+        "zh-Hans",
+    )
+    assert found and found[0].type == "product_launch"
+    assert found[0].actors == ("岚图汽车",)
