@@ -166,3 +166,13 @@ def test_a_title_naming_no_one_tells_the_news_of_the_company_its_lead_names(
     )
     assert found and found[0].type == "product_launch"
     assert found[0].actors == ("岚图汽车",)
+
+
+def test_filings_released_are_papers_not_a_product(pack: RulePack) -> None:
+    assert "product_launch" not in types_told_en(
+        pack,
+        "The plan covers Dana Marsh and Ravi Sethi, according to filings released on Tuesday.",
+    )
+    assert "product_launch" in types_told_en(
+        pack, "Brightwell released its first humanoid robot on Tuesday."
+    )
