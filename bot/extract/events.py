@@ -326,6 +326,10 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
                 ):
                     listed = [m.name for m in analysed[k + 1].mentions if m.name not in actors]
                     actors += listed[: max(0, _MOST_LISTED - len(actors))]
+            if actors and at.sentence.folded.startswith(_POSSESSIVE_OPENERS) and principal:
+                # 'Its shares were down …': whose they are is the article's company.
+                referred = referred or _companies_first(principal, analysed, pack)
+                actors = [referred[0], *(a for a in actors if a != referred[0])]
             borrowed = not actors
             if borrowed:
                 pool = principal
@@ -622,6 +626,9 @@ def _lead_company(analysed: Sequence[Analysed]) -> list[str]:
     tells the news of the company its lead names."""
     lead = [at for at in analysed if not at.sentence.is_title][:_LEAD_SENTENCES]
     return next(([m.name] for at in lead for m in at.mentions if m.kind == ORG), [])
+
+
+_POSSESSIVE_OPENERS = ("its ", "the company's ", "the company’s ")
 
 
 def _company_referred(at: Analysed) -> bool:

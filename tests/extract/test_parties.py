@@ -176,3 +176,15 @@ def test_filings_released_are_papers_not_a_product(pack: RulePack) -> None:
     assert "product_launch" in types_told_en(
         pack, "Brightwell released its first humanoid robot on Tuesday."
     )
+
+
+def test_its_shares_are_the_articles_company(pack: RulePack) -> None:
+    found = events(
+        pack,
+        "Marlowe Textiles chief stepping down",
+        "Marlowe Textiles said its chief executive Odile Ferrand-Vasse had resigned. Marlowe "
+        "Textiles thanked her.\n\nThe retailer has been hit by poor sales.\n\nThe retailer "
+        "closed a factory.\n\nIts shares were down 8% in trading on the London Stock Exchange.",
+    )
+    moves = [e for e in found if e.type == "market_move"]
+    assert moves and moves[0].actors[0] == "Marlowe Textiles"
