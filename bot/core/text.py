@@ -37,9 +37,16 @@ def _converter(config: str) -> Any:
     return opencc.OpenCC(config)
 
 
+# OpenCC changes no character below the CJK radicals (U+2E80; tests/extract/test_shortcuts.py
+# checks them all): text without one, most English, needs no conversion pass.
+_CONVERTIBLE_RE = re.compile("[\u2e80-\U0010ffff]")
+
+
 def to_simplified(s: str) -> str:
     """Fold traditional Chinese to simplified (OpenCC t2s); other text is unchanged."""
-    return str(_converter("t2s").convert(s)) if s else s
+    if _CONVERTIBLE_RE.search(s) is None:
+        return s
+    return str(_converter("t2s").convert(s))
 
 
 def to_traditional(s: str) -> str:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.cli.rulefiles import default_documents
 from bot.core.model import Article
-from bot.core.text import split_sentences
+from bot.core.text import _converter, split_sentences, to_simplified
 from bot.extract import load_rule_pack
 from bot.extract.amounts import (
     _DIGITS_RE,
@@ -257,3 +257,14 @@ def _prefixed_tried_everywhere(folded: str) -> list[tuple[int, int]]:
 @given(MONEY_TEXT)
 def test_prefixed_amounts_are_sought_only_after_a_currency(text: str) -> None:
     assert [m.span() for m in _prefixed(text)] == _prefixed_tried_everywhere(text)
+
+
+def test_text_without_a_cjk_character_needs_no_conversion() -> None:
+    """to_simplified skips OpenCC on text with no character from U+2E80 on: OpenCC's t2s
+    changes none of the characters below, alone or together."""
+    below = "".join(chr(i) for i in range(1, 0x2E80) if not 0xD800 <= i < 0xE000)
+    t2s = _converter("t2s")
+    assert str(t2s.convert(below)) == below
+    assert [c for c in below if str(t2s.convert(c)) != c] == []
+    assert to_simplified(below) == below
+    assert to_simplified("微軟併購 Activision") == "微软并购 Activision"
