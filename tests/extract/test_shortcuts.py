@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.cli.rulefiles import default_documents
 from bot.core.model import Article
-from bot.core.text import _converter, split_sentences, to_simplified
+from bot.core.text import _HAN_RE, _converter, holds_from, split_sentences, to_simplified
 from bot.extract import load_rule_pack
 from bot.extract.amounts import (
     _DIGITS_RE,
@@ -269,3 +269,24 @@ def test_text_without_a_cjk_character_needs_no_conversion() -> None:
     assert to_simplified(below) == below
     assert to_simplified("Microsoft buys Activision") == "Microsoft buys Activision"
     assert to_simplified("微軟併購 Activision") == "微软并购 Activision"
+
+
+WIDE_TEXT = st.lists(
+    st.sampled_from(["Apple’s “deal” — €3bn", "é", "\u2fff", "\u3000", "、", "苹果", "🧠"])
+    | st.text(max_size=20),
+    max_size=8,
+).map(" ".join)
+
+
+@settings(max_examples=500)
+@given(WIDE_TEXT, st.sampled_from([0x01, 0x20, 0x2F, 0x30, 0x34, 0x4E, 0xD7]))
+def test_holds_from_tells_a_character_from_its_block_on(text: str, block: int) -> None:
+    assert holds_from(text, block) == any(ord(c) >> 8 >= block for c in text)
+
+
+@settings(max_examples=300)
+@given(WIDE_TEXT)
+def test_the_wide_shortcut_misses_no_wide_character_nor_han(text: str) -> None:
+    folded = fold(text)
+    assert PACK._may_be_wide(folded) or PACK.wide is None or PACK.wide.search(folded) is None
+    assert holds_from(folded, 0x34) or _HAN_RE.search(folded) is None
