@@ -227,7 +227,8 @@ class RulePack:
         the full one knows scanned by the small one (3× faster on them). No entry spans a line
         break, and both report the entries ending at one place longest first: the same
         finds in the same order."""
-        wide = self.wide.search(folded) if self._may_be_wide(folded) else None
+        pattern = self.wide
+        wide = pattern.search(folded) if pattern is not None and self._may_be_wide(folded) else None
         whole: Iterable[tuple[int, Any]]
         if wide is None:
             small = self.latin_automaton
@@ -243,8 +244,6 @@ class RulePack:
         )
 
     def _may_be_wide(self, folded: str) -> bool:
-        if self.wide is None:
-            return False
         if not self.wide_block:
             return True
         return any(c in folded for c in self.wide_low) or holds_from(folded, self.wide_block)
