@@ -162,7 +162,7 @@ def split_lines(text: str) -> list[tuple[str, list[str]]]:
 
 def _sentence_ends(line: str) -> list[int]:
     ends: list[int] = []  # in order: the matches of one pattern do not overlap
-    for match in _ZH_END_RE.finditer(line):
+    for match in _ZH_END_RE.finditer(line, _zh_ends_from(line)):
         end = match.end()
         if line[match.start()] in "!?.":
             # ASCII marks end a sentence only before Han text or the end of the line;
@@ -179,6 +179,17 @@ def _sentence_ends(line: str) -> list[int]:
     if english:
         return sorted(set(ends).union(english)) if ends else english
     return ends
+
+
+def _zh_ends_from(line: str) -> int:
+    """Where the Chinese ends can be. Without a Han character, '…' or a full-width mark (most
+    English), only an ASCII mark ending the text makes one (the others need Han text after
+    them): only the run of marks and closers ending it is searched, not the whole text (a
+    class test at each character, 30 µs over an English article). No match reaches into
+    that run from before it: a match is made of marks and closers alone."""
+    if "…" in line or holds_from(line, 0x30):
+        return 0
+    return len(line.rstrip(".!?" + _CLOSERS))
 
 
 # What XML 1.0 cannot carry (it allows \t \n \r, U+0020–U+D7FF, U+E000–U+FFFD and the astral

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cli.rulefiles import default_documents
+from bot.core import text as core_text
 from bot.core.model import Article
 from bot.core.text import _HAN_RE, _converter, holds_from, split_sentences, to_simplified
 from bot.extract import load_rule_pack
@@ -290,3 +291,34 @@ def test_the_wide_shortcut_misses_no_wide_character_nor_han(text: str) -> None:
     folded = fold(text)
     assert PACK._may_be_wide(folded) or PACK.wide is None or PACK.wide.search(folded) is None
     assert holds_from(folded, 0x34) or _HAN_RE.search(folded) is None
+
+
+def _ends_sought_everywhere(line: str) -> list[int]:
+    """_sentence_ends with the Chinese pattern run over the whole text."""
+    zh = [
+        m.end()
+        for m in core_text._ZH_END_RE.finditer(line)
+        if line[m.start()] not in "!?."
+        or not line[m.end() : m.end() + 1]
+        or core_text._HAN_RE.match(line[m.end() : m.end() + 1])
+    ]
+    en = [
+        m.end()
+        for m in core_text._EN_END_RE.finditer(line)
+        if line[m.start()] != "." or not core_text._is_abbreviation(line, m.start())
+    ]
+    return sorted(set(zh).union(en)) if en and zh else en or zh
+
+
+END_TEXT = st.lists(
+    st.sampled_from(["Shares rose.", "Mr. Musk", "wait...", "What?!", "Yes!", "”", ")", "…"])
+    | st.sampled_from(["收购。", "好！", "Apple 收购 Beats.", "“Done.”", "'", ".", "!?", "\n", " "])
+    | st.text(alphabet=".!?…。\"'”’」』）)】》 aA苹\n", max_size=12),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=500)
+@given(END_TEXT)
+def test_english_text_seeks_chinese_ends_only_where_it_ends(text: str) -> None:
+    assert core_text._sentence_ends(text) == _ends_sought_everywhere(text)
