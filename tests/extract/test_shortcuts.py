@@ -15,11 +15,15 @@ from bot.cli.rulefiles import default_documents
 from bot.core import text as core_text
 from bot.core.model import Article
 from bot.core.text import _HAN_RE, _converter, holds_from, split_sentences, to_simplified
-from bot.extract import load_rule_pack
+from bot.extract import dates, load_rule_pack, summary
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
     _PREFIXED_RE,
+    _WIDE,
+    _WIDE_COMMA_RE,
+    _WIDE_DIGIT_RE,
+    _narrow,
     _prefixed,
     trie_pattern,
 )
@@ -273,16 +277,19 @@ def test_text_without_a_cjk_character_needs_no_conversion() -> None:
 
 
 WIDE_TEXT = st.lists(
-    st.sampled_from(["Apple’s “deal” — €3bn", "é", "\u2fff", "\u3000", "、", "苹果", "🧠"])
+    st.sampled_from(
+        ["Apple’s “deal” — €3bn", "é", "\u2fff", "\u3000", "、", "苹果", "🧠", "５，０００万元"]
+    )
     | st.text(max_size=20),
     max_size=8,
 ).map(" ".join)
 
 
 @settings(max_examples=500)
-@given(WIDE_TEXT, st.sampled_from([0x01, 0x20, 0x2F, 0x30, 0x34, 0x4E, 0xD7]))
+@given(WIDE_TEXT, st.sampled_from([0x01, 0x20, 0x2F, 0x30, 0x34, 0x4E, 0xD7, 0xFF]))
 def test_holds_from_tells_a_character_from_its_block_on(text: str, block: int) -> None:
-    assert holds_from(text, block) == any(ord(c) >> 8 >= block for c in text)
+    expected = any(ord(c) >> 8 >= block if ord(c) < 0x10000 else block <= 0xD8 for c in text)
+    assert holds_from(text, block) == expected
 
 
 @settings(max_examples=300)
@@ -322,3 +329,47 @@ END_TEXT = st.lists(
 @given(END_TEXT)
 def test_english_text_seeks_chinese_ends_only_where_it_ends(text: str) -> None:
     assert core_text._sentence_ends(text) == _ends_sought_everywhere(text)
+
+
+DATE_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "新华社北京6月3日电",
+            "IT之家 6 月 3 日消息",
+            "BEIJING, June 3 (Reuters) -",
+            "today",
+            "Yesterday",
+            "last week",
+            "this week",
+            "tomorrow",
+            "今天",
+            "去年",
+            "月",
+            "6 ",
+            "日电",
+        ]
+    )
+    | st.text(alphabet="新6月3日电 ,abtodyT", max_size=10),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=300)
+@given(DATE_TEXT)
+def test_datelines_and_relative_days_are_found_as_by_the_patterns_alone(text: str) -> None:
+    whole = dates._DATELINE_ZH_RE.match(text) or dates._DATELINE_EN_RE.match(text)
+    found = dates._dateline_match(text)
+    assert (found and found.span()) == (whole and whole.span())
+    assert [
+        m[:2] for m in dates._relative_matches(text) if m[2].group() in dates._RELATIVE_EN_WORDS
+    ] == [m.span() for m in dates._RELATIVE_EN_RE.finditer(text)]
+
+
+@settings(max_examples=300)
+@given(WIDE_TEXT)
+def test_a_text_without_han_is_not_chinese_nor_has_wide_digits(text: str) -> None:
+    han = sum(len(run) for run in summary._HAN_RUN_RE.findall(text))
+    assert summary._is_chinese(text) == (han > 0 and han * 2 >= len(text.split()))
+    assert _narrow(text) == (
+        _WIDE_COMMA_RE.sub(",", text.translate(_WIDE)) if _WIDE_DIGIT_RE.search(text) else text
+    )
