@@ -182,14 +182,16 @@ def _sentence_ends(line: str) -> list[int]:
 
 
 def _zh_ends_from(line: str) -> int:
-    """Where the Chinese ends can be. Without a Han character, '…' or a full-width mark (most
-    English), only an ASCII mark ending the text makes one (the others need Han text after
-    them): only the run of marks and closers ending it is searched, not the whole text (a
-    class test at each character, 30 µs over an English article). No match reaches into
-    that run from before it: a match is made of marks and closers alone."""
-    if "…" in line or holds_from(line, 0x30):
+    """Where the Chinese ends can be. Without a Han character or a full-width mark (most
+    English), an ASCII mark makes one only where it ends the text (elsewhere it needs Han
+    text after it): only from the first '…', or else the run of marks and closers ending the
+    text, is searched, not the whole text (a class test at each character, 30 µs over an
+    English article). A match is made of marks and closers, none of them '…' if it opens
+    with an ASCII mark: none reaches into the part searched from before it."""
+    if holds_from(line, 0x30):
         return 0
-    return len(line.rstrip(".!?" + _CLOSERS))
+    ellipsis = line.find("…")
+    return ellipsis if ellipsis >= 0 else len(line.rstrip(".!?" + _CLOSERS))
 
 
 # What XML 1.0 cannot carry (it allows \t \n \r, U+0020–U+D7FF, U+E000–U+FFFD and the astral
