@@ -217,9 +217,10 @@ def holds_from(s: str, block: int) -> bool:
     assert 0 < block < 0x100
     if s.isascii():
         return False
-    return bool(
-        s.encode("utf-16-le", "surrogatepass")[1::2].translate(None, _high_bytes_below(block))
-    )
+    below = _high_bytes_below(block)
+    if len(s) > 1024 and s[:256].encode("utf-16-le", "surrogatepass")[1::2].translate(None, below):
+        return True  # Chinese text, told by its start
+    return bool(s.encode("utf-16-le", "surrogatepass")[1::2].translate(None, below))
 
 
 def han_chars(s: str) -> list[str]:

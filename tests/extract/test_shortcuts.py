@@ -290,6 +290,9 @@ WIDE_TEXT = st.lists(
 def test_holds_from_tells_a_character_from_its_block_on(text: str, block: int) -> None:
     expected = any(ord(c) >> 8 >= block if ord(c) < 0x10000 else block <= 0xD8 for c in text)
     assert holds_from(text, block) == expected
+    # Past 1,024 characters the first 256 are looked at alone first.
+    assert holds_from(text + "é" * 1100, block) == (expected or block == 0)
+    assert holds_from("é" * 1100 + text, block) == expected
 
 
 @settings(max_examples=300)
