@@ -265,8 +265,8 @@ def test_prefixed_amounts_are_sought_only_after_a_currency(text: str) -> None:
 
 
 def test_text_without_a_cjk_character_needs_no_conversion() -> None:
-    """to_simplified skips OpenCC on ASCII text: OpenCC's t2s changes none of the characters
-    below U+2E80, alone or together (ASCII among them)."""
+    """to_simplified skips OpenCC on text without a character from U+2E00 on: OpenCC's t2s
+    changes none of the characters below U+2E80, alone or together."""
     below = "".join(chr(i) for i in range(1, 0x2E80) if not 0xD800 <= i < 0xE000)
     t2s = _converter("t2s")
     assert str(t2s.convert(below)) == below
