@@ -77,7 +77,8 @@ _QUOTE_RE = re.compile('[“「『‘"]')
 def _is_chinese(text: str) -> bool:
     """At least one Chinese character, and at least half as many as words. Counted by runs:
     a Chinese sentence has a few, and a list of each of its characters costs more."""
-    if not holds_from(text, _HAN_BLOCK):  # English: told without a pass of the pattern
+    # English is told without a pass of the pattern; Chinese mostly by its first character.
+    if _HAN_RUN_RE.match(text) is None and not holds_from(text, _HAN_BLOCK):
         return False
     han = sum(map(len, _HAN_RUN_RE.findall(text)))
     return han > 0 and han * 2 >= len(text.split())
