@@ -310,8 +310,10 @@ _DATELINE_ZH_RE = re.compile(
 
 def _dateline_match(line: str) -> re.Match[str] | None:
     # The Chinese pattern tries up to 17 places at the start of the line: 2.5 µs on an
-    # English line, which an `in` test for its '月' spares.
-    return (_DATELINE_ZH_RE.match(line) if "月" in line else None) or _DATELINE_EN_RE.match(line)
+    # English line, which an `in` test for its '月' spares. The English one needs a comma
+    # within its first 42 characters (after at most 41 of a place's name).
+    zh = _DATELINE_ZH_RE.match(line) if "月" in line else None
+    return zh or (_DATELINE_EN_RE.match(line) if "," in line[:42] else None)
 
 
 def dateline(line: str, published: date | None) -> date | None:

@@ -340,6 +340,7 @@ DATE_TEXT = st.lists(
             "新华社北京6月3日电",
             "IT之家 6 月 3 日消息",
             "BEIJING, June 3 (Reuters) -",
+            "LONDON, June 3, 2025 /PRNewswire/ --",
             "today",
             "Yesterday",
             "last week",
@@ -352,7 +353,8 @@ DATE_TEXT = st.lists(
             "日电",
         ]
     )
-    | st.text(alphabet="新6月3日电 ,abtodyT", max_size=10),
+    | st.text(alphabet="新6月3日电 ,abtodyT", max_size=10)
+    | st.integers(1, 45).map(lambda k: "A" * k + ", June 3 -"),
     max_size=8,
 ).map("".join)
 
@@ -376,3 +378,11 @@ def test_a_text_without_han_is_not_chinese_nor_has_wide_digits(text: str) -> Non
     assert _narrow(text) == (
         _WIDE_COMMA_RE.sub(",", text.translate(_WIDE)) if _WIDE_DIGIT_RE.search(text) else text
     )
+
+
+@pytest.mark.parametrize("place", ["A" * k for k in range(1, 46)])
+def test_a_dateline_of_any_length_of_place_is_found_as_by_the_patterns(place: str) -> None:
+    line = f"{place}, June 3 (Reuters) - Shares rose"
+    whole = dates._DATELINE_EN_RE.match(line)
+    found = dates._dateline_match(line)
+    assert (found and found.span()) == (whole and whole.span())
