@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from bot.core.model import Amount
+from bot.core.text import holds_from
 
 # A number as written: 1,200 / 1 , 200 / 5.5 / 5 . 5 (spaced by some converters and OCR). The
 # patterns take it loosely, starting with a digit so that the engine skips ahead fast; _number
@@ -380,8 +381,8 @@ def _narrow(folded: str) -> str:
     """Full-width digits and separators as ASCII (what NFKC gives), keeping every position:
     '５，０００万元' reads as '5,000万元'. A full-width comma is a separator only between a
     digit and three more."""
-    if _WIDE_DIGIT_RE.search(folded) is None:
-        return folded
+    if not holds_from(folded, 0xFF) or _WIDE_DIGIT_RE.search(folded) is None:
+        return folded  # no character of their block (U+FF00): the pattern's pass spared
     return _WIDE_COMMA_RE.sub(",", folded.translate(_WIDE))
 
 

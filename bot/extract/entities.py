@@ -21,7 +21,7 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import NamedTuple
 
-from bot.core.text import HAN
+from bot.core.text import HAN, holds_from
 from bot.extract.amounts import trie_pattern
 from bot.extract.rules import Hit, RulePack
 from bot.extract.sentences import LOST, Sentence
@@ -92,6 +92,7 @@ _GLOSS_RE = re.compile(
 )
 _LOWER_WORD_RE = re.compile(r"[a-z][a-z0-9]*")
 _HAN_RE = re.compile(f"[{HAN}]")
+_HAN_BLOCK = ord(HAN[0]) >> 8  # no Han character before this block (U+3400)
 _ZH_PART_RE = re.compile(f"[{HAN}·•・{LOST}]+")
 _HAN_TAIL_RE = re.compile(f"[{HAN}·•・{LOST}]{{2,16}}$")
 _DOT_RE = re.compile("[·•・]")
@@ -236,7 +237,7 @@ def article_mentions(
 ) -> list[list[Mention]]:
     """The names of each sentence (of the joined article text), leftmost-longest, the alias
     table winning overlaps. `title_end`: where the title's lines end in the text."""
-    han = None if folded.isascii() else _HAN_RE.search(folded)
+    han = _HAN_RE.search(folded) if holds_from(folded, _HAN_BLOCK) else None
     shaped: list[Mention] = []
     # A gloss follows Chinese characters or dots; a dotted name has a dot: plain English text
     # has neither, which a few `in` tests tell faster than the patterns' passes.

@@ -19,11 +19,13 @@ from typing import Any, NamedTuple
 import ahocorasick
 
 from bot.core.errors import EventfeedError
+from bot.core.text import holds_from
 from bot.extract.amounts import head_patterns, modified_pattern
 from bot.extract.sentences import LOST, fold
 
 AMOUNT_SCOPES = ("none", "sentence", "lead", "article")
 _LATIN_RE = re.compile(r"[a-z0-9]")
+_CJK = "\u2e80"  # the CJK radicals: Chinese from here on
 _WIDE = "\u0250"  # the first character past Latin Extended-B
 # The characters of a Latin word in folded text: a set lookup per hit, not a regex call.
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789") | frozenset(
@@ -151,6 +153,10 @@ class RulePack:
     # automaton has hundreds (every Chinese first character): 3× slower on English text.
     latin_automaton: Any = field(repr=False, default=None)
     wide: re.Pattern[str] | None = field(repr=False, default=None)
+    # A text holds none of `wide` if it holds none of `wide_low` and no character from block
+    # U+`wide_block`00 on: told 3× faster than by the pattern (0: no such shortcut).
+    wide_block: int = field(repr=False, default=0)
+    wide_low: str = field(repr=False, default="")
     # No entry holds a line break (and there are Latin ones): the lines of a text can be
     # scanned apart, each by the automaton it needs.
     lines_apart: bool = field(repr=False, default=False)
@@ -222,7 +228,8 @@ class RulePack:
         the full one knows scanned by the small one (3× faster on them). No entry spans a line
         break, and both report the entries ending at one place longest first: the same
         finds in the same order."""
-        wide = self.wide.search(folded) if self.wide is not None else None
+        pattern = self.wide
+        wide = pattern.search(folded) if pattern is not None and self._may_be_wide(folded) else None
         whole: Iterable[tuple[int, Any]]
         if wide is None:
             small = self.latin_automaton
@@ -236,6 +243,11 @@ class RulePack:
             automaton.iter(folded, begin, end)
             for begin, end, automaton in self._stretches(folded, wide.start())
         )
+
+    def _may_be_wide(self, folded: str) -> bool:
+        if not self.wide_block:
+            return True
+        return any(c in folded for c in self.wide_low) or holds_from(folded, self.wide_block)
 
     def _stretches(self, folded: str, first_wide: int) -> list[tuple[int, int, Any]]:
         """Runs of whole lines, each with the automaton it needs, in order."""
@@ -334,6 +346,7 @@ def load_rule_pack(
         automaton=automaton,
         latin_automaton=latin_automaton if len(latin_automaton) else None,
         wide=re.compile("[" + "".join(map(re.escape, sorted(wide))) + "]") if wide else None,
+        **_wide_shortcut(wide),
         lines_apart=bool(len(latin_automaton)) and not any("\n" in key for key in entries),
         _aliases=alias_map,
         entity_kinds={name: e.kind for name, e in entities.items()},
@@ -343,6 +356,16 @@ def load_rule_pack(
         amount_deal=_any_of(deals),
         amount_total_words=_word_automaton((*totals, *deals)),
     )
+
+
+def _wide_shortcut(wide: set[str]) -> dict[str, Any]:
+    """The block from which the wide characters are Chinese (their punctuation on), and the
+    few below it ('€'): `in` tests for those, a look at the high bytes for the rest."""
+    cjk = [ord(c) for c in wide if c >= _CJK]
+    low = "".join(sorted(c for c in wide if c < _CJK))
+    if not cjk or len(low) > 4:
+        return {}
+    return {"wide_block": min(cjk) >> 8, "wide_low": low}
 
 
 def _any_of(words: Sequence[str]) -> re.Pattern[str]:

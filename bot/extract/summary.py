@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import pairwise
 
-from bot.core.text import HAN
+from bot.core.text import HAN, holds_from
 from bot.extract.dates import dateline_end
 from bot.extract.sentences import LOST, Sentence, fold
 
@@ -29,6 +29,7 @@ _SENTENCE_WORDS = 40
 _FIRST_WITHIN = 8  # the article summary's first sentence is one of the first body sentences
 
 _HAN_RUN_RE = re.compile(f"[{HAN}]+")
+_HAN_BLOCK = ord(HAN[0]) >> 8  # no Han character before this block (U+3400)
 _CLAUSE_END_RE = re.compile(r"[，,；;：:]")
 # Lead-ins that carry no fact: "根据多家媒体报道，", "IT之家 3 月 28 日消息，", "据路透社报道，",
 # a dateline, a connector or a comment that leans on the sentence before ("同日，", "此外，",
@@ -76,6 +77,9 @@ _QUOTE_RE = re.compile('[“「『‘"]')
 def _is_chinese(text: str) -> bool:
     """At least one Chinese character, and at least half as many as words. Counted by runs:
     a Chinese sentence has a few, and a list of each of its characters costs more."""
+    # English is told without a pass of the pattern; Chinese mostly by its first character.
+    if _HAN_RUN_RE.match(text) is None and not holds_from(text, _HAN_BLOCK):
+        return False
     han = sum(map(len, _HAN_RUN_RE.findall(text)))
     return han > 0 and han * 2 >= len(text.split())
 

@@ -12,13 +12,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cli.rulefiles import default_documents
+from bot.core import text as core_text
 from bot.core.model import Article
-from bot.core.text import split_sentences
-from bot.extract import load_rule_pack
+from bot.core.text import _HAN_RE, _converter, holds_from, split_sentences, to_simplified
+from bot.extract import dates, load_rule_pack, summary
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
     _PREFIXED_RE,
+    _WIDE,
+    _WIDE_COMMA_RE,
+    _WIDE_DIGIT_RE,
+    _narrow,
     _prefixed,
     trie_pattern,
 )
@@ -257,3 +262,127 @@ def _prefixed_tried_everywhere(folded: str) -> list[tuple[int, int]]:
 @given(MONEY_TEXT)
 def test_prefixed_amounts_are_sought_only_after_a_currency(text: str) -> None:
     assert [m.span() for m in _prefixed(text)] == _prefixed_tried_everywhere(text)
+
+
+def test_text_without_a_cjk_character_needs_no_conversion() -> None:
+    """to_simplified skips OpenCC on text without a character from U+2E00 on: OpenCC's t2s
+    changes none of the characters below U+2E80, alone or together."""
+    below = "".join(chr(i) for i in range(1, 0x2E80) if not 0xD800 <= i < 0xE000)
+    t2s = _converter("t2s")
+    assert str(t2s.convert(below)) == below
+    assert [c for c in below if str(t2s.convert(c)) != c] == []
+    assert to_simplified(below) == below
+    assert to_simplified("Microsoft buys Activision") == "Microsoft buys Activision"
+    assert to_simplified("微軟併購 Activision") == "微软并购 Activision"
+
+
+WIDE_TEXT = st.lists(
+    st.sampled_from(
+        ["Apple’s “deal” — €3bn", "é", "\u2fff", "\u3000", "、", "苹果", "🧠", "５，０００万元"]
+    )
+    | st.text(max_size=20),
+    max_size=8,
+).map(" ".join)
+
+
+@settings(max_examples=500)
+@given(WIDE_TEXT, st.sampled_from([0x01, 0x20, 0x2F, 0x30, 0x34, 0x4E, 0xD7, 0xFF]))
+def test_holds_from_tells_a_character_from_its_block_on(text: str, block: int) -> None:
+    expected = any(ord(c) >> 8 >= block if ord(c) < 0x10000 else block <= 0xD8 for c in text)
+    assert holds_from(text, block) == expected
+    # Past 1,024 characters the first 256 are looked at alone first.
+    assert holds_from(text + "é" * 1100, block) == (expected or block == 0)
+    assert holds_from("é" * 1100 + text, block) == expected
+
+
+@settings(max_examples=300)
+@given(WIDE_TEXT)
+def test_the_wide_shortcut_misses_no_wide_character_nor_han(text: str) -> None:
+    folded = fold(text)
+    assert PACK._may_be_wide(folded) or PACK.wide is None or PACK.wide.search(folded) is None
+    assert holds_from(folded, 0x34) or _HAN_RE.search(folded) is None
+
+
+def _ends_sought_everywhere(line: str) -> list[int]:
+    """_sentence_ends with the Chinese pattern run over the whole text."""
+    zh = [
+        m.end()
+        for m in core_text._ZH_END_RE.finditer(line)
+        if line[m.start()] not in "!?."
+        or not line[m.end() : m.end() + 1]
+        or core_text._HAN_RE.match(line[m.end() : m.end() + 1])
+    ]
+    en = [
+        m.end()
+        for m in core_text._EN_END_RE.finditer(line)
+        if line[m.start()] != "." or not core_text._is_abbreviation(line, m.start())
+    ]
+    return sorted(set(zh).union(en)) if en and zh else en or zh
+
+
+END_TEXT = st.lists(
+    st.sampled_from(["Shares rose.", "Mr. Musk", "wait...", "What?!", "Yes!", "”", ")", "…"])
+    | st.sampled_from(["收购。", "好！", "Apple 收购 Beats.", "“Done.”", "'", ".", "!?", "\n", " "])
+    | st.text(alphabet=".!?…。\"'”’」』）)】》 aA苹\n", max_size=12),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=500)
+@given(END_TEXT)
+def test_english_text_seeks_chinese_ends_only_where_it_ends(text: str) -> None:
+    assert core_text._sentence_ends(text) == _ends_sought_everywhere(text)
+
+
+DATE_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "新华社北京6月3日电",
+            "IT之家 6 月 3 日消息",
+            "BEIJING, June 3 (Reuters) -",
+            "LONDON, June 3, 2025 /PRNewswire/ --",
+            "today",
+            "Yesterday",
+            "last week",
+            "this week",
+            "tomorrow",
+            "今天",
+            "去年",
+            "月",
+            "6 ",
+            "日电",
+        ]
+    )
+    | st.text(alphabet="新6月3日电 ,abtodyT", max_size=10)
+    | st.integers(1, 45).map(lambda k: "A" * k + ", June 3 -"),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=300)
+@given(DATE_TEXT)
+def test_datelines_and_relative_days_are_found_as_by_the_patterns_alone(text: str) -> None:
+    whole = dates._DATELINE_ZH_RE.match(text) or dates._DATELINE_EN_RE.match(text)
+    found = dates._dateline_match(text)
+    assert (found and found.span()) == (whole and whole.span())
+    assert [
+        m[:2] for m in dates._relative_matches(text) if m[2].group() in dates._RELATIVE_EN_WORDS
+    ] == [m.span() for m in dates._RELATIVE_EN_RE.finditer(text)]
+
+
+@settings(max_examples=300)
+@given(WIDE_TEXT)
+def test_a_text_without_han_is_not_chinese_nor_has_wide_digits(text: str) -> None:
+    han = sum(len(run) for run in summary._HAN_RUN_RE.findall(text))
+    assert summary._is_chinese(text) == (han > 0 and han * 2 >= len(text.split()))
+    assert _narrow(text) == (
+        _WIDE_COMMA_RE.sub(",", text.translate(_WIDE)) if _WIDE_DIGIT_RE.search(text) else text
+    )
+
+
+@pytest.mark.parametrize("place", ["A" * k for k in range(1, 46)])
+def test_a_dateline_of_any_length_of_place_is_found_as_by_the_patterns(place: str) -> None:
+    line = f"{place}, June 3 (Reuters) - Shares rose"
+    whole = dates._DATELINE_EN_RE.match(line)
+    found = dates._dateline_match(line)
+    assert (found and found.span()) == (whole and whole.span())
