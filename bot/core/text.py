@@ -186,6 +186,11 @@ def strip_xml_invalid(s: str) -> str:
     return _XML_INVALID_RE.sub("", s)
 
 
+def xml_valid(s: str) -> bool:
+    """Whether `strip_xml_invalid` would leave `s` as it is."""
+    return _XML_INVALID_RE.search(s) is None
+
+
 def han_chars(s: str) -> list[str]:
     """The Han (Chinese) characters of `s`, in order."""
     return _HAN_RE.findall(s)

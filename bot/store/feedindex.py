@@ -333,10 +333,11 @@ class FeedIndexStore(StoreBase):
             else:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             local.conn = conn
+            local.versions = {}  # article id → `updated`, as this state has it (see reads)
             try:
                 yield
             finally:
-                local.conn = None
+                local.conn = local.versions = None
                 conn.rollback()
 
     @contextmanager
