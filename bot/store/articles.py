@@ -122,7 +122,8 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
                 drafts = [self._write(conn, one, candidates, writes, known) for one in placed]
                 writes.flush()
                 results = _queue(conn, saves, [draft.result(writes) for draft in drafts])
-                changes = self._reindex(conn, [result.article.id for result in results])
+                saved = {r.article.id: (r.article.uid, r.article.article) for r in results}
+                changes = self._reindex(conn, list(saved), saved)
         except BaseException:
             # Story keys and candidates read from rows this transaction wrote would name
             # other events (the candidates are dropped: never handed back).

@@ -11,7 +11,7 @@ the rows' layout (feed, sort key, entry id) and the change log between publishes
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,7 @@ from bot.core.membership import (
     event_feeds,
     feed_time,
 )
+from bot.core.model import Article
 from bot.store.base import StoreBase, chunked
 from bot.store.schema import articles, events, feed_entries, feeds
 
@@ -120,8 +121,14 @@ class FeedIndexStore(StoreBase):
 
     # -- keeping the index --------------------------------------------------------------
 
-    def _reindex(self, conn: Connection, article_ids: Sequence[int]) -> FeedChanges:
-        """Derive again the entries of these articles and of every story they report.
+    def _reindex(
+        self,
+        conn: Connection,
+        article_ids: Sequence[int],
+        saved: Mapping[int, tuple[str, Article]] | None = None,
+    ) -> FeedChanges:
+        """Derive again the entries of these articles and of every story they report
+        (`saved`: id → uid and article of those just saved in the feeds, not read again).
 
         A few statements per call whatever the number of articles (a scan calls it once per
         batch): the cost of keeping the index follows the batch, not the feeds it touches."""
@@ -138,7 +145,7 @@ class FeedIndexStore(StoreBase):
                 (r.feed, r.entry): IndexRow(*r)
                 for r in conn.execute(select(feed_entries).where(where))
             }
-        new_rows = self._article_rows(conn, ids)
+        new_rows = self._article_rows(conn, ids, saved or {})
         sorts = {row.article_id: row.sort for row in new_rows if row.feed == "articles"}
         new_rows += self._story_rows(conn, sorted(stories), sorts)
         new = {(r.feed, r.entry): r for r in new_rows}
@@ -245,9 +252,15 @@ class FeedIndexStore(StoreBase):
                     found[name] = label
         return found
 
-    def _article_rows(self, conn: Connection, ids: Sequence[int]) -> list[IndexRow]:
+    def _article_rows(
+        self, conn: Connection, ids: Sequence[int], saved: Mapping[int, tuple[str, Article]]
+    ) -> list[IndexRow]:
         found: list[IndexRow] = []
-        for chunk in chunked(ids):
+        for article_id in ids:
+            if article_id in saved:
+                uid, article = saved[article_id]
+                found += _article_entries(article_id, uid, article)
+        for chunk in chunked([article_id for article_id in ids if article_id not in saved]):
             query = select(articles.c.id, articles.c.uid, articles.c.data).where(
                 articles.c.id.in_(chunk), articles.c.status == "ok"
             )
@@ -444,10 +457,13 @@ def published_rows(conn: Connection) -> Iterator[Any]:
 
 
 def _article_index(row: Any) -> Iterator[IndexRow]:
-    article = article_from_dict(row.data["article"])
-    sort, entry = entry_order(feed_time(article.published), article_entry_id(row.uid))
+    return _article_entries(row.id, row.uid, article_from_dict(row.data["article"]))
+
+
+def _article_entries(article_id: int, uid: str, article: Article) -> Iterator[IndexRow]:
+    sort, entry = entry_order(feed_time(article.published), article_entry_id(uid))
     for name, label in article_feeds(article):
-        yield IndexRow(name, entry, sort, row.id, None, None, label)
+        yield IndexRow(name, entry, sort, article_id, None, None, label)
 
 
 def _event_index(row: Any, sort: int) -> Iterator[IndexRow]:
