@@ -123,7 +123,10 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
                 writes.flush()
                 results = _queue(conn, saves, [draft.result(writes) for draft in drafts])
                 saved = {r.article.id: (r.article.uid, r.article.article) for r in results}
-                changes = self._reindex(conn, list(saved), saved)
+                added = {e.id: e for r in results for e in r.new_events}
+                for e in (e for r in results for e in r.article.events if e.id in added):
+                    added[e.id] = e  # as the article's last save in the batch left it
+                changes = self._reindex(conn, list(saved), saved, added)
         except BaseException:
             # Story keys and candidates read from rows this transaction wrote would name
             # other events (the candidates are dropped: never handed back).

@@ -308,5 +308,10 @@ def test_a_batch_stores_what_its_saves_one_by_one_would(store: Store, tmp_path: 
         due = store.due_deliveries(NOW)
         assert due == one_by_one.due_deliveries(NOW)
         assert sum(len(d.events) for d in due) == 9
+        listing = store.feed_list()  # the feed index, entry by entry
+        assert listing == one_by_one.feed_list()
+        assert len(listing) > 5
+        for name, (size, _label) in listing.items():
+            assert store.feed_rows(name, 0, size, size) == one_by_one.feed_rows(name, 0, size, size)
     finally:
         one_by_one.close()
