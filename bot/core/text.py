@@ -222,6 +222,11 @@ def holds_from(s: str, block: int) -> bool:
     return bool(s.encode("utf-16-le", "surrogatepass")[1::2].translate(None, below))
 
 
+def xml_valid(s: str) -> bool:
+    """Whether `strip_xml_invalid` would leave `s` as it is."""
+    return _XML_INVALID_RE.search(s) is None
+
+
 def han_chars(s: str) -> list[str]:
     """The Han (Chinese) characters of `s`, in order."""
     return _HAN_RE.findall(s)

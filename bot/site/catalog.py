@@ -42,7 +42,7 @@ from bot.core.membership import (
 )
 from bot.core.messages import badge_parts
 from bot.core.model import Amount, Event, StoredArticle, StoredEvent
-from bot.core.text import strip_xml_invalid
+from bot.core.text import strip_xml_invalid, xml_valid
 from bot.site.markup import absolute_url
 
 FeedFormat = Literal["atom", "rss", "json"]
@@ -465,6 +465,11 @@ def _converted(entry: Entry, convert: Callable[[str], str], script: str | None) 
 
 
 def _paragraphs_html(text: str) -> str:
+    if xml_valid(text):
+        # Escaping the whole text first is the same (it neither makes nor removes the
+        # whitespace paragraphs are cut at and stripped of), and a tenth of the work.
+        paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(_h_text(text)) if p.strip()]
+        return f"<p>{'</p><p>'.join(paragraphs)}</p>".replace("\n", "<br>") if paragraphs else ""
     paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
     return "".join(f"<p>{_text_html(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
 
@@ -551,6 +556,10 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 def _h(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _h_text(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
 def _text_html(text: str) -> str:

@@ -4,24 +4,31 @@ the alerts it queues. The parts of ArticleStore: filestates (what a scan compare
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.core.codec import article_from_dict, article_to_dict, event_to_dict
 from bot.core.model import Article, Event, Extraction, StoredArticle, StoredEvent
 from bot.core.stories import StoryKey, story_day, story_id
-from bot.store.base import article_uid, aware, chunked, inserted_id
+from bot.store.base import article_uid, aware, chunked
 from bot.store.feedindex import published_rows
 from bot.store.filestates import FileStateStore, free_uid
-from bot.store.outbox import enqueue_all
+from bot.store.outbox import enqueue_new
 from bot.store.reads import ArticleReads
 from bot.store.schema import articles, events, flags
-from bot.store.stories import StoryCandidates, StoryStore, read_story_keys, retold_row
+from bot.store.stories import (
+    StoryCandidates,
+    StoryKeys,
+    StoryStore,
+    read_story_keys,
+    retold_row,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +98,12 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
 
     def save_articles(self, saves: Sequence[ArticleSave]) -> list[SaveResult]:
         """Store articles as `save_article` would one after the other, but in one transaction
-        (all of them or none) with one upkeep of the feed index: how a large scan stores."""
+        (all of them or none) with one upkeep of the feed index: how a large scan stores.
+
+        Each article is placed first (which row it is, which uid a new one gets: the new
+        rows go in together), then the articles' events are written in order. Their rows go
+        out a batch at a time (`_Writes`): a statement per row was most of a large scan's
+        storing."""
         candidates = self._take_candidates()
         try:
             with self.engine.begin() as conn:
@@ -102,8 +114,19 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
                     ),
                 )
                 free = self._free_uids(conn, {_base_uid(save.article) for save in saves})
-                results = [self._save_one(conn, save, candidates, gone, free) for save in saves]
-                changes = self._reindex(conn, [result.article.id for result in results])
+                writes = _Writes(conn, self._story_keys(), candidates)
+                at_path = self._at_paths(conn, {save.article.path for save in saves})
+                placed = [self._place(conn, save, gone, free, at_path, writes) for save in saves]
+                writes.flush()
+                known = self._events_by_article(conn, [p.row.id for p in placed if not p.new])
+                drafts = [self._write(conn, one, candidates, writes, known) for one in placed]
+                writes.flush()
+                results = _queue(conn, saves, [draft.result(writes) for draft in drafts])
+                saved = {r.article.id: (r.article.uid, r.article.article) for r in results}
+                added = {e.id: e for r in results for e in r.new_events}
+                for e in (e for r in results for e in r.article.events if e.id in added):
+                    added[e.id] = e  # as the article's last save in the batch left it
+                changes = self._reindex(conn, list(saved), saved, added)
         except BaseException:
             # Story keys and candidates read from rows this transaction wrote would name
             # other events (the candidates are dropped: never handed back).
@@ -113,17 +136,30 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
         self._note(changes)
         return results
 
-    def _save_one(
+    def _at_paths(self, conn: Connection, paths: set[str]) -> dict[str, Any]:
+        """path → the row of the article at it, for those of `paths` with one."""
+        c = articles.c
+        found: dict[str, Any] = {}
+        for chunk in chunked(sorted(paths)):
+            query = select(c.id, c.uid, c.first_seen, c.path).where(c.path.in_(chunk))
+            found |= {row.path: row for row in conn.execute(query)}
+        return found
+
+    def _place(
         self,
         conn: Connection,
         save: ArticleSave,
-        candidates: StoryCandidates,
         gone: _Gone,
         free: set[str],
-    ) -> SaveResult:
-        article, extraction = save.article, save.extraction
-        now = save.now
-        row = conn.execute(_BY_PATH, {"path": article.path}).first()
+        at_path: dict[str, Any],
+        writes: _Writes,
+    ) -> _Placed:
+        """Which row the article is (its own, a renamed or restored one) or gets (new, its
+        uid chosen): what a save reads of the articles, before the batch writes any event."""
+        article, now = save.article, save.now
+        row = at_path.get(article.path)
+        if isinstance(row, _NewRow) and row.id is None:  # the same file twice in a batch
+            writes.flush()
         if row is None:  # a renamed file: the same content under a path that vanished
             row = gone.renamed(save.content_hash)
         values = {
@@ -139,52 +175,57 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
         uid = _base_uid(article)
         # A deleted article back, edited or not: by the uid it would get, else by its path.
         if row is None and uid not in free:
+            writes.flush()  # what the reads below would find of the batch's articles
             row = self._restored(conn, uid, gone)
         if row is None and not article.feed_id:  # (a declared id says which article it is)
             row = gone.at_path(article.path)
+        new = row is None
         if row is None:
             if uid in free:  # no article had it when the batch began, and none since
                 free.discard(uid)
             else:
                 uid = free_uid(conn, uid)
-            url = _url(save, uid)
-            values["data"] = _data(article, extraction, url)
-            article_id = inserted_id(
-                conn.execute(insert(articles), {"uid": uid, "first_seen": now, **values})
-            )
-            first_seen = now
+            row = _NewRow(None, uid, now)
+        url = _url(save, row.uid)
+        values["data"] = _data(article, extraction=save.extraction, url=url)
+        if new:
+            writes.add_article({"uid": row.uid, "first_seen": now, **values}, row)
+        at_path[article.path] = row
+        return _Placed(save, row, url, values, new)
+
+    def _write(
+        self,
+        conn: Connection,
+        placed: _Placed,
+        candidates: StoryCandidates,
+        writes: _Writes,
+        known: dict[int, dict[str, Any]],
+    ) -> _Draft:
+        """The article's row updated (a new one is in already) and its events written."""
+        save, row = placed.save, placed.row
+        article_id = row.id
+        assert article_id is not None
+        if not placed.new:
+            writes.update_article(article_id, placed.values)
+        if article_id in writes.evented:  # (the same article twice): its rows as now written
+            writes.flush()
+            existing = {r.key: r for r in conn.execute(_EVENTS_OF, {"article_id": article_id})}
         else:
-            article_id, uid, first_seen = row.id, row.uid, row.first_seen
-            url = _url(save, uid)
-            values["data"] = _data(article, extraction, url)
-            conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
+            existing = known.pop(article_id, {})
+        writes.evented.add(article_id)
         new_events, stored = self._save_events(
             conn,
+            writes,
             article_id,
-            uid,
-            extraction.events,
-            story_day(article),
-            now,
+            row.uid,
+            existing,
+            save.extraction.events,
+            story_day(save.article),
+            save.now,
             candidates,
             save.refined,
         )
-        queued = 0
-        # Later reports of a story are queued too: delivery turns them into an
-        # "also reported by" edit of the chat's first alert, not a second alert.
-        for new_event in new_events:
-            found = save.targets.get(new_event.event.key, ())
-            queued += enqueue_all(conn, new_event.id, found, now)
-        stored_article = StoredArticle(
-            id=article_id,
-            uid=uid,
-            article=article,
-            summary=extraction.summary,
-            url=url,
-            first_seen=aware(first_seen),
-            updated=now,
-            events=stored,
-        )
-        return SaveResult(stored_article, new_events, queued)
+        return _Draft(save, article_id, row.uid, row.first_seen, placed.url, new_events, stored)
 
     def _deleted_with(self, conn: Connection, hashes: set[str]) -> dict[str, list[Any]]:
         """Articles whose file is gone, by content hash, oldest first: one of them with the
@@ -238,8 +279,9 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
         row = conn.execute(
             select(c.id, c.uid, c.first_seen).where(c.uid == uid, c.status == "deleted")
         ).first()
-        if row is not None:  # not to be taken again in this batch
-            gone.taken.add(row.id)
+        if row is None or row.id in gone.taken:  # (taken: its update is not written yet)
+            return None
+        gone.taken.add(row.id)  # not to be taken again in this batch
         return row
 
     def _free_uids(self, conn: Connection, uids: set[str]) -> set[str]:
@@ -253,26 +295,28 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
     def _save_events(
         self,
         conn: Connection,
+        writes: _Writes,
         article_id: int,
         article_uid: str,
+        existing: dict[str, Any],
         found: Iterable[Event],
         published: date | None,
         now: datetime,
         candidates: StoryCandidates,
         refined: bool = False,
-    ) -> tuple[tuple[StoredEvent, ...], tuple[StoredEvent, ...]]:
-        existing = {row.key: row for row in conn.execute(_EVENTS_OF, {"article_id": article_id})}
+    ) -> tuple[list[_NewEvent], list[StoredEvent | _NewEvent]]:
+        """The article's events (`existing`: its rows by key) written as `found` says: new
+        ones queued with their story, known ones updated, the rest made inactive."""
         # The events a refinement replaces, with their story keys (see `ArticleSave.refined`).
-        replaced = (
-            read_story_keys(conn, [row.id for row in existing.values() if row.story])
-            if refined
-            else {}
-        )
+        replaced: Mapping[int, StoryKey] = {}
+        if refined:
+            writes.flush()
+            replaced = read_story_keys(conn, [row.id for row in existing.values() if row.story])
         # Their data or their article's date may change now.
         edited = [row.id for row in existing.values()]
         self._story_keys().forget(edited)
-        keep: list[StoredEvent] = []
-        new: list[StoredEvent] = []
+        keep: list[StoredEvent | _NewEvent] = []
+        new: list[_NewEvent] = []
         seen: set[str] = set()
         for ev in found:
             key = ev.key
@@ -283,7 +327,7 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
             if known is None:
                 uid = f"{article_uid}.{key[:12]}"
                 story_key = StoryKey.of(ev, published)
-                earlier = self._story_of(conn, article_id, story_key, candidates)
+                earlier = self._story_of(conn, article_id, story_key, candidates, writes.flush)
                 first = earlier is None
                 retold = retold_row(existing.values(), replaced, story_key) if first else None
                 if retold is not None:  # (its first report stays the retold one: see _events_of)
@@ -299,39 +343,49 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
                     "data": event_to_dict(ev),
                     "created": now,
                 }
-                event_id = inserted_id(conn.execute(insert(events), values))
-                # What `_story_of` would read back from the row (see test_pipeline_pool).
-                self._story_keys().put(event_id, story_key)
-                candidates.added(event_id, story, article_id, story_key)
-                stored = StoredEvent(event_id, uid, article_id, ev, now, story, first)
-                new.append(stored)
-            else:
-                conn.execute(
-                    update(events)
-                    .where(events.c.id == known.id)
-                    .values(active=True, data=event_to_dict(ev))
-                )
-                story = known.story or story_id(known.uid)
-                stored = StoredEvent(
-                    known.id,
-                    known.uid,
-                    article_id,
-                    ev,
-                    aware(known.created),
-                    story,
-                    self._first_of(conn, story) in (None, known.id),
-                )
+                pending = writes.add_event(values, story_key)
+                candidates.added(pending, story, article_id, story_key)
+                made = _NewEvent(pending, uid, article_id, ev, now, story, first)
+                new.append(made)
+                keep.append(made)
+                continue
+            writes.update_event(known.id, event_to_dict(ev))
+            story = known.story or story_id(known.uid)
+            if known.story is None:  # (a story of its own: its first event may be one queued)
+                writes.flush()
+            first_id = self._first_of(conn, story)
+            stored = StoredEvent(
+                known.id,
+                known.uid,
+                article_id,
+                ev,
+                aware(known.created),
+                story,
+                first_id in (None, known.id),
+            )
             keep.append(stored)
         if existing:  # dropped by an edit: kept in history, out of the feeds
-            conn.execute(
-                update(events)
-                .where(events.c.id.in_([row.id for row in existing.values()]))
-                .values(active=False)
-            )
+            writes.deactivate(row.id for row in existing.values())
         if edited:  # keys read meanwhile may be those from before the edit
             self._story_keys().forget(edited)
             candidates.reset()
-        return tuple(new), tuple(keep)
+        return new, keep
+
+    def _events_by_article(
+        self, conn: Connection, article_ids: Sequence[int]
+    ) -> dict[int, dict[str, Any]]:
+        """article id → its event rows by key, in id order (as `_EVENTS_OF` reads them)."""
+        found: dict[int, dict[str, Any]] = {}
+        c = events.c
+        for chunk in chunked(sorted(set(article_ids))):
+            query = (
+                select(c.id, c.uid, c.key, c.created, c.story, c.article_id)
+                .where(c.article_id.in_(chunk))
+                .order_by(c.id)
+            )
+            for row in conn.execute(query):
+                found.setdefault(row.article_id, {})[row.key] = row
+        return found
 
     def relink(self, rule: str, url_of: Callable[[str, Article], str]) -> int:
         """Give every article the link `url_of(uid, article)` makes, once per `rule` (what the
@@ -375,6 +429,172 @@ class _Gone:
                 self.taken.add(row.id)
                 return row
         return None
+
+
+class _NewRow:
+    """A new article's row: its id once inserted."""
+
+    __slots__ = ("first_seen", "id", "uid")
+
+    def __init__(self, article_id: int | None, uid: str, first_seen: datetime) -> None:
+        self.id, self.uid, self.first_seen = article_id, uid, first_seen
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    save: ArticleSave
+    row: Any  # _NewRow or the article's row (id, uid, first_seen)
+    url: str
+    values: dict[str, Any]  # the article's columns but uid and first_seen
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _NewEvent:
+    """A StoredEvent whose row is queued: `pending` stands for its id until it is in."""
+
+    pending: int
+    uid: str
+    article_id: int
+    event: Event
+    created: datetime
+    story: str
+    first: bool
+
+    def stored(self, writes: _Writes) -> StoredEvent:
+        event_id = writes.event_id(self.pending)
+        return StoredEvent(
+            event_id, self.uid, self.article_id, self.event, self.created, self.story, self.first
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A save's result, its new events' ids to come."""
+
+    save: ArticleSave
+    article_id: int
+    uid: str
+    first_seen: datetime
+    url: str
+    new_events: list[_NewEvent]
+    events: list[StoredEvent | _NewEvent]
+
+    def result(self, writes: _Writes) -> SaveResult:
+        save = self.save
+        stored = {id(new): new.stored(writes) for new in self.new_events}
+        article = StoredArticle(
+            id=self.article_id,
+            uid=self.uid,
+            article=save.article,
+            summary=save.extraction.summary,
+            url=self.url,
+            first_seen=aware(self.first_seen),
+            updated=save.now,
+            events=tuple(stored[id(e)] if isinstance(e, _NewEvent) else e for e in self.events),
+        )
+        return SaveResult(article, tuple(stored[id(new)] for new in self.new_events), 0)
+
+
+# The batch's updates, one statement each for all their rows (the columns: the rows' keys).
+_UPDATE_ARTICLE = update(articles).where(articles.c.id == bindparam("_id"))
+_UPDATE_EVENT = update(events).where(events.c.id == bindparam("_id"))
+
+
+class _Writes:
+    """A batch's rows, written a batch at a time: as many statements per batch as a save of
+    one article ran (a statement costs far more than its row). Whatever reads what they
+    change (a save placing an article, the story candidates reading events) flushes them
+    first, so that every read sees what it would after saving the articles one by one; the
+    rows go in in the same order, so they get the same ids. A new event's id, until its row
+    is in, is a negative placeholder (see `event_id`)."""
+
+    def __init__(self, conn: Connection, keys: StoryKeys, candidates: StoryCandidates) -> None:
+        self.conn = conn
+        self.keys = keys
+        self.candidates = candidates
+        self.evented: set[int] = set()  # articles whose events this batch wrote
+        self._articles: list[tuple[dict[str, Any], _NewRow]] = []
+        self._updates: list[dict[str, Any]] = []
+        self._events: list[tuple[dict[str, Any], StoryKey]] = []
+        self._event_updates: list[dict[str, Any]] = []
+        self._inactive: list[int] = []
+        self._ids: list[int] = []  # the batch's new event ids, by placeholder
+
+    def add_article(self, values: dict[str, Any], row: _NewRow) -> None:
+        self._articles.append((values, row))
+
+    def update_article(self, article_id: int, values: dict[str, Any]) -> None:
+        self._updates.append({"_id": article_id, **values})
+
+    def add_event(self, values: dict[str, Any], key: StoryKey) -> int:
+        """Queue a new event's row; returns its placeholder id."""
+        self._events.append((values, key))
+        return -(len(self._ids) + len(self._events))
+
+    def update_event(self, event_id: int, data: dict[str, Any]) -> None:
+        self._event_updates.append({"_id": event_id, "active": True, "data": data})
+
+    def deactivate(self, event_ids: Iterable[int]) -> None:
+        self._inactive.extend(event_ids)
+
+    def event_id(self, pending: int) -> int:
+        """The id of the event queued as `pending`, once flushed."""
+        return self._ids[-pending - 1]
+
+    def flush(self) -> None:
+        conn = self.conn
+        if self._articles:
+            ids = _insert_ids(conn, articles, [values for values, _row in self._articles])
+            for (_values, row), article_id in zip(self._articles, ids, strict=True):
+                row.id = article_id
+            self._articles = []
+        if self._updates:
+            conn.execute(_UPDATE_ARTICLE, self._updates)
+            self._updates = []
+        if self._event_updates:
+            conn.execute(_UPDATE_EVENT, self._event_updates)
+            self._event_updates = []
+        if self._inactive:
+            for chunk in chunked(self._inactive):
+                conn.execute(update(events).where(events.c.id.in_(chunk)).values(active=False))
+            self._inactive = []
+        if self._events:
+            ids = _insert_ids(conn, events, [values for values, _key in self._events])
+            for event_id, (_values, key) in zip(ids, self._events, strict=True):
+                # What `_story_of` would read back from the row (see test_pipeline_pool).
+                self.keys.put(event_id, key)
+            self._ids += ids
+            self._events = []
+            self.candidates.renumber(self.event_id)
+
+
+def _insert_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows, a few statements for them all, and return their ids in row order.
+    Both backends number rows in the order they go in, which is the order of the rows in
+    the statement (PostgreSQL is told to keep it); the ids are those of one insert per row."""
+    statement = insert(table).returning(
+        table.c.id, sort_by_parameter_order=conn.dialect.name == "postgresql"
+    )
+    return sorted(conn.execute(statement, rows).scalars())
+
+
+def _queue(
+    conn: Connection, saves: Sequence[ArticleSave], results: list[SaveResult]
+) -> list[SaveResult]:
+    """The results with the outbox rows their new events queued. Later reports of a story
+    are queued too: delivery turns them into an "also reported by" edit of the chat's first
+    alert, not a second alert."""
+    wanted = [
+        (new.id, save.targets.get(new.event.key, ()), save.now)
+        for save, result in zip(saves, results, strict=True)
+        for new in result.new_events
+    ]
+    counts = iter(enqueue_new(conn, wanted))
+    return [
+        dataclasses.replace(result, queued=sum(next(counts) for _ in result.new_events))
+        for result in results
+    ]
 
 
 def _url(save: ArticleSave, uid: str) -> str:

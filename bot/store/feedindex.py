@@ -11,7 +11,7 @@ the rows' layout (feed, sort key, entry id) and the change log between publishes
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,7 @@ from bot.core.membership import (
     event_feeds,
     feed_time,
 )
+from bot.core.model import Article, Event, StoredEvent
 from bot.store.base import StoreBase, chunked
 from bot.store.schema import articles, events, feed_entries, feeds
 
@@ -120,8 +121,16 @@ class FeedIndexStore(StoreBase):
 
     # -- keeping the index --------------------------------------------------------------
 
-    def _reindex(self, conn: Connection, article_ids: Sequence[int]) -> FeedChanges:
-        """Derive again the entries of these articles and of every story they report.
+    def _reindex(
+        self,
+        conn: Connection,
+        article_ids: Sequence[int],
+        saved: Mapping[int, tuple[str, Article]] | None = None,
+        new_events: Mapping[int, StoredEvent] | None = None,
+    ) -> FeedChanges:
+        """Derive again the entries of these articles and of every story they report
+        (`saved`: id → uid and article of those just saved in the feeds, `new_events` the
+        events they just added, by id: not read again).
 
         A few statements per call whatever the number of articles (a scan calls it once per
         batch): the cost of keeping the index follows the batch, not the feeds it touches."""
@@ -138,9 +147,9 @@ class FeedIndexStore(StoreBase):
                 (r.feed, r.entry): IndexRow(*r)
                 for r in conn.execute(select(feed_entries).where(where))
             }
-        new_rows = self._article_rows(conn, ids)
+        new_rows = self._article_rows(conn, ids, saved or {})
         sorts = {row.article_id: row.sort for row in new_rows if row.feed == "articles"}
-        new_rows += self._story_rows(conn, sorted(stories), sorts)
+        new_rows += self._story_rows(conn, sorted(stories), sorts, new_events or {})
         new = {(r.feed, r.entry): r for r in new_rows}
         changes = FeedChanges()
         gone: list[IndexRow] = []
@@ -245,9 +254,15 @@ class FeedIndexStore(StoreBase):
                     found[name] = label
         return found
 
-    def _article_rows(self, conn: Connection, ids: Sequence[int]) -> list[IndexRow]:
+    def _article_rows(
+        self, conn: Connection, ids: Sequence[int], saved: Mapping[int, tuple[str, Article]]
+    ) -> list[IndexRow]:
         found: list[IndexRow] = []
-        for chunk in chunked(ids):
+        for article_id in ids:
+            if article_id in saved:
+                uid, article = saved[article_id]
+                found += _article_entries(article_id, uid, article)
+        for chunk in chunked([article_id for article_id in ids if article_id not in saved]):
             query = select(articles.c.id, articles.c.uid, articles.c.data).where(
                 articles.c.id.in_(chunk), articles.c.status == "ok"
             )
@@ -255,16 +270,27 @@ class FeedIndexStore(StoreBase):
         return found
 
     def _story_rows(
-        self, conn: Connection, stories: Sequence[str], sorts: dict[int, int]
+        self,
+        conn: Connection,
+        stories: Sequence[str],
+        sorts: dict[int, int],
+        new_events: Mapping[int, StoredEvent],
     ) -> list[IndexRow]:
         """The entries of stories: each its first report among the articles in the feeds."""
         first_ids = _first_reports(conn, stories)
-        rows: list[Any] = []
-        for chunk in chunked(sorted(first_ids)):
+        rows: list[Any] = [
+            _EventRow(e.id, e.uid, e.article_id, e.event, e.story_id)
+            for event_id in sorted(first_ids & new_events.keys())
+            for e in (new_events[event_id],)
+        ]
+        for chunk in chunked(sorted(first_ids - new_events.keys())):
             query = select(
                 events.c.id, events.c.uid, events.c.article_id, events.c.data, events.c.story
             ).where(events.c.id.in_(chunk))
-            rows += conn.execute(query).all()
+            rows += [
+                _EventRow(r.id, r.uid, r.article_id, event_from_dict(r.data), r.story)
+                for r in conn.execute(query)
+            ]
         missing = sorted({row.article_id for row in rows} - sorts.keys())
         sorts = dict(sorts)
         for chunk in chunked(missing):
@@ -307,8 +333,11 @@ class FeedIndexStore(StoreBase):
                 ).where(events.c.id.in_(ids))
                 rows = [
                     row
-                    for found in conn.execute(query)
-                    for row in _event_index(found, sorts[found.article_id])
+                    for r in conn.execute(query)
+                    for row in _event_index(
+                        _EventRow(r.id, r.uid, r.article_id, event_from_dict(r.data), r.story),
+                        sorts[r.article_id],
+                    )
                 ]
                 _insert(conn, rows, sizes)
             if sizes:
@@ -333,10 +362,11 @@ class FeedIndexStore(StoreBase):
             else:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             local.conn = conn
+            local.versions = {}  # article id → `updated`, as this state has it (see reads)
             try:
                 yield
             finally:
-                local.conn = None
+                local.conn = local.versions = None
                 conn.rollback()
 
     @contextmanager
@@ -443,14 +473,26 @@ def published_rows(conn: Connection) -> Iterator[Any]:
 
 
 def _article_index(row: Any) -> Iterator[IndexRow]:
-    article = article_from_dict(row.data["article"])
-    sort, entry = entry_order(feed_time(article.published), article_entry_id(row.uid))
+    return _article_entries(row.id, row.uid, article_from_dict(row.data["article"]))
+
+
+def _article_entries(article_id: int, uid: str, article: Article) -> Iterator[IndexRow]:
+    sort, entry = entry_order(feed_time(article.published), article_entry_id(uid))
     for name, label in article_feeds(article):
-        yield IndexRow(name, entry, sort, row.id, None, None, label)
+        yield IndexRow(name, entry, sort, article_id, None, None, label)
 
 
-def _event_index(row: Any, sort: int) -> Iterator[IndexRow]:
-    event = event_from_dict(row.data)
+@dataclass(frozen=True, slots=True)
+class _EventRow:
+    id: int
+    uid: str
+    article_id: int
+    event: Event
+    story: str | None
+
+
+def _event_index(row: _EventRow, sort: int) -> Iterator[IndexRow]:
+    event = row.event
     entry = event_entry_id(row.uid)
     for name, label in event_feeds(event):
         yield IndexRow(name, entry, sort, row.article_id, row.id, row.story or row.uid, label)

@@ -65,36 +65,32 @@ def enqueue(
     return 1
 
 
-def enqueue_all(
-    conn: Connection, event_id: int, targets: Iterable[tuple[int, int | None]], now: datetime
-) -> int:
-    """`enqueue` for many chats in two statements: one event alerting thousands of chats is
-    queued in the scan's transaction without a round trip per chat (PostgreSQL)."""
-    wanted = dict.fromkeys((chat, thread or 0) for chat, thread in targets)  # in order, once
-    if not wanted:
-        return 0
-    queued = conn.execute(
-        select(outbox.c.chat_id, outbox.c.thread_id).where(outbox.c.event_id == event_id)
-    )
-    for row in queued:
-        wanted.pop((row.chat_id, row.thread_id), None)
-    if wanted:
-        conn.execute(
-            insert(outbox),
-            [
-                {
-                    "event_id": event_id,
-                    "chat_id": chat,
-                    "thread_id": thread,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt": now,
-                    "created": now,
-                }
-                for chat, thread in wanted
-            ],
-        )
-    return len(wanted)
+def enqueue_new(
+    conn: Connection, wanted: Sequence[tuple[int, Iterable[tuple[int, int | None]], datetime]]
+) -> list[int]:
+    """`enqueue` for each (event, chats, now) of events inserted in this transaction, in one
+    statement for them all (a batch of a scan, thousands of chats): no outbox row can name
+    such an event yet, so none is looked for. Returns how many rows each event got."""
+    rows = []
+    counts = []
+    for event_id, targets, now in wanted:
+        chats = dict.fromkeys((chat, thread or 0) for chat, thread in targets)  # in order, once
+        rows += [
+            {
+                "event_id": event_id,
+                "chat_id": chat,
+                "thread_id": thread,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt": now,
+                "created": now,
+            }
+            for chat, thread in chats
+        ]
+        counts.append(len(chats))
+    if rows:
+        conn.execute(insert(outbox), rows)
+    return counts
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -110,12 +110,16 @@ class ArticleReads(FeedIndexStore):
         same articles publish after publish."""
         memo = self._article_memo()
         loaded: dict[int, StoredArticle] = {}
+        # Within a snapshot a version read once holds: a publish of every page asks once.
+        seen: dict[int, Any] | None = getattr(self._local(), "versions", None)
         for chunk in chunked(ids):
-            versions = dict(
-                conn.execute(
-                    select(articles.c.id, articles.c.updated).where(articles.c.id.in_(chunk))
-                ).all()
-            )
+            versions = {i: seen[i] for i in chunk if i in seen} if seen is not None else {}
+            ask = [i for i in chunk if i not in versions]
+            if ask:
+                query = select(articles.c.id, articles.c.updated).where(articles.c.id.in_(ask))
+                versions |= dict(conn.execute(query).all())
+            if seen is not None:
+                seen.update(versions)
             for article_id, version in versions.items():
                 found = memo.get_version(article_id, version)
                 if found is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -39,10 +39,16 @@ class StoryStore(StoreBase):
             self.__dict__["_candidates_kept"] = candidates
 
     def _story_of(
-        self, conn: Connection, article_id: int, key: StoryKey, candidates: StoryCandidates
+        self,
+        conn: Connection,
+        article_id: int,
+        key: StoryKey,
+        candidates: StoryCandidates,
+        flush: Callable[[], object] = lambda: None,
     ) -> str | None:
-        """The story an earlier article's event of this kind already opened, if any."""
-        return candidates.match(conn, article_id, key)
+        """The story an earlier article's event of this kind already opened, if any
+        (`flush`: writes the rows queued for the events table before a read of it)."""
+        return candidates.match(conn, article_id, key, flush)
 
     def stored_story_keys(self, event_ids: Sequence[int]) -> dict[int, StoryKey]:
         """The story keys of stored events as read back from their rows."""
@@ -122,25 +128,35 @@ class StoryCandidates:
     def __init__(self, keys: StoryKeys) -> None:
         self._keys = keys
         self._types: dict[str, _TypeRows] = {}
-        self._checked: set[str] = set()  # types known current in this transaction
+        self._checked = False  # the types kept are known current in this transaction
 
     def begin(self) -> None:
         """A new transaction: rows read in an earlier one are checked before they are used."""
-        self._checked.clear()
+        self._checked = False
 
-    def match(self, conn: Connection, article_id: int, key: StoryKey) -> str | None:
+    def match(
+        self,
+        conn: Connection,
+        article_id: int,
+        key: StoryKey,
+        flush: Callable[[], object] = lambda: None,
+    ) -> str | None:
         """The story of the newest of the STORY_CANDIDATES newest events of this type (with a
-        story, of other articles) that is the same story as `key`, if any."""
+        story, of other articles) that is the same story as `key`, if any. `flush` is called
+        before the events table is read (rows queued for it go in first)."""
+        if not self._checked:
+            self._check(conn)
         found = self._types.get(key.type)
-        if found is None or (key.type not in self._checked and not self._current(conn, found)):
+        if found is None:
+            flush()
             found = self._types[key.type] = self._read(conn, key.type)
-        self._checked.add(key.type)
         rows = found.rows
         end = len(rows)
         while end and rows[end - 1][2] == article_id:  # its own events, just inserted
             end -= 1
         start = end - STORY_CANDIDATES
         if found.owned.get(article_id, 0) != len(rows) - end or (start < 0 and not found.complete):
+            flush()
             return self._ask(conn, article_id, key)  # its own events elsewhere, or too few read
         near: set[int] = set()
         for actor in key.actors:
@@ -167,6 +183,19 @@ class StoryCandidates:
             found.complete = False
             found.index()
 
+    def renumber(self, real: Callable[[int], int]) -> None:
+        """Put the ids of events added with a placeholder (a negative id: their rows were
+        queued) now that they are in."""
+        for found in self._types.values():
+            rows = found.rows
+            position = len(rows) - 1
+            while position >= 0 and rows[position][0] < 0:  # (added last)
+                event_id, story, article_id, key = rows[position]
+                rows[position] = (real(event_id), story, article_id, key)
+                position -= 1
+            if found.newest is not None and found.newest < 0:
+                found.newest = real(found.newest)
+
     def _read(self, conn: Connection, kind: str) -> _TypeRows:
         limit = STORY_CANDIDATES + self._SPARE
         query = (
@@ -184,17 +213,25 @@ class StoryCandidates:
         found.index()
         return found
 
-    @staticmethod
-    def _current(conn: Connection, found: _TypeRows) -> bool:
-        """Whether the rows read earlier still end with the newest event of their type: events
-        are only ever added (an edit that changes them resets the candidates)."""
-        query = (
+    def _check(self, conn: Connection) -> None:
+        """Drop the types whose rows no longer end with the newest event of their type (one
+        statement for them all): events are only ever added (an edit that changes them resets
+        the candidates). Run at a transaction's first match, before it queues any event."""
+        self._checked = True
+        kinds = sorted(self._types)
+        if not kinds:
+            return
+        newest = [
             select(events.c.id)
-            .where(events.c.type == found.type, events.c.story.is_not(None))
+            .where(events.c.type == kind, events.c.story.is_not(None))
             .order_by(events.c.id.desc())
             .limit(1)
-        )
-        return conn.execute(query).scalar() == found.newest
+            .scalar_subquery()
+            for kind in kinds
+        ]
+        for kind, event_id in zip(kinds, conn.execute(select(*newest)).one(), strict=True):
+            if event_id != self._types[kind].newest:
+                del self._types[kind]
 
     def _ask(self, conn: Connection, article_id: int, key: StoryKey) -> str | None:
         query = (

@@ -13,6 +13,7 @@ import pytest
 
 from bot.core.model import Amount, Article, Event, Extraction
 from bot.store import Store
+from bot.store.articles import ArticleSave
 from bot.store.chats import TooManySubscriptions
 
 NOW = datetime(2025, 6, 21, 8, 0, tzinfo=UTC)
@@ -266,3 +267,51 @@ def test_counts_are_totals_less_what_is_not_published(store: Store) -> None:
     # Events stay active when their article goes (history): a's HIRE, b's two, c's HIRE.
     assert len(store.published_articles()) == 2
     assert store.counts() == {"articles": 2, "events": 4, "failed_files": 2}
+
+
+def test_a_batch_stores_what_its_saves_one_by_one_would(store: Store, tmp_path: Path) -> None:
+    """A batch's rows are written together: saving the same article three times in one batch
+    (events added, dropped, refined), with other articles telling the same stories between,
+    gives the same results, ids, stories and queued alerts as the saves one after the other."""
+    one_by_one = Store(f"sqlite:///{tmp_path / 'one-by-one.sqlite'}")
+    targets = {HIRE.key: [(42, None), (7, 3)], BONUS.key: [(42, None)]}
+    retold = replace(BONUS, actors=("Meta", "OpenAI"))  # another key, the same happening
+    deal = Event("acquisition", ("Meta", "Scale AI"), "Meta buys 49% of Scale AI.", "…")
+
+    def make(path: str, *found: Event, digest: str = "h1", refined: bool = False) -> ArticleSave:
+        return ArticleSave(
+            make_article(path),
+            Extraction("summary", tuple(found)),
+            f"https://example.org/{path}.html",
+            size=10,
+            mtime_ns=1,
+            content_hash=digest,
+            now=NOW,
+            targets=targets,
+            refined=refined,
+        )
+
+    saves = [
+        make("a.md", HIRE),
+        make("b.md", HIRE, BONUS),  # a's hire again: the same story
+        make("a.md", HIRE, BONUS, deal, digest="h2"),  # b's bonus: the same story
+        make("c.md", BONUS, deal),  # a's deal, not written when the edit of a.md ends
+        make("a.md", retold, digest="h2", refined=True),  # hire dropped, bonus retold
+        make("d.md", HIRE),
+    ]
+    try:
+        batched = store.save_articles(saves)
+        single = [one_by_one.save_articles([save])[0] for save in saves]
+        assert batched == single
+        assert [r.queued for r in batched] == [2, 3, 1, 1, 0, 2]
+        assert store.published_articles() == one_by_one.published_articles()
+        due = store.due_deliveries(NOW)
+        assert due == one_by_one.due_deliveries(NOW)
+        assert sum(len(d.events) for d in due) == 9
+        listing = store.feed_list()  # the feed index, entry by entry
+        assert listing == one_by_one.feed_list()
+        assert len(listing) > 5
+        for name, (size, _label) in listing.items():
+            assert store.feed_rows(name, 0, size, size) == one_by_one.feed_rows(name, 0, size, size)
+    finally:
+        one_by_one.close()
