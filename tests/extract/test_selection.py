@@ -344,3 +344,20 @@ def test_a_launch_still_planned_or_a_press_release_is_no_launch() -> None:
         "zh-Hans",
     )
     assert got == ["funding"]
+
+
+def test_a_launch_months_before_publication_is_told_in_passing() -> None:
+    # Published 1 June 2025: January's launch is background, the launch of 30 May is news.
+    got = types_of(
+        "Nimbus Data raises $50 million",
+        "Nimbus Data said on Tuesday it launched its first cloud robot in January. "
+        "It has raised $50 million.",
+        "en",
+    )
+    assert got == ["funding"]
+    got = types_of(
+        "Nimbus Data releases its storage robot",
+        "Nimbus Data released its first storage robot on May 30.",
+        "en",
+    )
+    assert got == ["product_launch"]
