@@ -286,6 +286,8 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
     r = pack.ranking
     reference = news_date(analysed, article)
     old = reference - timedelta(days=r["old_date_days"])
+    # A launch is news the weeks it happens: one dated a month before is told in passing.
+    old_launch = reference - timedelta(days=r["old_launch_days"])
     principal = principal_actors(analysed)
     referred: list[str] | None = None  # what 'the company' stands for: found when first needed
     deep = r["weak"] * r["lead"] * r["decay"] ** 2
@@ -312,7 +314,7 @@ def candidates(analysed: Sequence[Analysed], pack: RulePack, article: Article) -
             score = position * rule.weight * strength
             clause = _clause_of(at, hit.start)
             background = ("background" in kinds or bool(at.dates)) and _background(
-                at, hit, old, clause
+                at, hit, old_launch if type_name == "product_launch" else old, clause
             )
             if background:
                 score *= r["background"]

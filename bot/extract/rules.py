@@ -45,6 +45,7 @@ _RANKING_DEFAULTS: dict[str, float] = {
     "background": 0.35,
     "negation": 0.5,
     "old_date_days": 180,
+    "old_launch_days": 30,
     "repeat": 0.35,
     "min_score": 0.8,
     "relative": 0.3,

@@ -119,3 +119,33 @@ def test_a_user_adds_a_layoff_type_in_yaml_only() -> None:
     )
     assert [e.type for e in zh.events][:1] == ["layoff"]
     assert "星辰科技" in zh.events[0].actors
+
+
+@pytest.mark.parametrize(
+    ("alias", "canonical"),
+    [
+        ("迪士尼", "Walt Disney"),
+        ("黑莓", "BlackBerry"),
+        ("全美航空", "US Airways"),
+        ("US Airways", "US Airways"),
+        ("波音", "Boeing"),
+        ("壳牌", "Royal Dutch Shell"),
+        ("阿联酋航空", "Emirates Airline"),
+    ],
+)
+def test_well_known_companies_by_their_chinese_names(alias: str, canonical: str) -> None:
+    assert load_rule_pack(*default_documents()).canonical(alias) == canonical
+
+
+@pytest.mark.parametrize("word", ["shell", "visa", "micron", "emirates", "honor", "delta"])
+def test_a_common_word_is_no_company(word: str) -> None:
+    # Matching ignores case: a company named by a common word would be found in every text.
+    assert load_rule_pack(*default_documents()).canonical(word) is None
+
+
+def test_a_company_named_by_its_transliteration_is_an_actor() -> None:
+    pack = load_rule_pack(*default_documents())
+    events = extract(
+        article("迪士尼收购星河影业", "迪士尼宣布以20亿美元收购星河影业。", "zh-Hans"), pack
+    ).events
+    assert events and "Walt Disney" in events[0].actors

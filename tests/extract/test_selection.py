@@ -328,3 +328,36 @@ def test_firms_counted_in_a_deal_are_the_ones_the_next_sentence_names() -> None:
         "The firms are Norvik Associates Inc and Telmar Design Inc.",
     )
     assert "Norvik Associates" in got and "Telmar Design" in got
+
+
+def test_a_launch_still_planned_or_a_press_release_is_no_launch() -> None:
+    got = types_of(
+        "Nimbus Data raises $50 million",
+        "Nimbus Data raised $50 million from Orbit Capital on Monday. "
+        "Later this year, Orbit Labs plans to launch a pilot with Nimbus Data.",
+        "en",
+    )
+    assert got == ["funding"]
+    got = types_of(
+        "星河科技获得5亿元融资",
+        "星河科技宣布完成5亿元融资。星河科技在新闻发布中表示，资金将用于研发。",
+        "zh-Hans",
+    )
+    assert got == ["funding"]
+
+
+def test_a_launch_months_before_publication_is_told_in_passing() -> None:
+    # Published 1 June 2025: January's launch is background, the launch of 30 May is news.
+    got = types_of(
+        "Nimbus Data raises $50 million",
+        "Nimbus Data said on Tuesday it launched its first cloud robot in January. "
+        "It has raised $50 million.",
+        "en",
+    )
+    assert got == ["funding"]
+    got = types_of(
+        "Nimbus Data releases its storage robot",
+        "Nimbus Data released its first storage robot on May 30.",
+        "en",
+    )
+    assert got == ["product_launch"]
