@@ -7,7 +7,7 @@ article's news) or speculation; an amount of its own, a "separately" flag add we
 candidate then gets the amount that belongs to it by its type's amount rule, amounts being
 sought only in the sentences that can give one. Pure.
 
-One module (~800 lines): the one scan of an article and the candidates cut from it share that
+One module (~900 lines): the one scan of an article and the candidates cut from it share that
 scan's per-article indexes (the speed section of docs/extraction.md).
 """
 

@@ -1,6 +1,11 @@
 """Saving articles and their events: what the scan stores, in one transaction per batch, with
 the alerts it queues. The parts of ArticleStore: filestates (what a scan compares), stories
-(the story caches), reads (what the feeds read)."""
+(the story caches), reads (what the feeds read).
+
+One module (~600 lines): a batch's rows are queued and written together, and every read that
+could see a queued row (a uid taken, the same article twice, story candidates, a refinement)
+writes the queue first — one piece of state that split across modules would be easy to break.
+"""
 
 from __future__ import annotations
 
