@@ -151,12 +151,13 @@ _ZH_LEGAL_RE = re.compile(
     "(?:[（(]集团[)）])?(?:股份有限公司|有限责任公司|有限公司|股份公司|公司)$"
 )
 # Words that end a phrase before a name: what comes after them is the name
-# (拟收购联银通科技 → 联银通科技, 近日收到公司 → nothing).
+# (拟收购联银通科技 → 联银通科技, 中车供货商通业科技 → 通业科技, 近日收到公司 → nothing).
 _ZH_BEFORE_NAME = _split(
     "收购 购买 并购 出售 转让 投资 入股 增资 控股 参股 中标 收到 辞去 离开 加入 注销 减少 回购"
     " 翻查 宣布 公告 披露 表示 认为 成立 设立 旗下 下属 子公司 拟 占 购 及 领导 带领 表明 显示"
     " 说明 证明 减持 增持 持有 控制 管理 经营 运营 通知 确认 成为 担任 出任 任职 履新 退出 进入"
     " 推动 帮助 支持 影响 要求 告知 提醒 同意 批准 起诉 处罚 约谈 通过 作为 代表 向 对 发行 既得"
+    " 供应商 供货商"
 )
 _ZH_BEFORE_NAME_RE = re.compile("|".join(sorted(_ZH_BEFORE_NAME, key=len, reverse=True)))
 # Not a name but a count or a kind of firm: 至少有三家公司, 一家设计公司.

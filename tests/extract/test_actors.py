@@ -186,6 +186,12 @@ def test_chinese_organisations_need_a_real_name_before_the_suffix(pack: RulePack
     assert not [n for n in found if "三家" in n or "领导" in n or "表明" in n or "收购" in n]
 
 
+def test_a_supplier_of_a_company_is_named_without_its_customer(pack: RulePack) -> None:
+    found = names(pack, "据报道，星河重工供货商联银通科技完成了上市辅导。", "zh-Hans")
+    assert "联银通科技" in found
+    assert not [n for n in found if "供货商" in n]
+
+
 def test_a_listed_company_is_named_by_its_short_name_before_its_code(pack: RulePack) -> None:
     found = names(pack, "公告显示，星河高新（002999.SZ）收到中标通知书。", "zh-Hans")
     assert "星河高新" in found

@@ -294,3 +294,12 @@ def test_a_payment_the_amount_modifies_is_the_deals_total() -> None:
         "Under the terms, Acme will make a three mln dlr payment to Gadget Co.\n"
     )
     assert headline_amounts(story)[0] == ("acquisition", 3e6)
+
+
+def test_a_loss_beside_revenue_takes_the_losss_figure() -> None:
+    # Revenue is a weak word, as in English: the loss is the results' news and its figure.
+    story = (
+        "星河能源二季度营收下滑30%至80亿元，亏损5亿元\n\n"
+        "星河能源周四公布财报，二季度营收下滑30%至80亿元；亏损5亿元，上年同期盈利3亿元。\n"
+    )
+    assert ("other", 5e8 * PACK.rates["CNY"]) in headline_amounts(story)
