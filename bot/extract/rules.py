@@ -251,13 +251,15 @@ class RulePack:
     def _full_matches(
         self, folded: str, stretches: Sequence[tuple[int, int, Any]]
     ) -> Iterable[tuple[int, Any]]:
-        """The stretches scanned in order, those of the full automaton by the paired one if
-        every character of `folded` is one UTF-16 unit (a lone surrogate is: it matches no
-        entry either way)."""
+        """The stretches scanned in order, those of the full automaton by the paired one."""
         paired = self.paired_automaton
-        units = folded.encode("utf-16-be", "surrogatepass") if paired is not None else b""
-        if paired is None or len(units) != 2 * len(folded):  # a character past U+FFFF
+        if paired is None:
             return chain.from_iterable(a.iter(folded, begin, end) for begin, end, a in stretches)
+        units = folded.encode("utf-16-be", "surrogatepass")
+        if len(units) != 2 * len(folded):
+            # A character past U+FFFF (an emoji) is two units, and no entry holds one: a lone
+            # surrogate, one unit no entry holds either, keeps the offsets and the finds.
+            units = _PAST_FFFF_RE.sub("\ud800", folded).encode("utf-16-be", "surrogatepass")
         doubled = units.decode("latin-1")
         full = self.automaton
         return chain.from_iterable(
@@ -293,6 +295,9 @@ class RulePack:
                 out.append((begin, end, automaton))
             begin = end + 1
         return out
+
+
+_PAST_FFFF_RE = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _one_unit(key: str) -> bool:

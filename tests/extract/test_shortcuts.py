@@ -80,7 +80,7 @@ def test_the_lines_without_chinese_find_what_the_full_automaton_finds(text: str)
 
 def test_the_paired_automaton_finds_what_the_full_one_finds() -> None:
     assert PACK.paired_automaton is not None  # the packaged lexicon: every character one unit
-    # Every line; a character past U+FFFF (the full automaton then); a lone surrogate (which
+    # Every line; a character past U+FFFF (a lone surrogate in its stead); a lone surrogate (which
     # fold() refuses, but a folded text could hold).
     folded_texts = [fold(t) for t in (*LINES, "\n".join(LINES), "收购😀收购 Apple 收购")]
     # '收购' one byte off: its units (65 36, 8d 2d) straddling 'e', '㚍', 'ⴀ' (00 65, 36 8d, 2d 00).
