@@ -162,7 +162,7 @@ class RulePack:
     # scanned apart, each by the automaton it needs.
     lines_apart: bool = field(repr=False, default=False)
     # The full automaton over the entries' UTF-16 code units, each unit two Latin-1 characters:
-    # its root has about 80 children (the high bytes) instead of 425 (every first character),
+    # its root has 70 children (the high bytes) instead of 425 (every first character),
     # twice the steps but each a short look-up: a Chinese article scanned in half the time.
     # A find at an odd unit offset straddles two characters: dropped. None: an entry holds a
     # character past U+FFFF (two units), and the full automaton scans every text.
