@@ -78,6 +78,19 @@ def test_the_lines_without_chinese_find_what_the_full_automaton_finds(text: str)
     assert list(PACK._matches(folded)) == list(PACK.automaton.iter(folded))
 
 
+def test_the_paired_automaton_finds_what_the_full_one_finds() -> None:
+    assert PACK.paired_automaton is not None  # the packaged lexicon: every character one unit
+    # Every line; a character past U+FFFF (a lone surrogate in its stead); a lone surrogate (which
+    # fold() refuses, but a folded text could hold).
+    folded_texts = [fold(t) for t in (*LINES, "\n".join(LINES), "收购😀收购 Apple 收购")]
+    # '收购' one byte off: its units (65 36, 8d 2d) straddling 'e', '㚍', 'ⴀ' (00 65, 36 8d, 2d 00).
+    straddling = "收购 e\u368d\u2d00 收购"
+    for folded in (*folded_texts, "收购\ud83d收购 apple", straddling):
+        found = list(PACK._matches(folded))
+        assert found == list(PACK.automaton.iter(folded))
+    assert found  # the texts hold entries
+
+
 def test_a_mixed_text_finds_its_hits_on_every_line() -> None:
     lines = ["Apple to acquire Beats for $3bn", "苹果收购 Beats", "Apple acquired Beats"]
     text = "\n".join(lines)
