@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import figure, generate_folder, header, spread, verdict
+from common import empty_state, figure, generate_folder, header, spread, verdict
 
 TARGET = 600.0  # articles/s (issue 19; issue 8 asked for 300)
 
@@ -104,16 +104,7 @@ def backfill(folder: Path, work: Path, profile: bool = False) -> dict[str, float
     from bot.runtime.pipeline import build_pipeline
     from bot.store import Store
 
-    state = work / "state.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{state}{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(work / "feeds", ignore_errors=True)
-    env = {
-        "EVENTFEED_ARTICLES_FOLDER": str(folder),
-        "EVENTFEED_STATE_URL": f"sqlite:///{state}",
-        "EVENTFEED_FEEDS_FOLDER": str(work / "feeds"),
-        "EVENTFEED_SITE_TIMEZONE": "UTC",
-    }
+    env = empty_state(folder, work)
     config = load_config(None, env)
     pack = load_pack(config)
     store = Store(config.state.url)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import figure, generate_folder, header
+from common import empty_state, figure, generate_folder, header
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -65,16 +65,7 @@ def once(items: list[tuple[Any, ...]], work: Path) -> tuple[float, float, float]
     from bot.store import Store
     from bot.store.articles import ArticleSave
 
-    state = work / "state.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{state}{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(work / "feeds", ignore_errors=True)
-    env = {
-        "EVENTFEED_ARTICLES_FOLDER": str(work),
-        "EVENTFEED_STATE_URL": f"sqlite:///{state}",
-        "EVENTFEED_FEEDS_FOLDER": str(work / "feeds"),
-        "EVENTFEED_SITE_TIMEZONE": "UTC",
-    }
+    env = empty_state(work, work)
     config = load_config(None, env)
     store = Store(config.state.url)
     store.ensure_feed_index()

@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -238,6 +239,21 @@ def write_config(
     if telegram_url:
         lines.append(f'telegram: {{base_url: "{telegram_url}"}}')
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def empty_state(folder: Path, work: Path) -> dict[str, str]:
+    """Remove the SQLite state and feeds a previous run left in `work`; the environment that
+    points a config at `folder`, that state and those feeds (UTC, so runs compare)."""
+    state = work / "state.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{state}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(work / "feeds", ignore_errors=True)
+    return {
+        "EVENTFEED_ARTICLES_FOLDER": str(folder),
+        "EVENTFEED_STATE_URL": f"sqlite:///{state}",
+        "EVENTFEED_FEEDS_FOLDER": str(work / "feeds"),
+        "EVENTFEED_SITE_TIMEZONE": "UTC",
+    }
 
 
 def restarted(feeds: Path) -> None:

@@ -47,6 +47,12 @@ def test_backfill() -> None:
     assert "ratio bare loop / backfill" in out
 
 
+def test_backfill_main_process() -> None:
+    out = bench("backfill_main.py", "--count", "24", "--runs", "1")
+    assert re.search(r"storing: ms of CPU an article: [\d.]+", out), out
+    assert re.search(r"first publish: ms of CPU an article: [\d.]+", out), out
+
+
 def test_fanout() -> None:
     out = bench("fanout.py", "--chats", "30", "--limited-chats", "4", "--fake-alone", "100")
     assert re.search(r"fake server alone, 100 sendMessage .*: \d+ messages/s", out), out
