@@ -37,6 +37,8 @@ from bot.core.text import (
 )
 
 _MAX_TITLE = 200
+# The author's one-paragraph deck: jekyll-seo-tag's description, Jekyll's excerpt, Hugo's summary.
+_DECK_KEYS = ("description", "summary", "excerpt", "subtitle")
 
 
 class ArticleError(EventfeedError, ValueError):
@@ -475,6 +477,7 @@ def _from_front_matter(
         feed_id=_first_str(meta, "feed_id", "id", "uuid", "guid"),
         encoding=encoding,
         undated=published is None and name_date is None,
+        description=_deck(meta),
     )
 
 
@@ -486,6 +489,12 @@ def _first_str(meta: Mapping[str, Any], *keys: str) -> str | None:
             if text:
                 return text
     return None
+
+
+def _deck(meta: Mapping[str, Any]) -> str | None:
+    """The description as one line of plain text: Markdown, tags and entities read."""
+    raw = _first_str(meta, *_DECK_KEYS)
+    return " ".join(clean_markdown(raw)) or None if raw else None
 
 
 def _one_line(value: str | None) -> str:

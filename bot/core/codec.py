@@ -25,6 +25,7 @@ def article_to_dict(article: Article) -> dict[str, Any]:
         "feed_id": article.feed_id,
         "encoding": article.encoding,
         "undated": article.undated,
+        "description": article.description,
     }
 
 
@@ -45,6 +46,7 @@ def article_from_dict(data: dict[str, Any]) -> Article:
         feed_id=data.get("feed_id"),
         encoding=data.get("encoding", "utf-8"),
         undated=bool(data.get("undated", False)),
+        description=data.get("description"),
     )
 
 

@@ -41,6 +41,7 @@ class Article:
     feed_id: str | None = None  # front-matter id / uuid / feed_id, if any
     encoding: str = "utf-8"
     undated: bool = False  # no date in the file or its name: `published` is the file's mtime
+    description: str | None = None  # front-matter description / summary: the author's deck
 
 
 @dataclass(frozen=True, slots=True)

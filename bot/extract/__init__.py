@@ -27,11 +27,21 @@ def extract(article: Article, pack: RulePack, max_chars: int | None = None) -> E
     of its first `max_chars` characters of text only, if given."""
     if max_chars is not None and len(article.text) > max_chars:
         article = dataclasses.replace(article, text=analysed_part(article.text, max_chars))
+    article = _with_deck(article)
     prepared = split_article(article, pack.boilerplate)[:MAX_SENTENCES]
     return Extraction(
         summary=article_summary(prepared, article.lang),
         events=tuple(build_events(article, prepared, pack)),
     )
+
+
+def _with_deck(article: Article) -> Article:
+    """The front matter's description read as the article's first paragraph: the author's own
+    summary of the news, often the only place a headline's figure is stated in full."""
+    deck = article.description
+    if not deck or deck in article.text or deck == article.title:
+        return article
+    return dataclasses.replace(article, text=f"{deck}\n\n{article.text}")
 
 
 def analysed_part(text: str, max_chars: int) -> str:

@@ -567,3 +567,14 @@ def test_hostile_input_takes_linear_time(hostile: str) -> None:
     with contextlib.suppress(ArticleError):
         parse(hostile.encode(), "hostile.md")
     assert time.perf_counter() - started < 3.0  # quadratic behaviour takes minutes
+
+
+@pytest.mark.parametrize("key", ["description", "summary", "excerpt", "subtitle"])
+def test_the_deck_is_read_as_plain_text(key: str) -> None:
+    data = f"---\ntitle: T\n{key}: 'Acme **raised** [$5M](https://x.example/a) &#8230; <b>now</b>'\n---\nBody.\n"
+    assert parse(data.encode()).description == "Acme raised $5M … now"
+
+
+def test_no_deck_is_none() -> None:
+    assert parse(b"---\ntitle: T\ndescription: ''\n---\nBody.\n").description is None
+    assert parse(b"Title\n\nBody text here.\n", "post.txt").description is None

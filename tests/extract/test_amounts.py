@@ -303,3 +303,21 @@ def test_a_loss_beside_revenue_takes_the_losss_figure() -> None:
         "星河能源周四公布财报，二季度营收下滑30%至80亿元；亏损5亿元，上年同期盈利3亿元。\n"
     )
     assert ("other", 5e8 * PACK.rates["CNY"]) in headline_amounts(story)
+
+
+def test_the_decks_figure_is_the_events_when_the_body_tells_only_its_parts() -> None:
+    story = (
+        "---\ntitle: Globex disciplines a trader\n"
+        "description: Globex fined the trader, Jane Roe, more than $20,000.\n---\n"
+        "Globex said it found reasonable cause to act against Jane Roe.\n\n"
+        "She made a $5,400 profit, and Globex fined her for that amount plus a $15,000 penalty.\n"
+    )
+    assert headline_amounts(story, "story.md")[0] == ("legal_regulatory", 2e4)
+
+
+def test_a_payout_is_pay() -> None:
+    story = (
+        "Initech's chief could collect a fortune\n\n"
+        "Initech CEO Bill Lumbergh could see a payout of more than $300 million after the deal.\n"
+    )
+    assert headline_amounts(story)[0] == ("compensation", 3e8)
