@@ -5,9 +5,11 @@ Every type here is a frozen dataclass with no behaviour that touches the outside
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 EVENT_TYPES: tuple[str, ...] = (
     "talent_move",
@@ -20,6 +22,13 @@ EVENT_TYPES: tuple[str, ...] = (
     "partnership",
     "other",
 )
+
+
+def fields_reduce(obj: Any) -> tuple[Any, tuple[Any, ...]]:
+    """How pickle remakes a frozen dataclass (pool.py sends articles, extractions and the rule
+    pack between processes): its class called with its fields. Compiled by mypyc, the default
+    way sets the attributes one by one, which a frozen class refuses."""
+    return type(obj), tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,9 @@ class Article:
     undated: bool = False  # no date in the file or its name: `published` is the file's mtime
     description: str | None = None  # front-matter description / summary: the author's deck
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Amount:
@@ -53,6 +65,9 @@ class Amount:
     usd: float | None
     text: str  # as written in the article
     approximate: bool = False  # "上億", "more than", "约"
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +90,9 @@ class Event:
         raw = "\x1f".join((self.type, *sorted(self.actors), usd))
         return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Extraction:
@@ -82,6 +100,9 @@ class Extraction:
 
     summary: str  # 2–3 sentences for the feed and the message
     events: tuple[Event, ...]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +117,9 @@ class StoredEvent:
     story_id: str = ""  # shared by the events of every article reporting the same happening
     first_report: bool = True  # False: an earlier article already reported this story
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
+
 
 @dataclass(frozen=True, slots=True)
 class StoredArticle:
@@ -109,3 +133,6 @@ class StoredArticle:
     first_seen: datetime  # aware, UTC
     updated: datetime  # aware, UTC: when its content last changed
     events: tuple[StoredEvent, ...] = field(default=())
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)

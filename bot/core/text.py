@@ -197,7 +197,8 @@ def _zh_ends_from(line: str) -> int:
 
 # What XML 1.0 cannot carry (it allows \t \n \r, U+0020–U+D7FF, U+E000–U+FFFD and the astral
 # planes); lxml refuses a whole document if one of these slips through.
-_XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# (A raw string: the regex reads the escapes; mypyc compiles no surrogate in a literal.)
+_XML_INVALID_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def strip_xml_invalid(s: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import ahocorasick
 
 from bot.core.errors import EventfeedError
+from bot.core.model import fields_reduce
 from bot.core.text import holds_from
 from bot.extract.amounts import head_patterns, modified_pattern
 from bot.extract.sentences import LOST, fold
@@ -69,6 +70,9 @@ class Term:
     stem: bool  # written with a trailing '*': the word may run on
     exact: str | None = None  # short all-capital alias: must match this case exactly
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
+
 
 class Hit(NamedTuple):  # a tuple: built by the hundred per article, and cheaply
     start: int
@@ -115,6 +119,9 @@ class AmountRule:
     attribute_before: re.Pattern[str] | None = None  # compiled by load_rule_pack
     attribute_after: re.Pattern[str] | None = None
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
+
 
 @dataclass(frozen=True, slots=True)
 class TypeRule:
@@ -123,12 +130,18 @@ class TypeRule:
     amount: AmountRule
     fallback: bool = False  # only for sentences no other type claims
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Entity:
     name: str
     kind: str  # "person" or "org"
     org: str | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,6 +196,9 @@ class RulePack:
     # The total words and the deal nouns in one automaton (None: seek them with the patterns):
     # the lines holding one, found in one pass instead of two regex passes over the article.
     amount_total_words: Any = field(repr=False, default=None)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
 
     def canonical(self, name: str) -> str | None:
         """Any alias (any script, any case) → canonical entity name; None if unknown."""
@@ -259,7 +275,7 @@ class RulePack:
         if len(units) != 2 * len(folded):
             # A character past U+FFFF (an emoji) is two units, and no entry holds one: a lone
             # surrogate, one unit no entry holds either, keeps the offsets and the finds.
-            units = _PAST_FFFF_RE.sub("\ud800", folded).encode("utf-16-be", "surrogatepass")
+            units = _PAST_FFFF_RE.sub(_LONE_SURROGATE, folded).encode("utf-16-be", "surrogatepass")
         doubled = units.decode("latin-1")
         full = self.automaton
         return chain.from_iterable(
@@ -298,11 +314,14 @@ class RulePack:
 
 
 _PAST_FFFF_RE = re.compile("[\U00010000-\U0010ffff]")
+# Surrogates made by chr(): mypyc compiles no surrogate written in a string literal.
+_LONE_SURROGATE = chr(0xD800)
+_PAST_SURROGATES = chr(0xE000)
 
 
 def _one_unit(key: str) -> bool:
     """Every character of `key` is one UTF-16 unit, and none a surrogate."""
-    return all(c < "\ud800" or "\ue000" <= c <= "\uffff" for c in key)
+    return all(c < _LONE_SURROGATE or _PAST_SURROGATES <= c <= "\uffff" for c in key)
 
 
 def _units(text: str) -> str:
