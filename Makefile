@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/eventfeed.yaml
 
-.PHONY: run test lint venv clean bench chaos
+.PHONY: run test lint venv clean bench chaos compile
+
+# Installing compiles the pure extractor with mypyc (setup.py: ~80 s of CPU, gcc and Python's
+# headers; without them the pure modules are installed). EVENTFEED_PURE=1 skips compiling; at
+# run time it loads the sources instead. An extension older than its edited source is not
+# used (bot/__init__.py): `make compile` builds them again.
 
 # `make run` installs what running needs; `make test` (and venv, lint, bench, chaos) adds the
 # test extras (pytest, ruff, mypy, hypothesis, the feed validator's libraries).
@@ -12,15 +17,18 @@ $(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(BIN)/.installed: pyproject.toml | $(VENV)/pyvenv.cfg
+$(BIN)/.installed: pyproject.toml setup.py | $(VENV)/pyvenv.cfg
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(BIN)/.installed-test: pyproject.toml | $(VENV)/pyvenv.cfg
+$(BIN)/.installed-test: pyproject.toml setup.py | $(VENV)/pyvenv.cfg
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(BIN)/.installed $@
 
 venv: $(BIN)/.installed-test
+
+compile: venv
+	$(BIN)/pip install -q --no-deps -e .
 
 run: $(BIN)/.installed
 	$(BIN)/eventfeed run --config $(CONFIG)
@@ -44,4 +52,4 @@ lint: venv
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info *__mypyc.*.so bot/*/*.so

@@ -104,6 +104,9 @@ def run(
     header("extraction alone: one core, in memory, per second of CPU time (not wall time)")
     print(f"   best of {passes} passes: on a shared machine the slower ones measure the neighbours")
     print(f"   speed check: sum(range(10**6)) takes {_speed_check() * 1e3:.1f} ms of CPU at best")
+    import bot
+
+    print(f"   compiled by mypyc (setup.py): {'yes' if bot.COMPILED else 'no, the sources run'}")
     out: dict[str, float] = {}
     for data in sets:
         n = len(data.articles)
