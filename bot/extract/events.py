@@ -84,6 +84,9 @@ class Candidate:
     amount: Amount | None = None
     background: bool = False  # a background cue or an old date colours its clause
     borrowed: bool = False  # it names nobody: its actors are the article's main ones
+    # Its amount is a running total ("running": 'has now raised', 累计) or new money ("added":
+    # 'another', 追加), for a type whose rule says `increments`; else "".
+    tally: str = ""
 
 
 def analyse(
@@ -743,6 +746,53 @@ def attach_amounts(
         c.amount = found.amount if found else None
         if found is not None and found.amount.usd and rule.weighs and rule.scope != "article":
             c.score *= pack.ranking["amount"]
+        if found is not None and rule.increments and found in c.at.amounts:
+            c.tally = _tally(c.at, c.at.amounts.index(found), pack)
+    _running_everywhere(cands, pack)
+
+
+def _tally(at: Analysed, i: int, pack: RulePack) -> str:
+    """ "running" when a running-total word stands beside at.amounts[i] in its clause ('has
+    now raised $935M', '累计融资 20 亿元', '$50 million to date'), "added" for a new-money
+    word ('another $520 million', '追加投资 5 亿元'), else "". A word before the amount
+    decides before one after it; neither reaches past the amounts beside it."""
+    f, folded, amounts = at.amounts[i], at.sentence.folded, at.amounts
+    reach = 12 if _HAN_RE.search(folded, f.start, f.end) else 40
+    clause = _clause_of(at, f.start)
+    begin = max(f.start - reach, at.breaks[clause - 1] + 1 if clause else 0)
+    if i:
+        begin = max(begin, amounts[i - 1].end)
+    stop = min(f.end + reach // 2 + 10, len(folded))
+    if clause < len(at.breaks):
+        stop = min(stop, at.breaks[clause])
+    if i + 1 < len(amounts):
+        stop = min(stop, amounts[i + 1].start)
+    head, tail = folded[begin : f.start], folded[f.end : max(f.end, stop)]
+    for part in (head, tail):
+        found = [
+            (m.end() if part is head else -m.start(), kind)
+            for kind, pattern in (("running", pack.amount_running), ("added", pack.amount_added))
+            for m in pattern.finditer(part)
+        ]
+        if found:
+            return max(found)[1]  # the word nearest the amount
+    return ""
+
+
+def _running_everywhere(cands: Sequence[Candidate], pack: RulePack) -> None:
+    """A figure told once as a running total is one wherever it is told again ('raise a total
+    of $935 million for the round' after 'has now raised $935M')."""
+    running = [
+        (c.type, c.amount.usd) for c in cands if c.tally == "running" and c.amount and c.amount.usd
+    ]
+    if not running:
+        return
+    for c in cands:
+        if c.tally or c.amount is None or c.amount.usd is None:
+            continue
+        usd = c.amount.usd
+        if any(t == c.type and abs(u - usd) <= 0.05 * max(u, usd) for t, u in running):
+            c.tally = "running"
 
 
 class _Seeker:

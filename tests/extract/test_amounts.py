@@ -321,3 +321,40 @@ def test_a_payout_is_pay() -> None:
         "Initech CEO Bill Lumbergh could see a payout of more than $300 million after the deal.\n"
     )
     assert headline_amounts(story)[0] == ("compensation", 3e8)
+
+
+def test_new_money_beats_the_running_total_it_brings_and_both_are_one_fact() -> None:
+    story = (
+        "Zentrix Robotics has now raised $600 million\n\n"
+        "Zentrix Robotics reopened its Series B to raise a total of $600 million for the round.\n\n"
+        "Zentrix Robotics has now raised an additional $250 million from Harbor Ventures and "
+        "Pine Capital.\n"
+    )
+    assert headline_amounts(story) == [("funding", 2.5e8)]
+    story = (
+        "星云机器人完成新一轮融资，累计融资达20亿元\n\n"
+        "星云机器人宣布获得红杉资本追加投资5亿元。星云机器人此前已完成多轮融资。\n"
+    )
+    assert headline_amounts(story) == [("funding", 5e8 * PACK.rates["CNY"])]
+    story = (
+        "星云机器人累计融资超20亿元\n\n"
+        "星云机器人今日宣布再获5亿元融资，由红杉资本领投，本轮融资后其累计融资额超过20亿元。\n"
+    )
+    assert headline_amounts(story) == [("funding", 5e8 * PACK.rates["CNY"])]
+
+
+def test_a_total_alone_is_the_rounds_and_a_deals_total_stays_its_price() -> None:
+    # 'a total of' with no new money beside it is the round's own size.
+    story = (
+        "Zentrix Robotics raises $50 million\n\n"
+        "Zentrix Robotics raised a total of $50 million in its Series B, led by Harbor Ventures.\n"
+    )
+    assert headline_amounts(story) == [("funding", 5e7)]
+    # A sweetened bid: the deal is its total price, not the step (acquisition has no
+    # `increments`).
+    story = (
+        "Acme sweetens its bid for Widget\n\n"
+        "Acme Corp agreed to pay an additional $200 million for Widget Inc, bringing the total "
+        "price of the acquisition to $1.2 billion.\n"
+    )
+    assert headline_amounts(story)[0] == ("acquisition", 1.2e9)
