@@ -7,7 +7,7 @@ article's news) or speculation; an amount of its own, a "separately" flag add we
 candidate then gets the amount that belongs to it by its type's amount rule, amounts being
 sought only in the sentences that can give one. Pure.
 
-One module (~900 lines): the one scan of an article and the candidates cut from it share that
+One module (~1000 lines): the one scan of an article and the candidates cut from it share that
 scan's per-article indexes (the speed section of docs/extraction.md).
 """
 
@@ -736,6 +736,11 @@ def attach_amounts(
                 else:
                     first[key] = _first_in_article(analysed, rule, pack, seek)
             found = first[key]
+        if found is None and rule.scope in ("sentence", "lead") and not c.at.sentence.is_title:
+            follow = _follow_on(c, position[id(c.at)], analysed, rule, pack, seek)
+            if follow is not None:
+                c.amount = follow.amount
+                continue  # told in another sentence: no weight added to this one's claim
         if found is None and rule.totals and (c.at.sentence.is_title or (lead and c.at is lead[0])):
             if totals is None:
                 totals = _article_totals(analysed, pack, seek)
@@ -749,6 +754,63 @@ def attach_amounts(
         if found is not None and rule.increments and found in c.at.amounts:
             c.tally = _tally(c.at, c.at.amounts.index(found), pack)
     _running_everywhere(cands, pack)
+
+
+_FOLLOW_REACH = 3  # sentences after an event's own that may state its amount
+# A sentence opening with one of these is about the subject told before ('It sold …'), as is
+# one opening with the event's actor or a 'reference' cue ('The company', '该公司').
+# (Not 其: 其中, 其次, 其他 open most of its sentences.)
+_PRONOUN_OPENERS = ("it ", "its ", "它")
+
+
+def _follow_on(
+    c: Candidate,
+    k: int,
+    analysed: Sequence[Analysed],
+    rule: AmountRule,
+    pack: RulePack,
+    seek: _Seeker,
+) -> Found | None:
+    """The amount of an event whose sentence states none, told in one of the next sentences
+    of its paragraph (or of the next one, from the lead's) whose subject refers back to the
+    event's actor and whose clause of a trigger, weak or full, of the same type states it:
+    'Jetco's IPO was oversubscribed. … It sold 17 million shares to raise up to $400m.'"""
+    paragraph = c.at.sentence.paragraph
+    lead = next((at.sentence.paragraph for at in analysed if not at.sentence.is_title), 0)
+    for j in range(k + 1, min(k + 1 + _FOLLOW_REACH, len(analysed))):
+        at = analysed[j]
+        p = at.sentence.paragraph
+        if p != paragraph and not (paragraph == lead and p == lead + 1):
+            break
+        hits = [h for h in at.hits if h.term.value == c.type and h.term.kind in _TRIGGER_KINDS]
+        if not hits or any(h.term.kind == "background" for h in at.hits):
+            continue
+        if not _refers_back(at, c, hits[0].start):
+            continue
+        seek([j])
+        for h in hits:
+            clause = _clause_of(at, h.start)
+            own = [
+                i
+                for i, f in enumerate(at.amounts)
+                if _clause_of(at, f.start) == clause and _usable(at, i, rule, pack)
+            ]
+            if own:
+                return at.amounts[min(own, key=lambda i: abs(at.amounts[i].start - h.start))]
+    return None
+
+
+def _refers_back(at: Analysed, c: Candidate, trigger: int) -> bool:
+    """Does the sentence open with a pronoun, 'the company' or the event's actor, with no one
+    else named before its trigger ('Acme chairman John Doe said …' is Doe's word)?"""
+    if any(m.start < trigger and m.name not in c.actors for m in at.mentions):
+        return False
+    folded = at.sentence.folded
+    if folded.startswith(_PRONOUN_OPENERS):
+        return True
+    if any(h.term.kind == "reference" and h.start == 0 for h in at.hits):
+        return True
+    return any(m.start == 0 and m.name in c.actors for m in at.mentions)
 
 
 def _tally(at: Analysed, i: int, pack: RulePack) -> str:

@@ -358,3 +358,32 @@ def test_a_total_alone_is_the_rounds_and_a_deals_total_stays_its_price() -> None
         "price of the acquisition to $1.2 billion.\n"
     )
     assert headline_amounts(story)[0] == ("acquisition", 1.2e9)
+
+
+def test_an_events_amount_may_follow_in_a_sentence_about_its_actor() -> None:
+    # The offering's sentence states no amount; a later one whose subject is the company ('It')
+    # says what it raises, with a weak word of the same type.
+    story = (
+        "Strong demand for Orbix Air shares\n\n"
+        "Orbix Air's initial public offering was oversubscribed 12 times, bankers said on Monday.\n\n"
+        "Most bids came from foreign funds. Orbix Air, a regional carrier, flies to 40 cities. "
+        "It sold 15% of its equity in a bid to raise up to $300m.\n"
+    )
+    assert headline_amounts(story)[0] == ("funding", 3e8)
+    story = (
+        "星辰航空新股受追捧\n\n"
+        "星辰航空首次公开募股获得12倍超额认购，银行人士周一表示。\n\n"
+        "多数认购来自境外基金。星辰航空是一家支线航空公司，航线覆盖40个城市。"
+        "该公司出售15%股权，投资者认购金额最多可达20亿元。\n"
+    )
+    assert headline_amounts(story)[0] == ("funding", 2e9 * PACK.rates["CNY"])
+
+
+def test_a_sentence_whose_subject_is_someone_else_gives_no_amount() -> None:
+    story = (
+        "Strong demand for Orbix Air shares\n\n"
+        "Orbix Air's initial public offering was oversubscribed 12 times, bankers said on Monday.\n\n"
+        "Most bids came from foreign funds. Orbix Air, a regional carrier, flies to 40 cities. "
+        "Orbix Air chairman Jane Roe said a $5m fund would raise staff pay.\n"
+    )
+    assert headline_amounts(story)[0] == ("funding", None)
