@@ -15,7 +15,7 @@ from bot.cli.rulefiles import default_documents
 from bot.core import text as core_text
 from bot.core.model import Article
 from bot.core.text import _HAN_RE, _converter, holds_from, split_sentences, to_simplified
-from bot.extract import dates, load_rule_pack, summary
+from bot.extract import dates, load_rule_pack, parties, summary
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
@@ -399,3 +399,19 @@ def test_a_dateline_of_any_length_of_place_is_found_as_by_the_patterns(place: st
     whole = dates._DATELINE_EN_RE.match(line)
     found = dates._dateline_match(line)
     assert (found and found.span()) == (whole and whole.span())
+
+
+# --- round 4: literals before a pattern, passes shared ----------------------------------------
+
+CUE_TEXT = st.lists(
+    st.sampled_from(["led", "co-", " by", "participation", " from", "investors", " include"])
+    | st.sampled_from(["also participated", "other ", "such as", " ", "x", "-", "led by"]),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=500)
+@given(CUE_TEXT)
+def test_a_sentence_without_an_investor_word_has_no_investor_cue(text: str) -> None:
+    if parties._LED_BY_RE.search(text):
+        assert any(word in text for word in parties._LED_BY_WORDS)
