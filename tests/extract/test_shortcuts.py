@@ -415,3 +415,32 @@ CUE_TEXT = st.lists(
 def test_a_sentence_without_an_investor_word_has_no_investor_cue(text: str) -> None:
     if parties._LED_BY_RE.search(text):
         assert any(word in text for word in parties._LED_BY_WORDS)
+
+
+END_TEXT = st.lists(
+    st.sampled_from(LINES) | st.text(".!?\"'”) A1a\n收…", max_size=12), max_size=6
+).map(" ".join)
+
+
+@settings(max_examples=500)
+@given(END_TEXT)
+def test_english_ends_by_mark_are_those_of_the_one_pattern(text: str) -> None:
+    assert [m.span() for m in core_text._english_ends(text)] == [
+        m.span() for m in core_text._EN_END_RE.finditer(text)
+    ]
+
+
+YEAR_TEXT = st.lists(
+    st.sampled_from(["19", "20", "2019", "1920", "-", "年", "月", "日", "号", " ", "0", "5", "x"]),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=1000)
+@given(YEAR_TEXT)
+def test_the_kinds_opening_with_a_year_find_by_century_what_they_find(text: str) -> None:
+    patterns = dict(dates._PATTERNS)
+    for kind in dates._BY_CENTURY:
+        assert [m[:2] for m in dates._century_matches(kind, text)] == [
+            m.span() for m in patterns[kind].finditer(text)
+        ]
