@@ -293,7 +293,9 @@ _BARE_EN_RE = re.compile(
     rf"(?P<num>{_NUM})[ ]?(?P<unit>billion|bln|bn|million|mln|mn)"
     r"(?=[ ]?(?:[,.;:)]|$)|[ ](?:if|in|and|or|for|including|plus|when|with|from|after|before)\b)"
 )
-_MAGNITUDE_RE = re.compile("illion|bln|bn|mln| mn")  # trillion, billion, million
+# trillion, billion, million…: sought by `in` (a pattern of alternatives tests a class of
+# their first characters at each character, 4× the time of the few searches)
+_MAGNITUDES = ("illion", "bln", "bn", "mln", " mn")
 _NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _SPACED_RE = re.compile(r"[ ]?([,.])[ ]?")
 _BARE_UNITS = ("万亿", "千亿", "百亿", "十亿", "亿")
@@ -483,7 +485,7 @@ def _raw_amounts(folded: str, default_yen: str) -> list[_Raw]:
             value /= 100
         ranged = m.group("high") is not None
         out.append((m.start(), m.end(), value, _EN_CURRENCIES[cur], unit is not None, ranged))
-    magnitude = _MAGNITUDE_RE.search(folded) is not None
+    magnitude = any(word in folded for word in _MAGNITUDES)
     if out and magnitude:
         out.extend(_elliptic(folded, out))
     if magnitude:  # a word number needs one: rare, cheap
