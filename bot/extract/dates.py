@@ -52,6 +52,11 @@ _RELATIVE_EN = "today|yesterday|last week|last month|last year|this week|tomorro
 _RELATIVE_ZH_RE = re.compile(_RELATIVE_ZH)
 _RELATIVE_EN_RE = re.compile(_RELATIVE_EN)
 _RELATIVE_EN_WORDS = tuple(_RELATIVE_EN.split("|"))
+# Each word by a pattern of its own, run only when the word is in the text: a literal opening
+# skips ahead in a tight loop where the alternation tests a class at each character. At one
+# place at most one word matches; 'today' and 'yesterday' may overlap ('todayesterday'), and
+# the alternation's pass keeps the first: so do the words' matches, sorted (_leftmost).
+_RELATIVE_EN_EACH = tuple((word, re.compile(re.escape(word))) for word in _RELATIVE_EN_WORDS)
 _RELATIVE_ZH_FIRST = frozenset(word[0] for word in _RELATIVE_ZH.split("|"))
 # Each pattern starts with a required token (no look-behind), so the engine skips ahead fast;
 # the word-boundary check on the left is done once a pattern has matched.
@@ -242,11 +247,26 @@ def _relative_matches(folded: str) -> list[_Match]:
     character of one, its Chinese words, each by a pattern of their own (no word of one
     script overlaps one of the other)."""
     out: list[_Match] = []
-    if any(word in folded for word in _RELATIVE_EN_WORDS):  # `in` tests: 3× faster than a pass
-        out += [(m.start(), m.end(), m) for m in _RELATIVE_EN_RE.finditer(folded)]
+    english = [
+        m for word, pattern in _RELATIVE_EN_EACH if word in folded for m in pattern.finditer(folded)
+    ]
+    if english:
+        english.sort(key=re.Match.start)
+        out += _leftmost(english)
     if any(c in folded for c in _RELATIVE_ZH_FIRST):
         out += [(m.start(), m.end(), m) for m in _RELATIVE_ZH_RE.finditer(folded)]
     return sorted(out, key=_first)
+
+
+def _leftmost(matches: list[re.Match[str]]) -> list[_Match]:
+    """The matches (sorted by start) a single pass keeps: each one starting after the last."""
+    out: list[_Match] = []
+    end = 0
+    for m in matches:
+        if m.start() >= end:
+            out.append((m.start(), m.end(), m))
+            end = m.end()
+    return out
 
 
 def _first(found: _Match) -> int:
