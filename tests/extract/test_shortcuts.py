@@ -15,7 +15,7 @@ from bot.cli.rulefiles import default_documents
 from bot.core import text as core_text
 from bot.core.model import Article
 from bot.core.text import _HAN_RE, _converter, holds_from, split_sentences, to_simplified
-from bot.extract import dates, load_rule_pack, parties, summary
+from bot.extract import amounts, dates, load_rule_pack, parties, summary
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
@@ -417,13 +417,13 @@ def test_a_sentence_without_an_investor_word_has_no_investor_cue(text: str) -> N
         assert any(word in text for word in parties._LED_BY_WORDS)
 
 
-END_TEXT = st.lists(
+MARK_TEXT = st.lists(
     st.sampled_from(LINES) | st.text(".!?\"'”) A1a\n收…", max_size=12), max_size=6
 ).map(" ".join)
 
 
 @settings(max_examples=500)
-@given(END_TEXT)
+@given(MARK_TEXT)
 def test_english_ends_by_mark_are_those_of_the_one_pattern(text: str) -> None:
     assert [m.span() for m in core_text._english_ends(text)] == [
         m.span() for m in core_text._EN_END_RE.finditer(text)
@@ -443,4 +443,30 @@ def test_the_kinds_opening_with_a_year_find_by_century_what_they_find(text: str)
     for kind in dates._BY_CENTURY:
         assert [m[:2] for m in dates._century_matches(kind, text)] == [
             m.span() for m in patterns[kind].finditer(text)
+        ]
+
+
+@pytest.mark.parametrize("text", ["todayesterday", "yesterdayesterday", "last weekend today"])
+def test_overlapping_relative_days_keep_the_first_as_one_pass_does(text: str) -> None:
+    assert [m[:2] for m in dates._relative_matches(text)] == [
+        m.span() for m in dates._RELATIVE_EN_RE.finditer(text)
+    ]
+
+
+EN_MONEY_TEXT = st.lists(
+    st.sampled_from(["mln", "dlrs", " billion", " dollars", " if", "yen", " to ", "-", " , "])
+    | st.text("0123456789 .,三十٣５a", max_size=5),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=1000)
+@given(EN_MONEY_TEXT)
+def test_patterns_opening_with_a_number_tried_at_digit_runs_find_what_a_pass_finds(
+    text: str,
+) -> None:
+    runs = [m.span() for m in _DIGITS_RE.finditer(text)]
+    for pattern in (amounts._EN_RE, amounts._BARE_EN_RE):
+        assert [m.span() for m in amounts._from_digits(pattern, text, runs)] == [
+            m.span() for m in pattern.finditer(text)
         ]
