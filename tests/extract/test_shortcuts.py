@@ -15,7 +15,7 @@ from bot.cli.rulefiles import default_documents
 from bot.core import text as core_text
 from bot.core.model import Article
 from bot.core.text import _HAN_RE, _converter, holds_from, split_sentences, to_simplified
-from bot.extract import amounts, dates, load_rule_pack, parties, summary
+from bot.extract import amounts, dates, entities, load_rule_pack, parties, summary
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
@@ -470,3 +470,31 @@ def test_patterns_opening_with_a_number_tried_at_digit_runs_find_what_a_pass_fin
         assert [m.span() for m in amounts._from_digits(pattern, text, runs)] == [
             m.span() for m in pattern.finditer(text)
         ]
+
+
+NAME_TEXT = st.lists(
+    st.sampled_from(["（", "(", ")", "）", "Acme", " Bay", "sz", "600519", "0700", ".hk", " "])
+    | st.sampled_from(["·", "•", "・", "马克", "先生", "女士", "先", "生女", "任命", "李明", "为"])
+    | st.text("（()）A b1.·生士", max_size=4),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=1000)
+@given(NAME_TEXT)
+def test_the_name_finders_shortcuts_find_what_their_patterns_find(text: str) -> None:
+    for patterns, whole in (
+        (entities._GLOSS_BY_BRACKET, entities._GLOSS_RE),
+        (entities._CODE_BY_BRACKET, entities._CODE_RE),
+    ):
+        assert [m.span() for m in entities._per_opening_matches(patterns, text)] == [
+            m.span() for m in whole.finditer(text)
+        ]
+    assert entities._positions(text, entities._HONORIFICS) == [
+        m.start() for m in entities._HONORIFIC_RE.finditer(text)
+    ]
+    for start in range(len(text) + 1):
+        dot = entities._DOT_RE.search(text, start)
+        assert entities._next_dot(text, start) == (dot.start() if dot else -1)
+    assert any(w in text for w in entities._APPOINTING) or not entities._APPOINTED_RE.search(text)
+    assert any(w in text for w in entities._OBJECT_CUES) or not entities._OBJECT_CUE_RE.search(text)
