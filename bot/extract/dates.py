@@ -109,18 +109,24 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "zh_weekday": tuple("周星礼"),  # one character: a search for it costs next to nothing
     "en_weekday": ("on ",),
 }
-# The kinds opening with a year, each as two patterns, one per century: a pattern opening
-# with a literal ('19') skips ahead to it in a tight loop, one opening with '(?:19|20)' tests
-# a class at each character (4× the time). Two years matched never overlap (a year is four
-# digits with a non-digit after its match), so the two together find what the one finds.
+# Kinds opening with alternatives, each as one pattern per alternative: a pattern opening with
+# a literal ('19') skips ahead in a tight loop, one opening with '(?:19|20)' tests a class at
+# each character (4× the time). Two years matched never overlap (four digits, a non-digit after
+# the match), nor two weekdays (no weekday character opens one): together they find what the
+# one pattern finds.
 _CENTURY = "(?P<y>(?:19|20)"
-_BY_CENTURY = {
+_WEEKDAY_ZH = "(?:周|星期|礼拜)"
+_SPLIT = {
     kind: tuple(
         re.compile(pattern.pattern.replace(_CENTURY, f"(?P<y>{c}", 1)) for c in ("19", "20")
     )
     for kind, pattern in _PATTERNS
     if pattern.pattern.startswith(_CENTURY)
 }
+_SPLIT["zh_weekday"] = tuple(
+    re.compile(dict(_PATTERNS)["zh_weekday"].pattern.replace(_WEEKDAY_ZH, word, 1))
+    for word in ("周", "星期", "礼拜")
+)
 _YEAR_AFTER_RE = re.compile(r"\b(?:in|since|of|during) $")
 _LEFT_WORD_RE = re.compile(r"[a-z0-9]")
 
@@ -156,8 +162,8 @@ def find_dates(folded: str, published: date, text: str | None = None) -> list[Fo
         elif kind in _CASED:
             assert months is not None
             matches = _in_lines(pattern, *months)
-        elif kind in _BY_CENTURY:
-            matches = _century_matches(kind, folded)
+        elif kind in _SPLIT:
+            matches = _split_matches(kind, folded)
         else:
             matches = ((m.start(), m.end(), m) for m in pattern.finditer(folded))
         for start, end, m in matches:
@@ -181,9 +187,9 @@ def find_dates(folded: str, published: date, text: str | None = None) -> list[Fo
     return sorted(found, key=lambda f: f.start)
 
 
-def _century_matches(kind: str, folded: str) -> Iterator[_Match]:
-    """The matches of the kind's pattern in `folded`, in order, by its two century patterns."""
-    found = [m for pattern in _BY_CENTURY[kind] for m in pattern.finditer(folded)]
+def _split_matches(kind: str, folded: str) -> Iterator[_Match]:
+    """The matches of the kind's pattern in `folded`, in order, by its patterns in _SPLIT."""
+    found = [m for pattern in _SPLIT[kind] for m in pattern.finditer(folded)]
     found.sort(key=re.Match.start)
     return ((m.start(), m.end(), m) for m in found)
 

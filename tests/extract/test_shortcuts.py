@@ -431,17 +431,19 @@ def test_english_ends_by_mark_are_those_of_the_one_pattern(text: str) -> None:
 
 
 YEAR_TEXT = st.lists(
-    st.sampled_from(["19", "20", "2019", "1920", "-", "年", "月", "日", "号", " ", "0", "5", "x"]),
+    st.sampled_from(["19", "20", "2019", "1920", "-", "年", "月", "日", "号", " ", "0", "5", "x"])
+    | st.sampled_from(["周", "星期", "礼拜", "一", "天"]),
     max_size=14,
 ).map("".join)
 
 
 @settings(max_examples=1000)
 @given(YEAR_TEXT)
-def test_the_kinds_opening_with_a_year_find_by_century_what_they_find(text: str) -> None:
+def test_the_kinds_split_by_their_alternatives_find_what_they_find(text: str) -> None:
     patterns = dict(dates._PATTERNS)
-    for kind in dates._BY_CENTURY:
-        assert [m[:2] for m in dates._century_matches(kind, text)] == [
+    assert len(dates._SPLIT) == 5
+    for kind in dates._SPLIT:
+        assert [m[:2] for m in dates._split_matches(kind, text)] == [
             m.span() for m in patterns[kind].finditer(text)
         ]
 
