@@ -164,6 +164,8 @@ def find_dates(folded: str, published: date, text: str | None = None) -> list[Fo
             matches = _in_lines(pattern, *months)
         elif kind in _SPLIT:
             matches = _split_matches(kind, folded)
+        elif kind == "zh_md":
+            matches = _month_day_matches(pattern, folded)
         else:
             matches = ((m.start(), m.end(), m) for m in pattern.finditer(folded))
         for start, end, m in matches:
@@ -192,6 +194,27 @@ def _split_matches(kind: str, folded: str) -> Iterator[_Match]:
     found = [m for pattern in _SPLIT[kind] for m in pattern.finditer(folded)]
     found.sort(key=re.Match.start)
     return ((m.start(), m.end(), m) for m in found)
+
+
+def _month_day_matches(pattern: re.Pattern[str], folded: str) -> Iterator[_Match]:
+    """The matches of zh_md's pattern (a month's one or two digits, spaces, '月', a day) in
+    `folded`, in order, tried only at the one or two digits before each '月' and its spaces: a
+    pass of a pattern opening with a digit tests a class at each character. The places are
+    tried in order, each past the last match, as a pass tries them."""
+    end = 0
+    month = folded.find("月")
+    while month >= 0:
+        digits = month  # where the spaces before '月' start
+        while digits > end and folded[digits - 1] == " ":
+            digits -= 1
+        for at in (digits - 2, digits - 1):
+            if at >= end and folded[at].isdecimal():
+                m = pattern.match(folded, at)
+                if m is not None:
+                    end = m.end()
+                    yield at, end, m
+                    break
+        month = folded.find("月", max(month + 1, end))
 
 
 class _Spans:

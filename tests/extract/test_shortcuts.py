@@ -500,3 +500,18 @@ def test_the_name_finders_shortcuts_find_what_their_patterns_find(text: str) -> 
         assert entities._next_dot(text, start) == (dot.start() if dot else -1)
     assert any(w in text for w in entities._APPOINTING) or not entities._APPOINTED_RE.search(text)
     assert any(w in text for w in entities._OBJECT_CUES) or not entities._OBJECT_CUE_RE.search(text)
+
+
+MONTH_DAY_TEXT = st.lists(
+    st.sampled_from(["月", "日", "号", " ", "1", "12", "123", "5月6", "年", "x", "٣"]),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=1000)
+@given(MONTH_DAY_TEXT)
+def test_month_days_tried_before_each_month_find_what_a_pass_finds(text: str) -> None:
+    pattern = dict(dates._PATTERNS)["zh_md"]
+    assert [m[:2] for m in dates._month_day_matches(pattern, text)] == [
+        m.span() for m in pattern.finditer(text)
+    ]
