@@ -356,14 +356,25 @@ _START = itemgetter(0)  # a Mention's start, read without a Python call
 
 class _Taken:
     """Spans already taken, asked whether a mention overlaps any: one bisection each, not a
-    pass over them all (one long line can hold thousands of names)."""
+    pass over them all (one long line can hold thousands of names). A handful (most
+    sentences) are compared one by one: indexing them costs more than the comparisons."""
+
+    _FEW = 8
 
     def __init__(self, taken: Iterable[Mention]) -> None:
-        spans = sorted((m.start, m.end) for m in taken)
-        self.starts = [s for s, _ in spans]
-        self.reach = list(accumulate((e for _, e in spans), max))  # furthest end so far
+        spans = [(m.start, m.end) for m in taken]
+        self.few: list[tuple[int, int]] | None = spans if len(spans) <= self._FEW else None
+        if self.few is None:
+            spans.sort()
+            self.starts = [s for s, _ in spans]
+            self.reach = list(accumulate((e for _, e in spans), max))  # furthest end so far
 
     def overlaps(self, m: Mention) -> bool:
+        if self.few is not None:
+            for start, end in self.few:  # noqa: SIM110 (a loop: any() would start a generator)
+                if start < m.end and end > m.start:
+                    return True
+            return False
         # Of the spans starting before `m` ends, the furthest-reaching one ends after it starts.
         i = bisect_left(self.starts, m.end) - 1
         return i >= 0 and self.reach[i] > m.start

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from itertools import accumulate
 
 import pytest
 from hypothesis import given, settings
@@ -515,3 +516,25 @@ def test_month_days_tried_before_each_month_find_what_a_pass_finds(text: str) ->
     assert [m[:2] for m in dates._month_day_matches(pattern, text)] == [
         m.span() for m in pattern.finditer(text)
     ]
+
+
+SPANS = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 8)), max_size=14)
+
+
+@settings(max_examples=1000)
+@given(SPANS, st.integers(0, 30), st.integers(0, 8))
+def test_a_few_taken_spans_compared_one_by_one_overlap_as_indexed_ones(
+    spans: list[tuple[int, int]], start: int, size: int
+) -> None:
+    def mention(at: int, length: int) -> entities.Mention:
+        return entities.Mention(at, at + length, "x", "org", False)
+
+    taken = [mention(s, n) for s, n in spans]
+    few, indexed = entities._Taken(taken), entities._Taken(taken)
+    few.few = [(m.start, m.end) for m in taken]
+    indexed.few = None
+    ordered = sorted((m.start, m.end) for m in taken)
+    indexed.starts = [s for s, _ in ordered]
+    indexed.reach = list(accumulate((e for _, e in ordered), max))
+    m = mention(start, size)
+    assert few.overlaps(m) == indexed.overlaps(m)
