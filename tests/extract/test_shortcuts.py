@@ -39,7 +39,7 @@ from bot.extract.entities import (
     _glossed,
 )
 from bot.extract.events import _amounts
-from bot.extract.sentences import Sentence, _required_literal, fold, join
+from bot.extract.sentences import Sentence, _required_literal, _required_needles, fold, join
 
 PACK = load_rule_pack(*default_documents())
 PUBLISHED = date(2025, 6, 18)
@@ -163,6 +163,38 @@ def test_every_match_holds_the_required_literal(pieces: list[str], text: str) ->
         return
     literal = _required_literal(pattern)
     assert all(literal in m.group() for m in pattern.finditer(text))
+
+
+GROUPS = [*PIECES, "(?:ab|b)", "(?:a|)", "(?:a.|b)", "(?:\\.a|b)", "(?:a|b)?", "(?:ab|ba)*"]
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from(GROUPS), min_size=1, max_size=8), st.text("ab .1(\\\n"))
+def test_every_match_holds_one_of_the_required_needles(pieces: list[str], text: str) -> None:
+    try:
+        pattern = re.compile("".join(pieces), re.M)
+    except re.error:
+        return
+    needles = _required_needles(pattern)
+    assert all(any(n in m.group() for n in needles) for m in pattern.finditer(text))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "needles"),
+    [
+        (r"^ *[\w-]+\.(?:com|org)$", (".com", ".org")),
+        (r"ab(?:c|d)", ("abc", "abd")),
+        (r"ab?(?:c|d)", ("a",)),
+        (r"abc(?:d|)", ("abc",)),
+        (r"(?:cd|ef)?x", ("x",)),
+        (r"a(?:bc|de)|f", ("",)),
+        (r"(?:ab*|cd)", ("",)),
+    ],
+)
+def test_a_group_of_plain_alternatives_names_the_texts_it_needs(
+    pattern: str, needles: tuple[str, ...]
+) -> None:
+    assert _required_needles(re.compile(pattern, re.M)) == needles
 
 
 # --- patterns rewritten to skip ahead: each finds what the plain alternation found -----------
