@@ -4,7 +4,7 @@ reduced to paragraphs of plain text.
 
 Pure: no I/O of its own (OpenCC loads its bundled dictionaries once, on first use).
 
-One module (~440 lines): script detection, folding, sentences and markup reduction share the
+One module (~500 lines): script detection, folding, sentences and markup reduction share the
 Han range and the OpenCC converters, and parsing and extraction both use most of it.
 """
 

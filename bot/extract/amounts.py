@@ -14,7 +14,7 @@ that only a price event takes it. Equivalents written in brackets after an amoun
 ($141m)', '12 万亿韩元（约 627.6 亿元人民币）' — are one amount: its USD value is the written
 dollar figure when there is one, else a conversion. A range is its lower end, approximate.
 
-One module (~600 lines): the money grammar is one set of patterns built from each other, and
+One module (~670 lines): the money grammar is one set of patterns built from each other, and
 the unit-price flag belongs to it.
 """
 

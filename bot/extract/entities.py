@@ -6,7 +6,7 @@ the Latin form wins), Chinese organisations by their suffix (…公司, …集�
 people after a role (首席执行官…, 负责人…). A later short mention (贝耶尔, Mr Bondi) resolves
 to the full name found earlier in the same article. Pure.
 
-One module (~1,200 lines): every name finder adds to the same mentions, which the later-mention
+One module (~1,280 lines): every name finder adds to the same mentions, which the later-mention
 resolution then reads; split, that state would cross modules on the extraction's hot path.
 """
 
