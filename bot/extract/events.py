@@ -487,16 +487,13 @@ def _sentence_triggers(
     # Two weak triggers of one type in one clause ('股票…上涨') make a full one: counted once,
     # not sought again for each weak trigger (one long sentence can hold thousands). Two
     # different entries: 'an investor group … its investment' is one word (invest*) twice.
-    per_clause = Counter(
-        (value, clause)
-        for value, clause, _ in {
-            (h.term.value, _clause_of(at, h.start), id(h.term)) for h in triggers
-        }
-    )
+    per_clause: dict[tuple[str, int], int] = {}  # a plain loop: a Counter costs more to make
+    for value, clause, _ in {(h.term.value, _clause_of(at, h.start), id(h.term)) for h in triggers}:
+        per_clause[value, clause] = per_clause.get((value, clause), 0) + 1
     for hit in sorted(triggers, key=lambda h: (h.start, pack.types[h.term.value].fallback)):
         clause = _clause_of(at, hit.start)
         strength = weight[hit.term.kind]
-        if hit.term.kind == "weak" and per_clause[hit.term.value, clause] > 1:
+        if hit.term.kind == "weak" and per_clause.get((hit.term.value, clause), 0) > 1:
             strength = 1.0
         if strength >= 1.0 and not pack.types[hit.term.value].fallback:
             if clause in claimed and hit.term.value not in chosen:
