@@ -92,7 +92,7 @@ def cluster(cands: Sequence[Candidate], kinds: dict[str, str], repeat: float) ->
     for c in sorted(cands, key=lambda c: -c.score):
         same_type = [cl for cl in clusters if cl.type == c.type]
         home = None
-        if c.anaphoric and same_type and _amounts_agree(same_type[0].members, c.amount):
+        if c.anaphoric and same_type and _amounts_agree(same_type[0].members, c):
             home = same_type[0]
         elif not c.separate:
             home = next((cl for cl in same_type if _same_fact(cl, c, kinds)), None)
@@ -121,13 +121,13 @@ def _merge_linked(clusters: list[Cluster], kinds: dict[str, str], repeat: float)
 
 
 def _linked(a: Cluster, b: Cluster, kinds: dict[str, str]) -> bool:
-    if not all(_amounts_agree(a.members, m.amount) for m in b.members):
+    if not all(_amounts_agree(a.members, m) for m in b.members):
         return False
     return _overlap_ok(a.names.keys(), b.names.keys(), kinds)
 
 
 def _same_fact(cl: Cluster, c: Candidate, kinds: dict[str, str]) -> bool:
-    if not _amounts_agree(cl.members, c.amount):
+    if not _amounts_agree(cl.members, c):
         return False
     if not c.actors or not cl.names:
         return True
@@ -146,14 +146,30 @@ def _overlap_ok(mine: AbstractSet[str], theirs: AbstractSet[str], kinds: dict[st
     return not (ours and others and not ours & others)
 
 
-def _amounts_agree(members: Sequence[Candidate], amount: Amount | None) -> bool:
+def _amounts_agree(members: Sequence[Candidate], c: Candidate) -> bool:
+    """The same figure (within 5 %), or one's new money and the other's running total after
+    it ('another $520 million' and 'has now raised $935M'): one fact either way."""
+    amount = c.amount
     if amount is None or amount.usd is None:
         return True
     return all(
         m.amount is None
         or m.amount.usd is None
         or math.isclose(m.amount.usd, amount.usd, rel_tol=0.05)
+        or _step_and_total(m, c)
+        or _step_and_total(c, m)
         for m in members
+    )
+
+
+def _step_and_total(step: Candidate, total: Candidate) -> bool:
+    """Is `step` new money and `total` the larger running total of the same type?"""
+    return (
+        step.tally == "added"
+        and total.tally == "running"
+        and step.amount is not None
+        and total.amount is not None
+        and (step.amount.usd or 0.0) < (total.amount.usd or 0.0)
     )
 
 
@@ -355,7 +371,10 @@ def _headline_amount(members: Sequence[Candidate]) -> Amount | None:
     """The title's amount: the headline states what the event is worth, a body sentence may
     tell a part or a running total of it. A body amount that agrees with the title's states it
     more precisely ("18亿" → "18.4亿") and is taken; with no amount in the title, the body's
-    first."""
+    first. A running total is no amount of an event that tells its new money ("has now raised
+    $935M" beside "another $520 million": 520)."""
+    if any(m.tally == "added" for m in members):
+        members = [m for m in members if not any(_step_and_total(s, m) for s in members)]
     titled = [m.amount for m in members if m.amount is not None and m.at.sentence.is_title]
     body = [m.amount for m in members if m.amount is not None and not m.at.sentence.is_title]
     if not titled:

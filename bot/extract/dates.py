@@ -52,6 +52,11 @@ _RELATIVE_EN = "today|yesterday|last week|last month|last year|this week|tomorro
 _RELATIVE_ZH_RE = re.compile(_RELATIVE_ZH)
 _RELATIVE_EN_RE = re.compile(_RELATIVE_EN)
 _RELATIVE_EN_WORDS = tuple(_RELATIVE_EN.split("|"))
+# Each word by a pattern of its own, run only when the word is in the text: a literal opening
+# skips ahead in a tight loop where the alternation tests a class at each character. At one
+# place at most one word matches; 'today' and 'yesterday' may overlap ('todayesterday'), and
+# the alternation's pass keeps the first: so do the words' matches, sorted (_leftmost).
+_RELATIVE_EN_EACH = tuple((word, re.compile(re.escape(word))) for word in _RELATIVE_EN_WORDS)
 _RELATIVE_ZH_FIRST = frozenset(word[0] for word in _RELATIVE_ZH.split("|"))
 # Each pattern starts with a required token (no look-behind), so the engine skips ahead fast;
 # the word-boundary check on the left is done once a pattern has matched.
@@ -104,6 +109,24 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "zh_weekday": tuple("周星礼"),  # one character: a search for it costs next to nothing
     "en_weekday": ("on ",),
 }
+# Kinds opening with alternatives, each as one pattern per alternative: a pattern opening with
+# a literal ('19') skips ahead in a tight loop, one opening with '(?:19|20)' tests a class at
+# each character (4× the time). Two years matched never overlap (four digits, a non-digit after
+# the match), nor two weekdays (no weekday character opens one): together they find what the
+# one pattern finds.
+_CENTURY = "(?P<y>(?:19|20)"
+_WEEKDAY_ZH = "(?:周|星期|礼拜)"
+_SPLIT = {
+    kind: tuple(
+        re.compile(pattern.pattern.replace(_CENTURY, f"(?P<y>{c}", 1)) for c in ("19", "20")
+    )
+    for kind, pattern in _PATTERNS
+    if pattern.pattern.startswith(_CENTURY)
+}
+_SPLIT["zh_weekday"] = tuple(
+    re.compile(dict(_PATTERNS)["zh_weekday"].pattern.replace(_WEEKDAY_ZH, word, 1))
+    for word in ("周", "星期", "礼拜")
+)
 _YEAR_AFTER_RE = re.compile(r"\b(?:in|since|of|during) $")
 _LEFT_WORD_RE = re.compile(r"[a-z0-9]")
 
@@ -139,6 +162,10 @@ def find_dates(folded: str, published: date, text: str | None = None) -> list[Fo
         elif kind in _CASED:
             assert months is not None
             matches = _in_lines(pattern, *months)
+        elif kind in _SPLIT:
+            matches = _split_matches(kind, folded)
+        elif kind == "zh_md":
+            matches = _month_day_matches(pattern, folded)
         else:
             matches = ((m.start(), m.end(), m) for m in pattern.finditer(folded))
         for start, end, m in matches:
@@ -160,6 +187,34 @@ def find_dates(folded: str, published: date, text: str | None = None) -> list[Fo
                 taken.add(start, end)
                 found.append(FoundDate(start, end, *resolved, "y" not in groups))
     return sorted(found, key=lambda f: f.start)
+
+
+def _split_matches(kind: str, folded: str) -> Iterator[_Match]:
+    """The matches of the kind's pattern in `folded`, in order, by its patterns in _SPLIT."""
+    found = [m for pattern in _SPLIT[kind] for m in pattern.finditer(folded)]
+    found.sort(key=re.Match.start)
+    return ((m.start(), m.end(), m) for m in found)
+
+
+def _month_day_matches(pattern: re.Pattern[str], folded: str) -> Iterator[_Match]:
+    """The matches of zh_md's pattern (a month's one or two digits, spaces, '月', a day) in
+    `folded`, in order, tried only at the one or two digits before each '月' and its spaces: a
+    pass of a pattern opening with a digit tests a class at each character. The places are
+    tried in order, each past the last match, as a pass tries them."""
+    end = 0
+    month = folded.find("月")
+    while month >= 0:
+        digits = month  # where the spaces before '月' start
+        while digits > end and folded[digits - 1] == " ":
+            digits -= 1
+        for at in (digits - 2, digits - 1):
+            if at >= end and folded[at].isdecimal():
+                m = pattern.match(folded, at)
+                if m is not None:
+                    end = m.end()
+                    yield at, end, m
+                    break
+        month = folded.find("月", max(month + 1, end))
 
 
 class _Spans:
@@ -221,11 +276,26 @@ def _relative_matches(folded: str) -> list[_Match]:
     character of one, its Chinese words, each by a pattern of their own (no word of one
     script overlaps one of the other)."""
     out: list[_Match] = []
-    if any(word in folded for word in _RELATIVE_EN_WORDS):  # `in` tests: 3× faster than a pass
-        out += [(m.start(), m.end(), m) for m in _RELATIVE_EN_RE.finditer(folded)]
+    english = [
+        m for word, pattern in _RELATIVE_EN_EACH if word in folded for m in pattern.finditer(folded)
+    ]
+    if english:
+        english.sort(key=re.Match.start)
+        out += _leftmost(english)
     if any(c in folded for c in _RELATIVE_ZH_FIRST):
         out += [(m.start(), m.end(), m) for m in _RELATIVE_ZH_RE.finditer(folded)]
     return sorted(out, key=_first)
+
+
+def _leftmost(matches: list[re.Match[str]]) -> list[_Match]:
+    """The matches (sorted by start) a single pass keeps: each one starting after the last."""
+    out: list[_Match] = []
+    end = 0
+    for m in matches:
+        if m.start() >= end:
+            out.append((m.start(), m.end(), m))
+            end = m.end()
+    return out
 
 
 def _first(found: _Match) -> int:

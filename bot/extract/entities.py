@@ -6,7 +6,7 @@ the Latin form wins), Chinese organisations by their suffix (…公司, …集�
 people after a role (首席执行官…, 负责人…). A later short mention (贝耶尔, Mr Bondi) resolves
 to the full name found earlier in the same article. Pure.
 
-One module (~1,200 lines): every name finder adds to the same mentions, which the later-mention
+One module (~1,280 lines): every name finder adds to the same mentions, which the later-mention
 resolution then reads; split, that state would cross modules on the extraction's hot path.
 """
 
@@ -96,7 +96,49 @@ _HAN_BLOCK = ord(HAN[0]) >> 8  # no Han character before this block (U+3400)
 _ZH_PART_RE = re.compile(f"[{HAN}·•・{LOST}]+")
 _HAN_TAIL_RE = re.compile(f"[{HAN}·•・{LOST}]{{2,16}}$")
 _DOT_RE = re.compile("[·•・]")
+_DOTS = "·•・"
 _GLOSS_MARKS = ("·", "•", "・", LOST)  # besides Chinese characters, what a gloss may follow
+_APPOINTING = ("任命", "聘请", "聘任", "委任", "提名", "提拔")  # what _APPOINTED_RE opens with
+_HONORIFICS = ("先生", "女士")  # _HONORIFIC_RE's words
+
+
+def _per_opening(pattern: re.Pattern[str], opening: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """A pattern opening with the class `opening` ('[（(]') as one pattern per character of it:
+    a literal opening skips ahead in a tight loop where a class is tested at each character
+    (several times the time over Chinese text). Each with its character, for an `in` first."""
+    rest = pattern.pattern.removeprefix(opening)
+    assert rest != pattern.pattern, pattern.pattern
+    return tuple((c, re.compile(re.escape(c) + rest, pattern.flags)) for c in opening[1:-1])
+
+
+def _per_opening_matches(
+    patterns: Sequence[tuple[str, re.Pattern[str]]], text: str
+) -> list[re.Match[str]]:
+    """The matches of the one pattern, in order, for patterns whose matches hold their opening
+    character only at their start (matches of different openings never overlap)."""
+    found: list[re.Match[str]] = []
+    kinds = 0
+    for c, pattern in patterns:
+        if c in text:
+            found += pattern.finditer(text)
+            kinds += 1
+    return sorted(found, key=re.Match.start) if kinds > 1 else found
+
+
+def _positions(text: str, words: Sequence[str]) -> list[int]:
+    """Where the words stand in `text`, in order: what a pattern of the words (none of which
+    overlaps another or itself) finds, by searches that skip ahead in C."""
+    out: list[int] = []
+    for word in words:
+        at = text.find(word)
+        while at >= 0:
+            out.append(at)
+            at = text.find(word, at + len(word))
+    out.sort()
+    return out
+
+
+_GLOSS_BY_BRACKET = _per_opening(_GLOSS_RE, "[（(]")
 # A capital or a digit not inside a word, then a capitalised word or a number with letters
 # ('3M'); written to open with one character class, so the engine skips ahead to candidates.
 _LATIN_NAME_RE = re.compile(
@@ -168,6 +210,7 @@ _CODE_RE = re.compile(
     "[（(][ ]?(?:(?:sz|sh|hk|bj|深|沪|港|股票代码|证券代码|代码)[ ]?[:：.]?[ ]?)?"
     "(?:\\d{6}|\\d{4,5}|0\\d{2})(?:[ ]?[.](?:sz|sh|hk|bj))?[ ]?[)）]"
 )
+_CODE_BY_BRACKET = _per_opening(_CODE_RE, "[（(]")
 _HAN_BEFORE_RE = re.compile(f"[{HAN}]{{2,12}}[ ]?$")
 _ORG_GENERIC = _split(
     "子 母 该 这家 那家 一家 两家 多家 本 初创 上市 科技 其 旗下 空壳 控股 有限 股份 投资 创业"
@@ -313,14 +356,25 @@ _START = itemgetter(0)  # a Mention's start, read without a Python call
 
 class _Taken:
     """Spans already taken, asked whether a mention overlaps any: one bisection each, not a
-    pass over them all (one long line can hold thousands of names)."""
+    pass over them all (one long line can hold thousands of names). A handful (most
+    sentences) are compared one by one: indexing them costs more than the comparisons."""
+
+    _FEW = 8
 
     def __init__(self, taken: Iterable[Mention]) -> None:
-        spans = sorted((m.start, m.end) for m in taken)
-        self.starts = [s for s, _ in spans]
-        self.reach = list(accumulate((e for _, e in spans), max))  # furthest end so far
+        spans = [(m.start, m.end) for m in taken]
+        self.few: list[tuple[int, int]] | None = spans if len(spans) <= self._FEW else None
+        if self.few is None:
+            spans.sort()
+            self.starts = [s for s, _ in spans]
+            self.reach = list(accumulate((e for _, e in spans), max))  # furthest end so far
 
     def overlaps(self, m: Mention) -> bool:
+        if self.few is not None:
+            for start, end in self.few:  # noqa: SIM110 (a loop: any() would start a generator)
+                if start < m.end and end > m.start:
+                    return True
+            return False
         # Of the spans starting before `m` ends, the furthest-reaching one ends after it starts.
         i = bisect_left(self.starts, m.end) - 1
         return i >= 0 and self.reach[i] > m.start
@@ -345,7 +399,7 @@ def _leftmost_longest(mentions: Sequence[Mention]) -> list[Mention]:
 
 
 def _glossed(text: str, folded: str) -> Iterable[Mention]:
-    for m in _GLOSS_RE.finditer(text):
+    for m in _per_opening_matches(_GLOSS_BY_BRACKET, text):
         latin = m.group("lat").strip()
         if latin.lower() in _LATIN_STOP:
             continue
@@ -374,9 +428,8 @@ def _trim_translit(name: str) -> str:
 
 def _dotted(text: str, folded: str) -> Iterable[Mention]:
     """'马克·扎克伯格': transliterated parts around a middle dot."""
-    at = _DOT_RE.search(folded)
-    while at is not None:
-        dot = at.start()
+    dot = _next_dot(folded, 0)
+    while dot >= 0:
         begin = dot
         while begin > 0 and dot - begin < 6 and folded[begin - 1] in _TRANSLIT:
             begin -= 1
@@ -391,7 +444,13 @@ def _dotted(text: str, folded: str) -> Iterable[Mention]:
             end -= 1
         if begin < dot and end > dot + 1:
             yield Mention(begin, end, _canonical(text, folded, begin, end), PERSON, False)
-        at = _DOT_RE.search(folded, max(end, dot + 1))
+        dot = _next_dot(folded, max(end, dot + 1))
+
+
+def _next_dot(folded: str, start: int) -> int:
+    """Where _DOT_RE.search(folded, start) matches, -1 if nowhere: three searches in C."""
+    found = [at for at in (folded.find(c, start) for c in _DOTS) if at >= 0]
+    return min(found) if found else -1
 
 
 def _han_lines(folded: str, first: int, most: int = 8) -> list[tuple[int, int]]:
@@ -435,8 +494,7 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
         if name[:1] in _ZH_JOIN or name[:2] in _ZH_ROLE_NOUNS:
             continue  # 董事长和创始人, 首席执行官顾问: a second role, not a name
         yield Mention(start, start + len(name), name, PERSON, False)
-    for m in _HONORIFIC_RE.finditer(folded):  # 王启辉先生, 李静女士
-        at = m.start()
+    for at in _positions(folded, _HONORIFICS):  # 王启辉先生, 李静女士
         for size in (3, 2):
             start = at - size
             name = folded[start:at] if start >= 0 else ""
@@ -450,7 +508,8 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
             ):
                 yield Mention(start, at, _canonical(text, folded, start, at), PERSON, False)
                 break
-    for m in _APPOINTED_RE.finditer(folded):  # 任命卢伟冰为总裁
+    appointing = any(word in folded for word in _APPOINTING)
+    for m in _APPOINTED_RE.finditer(folded) if appointing else ():  # 任命卢伟冰为总裁
         start = m.start("name")
         if folded[start] in _SURNAMES:
             name = _canonical(text, folded, start, m.end("name"))
@@ -485,7 +544,8 @@ _NOT_IN_SUBJECT = set("的了们在是和与及或从向对被将把给于为也
 
 
 # The object of a deal verb: 收购宜昌人福55%股权, 约谈美团, 投资编程猫。
-_OBJECT_CUE_RE = re.compile("收购|并购|入股|参股|控股|约谈|起诉|战略投资|领投|增资")
+_OBJECT_CUES = ("收购", "并购", "入股", "参股", "控股", "约谈", "起诉", "战略投资", "领投", "增资")
+_OBJECT_CUE_RE = re.compile("|".join(_OBJECT_CUES))
 _OBJECT_RE = re.compile(f"[{HAN}]{{2,6}}")
 # What a deal verb takes that is not a name.
 _COMMON_OBJECTS = (
@@ -500,6 +560,8 @@ _COMMON_OBJECT_HEADS = tuple(_split(_COMMON_OBJECTS))
 
 def _objects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
     """The name a deal verb takes, up to the next particle, number or break."""
+    if not any(word in folded for word in _OBJECT_CUES):
+        return  # a few searches in C tell it faster than the pattern's pass
     cues = (
         cue
         for begin, end in _han_lines(folded, first_han)
@@ -653,7 +715,7 @@ def _listed(text: str, folded: str) -> Iterable[Mention]:
     """A listed company's short name, as it stands before its stock code."""
     if "(" not in folded and "（" not in folded:
         return
-    for m in _CODE_RE.finditer(folded):
+    for m in _per_opening_matches(_CODE_BY_BRACKET, folded):
         tail = _HAN_BEFORE_RE.search(folded, max(0, m.start() - 13), m.start())
         if tail is None:
             continue

@@ -7,7 +7,7 @@ article's news) or speculation; an amount of its own, a "separately" flag add we
 candidate then gets the amount that belongs to it by its type's amount rule, amounts being
 sought only in the sentences that can give one. Pure.
 
-One module (~900 lines): the one scan of an article and the candidates cut from it share that
+One module (~1000 lines): the one scan of an article and the candidates cut from it share that
 scan's per-article indexes (the speed section of docs/extraction.md).
 """
 
@@ -84,6 +84,9 @@ class Candidate:
     amount: Amount | None = None
     background: bool = False  # a background cue or an old date colours its clause
     borrowed: bool = False  # it names nobody: its actors are the article's main ones
+    # Its amount is a running total ("running": 'has now raised', 累计) or new money ("added":
+    # 'another', 追加), for a type whose rule says `increments`; else "".
+    tally: str = ""
 
 
 def analyse(
@@ -484,16 +487,13 @@ def _sentence_triggers(
     # Two weak triggers of one type in one clause ('股票…上涨') make a full one: counted once,
     # not sought again for each weak trigger (one long sentence can hold thousands). Two
     # different entries: 'an investor group … its investment' is one word (invest*) twice.
-    per_clause = Counter(
-        (value, clause)
-        for value, clause, _ in {
-            (h.term.value, _clause_of(at, h.start), id(h.term)) for h in triggers
-        }
-    )
+    per_clause: dict[tuple[str, int], int] = {}  # a plain loop: a Counter costs more to make
+    for value, clause, _ in {(h.term.value, _clause_of(at, h.start), id(h.term)) for h in triggers}:
+        per_clause[value, clause] = per_clause.get((value, clause), 0) + 1
     for hit in sorted(triggers, key=lambda h: (h.start, pack.types[h.term.value].fallback)):
         clause = _clause_of(at, hit.start)
         strength = weight[hit.term.kind]
-        if hit.term.kind == "weak" and per_clause[hit.term.value, clause] > 1:
+        if hit.term.kind == "weak" and per_clause.get((hit.term.value, clause), 0) > 1:
             strength = 1.0
         if strength >= 1.0 and not pack.types[hit.term.value].fallback:
             if clause in claimed and hit.term.value not in chosen:
@@ -733,6 +733,11 @@ def attach_amounts(
                 else:
                     first[key] = _first_in_article(analysed, rule, pack, seek)
             found = first[key]
+        if found is None and rule.scope in ("sentence", "lead") and not c.at.sentence.is_title:
+            follow = _follow_on(c, position[id(c.at)], analysed, rule, pack, seek)
+            if follow is not None:
+                c.amount = follow.amount
+                continue  # told in another sentence: no weight added to this one's claim
         if found is None and rule.totals and (c.at.sentence.is_title or (lead and c.at is lead[0])):
             if totals is None:
                 totals = _article_totals(analysed, pack, seek)
@@ -743,6 +748,110 @@ def attach_amounts(
         c.amount = found.amount if found else None
         if found is not None and found.amount.usd and rule.weighs and rule.scope != "article":
             c.score *= pack.ranking["amount"]
+        if found is not None and rule.increments and found in c.at.amounts:
+            c.tally = _tally(c.at, c.at.amounts.index(found), pack)
+    _running_everywhere(cands, pack)
+
+
+_FOLLOW_REACH = 3  # sentences after an event's own that may state its amount
+# A sentence opening with one of these is about the subject told before ('It sold …'), as is
+# one opening with the event's actor or a 'reference' cue ('The company', '该公司').
+# (Not 其: 其中, 其次, 其他 open most of its sentences.)
+_PRONOUN_OPENERS = ("it ", "its ", "它")
+
+
+def _follow_on(
+    c: Candidate,
+    k: int,
+    analysed: Sequence[Analysed],
+    rule: AmountRule,
+    pack: RulePack,
+    seek: _Seeker,
+) -> Found | None:
+    """The amount of an event whose sentence states none, told in one of the next sentences
+    of its paragraph (or of the next one, from the lead's) whose subject refers back to the
+    event's actor and whose clause of a trigger, weak or full, of the same type states it:
+    'Jetco's IPO was oversubscribed. … It sold 17 million shares to raise up to $400m.'"""
+    paragraph = c.at.sentence.paragraph
+    lead = next((at.sentence.paragraph for at in analysed if not at.sentence.is_title), 0)
+    for j in range(k + 1, min(k + 1 + _FOLLOW_REACH, len(analysed))):
+        at = analysed[j]
+        p = at.sentence.paragraph
+        if p != paragraph and not (paragraph == lead and p == lead + 1):
+            break
+        hits = [h for h in at.hits if h.term.value == c.type and h.term.kind in _TRIGGER_KINDS]
+        if not hits or any(h.term.kind == "background" for h in at.hits):
+            continue
+        if not _refers_back(at, c, hits[0].start):
+            continue
+        seek([j])
+        for h in hits:
+            clause = _clause_of(at, h.start)
+            own = [
+                i
+                for i, f in enumerate(at.amounts)
+                if _clause_of(at, f.start) == clause and _usable(at, i, rule, pack)
+            ]
+            if own:
+                return at.amounts[min(own, key=lambda i: abs(at.amounts[i].start - h.start))]
+    return None
+
+
+def _refers_back(at: Analysed, c: Candidate, trigger: int) -> bool:
+    """Does the sentence open with a pronoun, 'the company' or the event's actor, with no one
+    else named before its trigger ('Acme chairman John Doe said …' is Doe's word)?"""
+    if any(m.start < trigger and m.name not in c.actors for m in at.mentions):
+        return False
+    folded = at.sentence.folded
+    if folded.startswith(_PRONOUN_OPENERS):
+        return True
+    if any(h.term.kind == "reference" and h.start == 0 for h in at.hits):
+        return True
+    return any(m.start == 0 and m.name in c.actors for m in at.mentions)
+
+
+def _tally(at: Analysed, i: int, pack: RulePack) -> str:
+    """ "running" when a running-total word stands beside at.amounts[i] in its clause ('has
+    now raised $935M', '累计融资 20 亿元', '$50 million to date'), "added" for a new-money
+    word ('another $520 million', '追加投资 5 亿元'), else "". A word before the amount
+    decides before one after it; neither reaches past the amounts beside it."""
+    f, folded, amounts = at.amounts[i], at.sentence.folded, at.amounts
+    reach = 12 if _HAN_RE.search(folded, f.start, f.end) else 40
+    clause = _clause_of(at, f.start)
+    begin = max(f.start - reach, at.breaks[clause - 1] + 1 if clause else 0)
+    if i:
+        begin = max(begin, amounts[i - 1].end)
+    stop = min(f.end + reach // 2 + 10, len(folded))
+    if clause < len(at.breaks):
+        stop = min(stop, at.breaks[clause])
+    if i + 1 < len(amounts):
+        stop = min(stop, amounts[i + 1].start)
+    head, tail = folded[begin : f.start], folded[f.end : max(f.end, stop)]
+    for part in (head, tail):
+        found = [
+            (m.end() if part is head else -m.start(), kind)
+            for kind, pattern in (("running", pack.amount_running), ("added", pack.amount_added))
+            for m in pattern.finditer(part)
+        ]
+        if found:
+            return max(found)[1]  # the word nearest the amount
+    return ""
+
+
+def _running_everywhere(cands: Sequence[Candidate], pack: RulePack) -> None:
+    """A figure told once as a running total is one wherever it is told again ('raise a total
+    of $935 million for the round' after 'has now raised $935M')."""
+    running = [
+        (c.type, c.amount.usd) for c in cands if c.tally == "running" and c.amount and c.amount.usd
+    ]
+    if not running:
+        return
+    for c in cands:
+        if c.tally or c.amount is None or c.amount.usd is None:
+            continue
+        usd = c.amount.usd
+        if any(t == c.type and abs(u - usd) <= 0.05 * max(u, usd) for t, u in running):
+            c.tally = "running"
 
 
 class _Seeker:

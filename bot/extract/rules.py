@@ -118,6 +118,9 @@ class AmountRule:
     attributes: tuple[str, ...] = ()
     attribute_before: re.Pattern[str] | None = None  # compiled by load_rule_pack
     attribute_after: re.Pattern[str] | None = None
+    # The event is what one step adds (a round's new money), not the running total after it:
+    # where the same event tells both, the new money is its amount (amounts.running, .added).
+    increments: bool = False
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return fields_reduce(self)
@@ -196,6 +199,10 @@ class RulePack:
     # The total words and the deal nouns in one automaton (None: seek them with the patterns):
     # the lines holding one, found in one pass instead of two regex passes over the article.
     amount_total_words: Any = field(repr=False, default=None)
+    # Near an amount, these make it a running total ('has now raised', '累计') or new money
+    # ('another', '追加'): see AmountRule.increments.
+    amount_running: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
+    amount_added: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return fields_reduce(self)
@@ -359,6 +366,8 @@ def load_rule_pack(
     approximate = tuple(_words(amounts.get("approximate", {}), "rules.yaml: amounts.approximate"))
     totals = [fold(w) for w in _words(amounts.get("total", {}), "rules.yaml: amounts.total")]
     deals = [fold(w) for w in _words(amounts.get("deal", {}), "rules.yaml: amounts.deal")]
+    running = [fold(w) for w in _words(amounts.get("running", {}), "rules.yaml: amounts.running")]
+    added = [fold(w) for w in _words(amounts.get("added", {}), "rules.yaml: amounts.added")]
     types = {
         name: dataclasses.replace(
             rule,
@@ -423,6 +432,8 @@ def load_rule_pack(
         amount_total_after=modified_pattern(deals),
         amount_deal=_any_of(deals),
         amount_total_words=_word_automaton((*totals, *deals)),
+        amount_running=_whole_words(running),
+        amount_added=_whole_words(added),
     )
 
 
@@ -442,6 +453,20 @@ def _any_of(words: Sequence[str]) -> re.Pattern[str]:
     if not words:
         return re.compile("(?!)")
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+def _whole_words(words: Sequence[str]) -> re.Pattern[str]:
+    """One pattern for a word list whose Latin entries match whole words only ('another', not
+    'anotherwise'); Chinese ones anywhere."""
+    words = sorted((w for w in words if w), key=len, reverse=True)
+    if not words:
+        return re.compile("(?!)")
+    return re.compile(
+        "|".join(
+            rf"(?<![a-z]){re.escape(w)}(?![a-z])" if _LATIN_RE.search(w) else re.escape(w)
+            for w in words
+        )
+    )
 
 
 def _word_automaton(words: Sequence[str]) -> Any:
@@ -553,6 +578,11 @@ def _amount_rule(spec: Any, where: str) -> AmountRule:
     totals = spec.get("totals", False)
     if not isinstance(totals, bool):
         raise RulePackError(f"{where}.amount.totals: expected true or false, got {totals!r}")
+    increments = spec.get("increments", False)
+    if not isinstance(increments, bool):
+        raise RulePackError(
+            f"{where}.amount.increments: expected true or false, got {increments!r}"
+        )
     attributes = tuple(
         fold(w) for w in _words(spec.get("attributes"), f"{where}.amount.attributes")
     )
@@ -567,6 +597,7 @@ def _amount_rule(spec: Any, where: str) -> AmountRule:
         attributes=attributes,
         attribute_before=before,
         attribute_after=after,
+        increments=increments,
     )
 
 

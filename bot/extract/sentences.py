@@ -81,7 +81,7 @@ def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
     if "**" in text or "__" in text or "~~" in text or "`" in text:
         text = _EMPHASIS_RE.sub("", text)
     for pattern, needs in _with_literals(boilerplate):
-        if needs in text:
+        if any(needle in text for needle in needs):
             text = pattern.sub(" ", text)
     text = _LINE_MARK_RE.sub("\n", text)
     if first := _FIRST_MARK_RE.match(text):
@@ -140,19 +140,22 @@ def _without_autolinks(text: str) -> str:
 _SPECIAL = frozenset(".^$*+?{}[]()|\\")
 # The boilerplate lists seen last, each with its patterns' literals: a rule pack's list is
 # the same object article after article, and a pattern hashes its whole compiled program.
-_LITERALS: dict[int, tuple[Sequence[re.Pattern[str]], list[tuple[re.Pattern[str], str]]]] = {}
+_Needles = tuple[str, ...]  # texts of which every match holds one
+_LITERALS: dict[int, tuple[Sequence[re.Pattern[str]], list[tuple[re.Pattern[str], _Needles]]]] = {}
 
 
-def _with_literals(boilerplate: Sequence[re.Pattern[str]]) -> list[tuple[re.Pattern[str], str]]:
-    """Each pattern with its required literal (see _required_literal)."""
+def _with_literals(
+    boilerplate: Sequence[re.Pattern[str]],
+) -> list[tuple[re.Pattern[str], _Needles]]:
+    """Each pattern with the texts one of which its every match holds (see _required_needles)."""
     if not isinstance(boilerplate, tuple):  # a list may change: worked out afresh
-        return [(pattern, _required_literal(pattern)) for pattern in boilerplate]
+        return [(pattern, _required_needles(pattern)) for pattern in boilerplate]
     known = _LITERALS.get(id(boilerplate))
     if known is not None and known[0] is boilerplate:  # held here: its id is not reused
         return known[1]
     if len(_LITERALS) >= 8:
         _LITERALS.clear()
-    pairs = [(pattern, _required_literal(pattern)) for pattern in boilerplate]
+    pairs = [(pattern, _required_needles(pattern)) for pattern in boilerplate]
     _LITERALS[id(boilerplate)] = (boilerplate, pairs)
     return pairs
 
@@ -162,22 +165,38 @@ def _required_literal(pattern: re.Pattern[str]) -> str:
     sure): a boilerplate pattern runs only on text that holds it. Read off the pattern's
     source, conservatively: outside groups and classes, never before a quantifier, and not
     at all when the pattern has a top-level '|' or ignores case or whitespace."""
-    return _literal_of(pattern.pattern, pattern.flags)
+    return _literal_of(pattern.pattern, pattern.flags)[0]
+
+
+def _required_needles(pattern: re.Pattern[str]) -> _Needles:
+    """Texts every match of `pattern` holds one of: its required literal, or a top-level
+    group of plain alternatives with the run before it ('\\.(?:com|org)': '.com' or '.org')
+    when the shortest of those is longer. A pattern of a line ('^ *site\\.com$' in multiline
+    mode) is tried at every character; the needles are sought in C."""
+    literal, groups = _literal_of(pattern.pattern, pattern.flags)
+    best: _Needles = (literal,)
+    for needles in groups:
+        if min(map(len, needles)) > min(map(len, best)):
+            best = needles
+    return best
 
 
 @cache  # keyed by the source, whose hash is kept: a compiled pattern hashes its whole program
-def _literal_of(source: str, flags: int) -> str:
+def _literal_of(source: str, flags: int) -> tuple[str, list[_Needles]]:
     if flags & (re.IGNORECASE | re.VERBOSE):
-        return ""
+        return "", []
     runs: list[str] = []
+    groups: list[_Needles] = []  # the alternatives of plain groups, each after its run
     run, i = "", 0
     while i < len(source):
         c, i = source[i], i + 1
         if c == "\\" and i < len(source) and not source[i].isalnum():
             c, i = source[i], i + 1
         elif c == "|":
-            return ""
+            return "", []
         elif c in _SPECIAL:
+            if c == "(" and (alternatives := _plain_alternatives(source, i)) is not None:
+                groups.append(tuple(run + a for a in alternatives))
             runs.append(run)
             run = ""
             if c in "([":
@@ -186,10 +205,10 @@ def _literal_of(source: str, flags: int) -> str:
                 i = source.find("}", i) + 1 or -1
             elif c == "\\":
                 if source[i : i + 1] in tuple("xuUN0123456789"):
-                    return ""  # '\x41', '\1': more than one letter, or a back-reference
+                    return "", []  # '\x41', '\1': more than one letter, or a back-reference
                 i += 1  # \d, \w, \b …: not a plain character
             if i < 0:
-                return ""
+                return "", []
             continue
         if i < len(source) and source[i] in "*+?{":
             runs.append(run)
@@ -197,7 +216,31 @@ def _literal_of(source: str, flags: int) -> str:
         else:
             run += c
     runs.append(run)
-    return max(runs, key=len)
+    return max(runs, key=len), groups
+
+
+def _plain_alternatives(source: str, i: int) -> list[str] | None:
+    """The alternatives of the group opened just before `i` when it is '(?:a|b|…)' of plain
+    characters, not followed by a quantifier; else None."""
+    if not source.startswith("?:", i):
+        return None
+    out: list[str] = []
+    current, i = "", i + 2
+    while i < len(source):
+        c, i = source[i], i + 1
+        if c == "\\" and i < len(source) and not source[i].isalnum():
+            c, i = source[i], i + 1
+        elif c == "|":
+            out.append(current)
+            current = ""
+            continue
+        elif c == ")":
+            out.append(current)
+            return None if source[i : i + 1] in ("*", "+", "?", "{") else out
+        elif c in _SPECIAL or (i < len(source) and source[i] in "*+?{"):
+            return None
+        current += c
+    return None
 
 
 def _skip_group(source: str, i: int, opening: str) -> int:

@@ -321,3 +321,69 @@ def test_a_payout_is_pay() -> None:
         "Initech CEO Bill Lumbergh could see a payout of more than $300 million after the deal.\n"
     )
     assert headline_amounts(story)[0] == ("compensation", 3e8)
+
+
+def test_new_money_beats_the_running_total_it_brings_and_both_are_one_fact() -> None:
+    story = (
+        "Zentrix Robotics has now raised $600 million\n\n"
+        "Zentrix Robotics reopened its Series B to raise a total of $600 million for the round.\n\n"
+        "Zentrix Robotics has now raised an additional $250 million from Harbor Ventures and "
+        "Pine Capital.\n"
+    )
+    assert headline_amounts(story) == [("funding", 2.5e8)]
+    story = (
+        "星云机器人完成新一轮融资，累计融资达20亿元\n\n"
+        "星云机器人宣布获得红杉资本追加投资5亿元。星云机器人此前已完成多轮融资。\n"
+    )
+    assert headline_amounts(story) == [("funding", 5e8 * PACK.rates["CNY"])]
+    story = (
+        "星云机器人累计融资超20亿元\n\n"
+        "星云机器人今日宣布再获5亿元融资，由红杉资本领投，本轮融资后其累计融资额超过20亿元。\n"
+    )
+    assert headline_amounts(story) == [("funding", 5e8 * PACK.rates["CNY"])]
+
+
+def test_a_total_alone_is_the_rounds_and_a_deals_total_stays_its_price() -> None:
+    # 'a total of' with no new money beside it is the round's own size.
+    story = (
+        "Zentrix Robotics raises $50 million\n\n"
+        "Zentrix Robotics raised a total of $50 million in its Series B, led by Harbor Ventures.\n"
+    )
+    assert headline_amounts(story) == [("funding", 5e7)]
+    # A sweetened bid: the deal is its total price, not the step (acquisition has no
+    # `increments`).
+    story = (
+        "Acme sweetens its bid for Widget\n\n"
+        "Acme Corp agreed to pay an additional $200 million for Widget Inc, bringing the total "
+        "price of the acquisition to $1.2 billion.\n"
+    )
+    assert headline_amounts(story)[0] == ("acquisition", 1.2e9)
+
+
+def test_an_events_amount_may_follow_in_a_sentence_about_its_actor() -> None:
+    # The offering's sentence states no amount; a later one whose subject is the company ('It')
+    # says what it raises, with a weak word of the same type.
+    story = (
+        "Strong demand for Orbix Air shares\n\n"
+        "Orbix Air's initial public offering was oversubscribed 12 times, bankers said on Monday.\n\n"
+        "Most bids came from foreign funds. Orbix Air, a regional carrier, flies to 40 cities. "
+        "It sold 15% of its equity in a bid to raise up to $300m.\n"
+    )
+    assert headline_amounts(story)[0] == ("funding", 3e8)
+    story = (
+        "星辰航空新股受追捧\n\n"
+        "星辰航空首次公开募股获得12倍超额认购，银行人士周一表示。\n\n"
+        "多数认购来自境外基金。星辰航空是一家支线航空公司，航线覆盖40个城市。"
+        "该公司出售15%股权，投资者认购金额最多可达20亿元。\n"
+    )
+    assert headline_amounts(story)[0] == ("funding", 2e9 * PACK.rates["CNY"])
+
+
+def test_a_sentence_whose_subject_is_someone_else_gives_no_amount() -> None:
+    story = (
+        "Strong demand for Orbix Air shares\n\n"
+        "Orbix Air's initial public offering was oversubscribed 12 times, bankers said on Monday.\n\n"
+        "Most bids came from foreign funds. Orbix Air, a regional carrier, flies to 40 cities. "
+        "Orbix Air chairman Jane Roe said a $5m fund would raise staff pay.\n"
+    )
+    assert headline_amounts(story)[0] == ("funding", None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from itertools import accumulate
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from bot.cli.rulefiles import default_documents
 from bot.core import text as core_text
 from bot.core.model import Article
 from bot.core.text import _HAN_RE, _converter, holds_from, split_sentences, to_simplified
-from bot.extract import dates, load_rule_pack, summary
+from bot.extract import amounts, dates, entities, load_rule_pack, parties, summary
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
@@ -38,7 +39,7 @@ from bot.extract.entities import (
     _glossed,
 )
 from bot.extract.events import _amounts
-from bot.extract.sentences import Sentence, _required_literal, fold, join
+from bot.extract.sentences import Sentence, _required_literal, _required_needles, fold, join
 
 PACK = load_rule_pack(*default_documents())
 PUBLISHED = date(2025, 6, 18)
@@ -162,6 +163,38 @@ def test_every_match_holds_the_required_literal(pieces: list[str], text: str) ->
         return
     literal = _required_literal(pattern)
     assert all(literal in m.group() for m in pattern.finditer(text))
+
+
+GROUPS = [*PIECES, "(?:ab|b)", "(?:a|)", "(?:a.|b)", "(?:\\.a|b)", "(?:a|b)?", "(?:ab|ba)*"]
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from(GROUPS), min_size=1, max_size=8), st.text("ab .1(\\\n"))
+def test_every_match_holds_one_of_the_required_needles(pieces: list[str], text: str) -> None:
+    try:
+        pattern = re.compile("".join(pieces), re.M)
+    except re.error:
+        return
+    needles = _required_needles(pattern)
+    assert all(any(n in m.group() for n in needles) for m in pattern.finditer(text))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "needles"),
+    [
+        (r"^ *[\w-]+\.(?:com|org)$", (".com", ".org")),
+        (r"ab(?:c|d)", ("abc", "abd")),
+        (r"ab?(?:c|d)", ("a",)),
+        (r"abc(?:d|)", ("abc",)),
+        (r"(?:cd|ef)?x", ("x",)),
+        (r"a(?:bc|de)|f", ("",)),
+        (r"(?:ab*|cd)", ("",)),
+    ],
+)
+def test_a_group_of_plain_alternatives_names_the_texts_it_needs(
+    pattern: str, needles: tuple[str, ...]
+) -> None:
+    assert _required_needles(re.compile(pattern, re.M)) == needles
 
 
 # --- patterns rewritten to skip ahead: each finds what the plain alternation found -----------
@@ -399,3 +432,141 @@ def test_a_dateline_of_any_length_of_place_is_found_as_by_the_patterns(place: st
     whole = dates._DATELINE_EN_RE.match(line)
     found = dates._dateline_match(line)
     assert (found and found.span()) == (whole and whole.span())
+
+
+# --- round 4: literals before a pattern, passes shared ----------------------------------------
+
+CUE_TEXT = st.lists(
+    st.sampled_from(["led", "co-", " by", "participation", " from", "investors", " include"])
+    | st.sampled_from(["also participated", "other ", "such as", " ", "x", "-", "led by"]),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=500)
+@given(CUE_TEXT)
+def test_a_sentence_without_an_investor_word_has_no_investor_cue(text: str) -> None:
+    if parties._LED_BY_RE.search(text):
+        assert any(word in text for word in parties._LED_BY_WORDS)
+
+
+MARK_TEXT = st.lists(
+    st.sampled_from(LINES) | st.text(".!?\"'”) A1a\n收…", max_size=12), max_size=6
+).map(" ".join)
+
+
+@settings(max_examples=500)
+@given(MARK_TEXT)
+def test_english_ends_by_mark_are_those_of_the_one_pattern(text: str) -> None:
+    assert [m.span() for m in core_text._english_ends(text)] == [
+        m.span() for m in core_text._EN_END_RE.finditer(text)
+    ]
+
+
+YEAR_TEXT = st.lists(
+    st.sampled_from(["19", "20", "2019", "1920", "-", "年", "月", "日", "号", " ", "0", "5", "x"])
+    | st.sampled_from(["周", "星期", "礼拜", "一", "天"]),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=1000)
+@given(YEAR_TEXT)
+def test_the_kinds_split_by_their_alternatives_find_what_they_find(text: str) -> None:
+    patterns = dict(dates._PATTERNS)
+    assert len(dates._SPLIT) == 5
+    for kind in dates._SPLIT:
+        assert [m[:2] for m in dates._split_matches(kind, text)] == [
+            m.span() for m in patterns[kind].finditer(text)
+        ]
+
+
+@pytest.mark.parametrize("text", ["todayesterday", "yesterdayesterday", "last weekend today"])
+def test_overlapping_relative_days_keep_the_first_as_one_pass_does(text: str) -> None:
+    assert [m[:2] for m in dates._relative_matches(text)] == [
+        m.span() for m in dates._RELATIVE_EN_RE.finditer(text)
+    ]
+
+
+EN_MONEY_TEXT = st.lists(
+    st.sampled_from(["mln", "dlrs", " billion", " dollars", " if", "yen", " to ", "-", " , "])
+    | st.text("0123456789 .,三十٣５a", max_size=5),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=1000)
+@given(EN_MONEY_TEXT)
+def test_patterns_opening_with_a_number_tried_at_digit_runs_find_what_a_pass_finds(
+    text: str,
+) -> None:
+    runs = [m.span() for m in _DIGITS_RE.finditer(text)]
+    for pattern in (amounts._EN_RE, amounts._BARE_EN_RE):
+        assert [m.span() for m in amounts._from_digits(pattern, text, runs)] == [
+            m.span() for m in pattern.finditer(text)
+        ]
+
+
+NAME_TEXT = st.lists(
+    st.sampled_from(["（", "(", ")", "）", "Acme", " Bay", "sz", "600519", "0700", ".hk", " "])
+    | st.sampled_from(["·", "•", "・", "马克", "先生", "女士", "先", "生女", "任命", "李明", "为"])
+    | st.text("（()）A b1.·生士", max_size=4),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=1000)
+@given(NAME_TEXT)
+def test_the_name_finders_shortcuts_find_what_their_patterns_find(text: str) -> None:
+    for patterns, whole in (
+        (entities._GLOSS_BY_BRACKET, entities._GLOSS_RE),
+        (entities._CODE_BY_BRACKET, entities._CODE_RE),
+    ):
+        assert [m.span() for m in entities._per_opening_matches(patterns, text)] == [
+            m.span() for m in whole.finditer(text)
+        ]
+    assert entities._positions(text, entities._HONORIFICS) == [
+        m.start() for m in entities._HONORIFIC_RE.finditer(text)
+    ]
+    for start in range(len(text) + 1):
+        dot = entities._DOT_RE.search(text, start)
+        assert entities._next_dot(text, start) == (dot.start() if dot else -1)
+    assert any(w in text for w in entities._APPOINTING) or not entities._APPOINTED_RE.search(text)
+    assert any(w in text for w in entities._OBJECT_CUES) or not entities._OBJECT_CUE_RE.search(text)
+
+
+MONTH_DAY_TEXT = st.lists(
+    st.sampled_from(["月", "日", "号", " ", "1", "12", "123", "5月6", "年", "x", "٣"]),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=1000)
+@given(MONTH_DAY_TEXT)
+def test_month_days_tried_before_each_month_find_what_a_pass_finds(text: str) -> None:
+    pattern = dict(dates._PATTERNS)["zh_md"]
+    assert [m[:2] for m in dates._month_day_matches(pattern, text)] == [
+        m.span() for m in pattern.finditer(text)
+    ]
+
+
+SPANS = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 8)), max_size=14)
+
+
+@settings(max_examples=1000)
+@given(SPANS, st.integers(0, 30), st.integers(0, 8))
+def test_a_few_taken_spans_compared_one_by_one_overlap_as_indexed_ones(
+    spans: list[tuple[int, int]], start: int, size: int
+) -> None:
+    def mention(at: int, length: int) -> entities.Mention:
+        return entities.Mention(at, at + length, "x", "org", False)
+
+    taken = [mention(s, n) for s, n in spans]
+    few, indexed = entities._Taken(taken), entities._Taken(taken)
+    few.few = [(m.start, m.end) for m in taken]
+    indexed.few = None
+    ordered = sorted((m.start, m.end) for m in taken)
+    indexed.starts = [s for s, _ in ordered]
+    indexed.reach = list(accumulate((e for _, e in ordered), max))
+    m = mention(start, size)
+    assert few.overlaps(m) == indexed.overlaps(m)
