@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -58,14 +58,7 @@ class ArticleReads(FeedIndexStore):
                 .order_by(events.c.id)
             )
             rows = conn.execute(query).all()
-            stories = {row.story for row in rows if row.story}
-            first = dict(
-                conn.execute(
-                    select(events.c.story, func.min(events.c.id))
-                    .where(events.c.story.in_(stories))
-                    .group_by(events.c.story)
-                ).all()
-            )
+            first = first_reports(conn, {row.story for row in rows if row.story})
             for row in rows:
                 is_first = first.get(row.story, row.id) == row.id
                 found.setdefault(row.article_id, []).append(stored_event(row, is_first))
@@ -108,7 +101,7 @@ class ArticleReads(FeedIndexStore):
         """Articles with their events; those unchanged since the last call (same `updated`:
         every save sets it) come from memory, as the current pages of the feeds show the
         same articles publish after publish."""
-        memo = self._article_memo()
+        memo, saved = self._article_memo(), self._saved_articles()
         loaded: dict[int, StoredArticle] = {}
         # Within a snapshot a version read once holds: a publish of every page asks once.
         seen: dict[int, Any] | None = getattr(self._local(), "versions", None)
@@ -122,6 +115,8 @@ class ArticleReads(FeedIndexStore):
                 seen.update(versions)
             for article_id, version in versions.items():
                 found = memo.get_version(article_id, version)
+                if found is None and (found := saved.take(article_id, version)) is not None:
+                    memo.put(article_id, (version, found))
                 if found is not None:
                     loaded[article_id] = found
             missing = [article_id for article_id in versions if article_id not in loaded]
@@ -144,6 +139,22 @@ class ArticleReads(FeedIndexStore):
     def _forget_articles(self) -> None:
         """Drop the articles kept in memory: their stored data changed beneath them."""
         self.__dict__.pop("_article_memo_instance", None)
+        self.__dict__.pop("_saved_articles_instance", None)
+
+    def _remember_saved(self, saved: Iterable[tuple[datetime, StoredArticle]]) -> None:
+        """Keep articles just saved (with their version: `updated`, aware), each as a read
+        would make it, for the publish that shows them next: read back and decoded, they were
+        a third of a large first publish's time in the scanning process."""
+        kept = self._saved_articles()
+        for version, stored in saved:
+            kept.put(stored.id, (version, stored))
+
+    def _saved_articles(self) -> _SavedArticles:
+        found = self.__dict__.get("_saved_articles_instance")
+        if found is None:
+            found = self.__dict__.setdefault("_saved_articles_instance", _SavedArticles())
+        assert isinstance(found, _SavedArticles)
+        return found
 
     def _article_memo(self) -> _ArticleMemo:
         found = self.__dict__.get("_article_memo_instance")
@@ -287,6 +298,40 @@ class _ArticleMemo(Lru[int, tuple[Any, StoredArticle]]):
     def get_version(self, article_id: int, version: Any) -> StoredArticle | None:
         found = self.get(article_id)
         return None if found is None or found[0] != version else found[1]
+
+
+class _SavedArticles(Lru[int, tuple[datetime, StoredArticle]]):
+    """Articles saved since they were last read, by id and version, each taken once by the
+    read that finds it current (it then joins the articles read). As many as a backfill's
+    publish keeps in memory anyway (`publish.BIG_PUBLISH`): one that no publish shows (its
+    save failed to commit, its file was deleted first) is dropped in time."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        super().__init__(size)
+
+    def take(self, article_id: int, version: Any) -> StoredArticle | None:
+        found = self.pop(article_id)
+        if found is None:
+            return None
+        if found[0] != aware(version):  # saved again since (or this read is of an older state)
+            if found[0] > aware(version):
+                self.put(article_id, found)  # still to be shown
+            return None
+        return found[1]
+
+
+def first_reports(conn: Connection, stories: Iterable[str]) -> dict[str, int]:
+    """story → the id of its first event (active or not): an event is its story's first
+    report when it is that one."""
+    found: dict[str, int] = {}
+    for chunk in chunked(sorted(stories)):
+        query = (
+            select(events.c.story, func.min(events.c.id))
+            .where(events.c.story.in_(chunk))
+            .group_by(events.c.story)
+        )
+        found |= {story: first for story, first in conn.execute(query)}
+    return found
 
 
 def _article_stub(article_id: int, uid: str, data: Any, created: datetime) -> StoredArticle:
