@@ -362,3 +362,36 @@ def test_a_publish_reads_the_articles_a_save_just_wrote_from_memory(tmp_path: Pa
     finally:
         store.close()
         reader.close()
+
+
+def test_the_feed_index_a_save_keeps_is_the_one_a_rebuild_makes(store: Store) -> None:
+    """Kept save by save — a story's first report in an article the batch does not touch
+    keeps its rows — the index equals one built from scratch, as first reports move (an
+    edit drops one, a deletion another) or their article's date does."""
+    from sqlalchemy import select
+
+    from bot.store.schema import feed_entries, feeds
+
+    def index() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        with store.engine.connect() as conn:
+            rows = sorted(tuple(r) for r in conn.execute(select(feed_entries)))
+            return rows, sorted(tuple(r) for r in conn.execute(select(feeds)))
+
+    def check() -> None:
+        kept = index()
+        store.rebuild_feed_index()
+        assert kept == index()
+
+    store.ensure_feed_index()
+    save(store, make_article("a.md"), HIRE)
+    save(store, make_article("b.md"), HIRE, BONUS)  # a's hire stays the story's first report
+    check()
+    save(store, make_article("a.md"), BONUS, digest="h2")  # b's hire is the first report now
+    save(store, make_article("c.md"), HIRE, BONUS)
+    check()
+    store.mark_deleted(["b.md"], NOW)
+    check()
+    moved = replace(make_article("c.md"), published=datetime(2025, 6, 20, tzinfo=UTC))
+    save(store, moved, HIRE, BONUS, digest="h3")  # still first reports, of another date
+    check()
+    assert len(index()[0]) > 6
