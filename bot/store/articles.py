@@ -630,15 +630,23 @@ def _as_read(
         if draft.storyless or any(t.utcoffset() != timedelta(0) for t in times):
             continue
         events = sorted(stored.events, key=lambda e: e.id)  # as read: in id order
-        as_read = dataclasses.replace(
-            stored,
-            first_seen=stored.first_seen.astimezone(UTC),
-            updated=stored.updated.astimezone(UTC),
-            events=tuple(
-                dataclasses.replace(
-                    e,
-                    created=e.created.astimezone(UTC),
-                    first_report=firsts.get(e.story_id, e.id) == e.id,
+        as_read = StoredArticle(  # (not dataclasses.replace: a tenth of the cost)
+            stored.id,
+            stored.uid,
+            stored.article,
+            stored.summary,
+            stored.url,
+            stored.first_seen.astimezone(UTC),
+            stored.updated.astimezone(UTC),
+            tuple(
+                StoredEvent(
+                    e.id,
+                    e.uid,
+                    e.article_id,
+                    e.event,
+                    e.created.astimezone(UTC),
+                    e.story_id,
+                    firsts.get(e.story_id, e.id) == e.id,
                 )
                 for e in events
             ),

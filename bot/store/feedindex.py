@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, bindparam, column, delete, func, insert, or_, select, update, values
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.core.codec import article_from_dict, event_from_dict
@@ -29,7 +29,7 @@ from bot.core.membership import (
     feed_time,
 )
 from bot.core.model import Article, Event, StoredEvent
-from bot.store.base import StoreBase, chunked
+from bot.store.base import StoreBase, chunked, first_events
 from bot.store.schema import articles, events, feed_entries, feeds
 
 Key = tuple[int, str]  # (sort, entry id): a feed lists entries by sort, ties by id descending
@@ -446,26 +446,8 @@ class FeedIndexStore(StoreBase):
 
 
 def _first_reports(conn: Connection, stories: Sequence[str]) -> set[int]:
-    """The first active event (of an article in the feeds) of each story, by id. Each is
-    looked up alone, down the story's index in id order to the first that qualifies: a
-    group's minimum read every report of a story, a cost that grew with the site."""
-    found: dict[str, int] = {}
-    for chunk in chunked(stories):
-        wanted = values(column("story", String), name="wanted").data([(s,) for s in chunk]).cte()
-        first = (
-            select(events.c.id)
-            .join(articles, articles.c.id == events.c.article_id)
-            .where(
-                events.c.story == wanted.c.story,
-                events.c.active.is_(True),
-                articles.c.status == "ok",
-            )
-            .order_by(events.c.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        query = select(wanted.c.story, first)
-        found |= {story: first for story, first in conn.execute(query) if first is not None}
+    """The first active event (of an article in the feeds) of each story, by id."""
+    found = first_events(conn, stories, shown=True)
     # A story is named by its first event's uid where the event has no story of its own.
     rest = [story for story in stories if story not in found]
     base = (

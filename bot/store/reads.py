@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, column, func, select, values
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from bot.core.lru import Lru
 from bot.core.model import StoredArticle, StoredEvent
-from bot.store.base import aware, chunked, stored_article, stored_event
+from bot.store.base import aware, chunked, first_events, stored_article, stored_event
 from bot.store.feedindex import FeedIndexStore, IndexRow
 from bot.store.schema import articles, events
 
@@ -322,21 +322,8 @@ class _SavedArticles(Lru[int, tuple[datetime, StoredArticle]]):
 
 def first_reports(conn: Connection, stories: Iterable[str]) -> dict[str, int]:
     """story → the id of its first event (active or not): an event is its story's first
-    report when it is that one. Each story looked up alone, the first entry of its index:
-    a group's minimum read every report of the story, a cost that grew with the site."""
-    found: dict[str, int] = {}
-    for chunk in chunked(sorted(stories)):
-        wanted = values(column("story", String), name="wanted").data([(s,) for s in chunk]).cte()
-        first = (
-            select(events.c.id)
-            .where(events.c.story == wanted.c.story)
-            .order_by(events.c.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        query = select(wanted.c.story, first)
-        found |= {story: first for story, first in conn.execute(query) if first is not None}
-    return found
+    report when it is that one."""
+    return first_events(conn, stories, shown=False)
 
 
 def _article_stub(article_id: int, uid: str, data: Any, created: datetime) -> StoredArticle:
