@@ -39,14 +39,6 @@ class Lru(Generic[K, V]):
                 self._items.move_to_end(key)
             return found
 
-    def pop(self, key: K) -> V | None:
-        """The value of `key`, no longer kept."""
-        with self._lock:
-            found = self._items.pop(key, None)
-            if found is not None and self._weigh is not None:
-                self.weight -= self._weigh(found)
-            return found
-
     def put(self, key: K, value: V) -> None:
         with self._lock:
             if self._weigh is not None:

@@ -651,7 +651,7 @@ def _as_read(
                 for e in events
             ),
         )
-        found.append((as_read.updated, as_read))
+        found.append((as_read.updated.replace(tzinfo=None), as_read))  # as SQLite gives it
     return found
 
 

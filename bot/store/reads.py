@@ -101,7 +101,7 @@ class ArticleReads(FeedIndexStore):
         """Articles with their events; those unchanged since the last call (same `updated`:
         every save sets it) come from memory, as the current pages of the feeds show the
         same articles publish after publish."""
-        memo, saved = self._article_memo(), self._saved_articles()
+        memo = self._article_memo()
         loaded: dict[int, StoredArticle] = {}
         # Within a snapshot a version read once holds: a publish of every page asks once.
         seen: dict[int, Any] | None = getattr(self._local(), "versions", None)
@@ -115,8 +115,6 @@ class ArticleReads(FeedIndexStore):
                 seen.update(versions)
             for article_id, version in versions.items():
                 found = memo.get_version(article_id, version)
-                if found is None and (found := saved.take(article_id, version)) is not None:
-                    memo.put(article_id, (version, found))
                 if found is not None:
                     loaded[article_id] = found
             missing = [article_id for article_id in versions if article_id not in loaded]
@@ -139,22 +137,13 @@ class ArticleReads(FeedIndexStore):
     def _forget_articles(self) -> None:
         """Drop the articles kept in memory: their stored data changed beneath them."""
         self.__dict__.pop("_article_memo_instance", None)
-        self.__dict__.pop("_saved_articles_instance", None)
 
-    def _remember_saved(self, saved: Iterable[tuple[datetime, StoredArticle]]) -> None:
-        """Keep articles just saved (with their version: `updated`, aware), each as a read
-        would make it, for the publish that shows them next: read back and decoded, they were
-        a third of a large first publish's time in the scanning process."""
-        kept = self._saved_articles()
-        for version, stored in saved:
-            kept.put(stored.id, (version, stored))
-
-    def _saved_articles(self) -> _SavedArticles:
-        found = self.__dict__.get("_saved_articles_instance")
-        if found is None:
-            found = self.__dict__.setdefault("_saved_articles_instance", _SavedArticles())
-        assert isinstance(found, _SavedArticles)
-        return found
+    def _remember_saved(self, saved: Sequence[tuple[Any, StoredArticle]]) -> None:
+        """Keep articles just saved (with their version: `updated` as the database hands it
+        back), each as a read would make it, for the publish that shows them next: read back
+        and decoded, they were a third of a large first publish's time in the scanning
+        process."""
+        self._article_memo().keep_saved(saved)
 
     def _article_memo(self) -> _ArticleMemo:
         found = self.__dict__.get("_article_memo_instance")
@@ -290,34 +279,35 @@ def _storable(text: str) -> bool:
 
 
 class _ArticleMemo(Lru[int, tuple[Any, StoredArticle]]):
-    """The last `size` articles loaded for feed pages, by id and `updated`."""
+    """The last `size` articles loaded for feed pages, by id and `updated`; and the articles
+    saved since the last publish, up to `saved_max` of them (as many as a backfill's
+    publish holds anyway: `publish.BIG_PUBLISH`), until a publish has shown them."""
 
-    def __init__(self, size: int = 1024) -> None:
+    def __init__(self, size: int = 1024, saved_max: int = 20_000) -> None:
         super().__init__(size)
+        self.base = size
+        self.saved_max = saved_max
 
     def get_version(self, article_id: int, version: Any) -> StoredArticle | None:
         found = self.get(article_id)
         return None if found is None or found[0] != version else found[1]
 
+    def keep_saved(self, saved: Sequence[tuple[Any, StoredArticle]]) -> None:
+        with self._lock:  # room for them beside the others, up to saved_max in all
+            wanted = min(len(self) + len(saved), max(self.saved_max, self.base))
+            self.size = max(self.size, wanted)
+        for version, stored in saved:
+            self.put(stored.id, (version, stored))
 
-class _SavedArticles(Lru[int, tuple[datetime, StoredArticle]]):
-    """Articles saved since they were last read, by id and version, each taken once by the
-    read that finds it current (it then joins the articles read). As many as a backfill's
-    publish keeps in memory anyway (`publish.BIG_PUBLISH`): one that no publish shows (its
-    save failed to commit, its file was deleted first) is dropped in time."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        super().__init__(size)
-
-    def take(self, article_id: int, version: Any) -> StoredArticle | None:
-        found = self.pop(article_id)
-        if found is None:
-            return None
-        if found[0] != aware(version):  # saved again since (or this read is of an older state)
-            if found[0] > aware(version):
-                self.put(article_id, found)  # still to be shown
-            return None
-        return found[1]
+    @contextmanager
+    def holding(self, count: int) -> Iterator[None]:
+        try:
+            with super().holding(count):
+                yield
+        finally:
+            with self._lock:  # the saved ones kept beyond `base` have been shown
+                self.size = self.base
+                self._trim(self.base)
 
 
 def first_reports(conn: Connection, stories: Iterable[str]) -> dict[str, int]:

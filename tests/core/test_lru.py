@@ -34,11 +34,3 @@ def test_weighed_values_stay_within_their_total() -> None:
     assert lru.weight == 5
     lru.put("huge", b"z" * 11)  # heavier than the bound alone: not kept
     assert lru.get("huge") is None and lru.weight == 0
-
-
-def test_pop_takes_a_value_out_with_its_weight() -> None:
-    lru: Lru[str, bytes] = Lru(10, weigh=len, max_weight=100)
-    lru.put("a", b"xyz")
-    lru.put("b", b"uv")
-    assert lru.pop("a") == b"xyz"
-    assert (lru.pop("a"), lru.get("a"), len(lru), lru.weight) == (None, None, 1, 2)

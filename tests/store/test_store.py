@@ -395,3 +395,19 @@ def test_the_feed_index_a_save_keeps_is_the_one_a_rebuild_makes(store: Store) ->
     save(store, moved, HIRE, BONUS, digest="h3")  # still first reports, of another date
     check()
     assert len(index()[0]) > 6
+
+
+def test_saved_articles_are_kept_beyond_the_memo_until_a_publish_has_shown_them() -> None:
+    """Between a scan and its publish the memo holds what the scan saved (up to a bound);
+    once a publish ends, it is back to its own size."""
+    from bot.core.model import StoredArticle
+    from bot.store.reads import _ArticleMemo
+
+    memo = _ArticleMemo(size=2, saved_max=5)
+    saved = [StoredArticle(i, f"u{i}", make_article(), "", "", NOW, NOW) for i in range(1, 8)]
+    memo.keep_saved([(NOW, stored) for stored in saved])
+    assert len(memo) == 5 and memo.get_version(7, NOW) == saved[-1]  # the newest five
+    assert memo.get_version(7, NOW + timedelta(seconds=1)) is None  # saved again since
+    with memo.holding(3):
+        assert len(memo) == 5
+    assert len(memo) == 2 and memo.size == 2
