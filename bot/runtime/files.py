@@ -335,7 +335,11 @@ def read_file(root: Path, rel: str, max_bytes: int) -> bytes:
             raise OSError(f"{rel}: not a regular file")
         if info.st_size > max_bytes:
             raise FileTooLarge(f"{rel}: {info.st_size} bytes, more than the limit of {max_bytes}")
-        data = handle.read(max_bytes + 1)
+        # As much as fstat saw (a buffer of max_bytes cost more than the read), and the
+        # rest, up to the limit, of a file still growing.
+        data = handle.read(info.st_size + 1)
+        if len(data) > info.st_size:
+            data += handle.read(max_bytes + 1 - len(data))
     if len(data) > max_bytes:  # grew while we read
         raise FileTooLarge(f"{rel}: more than the limit of {max_bytes} bytes")
     return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -182,6 +183,25 @@ def test_read_file(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="not a regular file"):
         read_file(tmp_path, "pipe.md", 10)
     assert paths(tmp_path) == ["sub/a.md"]
+
+
+def test_read_file_reads_a_file_that_grows_after_its_size_was_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read asks for the size fstat gave: a file still being written has more by then,
+    read up to the limit, and one grown past the limit is too large."""
+    write(tmp_path / "a.md", b"0123456789")
+    fstat = os.fstat
+
+    def earlier_size(fd: int) -> os.stat_result:  # as when only four bytes were written
+        found = list(fstat(fd))
+        found[stat.ST_SIZE] = 4
+        return os.stat_result(found)
+
+    monkeypatch.setattr(os, "fstat", earlier_size)
+    assert read_file(tmp_path, "a.md", 20) == b"0123456789"
+    with pytest.raises(FileTooLarge, match="more than the limit of 8 bytes"):
+        read_file(tmp_path, "a.md", 8)
 
 
 def test_read_file_refuses_paths_outside_root(tmp_path: Path) -> None:
