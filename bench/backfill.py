@@ -117,8 +117,10 @@ def backfill(folder: Path, work: Path, profile: bool = False) -> dict[str, float
             profiler.enable()
         report = pipeline.scan(None)
         scanned, scan_cpu = time.perf_counter(), time.process_time() - cpu
+        sampled = children.own  # the sampler's CPU is this process's: out of each phase's
         written = pipeline.write_feeds()
-        end, cpu = time.perf_counter(), time.process_time() - cpu
+        end, cpu = time.perf_counter(), time.process_time() - cpu  # both phases
+    scan_cpu -= sampled
     cpu -= children.own
     if profiler:
         profiler.disable()

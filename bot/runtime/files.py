@@ -320,24 +320,13 @@ class _Look:
 def read_file(root: Path, rel: str, max_bytes: int) -> bytes:
     """The bytes of one article. Raises FileTooLarge, OutsideRoot or another OSError.
 
-    The path is resolved and checked, then opened one folder at a time without following
-    links: a folder swapped for a link between the check and the open (to publish
+    A path with no link on the way is opened one folder at a time beneath the root without
+    following any (`_open_plain`). Otherwise the path is resolved and checked, then opened
+    the same way: a folder swapped for a link between the check and the open (to publish
     /etc/passwd) fails the open, and the path is resolved and checked again."""
-    for attempt in range(_ATTEMPTS):
-        real_root = root.resolve()
-        target = (root / rel).resolve()
-        if not target.is_relative_to(real_root):
-            raise OutsideRoot(f"{rel}: resolves outside the watched folder")
-        parts = target.relative_to(real_root).parts
-        if not parts:
-            raise IsADirectoryError(f"{rel}: a folder, not a file")
-        try:
-            fd = _open_beneath(real_root, parts)
-        except OSError as exc:  # a link where the resolved path had none: it changed
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and attempt + 1 < _ATTEMPTS:
-                continue
-            raise
-        break
+    fd = _open_plain(root, rel)
+    if fd is None:
+        fd = _open_resolved(root, rel)
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
@@ -346,10 +335,48 @@ def read_file(root: Path, rel: str, max_bytes: int) -> bytes:
             raise OSError(f"{rel}: not a regular file")
         if info.st_size > max_bytes:
             raise FileTooLarge(f"{rel}: {info.st_size} bytes, more than the limit of {max_bytes}")
-        data = handle.read(max_bytes + 1)
+        # As much as fstat saw (a buffer of max_bytes cost more than the read), and the
+        # rest, up to the limit, of a file still growing.
+        data = handle.read(info.st_size + 1)
+        if len(data) > info.st_size:
+            data += handle.read(max_bytes + 1 - len(data))
     if len(data) > max_bytes:  # grew while we read
         raise FileTooLarge(f"{rel}: more than the limit of {max_bytes} bytes")
     return data
+
+
+def _open_plain(root: Path, rel: str) -> int | None:
+    """Open root/rel when no part of `rel` is a link, '.' or '..': most files, and without
+    resolving the path (two thirds of a read's cost). None when the path must be resolved:
+    a link met on the way (never followed: ELOOP or ENOTDIR) is what the check is for."""
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return None
+    try:
+        return _open_beneath(root, tuple(parts))
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            return None
+        raise
+
+
+def _open_resolved(root: Path, rel: str) -> int:
+    """Open the file root/rel resolves to, once checked to be beneath the root."""
+    attempt = 1
+    while True:
+        real_root = root.resolve()
+        target = (root / rel).resolve()
+        if not target.is_relative_to(real_root):
+            raise OutsideRoot(f"{rel}: resolves outside the watched folder")
+        parts = target.relative_to(real_root).parts
+        if not parts:
+            raise IsADirectoryError(f"{rel}: a folder, not a file")
+        try:
+            return _open_beneath(real_root, parts)
+        except OSError as exc:  # a link where the resolved path had none: it changed
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR) or attempt == _ATTEMPTS:
+                raise
+        attempt += 1
 
 
 _ATTEMPTS = 3  # resolutions of a path whose folders keep changing, before giving up

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -9,8 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, CursorResult, make_url
+from sqlalchemy import Engine, TextClause, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, CursorResult, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.core.codec import article_from_dict, event_from_dict
@@ -123,6 +124,37 @@ def chunked(items: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def first_events(conn: Connection, stories: Iterable[str], *, shown: bool) -> dict[str, int]:
+    """story → the id of its first event (`shown`: its first active one of an article in the
+    feeds), for the stories that have one. Each story is looked up alone, down its index to
+    the first event that qualifies: a group's minimum read every report of a story, a cost
+    that grew with the site."""
+    found: dict[str, int] = {}
+    for chunk in chunked(sorted(stories)):
+        # Padded to a multiple of 50 (the last story again): a few statements to compile.
+        padded = chunk + chunk[-1:] * (-len(chunk) % 50)
+        query = _first_events_sql(len(padded), shown)
+        params = {f"s{i}": story for i, story in enumerate(padded)}
+        found |= {story: first for story, first in conn.execute(query, params) if first is not None}
+    return found
+
+
+@functools.cache
+def _first_events_sql(count: int, shown: bool) -> TextClause:
+    # Written out: SQLAlchemy caches no statement built on a VALUES list (compiling it cost
+    # more than running it). `wanted` is a common table expression both backends have.
+    rows = ", ".join(f"(:s{i})" for i in range(count))
+    join, where = "", ""
+    if shown:
+        join = " JOIN articles ON articles.id = events.article_id"
+        where = " AND events.active AND articles.status = 'ok'"
+    return text(
+        f"WITH wanted(story) AS (VALUES {rows}) "
+        f"SELECT wanted.story, (SELECT events.id FROM events{join} "
+        f"WHERE events.story = wanted.story{where} ORDER BY events.id LIMIT 1) FROM wanted"
+    )
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

@@ -4,7 +4,7 @@ It is derived from the articles and events and kept in the same transaction as t
 publish never loads the whole site: it asks which pages a change touched and reads only their
 entries. The store also remembers, in memory, what changed since the last publish.
 
-One module (~480 lines): keeping the index in step with a save and reading pages from it share
+One module (~530 lines): keeping the index in step with a save and reading pages from it share
 the rows' layout (feed, sort key, entry id) and the change log between publishes.
 """
 
@@ -29,7 +29,7 @@ from bot.core.membership import (
     feed_time,
 )
 from bot.core.model import Article, Event, StoredEvent
-from bot.store.base import StoreBase, chunked
+from bot.store.base import StoreBase, chunked, first_events
 from bot.store.schema import articles, events, feed_entries, feeds
 
 Key = tuple[int, str]  # (sort, entry id): a feed lists entries by sort, ties by id descending
@@ -149,7 +149,7 @@ class FeedIndexStore(StoreBase):
             }
         new_rows = self._article_rows(conn, ids, saved or {})
         sorts = {row.article_id: row.sort for row in new_rows if row.feed == "articles"}
-        new_rows += self._story_rows(conn, sorted(stories), sorts, new_events or {})
+        new_rows += self._story_rows(conn, sorted(stories), sorts, new_events or {}, old, set(ids))
         new = {(r.feed, r.entry): r for r in new_rows}
         changes = FeedChanges()
         gone: list[IndexRow] = []
@@ -275,15 +275,24 @@ class FeedIndexStore(StoreBase):
         stories: Sequence[str],
         sorts: dict[int, int],
         new_events: Mapping[int, StoredEvent],
+        old: Mapping[tuple[str, str], IndexRow],
+        reindexed: set[int],
     ) -> list[IndexRow]:
-        """The entries of stories: each its first report among the articles in the feeds."""
+        """The entries of stories: each its first report among the articles in the feeds.
+        A first report that was one already (`old`: the stories' rows), of an article not
+        `reindexed`, keeps its rows: what they are made of (the event, its article's date)
+        changes only with its article."""
         first_ids = _first_reports(conn, stories)
+        kept: dict[int, list[IndexRow]] = {}
+        for row in old.values():
+            if row.event_id in first_ids and row.article_id not in reindexed:
+                kept.setdefault(row.event_id, []).append(row)
         rows: list[Any] = [
             _EventRow(e.id, e.uid, e.article_id, e.event, e.story_id)
             for event_id in sorted(first_ids & new_events.keys())
             for e in (new_events[event_id],)
         ]
-        for chunk in chunked(sorted(first_ids - new_events.keys())):
+        for chunk in chunked(sorted(first_ids - new_events.keys() - kept.keys())):
             query = select(
                 events.c.id, events.c.uid, events.c.article_id, events.c.data, events.c.story
             ).where(events.c.id.in_(chunk))
@@ -298,7 +307,8 @@ class FeedIndexStore(StoreBase):
                 feed_entries.c.feed == "articles", feed_entries.c.article_id.in_(chunk)
             )
             sorts |= {row.article_id: row.sort for row in conn.execute(query)}
-        return [found for row in rows for found in _event_index(row, sorts[row.article_id])]
+        made = [found for row in rows for found in _event_index(row, sorts[row.article_id])]
+        return made + [row for same in kept.values() for row in same]
 
     def ensure_feed_index(self) -> bool:
         """Build the index if this database has none yet (it predates the index, or was
@@ -437,17 +447,14 @@ class FeedIndexStore(StoreBase):
 
 def _first_reports(conn: Connection, stories: Sequence[str]) -> set[int]:
     """The first active event (of an article in the feeds) of each story, by id."""
+    found = first_events(conn, stories, shown=True)
+    # A story is named by its first event's uid where the event has no story of its own.
+    rest = [story for story in stories if story not in found]
     base = (
         select(func.min(events.c.id))
         .join(articles, articles.c.id == events.c.article_id)
         .where(events.c.active.is_(True), articles.c.status == "ok")
     )
-    found: dict[str, int] = {}
-    for chunk in chunked(stories):
-        query = base.add_columns(events.c.story).where(events.c.story.in_(chunk))
-        found |= {story: first for first, story in conn.execute(query.group_by(events.c.story))}
-    # A story is named by its first event's uid where the event has no story of its own.
-    rest = [story for story in stories if story not in found]
     for chunk in chunked(rest):
         query = base.add_columns(events.c.uid).where(
             events.c.story.is_(None), events.c.uid.in_(chunk)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from bot.core.lru import Lru
 from bot.core.model import StoredArticle, StoredEvent
-from bot.store.base import aware, chunked, stored_article, stored_event
+from bot.store.base import aware, chunked, first_events, stored_article, stored_event
 from bot.store.feedindex import FeedIndexStore, IndexRow
 from bot.store.schema import articles, events
 
@@ -58,14 +58,7 @@ class ArticleReads(FeedIndexStore):
                 .order_by(events.c.id)
             )
             rows = conn.execute(query).all()
-            stories = {row.story for row in rows if row.story}
-            first = dict(
-                conn.execute(
-                    select(events.c.story, func.min(events.c.id))
-                    .where(events.c.story.in_(stories))
-                    .group_by(events.c.story)
-                ).all()
-            )
+            first = first_reports(conn, {row.story for row in rows if row.story})
             for row in rows:
                 is_first = first.get(row.story, row.id) == row.id
                 found.setdefault(row.article_id, []).append(stored_event(row, is_first))
@@ -144,6 +137,13 @@ class ArticleReads(FeedIndexStore):
     def _forget_articles(self) -> None:
         """Drop the articles kept in memory: their stored data changed beneath them."""
         self.__dict__.pop("_article_memo_instance", None)
+
+    def _remember_saved(self, saved: Sequence[tuple[Any, StoredArticle]]) -> None:
+        """Keep articles just saved (with their version: `updated` as the database hands it
+        back), each as a read would make it, for the publish that shows them next: read back
+        and decoded, they were a third of a large first publish's time in the scanning
+        process."""
+        self._article_memo().keep_saved(saved)
 
     def _article_memo(self) -> _ArticleMemo:
         found = self.__dict__.get("_article_memo_instance")
@@ -279,14 +279,41 @@ def _storable(text: str) -> bool:
 
 
 class _ArticleMemo(Lru[int, tuple[Any, StoredArticle]]):
-    """The last `size` articles loaded for feed pages, by id and `updated`."""
+    """The last `size` articles loaded for feed pages, by id and `updated`; and the articles
+    saved since the last publish, up to `saved_max` of them (as many as a backfill's
+    publish holds anyway: `publish.BIG_PUBLISH`), until a publish has shown them."""
 
-    def __init__(self, size: int = 1024) -> None:
+    def __init__(self, size: int = 1024, saved_max: int = 20_000) -> None:
         super().__init__(size)
+        self.base = size
+        self.saved_max = saved_max
 
     def get_version(self, article_id: int, version: Any) -> StoredArticle | None:
         found = self.get(article_id)
         return None if found is None or found[0] != version else found[1]
+
+    def keep_saved(self, saved: Sequence[tuple[Any, StoredArticle]]) -> None:
+        with self._lock:  # room for them beside the others, up to saved_max in all
+            wanted = min(len(self) + len(saved), max(self.saved_max, self.base))
+            self.size = max(self.size, wanted)
+        for version, stored in saved:
+            self.put(stored.id, (version, stored))
+
+    @contextmanager
+    def holding(self, count: int) -> Iterator[None]:
+        try:
+            with super().holding(count):
+                yield
+        finally:
+            with self._lock:  # the saved ones kept beyond `base` have been shown
+                self.size = self.base
+                self._trim(self.base)
+
+
+def first_reports(conn: Connection, stories: Iterable[str]) -> dict[str, int]:
+    """story → the id of its first event (active or not): an event is its story's first
+    report when it is that one."""
+    return first_events(conn, stories, shown=False)
 
 
 def _article_stub(article_id: int, uid: str, data: Any, created: datetime) -> StoredArticle:

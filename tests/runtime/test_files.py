@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -184,6 +185,25 @@ def test_read_file(tmp_path: Path) -> None:
     assert paths(tmp_path) == ["sub/a.md"]
 
 
+def test_read_file_reads_a_file_that_grows_after_its_size_was_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read asks for the size fstat gave: a file still being written has more by then,
+    read up to the limit, and one grown past the limit is too large."""
+    write(tmp_path / "a.md", b"0123456789")
+    fstat = os.fstat
+
+    def earlier_size(fd: int) -> os.stat_result:  # as when only four bytes were written
+        found = list(fstat(fd))
+        found[stat.ST_SIZE] = 4
+        return os.stat_result(found)
+
+    monkeypatch.setattr(os, "fstat", earlier_size)
+    assert read_file(tmp_path, "a.md", 20) == b"0123456789"
+    with pytest.raises(FileTooLarge, match="more than the limit of 8 bytes"):
+        read_file(tmp_path, "a.md", 8)
+
+
 def test_read_file_refuses_paths_outside_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
     write(tmp_path / "secret.md", b"secret")
@@ -216,10 +236,12 @@ def swap_after_resolving(
 def test_read_file_never_follows_a_folder_swapped_for_a_link(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The check passed for root/sub/passwd; then sub became a link to a folder outside:
-    the old open() followed it and the secret was published."""
+    """The check passed for root/sub/passwd (reached through the link root/via); then sub
+    became a link to a folder outside: the old open() followed it and the secret was
+    published."""
     root, outside = tmp_path / "root", tmp_path / "outside"
     write(root / "sub" / "passwd", b"inside")
+    (root / "via").symlink_to(root / "sub")  # a link on the way: the path is resolved
     write(outside / "passwd", b"root:x:0:0:secret")
 
     def swap() -> None:
@@ -228,7 +250,7 @@ def test_read_file_never_follows_a_folder_swapped_for_a_link(
 
     done = swap_after_resolving(monkeypatch, "passwd", swap)
     with pytest.raises(OutsideRoot, match="outside the watched folder"):
-        read_file(root, "sub/passwd", 100)
+        read_file(root, "via/passwd", 100)
     assert done  # the swap happened between the check and the open
 
 
@@ -238,31 +260,70 @@ def test_read_file_follows_a_folder_swapped_for_a_link_inside_the_root(
     """A deploy that swaps a folder for a link to a new release inside the root: read from
     where the link leads now, checked again."""
     root = tmp_path / "root"
-    write(root / "current" / "a.md", b"release 1")
+    write(root / "releases" / "1" / "a.md", b"release 1")
     write(root / "releases" / "2" / "a.md", b"release 2")
+    (root / "current").symlink_to(root / "releases" / "1")
 
     def swap() -> None:
-        shutil.rmtree(root / "current")
-        (root / "current").symlink_to(root / "releases" / "2")
+        shutil.rmtree(root / "releases" / "1")
+        (root / "releases" / "1").symlink_to(root / "releases" / "2")
 
-    swap_after_resolving(monkeypatch, "a.md", swap)
+    done = swap_after_resolving(monkeypatch, "a.md", swap)
     assert read_file(root, "current/a.md", 100) == b"release 2"
+    assert done
 
 
 def test_read_file_refuses_a_file_swapped_for_a_link(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "root"
-    write(root / "a.md", b"inside")
+    write(root / "real" / "a.md", b"inside")
+    (root / "via").symlink_to(root / "real")
     write(tmp_path / "secret.md", b"secret")
 
     def swap() -> None:
-        (root / "a.md").unlink()
-        (root / "a.md").symlink_to(tmp_path / "secret.md")
+        (root / "real" / "a.md").unlink()
+        (root / "real" / "a.md").symlink_to(tmp_path / "secret.md")
 
-    swap_after_resolving(monkeypatch, "a.md", swap)
+    done = swap_after_resolving(monkeypatch, "a.md", swap)
     with pytest.raises(OutsideRoot):
-        read_file(root, "a.md", 100)
+        read_file(root, "via/a.md", 100)
+    assert done
+
+
+def test_read_file_opens_a_path_without_links_unresolved_and_follows_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path with no link is opened without being resolved; a folder on it swapped for a
+    link to outside while it is opened is not followed: the path is then resolved and
+    refused."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    write(root / "sub" / "deeper" / "passwd", b"inside")
+    write(outside / "deeper" / "passwd", b"root:x:0:0:secret")
+    resolved: list[Path] = []
+    resolve = Path.resolve
+
+    def counted(self: Path, strict: bool = False) -> Path:
+        resolved.append(self)
+        return resolve(self, strict)
+
+    monkeypatch.setattr(Path, "resolve", counted)
+    assert read_file(root, "sub/deeper/passwd", 100) == b"inside"
+    assert resolved == []
+    opened: list[str] = []
+    real_open = os.open
+
+    def swap_then_open(path: str | Path, flags: int, *args: object, **kwargs: object) -> int:
+        opened.append(str(path))
+        if path == "deeper" and not (root / "sub" / "deeper").is_symlink():  # sub is open
+            (root / "sub" / "deeper").rename(tmp_path / "old-deeper")
+            (root / "sub" / "deeper").symlink_to(outside / "deeper")
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", swap_then_open)
+    with pytest.raises(OutsideRoot, match="outside the watched folder"):
+        read_file(root, "sub/deeper/passwd", 100)
+    assert "deeper" in opened and resolved  # swapped during the plain open, then resolved
 
 
 def test_atomic_write_creates_replaces_and_skips_identical(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from bot.core.model import Amount, Article, Event, Extraction
 from bot.store import Store
@@ -315,3 +316,98 @@ def test_a_batch_stores_what_its_saves_one_by_one_would(store: Store, tmp_path: 
             assert store.feed_rows(name, 0, size, size) == one_by_one.feed_rows(name, 0, size, size)
     finally:
         one_by_one.close()
+
+
+def test_a_publish_reads_the_articles_a_save_just_wrote_from_memory(tmp_path: Path) -> None:
+    """A save keeps each article as a read of the database would make it (on SQLite): the
+    read of the publish that shows it next reads no article row, and gets the same articles
+    as a read of the database — events in id order, a later report of a story not its first,
+    an article saved twice as its last save left it, an event it dropped gone."""
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    store, reader = Store(url), Store(url)  # the reader keeps nothing in memory
+
+    def make(path: str, *found: Event, digest: str = "h1", now: datetime = NOW) -> ArticleSave:
+        return ArticleSave(
+            make_article(path),
+            Extraction("summary", tuple(found)),
+            f"https://example.org/{path}.html",
+            size=10,
+            mtime_ns=1,
+            content_hash=digest,
+            now=now,
+            targets={},
+        )
+
+    statements: list[str] = []
+    try:
+        store.save_articles(
+            [make("a.md", HIRE), make("b.md", BONUS, HIRE), make("a.md", BONUS, HIRE, digest="h2")]
+        )
+        later = NOW + timedelta(hours=1)
+        store.save_articles([make("c.md", HIRE), make("b.md", BONUS, digest="h3", now=later)])
+        sqlalchemy.event.listen(
+            store.engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+        )
+        for name in ("articles", "events"):
+            size = store.feed_list()[name][0]
+            rows = store.feed_rows(name, 0, size, size)
+            items = store.feed_items(rows)
+            assert items == reader.feed_items(rows)
+            assert repr(items) == repr(reader.feed_items(rows))  # time zones too
+        assert statements and not [s for s in statements if "articles.data" in s]
+        by_path = {i.stored.article.path: i.stored for i in store.feed_items(rows)}
+        assert [e.event.type for e in by_path["a.md"].events] == ["talent_move", "compensation"]
+        assert [e.first_report for e in by_path["a.md"].events] == [True, False]  # b's bonus
+        assert [e.event.type for e in by_path["b.md"].events] == ["compensation"]
+    finally:
+        store.close()
+        reader.close()
+
+
+def test_the_feed_index_a_save_keeps_is_the_one_a_rebuild_makes(store: Store) -> None:
+    """Kept save by save — a story's first report in an article the batch does not touch
+    keeps its rows — the index equals one built from scratch, as first reports move (an
+    edit drops one, a deletion another) or their article's date does."""
+    from sqlalchemy import select
+
+    from bot.store.schema import feed_entries, feeds
+
+    def index() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        with store.engine.connect() as conn:
+            rows = sorted(tuple(r) for r in conn.execute(select(feed_entries)))
+            return rows, sorted(tuple(r) for r in conn.execute(select(feeds)))
+
+    def check() -> None:
+        kept = index()
+        store.rebuild_feed_index()
+        assert kept == index()
+
+    store.ensure_feed_index()
+    save(store, make_article("a.md"), HIRE)
+    save(store, make_article("b.md"), HIRE, BONUS)  # a's hire stays the story's first report
+    check()
+    save(store, make_article("a.md"), BONUS, digest="h2")  # b's hire is the first report now
+    save(store, make_article("c.md"), HIRE, BONUS)
+    check()
+    store.mark_deleted(["b.md"], NOW)
+    check()
+    moved = replace(make_article("c.md"), published=datetime(2025, 6, 20, tzinfo=UTC))
+    save(store, moved, HIRE, BONUS, digest="h3")  # still first reports, of another date
+    check()
+    assert len(index()[0]) > 6
+
+
+def test_saved_articles_are_kept_beyond_the_memo_until_a_publish_has_shown_them() -> None:
+    """Between a scan and its publish the memo holds what the scan saved (up to a bound);
+    once a publish ends, it is back to its own size."""
+    from bot.core.model import StoredArticle
+    from bot.store.reads import _ArticleMemo
+
+    memo = _ArticleMemo(size=2, saved_max=5)
+    saved = [StoredArticle(i, f"u{i}", make_article(), "", "", NOW, NOW) for i in range(1, 8)]
+    memo.keep_saved([(NOW, stored) for stored in saved])
+    assert len(memo) == 5 and memo.get_version(7, NOW) == saved[-1]  # the newest five
+    assert memo.get_version(7, NOW + timedelta(seconds=1)) is None  # saved again since
+    with memo.holding(3):
+        assert len(memo) == 5
+    assert len(memo) == 2 and memo.size == 2
