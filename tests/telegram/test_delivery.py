@@ -128,7 +128,9 @@ async def make_sender(
 async def rig(store_url: str, fake_bot: FakeBotApi) -> AsyncIterator[Rig]:
     """A store on each backend (conftest's store_url), a sender to the fake Bot API."""
     store = Store(store_url)
-    bot, limiter = await make_sender(fake_bot, FAST, read_timeout=0.5)
+    # Short enough that an injected "timeout" fault costs little, long enough that a loaded
+    # machine's slow reply is no timeout: a send that times out is ambiguous and is sent again.
+    bot, limiter = await make_sender(fake_bot, FAST, read_timeout=2.0)
     try:
         yield Rig(store, Clock(), fake_bot, Sender(bot), limiter)
     finally:
