@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from html.parser import HTMLParser
@@ -191,13 +192,22 @@ def _sentence_ends(line: str) -> list[int]:
 
 def _english_ends(line: str) -> list[re.Match[str]]:
     """The matches of _EN_END_RE.finditer(line), in order, by one pattern per mark."""
+    return matches_by_opening(_EN_END_BY_MARK, line)
+
+
+def matches_by_opening(
+    patterns: Sequence[tuple[str, re.Pattern[str]]], text: str
+) -> list[re.Match[str]]:
+    """The matches of one pattern split by its opening character, in order: the regex engine
+    skips ahead to a literal opening fast but tests a class at every character. For patterns
+    whose matches hold their opening character only at their start (never overlapping)."""
     found: list[re.Match[str]] = []
-    marks = 0
-    for mark, pattern in _EN_END_BY_MARK:
-        if mark in line:
-            found += pattern.finditer(line)
-            marks += 1
-    return sorted(found, key=re.Match.start) if marks > 1 else found
+    kinds = 0
+    for opening, pattern in patterns:
+        if opening in text:
+            found += pattern.finditer(text)
+            kinds += 1
+    return sorted(found, key=re.Match.start) if kinds > 1 else found
 
 
 def _zh_ends_from(line: str) -> int:

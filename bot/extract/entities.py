@@ -21,7 +21,7 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import NamedTuple
 
-from bot.core.text import HAN, holds_from
+from bot.core.text import HAN, holds_from, matches_by_opening
 from bot.extract.amounts import trie_pattern
 from bot.extract.rules import Hit, RulePack
 from bot.extract.sentences import LOST, Sentence
@@ -109,20 +109,6 @@ def _per_opening(pattern: re.Pattern[str], opening: str) -> tuple[tuple[str, re.
     rest = pattern.pattern.removeprefix(opening)
     assert rest != pattern.pattern, pattern.pattern
     return tuple((c, re.compile(re.escape(c) + rest, pattern.flags)) for c in opening[1:-1])
-
-
-def _per_opening_matches(
-    patterns: Sequence[tuple[str, re.Pattern[str]]], text: str
-) -> list[re.Match[str]]:
-    """The matches of the one pattern, in order, for patterns whose matches hold their opening
-    character only at their start (matches of different openings never overlap)."""
-    found: list[re.Match[str]] = []
-    kinds = 0
-    for c, pattern in patterns:
-        if c in text:
-            found += pattern.finditer(text)
-            kinds += 1
-    return sorted(found, key=re.Match.start) if kinds > 1 else found
 
 
 def _positions(text: str, words: Sequence[str]) -> list[int]:
@@ -399,7 +385,7 @@ def _leftmost_longest(mentions: Sequence[Mention]) -> list[Mention]:
 
 
 def _glossed(text: str, folded: str) -> Iterable[Mention]:
-    for m in _per_opening_matches(_GLOSS_BY_BRACKET, text):
+    for m in matches_by_opening(_GLOSS_BY_BRACKET, text):
         latin = m.group("lat").strip()
         if latin.lower() in _LATIN_STOP:
             continue
@@ -715,7 +701,7 @@ def _listed(text: str, folded: str) -> Iterable[Mention]:
     """A listed company's short name, as it stands before its stock code."""
     if "(" not in folded and "（" not in folded:
         return
-    for m in _per_opening_matches(_CODE_BY_BRACKET, folded):
+    for m in matches_by_opening(_CODE_BY_BRACKET, folded):
         tail = _HAN_BEFORE_RE.search(folded, max(0, m.start() - 13), m.start())
         if tail is None:
             continue

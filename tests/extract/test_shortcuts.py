@@ -522,7 +522,7 @@ def test_the_name_finders_shortcuts_find_what_their_patterns_find(text: str) -> 
         (entities._GLOSS_BY_BRACKET, entities._GLOSS_RE),
         (entities._CODE_BY_BRACKET, entities._CODE_RE),
     ):
-        assert [m.span() for m in entities._per_opening_matches(patterns, text)] == [
+        assert [m.span() for m in core_text.matches_by_opening(patterns, text)] == [
             m.span() for m in whole.finditer(text)
         ]
     assert entities._positions(text, entities._HONORIFICS) == [

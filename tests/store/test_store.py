@@ -14,7 +14,7 @@ import sqlalchemy
 
 from bot.core.model import Amount, Article, Event, Extraction
 from bot.store import Store
-from bot.store.articles import ArticleSave
+from bot.store.articles import ArticleSave, Targets
 from bot.store.chats import TooManySubscriptions
 
 NOW = datetime(2025, 6, 21, 8, 0, tzinfo=UTC)
@@ -51,6 +51,28 @@ def store(store_url: str) -> Iterator[Store]:
     store = Store(store_url)
     yield store
     store.close()
+
+
+def article_save(
+    path: str,
+    *found: Event,
+    digest: str = "h1",
+    now: datetime = NOW,
+    targets: Targets | None = None,
+    refined: bool = False,
+) -> ArticleSave:
+    """What the pipeline hands `save_articles` for the article at `path`."""
+    return ArticleSave(
+        make_article(path),
+        Extraction("summary", tuple(found)),
+        f"https://example.org/{path}.html",
+        size=10,
+        mtime_ns=1,
+        content_hash=digest,
+        now=now,
+        targets=targets or {},
+        refined=refined,
+    )
 
 
 def save(store: Store, article: Article, *found: Event, targets=None, digest: str = "h1"):  # type: ignore[no-untyped-def]
@@ -275,22 +297,12 @@ def test_a_batch_stores_what_its_saves_one_by_one_would(store: Store, tmp_path: 
     (events added, dropped, refined), with other articles telling the same stories between,
     gives the same results, ids, stories and queued alerts as the saves one after the other."""
     one_by_one = Store(f"sqlite:///{tmp_path / 'one-by-one.sqlite'}")
-    targets = {HIRE.key: [(42, None), (7, 3)], BONUS.key: [(42, None)]}
+    targets: Targets = {HIRE.key: [(42, None), (7, 3)], BONUS.key: [(42, None)]}
     retold = replace(BONUS, actors=("Meta", "OpenAI"))  # another key, the same happening
     deal = Event("acquisition", ("Meta", "Scale AI"), "Meta buys 49% of Scale AI.", "…")
 
     def make(path: str, *found: Event, digest: str = "h1", refined: bool = False) -> ArticleSave:
-        return ArticleSave(
-            make_article(path),
-            Extraction("summary", tuple(found)),
-            f"https://example.org/{path}.html",
-            size=10,
-            mtime_ns=1,
-            content_hash=digest,
-            now=NOW,
-            targets=targets,
-            refined=refined,
-        )
+        return article_save(path, *found, digest=digest, targets=targets, refined=refined)
 
     saves = [
         make("a.md", HIRE),
@@ -327,16 +339,7 @@ def test_a_publish_reads_the_articles_a_save_just_wrote_from_memory(tmp_path: Pa
     store, reader = Store(url), Store(url)  # the reader keeps nothing in memory
 
     def make(path: str, *found: Event, digest: str = "h1", now: datetime = NOW) -> ArticleSave:
-        return ArticleSave(
-            make_article(path),
-            Extraction("summary", tuple(found)),
-            f"https://example.org/{path}.html",
-            size=10,
-            mtime_ns=1,
-            content_hash=digest,
-            now=now,
-            targets={},
-        )
+        return article_save(path, *found, digest=digest, now=now)
 
     statements: list[str] = []
     try:
