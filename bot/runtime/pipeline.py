@@ -29,7 +29,7 @@ from bot.core.config import Config
 from bot.core.filters import Filter, FilterError, parse_filter
 from bot.core.model import Article, Extraction, StoredArticle
 from bot.extract import RulePack
-from bot.runtime import files, pool
+from bot.runtime import files, heap, pool
 from bot.runtime.llm import LlmExtractor
 from bot.runtime.pool import Failure, Job
 from bot.runtime.publish import EntryCache, Publisher
@@ -197,6 +197,7 @@ class Pipeline:
             if info.path not in states or _stat(states[info.path]) != _stat(info)
         )
         with contextlib.ExitStack() as stack:
+            stack.enter_context(heap.fewer_collections())
             if self.budget is not None:
                 analysed = self._analyser_now(self.budget).analyse_all(jobs)
             elif changed >= self.pool_from and pool.workers() > 1:
@@ -678,9 +679,10 @@ class Pipeline:
             changes = FeedChanges({n: c for n, c in changes.feeds.items() if n in only})
             self.store.return_feed_changes(rest)
         try:
-            written = self._publisher.publish(
-                changes, check=not self._published, everything=everything
-            )
+            with heap.fewer_collections():
+                written = self._publisher.publish(
+                    changes, check=not self._published, everything=everything
+                )
         except BaseException:
             self.store.return_feed_changes(changes)
             raise
