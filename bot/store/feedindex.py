@@ -201,16 +201,21 @@ class FeedIndexStore(StoreBase):
         changes = FeedChanges()
         gone: list[IndexRow] = []
         added: list[IndexRow] = []
+        by_feed = changes.feeds
         for name, entry in old.keys() | new.keys():
             before, after = old.get((name, entry)), new.get((name, entry))
-            sizes = changes.feeds.setdefault(name, FeedChange(old_size=0))
+            sizes = by_feed.get(name)
+            if sizes is None:  # (not made for every row: a backfill's batch has thousands)
+                sizes = by_feed[name] = FeedChange(old_size=0)
             if before == after and after is not None:
                 sizes.touched.add(after.key)
                 continue
             for row, into in ((before, gone), (after, added)):
                 if row is not None:
                     into.append(row)
-                    sizes.merge(FeedChange(0, moved=row.key))
+                    key = row.key  # the oldest moved (as FeedChange.merge keeps it)
+                    if sizes.moved is None or older(key, sizes.moved):
+                        sizes.moved = key
         if gone:
             conn.execute(_DELETE_ROWS, [{"f": row.feed, "e": row.entry} for row in gone])
         if added:
