@@ -49,7 +49,7 @@ def folded(text: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _folded_name(name: str) -> str:
     """`folded`, kept for names: an actor recurs from article to article (a sentence does not),
-    and folding one again was a third of making a story key."""
+    and folding them again was over half of making a story key."""
     return folded(name)
 
 
