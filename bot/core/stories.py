@@ -11,6 +11,7 @@ sentence of a traditional twin meet their simplified forms.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -36,13 +37,20 @@ class StoryKey:
     def of(cls, event: Event, published: date | None) -> StoryKey:
         usd = event.amount.usd if event.amount is not None else None
         day = _event_day(event.date) or published
-        actors = frozenset(folded(actor) for actor in event.actors)
+        actors = frozenset(_folded_name(actor) for actor in event.actors)
         return cls(event.type, actors, usd, day, folded(event.evidence))
 
 
 def folded(text: str) -> str:
     """Simplified, lower case, single spaces: one form for both scripts and any case."""
     return " ".join(to_simplified(text).casefold().split())
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded_name(name: str) -> str:
+    """`folded`, kept for names: an actor recurs from article to article (a sentence does not),
+    and folding them again was over half of making a story key."""
+    return folded(name)
 
 
 def same_story(a: StoryKey, b: StoryKey) -> bool:

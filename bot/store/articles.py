@@ -10,12 +10,13 @@ writes the queue first — one piece of state that split across modules would be
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Insert, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.core.codec import article_from_dict, article_to_dict, event_to_dict
@@ -74,6 +75,35 @@ _BY_PATH = select(articles.c.id, articles.c.uid, articles.c.first_seen).where(
 _EVENTS_OF = select(
     events.c.id, events.c.uid, events.c.key, events.c.created, events.c.story
 ).where(events.c.article_id == bindparam("article_id"))
+# And those it runs once per batch (`chunked` lists bound as one expanding parameter).
+_AT_PATHS = select(articles.c.id, articles.c.uid, articles.c.first_seen, articles.c.path).where(
+    articles.c.path.in_(bindparam("paths", expanding=True))
+)
+_DELETED_WITH = (
+    select(articles.c.id, articles.c.uid, articles.c.first_seen, articles.c.content_hash)
+    .where(
+        articles.c.status != "ok",
+        articles.c.status == "deleted",
+        articles.c.content_hash.in_(bindparam("hashes", expanding=True)),
+    )
+    .order_by(articles.c.id)
+)
+_TAKEN_UIDS = select(articles.c.uid).where(articles.c.uid.in_(bindparam("uids", expanding=True)))
+_EVENTS_OF_ARTICLES = (
+    select(
+        events.c.id,
+        events.c.uid,
+        events.c.key,
+        events.c.created,
+        events.c.story,
+        events.c.article_id,
+    )
+    .where(events.c.article_id.in_(bindparam("ids", expanding=True)))
+    .order_by(events.c.id)
+)
+_DEACTIVATE = (
+    update(events).where(events.c.id.in_(bindparam("ids", expanding=True))).values(active=False)
+)
 
 
 class ArticleStore(FileStateStore, ArticleReads, StoryStore):
@@ -145,11 +175,9 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
 
     def _at_paths(self, conn: Connection, paths: set[str]) -> dict[str, Any]:
         """path → the row of the article at it, for those of `paths` with one."""
-        c = articles.c
         found: dict[str, Any] = {}
         for chunk in chunked(sorted(paths)):
-            query = select(c.id, c.uid, c.first_seen, c.path).where(c.path.in_(chunk))
-            found |= {row.path: row for row in conn.execute(query)}
+            found |= {row.path: row for row in conn.execute(_AT_PATHS, {"paths": chunk})}
         return found
 
     def _place(
@@ -245,14 +273,8 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
         articles not ok (SQLite uses a partial index only when the query repeats its
         condition: without it, every save read all the articles, 0.2 s at 100,000)."""
         found: dict[str, list[Any]] = {}
-        c = articles.c
         for chunk in chunked(sorted(hashes)):
-            query = (
-                select(c.id, c.uid, c.first_seen, c.content_hash)
-                .where(c.status != "ok", c.status == "deleted", c.content_hash.in_(chunk))
-                .order_by(articles.c.id)
-            )
-            for row in conn.execute(query):
+            for row in conn.execute(_DELETED_WITH, {"hashes": chunk}):
                 found.setdefault(row.content_hash, []).append(row)
         return found
 
@@ -299,8 +321,7 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
         """Those of `uids` no article has."""
         taken: set[str] = set()
         for chunk in chunked(sorted(uids)):
-            query = select(articles.c.uid).where(articles.c.uid.in_(chunk))
-            taken.update(conn.execute(query).scalars())
+            taken.update(conn.execute(_TAKEN_UIDS, {"uids": chunk}).scalars())
         return uids - taken
 
     def _save_events(
@@ -387,14 +408,8 @@ class ArticleStore(FileStateStore, ArticleReads, StoryStore):
     ) -> dict[int, dict[str, Any]]:
         """article id → its event rows by key, in id order (as `_EVENTS_OF` reads them)."""
         found: dict[int, dict[str, Any]] = {}
-        c = events.c
         for chunk in chunked(sorted(set(article_ids))):
-            query = (
-                select(c.id, c.uid, c.key, c.created, c.story, c.article_id)
-                .where(c.article_id.in_(chunk))
-                .order_by(c.id)
-            )
-            for row in conn.execute(query):
+            for row in conn.execute(_EVENTS_OF_ARTICLES, {"ids": chunk}):
                 found.setdefault(row.article_id, {})[row.key] = row
         return found
 
@@ -569,7 +584,7 @@ class _Writes:
             self._event_updates = []
         if self._inactive:
             for chunk in chunked(self._inactive):
-                conn.execute(update(events).where(events.c.id.in_(chunk)).values(active=False))
+                conn.execute(_DEACTIVATE, {"ids": chunk})
             self._inactive = []
         if self._events:
             ids = _insert_ids(conn, events, [values for values, _key in self._events])
@@ -585,10 +600,14 @@ def _insert_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> l
     """Insert the rows, a few statements for them all, and return their ids in row order.
     Both backends number rows in the order they go in, which is the order of the rows in
     the statement (PostgreSQL is told to keep it); the ids are those of one insert per row."""
-    statement = insert(table).returning(
-        table.c.id, sort_by_parameter_order=conn.dialect.name == "postgresql"
-    )
+    statement = _inserting(table, conn.dialect.name == "postgresql")
     return sorted(conn.execute(statement, rows).scalars())
+
+
+@functools.cache
+def _inserting(table: Table, ordered: bool) -> Insert:
+    """The insert `_insert_ids` runs, built once per table and backend."""
+    return insert(table).returning(table.c.id, sort_by_parameter_order=ordered)
 
 
 def _queue(

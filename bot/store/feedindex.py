@@ -10,13 +10,14 @@ the rows' layout (feed, sort key, entry id) and the change log between publishes
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import TextClause, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from bot.core.codec import article_from_dict, event_from_dict
@@ -38,6 +39,56 @@ Key = tuple[int, str]  # (sort, entry id): a feed lists entries by sort, ties by
 BUILT = ""
 ALWAYS = ("articles", "events")  # feeds that exist even when empty
 _CHUNK = 500
+
+# The statements a save's upkeep runs, built once (building one cost more than running it);
+# `chunked` lists are bound as one expanding parameter.
+_STORIES_OF = select(events.c.uid, events.c.story).where(
+    events.c.article_id.in_(bindparam("ids", expanding=True))
+)
+_ROWS_OF_ARTICLES = select(feed_entries).where(
+    feed_entries.c.article_id.in_(bindparam("ids", expanding=True))
+)
+_ROWS_OF_STORIES = select(feed_entries).where(
+    feed_entries.c.story.in_(bindparam("stories", expanding=True))
+)
+_DELETE_ROWS = delete(feed_entries).where(
+    feed_entries.c.feed == bindparam("f"), feed_entries.c.entry == bindparam("e")
+)
+_INSERT_ROWS = insert(feed_entries)
+_FEEDS_NAMED = select(feeds.c.name, feeds.c.size, feeds.c.label).where(
+    feeds.c.name.in_(bindparam("names", expanding=True))
+)
+_DELETE_FEEDS = delete(feeds).where(feeds.c.name.in_(bindparam("names", expanding=True)))
+_INSERT_FEED = insert(feeds).values(
+    name=bindparam("n"), size=bindparam("size"), label=bindparam("label")
+)
+_UPDATE_FEED = (
+    update(feeds)
+    .where(feeds.c.name == bindparam("n"))
+    .values(size=bindparam("size"), label=bindparam("label"))
+)
+_ARTICLES_NAMED = select(articles.c.id, articles.c.uid, articles.c.data).where(
+    articles.c.id.in_(bindparam("ids", expanding=True)), articles.c.status == "ok"
+)
+_EVENTS_NAMED = select(
+    events.c.id, events.c.uid, events.c.article_id, events.c.data, events.c.story
+).where(events.c.id.in_(bindparam("ids", expanding=True)))
+_SORTS = select(feed_entries.c.article_id, feed_entries.c.sort).where(
+    feed_entries.c.feed == "articles",
+    feed_entries.c.article_id.in_(bindparam("ids", expanding=True)),
+)
+# A story is named by its first event's uid where the event has no story of its own.
+_FIRST_OF_UIDS = (
+    select(func.min(events.c.id), events.c.uid)
+    .join(articles, articles.c.id == events.c.article_id)
+    .where(
+        events.c.active.is_(True),
+        articles.c.status == "ok",
+        events.c.story.is_(None),
+        events.c.uid.in_(bindparam("uids", expanding=True)),
+    )
+    .group_by(events.c.uid)
+)
 
 
 def older(a: Key, b: Key) -> bool:
@@ -137,16 +188,12 @@ class FeedIndexStore(StoreBase):
         ids = sorted(set(article_ids))
         stories: set[str] = set()
         for chunk in chunked(ids):
-            query = select(events.c.uid, events.c.story).where(events.c.article_id.in_(chunk))
-            stories |= {row.story or row.uid for row in conn.execute(query)}
+            stories |= {row.story or row.uid for row in conn.execute(_STORIES_OF, {"ids": chunk})}
         old: dict[tuple[str, str], IndexRow] = {}
-        wheres = [feed_entries.c.article_id.in_(chunk) for chunk in chunked(ids)]
-        wheres += [feed_entries.c.story.in_(chunk) for chunk in chunked(sorted(stories))]
-        for where in wheres:
-            old |= {
-                (r.feed, r.entry): IndexRow(*r)
-                for r in conn.execute(select(feed_entries).where(where))
-            }
+        reads = [(_ROWS_OF_ARTICLES, {"ids": chunk}) for chunk in chunked(ids)]
+        reads += [(_ROWS_OF_STORIES, {"stories": chunk}) for chunk in chunked(sorted(stories))]
+        for query, params in reads:
+            old |= {(r.feed, r.entry): IndexRow(*r) for r in conn.execute(query, params)}
         new_rows = self._article_rows(conn, ids, saved or {})
         sorts = {row.article_id: row.sort for row in new_rows if row.feed == "articles"}
         new_rows += self._story_rows(conn, sorted(stories), sorts, new_events or {}, old, set(ids))
@@ -154,25 +201,25 @@ class FeedIndexStore(StoreBase):
         changes = FeedChanges()
         gone: list[IndexRow] = []
         added: list[IndexRow] = []
+        by_feed = changes.feeds
         for name, entry in old.keys() | new.keys():
             before, after = old.get((name, entry)), new.get((name, entry))
-            sizes = changes.feeds.setdefault(name, FeedChange(old_size=0))
+            sizes = by_feed.get(name)
+            if sizes is None:  # (not made for every row: a backfill's batch has thousands)
+                sizes = by_feed[name] = FeedChange(old_size=0)
             if before == after and after is not None:
                 sizes.touched.add(after.key)
                 continue
             for row, into in ((before, gone), (after, added)):
                 if row is not None:
                     into.append(row)
-                    sizes.merge(FeedChange(0, moved=row.key))
+                    key = row.key  # the oldest moved (as FeedChange.merge keeps it)
+                    if sizes.moved is None or older(key, sizes.moved):
+                        sizes.moved = key
         if gone:
-            conn.execute(
-                delete(feed_entries).where(
-                    feed_entries.c.feed == bindparam("f"), feed_entries.c.entry == bindparam("e")
-                ),
-                [{"f": row.feed, "e": row.entry} for row in gone],
-            )
+            conn.execute(_DELETE_ROWS, [{"f": row.feed, "e": row.entry} for row in gone])
         if added:
-            conn.execute(insert(feed_entries), [_values(row) for row in added])
+            conn.execute(_INSERT_ROWS, [_values(row) for row in added])
         delta: dict[str, int] = {}
         for row in gone:
             delta[row.feed] = delta.get(row.feed, 0) - 1
@@ -187,11 +234,8 @@ class FeedIndexStore(StoreBase):
         names = sorted(changes.feeds)
         rows: dict[str, Any] = {}
         for chunk in chunked(names):
-            query = select(feeds.c.name, feeds.c.size, feeds.c.label).where(feeds.c.name.in_(chunk))
-            rows |= {row.name: row for row in conn.execute(query)}
-        labels = self._oldest_labels(
-            conn, [n for n in names if changes.feeds[n].moved is not None], set(rows)
-        )
+            rows |= {row.name: row for row in conn.execute(_FEEDS_NAMED, {"names": chunk})}
+        labels = _oldest_labels(conn, [n for n in names if changes.feeds[n].moved is not None])
         updates: list[dict[str, Any]] = []
         inserts: list[dict[str, Any]] = []
         deletes: list[str] = []
@@ -214,45 +258,11 @@ class FeedIndexStore(StoreBase):
                 updates.append(values)
                 changes.catalog |= row.label != label
         if deletes:
-            conn.execute(delete(feeds).where(feeds.c.name.in_(deletes)))
+            conn.execute(_DELETE_FEEDS, {"names": deletes})
         if inserts:
-            conn.execute(
-                insert(feeds).values(
-                    name=bindparam("n"), size=bindparam("size"), label=bindparam("label")
-                ),
-                inserts,
-            )
+            conn.execute(_INSERT_FEED, inserts)
         if updates:
-            conn.execute(
-                update(feeds)
-                .where(feeds.c.name == bindparam("n"))
-                .values(size=bindparam("size"), label=bindparam("label")),
-                updates,
-            )
-
-    def _oldest_labels(
-        self, conn: Connection, names: Sequence[str], known: set[str]
-    ) -> dict[str, str]:
-        """name → the label of the feed's oldest entry, for the feeds that have entries."""
-        oldest = (
-            select(feed_entries.c.label)
-            .order_by(feed_entries.c.sort, feed_entries.c.entry.desc())
-            .limit(1)
-        )
-        found: dict[str, str] = {}
-        listed = [name for name in names if name in known]
-        # One statement for the feeds with a row (an indexed lookup each)...
-        first = oldest.where(feed_entries.c.feed == feeds.c.name).correlate(feeds).scalar_subquery()
-        for chunk in chunked(listed):
-            query = select(feeds.c.name, first).where(feeds.c.name.in_(chunk))
-            found |= {name: label for name, label in conn.execute(query) if label is not None}
-        # ...and one each for new feeds (each is new once).
-        for name in names:
-            if name not in known:
-                label = conn.execute(oldest.where(feed_entries.c.feed == name)).scalar()
-                if label is not None:
-                    found[name] = label
-        return found
+            conn.execute(_UPDATE_FEED, updates)
 
     def _article_rows(
         self, conn: Connection, ids: Sequence[int], saved: Mapping[int, tuple[str, Article]]
@@ -263,10 +273,8 @@ class FeedIndexStore(StoreBase):
                 uid, article = saved[article_id]
                 found += _article_entries(article_id, uid, article)
         for chunk in chunked([article_id for article_id in ids if article_id not in saved]):
-            query = select(articles.c.id, articles.c.uid, articles.c.data).where(
-                articles.c.id.in_(chunk), articles.c.status == "ok"
-            )
-            found += [row for one in conn.execute(query) for row in _article_index(one)]
+            rows = conn.execute(_ARTICLES_NAMED, {"ids": chunk})
+            found += [row for one in rows for row in _article_index(one)]
         return found
 
     def _story_rows(
@@ -293,20 +301,14 @@ class FeedIndexStore(StoreBase):
             for e in (new_events[event_id],)
         ]
         for chunk in chunked(sorted(first_ids - new_events.keys() - kept.keys())):
-            query = select(
-                events.c.id, events.c.uid, events.c.article_id, events.c.data, events.c.story
-            ).where(events.c.id.in_(chunk))
             rows += [
                 _EventRow(r.id, r.uid, r.article_id, event_from_dict(r.data), r.story)
-                for r in conn.execute(query)
+                for r in conn.execute(_EVENTS_NAMED, {"ids": chunk})
             ]
         missing = sorted({row.article_id for row in rows} - sorts.keys())
         sorts = dict(sorts)
         for chunk in chunked(missing):
-            query = select(feed_entries.c.article_id, feed_entries.c.sort).where(
-                feed_entries.c.feed == "articles", feed_entries.c.article_id.in_(chunk)
-            )
-            sorts |= {row.article_id: row.sort for row in conn.execute(query)}
+            sorts |= {row.article_id: row.sort for row in conn.execute(_SORTS, {"ids": chunk})}
         made = [found for row in rows for found in _event_index(row, sorts[row.article_id])]
         return made + [row for same in kept.values() for row in same]
 
@@ -448,19 +450,36 @@ class FeedIndexStore(StoreBase):
 def _first_reports(conn: Connection, stories: Sequence[str]) -> set[int]:
     """The first active event (of an article in the feeds) of each story, by id."""
     found = first_events(conn, stories, shown=True)
-    # A story is named by its first event's uid where the event has no story of its own.
-    rest = [story for story in stories if story not in found]
-    base = (
-        select(func.min(events.c.id))
-        .join(articles, articles.c.id == events.c.article_id)
-        .where(events.c.active.is_(True), articles.c.status == "ok")
-    )
+    rest = [story for story in stories if story not in found]  # (see _FIRST_OF_UIDS)
     for chunk in chunked(rest):
-        query = base.add_columns(events.c.uid).where(
-            events.c.story.is_(None), events.c.uid.in_(chunk)
-        )
-        found |= {uid: first for first, uid in conn.execute(query.group_by(events.c.uid))}
+        found |= {uid: first for first, uid in conn.execute(_FIRST_OF_UIDS, {"uids": chunk})}
     return set(found.values())
+
+
+def _oldest_labels(conn: Connection, names: Sequence[str]) -> dict[str, str]:
+    """name → the label of the feed's oldest entry, for the feeds that have entries: one
+    statement for them all, an indexed lookup each (a batch of a backfill names new feeds
+    by the dozen)."""
+    found: dict[str, str] = {}
+    for chunk in chunked(names):
+        # Padded to a multiple of 50 (the last name again): a few statements to compile.
+        padded = chunk + chunk[-1:] * (-len(chunk) % 50)
+        params = {f"n{i}": name for i, name in enumerate(padded)}
+        rows = conn.execute(_oldest_labels_sql(len(padded)), params)
+        found |= {name: label for name, label in rows if label is not None}
+    return found
+
+
+@functools.cache
+def _oldest_labels_sql(count: int) -> TextClause:
+    # Written out, as `base.first_events` is: SQLAlchemy caches no statement built on VALUES.
+    rows = ", ".join(f"(:n{i})" for i in range(count))
+    return text(
+        f"WITH wanted(name) AS (VALUES {rows}) "
+        "SELECT wanted.name, (SELECT feed_entries.label FROM feed_entries "
+        "WHERE feed_entries.feed = wanted.name "
+        "ORDER BY feed_entries.sort, feed_entries.entry DESC LIMIT 1) FROM wanted"
+    )
 
 
 def published_rows(conn: Connection) -> Iterator[Any]:

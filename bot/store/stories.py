@@ -3,13 +3,14 @@ type a new event is compared with (so saving an article reads no article JSON ag
 
 from __future__ import annotations
 
+import functools
 import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from bot.core.codec import event_from_dict
@@ -221,15 +222,9 @@ class StoryCandidates:
         kinds = sorted(self._types)
         if not kinds:
             return
-        newest = [
-            select(events.c.id)
-            .where(events.c.type == kind, events.c.story.is_not(None))
-            .order_by(events.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-            for kind in kinds
-        ]
-        for kind, event_id in zip(kinds, conn.execute(select(*newest)).one(), strict=True):
+        params = {f"k{i}": kind for i, kind in enumerate(kinds)}
+        found = conn.execute(_newest_of_types(len(kinds)), params).one()
+        for kind, event_id in zip(kinds, found, strict=True):
             if event_id != self._types[kind].newest:
                 del self._types[kind]
 
@@ -280,6 +275,22 @@ class _TypeRows:
         self.owned[row[2]] = self.owned.get(row[2], 0) + 1
         for actor in row[3].actors:
             self.by_actor.setdefault(actor, []).append(position)
+
+
+@functools.cache
+def _newest_of_types(count: int) -> Select[Any]:
+    """The newest event id (with a story) of each of `count` types bound as k0, k1, …: built
+    once per count (building it cost more than running it)."""
+    return select(
+        *(
+            select(events.c.id)
+            .where(events.c.type == bindparam(f"k{i}"), events.c.story.is_not(None))
+            .order_by(events.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+            for i in range(count)
+        )
+    )
 
 
 def read_story_keys(conn: Connection, event_ids: Sequence[int]) -> dict[int, StoryKey]:

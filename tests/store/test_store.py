@@ -400,6 +400,39 @@ def test_the_feed_index_a_save_keeps_is_the_one_a_rebuild_makes(store: Store) ->
     assert len(index()[0]) > 6
 
 
+def test_a_batch_naming_many_new_feeds_gets_the_labels_a_rebuild_gives(store: Store) -> None:
+    """A batch asks the oldest entry's label of all its feeds in one statement (names padded
+    to a multiple of 50): 120 new feeds at once, then a batch whose older articles spell some
+    of them otherwise (the label moves) beside new ones, give the feeds a rebuild makes."""
+    from sqlalchemy import select
+
+    from bot.store.schema import feeds
+
+    def batch(first: int, spelling: str, day: int) -> list[ArticleSave]:
+        made = []
+        for i in range(first, first + 60):
+            names = (spelling.format(i), spelling.format(i + 60))
+            article = replace(
+                make_article(f"{spelling[0]}{i}.md"),
+                categories=names,
+                published=datetime(2025, 6, day, tzinfo=UTC),
+            )
+            made.append(replace(article_save(article.path, HIRE), article=article))
+        return made
+
+    def listing() -> list[tuple[object, ...]]:
+        with store.engine.connect() as conn:
+            return sorted(tuple(row) for row in conn.execute(select(feeds)))
+
+    store.ensure_feed_index()
+    store.save_articles(batch(0, "Topic {}", 21))  # 120 new category feeds
+    store.save_articles(batch(30, "topic {}", 20))  # older: 60 labels move, 30 feeds are new
+    kept = listing()
+    assert ("category/topic-40", 2, "topic 40") in kept and len(kept) > 150
+    store.rebuild_feed_index()
+    assert kept == listing()
+
+
 def test_saved_articles_are_kept_beyond_the_memo_until_a_publish_has_shown_them() -> None:
     """Between a scan and its publish the memo holds what the scan saved (up to a bound);
     once a publish ends, it is back to its own size."""
