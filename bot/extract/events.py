@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from bisect import bisect_left, bisect_right
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -56,7 +55,9 @@ _HAN_RE = re.compile(f"[{HAN}]")
 _new = tuple.__new__  # a named tuple made without its Python-level constructor
 
 
-@dataclass(slots=True)
+# Both with an __init__ of their own (`init=False`): mypyc compiles it, where the one
+# dataclass writes runs interpreted (6× slower; one Analysed a sentence).
+@dataclass(slots=True, init=False)
 class Analysed:
     """One sentence with everything found in it."""
 
@@ -66,27 +67,60 @@ class Analysed:
     amounts: list[Found]
     dates: list[FoundDate]
     breaks: list[int]  # clause boundaries (computed only where a trigger is)
-    triggered: bool = False
+    triggered: bool
     # Amounts are sought once the candidates are known, only in the sentences that can
     # give one its amount (see attach_amounts); until then `amounts` is empty.
-    amounts_sought: bool = False
+    amounts_sought: bool
+
+    def __init__(
+        self,
+        sentence: Sentence,
+        hits: list[Hit],
+        mentions: list[Mention],
+        amounts: list[Found],
+        dates: list[FoundDate],
+        breaks: list[int],
+        triggered: bool = False,
+        amounts_sought: bool = False,
+    ) -> None:
+        self.sentence, self.hits, self.mentions, self.amounts = sentence, hits, mentions, amounts
+        self.dates, self.breaks = dates, breaks
+        self.triggered, self.amounts_sought = triggered, amounts_sought
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Candidate:
     type: str
     at: Analysed
     trigger: Hit
     score: float
     actors: list[str]
-    anaphoric: bool = False
-    separate: bool = False
-    amount: Amount | None = None
-    background: bool = False  # a background cue or an old date colours its clause
-    borrowed: bool = False  # it names nobody: its actors are the article's main ones
+    anaphoric: bool
+    separate: bool
+    amount: Amount | None
+    background: bool  # a background cue or an old date colours its clause
+    borrowed: bool  # it names nobody: its actors are the article's main ones
     # Its amount is a running total ("running": 'has now raised', 累计) or new money ("added":
     # 'another', 追加), for a type whose rule says `increments`; else "".
-    tally: str = ""
+    tally: str
+
+    def __init__(
+        self,
+        type: str,
+        at: Analysed,
+        trigger: Hit,
+        score: float,
+        actors: list[str],
+        anaphoric: bool = False,
+        separate: bool = False,
+        amount: Amount | None = None,
+        background: bool = False,
+        borrowed: bool = False,
+        tally: str = "",
+    ) -> None:
+        self.type, self.at, self.trigger, self.score, self.actors = type, at, trigger, score, actors
+        self.anaphoric, self.separate, self.amount = anaphoric, separate, amount
+        self.background, self.borrowed, self.tally = background, borrowed, tally
 
 
 def analyse(
@@ -651,13 +685,20 @@ def _companies_first(
 
 def principal_actors(analysed: Sequence[Analysed]) -> list[str]:
     """The names the article is most about: title mentions count triple."""
-    counts: Counter[str] = Counter()
+    # A plain dict, not a Counter: a Counter's missing key is a call of Python code (a
+    # hundred names an article); the sort is most_common's order, ties as first named.
+    counts: dict[str, int] = {}
     for at in analysed:
         if at.mentions:
             weight = 3 if at.sentence.paragraph == 0 else 1
             for m in at.mentions:
-                counts[m.name] += weight
-    return [name for name, n in counts.most_common(3) if n >= 2]
+                counts[m.name] = counts.get(m.name, 0) + weight
+    ranked = sorted(counts.items(), key=_count, reverse=True)[:3]
+    return [name for name, n in ranked if n >= 2]
+
+
+def _count(item: tuple[str, int]) -> int:
+    return item[1]
 
 
 def _actors(at: Analysed, trigger: Hit, pack: RulePack) -> list[str]:

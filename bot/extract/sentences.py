@@ -36,7 +36,9 @@ _SPACES_RE = re.compile(r"  +")
 _TITLE_SPLIT_RE = re.compile(f"(?<=[{HAN}])\\s+(?=[{HAN}])|[|｜！!？?]+\\s*")
 
 
-@dataclass(frozen=True, slots=True)
+# `init=False` and an __init__ of its own: mypyc compiles that one, where the one dataclass
+# writes runs interpreted (0.4 µs a sentence against 0.02, fifty sentences an article).
+@dataclass(frozen=True, slots=True, init=False)
 class Sentence:
     """One sentence of the article; index 0 and its siblings with paragraph 0 are the title."""
 
@@ -44,6 +46,12 @@ class Sentence:
     paragraph: int  # 0 for the title, then 1, 2, … for body lines
     text: str  # cleaned original
     folded: str  # same length as `text`
+
+    def __init__(self, index: int, paragraph: int, text: str, folded: str) -> None:
+        object.__setattr__(self, "index", index)  # as the dataclass's own (frozen) does
+        object.__setattr__(self, "paragraph", paragraph)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "folded", folded)
 
     @property
     def is_title(self) -> bool:
