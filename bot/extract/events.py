@@ -187,7 +187,7 @@ def _judged_again(found: Found, folded: str, shift: int, pack: RulePack) -> Foun
     if close == found.amount.approximate:
         return found
     amount = dataclasses.replace(found.amount, approximate=close)
-    return Found(found.start, found.end, amount, found.unit)
+    return _new(Found, (found.start, found.end, amount, found.unit))
 
 
 def _dates(
@@ -933,13 +933,36 @@ def _first_in_article(
     if rule.require_re is not None:
         folded, starts = seek.text()[1:]
         if rule.require_words is not None:  # both word lists at once: the same lines
-            lines = {bisect_right(starts, end) - 1 for end, _ in rule.require_words.iter(folded)}
-        else:
-            lines = _lines_with(rule.require_re, folded, starts)
-            lines |= _lines_with(pack.amount_neutral, folded, starts)
+            return _first_in_lines(analysed, rule, pack, seek, rule.require_words.iter(folded))
+        lines = _lines_with(rule.require_re, folded, starts)
+        lines |= _lines_with(pack.amount_neutral, folded, starts)
         within = sorted(lines)
     seek(within)
     return next((f for i in within if (f := _first_usable(analysed[i], rule, pack))), None)
+
+
+def _first_in_lines(
+    analysed: Sequence[Analysed],
+    rule: AmountRule,
+    pack: RulePack,
+    seek: _Seeker,
+    words: Iterable[tuple[int, object]],
+) -> Found | None:
+    """The first usable amount of the lines holding one of `words` (an automaton's finds in
+    the joined text, in order of their ends: the lines in order), each line sought as it is
+    reached: the rest of the article is neither scanned nor sought once one is found."""
+    _, folded, starts = seek.text()
+    following = 0  # where the line after the one last tried starts
+    for end, _ in words:
+        if end < following:
+            continue  # in the line just tried
+        line = bisect_right(starts, end) - 1
+        following = starts[line + 1] if line + 1 < len(starts) else len(folded)
+        seek([line])
+        found = _first_usable(analysed[line], rule, pack)
+        if found is not None:
+            return found
+    return None
 
 
 def _lines_with(pattern: re.Pattern[str], text: str, starts: Sequence[int]) -> set[int]:
