@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from bot.core.model import Amount
-from bot.core.text import holds_from
+from bot.core.text import first_of, holds_from, last_of
 
 # A number as written: 1,200 / 1 , 200 / 5.5 / 5 . 5 (spaced by some converters and OCR). The
 # patterns take it loosely, starting with a digit so that the engine skips ahead fast; _number
@@ -397,11 +397,11 @@ def _per_unit(folded: str, start: int, end: int, scaled: bool) -> bool:
         return True
     if not scaled:
         tail = folded[end : end + _TAIL_REACH]
-        cut = min((k for k in map(tail.find, ",，;；。") if k >= 0), default=len(tail))
+        cut = first_of(tail, ",，;；。")
         if _PER_SHARE_RE.search(tail, 0, cut):
             return True
     head = folded[max(0, start - _HEAD_REACH) : start]
-    cut = max(map(head.rfind, ",，;；。:："))
+    cut = last_of(head, ",，;；。:：")
     head = head[cut + 1 :]
     if head.rstrip().endswith(_PER_BEFORE) or "每股" in head:
         return True

@@ -23,7 +23,7 @@ from itertools import accumulate
 from typing import Protocol, TypeVar
 
 from bot.core.model import Amount, Article
-from bot.core.text import HAN
+from bot.core.text import HAN, last_of
 from bot.extract.amounts import Found, approximate, find_amounts
 from bot.extract.dates import FoundDate, dateline, find_dates
 from bot.extract.entities import ORG, PERSON, Mention, article_mentions, resolve, title_end
@@ -650,7 +650,7 @@ def _background(at: Analysed, hit: Hit, old: date, clause: int) -> bool:
 def _anaphoric(at: Analysed, hit: Hit, pack: RulePack) -> bool:
     """'the withdrawal', '此次挖角', '这笔价值 440 亿美元的交易': a fact already told."""
     head = at.sentence.folded[max(0, hit.start - _ANAPHORA_REACH) : hit.start]
-    cut = max(map(head.rfind, "，,；;。：:"))
+    cut = last_of(head, "，,；;。：:")
     return pack.anaphora.search(head, cut + 1) is not None
 
 
@@ -994,7 +994,7 @@ def _totalled(at: Analysed, f: Found, pack: RulePack) -> bool:
     or a deal it modifies just after it ('a 265 mln dlr bid')."""
     folded = at.sentence.folded
     head = folded[max(0, f.start - _TOTAL_REACH) : f.start]
-    head = head[max(map(head.rfind, ",，;；。")) + 1 :]
+    head = head[last_of(head, ",，;；。") + 1 :]
     if pack.amount_total_before.search(head) is not None or _VALUES_AT_RE.search(head):
         return True
     return (
@@ -1072,6 +1072,6 @@ def _headed(at: Analysed, i: int, rule: AmountRule) -> bool:
     """Does one of the rule's attribute words head at.amounts[i] ('sales of 50 mln dlrs')?"""
     f, folded = at.amounts[i], at.sentence.folded
     head = folded[max(0, f.start - _TOTAL_REACH, at.amounts[i - 1].end if i else 0) : f.start]
-    head = head[max(map(head.rfind, ",，;；。")) + 1 :]
+    head = head[last_of(head, ",，;；。") + 1 :]
     assert rule.attribute_before is not None and rule.attribute_after is not None
     return bool(rule.attribute_before.search(head) or rule.attribute_after.match(folded, f.end))
