@@ -324,9 +324,14 @@ def _key(text: str) -> str:
 
 
 def _is_key(line: str, key: str) -> bool:
-    """`_key(line) == key`, most lines (paragraphs far longer than the title) told apart from
-    their head: lowering never shortens a text, so a line whose head alone holds more word
-    characters than `key` has characters cannot have it for key."""
+    """`_key(line) == key`, most lines told apart by their first word character (lowered, it
+    opens their key) or else by their head (paragraphs far longer than the title): lowering
+    never shortens a text, so a line whose head alone holds more word characters than `key`
+    has characters cannot have it for key."""
+    lead = _NON_WORD_RE.match(line)
+    first = line[lead.end() if lead else 0 :][:1]
+    if first and not first.lower().startswith(key[:1]):
+        return False
     head = line[: 2 * len(key) + 2]
     if len(_NON_WORD_RE.sub("", head)) > len(key):
         return False
