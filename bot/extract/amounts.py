@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from bot.core.model import Amount
-from bot.core.text import holds_from
+from bot.core.text import first_of, holds_from, last_of
 
 # A number as written: 1,200 / 1 , 200 / 5.5 / 5 . 5 (spaced by some converters and OCR). The
 # patterns take it loosely, starting with a digit so that the engine skips ahead fast; _number
@@ -324,6 +324,7 @@ _RANGE_GAP_RE = re.compile(r"[ ]?(?:-|–|~|～|to|至|到)[ ]?")
 # '66 dlrs value of stock for each share held': further on in the clause, for a bare figure.
 _PER_SHARE_RE = re.compile(r"\b(?:for each|per|a|each)[ ](?:[a-z]+[ ])?share\b|每股")
 _TAIL_REACH = 80
+_new = tuple.__new__  # a Found made without its Python-level constructor
 
 
 class Found(NamedTuple):  # a tuple: built by the hundred per article, and cheaply
@@ -369,7 +370,7 @@ def find_amounts(
         usd = value * rates[currency] if currency in rates else None
         amount = Amount(value, currency, usd, text[start:end].strip(), approx)
         unit = _per_unit(folded, start, end, scaled)
-        found.append(Found(start, end, amount, unit))
+        found.append(_new(Found, (start, end, amount, unit)))
         last_end = end
     return found
 
@@ -396,11 +397,11 @@ def _per_unit(folded: str, start: int, end: int, scaled: bool) -> bool:
         return True
     if not scaled:
         tail = folded[end : end + _TAIL_REACH]
-        cut = min((k for k in map(tail.find, ",，;；。") if k >= 0), default=len(tail))
+        cut = first_of(tail, ",，;；。")
         if _PER_SHARE_RE.search(tail, 0, cut):
             return True
     head = folded[max(0, start - _HEAD_REACH) : start]
-    cut = max(map(head.rfind, ",，;；。:："))
+    cut = last_of(head, ",，;；。:：")
     head = head[cut + 1 :]
     if head.rstrip().endswith(_PER_BEFORE) or "每股" in head:
         return True
@@ -410,7 +411,7 @@ def _per_unit(folded: str, start: int, end: int, scaled: bool) -> bool:
 def _as_range(low: Found, unit: bool, end: int, text: str) -> Found:
     """'14.91 dlrs to 15.62 dlrs a share': one amount, its lower end, approximate."""
     amount = dataclasses.replace(low.amount, text=text[low.start : end].strip(), approximate=True)
-    return Found(low.start, end, amount, low.unit or unit)
+    return _new(Found, (low.start, end, amount, low.unit or unit))
 
 
 def _with_equivalent(first: Found, value: float, currency: str, end: int, text: str) -> Found:
@@ -420,12 +421,8 @@ def _with_equivalent(first: Found, value: float, currency: str, end: int, text: 
     closing = text[end : end + 1]
     stop = end + 1 if closing in ")）" else end
     text_out = text[first.start : stop].strip()
-    return Found(
-        first.start,
-        first.end,
-        Amount(amount.value, amount.currency, usd, text_out, amount.approximate),
-        first.unit,
-    )
+    told = Amount(amount.value, amount.currency, usd, text_out, amount.approximate)
+    return _new(Found, (first.start, first.end, told, first.unit))
 
 
 # start, end, value, currency, written with a magnitude, a range

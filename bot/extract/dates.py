@@ -143,6 +143,9 @@ class FoundDate(NamedTuple):  # a tuple: built by the hundred per article, and c
     anchored: bool = False  # resolved against the reference date: as good as that date
 
 
+_new = tuple.__new__  # a FoundDate made without its Python-level constructor
+
+
 def find_dates(folded: str, published: date, text: str | None = None) -> list[FoundDate]:
     """Every date in the (folded) text, in order; relative ones and those without a year
     resolved against `published` (and `anchored`). `text` is the same text as written, for
@@ -185,7 +188,7 @@ def find_dates(folded: str, published: date, text: str | None = None) -> list[Fo
             resolved = _resolve(kind, m.group(), groups, published)
             if resolved is not None:
                 taken.add(start, end)
-                found.append(FoundDate(start, end, *resolved, "y" not in groups))
+                found.append(_new(FoundDate, (start, end, *resolved, "y" not in groups)))
     return sorted(found, key=lambda f: f.start)
 
 

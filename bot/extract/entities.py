@@ -40,6 +40,12 @@ PERSON, ORG, UNKNOWN = "person", "org", "unknown"
 _new = tuple.__new__  # a Mention made without its Python-level constructor: twice as fast
 
 
+def _shaped(start: int, end: int, name: str, kind: str) -> Mention:
+    """A Mention of a name found by its shape or place (not the alias table's): made with
+    `_new`, a named tuple's own constructor being Python code."""
+    return _new(Mention, (start, end, name, kind, False, False))
+
+
 def _wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -401,7 +407,7 @@ def _glossed(text: str, folded: str) -> Iterable[Mention]:
             zh = _trim_translit(zh)
         elif kind == PERSON:
             zh = zh[-3:] if len(zh) >= 3 and zh[-3] in _SURNAMES else zh[-2:]
-        yield Mention(zh_end - len(zh), m.end(), latin, kind, False)
+        yield _shaped(zh_end - len(zh), m.end(), latin, kind)
 
 
 def _trim_translit(name: str) -> str:
@@ -429,7 +435,7 @@ def _dotted(text: str, folded: str) -> Iterable[Mention]:
         while end > dot + 1 and folded[end - 1] in "·•・":
             end -= 1
         if begin < dot and end > dot + 1:
-            yield Mention(begin, end, _canonical(text, folded, begin, end), PERSON, False)
+            yield _shaped(begin, end, _canonical(text, folded, begin, end), PERSON)
         dot = _next_dot(folded, max(end, dot + 1))
 
 
@@ -479,7 +485,7 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
             continue
         if name[:1] in _ZH_JOIN or name[:2] in _ZH_ROLE_NOUNS:
             continue  # 董事长和创始人, 首席执行官顾问: a second role, not a name
-        yield Mention(start, start + len(name), name, PERSON, False)
+        yield _shaped(start, start + len(name), name, PERSON)
     for at in _positions(folded, _HONORIFICS):  # 王启辉先生, 李静女士
         for size in (3, 2):
             start = at - size
@@ -492,14 +498,14 @@ def _role_people(text: str, folded: str, first_han: int = 0) -> Iterable[Mention
                 and not (size == 3 and name[1] in _AFTER_NAME)
                 and name[:2] not in _ZH_ROLE_NOUNS
             ):
-                yield Mention(start, at, _canonical(text, folded, start, at), PERSON, False)
+                yield _shaped(start, at, _canonical(text, folded, start, at), PERSON)
                 break
     appointing = any(word in folded for word in _APPOINTING)
     for m in _APPOINTED_RE.finditer(folded) if appointing else ():  # 任命卢伟冰为总裁
         start = m.start("name")
         if folded[start] in _SURNAMES:
             name = _canonical(text, folded, start, m.end("name"))
-            yield Mention(start, m.end("name"), name, PERSON, False)
+            yield _shaped(start, m.end("name"), name, PERSON)
 
 
 # Who speaks or owns, as a clause opens: 金字火腿发布公告称…, 近日，人福医药宣布…, 永辉超市董事长
@@ -577,7 +583,7 @@ def _objects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
             continue  # a name is named again; a passing word (谈判, 年报) seldom
         start = cue.end()
         end = start + len(name)
-        yield Mention(start, end, _canonical(text, folded, start, end), ORG, False)
+        yield _shaped(start, end, _canonical(text, folded, start, end), ORG)
 
 
 def _role_within(folded: str, start: int, end: int) -> bool:
@@ -615,7 +621,7 @@ def _subjects(text: str, folded: str, first_han: int = 0) -> Iterable[Mention]:
         ):
             continue
         kind = PERSON if len(name) <= 3 and name[0] in _SURNAMES else ORG
-        yield Mention(start, end, _canonical(text, folded, start, end), kind, False)
+        yield _shaped(start, end, _canonical(text, folded, start, end), kind)
 
 
 # A headline that opens with who speaks: 翔鹭钨业：股东…解除质押.
@@ -641,7 +647,7 @@ def _speakers(text: str, folded: str, title_end: int) -> Iterable[Mention]:
     ):
         return
     kind = PERSON if len(name) <= 3 and name[0] in _SURNAMES else ORG
-    yield Mention(start, end, _canonical(text, folded, start, end), kind, False)
+    yield _shaped(start, end, _canonical(text, folded, start, end), kind)
 
 
 def _organisations(text: str, folded: str) -> Iterable[Mention]:
@@ -669,7 +675,7 @@ def _organisations(text: str, folded: str) -> Iterable[Mention]:
             continue
         start = m.start() - len(head)
         name = _zh_legal_folded(_canonical(text, folded, start, m.end()))
-        yield Mention(start, m.end(), name, ORG, False)
+        yield _shaped(start, m.end(), name, ORG)
 
 
 def _generic_head(head: str) -> bool:
@@ -716,9 +722,7 @@ def _listed(text: str, folded: str) -> Iterable[Mention]:
         head = head[-4:] if len(head) > 4 else head  # short names are of 2 to 4 characters
         if len(head) < 2 or head.startswith(_ORG_GENERIC):
             continue
-        yield Mention(
-            end - len(head), end, _canonical(text, folded, end - len(head), end), ORG, False
-        )
+        yield _shaped(end - len(head), end, _canonical(text, folded, end - len(head), end), ORG)
 
 
 # A publication is a firm too: 《香港01》创办人…, 网媒《香港01》, 《端》大股东: a title with a role or
@@ -743,7 +747,7 @@ def _titled(text: str, folded: str) -> Iterable[Mention]:
     for m in titles:
         if m.group(1) in employers:
             start, end = m.span(1)
-            yield Mention(start, end, _canonical(text, folded, start, end), ORG, False)
+            yield _shaped(start, end, _canonical(text, folded, start, end), ORG)
 
 
 def _canonical(text: str, folded: str, start: int, end: int) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from bisect import bisect_left, bisect_right
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,7 +23,7 @@ from itertools import accumulate
 from typing import Protocol, TypeVar
 
 from bot.core.model import Amount, Article
-from bot.core.text import HAN
+from bot.core.text import HAN, last_of
 from bot.extract.amounts import Found, approximate, find_amounts
 from bot.extract.dates import FoundDate, dateline, find_dates
 from bot.extract.entities import ORG, PERSON, Mention, article_mentions, resolve, title_end
@@ -56,7 +55,9 @@ _HAN_RE = re.compile(f"[{HAN}]")
 _new = tuple.__new__  # a named tuple made without its Python-level constructor
 
 
-@dataclass(slots=True)
+# Both with an __init__ of their own (`init=False`): mypyc compiles it, where the one
+# dataclass writes runs interpreted (6× slower; one Analysed a sentence).
+@dataclass(slots=True, init=False)
 class Analysed:
     """One sentence with everything found in it."""
 
@@ -66,27 +67,60 @@ class Analysed:
     amounts: list[Found]
     dates: list[FoundDate]
     breaks: list[int]  # clause boundaries (computed only where a trigger is)
-    triggered: bool = False
+    triggered: bool
     # Amounts are sought once the candidates are known, only in the sentences that can
     # give one its amount (see attach_amounts); until then `amounts` is empty.
-    amounts_sought: bool = False
+    amounts_sought: bool
+
+    def __init__(
+        self,
+        sentence: Sentence,
+        hits: list[Hit],
+        mentions: list[Mention],
+        amounts: list[Found],
+        dates: list[FoundDate],
+        breaks: list[int],
+        triggered: bool = False,
+        amounts_sought: bool = False,
+    ) -> None:
+        self.sentence, self.hits, self.mentions, self.amounts = sentence, hits, mentions, amounts
+        self.dates, self.breaks = dates, breaks
+        self.triggered, self.amounts_sought = triggered, amounts_sought
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Candidate:
     type: str
     at: Analysed
     trigger: Hit
     score: float
     actors: list[str]
-    anaphoric: bool = False
-    separate: bool = False
-    amount: Amount | None = None
-    background: bool = False  # a background cue or an old date colours its clause
-    borrowed: bool = False  # it names nobody: its actors are the article's main ones
+    anaphoric: bool
+    separate: bool
+    amount: Amount | None
+    background: bool  # a background cue or an old date colours its clause
+    borrowed: bool  # it names nobody: its actors are the article's main ones
     # Its amount is a running total ("running": 'has now raised', 累计) or new money ("added":
     # 'another', 追加), for a type whose rule says `increments`; else "".
-    tally: str = ""
+    tally: str
+
+    def __init__(
+        self,
+        type: str,
+        at: Analysed,
+        trigger: Hit,
+        score: float,
+        actors: list[str],
+        anaphoric: bool = False,
+        separate: bool = False,
+        amount: Amount | None = None,
+        background: bool = False,
+        borrowed: bool = False,
+        tally: str = "",
+    ) -> None:
+        self.type, self.at, self.trigger, self.score, self.actors = type, at, trigger, score, actors
+        self.anaphoric, self.separate, self.amount = anaphoric, separate, amount
+        self.background, self.borrowed, self.tally = background, borrowed, tally
 
 
 def analyse(
@@ -153,7 +187,7 @@ def _judged_again(found: Found, folded: str, shift: int, pack: RulePack) -> Foun
     if close == found.amount.approximate:
         return found
     amount = dataclasses.replace(found.amount, approximate=close)
-    return Found(found.start, found.end, amount, found.unit)
+    return _new(Found, (found.start, found.end, amount, found.unit))
 
 
 def _dates(
@@ -616,7 +650,7 @@ def _background(at: Analysed, hit: Hit, old: date, clause: int) -> bool:
 def _anaphoric(at: Analysed, hit: Hit, pack: RulePack) -> bool:
     """'the withdrawal', '此次挖角', '这笔价值 440 亿美元的交易': a fact already told."""
     head = at.sentence.folded[max(0, hit.start - _ANAPHORA_REACH) : hit.start]
-    cut = max(map(head.rfind, "，,；;。：:"))
+    cut = last_of(head, "，,；;。：:")
     return pack.anaphora.search(head, cut + 1) is not None
 
 
@@ -651,13 +685,20 @@ def _companies_first(
 
 def principal_actors(analysed: Sequence[Analysed]) -> list[str]:
     """The names the article is most about: title mentions count triple."""
-    counts: Counter[str] = Counter()
+    # A plain dict, not a Counter: a Counter's missing key is a call of Python code (a
+    # hundred names an article); the sort is most_common's order, ties as first named.
+    counts: dict[str, int] = {}
     for at in analysed:
         if at.mentions:
             weight = 3 if at.sentence.paragraph == 0 else 1
             for m in at.mentions:
-                counts[m.name] += weight
-    return [name for name, n in counts.most_common(3) if n >= 2]
+                counts[m.name] = counts.get(m.name, 0) + weight
+    ranked = sorted(counts.items(), key=_count, reverse=True)[:3]
+    return [name for name, n in ranked if n >= 2]
+
+
+def _count(item: tuple[str, int]) -> int:
+    return item[1]
 
 
 def _actors(at: Analysed, trigger: Hit, pack: RulePack) -> list[str]:
@@ -892,13 +933,36 @@ def _first_in_article(
     if rule.require_re is not None:
         folded, starts = seek.text()[1:]
         if rule.require_words is not None:  # both word lists at once: the same lines
-            lines = {bisect_right(starts, end) - 1 for end, _ in rule.require_words.iter(folded)}
-        else:
-            lines = _lines_with(rule.require_re, folded, starts)
-            lines |= _lines_with(pack.amount_neutral, folded, starts)
+            return _first_in_lines(analysed, rule, pack, seek, rule.require_words.iter(folded))
+        lines = _lines_with(rule.require_re, folded, starts)
+        lines |= _lines_with(pack.amount_neutral, folded, starts)
         within = sorted(lines)
     seek(within)
     return next((f for i in within if (f := _first_usable(analysed[i], rule, pack))), None)
+
+
+def _first_in_lines(
+    analysed: Sequence[Analysed],
+    rule: AmountRule,
+    pack: RulePack,
+    seek: _Seeker,
+    words: Iterable[tuple[int, object]],
+) -> Found | None:
+    """The first usable amount of the lines holding one of `words` (an automaton's finds in
+    the joined text, in order of their ends: the lines in order), each line sought as it is
+    reached: the rest of the article is neither scanned nor sought once one is found."""
+    _, folded, starts = seek.text()
+    following = 0  # where the line after the one last tried starts
+    for end, _ in words:
+        if end < following:
+            continue  # in the line just tried
+        line = bisect_right(starts, end) - 1
+        following = starts[line + 1] if line + 1 < len(starts) else len(folded)
+        seek([line])
+        found = _first_usable(analysed[line], rule, pack)
+        if found is not None:
+            return found
+    return None
 
 
 def _lines_with(pattern: re.Pattern[str], text: str, starts: Sequence[int]) -> set[int]:
@@ -930,7 +994,7 @@ def _totalled(at: Analysed, f: Found, pack: RulePack) -> bool:
     or a deal it modifies just after it ('a 265 mln dlr bid')."""
     folded = at.sentence.folded
     head = folded[max(0, f.start - _TOTAL_REACH) : f.start]
-    head = head[max(map(head.rfind, ",，;；。")) + 1 :]
+    head = head[last_of(head, ",，;；。") + 1 :]
     if pack.amount_total_before.search(head) is not None or _VALUES_AT_RE.search(head):
         return True
     return (
@@ -1008,6 +1072,6 @@ def _headed(at: Analysed, i: int, rule: AmountRule) -> bool:
     """Does one of the rule's attribute words head at.amounts[i] ('sales of 50 mln dlrs')?"""
     f, folded = at.amounts[i], at.sentence.folded
     head = folded[max(0, f.start - _TOTAL_REACH, at.amounts[i - 1].end if i else 0) : f.start]
-    head = head[max(map(head.rfind, ",，;；。")) + 1 :]
+    head = head[last_of(head, ",，;；。") + 1 :]
     assert rule.attribute_before is not None and rule.attribute_after is not None
     return bool(rule.attribute_before.search(head) or rule.attribute_after.match(folded, f.end))

@@ -36,7 +36,9 @@ _SPACES_RE = re.compile(r"  +")
 _TITLE_SPLIT_RE = re.compile(f"(?<=[{HAN}])\\s+(?=[{HAN}])|[|｜！!？?]+\\s*")
 
 
-@dataclass(frozen=True, slots=True)
+# `init=False` and an __init__ of its own: mypyc compiles that one, where the one dataclass
+# writes runs interpreted (0.4 µs a sentence against 0.02, fifty sentences an article).
+@dataclass(frozen=True, slots=True, init=False)
 class Sentence:
     """One sentence of the article; index 0 and its siblings with paragraph 0 are the title."""
 
@@ -44,6 +46,12 @@ class Sentence:
     paragraph: int  # 0 for the title, then 1, 2, … for body lines
     text: str  # cleaned original
     folded: str  # same length as `text`
+
+    def __init__(self, index: int, paragraph: int, text: str, folded: str) -> None:
+        object.__setattr__(self, "index", index)  # as the dataclass's own (frozen) does
+        object.__setattr__(self, "paragraph", paragraph)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "folded", folded)
 
     @property
     def is_title(self) -> bool:
@@ -316,9 +324,14 @@ def _key(text: str) -> str:
 
 
 def _is_key(line: str, key: str) -> bool:
-    """`_key(line) == key`, most lines (paragraphs far longer than the title) told apart from
-    their head: lowering never shortens a text, so a line whose head alone holds more word
-    characters than `key` has characters cannot have it for key."""
+    """`_key(line) == key`, most lines told apart by their first word character (lowered, it
+    opens their key) or else by their head (paragraphs far longer than the title): lowering
+    never shortens a text, so a line whose head alone holds more word characters than `key`
+    has characters cannot have it for key."""
+    lead = _NON_WORD_RE.match(line)
+    first = line[lead.end() if lead else 0 :][:1]
+    if first and not first.lower().startswith(key[:1]):
+        return False
     head = line[: 2 * len(key) + 2]
     if len(_NON_WORD_RE.sub("", head)) > len(key):
         return False

@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 from bot.cli.rulefiles import default_documents
 from bot.core import text as core_text
 from bot.core.model import Article
-from bot.core.text import _HAN_RE, _converter, holds_from, split_sentences, to_simplified
+from bot.core.text import (
+    _HAN_RE,
+    _converter,
+    first_of,
+    holds_from,
+    last_of,
+    split_sentences,
+    to_simplified,
+)
 from bot.extract import amounts, dates, entities, load_rule_pack, parties, summary
 from bot.extract.amounts import (
     _DIGITS_RE,
@@ -339,6 +347,14 @@ def test_holds_from_tells_a_character_from_its_block_on(text: str, block: int) -
     # Past 1,024 characters the first 256 are looked at alone first.
     assert holds_from(text + "é" * 1100, block) == (expected or block == 0)
     assert holds_from("é" * 1100 + text, block) == expected
+
+
+@settings(max_examples=300)
+@given(WIDE_TEXT, st.sampled_from([",，;；。", "，,；;。：:", "x", ""]))
+def test_the_clause_mark_loops_find_what_the_finds_find(text: str, marks: str) -> None:
+    assert last_of(text, marks) == max(map(text.rfind, marks), default=-1)
+    found = [k for k in map(text.find, marks) if k >= 0]
+    assert first_of(text, marks) == min(found, default=len(text))
 
 
 @settings(max_examples=300)
