@@ -450,9 +450,13 @@ async def test_hostile_files_stall_nothing(tmp_path: Path, fake_bot: FakeBotApi)
         assert slowest < 1, f"/healthz took {slowest:.2f}s"
 
         async def recorded() -> bool:
-            return bool(daemon.running and (await daemon.health() or {}).get("articles") == 3)
+            if not (daemon.running and (await daemon.health() or {}).get("articles") == 3):
+                return False
+            # The bomb's failure is its own write, which may come after the others' batch.
+            bomb = "SELECT 1 FROM articles WHERE path = 'yaml-alias-bomb.md' AND status = 'error'"
+            return bool(query(layout.db, bomb))
 
-        await eventually(recorded, "the other articles stored")
+        await eventually(recorded, "the other articles stored and the bomb's failure recorded")
     finally:
         stop.set()
         if swapper.is_alive():
