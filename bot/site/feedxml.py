@@ -12,6 +12,7 @@ its scheme) and its content, and travel as data in JSON Feed's `_eventfeed`.
 from __future__ import annotations
 
 import html
+import importlib
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -40,6 +41,10 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _c = strip_xml_invalid
+# feedgen's extensions, as load_extension finds them by name (importing them, as it does, needs
+# lxml.etree imported first); "media" and "dc" have no module of entry extensions.
+_MEDIA = importlib.import_module("feedgen.ext.media")
+_DC = importlib.import_module("feedgen.ext.dc")
 
 
 XmlFormat = Literal["atom", "rss"]
@@ -125,8 +130,11 @@ def _generator(site: FeedSite, page: Page, fmt: XmlFormat) -> FeedGenerator:
     base = site.base
     self_url = page.url(site, fmt)
     fg = FeedGenerator()
-    fg.load_extension("media")
-    fg.load_extension("dc", atom=False, rss=True)  # dc:creator: RSS <author> demands an email
+    # What load_extension registers, without its imports: the failed one of an entry module
+    # is not cached (it searched sys.path for every page).
+    fg.register_extension("media", _MEDIA.MediaExtension, _MEDIA.MediaEntryExtension)
+    # dc:creator: RSS <author> demands an email
+    fg.register_extension("dc", _DC.DcExtension, _DC.DcEntryExtension, atom=False, rss=True)
     fg.register_extension("eventfeed", _FeedLinks, _AtomEntry)
     fg.id(_c(site.feed_url(page.feed.name, "atom")))
     title = _c(page.feed.title).strip() or page.feed.name
