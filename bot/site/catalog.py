@@ -468,7 +468,7 @@ def _paragraphs_html(text: str) -> str:
     if xml_valid(text):
         # Escaping the whole text first is the same (it neither makes nor removes the
         # whitespace paragraphs are cut at and stripped of), and a tenth of the work.
-        paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(_h_text(text)) if p.strip()]
+        paragraphs = [q for p in _PARAGRAPH_BREAK.split(_h_text(text)) if (q := p.strip())]
         return f"<p>{'</p><p>'.join(paragraphs)}</p>".replace("\n", "<br>") if paragraphs else ""
     paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
     return "".join(f"<p>{_text_html(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
