@@ -174,29 +174,34 @@ def _generator(site: FeedSite, page: Page, fmt: XmlFormat) -> FeedGenerator:
 
 
 def _fill_entry(fe: Any, entry: Entry) -> None:
-    fe.id(_c(entry.id))  # also the RSS guid, isPermaLink="false"
-    fe.title(_c(entry.title).strip() or _c(entry.id))
+    c = _same if entry.clean else strip_xml_invalid  # a clean entry's text: as it is
+    fe.id(c(entry.id))  # also the RSS guid, isPermaLink="false"
+    fe.title(c(entry.title).strip() or c(entry.id))
     if entry.link:
-        fe.link(href=_c(entry.link), rel="alternate", type="text/html")
+        fe.link(href=c(entry.link), rel="alternate", type="text/html")
     fe.published(entry.published)  # also the RSS pubDate
     fe.updated(entry.updated)
-    author = _c(entry.author or "").strip()
+    author = c(entry.author or "").strip()
     if author:
         fe.author(name=author)
         fe.dc.dc_creator(author)
-    terms = [(_c(term).strip(), scheme) for term, scheme in entry.categories]
+    terms = [(c(term).strip(), scheme) for term, scheme in entry.categories]
     for term, scheme in dict.fromkeys(t for t in terms if t[0]):
         fe.category({"term": term, "scheme": scheme} if scheme else {"term": term})
-    summary = _c(entry.summary).strip()
+    summary = c(entry.summary).strip()
     if summary:
         fe.summary(summary, type="html" if has_markup(summary) else "text")
-    fe.content(_c(entry.content_html), type="html")  # content:encoded in RSS
+    fe.content(c(entry.content_html), type="html")  # content:encoded in RSS
     if entry.thumbnail:
-        fe.media.thumbnail(url=_c(entry.thumbnail), group=None)  # no media:group wrapper
+        fe.media.thumbnail(url=c(entry.thumbnail), group=None)  # no media:group wrapper
     atom: _AtomEntry = fe.eventfeed
-    atom.language = _c(entry.language or "")
+    atom.language = c(entry.language or "")
     if entry.language:
-        fe.dc.dc_language(_c(entry.language))  # RSS; Atom gets xml:lang (see _AtomEntry)
+        fe.dc.dc_language(c(entry.language))  # RSS; Atom gets xml:lang (see _AtomEntry)
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _with_stylesheet(body: bytes, name: str) -> bytes:
