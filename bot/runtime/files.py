@@ -418,15 +418,19 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> bool:
         before: int | None = int(info.st_mtime)
     except OSError:
         before = None  # missing or unreadable: write it
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    prefix = f".{path.name}."
+    try:  # the folder is there but for the first file written in it
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    except (FileNotFoundError, NotADirectoryError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+            os.fchmod(handle.fileno(), 0o644)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -67,23 +67,41 @@ def _remove_stale(folder: Path, keep: set[str]) -> list[str]:
     if not folder.is_dir():
         return []
     removed: list[str] = []
-    for path in sorted(folder.rglob("*")):  # symlinks are someone's own: never followed
-        if _crash_leftover(path):  # one writer at a time, so no temp file here is live
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            continue
-        if path.suffix not in _OURS or not path.is_file() or path.is_symlink():
-            continue
-        rel = path.relative_to(folder).as_posix()
-        if rel in keep or any(part.startswith(".") for part in rel.split("/")):
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed.append(rel)
-    for directory in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
-        with contextlib.suppress(OSError):  # not empty: kept
-            os.rmdir(directory)
+    _sweep(os.fspath(folder), "", keep, removed)
     return removed
+
+
+def _sweep(path: str, prefix: str, keep: set[str], removed: list[str]) -> None:
+    """Remove from the folder at `path` (`prefix` below the feeds folder), and the folders in
+    it, what is neither kept nor someone's own, then the folders left empty. One listing of
+    each folder with the types it gives: a whole publish lists thousands of files."""
+    try:
+        with os.scandir(path) as listing:
+            entries = list(listing)
+    except OSError:  # vanished or unreadable: nothing in it is listed
+        return
+    for entry in entries:
+        name = entry.name
+        if entry.is_dir(follow_symlinks=False):  # symlinks are someone's own: never followed
+            _sweep(entry.path, f"{prefix}{name}/", keep, removed)
+            with contextlib.suppress(OSError):  # not empty: kept
+                os.rmdir(entry.path)
+            continue
+        if name.startswith(".") and _crash_leftover(Path(entry.path)):
+            with contextlib.suppress(FileNotFoundError):  # one writer at a time: none is live
+                os.unlink(entry.path)
+            continue
+        rel = prefix + name
+        if not name.endswith(_OURS) or rel in keep or _hidden(rel):
+            continue
+        if entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(rel)
+
+
+def _hidden(rel: str) -> bool:
+    return rel.startswith(".") or "/." in rel
 
 
 def _remove_leftovers(folder: Path) -> None:

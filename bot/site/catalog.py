@@ -24,7 +24,7 @@ import html
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Literal, Protocol
@@ -120,6 +120,14 @@ class Entry:
     events: tuple[StoredEvent, ...]
     thumbnail: str | None = None
     language: str | None = None
+    # Every string above is one XML can carry already (see `clean_strings`): the renderers
+    # need not clean it, for each page and format that shows the entry. Not content.
+    clean: bool = field(default=False, compare=False, repr=False)
+
+
+def clean_strings(*texts: str | None) -> bool:
+    """Whether each text is one `strip_xml_invalid` leaves as it is."""
+    return all(text is None or xml_valid(text) for text in texts)
 
 
 # What finds an entry's rendering: its format, id and `updated` (cheap to hash, unlike the
@@ -341,9 +349,13 @@ def article_entry(site: FeedSite, stored: StoredArticle) -> Entry:
     # (test_feed_catalog holds them equal), and parsing it again was half a publish's work.
     content = _paragraphs_html(article.text) + _events_html(stored.events, article.lang)
     published = feed_time(article.published)
+    entry_id = article_entry_id(stored.uid)
+    title = article.title or article.slug or article.path
+    thumbnail = safe_link(article.thumbnail, link or site.base)
+    language = article.lang or None
     return Entry(
-        id=article_entry_id(stored.uid),
-        title=article.title or article.slug or article.path,
+        id=entry_id,
+        title=title,
         link=link,
         published=published,
         updated=article_updated(stored),
@@ -352,8 +364,12 @@ def article_entry(site: FeedSite, stored: StoredArticle) -> Entry:
         summary=stored.summary,
         content_html=content,
         events=stored.events,
-        thumbnail=safe_link(article.thumbnail, link or site.base),
-        language=article.lang or None,
+        thumbnail=thumbnail,
+        language=language,
+        # The content is made of cleaned text (see `_paragraphs_html`, `_events_html`).
+        clean=clean_strings(
+            entry_id, title, link, article.author, *terms, stored.summary, thumbnail, language
+        ),
     )
 
 
@@ -390,20 +406,34 @@ def event_entry(
     # The article's own time, not the scan's (one scan stores many events at one instant); the
     # events of one article a second apart in their order, so that no two entries share it.
     order = next((n for n, s in enumerate(stored.events) if s.uid == stored_event.uid), 0)
+    entry_id = event_entry_id(stored_event.uid)
+    title = f"[{type_label(event.type, stored.article.lang)}] {headline}"
+    # Built here from escaped text only, so there is nothing to sanitise.
+    content = _event_detail_html(event, stored.article.lang, stored.article.title, link)
+    content += _also_reported_html(site, also)
+    language = stored.article.lang or None
     return Entry(
-        id=event_entry_id(stored_event.uid),
-        title=f"[{type_label(event.type, stored.article.lang)}] {headline}",
+        id=entry_id,
+        title=title,
         link=link,
         published=published,
         updated=published + timedelta(seconds=order),
         author=stored.article.author,
         categories=tuple(terms),
         summary=event.summary,
-        # Built here from escaped text only, so there is nothing to sanitise.
-        content_html=_event_detail_html(event, stored.article.lang, stored.article.title, link)
-        + _also_reported_html(site, also),
+        content_html=content,
         events=(stored_event,),
-        language=stored.article.lang or None,
+        language=language,
+        clean=clean_strings(
+            entry_id,
+            title,
+            link,
+            stored.article.author,
+            *(term for term, _scheme in terms),
+            event.summary,
+            content,
+            language,
+        ),
     )
 
 
@@ -458,6 +488,7 @@ def _converted(entry: Entry, convert: Callable[[str], str], script: str | None) 
             (convert(t), s) if s != ACTOR_SCHEME else (t, s) for t, s in entry.categories
         ),
         author=convert(entry.author) if entry.author else entry.author,
+        clean=False,  # converted: cleaned when rendered
     )
 
 
@@ -468,7 +499,7 @@ def _paragraphs_html(text: str) -> str:
     if xml_valid(text):
         # Escaping the whole text first is the same (it neither makes nor removes the
         # whitespace paragraphs are cut at and stripped of), and a tenth of the work.
-        paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(_h_text(text)) if p.strip()]
+        paragraphs = [q for p in _PARAGRAPH_BREAK.split(_h_text(text)) if (q := p.strip())]
         return f"<p>{'</p><p>'.join(paragraphs)}</p>".replace("\n", "<br>") if paragraphs else ""
     paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
     return "".join(f"<p>{_text_html(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)

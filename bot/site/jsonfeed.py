@@ -69,7 +69,7 @@ def _older_page(page: Page) -> int | None:
 
 
 def _item(entry: Entry) -> dict[str, Any]:
-    c = strip_xml_invalid
+    c = _same if entry.clean else strip_xml_invalid  # a clean entry's text: as it is
     item: dict[str, Any] = {"id": c(entry.id)}
     if entry.link:
         item["url"] = c(entry.link)
@@ -93,6 +93,10 @@ def _item(entry: Entry) -> dict[str, Any]:
     if entry.events:
         item["_eventfeed"] = {"events": [_event(stored) for stored in entry.events]}
     return item
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _event(stored: StoredEvent) -> dict[str, Any]:

@@ -13,6 +13,11 @@ from bot.core.text import strip_xml_invalid
 
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _MARKUP = re.compile(r"<[A-Za-z/!]|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);")
+# An absolute http(s) URL that parsing gives back unchanged: a plain host, and a path with no
+# parameters, query, fragment, space or control character (most links articles give).
+_PLAIN_ABSOLUTE = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:/[A-Za-z0-9._~!$&'()*+,=:@%/-]*)?"
+)
 
 
 def has_markup(text: str) -> bool:
@@ -22,7 +27,10 @@ def has_markup(text: str) -> bool:
 
 def absolute_url(url: str, base_url: str) -> str | None:
     """`url` resolved against `base_url` if it is http(s) or mailto, else None."""
-    joined = urljoin(base_url, strip_xml_invalid(url).strip())
+    cleaned = strip_xml_invalid(url).strip()
+    if _PLAIN_ABSOLUTE.fullmatch(cleaned):  # what urljoin returns for it: no parsing twice
+        return cleaned
+    joined = urljoin(base_url, cleaned)
     parts = urlsplit(joined)
     if parts.scheme.lower() not in _SAFE_SCHEMES:
         return None

@@ -375,10 +375,11 @@ class FeedIndexStore(StoreBase):
                 conn.execution_options(isolation_level="REPEATABLE READ")
             local.conn = conn
             local.versions = {}  # article id → `updated`, as this state has it (see reads)
+            local.reports = {}  # story → the articles reporting it, as this state has it
             try:
                 yield
             finally:
-                local.conn = local.versions = None
+                local.conn = local.versions = local.reports = None
                 conn.rollback()
 
     @contextmanager

@@ -68,9 +68,12 @@ class ArticleReads(FeedIndexStore):
         """What the entries of index rows are made of: the article, the event for an event
         entry, and the other articles that reported its story."""
         stories = {row.story for row in rows if row.event_id is not None and row.story}
-        reports: dict[str, list[int]] = {}
+        # Within a snapshot a story's reports read once hold: an event is in several feeds
+        # (events, its type, each actor), and a whole publish asked again for every page.
+        known: dict[str, list[int]] | None = getattr(self._local(), "reports", None)
+        reports = {s: known[s] for s in stories if s in known} if known is not None else {}
         with self._reading() as conn:
-            for chunk in chunked(sorted(stories)):
+            for chunk in chunked(sorted(stories - reports.keys())):
                 query = (
                     select(events.c.story, events.c.article_id)
                     .join(articles, articles.c.id == events.c.article_id)
@@ -81,8 +84,12 @@ class ArticleReads(FeedIndexStore):
                     )
                     .order_by(events.c.id)
                 )
+                found: dict[str, list[int]] = {story: [] for story in chunk}
                 for story, article_id in conn.execute(query):
-                    reports.setdefault(story, []).append(article_id)
+                    found[story].append(article_id)
+                reports |= found
+                if known is not None:
+                    known |= found
             wanted = {row.article_id for row in rows} | {a for ids in reports.values() for a in ids}
             loaded = self._articles_by_id(conn, sorted(wanted))
         items = []

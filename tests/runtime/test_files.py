@@ -338,6 +338,9 @@ def test_atomic_write_creates_replaces_and_skips_identical(tmp_path: Path) -> No
     assert target.read_bytes() == b"two"
     assert target.stat().st_ino != before.st_ino  # replaced, not rewritten in place
     assert sorted(p.name for p in target.parent.iterdir()) == ["rss.xml"]  # no temp file left
+    assert target.stat().st_mode & 0o777 == 0o644  # readable by the web server, whatever umask
+    with pytest.raises(FileExistsError):  # a file where its folder should be
+        atomic_write(target / "inside.xml", b"one")
 
 
 @pytest.mark.parametrize("durable", [True, False])

@@ -367,6 +367,39 @@ def test_a_publish_reads_the_articles_a_save_just_wrote_from_memory(tmp_path: Pa
         reader.close()
 
 
+def test_a_snapshot_asks_for_the_reports_of_a_story_once(tmp_path: Path) -> None:
+    """An event is in several feeds (events, its type, each actor): within one snapshot the
+    articles reporting its story are read for the first page that shows it, and every page
+    gets what a read of the database gives."""
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    store, reader = Store(url), Store(url)
+    statements: list[str] = []
+    try:
+        store.save_articles(
+            [
+                article_save("a.md", HIRE, digest="h1"),
+                article_save("b.md", BONUS, HIRE, digest="h2"),
+                article_save("c.md", HIRE, digest="h3"),
+            ]
+        )
+        sqlalchemy.event.listen(
+            store.engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+        )
+        stories: set[str] = set()
+        with store.snapshot():
+            for name in sorted(store.feed_list()):
+                size = store.feed_list()[name][0]
+                for row in store.feed_rows(name, 0, size, size):  # a page a row
+                    assert store.feed_items([row]) == reader.feed_items([row])
+                    stories |= {row.story} if row.event_id is not None and row.story else set()
+        asked = [s for s in statements if "events.story IN" in s]
+        assert stories and len(asked) == len(stories)
+        assert any(item.also for item in reader.feed_items(store.feed_rows("events", 0, 9, 9)))
+    finally:
+        store.close()
+        reader.close()
+
+
 def test_the_feed_index_a_save_keeps_is_the_one_a_rebuild_makes(store: Store) -> None:
     """Kept save by save — a story's first report in an article the batch does not touch
     keeps its rows — the index equals one built from scratch, as first reports move (an
