@@ -122,13 +122,17 @@ def tune_gc() -> None:
     event loop each time. Reference counting still frees nearly everything at once; only
     garbage in reference cycles waits a little longer.
     """
-    gc.set_threshold(10_000)
+    from bot.runtime.heap import FIRST_THRESHOLD
+
+    gc.set_threshold(FIRST_THRESHOLD)
 
 
 def _run(config_path: Path) -> int:
     from bot.app import run_daemon
+    from bot.runtime.heap import fewer_malloc_arenas
     from bot.runtime.logs import setup_logging
 
+    fewer_malloc_arenas()  # before any thread starts
     # PTB 22 warns on every RetryAfter unless it may hand out timedeltas, which we read.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     config = load_config(config_path, os.environ)

@@ -6,12 +6,18 @@ generation makes the collector walk every long-lived object (the modules, SQLAlc
 mappers, the articles kept for the publish): ~0.85 s of the scanning process's ~5 s of CPU in
 a backfill of 10,000 articles (docs/benchmarks.md, 2026-12-07). A larger first threshold while
 the work runs makes those walks rare; the collector still runs, so cycles are freed as before.
+`eventfeed run` sets the same threshold for the daemon's whole life (`cli.main.tune_gc`); this
+gives it to every other caller of the pipeline (reprocess, import, the benchmarks, tests).
+
+`fewer_malloc_arenas`: the daemon's peak memory, see there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
+import os
 import threading
 from collections.abc import Iterator
 
@@ -42,3 +48,21 @@ def fewer_collections() -> Iterator[None]:
             _depth -= 1
             if _depth == 0:
                 gc.set_threshold(*_saved)
+
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def fewer_malloc_arenas(arenas: int = 2) -> None:
+    """Let glibc's malloc keep at most `arenas` arenas. By default each thread that allocates
+    may get one of its own (up to 8 per core), and each keeps what it once held; the daemon's
+    threads (HTTP, Telegram, the scheduler, the watcher) each allocate a little. Two keep its
+    peak RSS ~4 MB lower at 100,000 articles (docs/benchmarks.md, 2026-12-07). Call it before
+    threads start. A MALLOC_ARENA_MAX in the environment wins; other C libraries: nothing."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt(M_ARENA_MAX, arenas)

@@ -39,6 +39,7 @@ from bot.store import FileState, Store, Subscription, Targets
 from bot.store.articles import ArticleSave
 from bot.store.base import DataRefused, article_uid, utc_now
 from bot.store.feedindex import FeedChanges
+from bot.store.filestates import pack_stat
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class Pipeline:
     _relinked: bool = False  # the stored links follow this pipeline's settings (see _relink)
     _republish: bool = False  # the relink changed links: write every page once
     # path → (size, mtime_ns) of every file the store knows; None until the first scan.
-    _known_stats: dict[str, tuple[int, int]] | None = field(default=None, repr=False)
+    _known_stats: dict[str, int] | None = field(default=None, repr=False)
     # The safety net's folder stamps (see `rescan`), and whose turn it is among the files.
     _folders: dict[str, files.Stamp] | None = field(default=None, repr=False)
     _turn: int = field(default=0, repr=False)
@@ -167,20 +168,23 @@ class Pipeline:
         self._relink()
         known = self._known()
         listing = None if paths is None else self._stat_paths(set(paths))
-        present: set[str] = set()
         if listing is None:
             wanted = []
+            # The known paths' own strings, struck off as they are listed: a set of the listed
+            # paths would hold a second copy of every one (8 MB at 100,000 files).
+            unseen = set(known)
             for info in files.walk_folder(self.source.folder):
-                present.add(info.path)
-                if known.get(info.path) != (info.size, info.mtime_ns):
+                report.seen += 1
+                unseen.discard(info.path)
+                if known.get(info.path) != _stat(info):
                     wanted.append(info)
-            report.seen = len(present)
-            gone = [path for path in known if path not in present]
+            gone = [path for path in known if path in unseen]
+            del unseen
         else:
             wanted, gone = listing
             report.seen = len(wanted)
         if gone:
-            self._check_not_emptied(known, listed=listing is None and bool(present))
+            self._check_not_emptied(known, listed=listing is None and report.seen > 0)
         # Deletions first, so that a renamed file is recognised by its content.
         report.deleted = self.store.mark_deleted(gone, self.clock())
         for path in gone:
@@ -299,7 +303,7 @@ class Pipeline:
         report.seen = checked
         return report
 
-    def _check_not_emptied(self, known: dict[str, tuple[int, int]], listed: bool) -> None:
+    def _check_not_emptied(self, known: dict[str, int], listed: bool) -> None:
         """Raise FolderEmpty before files are taken for deleted while the folder lists none and
         several articles are known: an unmounted disk leaves an empty mount point, and every
         article would leave the feeds (the safety net's passes would remove them a share at
@@ -322,7 +326,7 @@ class Pipeline:
         listed: set[str] = set()
         for info in look.files:
             listed.add(info.path)
-            if known.get(info.path) != (info.size, info.mtime_ns):
+            if known.get(info.path) != _stat(info):
                 paths.add(info.path)
         paths.update(path for path in look.names if path not in known)
         checked = len(look.files) + len(look.names)
@@ -332,17 +336,17 @@ class Pipeline:
                 if path not in listed:  # gone from its folder
                     paths.add(path)
             # mtime -1: unreadable last time, read again on every pass as a full scan does.
-            elif before[1] < 0 or hash(path) % parts == turn:
+            elif before < 0 or hash(path) % parts == turn:
                 checked += 1
                 now = files.file_info(self.source.folder, path)
                 if now is False:
                     return None
-                if now is None or (now.size, now.mtime_ns) != before:
+                if now is None or _stat(now) != before:
                     paths.add(path)
         return paths, checked
 
-    def _known(self) -> dict[str, tuple[int, int]]:
-        """path → (size, mtime_ns) as the store has them, read once per pipeline."""
+    def _known(self) -> dict[str, int]:
+        """path → `_stat` as the store has them, read once per pipeline."""
         if self._known_stats is None:
             self._known_stats = self.store.file_stats()
         return self._known_stats
@@ -748,8 +752,8 @@ def _answer(future: Future[Extraction | None], save: ArticleSave) -> Extraction 
     return future.result()
 
 
-def _stat(found: files.FileInfo | FileState) -> tuple[int, int]:
-    return found.size, found.mtime_ns
+def _stat(found: files.FileInfo | FileState) -> int:
+    return pack_stat(found.size, found.mtime_ns)
 
 
 def _from_ns(mtime_ns: int, now: datetime) -> datetime:

@@ -34,6 +34,13 @@ def _file_states() -> Select[Any]:
     return select(c.path, c.size, c.mtime_ns, c.content_hash, c.status)
 
 
+def pack_stat(size: int, mtime_ns: int) -> int:
+    """A file's size and mtime as one int, equal only for equal pairs (0 <= size < 2**64),
+    negative exactly when the mtime is: the daemon keeps one for every file it knows, and
+    one int is ~70 bytes less than a tuple of two (7 MB at 100,000 files)."""
+    return mtime_ns * 2**64 + size
+
+
 class FileStateStore(FeedIndexStore):
     """The files behind the articles: what a scan compares, and those that failed or left."""
 
@@ -42,13 +49,14 @@ class FileStateStore(FeedIndexStore):
         with self.engine.connect() as conn:
             return {row.path: FileState(*row) for row in conn.execute(query)}
 
-    def file_stats(self) -> dict[str, tuple[int, int]]:
-        """path → (size, mtime_ns) of every file the store knows: all a rescan compares."""
+    def file_stats(self) -> dict[str, int]:
+        """path → `pack_stat(size, mtime_ns)` of every file the store knows: all a rescan
+        compares."""
         query = select(articles.c.path, articles.c.size, articles.c.mtime_ns).where(
             articles.c.status != "deleted"
         )
         with self.engine.connect() as conn:
-            return {path: (size, mtime_ns) for path, size, mtime_ns in conn.execute(query)}
+            return {path: pack_stat(size, mtime_ns) for path, size, mtime_ns in conn.execute(query)}
 
     def file_states_of(self, paths: Sequence[str]) -> dict[str, FileState]:
         """path → what the store remembers of it, for those of `paths` it knows."""

@@ -1,17 +1,24 @@
-"""The collector's thresholds are raised while the pipeline works, and always come back."""
+"""Memory: the collector's thresholds raised while the pipeline works (and always given back),
+the known files' stat data packed, fewer malloc arenas."""
 
 from __future__ import annotations
 
 import gc
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import make_pipeline
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.runtime.heap import FIRST_THRESHOLD, fewer_collections
+from bot.store.filestates import pack_stat
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "articles"
 
@@ -73,3 +80,27 @@ def test_a_scan_runs_with_fewer_collections_and_the_publish_gives_them_back(tmp_
     assert gc.get_threshold() == (700, 10, 10)
     assert pipeline.write_feeds() > 0
     assert gc.get_threshold() == (700, 10, 10)
+
+
+@given(
+    st.integers(0, 2**64 - 1), st.integers(-(2**70), 2**70),
+    st.integers(0, 2**64 - 1), st.integers(-(2**70), 2**70),
+)  # fmt: skip
+def test_a_packed_stat_is_equal_only_for_equal_pairs_and_negative_with_the_mtime(
+    size: int, mtime_ns: int, other_size: int, other_mtime_ns: int
+) -> None:
+    packed = pack_stat(size, mtime_ns)
+    assert (packed == pack_stat(other_size, other_mtime_ns)) == (
+        (size, mtime_ns) == (other_size, other_mtime_ns)
+    )
+    assert pack_stat(size, mtime_ns) == pack_stat(size, mtime_ns)
+    assert (packed < 0) == (mtime_ns < 0)  # -1: unreadable last time, read on every pass
+
+
+def test_fewer_malloc_arenas_runs_and_leaves_a_set_environment_alone() -> None:
+    code = "from bot.runtime.heap import fewer_malloc_arenas; fewer_malloc_arenas(); print('ok')"
+    for env in ({}, {"MALLOC_ARENA_MAX": "4"}):
+        done = subprocess.run(
+            [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True
+        )
+        assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
