@@ -105,9 +105,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    # 1 MiB of page cache a connection, not 2: the pool keeps several, and at 100,000 articles
-    # the daemon's peak RSS was 4-6 MB lower (the OS's page cache holds the file anyway).
-    cursor.execute("PRAGMA cache_size=-1024")
     cursor.close()
 
 

@@ -262,13 +262,6 @@ def test_database_is_sqlite_in_wal_mode(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_each_sqlite_connection_keeps_a_small_page_cache(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'eventfeed.db'}")
-    with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -1024  # KiB: 1 MiB
-    store.close()
-
-
 def test_the_same_event_twice_in_one_article_is_stored_once(store: Store) -> None:
     result = save(store, make_article(), HIRE, BONUS, HIRE, targets={HIRE.key: [(1, None)]})
     assert [e.event.type for e in result.new_events] == ["talent_move", "compensation"]
