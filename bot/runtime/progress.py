@@ -3,7 +3,8 @@
 The work reports `(done, total)` through a plain callable, possibly from a worker thread, and
 knows nothing of how it is shown. On a terminal that is a rich progress bar with counts, rate
 and time left; under systemd, cron or a pipe it is one log line every few seconds, and nothing
-at all for work that ends before the first line is due.
+at all for work that ends before the first line is due. rich is imported only for a bar: the
+daemon mostly runs without a terminal, and rich costs it ~1.5 MB.
 """
 
 from __future__ import annotations
@@ -14,29 +15,44 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 log = logging.getLogger("eventfeed.progress")
 
 ProgressHook = Callable[[int, int], None]  # (done, total)
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.1f}/s" if speed else "-/s", style="progress.data.speed")
+def _bar(console: Console) -> Progress:
+    """A bar with counts, rate and time left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.1f}/s" if speed else "-/s", style="progress.data.speed")
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 class ProgressReport:
@@ -60,19 +76,11 @@ class ProgressReport:
         self._done = 0
         self._total = 0
         if console is None and sys.stderr.isatty():
+            from rich.console import Console
+
             console = Console(stderr=True)
-        self._bar: Progress | None = None
+        self._bar = None if console is None else _bar(console)
         self._task: TaskID | None = None
-        if console is not None:
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                _RateColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=False,
-            )
 
     def __enter__(self) -> ProgressReport:
         if self._bar is not None:

@@ -7,7 +7,9 @@ transaction-scoped advisory lock, SQLite's write lock (BEGIN IMMEDIATE). On both
 every revision and the version row commit together or not at all.
 
 A new revision: `command.revision(alembic_config(), "what", rev_id="0004_name")` writes the
-file to fill in; `command.check` on a config with `sqlalchemy.url` set compares a database at
+file to fill in, named by its id, numbered in order: a start reads where the schema is from
+those names alone and imports Alembic only to migrate (Alembic with Mako is ~11 MB of the
+daemon's memory); tests/store/test_migrations.py checks that Alembic agrees; `command.check` on a config with `sqlalchemy.url` set compares a database at
 the head with bot/store/schema.py (tests/store/test_migrations.py does that on both backends).
 """
 
@@ -19,15 +21,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 
 from bot.store.base import StoreError
 from bot.store.schema import metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 BASELINE = "0001_baseline"
 VERSION_TABLE = "alembic_version"  # Alembic's default, in the schema of the tables
@@ -64,6 +67,8 @@ class Revisions:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, pointing into the package; migrations run on `connection`."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(HERE))
     if connection is not None:
@@ -71,16 +76,24 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-@functools.cache
-def _script() -> ScriptDirectory:
+def script() -> ScriptDirectory:
+    """Alembic's view of the revisions (for `eventfeed db` and the tests)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
+
+
+@functools.cache
+def known_revisions() -> tuple[str, ...]:
+    """Every revision this eventfeed has, oldest first: the names of the files in versions/."""
+    found = sorted(p.stem for p in (HERE / "versions").glob("[0-9]*.py"))
+    assert found, "bot/store/migrations/versions has no revision"
+    return tuple(found)
 
 
 def head() -> str:
     """The newest revision this eventfeed knows."""
-    found = _script().get_current_head()
-    assert found is not None, "bot/store/migrations/versions has no revision"
-    return found
+    return known_revisions()[-1]
 
 
 def revisions(database: Engine | Connection) -> Revisions:
@@ -99,16 +112,11 @@ def _revisions(conn: Connection) -> Revisions:
         current = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
     legacy = current is None and inspector.has_table("articles")
     found = Revisions(current, head(), legacy)
-    if current is not None:
-        try:
-            known = _script().get_revision(current) is not None
-        except CommandError:
-            known = False
-        if not known:
-            raise SchemaError(
-                f"the database schema is at revision {current}, which this eventfeed does not "
-                f"know (its newest is {found.head}): a newer eventfeed upgraded it; run that one"
-            )
+    if current is not None and current not in known_revisions():
+        raise SchemaError(
+            f"the database schema is at revision {current}, which this eventfeed does not "
+            f"know (its newest is {found.head}): a newer eventfeed upgraded it; run that one"
+        )
     return found
 
 
@@ -158,6 +166,8 @@ def upgrade(engine: Engine) -> tuple[Revisions, Revisions]:
     with _locked(engine) as conn:
         before = _revisions(conn)  # again: another process may have migrated meanwhile
         if not before.at_head:
+            from alembic import command
+
             config = alembic_config(conn)
             if before.legacy:
                 command.stamp(config, BASELINE)
