@@ -4,9 +4,19 @@ extractions back from its workers): every field must come back, compiled or not.
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from bot.core.model import Amount, Article, Event, Extraction, StoredArticle, StoredEvent
+from bot.core.model import (
+    Amount,
+    Article,
+    Event,
+    Extraction,
+    StoredArticle,
+    StoredEvent,
+    fields_reduce,
+)
 
 
 def _article() -> Article:
@@ -60,4 +70,31 @@ def test_the_data_types_survive_pickling() -> None:
         ),
     ]
     for value in values:
+        assert pickle.loads(pickle.dumps(value)) == value
+
+
+@dataclass(frozen=True, slots=True)
+class _One:
+    value: str
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
+
+
+@dataclass(frozen=True, slots=True)
+class _Empty:
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return fields_reduce(self)
+
+
+def test_fields_reduce_gives_each_class_its_own_fields() -> None:
+    """The field names are kept per class: each class reduces to its own fields in order,
+    however many (one and none included), whichever class was reduced before."""
+    event = _event()
+    for _ in range(2):  # the second time from what the first kept
+        assert fields_reduce(_One("x")) == (_One, ("x",))
+        assert fields_reduce(_Empty()) == (_Empty, ())
+        assert fields_reduce(event.amount) == (Amount, (12e6, "USD", 12e6, "$12 million", True))
+        assert fields_reduce(Extraction("s", (event,))) == (Extraction, ("s", (event,)))
+    for value in (_One("y"), _Empty()):
         assert pickle.loads(pickle.dumps(value)) == value
