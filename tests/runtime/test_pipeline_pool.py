@@ -4,6 +4,7 @@ exactly the store and the feeds that a scan storing one file at a time leaves.""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import make_pipeline
@@ -271,3 +273,10 @@ def _killed_after(submits: int, real_executor: Any) -> Any:
         return executor
 
     return doomed
+
+
+def test_a_job_survives_pickling() -> None:
+    """What the scan sends a worker for each file (its own `__reduce__`): every field back."""
+    job = pool.Job(b"---\ntitle: T\n---\nBody.", "a/b.md", NOW, ZoneInfo("Asia/Taipei"), 500)
+    assert pickle.loads(pickle.dumps(job)) == job
+    assert pickle.loads(pickle.dumps([job, job]))[1] == job
