@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +17,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core.articles import MAX_NAME, ArticleError, limit_names, parse_article
+from bot.core.articles import (
+    BOILERPLATE as BOILERPLATE_RULES,
+)
+from bot.core.articles import (
+    MAX_NAME,
+    ArticleError,
+    limit_names,
+    parse_article,
+    remove_boilerplate,
+)
 from bot.core.model import Article
 from bot.core.text import markdown_to_paragraphs, strip_xml_invalid, to_simplified, to_traditional
 from bot.site.permalinks import article_url
@@ -193,6 +203,7 @@ def test_latin1_english_is_decoded() -> None:
 
 
 # --- front matter ---------------------------------------------------------------------------------
+
 
 SHANGHAI_NOON = datetime(2025, 6, 21, 12, tzinfo=timezone(timedelta(hours=8)))
 
@@ -390,6 +401,72 @@ def test_video_junk_is_cut_but_text_glued_to_it_stays() -> None:
     junk = "00:00UnmuteMuteSettingsCaptionsDisabledQuality480pSpeedNormalPIPEnter fullscreenPlay"
     article = parse(f"标题\n\n第一段。\n{junk}然而，贝耶尔离开了。\n".encode())
     assert article.text == "第一段。\n\n然而，贝耶尔离开了。"
+
+
+# Boilerplate and its near misses: other cases (with 'İ', 'ı', 'K', 'ſ', which lower or match
+# case-insensitively in their own ways), words of the old broad triggers ('stock', 'more').
+_DEBRIS = st.sampled_from(
+    [
+        "{:toc}",
+        "{: TOC }",
+        "* Contents\n\n{:toc}",
+        "[TOC]",
+        "[toc]",
+        "See more",
+        "ſee more",
+        "READ MORE »",
+        "Show More…",
+        "展开全文",
+        "閱讀全文",
+        "查看更多",
+        "![a](b.png) See more",
+        "Notice: The content above is",
+        "特別聲明：本文",
+        "00:00UnmuteMuteSettings",
+        "Source: https://example.com/a",
+        "VİA: [post](https://x.y)",
+        "Via: [post](y)",
+        "http",
+        "https://example.com/a.png",
+        "stock",
+        "more",
+        "İ",
+        "ı",
+        "K",
+        "\n",
+        " ",
+        "\t",
+        ".",
+    ]
+)
+
+
+def _remove_boilerplate_long_way(text: str) -> str:
+    """What remove_boilerplate did before its words were narrowed and sought in ASCII: each
+    pattern run where its old, broader words are in the lowered text."""
+    broad = {"kramdown table of contents": ("toc",), "see more": ("more", "全文", "更多")}
+    lowered = text.lower()
+    for name, words, pattern in BOILERPLATE_RULES:
+        if any(word in lowered for word in broad.get(name, words)):
+            text = pattern.sub("", text)
+    return text
+
+
+@settings(max_examples=500)
+@given(st.lists(_DEBRIS | st.text(max_size=5), max_size=12).map("".join))
+def test_boilerplate_is_removed_as_the_long_way_removes_it(text: str) -> None:
+    assert remove_boilerplate(text) == _remove_boilerplate_long_way(text)
+
+
+def test_boilerplate_words_are_found_in_any_case() -> None:
+    for _, words, pattern in BOILERPLATE_RULES:
+        for word in words:
+            if word.isascii():  # sought lowered among the ASCII characters
+                assert word == word.lower() and "k" not in word, word
+                if pattern.flags & re.IGNORECASE:
+                    assert "i" not in word and "s" not in word, word
+            else:  # sought as written
+                assert word == word.lower() == word.upper(), word
 
 
 def test_markdown_markup_is_reduced_to_text() -> None:
