@@ -48,7 +48,9 @@ class ArticleError(EventfeedError, ValueError):
 def parse_article(data: bytes, path: str, mtime: datetime, tz: tzinfo) -> Article:
     """Parse one file of the watched folder. Raises ArticleError with the reason."""
     text, encoding = decode(data)
-    text = strip_xml_invalid(text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", ""))
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    if encoding != "utf-8" or not _xml_safe_utf8(data):  # told faster from the bytes
+        text = strip_xml_invalid(text)
     if not text.strip():
         raise ArticleError("empty file")
     slug, name_date = _slug_and_date(path)
@@ -104,6 +106,14 @@ _MAGIC = (
     (b"RIFF", "a RIFF media file"),
 )
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+# UTF-8 writes an ASCII character as its own byte and no other with a byte below 0x80: the
+# bytes are searched for those characters (bytes.translate, a C loop) six times faster than the
+# text by a pattern. The bytes other than the control characters of _CONTROL_RE:
+_NOT_CONTROL_BYTES = bytes(
+    b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1F or b == 0x7F)
+)
+# The bytes other than the C0 controls XML cannot carry (strip_xml_invalid's; tab, LF, CR can be).
+_NOT_XML_INVALID_BYTES = bytes(b for b in range(256) if not (b < 0x20 and b not in b"\t\n\r"))
 # The most frequent Chinese characters (simplified; traditional forms are added below).
 # Decoding Big5 bytes as GBK, or the reverse, gives rare characters instead.
 _COMMON_HANS = (
@@ -128,7 +138,8 @@ def _common_han() -> frozenset[str]:
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """Decode bytes to text, returning (text, encoding). Raises ArticleError for binary data."""
+    """Decode bytes to text, returning (text, encoding). Raises ArticleError for binary data.
+    The encoding is 'utf-8' only for bytes decoded strictly as UTF-8 without a mark."""
     if not data:
         raise ArticleError("empty file")
     for magic, kind in _MAGIC:
@@ -139,6 +150,8 @@ def decode(data: bytes) -> tuple[str, str]:
             return _checked(_strict(data, name), name)
     text = _strict(data, "utf-8")
     if text is not None and "\x00" not in text:  # NULs are valid UTF-8, and half of UTF-16
+        if not data.translate(None, _NOT_CONTROL_BYTES):
+            return text, "utf-8"  # no control character: nothing for _checked to count
         return _checked(text, "utf-8")
     utf16 = _utf16_without_bom(data)
     if utf16 is not None:
@@ -159,6 +172,13 @@ def _strict(data: bytes, encoding: str) -> str | None:
         return data.decode(encoding)
     except UnicodeDecodeError:
         return None
+
+
+def _xml_safe_utf8(data: bytes) -> bool:
+    """Whether text decoded from these UTF-8 bytes is sure to hold no character XML cannot
+    carry: no C0 control but tab, LF and CR (each its own byte), no U+FFFE or U+FFFF (both
+    open with EF BF; strict UTF-8 decoding refuses lone surrogates)."""
+    return not data.translate(None, _NOT_XML_INVALID_BYTES) and b"\xef\xbf" not in data
 
 
 def _checked(text: str | None, encoding: str) -> tuple[str, str]:
@@ -406,12 +426,17 @@ def _split_front_matter(text: str) -> tuple[dict[str, Any], str] | None:
         return None
     fence = first.rstrip()
     closers = (fence, "...") if kind == "yaml" else (fence,)
-    lines = rest.split("\n")
-    for i, line in enumerate(lines):
+    start = 0  # of each line of `rest` in turn: the body's lines are never split apart
+    while True:
+        end = rest.find("\n", start)
+        line = rest[start:] if end < 0 else rest[start:end]
         if line.rstrip() in closers:
-            head = "\n".join(lines[:i])
-            body = "\n".join(lines[i + 1 :])
+            head = rest[: max(start - 1, 0)]  # the lines before, without the last line break
+            body = "" if end < 0 else rest[end + 1 :]
             return _load_meta(head, kind), body
+        if end < 0:
+            break
+        start = end + 1
     if kind == "yaml" and ":" not in rest.partition("\n")[0]:
         return None  # a Markdown rule at the top, not front matter
     raise ArticleError(f"front matter opened with '{fence}' is never closed")

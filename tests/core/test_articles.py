@@ -23,6 +23,11 @@ from bot.core.articles import (
 from bot.core.articles import (
     MAX_NAME,
     ArticleError,
+    _checked,
+    _load_meta,
+    _split_front_matter,
+    _xml_safe_utf8,
+    decode,
     limit_names,
     parse_article,
     remove_boilerplate,
@@ -202,7 +207,74 @@ def test_latin1_english_is_decoded() -> None:
     assert article.lang == "en"
 
 
+# Text with what UTF-8 decoding is checked for: control characters (few or many), characters
+# XML cannot carry, and the neighbours of both.
+_CONTROLLED = st.text(
+    st.sampled_from("\x01\x08\x0b\x0c\x0e\x1f\x7f\t\n\r \ufffd\ufffe\uffff\uffbf\ue000")
+    | st.characters(blacklist_categories=("Cs",)),  # UTF-8 cannot carry a lone surrogate
+    max_size=300,
+).filter(lambda t: "\x00" not in t)
+
+
+@settings(max_examples=400)
+@given(
+    _CONTROLLED
+    | st.text(st.sampled_from("\x7f\x01a"), max_size=30)  # many controls
+    | st.text(st.sampled_from("\ufffe\uffff\uffbf\ufffda"), max_size=5)  # controls none
+)
+def test_utf8_is_checked_from_its_bytes_as_from_its_text(text: str) -> None:
+    data = text.encode()
+    if data.startswith(b"\xef\xbb\xbf") or not data:
+        return  # a mark, or nothing: other ways
+    try:
+        expected: tuple[str, str] | str = _checked(text, "utf-8")
+    except ArticleError as exc:
+        expected = str(exc)
+    try:
+        got: tuple[str, str] | str = decode(data)
+    except ArticleError as exc:
+        got = str(exc)
+    if not any(data.startswith(magic) for magic in (b"GIF8", b"PK\x03\x04", b"RIFF")):
+        assert got == expected
+    if _xml_safe_utf8(data):
+        assert strip_xml_invalid(text) == text
+
+
 # --- front matter ---------------------------------------------------------------------------------
+
+
+def _split_front_matter_long_way(text: str) -> tuple[dict[str, Any], str] | None:
+    """_split_front_matter as it was: the text cut into lines, each compared."""
+    stripped = text.lstrip("\n \t")
+    first, _, rest = stripped.partition("\n")
+    kind = {"---": "yaml", "+++": "toml"}.get(first.rstrip())
+    if kind is None:
+        return None
+    closers = (first.rstrip(), "...") if kind == "yaml" else (first.rstrip(),)
+    lines = rest.split("\n")
+    for i, line in enumerate(lines):
+        if line.rstrip() in closers:
+            return _load_meta("\n".join(lines[:i]), kind), "\n".join(lines[i + 1 :])
+    if kind == "yaml" and ":" not in rest.partition("\n")[0]:
+        return None
+    raise ArticleError(f"front matter opened with '{first.rstrip()}' is never closed")
+
+
+_FRONT_PIECES = st.sampled_from(
+    ["---", "+++", "...", "\n", "\n\n", "title: x", "a = 1", " ", "\t", "body", "---  "]
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(_FRONT_PIECES, max_size=12).map("".join))
+def test_front_matter_is_split_as_the_long_way_splits_it(text: str) -> None:
+    def outcome(split: Any) -> Any:
+        try:
+            return split(text)
+        except ArticleError as exc:
+            return str(exc)
+
+    assert outcome(_split_front_matter) == outcome(_split_front_matter_long_way)
 
 
 SHANGHAI_NOON = datetime(2025, 6, 21, 12, tzinfo=timezone(timedelta(hours=8)))
