@@ -318,11 +318,15 @@ def looks_like_html(text: str) -> bool:
 # Bounded or bracket-stopped runs throughout: an unclosed '<!--', '{%' or '<p' repeated many
 # times must cost linear time, not quadratic.
 _TEMPLATE_RE = re.compile(r"\{%.{0,200}?%\}|\{\{.{0,200}?\}\}|\{:[^{}\n]{0,200}\}", re.DOTALL)
-_FENCE_RE = re.compile(r"^(?:```|~~~)")
+# The line patterns below, each with the characters a match of it can open a stripped line
+# with: a line opening otherwise (most) is not tried, a call saved per pattern and line.
+_FENCES = ("```", "~~~")  # what a code fence opens with
 _RULE_RE = re.compile(r"^(?:[-*_]\s*){3,}$|^\|?[\s:|-]*-{3,}[\s:|-]*$")
+_RULE_OPENERS = "-*_|:"
 _HEADING_RE = re.compile(r"^#{1,6}(?:\s+|$)")
 _QUOTE_RE = re.compile(r"^(?:>\s?)+")
 _BULLET_RE = re.compile(r"^(?:[-*+•·▪●◦]\s+)+")
+_BULLET_OPENERS = "-*+•·▪●◦"
 _REF_DEF_RE = re.compile(r"^\[[^\]]+\]:\s*\S+")
 _TARGET = (
     r"\((?:<[^<>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*\)"
@@ -398,24 +402,25 @@ def markdown_to_paragraphs(text: str) -> list[str]:
         line = raw.strip()
         if line.startswith("[") and "]" not in line:
             line = line[1:].lstrip()  # the start of a link whose text spans lines
-        if _FENCE_RE.match(line):
+        if line.startswith(_FENCES):
             in_code = not in_code
             joinable = False
             continue
-        if not line or (not in_code and (_RULE_RE.match(line) or _REF_DEF_RE.match(line))):
+        if not line or (not in_code and _rule_or_reference(line)):
             joinable = False
             continue
         if in_code:
             paragraphs.append([line])
             continue
-        heading = bool(_HEADING_RE.match(line))
+        heading = line[0] == "#" and _HEADING_RE.match(line) is not None
         if heading and _is_markup_only(line):
             joinable = False
             continue
         line = _HEADING_RE.sub("", line).rstrip("# ") if heading else line
-        line = _QUOTE_RE.sub("", line)
-        bullet = bool(_BULLET_RE.match(line))
-        line = _inline(_BULLET_RE.sub("", line))
+        if line.startswith(">"):
+            line = _QUOTE_RE.sub("", line)
+        bullet = line[:1] in _BULLET_OPENERS and _BULLET_RE.match(line) is not None
+        line = _inline(_BULLET_RE.sub("", line) if bullet else line)
         if not line:
             continue
         previous = paragraphs[-1][-1] if paragraphs else ""
@@ -425,6 +430,14 @@ def markdown_to_paragraphs(text: str) -> list[str]:
             paragraphs.append([line])
         joinable = not heading
     return ["".join(pieces) for pieces in paragraphs]
+
+
+def _rule_or_reference(line: str) -> bool:
+    """A horizontal rule or table rule, or a link reference definition ('[a]: url'), of a
+    stripped line that is not empty."""
+    if line[0] in _RULE_OPENERS:
+        return _RULE_RE.match(line) is not None
+    return line[0] == "[" and _REF_DEF_RE.match(line) is not None
 
 
 def _continues(previous: str, line: str) -> bool:
@@ -526,7 +539,9 @@ class _HtmlReader(HTMLParser):
 
     def _flush(self) -> None:
         if self._chunks:
-            joined = _WRAP_RE.sub("", "".join(self._chunks))
+            joined = "".join(self._chunks)
+            if "\n" in joined:  # every wrap holds one: a paragraph on one line is not tried
+                joined = _WRAP_RE.sub("", joined)
             text = " ".join(joined.split())
             if text:
                 self.paragraphs.append(text)

@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.text import (
+    _BULLET_OPENERS,
+    _BULLET_RE,
     _HAN_RUN_RE,
+    _HEADING_RE,
+    _QUOTE_RE,
+    _REF_DEF_RE,
+    _RULE_OPENERS,
+    _RULE_RE,
+    _WRAP_RE,
     _changed,
     detect_lang,
     html_to_paragraphs,
@@ -211,3 +219,43 @@ def test_markdown_code_fences_and_rules() -> None:
     text = "Intro\n\n```python\nx = 1\n```\n\n---\n\n# # # # I # #\n\n### \n\nOutro"
     assert markdown_to_paragraphs(text) == ["Intro", "x = 1", "Outro"]
 
+
+# Markdown's line openings and what may follow them, to test the openers markdown_to_paragraphs
+# looks at before trying a line pattern.
+_MARKUP = st.sampled_from(
+    [
+        *("-", "*", "_", "+", "•", "·", "▪", "●", "◦", "|", ":", "#", ">", "[", "]", "(", "`"),
+        *("---", ":--", "| - |", "* * *", "[a]: x", "## ", "> >", "- • ", "~"),
+        *(" ", "\t", "\u3000", "\x1c", "a", "1", "中", "。", "\n"),
+    ]
+)
+
+
+def _opens_as_its_openers_say(raw: str) -> None:
+    line = raw.strip()
+    opener = line[:1]
+    if _RULE_RE.match(line):
+        assert opener in _RULE_OPENERS
+    if _REF_DEF_RE.match(line):
+        assert opener == "["
+    if _HEADING_RE.match(line):
+        assert opener == "#"
+    if _QUOTE_RE.sub("", line) != line:
+        assert opener == ">"
+    if _BULLET_RE.match(line):
+        assert opener and opener in _BULLET_OPENERS
+    if _WRAP_RE.search(raw):
+        assert "\n" in raw
+
+
+@pytest.mark.parametrize(
+    "line", [":---:", " |---|", "___", "* * *", "◦ item", "> quote", "[a]: x", "# h", "中\n中"]
+)
+def test_a_line_pattern_matches_only_lines_opening_as_its_openers_say(line: str) -> None:
+    _opens_as_its_openers_say(line)
+
+
+@settings(max_examples=500)
+@given(st.lists(_MARKUP | st.text(max_size=3), max_size=12).map("".join))
+def test_no_line_pattern_matches_a_line_its_openers_rule_out(raw: str) -> None:
+    _opens_as_its_openers_say(raw)
