@@ -26,6 +26,7 @@ _HAN_RE = re.compile(f"[{HAN}]")
 _HAN_RUN_RE = re.compile(f"[{HAN}]+")
 _KANA_RE = re.compile("[\u3040-\u30ff]")
 _HANGUL_RE = re.compile("[\uac00-\ud7af]")
+_KANA_OR_HANGUL_RE = re.compile("[\u3040-\u30ff\uac00-\ud7af]")
 _LATIN_WORD_RE = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
 
 # Enough text to decide the script; keeps detection cheap on long articles.
@@ -55,9 +56,8 @@ def to_traditional(s: str) -> str:
     return str(_converter("s2t").convert(s)) if s else s
 
 
-def _changed(han: str, config: str) -> int:
-    """How many characters of `han` the conversion changes."""
-    converted = str(_converter(config).convert(han))
+def _changed(han: str, converted: str) -> int:
+    """How many characters of `han` its conversion changed."""
     if len(converted) == len(han):
         return sum(1 for a, b in zip(han, converted, strict=True) if a != b)
     return len(set(han) - set(converted))  # phrase conversion changed the length: rare
@@ -66,10 +66,21 @@ def _changed(han: str, config: str) -> int:
 def detect_lang(text: str) -> str:
     """'zh-Hans', 'zh-Hant', 'ja', 'ko' or 'en' (the default for Latin and unknown text)."""
     sample = text[:_DETECT_SAMPLE]
+    # Kana (U+3040 on), Hangul and Han (U+3400 on) all lie past U+3000: a text without any
+    # such character, most English, is told without the four pattern passes below.
+    if not holds_from(sample, 0x30):
+        return "en"
     han = "".join(_HAN_RUN_RE.findall(sample))
-    kana = len(_KANA_RE.findall(sample)) if _KANA_RE.search(sample) else 0
-    hangul = len(_HANGUL_RE.findall(sample)) if _HANGUL_RE.search(sample) else 0
-    latin_words = len(_LATIN_WORD_RE.findall(sample))
+    kana = hangul = 0
+    if _KANA_OR_HANGUL_RE.search(sample):  # one pass where Chinese text has neither
+        kana = len(_KANA_RE.findall(sample))
+        hangul = len(_HANGUL_RE.findall(sample))
+    # A Latin word has two letters or more, none of them Han: the words can outnumber the
+    # Han characters only if the other characters are twice as many. Counted only then.
+    most_words = (len(sample) - len(han)) // 2
+    latin_words = 0
+    if hangul >= 2 or 0 < len(han) < most_words:
+        latin_words = len(_LATIN_WORD_RE.findall(sample))
     if hangul >= 2 and hangul > max(len(han), latin_words) // 2:
         return "ko"
     if kana >= 2 and kana > len(han) // 5:
@@ -77,11 +88,16 @@ def detect_lang(text: str) -> str:
     # One Han character carries about as much as one Latin word.
     if not han or len(han) < latin_words:
         return "en"
+    # Traditional when more characters are written traditionally (t2s changes them) than
+    # simplified (s2t does). Counted only when both conversions change something.
     han = han[:_HAN_SAMPLE]
-    traditional = _changed(han, "t2s")
-    if traditional == 0:  # the common case, decided without the second conversion
+    as_simplified = str(_converter("t2s").convert(han))
+    if as_simplified == han:  # nothing traditional, the common case: one conversion
         return "zh-Hans"
-    return "zh-Hant" if traditional > _changed(han, "s2t") else "zh-Hans"
+    as_traditional = str(_converter("s2t").convert(han))
+    if as_traditional == han and len(as_simplified) == len(han):
+        return "zh-Hant"  # some characters traditional, none simplified
+    return "zh-Hant" if _changed(han, as_simplified) > _changed(han, as_traditional) else "zh-Hans"
 
 
 # Sentence ends. Chinese: 。！？；… and their full-width/ASCII forms, closing quotes stay with
@@ -302,11 +318,15 @@ def looks_like_html(text: str) -> bool:
 # Bounded or bracket-stopped runs throughout: an unclosed '<!--', '{%' or '<p' repeated many
 # times must cost linear time, not quadratic.
 _TEMPLATE_RE = re.compile(r"\{%.{0,200}?%\}|\{\{.{0,200}?\}\}|\{:[^{}\n]{0,200}\}", re.DOTALL)
-_FENCE_RE = re.compile(r"^(?:```|~~~)")
+# The line patterns below, each with the characters a match of it can open a stripped line
+# with: a line opening otherwise (most) is not tried, a call saved per pattern and line.
+_FENCES = ("```", "~~~")  # what a code fence opens with
 _RULE_RE = re.compile(r"^(?:[-*_]\s*){3,}$|^\|?[\s:|-]*-{3,}[\s:|-]*$")
+_RULE_OPENERS = "-*_|:"
 _HEADING_RE = re.compile(r"^#{1,6}(?:\s+|$)")
 _QUOTE_RE = re.compile(r"^(?:>\s?)+")
 _BULLET_RE = re.compile(r"^(?:[-*+•·▪●◦]\s+)+")
+_BULLET_OPENERS = "-*+•·▪●◦"
 _REF_DEF_RE = re.compile(r"^\[[^\]]+\]:\s*\S+")
 _TARGET = (
     r"\((?:<[^<>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*\)"
@@ -382,24 +402,25 @@ def markdown_to_paragraphs(text: str) -> list[str]:
         line = raw.strip()
         if line.startswith("[") and "]" not in line:
             line = line[1:].lstrip()  # the start of a link whose text spans lines
-        if _FENCE_RE.match(line):
+        if line.startswith(_FENCES):
             in_code = not in_code
             joinable = False
             continue
-        if not line or (not in_code and (_RULE_RE.match(line) or _REF_DEF_RE.match(line))):
+        if not line or (not in_code and _rule_or_reference(line)):
             joinable = False
             continue
         if in_code:
             paragraphs.append([line])
             continue
-        heading = bool(_HEADING_RE.match(line))
+        heading = line[0] == "#" and _HEADING_RE.match(line) is not None
         if heading and _is_markup_only(line):
             joinable = False
             continue
         line = _HEADING_RE.sub("", line).rstrip("# ") if heading else line
-        line = _QUOTE_RE.sub("", line)
-        bullet = bool(_BULLET_RE.match(line))
-        line = _inline(_BULLET_RE.sub("", line))
+        if line.startswith(">"):
+            line = _QUOTE_RE.sub("", line)
+        bullet = line[:1] in _BULLET_OPENERS and _BULLET_RE.match(line) is not None
+        line = _inline(_BULLET_RE.sub("", line) if bullet else line)
         if not line:
             continue
         previous = paragraphs[-1][-1] if paragraphs else ""
@@ -409,6 +430,14 @@ def markdown_to_paragraphs(text: str) -> list[str]:
             paragraphs.append([line])
         joinable = not heading
     return ["".join(pieces) for pieces in paragraphs]
+
+
+def _rule_or_reference(line: str) -> bool:
+    """A horizontal rule or table rule, or a link reference definition ('[a]: url'), of a
+    stripped line that is not empty."""
+    if line[0] in _RULE_OPENERS:
+        return _RULE_RE.match(line) is not None
+    return line[0] == "[" and _REF_DEF_RE.match(line) is not None
 
 
 def _continues(previous: str, line: str) -> bool:
@@ -510,7 +539,9 @@ class _HtmlReader(HTMLParser):
 
     def _flush(self) -> None:
         if self._chunks:
-            joined = _WRAP_RE.sub("", "".join(self._chunks))
+            joined = "".join(self._chunks)
+            if "\n" in joined:  # every wrap holds one: a paragraph on one line is not tried
+                joined = _WRAP_RE.sub("", joined)
             text = " ".join(joined.split())
             if text:
                 self.paragraphs.append(text)

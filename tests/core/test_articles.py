@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +17,21 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core.articles import MAX_NAME, ArticleError, limit_names, parse_article
+from bot.core.articles import (
+    BOILERPLATE as BOILERPLATE_RULES,
+)
+from bot.core.articles import (
+    MAX_NAME,
+    ArticleError,
+    _checked,
+    _load_meta,
+    _split_front_matter,
+    _xml_safe_utf8,
+    decode,
+    limit_names,
+    parse_article,
+    remove_boilerplate,
+)
 from bot.core.model import Article
 from bot.core.text import markdown_to_paragraphs, strip_xml_invalid, to_simplified, to_traditional
 from bot.site.permalinks import article_url
@@ -192,7 +207,75 @@ def test_latin1_english_is_decoded() -> None:
     assert article.lang == "en"
 
 
+# Text with what UTF-8 decoding is checked for: control characters (few or many), characters
+# XML cannot carry, and the neighbours of both.
+_CONTROLLED = st.text(
+    st.sampled_from("\x01\x08\x0b\x0c\x0e\x1f\x7f\t\n\r \ufffd\ufffe\uffff\uffbf\ue000")
+    | st.characters(blacklist_categories=("Cs",)),  # UTF-8 cannot carry a lone surrogate
+    max_size=300,
+).filter(lambda t: "\x00" not in t)
+
+
+@settings(max_examples=400)
+@given(
+    _CONTROLLED
+    | st.text(st.sampled_from("\x7f\x01a"), max_size=30)  # many controls
+    | st.text(st.sampled_from("\ufffe\uffff\uffbf\ufffda"), max_size=5)  # controls none
+)
+def test_utf8_is_checked_from_its_bytes_as_from_its_text(text: str) -> None:
+    data = text.encode()
+    if data.startswith(b"\xef\xbb\xbf") or not data:
+        return  # a mark, or nothing: other ways
+    try:
+        expected: tuple[str, str] | str = _checked(text, "utf-8")
+    except ArticleError as exc:
+        expected = str(exc)
+    try:
+        got: tuple[str, str] | str = decode(data)
+    except ArticleError as exc:
+        got = str(exc)
+    if not any(data.startswith(magic) for magic in (b"GIF8", b"PK\x03\x04", b"RIFF")):
+        assert got == expected
+    if _xml_safe_utf8(data):
+        assert strip_xml_invalid(text) == text
+
+
 # --- front matter ---------------------------------------------------------------------------------
+
+
+def _split_front_matter_long_way(text: str) -> tuple[dict[str, Any], str] | None:
+    """_split_front_matter as it was: the text cut into lines, each compared."""
+    stripped = text.lstrip("\n \t")
+    first, _, rest = stripped.partition("\n")
+    kind = {"---": "yaml", "+++": "toml"}.get(first.rstrip())
+    if kind is None:
+        return None
+    closers = (first.rstrip(), "...") if kind == "yaml" else (first.rstrip(),)
+    lines = rest.split("\n")
+    for i, line in enumerate(lines):
+        if line.rstrip() in closers:
+            return _load_meta("\n".join(lines[:i]), kind), "\n".join(lines[i + 1 :])
+    if kind == "yaml" and ":" not in rest.partition("\n")[0]:
+        return None
+    raise ArticleError(f"front matter opened with '{first.rstrip()}' is never closed")
+
+
+_FRONT_PIECES = st.sampled_from(
+    ["---", "+++", "...", "\n", "\n\n", "title: x", "a = 1", " ", "\t", "body", "---  "]
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(_FRONT_PIECES, max_size=12).map("".join))
+def test_front_matter_is_split_as_the_long_way_splits_it(text: str) -> None:
+    def outcome(split: Any) -> Any:
+        try:
+            return split(text)
+        except ArticleError as exc:
+            return str(exc)
+
+    assert outcome(_split_front_matter) == outcome(_split_front_matter_long_way)
+
 
 SHANGHAI_NOON = datetime(2025, 6, 21, 12, tzinfo=timezone(timedelta(hours=8)))
 
@@ -390,6 +473,72 @@ def test_video_junk_is_cut_but_text_glued_to_it_stays() -> None:
     junk = "00:00UnmuteMuteSettingsCaptionsDisabledQuality480pSpeedNormalPIPEnter fullscreenPlay"
     article = parse(f"标题\n\n第一段。\n{junk}然而，贝耶尔离开了。\n".encode())
     assert article.text == "第一段。\n\n然而，贝耶尔离开了。"
+
+
+# Boilerplate and its near misses: other cases (with 'İ', 'ı', 'K', 'ſ', which lower or match
+# case-insensitively in their own ways), words of the old broad triggers ('stock', 'more').
+_DEBRIS = st.sampled_from(
+    [
+        "{:toc}",
+        "{: TOC }",
+        "* Contents\n\n{:toc}",
+        "[TOC]",
+        "[toc]",
+        "See more",
+        "ſee more",
+        "READ MORE »",
+        "Show More…",
+        "展开全文",
+        "閱讀全文",
+        "查看更多",
+        "![a](b.png) See more",
+        "Notice: The content above is",
+        "特別聲明：本文",
+        "00:00UnmuteMuteSettings",
+        "Source: https://example.com/a",
+        "VİA: [post](https://x.y)",
+        "Via: [post](y)",
+        "http",
+        "https://example.com/a.png",
+        "stock",
+        "more",
+        "İ",
+        "ı",
+        "K",
+        "\n",
+        " ",
+        "\t",
+        ".",
+    ]
+)
+
+
+def _remove_boilerplate_long_way(text: str) -> str:
+    """What remove_boilerplate did before its words were narrowed and sought in ASCII: each
+    pattern run where its old, broader words are in the lowered text."""
+    broad = {"kramdown table of contents": ("toc",), "see more": ("more", "全文", "更多")}
+    lowered = text.lower()
+    for name, words, pattern in BOILERPLATE_RULES:
+        if any(word in lowered for word in broad.get(name, words)):
+            text = pattern.sub("", text)
+    return text
+
+
+@settings(max_examples=500)
+@given(st.lists(_DEBRIS | st.text(max_size=5), max_size=12).map("".join))
+def test_boilerplate_is_removed_as_the_long_way_removes_it(text: str) -> None:
+    assert remove_boilerplate(text) == _remove_boilerplate_long_way(text)
+
+
+def test_boilerplate_words_are_found_in_any_case() -> None:
+    for _, words, pattern in BOILERPLATE_RULES:
+        for word in words:
+            if word.isascii():  # sought lowered among the ASCII characters
+                assert word == word.lower() and "k" not in word, word
+                if pattern.flags & re.IGNORECASE:
+                    assert "i" not in word and "s" not in word, word
+            else:  # sought as written
+                assert word == word.lower() == word.upper(), word
 
 
 def test_markdown_markup_is_reduced_to_text() -> None:

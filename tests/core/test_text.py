@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.core.text import (
+    _BULLET_OPENERS,
+    _BULLET_RE,
+    _HAN_RUN_RE,
+    _HEADING_RE,
+    _QUOTE_RE,
+    _REF_DEF_RE,
+    _RULE_OPENERS,
+    _RULE_RE,
+    _WRAP_RE,
+    _changed,
     detect_lang,
     html_to_paragraphs,
     looks_like_html,
@@ -37,6 +50,61 @@ from bot.core.text import (
 )
 def test_detect_lang(text: str, lang: str) -> None:
     assert detect_lang(text) == lang
+
+
+def _detect_lang_long_way(text: str) -> str:
+    """detect_lang as written before its shortcuts: every count taken, on every text."""
+    sample = text[:1500]
+    han = "".join(_HAN_RUN_RE.findall(sample))
+    kana = len(re.findall("[\u3040-\u30ff]", sample))
+    hangul = len(re.findall("[\uac00-\ud7af]", sample))
+    latin_words = len(re.findall(r"[A-Za-z\u00c0-\u024f]{2,}", sample))
+    if hangul >= 2 and hangul > max(len(han), latin_words) // 2:
+        return "ko"
+    if kana >= 2 and kana > len(han) // 5:
+        return "ja"
+    if not han or len(han) < latin_words:
+        return "en"
+    han = han[:300]
+    traditional = _changed(han, to_simplified(han))
+    if traditional == 0:
+        return "zh-Hans"
+    return "zh-Hant" if traditional > _changed(han, to_traditional(han)) else "zh-Hans"
+
+
+# Runs of each script detection counts, and what lies between them: punctuation of both
+# widths (U+3000 on: past the shortcut's bound), astral Han, an emoji, a lone surrogate.
+_SCRIPT_PIECES = st.sampled_from(
+    [
+        "Meta hired three researchers",
+        "ab",
+        "é",
+        "a",
+        "成功挖走三位研究员",
+        "擴大投資",
+        "台積電",
+        "ソニー",
+        "カメラ",
+        "삼성전자",
+        "반",
+        "。",
+        "、",
+        "，",
+        " ",
+        "\n",
+        "1",
+        "\U00020000",
+        "\U0001f600",
+        "\ud800",
+    ]
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(_SCRIPT_PIECES | st.text(max_size=6), max_size=40).map("".join))
+def test_detect_lang_takes_the_long_way_s_answer(text: str) -> None:
+    assert detect_lang(text) == _detect_lang_long_way(text)
+    assert detect_lang(text * 60) == _detect_lang_long_way(text * 60)  # past the sample
 
 
 def test_simplified_and_traditional_fold_names() -> None:
@@ -150,3 +218,44 @@ def test_markdown_joins_hard_wrapped_lines_only() -> None:
 def test_markdown_code_fences_and_rules() -> None:
     text = "Intro\n\n```python\nx = 1\n```\n\n---\n\n# # # # I # #\n\n### \n\nOutro"
     assert markdown_to_paragraphs(text) == ["Intro", "x = 1", "Outro"]
+
+
+# Markdown's line openings and what may follow them, to test the openers markdown_to_paragraphs
+# looks at before trying a line pattern.
+_MARKUP = st.sampled_from(
+    [
+        *("-", "*", "_", "+", "•", "·", "▪", "●", "◦", "|", ":", "#", ">", "[", "]", "(", "`"),
+        *("---", ":--", "| - |", "* * *", "[a]: x", "## ", "> >", "- • ", "~"),
+        *(" ", "\t", "\u3000", "\x1c", "a", "1", "中", "。", "\n"),
+    ]
+)
+
+
+def _opens_as_its_openers_say(raw: str) -> None:
+    line = raw.strip()
+    opener = line[:1]
+    if _RULE_RE.match(line):
+        assert opener in _RULE_OPENERS
+    if _REF_DEF_RE.match(line):
+        assert opener == "["
+    if _HEADING_RE.match(line):
+        assert opener == "#"
+    if _QUOTE_RE.sub("", line) != line:
+        assert opener == ">"
+    if _BULLET_RE.match(line):
+        assert opener and opener in _BULLET_OPENERS
+    if _WRAP_RE.search(raw):
+        assert "\n" in raw
+
+
+@pytest.mark.parametrize(
+    "line", [":---:", " |---|", "___", "* * *", "◦ item", "> quote", "[a]: x", "# h", "中\n中"]
+)
+def test_a_line_pattern_matches_only_lines_opening_as_its_openers_say(line: str) -> None:
+    _opens_as_its_openers_say(line)
+
+
+@settings(max_examples=500)
+@given(st.lists(_MARKUP | st.text(max_size=3), max_size=12).map("".join))
+def test_no_line_pattern_matches_a_line_its_openers_rule_out(raw: str) -> None:
+    _opens_as_its_openers_say(raw)
