@@ -114,6 +114,7 @@ class Pipeline:
     _filters: dict[str, Filter | None] = field(default_factory=dict)
     _published: bool = False  # this pipeline has published once (see publish_feeds)
     _relinked: bool = False  # the stored links follow this pipeline's settings (see _relink)
+    _warmed: bool = False  # the story candidates were read (see _warm)
     _republish: bool = False  # the relink changed links: write every page once
     # path → (size, mtime_ns) of every file the store knows; None until the first scan.
     _known_stats: dict[str, int] | None = field(default=None, repr=False)
@@ -166,6 +167,7 @@ class Pipeline:
         report = ScanReport()
         self.store.ensure_feed_index()  # before the first change, so the index follows it
         self._relink()
+        self._warm()
         known = self._known()
         listing = None if paths is None else self._stat_paths(set(paths))
         if listing is None:
@@ -423,6 +425,13 @@ class Pipeline:
             self._republish = True
             self._publisher.cache = EntryCache()  # entries made with the old links
         self._relinked = True
+
+    def _warm(self) -> None:
+        """At the first scan: the recent events of every type, which a new article's events
+        are compared with, read now rather than by the first article of each type."""
+        if not self._warmed:
+            self.store.warm_story_candidates(self.pack.event_types)
+            self._warmed = True
 
     def _url_of(self, uid: str, article: Article) -> str:
         if self.source.own_pages:

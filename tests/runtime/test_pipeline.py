@@ -9,6 +9,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+import sqlalchemy
 from conftest import make_pipeline
 from support.fakebot import FakeBotApi
 from telegram import Bot
@@ -289,3 +290,29 @@ def test_an_undated_file_restored_on_another_day_keeps_its_id(
     assert after["deal.txt"].article.published.month == 2
     assert pipeline.store.outbox_counts() == queued  # nobody alerted again
     pipeline.store.close()
+
+
+def test_a_restarts_first_scan_reads_the_story_candidates_before_any_new_article(
+    tmp_path: Path, folder: Path
+) -> None:
+    """After a restart, the first article of a type does not wait for the recent events of
+    its type to be read: the first scan read them (the repost joins its story all the same)."""
+    shutil.copy(SAMPLES / FIRST, folder / FIRST)
+    before = make_pipeline(tmp_path, folder)
+    before.scan()
+    before.store.close()
+    after = make_pipeline(tmp_path, folder)  # the restart
+    statements: list[str] = []
+    try:
+        after.scan()
+        sqlalchemy.event.listen(
+            after.store.engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+        )
+        shutil.copy(SAMPLES / SECOND, folder / SECOND)
+        assert after.scan({SECOND}).new == 1
+        repost = {s.article.path: s for s in after.store.published_articles()}[SECOND]
+    finally:
+        after.store.close()
+    assert not [s for s in statements if "events.article_id" in s and "events.id DESC" in s]
+    assert repost.events
+    assert not any(e.first_report for e in repost.events)  # the Jekyll post's stories

@@ -3,6 +3,7 @@ unchanged events, the outbox."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -365,6 +366,41 @@ def test_a_publish_reads_the_articles_a_save_just_wrote_from_memory(tmp_path: Pa
     finally:
         store.close()
         reader.close()
+
+
+def test_story_candidates_read_at_start_are_what_a_save_would_read(tmp_path: Path) -> None:
+    """A restarted store reads the recent events of each type at once (the daemon's first
+    scan): the first new article of a type then reads none of them, and its events join the
+    stories they would have joined without it."""
+    first = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    first.save_articles(
+        [article_save("a.md", HIRE, BONUS), article_save("b.md", HIRE, digest="h2")]
+    )
+    first.close()
+
+    def restart_and_save(warm: bool) -> tuple[list[str], list[tuple[str, str, bool]]]:
+        copy = tmp_path / f"warm-{warm}.sqlite"
+        shutil.copyfile(tmp_path / "state.sqlite", copy)
+        store = Store(f"sqlite:///{copy}")
+        statements: list[str] = []
+        try:
+            if warm:
+                store.warm_story_candidates(["talent_move", "compensation", "launch"])
+            sqlalchemy.event.listen(
+                store.engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+            )
+            (result,) = store.save_articles([article_save("c.md", HIRE, BONUS, digest="h3")])
+        finally:
+            store.close()
+        reads = [s for s in statements if "events.article_id" in s and "events.id DESC" in s]
+        stories = [(e.event.type, e.story_id, e.first_report) for e in result.article.events]
+        return reads, stories
+
+    cold_reads, cold_stories = restart_and_save(warm=False)
+    warm_reads, warm_stories = restart_and_save(warm=True)
+    assert cold_reads and not warm_reads
+    assert warm_stories == cold_stories
+    assert [first_report for _type, _story, first_report in warm_stories] == [False, False]
 
 
 def test_a_snapshot_asks_for_the_reports_of_a_story_once(tmp_path: Path) -> None:
