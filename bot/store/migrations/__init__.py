@@ -9,8 +9,8 @@ every revision and the version row commit together or not at all.
 A new revision: `command.revision(alembic_config(), "what", rev_id="0004_name")` writes the
 file to fill in, named by its id, numbered in order: a start reads where the schema is from
 those names alone and imports Alembic only to migrate (Alembic with Mako is ~11 MB of the
-daemon's memory); tests/store/test_migrations.py checks that Alembic agrees; `command.check` on a config with `sqlalchemy.url` set compares a database at
-the head with bot/store/schema.py (tests/store/test_migrations.py does that on both backends).
+daemon's memory). tests/store/test_migrations.py checks that Alembic agrees, and runs
+`command.check` (a database at the head against bot/store/schema.py) on both backends.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def script() -> ScriptDirectory:
-    """Alembic's view of the revisions (for `eventfeed db` and the tests)."""
+    """Alembic's own view of the revisions (the tests hold `known_revisions` to it)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config())
