@@ -4,6 +4,7 @@ the debounce time."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 from collections.abc import Callable, Coroutine
@@ -26,6 +27,12 @@ FULL_SCAN = ""  # in a batch: a whole folder appeared or left, rescan everything
 SETTLED = 0.02
 _SETTLING = ("closed", "moved", "deleted")
 _LOST = "events_lost"  # watchdog ≥ 7: the kernel dropped events (its EventsLostEvent)
+# watchdog holds an IN_MOVED_FROM back, waiting for the IN_MOVED_TO it may pair with, and
+# every event behind it waits too (its queue is first in, first out): with its half a second,
+# one file moved out of the folder held every other file back 0.5 s. A rename queues its two
+# events together, so a far shorter wait still pairs them; an unpaired move is handled too
+# (the path gone, the other one complete).
+MOVE_PAIRING = 0.02
 
 
 class FolderWatcher(FileSystemEventHandler):
@@ -174,8 +181,24 @@ def _observer() -> BaseObserver:
     if Observer.__module__ == "watchdog.observers.inotify":
         from watchdog.observers.inotify import InotifyObserver
 
+        _pair_moves_within(MOVE_PAIRING)
         return InotifyObserver(generate_full_events=True)
     return Observer()
+
+
+def _pair_moves_within(seconds: float) -> None:
+    """How long watchdog's inotify observer holds a move out back (see `MOVE_PAIRING`): a
+    class attribute of its queue's, read when an observer starts watching."""
+    for module, name in (
+        ("watchdog.observers.inotify_move_event_grouper", "InotifyMoveEventGrouper"),  # ≥ 7
+        ("watchdog.observers.inotify_buffer", "InotifyBuffer"),  # 4 to 6
+    ):
+        try:
+            held = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        held.delay = seconds
+        return
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

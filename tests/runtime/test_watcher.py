@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 from pathlib import Path
 
 import watchdog.events
@@ -114,3 +115,43 @@ async def test_lost_events_ask_for_a_full_rescan(tmp_path: Path) -> None:
     finally:
         watcher.stop()
     assert not watcher.healthy
+
+
+async def test_a_file_moved_out_holds_no_other_back(tmp_path: Path) -> None:
+    """A file moved out of the folder is one IN_MOVED_FROM that watchdog keeps a while, in case
+    its IN_MOVED_TO comes, and every event behind it waits as long (it was half a second):
+    a file written just after one moved out is handed over about as soon as one written alone."""
+    loop = asyncio.get_running_loop()
+    found: list[tuple[float, set[str]]] = []
+
+    async def on_change(paths: set[str]) -> None:
+        found.append((loop.time(), paths))
+
+    watched, elsewhere = tmp_path / "articles", tmp_path / "elsewhere"
+    watched.mkdir()
+    elsewhere.mkdir()
+    watcher = FolderWatcher(watched, loop, on_change, debounce=60.0)
+    watcher.start()
+
+    async def handed_over(name: str, after: float) -> float:
+        while not any(name in paths for _, paths in found):
+            assert loop.time() - after < 10, f"{name} not reported; got {found}"
+            await asyncio.sleep(0.005)
+        return next(when for when, paths in found if name in paths) - after
+
+    alone, behind = [], []
+    try:
+        for i in range(5):
+            written = loop.time()
+            (watched / f"alone-{i}.md").write_text("whole", encoding="utf-8")
+            alone.append(await handed_over(f"alone-{i}.md", written))
+            (watched / f"leaving-{i}.md").write_text("whole", encoding="utf-8")
+            await handed_over(f"leaving-{i}.md", written)
+            moved = loop.time()
+            (watched / f"leaving-{i}.md").rename(elsewhere / f"left-{i}.md")
+            (watched / f"next-{i}.md").write_text("whole", encoding="utf-8")
+            behind.append(await handed_over(f"next-{i}.md", moved))
+    finally:
+        watcher.stop()
+    waited = statistics.median(behind) - statistics.median(alone)
+    assert waited < 0.25, f"held back {waited:.2f}s behind a move out (alone {alone}, {behind})"
