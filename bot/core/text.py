@@ -277,6 +277,21 @@ def last_of(text: str, chars: str) -> int:
     return i
 
 
+def positions_of(text: str, chars: Sequence[str]) -> list[int]:
+    """Where the characters of `text` that are one of `chars` (distinct, one character each)
+    stand, in order: what a pattern of their class finds with `finditer`, by one `str.find`
+    loop per character (C loops that skip ahead; a character the text lacks costs a call).
+    A class pattern tests every character of the text one by one: ~25 instructions each."""
+    out: list[int] = []
+    for c in chars:
+        at = text.find(c)
+        while at >= 0:
+            out.append(at)
+            at = text.find(c, at + 1)
+    out.sort()
+    return out
+
+
 def first_of(text: str, chars: str) -> int:
     """Where the first character of `text` that is one of `chars` stands (`len(text)`: none)."""
     i, size = 0, len(text)

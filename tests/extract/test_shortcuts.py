@@ -21,6 +21,7 @@ from bot.core.text import (
     first_of,
     holds_from,
     last_of,
+    positions_of,
     split_sentences,
     to_simplified,
 )
@@ -46,7 +47,7 @@ from bot.extract.entities import (
     _dotted,
     _glossed,
 )
-from bot.extract.events import _amounts
+from bot.extract.events import _CLAUSE_BREAK_RE, _amounts, _breaks
 from bot.extract.sentences import Sentence, _required_literal, _required_needles, fold, join
 
 PACK = load_rule_pack(*default_documents())
@@ -586,3 +587,37 @@ def test_a_few_taken_spans_compared_one_by_one_overlap_as_indexed_ones(
     indexed.reach = list(accumulate((e for _, e in ordered), max))
     m = mention(start, size)
     assert few.overlaps(m) == indexed.overlaps(m)
+
+
+# Clause marks of both widths, every kind of dash, spaces of several kinds and other text.
+BREAK_TEXT = st.text("，,；;：:。！？!? \t\u2009\u3000-–—ab收购1", max_size=40)
+
+
+@settings(max_examples=2000)
+@given(BREAK_TEXT)
+def test_clause_breaks_are_what_the_patterns_find(text: str) -> None:
+    """The long way: _CLAUSE_BREAK_RE over a sentence with any dash, a class of the marks
+    over one without."""
+    dashed = "-" in text or "–" in text or "—" in text
+    marks = re.compile("[，,；;：:。！？!?]")
+    expected = [m.start() for m in (_CLAUSE_BREAK_RE if dashed else marks).finditer(text)]
+    assert _breaks(Sentence(1, 1, text, text)) == expected
+
+
+@settings(max_examples=500)
+@given(st.text("ab，,。!?收", max_size=40))
+def test_positions_of_characters_are_what_their_class_finds(text: str) -> None:
+    assert positions_of(text, ("，", ",", "。", "!", "?")) == [
+        m.start() for m in re.finditer("[，,。!?]", text)
+    ]
+
+
+def test_a_spaced_dash_breaks_a_clause_and_a_hyphen_does_not() -> None:
+    def breaks(text: str) -> list[int]:
+        return _breaks(Sentence(1, 1, text, text))
+
+    assert breaks("co-founder, ceo") == [10]
+    assert breaks("acme - the buyer, said") == [4, 16]
+    assert breaks("acme – the buyer") == [4]
+    assert breaks("acme——the buyer") == [4]
+    assert breaks("-a - - b") == [2]  # the second spaced dash overlaps the first
