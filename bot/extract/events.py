@@ -23,7 +23,7 @@ from itertools import accumulate
 from typing import Protocol, TypeVar
 
 from bot.core.model import Amount, Article
-from bot.core.text import HAN, last_of, positions_of
+from bot.core.text import HAN, last_of, lines_holding, positions_of
 from bot.extract.amounts import Found, approximate, find_amounts
 from bot.extract.dates import FoundDate, dateline, find_dates
 from bot.extract.entities import ORG, PERSON, Mention, article_mentions, resolve, title_end
@@ -951,7 +951,8 @@ def _first_in_article(
     if rule.require_re is not None:
         folded, starts = seek.text()[1:]
         if rule.require_words is not None:  # both word lists at once: the same lines
-            return _first_in_lines(analysed, rule, pack, seek, rule.require_words.iter(folded))
+            holding = lines_holding(folded, rule.require_words, starts)
+            return _first_in_lines(analysed, rule, pack, seek, holding)
         lines = _lines_with(rule.require_re, folded, starts)
         lines |= _lines_with(pack.amount_neutral, folded, starts)
         within = sorted(lines)
@@ -964,18 +965,11 @@ def _first_in_lines(
     rule: AmountRule,
     pack: RulePack,
     seek: _Seeker,
-    words: Iterable[tuple[int, object]],
+    lines: Sequence[int],
 ) -> Found | None:
-    """The first usable amount of the lines holding one of `words` (an automaton's finds in
-    the joined text, in order of their ends: the lines in order), each line sought as it is
-    reached: the rest of the article is neither scanned nor sought once one is found."""
-    _, folded, starts = seek.text()
-    following = 0  # where the line after the one last tried starts
-    for end, _ in words:
-        if end < following:
-            continue  # in the line just tried
-        line = bisect_right(starts, end) - 1
-        following = starts[line + 1] if line + 1 < len(starts) else len(folded)
+    """The first usable amount of `lines` (in order), each line sought as it is reached: the
+    rest are not sought once one is found."""
+    for line in lines:
         seek([line])
         found = _first_usable(analysed[line], rule, pack)
         if found is not None:
@@ -1028,8 +1022,7 @@ def _article_totals(
     only in the lines holding a total word, never in background ones."""
     folded, starts = seek.text()[1:]
     if pack.amount_total_words is not None:  # both word lists at once: the same lines
-        words = pack.amount_total_words.iter(folded)
-        lines = sorted({bisect_right(starts, end) - 1 for end, _ in words})
+        lines = lines_holding(folded, pack.amount_total_words, starts)
     else:
         lines = sorted(
             _lines_with(pack.amount_total, folded, starts)

@@ -5,9 +5,11 @@ that can use them, boilerplate patterns skipped when their words are absent."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from datetime import UTC, date, datetime
 from itertools import accumulate
 
+import ahocorasick
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,11 +23,12 @@ from bot.core.text import (
     first_of,
     holds_from,
     last_of,
+    lines_holding,
     positions_of,
     split_sentences,
     to_simplified,
 )
-from bot.extract import amounts, dates, entities, load_rule_pack, parties, summary
+from bot.extract import amounts, dates, entities, load_rule_pack, parties, rules, summary
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
@@ -621,3 +624,33 @@ def test_a_spaced_dash_breaks_a_clause_and_a_hyphen_does_not() -> None:
     assert breaks("acme – the buyer") == [4]
     assert breaks("acme——the buyer") == [4]
     assert breaks("-a - - b") == [2]  # the second spaced dash overlaps the first
+
+
+WORDS = ["total", "a total of", "tot", "交易", "交易金额", "价值", "for", "o"]
+
+
+@settings(max_examples=1000)
+@given(
+    st.lists(st.sampled_from([*WORDS, "\n", " ", "x"]) | st.text("ota l交易\n", max_size=5)).map(
+        "".join
+    ),
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=5),
+)
+def test_the_lines_holding_a_word_are_those_an_automaton_finds(text: str, words: list[str]) -> None:
+    """The long way: every find of an automaton of the words, filed into its line by its end."""
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        automaton.add_word(word, word)
+    automaton.make_automaton()
+    by_automaton = {bisect_right(starts, end) - 1 for end, _ in automaton.iter(text)}
+    assert lines_holding(text, words, starts) == sorted(by_automaton)
+
+
+def test_words_holding_another_word_are_left_out_of_the_line_words() -> None:
+    assert rules._line_words(["a total of", "total", "", "总额", "交易总额", "total"]) == (
+        "总额",
+        "total",
+    )
+    assert rules._line_words(["a\nb", "total"]) is None
+    assert rules._line_words([""]) is None
