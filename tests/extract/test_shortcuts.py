@@ -28,7 +28,7 @@ from bot.core.text import (
     split_sentences,
     to_simplified,
 )
-from bot.extract import amounts, dates, entities, load_rule_pack, parties, rules, summary
+from bot.extract import amounts, dates, entities, load_rule_pack, parties, rules, sentences, summary
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
@@ -654,3 +654,58 @@ def test_words_holding_another_word_are_left_out_of_the_line_words() -> None:
     )
     assert rules._line_words(["a\nb", "total"]) is None
     assert rules._line_words([""]) is None
+
+
+def _clean_long_way(text: str, boilerplate: tuple[re.Pattern[str], ...]) -> str:
+    """`sentences.clean` as it was, every word sought in the whole text."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "&" in text:
+        text = sentences.html.unescape(text)
+    if "](" in text:
+        text = sentences._unlink(sentences._unlink(text, "!["), "[")
+    if "<" in text:
+        text = sentences._without_autolinks(text) if "<http" in text else text
+        text = sentences._TAG_RE.sub(" ", text)
+    if "http" in text:
+        text = sentences._URL_RE.sub(" ", text)
+    if "**" in text or "__" in text or "~~" in text or "`" in text:
+        text = sentences._EMPHASIS_RE.sub("", text)
+    for pattern, needs in sentences._with_literals(boilerplate):
+        if any(needle in text for needle in needs):
+            text = pattern.sub(" ", text)
+    text = sentences._LINE_MARK_RE.sub("\n", text)
+    if first := sentences._FIRST_MARK_RE.match(text):
+        text = text[first.end() :]
+    if "?" in text:
+        text = sentences._LOST_RE.sub(LOST_MARK, text)
+    text = text.replace("\t", " ").replace("\u00a0", " ").replace("\u3000", " ")
+    return sentences._SPACES_RE.sub(" ", text) if "  " in text else text
+
+
+LOST_MARK = sentences.LOST
+# Markup, the shipped boilerplate's words and their halves.
+CLEAN_PIECES = [
+    "&amp;", "&lt;b&gt;", "](", "[a](b)", "![i](x)", "<b>", "<http://a.b>", "http", "://x",
+    "**", "__", "~~", "`", "See more", "See", " more", "原文：", "原", "文", "* content",
+    "{:toc}", "[## T", "acme.com", ".co", "m", ".cn", "\n", "\n# ", "\n- ", "  ", "\t",
+    "\u00a0", "\u3000", "?", "收购?", "’", "a", "12:34Unmute", "Play", "Exit fullscreen",
+]  # fmt: skip
+
+
+# Fewer pieces: a word that only a step before the boilerplate puts together ('See**' + ' more').
+JOINED_PIECES = ["See", " more", "**", "`", "&amp;", "<i>", "原", "文：x", "\n", "’", "a.c", "om"]
+
+
+@settings(max_examples=2000)
+@given(
+    st.lists(st.sampled_from(CLEAN_PIECES), max_size=14).map("".join)
+    | st.lists(st.sampled_from(JOINED_PIECES), max_size=8).map("".join)
+)
+def test_cleaning_with_words_sought_after_their_first_character_is_the_long_way(text: str) -> None:
+    assert sentences.clean(text, PACK.boilerplate) == _clean_long_way(text, PACK.boilerplate)
+
+
+@settings(max_examples=500)
+@given(st.text("a.com’原文 \n", max_size=30), st.sampled_from([".com", "原文", "a a", "’", ""]))
+def test_a_word_is_held_as_in_tells(text: str, needle: str) -> None:
+    assert sentences._holds(text, needle) == (needle in text)
