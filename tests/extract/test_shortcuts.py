@@ -709,3 +709,33 @@ def test_cleaning_with_words_sought_after_their_first_character_is_the_long_way(
 @given(st.text("a.com’原文 \n", max_size=30), st.sampled_from([".com", "原文", "a a", "’", ""]))
 def test_a_word_is_held_as_in_tells(text: str, needle: str) -> None:
     assert sentences._holds(text, needle) == (needle in text)
+
+
+def _month_lines_long_way(cased: str) -> tuple[str, list[int], list[int]] | None:
+    """`dates._month_lines` as it was: a pattern of the twelve abbreviations, searched."""
+    hint_re = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
+    lines: list[str] = []
+    at: list[int] = []
+    starts: list[int] = []
+    size = 0
+    hint = hint_re.search(cased)
+    while hint is not None:
+        begin = cased.rfind("\n", 0, hint.start()) + 1
+        end = cased.find("\n", hint.end())
+        end = len(cased) if end < 0 else end
+        lines.append(cased[begin:end])
+        at.append(size)
+        starts.append(begin)
+        size += end - begin + 1
+        hint = hint_re.search(cased, end)
+    return ("\n".join(lines), at, starts) if lines else None
+
+
+MONTH_PIECES = ["Jan", "May", "Ma", "y", "Dec", "Oct", "N", "ov", "J", "un", "ul", "\n", " ", "5"]
+MONTH_PIECES += ["MarMay", "jan", "June 3, 2024", "三月", "’", "S", "ep"]
+
+
+@settings(max_examples=2000)
+@given(st.lists(st.sampled_from(MONTH_PIECES), max_size=12).map("".join))
+def test_the_lines_naming_a_month_are_those_the_pattern_finds(text: str) -> None:
+    assert dates._month_lines(text) == _month_lines_long_way(text)
