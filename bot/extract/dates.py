@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import NamedTuple
 
+from bot.core.text import positions_of
+
 _MONTHS = {
     name: i
     for i, names in enumerate(
@@ -45,7 +47,8 @@ _WEEKDAYS_ZH = "一二三四五六日天"
 # lower-case letter of an English article as a possible 'march' or 'may' is slow and wrong.
 _MONTH_NAMES = "|".join(sorted((m.capitalize() for m in _MONTHS), key=len, reverse=True))
 _CASED = frozenset(("en_mdy", "en_dmy", "en_my", "en_month"))
-_MONTH_HINT_RE = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
+_MONTH_HINTS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_INITIALS = tuple(sorted({hint[0] for hint in _MONTH_HINTS}))
 
 _RELATIVE_ZH = "今天|今日|昨天|昨日|前天|明天|上周|上星期|上个月|上月|去年|前年|本周|这周|今年"
 _RELATIVE_EN = "today|yesterday|last week|last month|last year|this week|tomorrow"
@@ -250,18 +253,25 @@ def _month_lines(cased: str) -> tuple[str, list[int], list[int]] | None:
     lines: list[str] = []
     at: list[int] = []
     starts: list[int] = []
-    size = 0
-    hint = _MONTH_HINT_RE.search(cased)
-    while hint is not None:
-        begin = cased.rfind("\n", 0, hint.start()) + 1
-        end = cased.find("\n", hint.end())
+    size = end = 0
+    for hint in _month_hints(cased):
+        if hint < end:
+            continue  # in the line just taken
+        begin = cased.rfind("\n", 0, hint) + 1
+        end = cased.find("\n", hint + 3)
         end = len(cased) if end < 0 else end
         lines.append(cased[begin:end])
         at.append(size)
         starts.append(begin)
         size += end - begin + 1
-        hint = _MONTH_HINT_RE.search(cased, end)
     return ("\n".join(lines), at, starts) if lines else None
+
+
+def _month_hints(cased: str) -> list[int]:
+    """Where a month's abbreviation ('Jan' … 'Dec') starts, in order: its capital sought by
+    `str.find` (memchr speed), not by a pattern of the twelve, which tests a class of their
+    capitals at each character (~25 instructions)."""
+    return [at for at in positions_of(cased, _MONTH_INITIALS) if cased.startswith(_MONTH_HINTS, at)]
 
 
 def _in_lines(

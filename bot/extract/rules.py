@@ -105,9 +105,10 @@ class AmountRule:
     require: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()  # this type's own, besides amounts.exclude
     require_re: re.Pattern[str] | None = None  # compiled by load_rule_pack
-    # The required words and the neutral phrases in one automaton (None: seek them with the
-    # patterns): the lines holding one, found in one pass instead of two regex passes.
-    require_words: Any = field(default=None, repr=False, compare=False)
+    # The required words and the neutral phrases, none holding another (None: seek them with
+    # the patterns): the lines holding one, found by `text.lines_holding` instead of two regex
+    # passes.
+    require_words: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
     exclude_re: re.Pattern[str] | None = None  # this type's and the global ones
     prices: bool = False  # takes what one thing costs ('$999', '54 dlrs a share')
     # A headline without an amount of its own takes a deal's total stated elsewhere ('the
@@ -196,9 +197,10 @@ class RulePack:
     # Right after an amount, a deal it is the total of: 'a 265 mln dlr bid', '的交易'.
     amount_total_after: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
     amount_deal: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))  # those nouns
-    # The total words and the deal nouns in one automaton (None: seek them with the patterns):
-    # the lines holding one, found in one pass instead of two regex passes over the article.
-    amount_total_words: Any = field(repr=False, default=None)
+    # The total words and the deal nouns, none holding another (None: seek them with the
+    # patterns): the lines holding one, found by `text.lines_holding` instead of two regex
+    # passes over the article.
+    amount_total_words: tuple[str, ...] | None = field(repr=False, default=None)
     # Near an amount, these make it a running total ('has now raised', '累计') or new money
     # ('another', '追加'): see AmountRule.increments.
     amount_running: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
@@ -375,9 +377,7 @@ def load_rule_pack(
                 rule.amount,
                 require_re=_any_of(rule.amount.require) if rule.amount.require else None,
                 require_words=(
-                    _word_automaton((*rule.amount.require, *neutral))
-                    if rule.amount.require
-                    else None
+                    _line_words((*rule.amount.require, *neutral)) if rule.amount.require else None
                 ),
                 exclude_re=_any_of((*(fold(w) for w in amount_exclude), *rule.amount.exclude)),
             ),
@@ -431,7 +431,7 @@ def load_rule_pack(
         amount_total_before=head_patterns(totals)[0],
         amount_total_after=modified_pattern(deals),
         amount_deal=_any_of(deals),
-        amount_total_words=_word_automaton((*totals, *deals)),
+        amount_total_words=_line_words((*totals, *deals)),
         amount_running=_whole_words(running),
         amount_added=_whole_words(added),
     )
@@ -469,17 +469,19 @@ def _whole_words(words: Sequence[str]) -> re.Pattern[str]:
     )
 
 
-def _word_automaton(words: Sequence[str]) -> Any:
-    """The words in one automaton; None when one holds a line break (its hits are placed in a
-    line by where they end) or there are none."""
+def _line_words(words: Sequence[str]) -> tuple[str, ...] | None:
+    """The words that tell which lines hold one of `words`: a line holding 'a total of' also
+    holds 'total', so the first is left out. None when one holds a line break or there are
+    none."""
     words = [w for w in words if w]
     if not words or any("\n" in w for w in words):
         return None
-    automaton = ahocorasick.Automaton()
-    for word in words:
-        automaton.add_word(word, len(word))
-    automaton.make_automaton()
-    return automaton
+    distinct = sorted(set(words), key=lambda w: (len(w), w))
+    kept: list[str] = []
+    for word in distinct:
+        if not any(shorter in word for shorter in kept):
+            kept.append(word)
+    return tuple(kept)
 
 
 def _anaphora_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:

@@ -79,17 +79,20 @@ def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "&" in text:
         text = html.unescape(text)
-    if "](" in text:
+    # A word of two characters or more is sought only when its first character is in the text:
+    # one character is found as fast as memchr, a longer word at 1–2 ns a character in text
+    # holding a curly quote or Chinese (2–6 µs an article each), and ']', '*', '原' are rare.
+    if _holds(text, "]("):
         text = _unlink(_unlink(text, "!["), "[")
     if "<" in text:
         text = _without_autolinks(text) if "<http" in text else text
         text = _TAG_RE.sub(" ", text)
     if "http" in text:
         text = _URL_RE.sub(" ", text)
-    if "**" in text or "__" in text or "~~" in text or "`" in text:
+    if _holds(text, "**") or _holds(text, "__") or _holds(text, "~~") or "`" in text:
         text = _EMPHASIS_RE.sub("", text)
     for pattern, needs in _with_literals(boilerplate):
-        if any(needle in text for needle in needs):
+        if any(_holds(text, needle) for needle in needs):
             text = pattern.sub(" ", text)
     text = _LINE_MARK_RE.sub("\n", text)
     if first := _FIRST_MARK_RE.match(text):
@@ -98,6 +101,11 @@ def clean(text: str, boilerplate: Sequence[re.Pattern[str]]) -> str:
         text = _LOST_RE.sub(LOST, text)
     text = text.replace("\t", " ").replace("\u00a0", " ").replace("\u3000", " ")
     return _SPACES_RE.sub(" ", text) if "  " in text else text
+
+
+def _holds(text: str, word: str) -> bool:
+    """`word in text`, tried only when the word's first character is in the text."""
+    return word[:1] in text and word in text
 
 
 def _unlink(text: str, opener: str) -> str:

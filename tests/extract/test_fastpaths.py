@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cli.rulefiles import default_documents
-from bot.core.text import _ABBREVIATIONS, _is_abbreviation
+from bot.core.text import _ABBREVIATIONS, _is_abbreviation, lines_holding
 from bot.extract import load_rule_pack
 from bot.extract.dates import _NEEDS, _PATTERNS, find_dates
 from bot.extract.entities import _ZH_ROLE_RE, _ends_of, _han_lines, _name_parts, _role_people
@@ -160,10 +160,7 @@ def test_the_lines_holding_a_required_word_are_those_the_patterns_find(text: str
             for pattern in (amount.require_re, PACK.amount_neutral)
             for m in pattern.finditer(folded)
         }
-        by_automaton = {
-            bisect_right(starts, end) - 1 for end, _ in amount.require_words.iter(folded)
-        }
-        assert by_automaton == by_patterns
+        assert lines_holding(folded, amount.require_words, starts) == sorted(by_patterns)
 
 
 @settings(max_examples=400)

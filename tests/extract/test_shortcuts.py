@@ -5,9 +5,11 @@ that can use them, boilerplate patterns skipped when their words are absent."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from datetime import UTC, date, datetime
 from itertools import accumulate
 
+import ahocorasick
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,10 +23,12 @@ from bot.core.text import (
     first_of,
     holds_from,
     last_of,
+    lines_holding,
+    positions_of,
     split_sentences,
     to_simplified,
 )
-from bot.extract import amounts, dates, entities, load_rule_pack, parties, summary
+from bot.extract import amounts, dates, entities, load_rule_pack, parties, rules, sentences, summary
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
@@ -46,7 +50,7 @@ from bot.extract.entities import (
     _dotted,
     _glossed,
 )
-from bot.extract.events import _amounts
+from bot.extract.events import _CLAUSE_BREAK_RE, _amounts, _breaks
 from bot.extract.sentences import Sentence, _required_literal, _required_needles, fold, join
 
 PACK = load_rule_pack(*default_documents())
@@ -586,3 +590,152 @@ def test_a_few_taken_spans_compared_one_by_one_overlap_as_indexed_ones(
     indexed.reach = list(accumulate((e for _, e in ordered), max))
     m = mention(start, size)
     assert few.overlaps(m) == indexed.overlaps(m)
+
+
+# Clause marks of both widths, every kind of dash, spaces of several kinds and other text.
+BREAK_TEXT = st.text("，,；;：:。！？!? \t\u2009\u3000-–—ab收购1", max_size=40)
+
+
+@settings(max_examples=2000)
+@given(BREAK_TEXT)
+def test_clause_breaks_are_what_the_patterns_find(text: str) -> None:
+    """The long way: _CLAUSE_BREAK_RE over a sentence with any dash, a class of the marks
+    over one without."""
+    dashed = "-" in text or "–" in text or "—" in text
+    marks = re.compile("[，,；;：:。！？!?]")
+    expected = [m.start() for m in (_CLAUSE_BREAK_RE if dashed else marks).finditer(text)]
+    assert _breaks(Sentence(1, 1, text, text)) == expected
+
+
+@settings(max_examples=500)
+@given(st.text("ab，,。!?收", max_size=40))
+def test_positions_of_characters_are_what_their_class_finds(text: str) -> None:
+    assert positions_of(text, ("，", ",", "。", "!", "?")) == [
+        m.start() for m in re.finditer("[，,。!?]", text)
+    ]
+
+
+def test_a_spaced_dash_breaks_a_clause_and_a_hyphen_does_not() -> None:
+    def breaks(text: str) -> list[int]:
+        return _breaks(Sentence(1, 1, text, text))
+
+    assert breaks("co-founder, ceo") == [10]
+    assert breaks("acme - the buyer, said") == [4, 16]
+    assert breaks("acme – the buyer") == [4]
+    assert breaks("acme——the buyer") == [4]
+    assert breaks("-a - - b") == [2]  # the second spaced dash overlaps the first
+
+
+WORDS = ["total", "a total of", "tot", "交易", "交易金额", "价值", "for", "o"]
+
+
+@settings(max_examples=1000)
+@given(
+    st.lists(st.sampled_from([*WORDS, "\n", " ", "x"]) | st.text("ota l交易\n", max_size=5)).map(
+        "".join
+    ),
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=5),
+)
+def test_the_lines_holding_a_word_are_those_an_automaton_finds(text: str, words: list[str]) -> None:
+    """The long way: every find of an automaton of the words, filed into its line by its end."""
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        automaton.add_word(word, word)
+    automaton.make_automaton()
+    by_automaton = {bisect_right(starts, end) - 1 for end, _ in automaton.iter(text)}
+    assert lines_holding(text, words, starts) == sorted(by_automaton)
+
+
+def test_words_holding_another_word_are_left_out_of_the_line_words() -> None:
+    assert rules._line_words(["a total of", "total", "", "总额", "交易总额", "total"]) == (
+        "总额",
+        "total",
+    )
+    assert rules._line_words(["a\nb", "total"]) is None
+    assert rules._line_words([""]) is None
+
+
+def _clean_long_way(text: str, boilerplate: tuple[re.Pattern[str], ...]) -> str:
+    """`sentences.clean` as it was, every word sought in the whole text."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "&" in text:
+        text = sentences.html.unescape(text)
+    if "](" in text:
+        text = sentences._unlink(sentences._unlink(text, "!["), "[")
+    if "<" in text:
+        text = sentences._without_autolinks(text) if "<http" in text else text
+        text = sentences._TAG_RE.sub(" ", text)
+    if "http" in text:
+        text = sentences._URL_RE.sub(" ", text)
+    if "**" in text or "__" in text or "~~" in text or "`" in text:
+        text = sentences._EMPHASIS_RE.sub("", text)
+    for pattern, needs in sentences._with_literals(boilerplate):
+        if any(needle in text for needle in needs):
+            text = pattern.sub(" ", text)
+    text = sentences._LINE_MARK_RE.sub("\n", text)
+    if first := sentences._FIRST_MARK_RE.match(text):
+        text = text[first.end() :]
+    if "?" in text:
+        text = sentences._LOST_RE.sub(LOST_MARK, text)
+    text = text.replace("\t", " ").replace("\u00a0", " ").replace("\u3000", " ")
+    return sentences._SPACES_RE.sub(" ", text) if "  " in text else text
+
+
+LOST_MARK = sentences.LOST
+# Markup, the shipped boilerplate's words and their halves.
+CLEAN_PIECES = [
+    "&amp;", "&lt;b&gt;", "](", "[a](b)", "![i](x)", "<b>", "<http://a.b>", "http", "://x",
+    "**", "__", "~~", "`", "See more", "See", " more", "原文：", "原", "文", "* content",
+    "{:toc}", "[## T", "acme.com", ".co", "m", ".cn", "\n", "\n# ", "\n- ", "  ", "\t",
+    "\u00a0", "\u3000", "?", "收购?", "’", "a", "12:34Unmute", "Play", "Exit fullscreen",
+]  # fmt: skip
+
+
+# Fewer pieces: a word that only a step before the boilerplate puts together ('See**' + ' more').
+JOINED_PIECES = ["See", " more", "**", "`", "&amp;", "<i>", "原", "文：x", "\n", "’", "a.c", "om"]
+
+
+@settings(max_examples=2000)
+@given(
+    st.lists(st.sampled_from(CLEAN_PIECES), max_size=14).map("".join)
+    | st.lists(st.sampled_from(JOINED_PIECES), max_size=8).map("".join)
+)
+def test_cleaning_with_words_sought_after_their_first_character_is_the_long_way(text: str) -> None:
+    assert sentences.clean(text, PACK.boilerplate) == _clean_long_way(text, PACK.boilerplate)
+
+
+@settings(max_examples=500)
+@given(st.text("a.com’原文 \n", max_size=30), st.sampled_from([".com", "原文", "a a", "’", ""]))
+def test_a_word_is_held_as_in_tells(text: str, needle: str) -> None:
+    assert sentences._holds(text, needle) == (needle in text)
+
+
+def _month_lines_long_way(cased: str) -> tuple[str, list[int], list[int]] | None:
+    """`dates._month_lines` as it was: a pattern of the twelve abbreviations, searched."""
+    hint_re = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
+    lines: list[str] = []
+    at: list[int] = []
+    starts: list[int] = []
+    size = 0
+    hint = hint_re.search(cased)
+    while hint is not None:
+        begin = cased.rfind("\n", 0, hint.start()) + 1
+        end = cased.find("\n", hint.end())
+        end = len(cased) if end < 0 else end
+        lines.append(cased[begin:end])
+        at.append(size)
+        starts.append(begin)
+        size += end - begin + 1
+        hint = hint_re.search(cased, end)
+    return ("\n".join(lines), at, starts) if lines else None
+
+
+MONTH_PIECES = ["Jan", "May", "Ma", "y", "Dec", "Oct", "N", "ov", "J", "un", "ul", "\n", " ", "5"]
+MONTH_PIECES += ["MarMay", "jan", "June 3, 2024", "三月", "’", "S", "ep"]
+
+
+@settings(max_examples=2000)
+@given(st.lists(st.sampled_from(MONTH_PIECES), max_size=12).map("".join))
+def test_the_lines_naming_a_month_are_those_the_pattern_finds(text: str) -> None:
+    assert dates._month_lines(text) == _month_lines_long_way(text)
