@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.core.model import Amount, Article, Event, Extraction
 from bot.store import Store
@@ -516,3 +518,33 @@ def test_saved_articles_are_kept_beyond_the_memo_until_a_publish_has_shown_them(
     with memo.holding(3):
         assert len(memo) == 5
     assert len(memo) == 2 and memo.size == 2
+
+
+@given(
+    kept=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 2)), max_size=12),
+    asked=st.dictionaries(st.integers(0, 9), st.integers(0, 2), max_size=10),
+)
+@settings(max_examples=200)
+def test_the_memo_hands_back_versions_together_as_one_by_one(
+    kept: list[tuple[int, int]], asked: dict[int, int]
+) -> None:
+    """`of_versions` (a page's articles under one lock) is `get_version` of each: the same
+    articles, and the same ones kept longest after it."""
+    from bot.core.model import StoredArticle
+    from bot.store.reads import _ArticleMemo
+
+    memos = _ArticleMemo(size=6), _ArticleMemo(size=6)
+    for memo in memos:
+        for article_id, version in kept:
+            memo.put(
+                article_id,
+                (version, StoredArticle(article_id, "u", make_article(), "", "", NOW, NOW)),
+            )
+    together = memos[0].of_versions(asked)
+    alone = {}
+    for article_id, version in asked.items():  # the long way: Lru.get, then the version
+        found = memos[1].get(article_id)
+        if found is not None and found[0] == version:
+            alone[article_id] = found[1]
+    assert together == alone
+    assert list(memos[0]._items) == list(memos[1]._items)
