@@ -3,6 +3,7 @@ unchanged events, the outbox."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -16,9 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.model import Amount, Article, Event, Extraction
-from bot.store import Store
+from bot.store import Store, feedindex
 from bot.store.articles import ArticleSave, Targets
 from bot.store.chats import TooManySubscriptions
+from bot.store.feedindex import IndexRow
 
 NOW = datetime(2025, 6, 21, 8, 0, tzinfo=UTC)
 
@@ -548,3 +550,46 @@ def test_the_memo_hands_back_versions_together_as_one_by_one(
             alone[article_id] = found[1]
     assert together == alone
     assert list(memos[0]._items) == list(memos[1]._items)
+
+
+_INDEX_ROW = st.builds(
+    lambda feed, entry, sort, article_id, event_id, story, label: IndexRow(
+        feed, entry, sort, article_id, event_id, story, label
+    ),
+    st.sampled_from(["articles", "events", "tag/ai", "actor/元"]),
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=8),
+    st.integers(-(2**62), 2**62),
+    st.integers(1, 2**31 - 1),
+    st.none() | st.integers(1, 2**31 - 1),
+    st.none() | st.text(max_size=4),
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=8),
+)
+
+
+@functools.cache
+def _index_store() -> Store:
+    """One in-memory store for every example (a new one is some 50 ms of migrations)."""
+    return Store("sqlite://")
+
+
+@given(rows=st.lists(_INDEX_ROW, max_size=8, unique_by=lambda row: (row.feed, row.entry)))
+@settings(max_examples=100, deadline=None)
+def test_index_rows_handed_to_the_driver_are_stored_as_sqlalchemy_stores_them(
+    rows: list[IndexRow],
+) -> None:
+    """`_insert_rows` gives SQLite the rows' values as they are, not through SQLAlchemy: the
+    table must hold what SQLAlchemy's insert of the same rows leaves."""
+    stored = []
+    for insert_rows in (
+        feedindex._insert_rows,
+        lambda conn, rows: conn.execute(
+            feedindex._INSERT_ROWS, [feedindex._values(row) for row in rows]
+        ),
+    ):
+        with _index_store().engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM feed_entries")
+            if rows:
+                insert_rows(conn, rows)
+            stored.append(conn.exec_driver_sql("SELECT * FROM feed_entries ORDER BY rowid").all())
+    assert stored[0] == stored[1]
+    assert [IndexRow(*row) for row in stored[0]] == rows
