@@ -509,14 +509,14 @@ def _paragraphs_html(text: str) -> str:
 def _events_html(events: Sequence[StoredEvent], language: str) -> str:
     if not events:
         return ""
-    # Every text of every event escaped in one pass (`_escaped`): a few dozen short texts,
+    # Every text of every event escaped in one pass (`_texts_html`): a few dozen short texts,
     # each a call or three when escaped alone, were a third of making an article's entry.
     facts = [_facts(s.event, language) for s in events]
     texts: list[str] = []
     for stored, found in zip(events, facts, strict=True):  # in the order they are written
         texts.append(stored.event.summary)
         texts.extend(text for fact in found for text in fact)
-    escaped = iter(_escaped(texts, _text_html))
+    escaped = iter(_texts_html(texts))
     items = []
     for found in facts:
         summary = next(escaped)
@@ -537,15 +537,12 @@ def _event_detail_html(event: Event, language: str, article_title: str, link: st
 def _also_reported_html(site: FeedSite, also: Sequence[StoredArticle]) -> str:
     if not also:
         return ""
-    links = [safe_link(stored.url, site.base) for stored in also]
-    # A story's other reports may be many: their texts escaped in one pass (`_escaped`).
-    texts = [t for s, link in zip(also, links, strict=True) for t in (s.article.title, link or "")]
-    escaped = iter(_escaped(texts, _h))
-    shown = []
-    for link in links:
-        title, href = next(escaped), next(escaped)
-        shown.append(f'<a href="{href}">{title}</a>' if link else title)
-    return f"<p>Also reported by: {', '.join(shown)}</p>"
+    links = []
+    for stored in also:
+        link = safe_link(stored.url, site.base)
+        title = _h(stored.article.title)
+        links.append(f'<a href="{_h(link)}">{title}</a>' if link else title)
+    return f"<p>Also reported by: {', '.join(links)}</p>"
 
 
 def _facts_html(event: Event, language: str, evidence: bool = False) -> str:
@@ -616,17 +613,16 @@ def _text_html(text: str) -> str:
     return html.escape(strip_xml_invalid(text), quote=False)
 
 
-# Joins the texts `_escaped` escapes together: a character XML carries and escaping keeps
+# Joins the texts `_texts_html` escapes together: a character XML carries and escaping keeps
 # (a noncharacter: no text should hold one; one that does is escaped alone).
-_JOINT = "\ufdd0"
+_TEXTS_JOINT = "\ufdd0"
 
 
-def _escaped(texts: Sequence[str], escape: Callable[[str], str]) -> list[str]:
-    """`[escape(text) for text in texts]` in one pass over them all, for `escape` one of
-    `_text_html` and `_h`. Each changes each character alone, never the joint, and makes
-    none: so the joined texts escaped are the escaped texts joined, unless a text held the
-    joint (then more parts)."""
-    parts = escape(_JOINT.join(texts)).split(_JOINT)
+def _texts_html(texts: Sequence[str]) -> list[str]:
+    """`[_text_html(text) for text in texts]` in one pass over them all. Both of its steps
+    change each character alone, never the joint, and make none: so the joined texts
+    escaped are the escaped texts joined, unless a text held the joint (then more parts)."""
+    parts = _text_html(_TEXTS_JOINT.join(texts)).split(_TEXTS_JOINT)
     if len(parts) != len(texts):
-        return [escape(text) for text in texts]
+        return [_text_html(text) for text in texts]
     return parts

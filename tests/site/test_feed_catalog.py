@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -439,7 +438,7 @@ def test_entries_said_clean_render_as_cleaned(
         assert render_documents(SITE, made) == render_documents(SITE, cleaned)
 
 
-# Texts with characters XML forbids, what escaping changes, and the joint `_escaped` uses.
+# Texts with characters XML forbids, what escaping changes, and the joint `_texts_html` uses.
 _PIECE = st.text(
     st.characters() | st.sampled_from(["&", "<", ">", '"', "\x00", "\ud800", "\ufdd0", "\ufffe"]),
     max_size=6,
@@ -448,13 +447,10 @@ _PIECE = st.text(
 
 @given(texts=st.lists(_PIECE, max_size=8))
 @settings(max_examples=300)
-@pytest.mark.parametrize("escape", [catalog._text_html, catalog._h])
-def test_texts_escaped_together_are_each_escaped_alone(
-    escape: Callable[[str], str], texts: list[str]
-) -> None:
-    """`_escaped` escapes an entry's short texts in one pass: exactly what escaping each
-    alone gives, whatever they hold (the joint itself too)."""
-    assert catalog._escaped(texts, escape) == [escape(text) for text in texts]
+def test_texts_escaped_together_are_each_escaped_alone(texts: list[str]) -> None:
+    """`_texts_html` escapes an article's event texts in one pass: exactly what escaping
+    each alone gives, whatever they hold (the joint itself too)."""
+    assert catalog._texts_html(texts) == [catalog._text_html(text) for text in texts]
 
 
 @given(texts=st.lists(_PIECE | st.none(), max_size=6))
