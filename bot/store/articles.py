@@ -9,7 +9,6 @@ writes the queue first — one piece of state that split across modules would be
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -622,8 +621,8 @@ def _queue(
         for new in result.new_events
     ]
     counts = iter(enqueue_new(conn, wanted))
-    return [
-        dataclasses.replace(result, queued=sum(next(counts) for _ in result.new_events))
+    return [  # (not dataclasses.replace: a tenth of the cost, for every article of a scan)
+        SaveResult(result.article, result.new_events, sum(next(counts) for _ in result.new_events))
         for result in results
     ]
 

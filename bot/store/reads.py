@@ -112,7 +112,8 @@ class ArticleReads(FeedIndexStore):
         loaded: dict[int, StoredArticle] = {}
         # Within a snapshot a version read once holds: a publish of every page asks once.
         seen: dict[int, Any] | None = getattr(self._local(), "versions", None)
-        for chunk in chunked(ids):
+        for start in range(0, len(ids), 500):  # (slices: `chunked` appends one by one)
+            chunk = ids[start : start + 500]
             versions = {i: seen[i] for i in chunk if i in seen} if seen is not None else {}
             ask = [i for i in chunk if i not in versions]
             if ask:
