@@ -593,3 +593,74 @@ def test_index_rows_handed_to_the_driver_are_stored_as_sqlalchemy_stores_them(
             stored.append(conn.exec_driver_sql("SELECT * FROM feed_entries ORDER BY rowid").all())
     assert stored[0] == stored[1]
     assert [IndexRow(*row) for row in stored[0]] == rows
+
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=6)
+_MOMENT = st.datetimes(timezones=st.just(UTC))
+_ARTICLE_ROW = st.fixed_dictionaries(
+    {
+        "uid": _TEXT,
+        "path": _TEXT,
+        "size": st.integers(0, 2**40),
+        "mtime_ns": st.integers(0, 2**62),
+        "content_hash": _TEXT,
+        "status": st.sampled_from(["ok", "deleted"]),
+        "error": st.none() | _TEXT,
+        "published": _MOMENT,
+        "data": st.dictionaries(_TEXT, st.none() | _TEXT | st.integers(), max_size=3),
+        "first_seen": _MOMENT,
+        "updated": _MOMENT,
+    }
+)
+
+
+@functools.cache
+def _insert_stores() -> tuple[Store, Store]:
+    return Store("sqlite://"), Store("sqlite://")
+
+
+@given(
+    rows=st.lists(
+        _ARTICLE_ROW, min_size=1, max_size=5, unique_by=(lambda r: r["uid"], lambda r: r["path"])
+    ),
+    active=st.lists(st.booleans(), min_size=1, max_size=4),
+)
+@settings(max_examples=60, deadline=None)
+def test_rows_inserted_past_sqlalchemy_are_stored_as_sqlalchemy_stores_them(
+    rows: list[dict[str, object]], active: list[bool]
+) -> None:
+    """`_insert_ids` gives SQLite the rows' processed values itself: each table must hold
+    what SQLAlchemy's insert of the same rows leaves, and the ids come back alike."""
+    from bot.store import articles as saving
+    from bot.store.schema import articles, events
+
+    dumps, ids = [], []
+    for store, insert_ids in zip(
+        _insert_stores(),
+        (
+            saving._insert_ids,
+            lambda c, t, r: sorted(c.execute(saving._inserting(t, False), r).scalars()),
+        ),
+        strict=True,
+    ):
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM events")
+            conn.exec_driver_sql("DELETE FROM articles")
+            made = insert_ids(conn, articles, rows)
+            made += insert_ids(
+                conn,
+                events,
+                [
+                    {"uid": f"e{i}", "article_id": made[0], "key": f"k{i}", "type": "t",
+                     "active": on, "story": None, "data": {"n": i}, "created": rows[0]["updated"]}
+                    for i, on in enumerate(active)
+                ],
+            )  # fmt: skip
+            ids.append(made)
+            dumps.append(
+                [
+                    conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY id").all()
+                    for t in ("articles", "events")
+                ]
+            )
+    assert ids[0] == ids[1] and dumps[0] == dumps[1]
