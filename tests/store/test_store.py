@@ -664,3 +664,25 @@ def test_rows_inserted_past_sqlalchemy_are_stored_as_sqlalchemy_stores_them(
                 ]
             )
     assert ids[0] == ids[1] and dumps[0] == dumps[1]
+
+
+def test_paths_of_deleted_articles_are_looked_up_only_when_some_are(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_deleted_at` asks first whether any article is deleted (a backfill: none): it finds
+    what its query finds without asking, whether some are or none."""
+    from bot.store import articles as saving
+
+    paths = {"a.md", "b.md", "x/a.md"}
+    found = []
+    for deleted in ([], ["a.md"]):
+        save(store, make_article("a.md"), HIRE)
+        save(store, make_article("x/a.md"), HIRE, digest="h2")
+        store.mark_deleted(deleted, NOW)
+        for ask in (saving._ANY_DELETED, sqlalchemy.select(sqlalchemy.literal(1))):
+            monkeypatch.setattr(saving, "_ANY_DELETED", ask)  # then: the query always runs
+            with store.engine.connect() as conn:
+                found.append(
+                    {p: [r.id for r in rows] for p, rows in store._deleted_at(conn, paths).items()}
+                )
+    assert found[0] == found[1] == {} and found[2] == found[3] != {}
