@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 POOL_PAGES = 64  # pages a publish writes before it renders them in worker processes
 WHOLE_FEED = 8  # pages of one feed from which a publish reads all the feed's rows at once
+# The rows a publish reads at once of the feeds it writes every page of (most feeds of a
+# first publish, and the small feeds a drop touches), a few feeds in one statement.
+WHOLE_ROWS = 2000
 # Entries (and articles) a publish of the whole site keeps in memory at most, some 10-20 kB
 # each: every entry is then made once, not once per feed that lists it (a first publish of
 # 10,000 articles peaks at about 0.65 GB, not 0.3 GB, and takes half the CPU time).
@@ -186,8 +189,9 @@ class Publisher:
     # written empty until it has entries.
     event_types: Callable[[], Collection[str]] = field(default=lambda: ())
     _type_feeds: frozenset[str] = field(default=frozenset(), init=False, repr=False)
-    # The rows of the long feed a publish is writing the pages of (see `_page`).
-    _whole: tuple[str, list[IndexRow]] = field(default=("", []), init=False, repr=False)
+    # The feeds read whole together (see `_plan`), and the rows read last (see `_page`).
+    _together: dict[str, dict[str, int]] = field(default_factory=dict, init=False, repr=False)
+    _whole: dict[str, list[IndexRow]] = field(default_factory=dict, init=False, repr=False)
 
     def publish(
         self, changes: FeedChanges, *, check: bool = False, everything: bool = False
@@ -211,7 +215,7 @@ class Publisher:
                 with self.cache.holding(held), self.store.remembering(min(articles, BIG_PUBLISH)):
                     changed = self._publish(listing, changes, check, everything, type_feeds)
             finally:
-                self._whole = ("", [])
+                self._together, self._whole = {}, {}
         if everything:
             atomic_write(layout, f"{LAYOUT}\n".encode(), durable=False)
         self._type_feeds = type_feeds
@@ -287,6 +291,7 @@ class Publisher:
         made here: they are cached for the next page that lists them, and an event's entry
         is a fraction of its article's size to send. A worker that dies costs nothing but
         time: its pages, and the rest, are written here."""
+        self._plan(pages)
         processes = pool.workers()
         if len(pages) < POOL_PAGES or processes < 2:
             return [
@@ -329,17 +334,39 @@ class Publisher:
                 executor.shutdown(wait=True, cancel_futures=True)
         return changed
 
+    def _plan(self, pages: Sequence[_PageTask]) -> None:
+        """Which feeds `_page` reads whole: those it writes many pages of (see WHOLE_FEED),
+        each alone, and those it writes every page of, a few feeds of WHOLE_ROWS rows in all
+        together (a feed's pages are one run of `pages`: each group is read once)."""
+        together: dict[str, dict[str, int]] = {}
+        group: dict[str, int] = {}
+        rows = 0
+        for task in pages:
+            name, every = task.name, task.written == task.count + 1
+            if name in together or not (every or task.written >= WHOLE_FEED):
+                continue
+            if not every:  # some pages of a long feed
+                together[name] = {name: task.size}
+                continue
+            if rows + task.size > WHOLE_ROWS:
+                group, rows = {}, 0
+            group[name] = task.size
+            together[name] = group
+            rows += task.size
+        self._together, self._whole = together, {}
+
     def _page(self, task: _PageTask) -> tuple[_PageTask, list[Entry]]:
         """The task with its entries, in feed order."""
         limit, size = max(self.limit, 1), task.size
         start = (task.count if task.number is None else task.number - 1) * limit
         count = size - start if task.number is None else min(limit, size - start)
-        if task.written < WHOLE_FEED:
+        together = self._together.get(task.name)
+        if together is None:
             rows = self.store.feed_rows(task.name, start, count, size)
-        else:  # every page of a long feed: one read, not a read skipping ever more rows
-            if self._whole[0] != task.name:
-                self._whole = (task.name, self.store.feed_rows(task.name, 0, size, size))
-            rows = self._whole[1][size - start - count : size - start]  # newest first
+        else:  # one read for many pages, not a read skipping ever more rows for each
+            if task.name not in self._whole:
+                self._whole = self.store.whole_feeds(together)
+            rows = self._whole[task.name][size - start - count : size - start]  # newest first
         return task, [self.cache.entry(self.site, item) for item in self.store.feed_items(rows)]
 
     def _remove(self, name: str, numbers: range, include_current: bool = False) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -112,7 +112,8 @@ class ArticleReads(FeedIndexStore):
         loaded: dict[int, StoredArticle] = {}
         # Within a snapshot a version read once holds: a publish of every page asks once.
         seen: dict[int, Any] | None = getattr(self._local(), "versions", None)
-        for chunk in chunked(ids):
+        for start in range(0, len(ids), 500):  # (slices: `chunked` appends one by one)
+            chunk = ids[start : start + 500]
             versions = {i: seen[i] for i in chunk if i in seen} if seen is not None else {}
             ask = [i for i in chunk if i not in versions]
             if ask:
@@ -120,10 +121,7 @@ class ArticleReads(FeedIndexStore):
                 versions |= dict(conn.execute(query).all())
             if seen is not None:
                 seen.update(versions)
-            for article_id, version in versions.items():
-                found = memo.get_version(article_id, version)
-                if found is not None:
-                    loaded[article_id] = found
+            loaded |= memo.of_versions(versions)
             missing = [article_id for article_id in versions if article_id not in loaded]
             if not missing:
                 continue
@@ -296,8 +294,22 @@ class _ArticleMemo(Lru[int, tuple[Any, StoredArticle]]):
         self.saved_max = saved_max
 
     def get_version(self, article_id: int, version: Any) -> StoredArticle | None:
-        found = self.get(article_id)
-        return None if found is None or found[0] != version else found[1]
+        return self.of_versions({article_id: version}).get(article_id)
+
+    def of_versions(self, versions: Mapping[int, Any]) -> dict[int, StoredArticle]:
+        """`get_version` of each (id → version), those kept, by id: under one lock (a page's
+        entries name hundreds of articles, an event's other reports)."""
+        found: dict[int, StoredArticle] = {}
+        items = self._items
+        with self._lock:
+            for article_id, version in versions.items():
+                kept = items.get(article_id)
+                if kept is None:
+                    continue
+                items.move_to_end(article_id)  # used: as `get` would
+                if kept[0] == version:
+                    found[article_id] = kept[1]
+        return found
 
     def keep_saved(self, saved: Sequence[tuple[Any, StoredArticle]]) -> None:
         with self._lock:  # room for them beside the others, up to saved_max in all

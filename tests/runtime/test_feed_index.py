@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import make_pipeline
 
+from bot.runtime import publish
 from bot.runtime.pipeline import Pipeline
 from bot.runtime.publish import WHOLE_FEED
 from bot.site.render import build_feeds, render_all
@@ -132,6 +133,30 @@ def test_long_feeds_read_whole_publish_what_a_full_render_would(
         written = pipeline.publish_feeds()
         assert sum(path.startswith("archive/articles/") for path in written) >= 3 * WHOLE_FEED
         assert _on_disk(pipeline.feeds_folder) == _from_scratch(pipeline)
+    finally:
+        pipeline.store.close()
+
+
+def test_feeds_read_together_hold_what_each_read_alone_holds(
+    tmp_path: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish reads the feeds it writes every page of a few at a time (`WHOLE_ROWS` rows
+    in all): each must hold what the feed's own read gives, and the pages a full render's."""
+    monkeypatch.setattr(publish, "WHOLE_ROWS", 5)  # groups of a few feeds, and feeds alone
+    pipeline = make_pipeline(tmp_path, folder, max_entries=2)
+    try:
+        deals = list(DEALS)
+        for i in range(14):
+            day = f"2025-03-{1 + i:02d}"
+            _post(folder, f"p{i}", f"Deal {i}", day, deals[i % len(deals)], tag=f"t{i % 5}")
+        _same(pipeline)  # every page of every feed
+        _post(folder, "new", "New", "2025-03-20", "nvda", tag="t1")  # some feeds' current pages
+        _same(pipeline)
+        store = pipeline.store
+        sizes = {name: size for name, (size, _label) in store.feed_list().items()}
+        alone = {name: store.feed_rows(name, 0, size, size) for name, size in sizes.items()}
+        assert store.whole_feeds(sizes) == alone
+        assert any(len(rows) > 1 for rows in alone.values())
     finally:
         pipeline.store.close()
 

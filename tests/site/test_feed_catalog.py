@@ -19,6 +19,7 @@ from support.sanitize import sanitize_html
 from bot.core.membership import slugify
 from bot.core.model import StoredArticle
 from bot.core.text import to_traditional, xml_valid
+from bot.site import catalog
 from bot.site.catalog import (
     Entry,
     Feed,
@@ -435,3 +436,24 @@ def test_entries_said_clean_render_as_cleaned(
         made = Page(Feed("articles", "T", ()), (entry,), None, 0)
         cleaned = Page(Feed("articles", "T", ()), (replace(entry, clean=False),), None, 0)
         assert render_documents(SITE, made) == render_documents(SITE, cleaned)
+
+
+# Texts with characters XML forbids, what escaping changes, and the joint `_texts_html` uses.
+_PIECE = st.text(
+    st.characters() | st.sampled_from(["&", "<", ">", '"', "\x00", "\ud800", "\ufdd0", "\ufffe"]),
+    max_size=6,
+)
+
+
+@given(texts=st.lists(_PIECE, max_size=8))
+@settings(max_examples=300)
+def test_texts_escaped_together_are_each_escaped_alone(texts: list[str]) -> None:
+    """`_texts_html` escapes an article's event texts in one pass: exactly what escaping
+    each alone gives, whatever they hold (the joint itself too)."""
+    assert catalog._texts_html(texts) == [catalog._text_html(text) for text in texts]
+
+
+@given(texts=st.lists(_PIECE | st.none(), max_size=6))
+@settings(max_examples=300)
+def test_strings_are_clean_together_when_each_is(texts: list[str | None]) -> None:
+    assert catalog.clean_strings(*texts) == all(t is None or xml_valid(t) for t in texts)
