@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Insert, Table, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 
 from bot.core.codec import article_from_dict, article_to_dict, event_to_dict
 from bot.core.model import Article, Event, Extraction, StoredArticle, StoredEvent
@@ -606,48 +606,8 @@ def _insert_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> l
     """Insert the rows, a few statements for them all, and return their ids in row order.
     Both backends number rows in the order they go in, which is the order of the rows in
     the statement (PostgreSQL is told to keep it); the ids are those of one insert per row."""
-    if conn.dialect.name == "sqlite" and rows and all(row.keys() == rows[0].keys() for row in rows):
-        # (the same columns in each row, as SQLAlchemy's one statement for them all needs)
-        return _sqlite_insert_ids(conn, table, rows)
     statement = _inserting(table, conn.dialect.name == "postgresql")
     return sorted(conn.execute(statement, rows).scalars())
-
-
-def _sqlite_insert_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """`_insert_ids` on SQLite as SQLAlchemy runs it (a multi-row INSERT … RETURNING id,
-    each value through its column type's bind processor), without the dict of parameters it
-    makes of every row, then takes apart again (3.5 % of a backfill's storing)."""
-    dialect = conn.dialect
-    columns = [
-        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in rows[0]
-    ]
-    names = tuple(name for name, _process in columns)
-    found: list[int] = []
-    # Within the parameters a statement may have (the dialect knows: 999 before SQLite 3.32).
-    size = max(1, min(_ROWS_A_STATEMENT, dialect.insertmanyvalues_max_parameters // len(names)))
-    for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
-        values = [
-            row[name] if process is None else process(row[name])
-            for row in chunk
-            for name, process in columns
-        ]
-        statement = _sqlite_insert_sql(dialect, table.name, names, len(chunk))
-        found += conn.exec_driver_sql(statement, tuple(values)).scalars()
-    return sorted(found)
-
-
-_ROWS_A_STATEMENT = 200  # at most (SQLAlchemy's own page is 1,000 rows)
-
-
-@functools.lru_cache(maxsize=512)  # (a statement for each number of rows a flush writes)
-def _sqlite_insert_sql(dialect: Dialect, table: str, names: tuple[str, ...], count: int) -> str:
-    quote = dialect.identifier_preparer.quote
-    row = f"({', '.join('?' for _ in names)})"
-    return (
-        f"INSERT INTO {quote(table)} ({', '.join(map(quote, names))}) "
-        f"VALUES {', '.join([row] * count)} RETURNING {quote('id')}"
-    )
 
 
 @functools.cache

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import TextClause, bindparam, delete, func, insert, or_, select, text, update
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 
 from bot.core.codec import article_from_dict, event_from_dict
 from bot.core.membership import (
@@ -224,7 +224,7 @@ class FeedIndexStore(StoreBase):
         if gone:
             conn.execute(_DELETE_ROWS, [{"f": row.feed, "e": row.entry} for row in gone])
         if added:
-            _insert_rows(conn, added)
+            conn.execute(_INSERT_ROWS, [_values(row) for row in added])
         delta: dict[str, int] = {}
         for row in gone:
             delta[row.feed] = delta.get(row.feed, 0) - 1
@@ -553,36 +553,9 @@ def _values(row: IndexRow) -> dict[str, Any]:
     }
 
 
-def _insert_rows(conn: Connection, rows: Sequence[IndexRow]) -> None:
-    """`conn.execute(_INSERT_ROWS, [_values(row) for row in rows])`. A driver of positional
-    parameters (SQLite's) is handed the rows' values as they are: no column's type converts
-    a value, and making a dict of each row, then its parameters, was a third of the feed
-    index's upkeep in a backfill."""
-    statement, names = _insert_rows_sql(conn.dialect)
-    if names is None:
-        conn.execute(_INSERT_ROWS, [_values(row) for row in rows])
-    else:
-        conn.exec_driver_sql(statement, [tuple(getattr(row, n) for n in names) for row in rows])
-
-
-def _insert_rows_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
-    """`_INSERT_ROWS` as the dialect's driver takes it, with the order of its parameters
-    (None: named ones, left to SQLAlchemy); compiled once for each backend and paramstyle."""
-    key = (dialect.name, dialect.paramstyle)
-    found = _INSERT_ROWS_SQL.get(key)
-    if found is None:
-        compiled = _INSERT_ROWS.compile(dialect=dialect)
-        names = tuple(compiled.positiontup or ()) if compiled.positional else None
-        found = _INSERT_ROWS_SQL.setdefault(key, (str(compiled), names))
-    return found
-
-
-_INSERT_ROWS_SQL: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
-
-
 def _insert(conn: Connection, rows: list[IndexRow], sizes: dict[str, list[Any]]) -> None:
     if rows:
-        _insert_rows(conn, rows)
+        conn.execute(insert(feed_entries), [_values(row) for row in rows])
     for row in rows:
         found = sizes.get(row.feed)
         if found is None:

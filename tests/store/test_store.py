@@ -3,7 +3,6 @@ unchanged events, the outbox."""
 
 from __future__ import annotations
 
-import functools
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -17,10 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.model import Amount, Article, Event, Extraction
-from bot.store import Store, feedindex
+from bot.store import Store
 from bot.store.articles import ArticleSave, Targets
 from bot.store.chats import TooManySubscriptions
-from bot.store.feedindex import IndexRow
 
 NOW = datetime(2025, 6, 21, 8, 0, tzinfo=UTC)
 
@@ -550,124 +548,6 @@ def test_the_memo_hands_back_versions_together_as_one_by_one(
             alone[article_id] = found[1]
     assert together == alone
     assert list(memos[0]._items) == list(memos[1]._items)
-
-
-_INDEX_ROW = st.builds(
-    lambda feed, entry, sort, article_id, event_id, story, label: IndexRow(
-        feed, entry, sort, article_id, event_id, story, label
-    ),
-    st.sampled_from(["articles", "events", "tag/ai", "actor/元"]),
-    st.text(st.characters(exclude_categories=["Cs"]), max_size=8),
-    st.integers(-(2**62), 2**62),
-    st.integers(1, 2**31 - 1),
-    st.none() | st.integers(1, 2**31 - 1),
-    st.none() | st.text(max_size=4),
-    st.text(st.characters(exclude_categories=["Cs"]), max_size=8),
-)
-
-
-@functools.cache
-def _index_store() -> Store:
-    """One in-memory store for every example (a new one is some 50 ms of migrations)."""
-    return Store("sqlite://")
-
-
-@given(rows=st.lists(_INDEX_ROW, max_size=8, unique_by=lambda row: (row.feed, row.entry)))
-@settings(max_examples=100, deadline=None)
-def test_index_rows_handed_to_the_driver_are_stored_as_sqlalchemy_stores_them(
-    rows: list[IndexRow],
-) -> None:
-    """`_insert_rows` gives SQLite the rows' values as they are, not through SQLAlchemy: the
-    table must hold what SQLAlchemy's insert of the same rows leaves."""
-    stored = []
-    for insert_rows in (
-        feedindex._insert_rows,
-        lambda conn, rows: conn.execute(
-            feedindex._INSERT_ROWS, [feedindex._values(row) for row in rows]
-        ),
-    ):
-        with _index_store().engine.begin() as conn:
-            conn.exec_driver_sql("DELETE FROM feed_entries")
-            if rows:
-                insert_rows(conn, rows)
-            stored.append(conn.exec_driver_sql("SELECT * FROM feed_entries ORDER BY rowid").all())
-    assert stored[0] == stored[1]
-    assert [IndexRow(*row) for row in stored[0]] == rows
-
-
-_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=6)
-_MOMENT = st.datetimes(timezones=st.just(UTC))
-_ARTICLE_ROW = st.fixed_dictionaries(
-    {
-        "uid": _TEXT,
-        "path": _TEXT,
-        "size": st.integers(0, 2**40),
-        "mtime_ns": st.integers(0, 2**62),
-        "content_hash": _TEXT,
-        "status": st.sampled_from(["ok", "deleted"]),
-        "error": st.none() | _TEXT,
-        "published": _MOMENT,
-        "data": st.dictionaries(_TEXT, st.none() | _TEXT | st.integers(), max_size=3),
-        "first_seen": _MOMENT,
-        "updated": _MOMENT,
-    }
-)
-
-
-@functools.cache
-def _insert_stores() -> tuple[Store, Store]:
-    return Store("sqlite://"), Store("sqlite://")
-
-
-@given(
-    small=st.booleans(),
-    rows=st.lists(
-        _ARTICLE_ROW, min_size=1, max_size=5, unique_by=(lambda r: r["uid"], lambda r: r["path"])
-    ),
-    active=st.lists(st.booleans(), min_size=1, max_size=4),
-)
-@settings(max_examples=60, deadline=None)
-def test_rows_inserted_past_sqlalchemy_are_stored_as_sqlalchemy_stores_them(
-    small: bool, rows: list[dict[str, object]], active: list[bool]
-) -> None:
-    """`_insert_ids` gives SQLite the rows' processed values itself: each table must hold
-    what SQLAlchemy's insert of the same rows leaves, and the ids come back alike (`small`:
-    as few parameters a statement as an old SQLite takes, here two rows' worth)."""
-    from bot.store import articles as saving
-    from bot.store.schema import articles, events
-
-    dumps, ids = [], []
-    for store in _insert_stores():
-        store.engine.dialect.insertmanyvalues_max_parameters = 25 if small else 32700
-    for store, insert_ids in zip(
-        _insert_stores(),
-        (
-            saving._insert_ids,
-            lambda c, t, r: sorted(c.execute(saving._inserting(t, False), r).scalars()),
-        ),
-        strict=True,
-    ):
-        with store.engine.begin() as conn:
-            conn.exec_driver_sql("DELETE FROM events")
-            conn.exec_driver_sql("DELETE FROM articles")
-            made = insert_ids(conn, articles, rows)
-            made += insert_ids(
-                conn,
-                events,
-                [
-                    {"uid": f"e{i}", "article_id": made[0], "key": f"k{i}", "type": "t",
-                     "active": on, "story": None, "data": {"n": i}, "created": rows[0]["updated"]}
-                    for i, on in enumerate(active)
-                ],
-            )  # fmt: skip
-            ids.append(made)
-            dumps.append(
-                [
-                    conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY id").all()
-                    for t in ("articles", "events")
-                ]
-            )
-    assert ids[0] == ids[1] and dumps[0] == dumps[1]
 
 
 def test_paths_of_deleted_articles_are_looked_up_only_when_some_are(
