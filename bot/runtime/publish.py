@@ -1,6 +1,10 @@
 """Writes the feeds folder: only the files whose bytes changed, and removes the feeds that no
 longer exist (an actor or a tag with no entries left), so a static host serves exactly the
 current set.
+
+One module (~440 lines): which pages a change touches, how they are read from the feed index,
+and how they are rendered (here or in worker processes) are one plan, each step sized by the
+one before it.
 """
 
 from __future__ import annotations
