@@ -164,6 +164,8 @@ class Pipeline:
                 f"the articles folder {folder} is missing: no article is taken for deleted "
                 "until it is back (an empty folder would remove them all)"
             )
+        if self.budget is not None or (paths is None and pool.workers() > 1):
+            pool.start_server()  # workers may be wanted: their imports overlap the listing
         report = ScanReport()
         self.store.ensure_feed_index()  # before the first change, so the index follows it
         self._relink()

@@ -2,9 +2,9 @@
 longer exist (an actor or a tag with no entries left), so a static host serves exactly the
 current set.
 
-One module (~440 lines): which pages a change touches, how they are read from the feed index,
-and how they are rendered (here or in worker processes) are one plan, each step sized by the
-one before it.
+One module (~410 lines): which pages a change touches, how they are read from the feed index,
+and where they are rendered (here or in worker processes, by `pagefiles`) are one plan, each
+step sized by the one before it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bot.core.lru import Lru
 from bot.core.membership import type_feed
 from bot.runtime import pool
 from bot.runtime.files import atomic_write
+from bot.runtime.pagefiles import PageTask, write_page
 from bot.site.catalog import (
     FORMATS,
     Entry,
@@ -31,7 +32,6 @@ from bot.site.catalog import (
     Fragment,
     FragmentKey,
     Fragments,
-    Page,
     archive_count,
     article_entry,
     event_entry,
@@ -39,7 +39,6 @@ from bot.site.catalog import (
     feed_title,
     with_type_feeds,
 )
-from bot.site.render import render_documents
 from bot.site.statics import static_documents
 from bot.store import Store
 from bot.store.feedindex import ALWAYS, FeedChange, FeedChanges, IndexRow, older
@@ -234,7 +233,7 @@ class Publisher:
         type_feeds: frozenset[str],
     ) -> list[str]:
         changed: list[str] = []
-        pages: list[_PageTask] = []
+        pages: list[PageTask] = []
         names = set(changes.feeds) | (set(listing) if (check or everything) else set())
         retyped = type_feeds != self._type_feeds  # a first publish, or a reload changed them
         names |= type_feeds ^ self._type_feeds
@@ -250,7 +249,7 @@ class Publisher:
             title = feed_title(self.site, name, label)
             numbers = set(range(1, count + 1)) if everything else self._touched(name, size, change)
             written = [None, *sorted(n for n in numbers if n <= count)]
-            pages += [_PageTask(name, title, n, size, count, len(written)) for n in written]
+            pages += [PageTask(name, title, n, size, count, len(written)) for n in written]
             if change is not None:
                 old_count = archive_count(change.old_size, limit)
                 changed += self._remove(name, range(count + 1, old_count + 1))
@@ -289,7 +288,7 @@ class Publisher:
                 numbers.add(self.store.feed_position(name, key, size) // limit + 1)
         return numbers
 
-    def _write_pages(self, pages: Sequence[_PageTask]) -> list[str]:
+    def _write_pages(self, pages: Sequence[PageTask]) -> list[str]:
         """Write the pages; many of them are rendered and written by worker processes
         meanwhile (rendering is most of a large publish, and needs no database). Entries are
         made here: they are cached for the next page that lists them, and an event's entry
@@ -301,13 +300,13 @@ class Publisher:
             return [
                 rel
                 for task in pages
-                for rel in _render(self.site, self.folder, *self._page(task), self.fragments)
+                for rel in write_page(self.site, self.folder, *self._page(task), self.fragments)
             ]
         changed: list[str] = []
         executor: ProcessPoolExecutor | None = pool.executor(processes)
-        window: deque[tuple[_PageTask, list[Entry], Future[list[str]]]] = deque()
+        window: deque[tuple[PageTask, list[Entry], Future[list[str]]]] = deque()
 
-        def collect(task: _PageTask, entries: list[Entry], future: Future[list[str]]) -> list[str]:
+        def collect(task: PageTask, entries: list[Entry], future: Future[list[str]]) -> list[str]:
             nonlocal executor
             try:
                 return future.result()
@@ -315,20 +314,20 @@ class Publisher:
                 if executor is not None:
                     _broken(executor)
                     executor = None
-                return _render(self.site, self.folder, task, entries)
+                return write_page(self.site, self.folder, task, entries)
 
         try:
             for wanted in pages:
                 task, entries = self._page(wanted)
                 if executor is not None:
                     try:
-                        future = executor.submit(_render, self.site, self.folder, task, entries)
+                        future = executor.submit(write_page, self.site, self.folder, task, entries)
                         window.append((task, entries, future))
                     except BrokenProcessPool:
                         _broken(executor)
                         executor = None
                 if executor is None:
-                    changed += _render(self.site, self.folder, task, entries)
+                    changed += write_page(self.site, self.folder, task, entries)
                 while len(window) > 8 * processes:  # pages differ: keep workers busy
                     changed += collect(*window.popleft())
             while window:
@@ -338,7 +337,7 @@ class Publisher:
                 executor.shutdown(wait=True, cancel_futures=True)
         return changed
 
-    def _plan(self, pages: Sequence[_PageTask]) -> None:
+    def _plan(self, pages: Sequence[PageTask]) -> None:
         """Which feeds `_page` reads whole: those it writes many pages of (see WHOLE_FEED),
         each alone, and those it writes every page of, a few feeds of WHOLE_ROWS rows in all
         together (a feed's pages are one run of `pages`: each group is read once)."""
@@ -359,7 +358,7 @@ class Publisher:
             rows += task.size
         self._together, self._whole = together, {}
 
-    def _page(self, task: _PageTask) -> tuple[_PageTask, list[Entry]]:
+    def _page(self, task: PageTask) -> tuple[PageTask, list[Entry]]:
         """The task with its entries, in feed order."""
         limit, size = max(self.limit, 1), task.size
         start = (task.count if task.number is None else task.number - 1) * limit
@@ -405,38 +404,6 @@ class Publisher:
 def _broken(executor: ProcessPoolExecutor) -> None:
     log.warning("a worker process died; rendering the rest of the publish in-process")
     executor.shutdown(wait=False, cancel_futures=True)
-
-
-@dataclass(frozen=True, slots=True)
-class _PageTask:
-    """One page of a feed to write: the current one (number None) or an archive page."""
-
-    name: str
-    title: str
-    number: int | None
-    size: int  # the feed's entries
-    count: int  # its archive pages
-    written: int = 1  # the pages of the feed this publish writes
-
-
-def _render(
-    site: FeedSite,
-    folder: Path,
-    task: _PageTask,
-    entries: Sequence[Entry],
-    fragments: Fragments | None = None,
-) -> list[str]:
-    """Write the page's documents; returns the paths that changed. Needs no database: it runs
-    in a worker process for a large publish, where writing the files too spares sending
-    their bytes back."""
-    page = Page(Feed(task.name, task.title, ()), tuple(entries), task.number, task.count)
-    stem = page.name_for(task.number)
-    documents = render_documents(site, page, fragments)
-    return [
-        f"{stem}.{fmt}"
-        for fmt in FORMATS
-        if atomic_write(folder / f"{stem}.{fmt}", documents[fmt], durable=False)
-    ]
 
 
 def _entry(site: FeedSite, item: FeedItem) -> Entry:

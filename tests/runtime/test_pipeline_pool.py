@@ -18,13 +18,16 @@ import pytest
 from conftest import make_pipeline
 from sqlalchemy import select
 
+from bot.cli.config import load_pack
 from bot.core.articles import parse_article
+from bot.core.config import parse_config
 from bot.core.stories import StoryKey, story_day
 from bot.extract import extract
 from bot.runtime import pool
+from bot.runtime.pagefiles import PageTask, write_page
 from bot.runtime.pipeline import Pipeline
 from bot.runtime.publish import POOL_PAGES
-from bot.site.render import build_feeds, render_all
+from bot.site.render import FeedSite, build_feeds, render_all
 from bot.site.statics import static_documents
 from bot.store import schema
 
@@ -280,3 +283,25 @@ def test_a_job_survives_pickling() -> None:
     job = pool.Job(b"---\ntitle: T\n---\nBody.", "a/b.md", NOW, ZoneInfo("Asia/Taipei"), 500)
     assert pickle.loads(pickle.dumps(job)) == job
     assert pickle.loads(pickle.dumps([job, job]))[1] == job
+
+
+def test_workers_start_without_the_store(tmp_path: Path) -> None:
+    """A worker analyses files and writes feed pages, and the server it is forked from imports
+    what that takes beforehand: never the store (SQLAlchemy was half of a worker's start-up,
+    paid before a first scan's first file)."""
+    pack = load_pack(parse_config(None, {}))
+    job = pool.Job(
+        b"---\ntitle: T\n---\nOrion agreed to buy Vega for $5 million.", "a.md", NOW, UTC
+    )
+    site = FeedSite("https://news.example.org/", "eventfeed", "Headline events", "en")
+    task = PageTask("articles", "Articles", None, 0, 0)
+    pool.start_server()
+    with pool.executor(1) as workers:
+        analysed = workers.submit(pool.analyse, job, pack).result(timeout=60)
+        written = workers.submit(write_page, site, tmp_path, task, []).result(timeout=60)
+        # eval: a function any process has, so the question itself imports nothing there
+        loaded = workers.submit(eval, "sorted(__import__('sys').modules)").result(timeout=60)
+    assert isinstance(analysed, tuple) and analysed[1].events
+    assert written == ["articles.atom", "articles.rss", "articles.json"]
+    assert "bot.extract" in loaded and "bot.site.render" in loaded
+    assert not [m for m in loaded if m.split(".")[0] == "sqlalchemy" or m.startswith("bot.store")]
