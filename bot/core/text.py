@@ -602,30 +602,36 @@ def _read_plain(reader: _HtmlReader, text: str) -> bool:
     interpreted loop and its three patterns a tag (half of reading an HTML page). False, and
     nothing read, for any other text. Data between tags is unescaped a stretch at a time, as
     HTMLParser does (convert_charrefs), attribute values as it does; names are lowered."""
-    tags: list[re.Match[str]] = []
+    tags: list[tuple[int, int, tuple[Any, ...]]] = []  # span and groups: a call each, not six
     lt = text.find("<")
     while lt >= 0:
         tag = _PLAIN_TAG_RE.match(text, lt)
-        if tag is None or (tag.group(1) or "").lower() in _RAW_CONTENT:
+        if tag is None:
             return False
-        tags.append(tag)
-        lt = text.find("<", tag.end())
+        groups = tag.groups()
+        if groups[0] is not None and groups[0].lower() in _RAW_CONTENT:
+            return False
+        start, end = tag.span()
+        tags.append((start, end, groups))
+        lt = text.find("<", end)
     done = 0
-    for tag in tags:
-        if done < tag.start():
-            reader.handle_data(html.unescape(text[done : tag.start()]))
-        done = tag.end()
-        name = tag.group(1)
+    for start, end, (name, attributes, closing, end_name) in tags:
+        if done < start:
+            reader.handle_data(html.unescape(text[done:start]))
+        done = end
         if name is not None:
+            name = name.lower()
             attrs: list[tuple[str, str | None]] = []
-            for attr in _PLAIN_ATTR_RE.finditer(tag.group(2)):
-                value = attr.group(2) if attr.group(2) is not None else attr.group(3)
-                attrs.append((attr.group(1).lower(), html.unescape(value) if value else value))
-            reader.handle_starttag(name.lower(), attrs)
-            if tag.group(3):
-                reader.handle_endtag(name.lower())
-        elif tag.group(4) is not None:
-            reader.handle_endtag(tag.group(4).lower())
+            if attributes:
+                for attr in _PLAIN_ATTR_RE.finditer(attributes):
+                    key, quoted, double = attr.groups()
+                    value = quoted if quoted is not None else double
+                    attrs.append((key.lower(), html.unescape(value) if value else value))
+            reader.handle_starttag(name, attrs)
+            if closing:
+                reader.handle_endtag(name)
+        elif end_name is not None:
+            reader.handle_endtag(end_name.lower())
     if done < len(text):
         reader.handle_data(html.unescape(text[done:]))
     return True
