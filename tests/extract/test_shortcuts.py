@@ -40,6 +40,7 @@ from bot.extract.amounts import (
     _prefixed,
     trie_pattern,
 )
+from bot.extract.clusters import _kinds
 from bot.extract.dates import find_dates
 from bot.extract.entities import (
     _ORG_RE,
@@ -50,7 +51,7 @@ from bot.extract.entities import (
     _dotted,
     _glossed,
 )
-from bot.extract.events import _CLAUSE_BREAK_RE, _amounts, _breaks
+from bot.extract.events import _CLAUSE_BREAK_RE, Analysed, _amounts, _breaks
 from bot.extract.sentences import Sentence, _required_literal, _required_needles, fold, join
 
 PACK = load_rule_pack(*default_documents())
@@ -739,3 +740,35 @@ MONTH_PIECES += ["MarMay", "jan", "June 3, 2024", "三月", "’", "S", "ep"]
 @given(st.lists(st.sampled_from(MONTH_PIECES), max_size=12).map("".join))
 def test_the_lines_naming_a_month_are_those_the_pattern_finds(text: str) -> None:
     assert dates._month_lines(text) == _month_lines_long_way(text)
+
+
+NAMES = [*sorted(PACK.entity_kinds)[:6], "Acme", "Lucas Beyer", "卢伟冰", "Yukos"]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.sampled_from(NAMES), st.sampled_from(["org", "person", "unknown"])),
+            max_size=5,
+        ),
+        max_size=6,
+    )
+)
+def test_the_kinds_of_names_are_the_article_s_updated_by_the_pack_s(
+    lines: list[list[tuple[str, str]]],
+) -> None:
+    analysed = [
+        Analysed(
+            Sentence(i, 1, "x", "x"),
+            [],
+            [entities.Mention(0, 1, name, kind, False) for name, kind in line],
+            [],
+            [],
+            [],
+        )
+        for i, line in enumerate(lines)
+    ]
+    long_way = {m.name: m.kind for at in analysed for m in at.mentions}
+    long_way.update(PACK.entity_kinds)
+    assert _kinds(analysed, PACK.entity_kinds) == long_way
