@@ -574,7 +574,9 @@ class _HtmlReader(HTMLParser):
     def _flush(self) -> None:
         if self._chunks:
             joined = "".join(self._chunks)
-            if "\n" in joined:  # every wrap holds one: a paragraph on one line is not tried
+            # Every wrap holds a line break: a paragraph on one line is not tried, nor the
+            # breaks between tags (nothing is left of them).
+            if "\n" in joined and not joined.isspace():
                 joined = _WRAP_RE.sub("", joined)
             text = " ".join(joined.split())
             if text:

@@ -375,3 +375,10 @@ def test_a_line_pattern_matches_only_lines_opening_as_its_openers_say(line: str)
 @given(st.lists(_MARKUP | st.text(max_size=3), max_size=12).map("".join))
 def test_no_line_pattern_matches_a_line_its_openers_rule_out(raw: str) -> None:
     _opens_as_its_openers_say(raw)
+
+
+@settings(max_examples=300)
+@given(st.text(" \t\n\r\u3000\u00a0\u2028", min_size=1))
+def test_a_flush_of_spaces_alone_keeps_nothing_with_or_without_unwrapping(space: str) -> None:
+    # Why _flush skips _WRAP_RE for chunks of white space alone: nothing is left either way.
+    assert " ".join(_WRAP_RE.sub("", space).split()) == " ".join(space.split()) == ""
