@@ -28,7 +28,17 @@ from bot.core.text import (
     split_sentences,
     to_simplified,
 )
-from bot.extract import amounts, dates, entities, load_rule_pack, parties, rules, sentences, summary
+from bot.extract import (
+    amounts,
+    dates,
+    entities,
+    events,
+    load_rule_pack,
+    parties,
+    rules,
+    sentences,
+    summary,
+)
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
@@ -772,3 +782,19 @@ def test_the_kinds_of_names_are_the_article_s_updated_by_the_pack_s(
     long_way = {m.name: m.kind for at in analysed for m in at.mentions}
     long_way.update(PACK.entity_kinds)
     assert _kinds(analysed, PACK.entity_kinds) == long_way
+
+
+HEAD_PIECES = ["the ", "this ", "that ", "the latest ", "a ", "of ", "bathe ", "x", "The ", " "]
+HEAD_PIECES += ["此次", "这笔", "一", "\n", ",", "，", "’", "’s "]
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from(HEAD_PIECES), max_size=8))
+def test_a_head_tells_anaphora_as_the_pattern_does(pieces: list[str]) -> None:
+    head = "".join(pieces)
+    text = head + "deal"
+    at = Analysed(Sentence(0, 1, text, text), [], [], [], [], [])
+    hit = rules.Hit(len(head), len(text), rules.Term("trigger", "merger", True, False))
+    tail = text[max(0, len(head) - events._ANAPHORA_REACH) : len(head)]
+    cut = last_of(tail, "，,；;。：:")
+    assert events._anaphoric(at, hit, PACK) == (PACK.anaphora.search(tail, cut + 1) is not None)
