@@ -45,9 +45,10 @@ _LEAST = 1000.0
 _IN_THE_DEAL_RE = re.compile(
     r"[ ]*(?:in|from) the (?:transaction|deal|sale|acquisition|merger|takeover|purchase)(?![a-z])"
 )
-# 'the offer values the company at about': the deal's total, its object between.
+# 'the offer values the company at about': the deal's total, its object between. The
+# look-behind after the 'v': the engine skips ahead to a 'v' (not_after_a_letter).
 _VALUES_AT_RE = re.compile(
-    r"(?<![a-z])valu(?:es|ing)[ ](?:[\w.'&-]+[ ]){1,4}?at[ ](?:about |around |roughly |some |"
+    r"v(?<![a-z]v)alu(?:es|ing)[ ](?:[\w.'&-]+[ ]){1,4}?at[ ](?:about |around |roughly |some |"
     r"approximately |nearly |more than |over )?$"
 )
 _TRIGGER_KINDS = ("strong", "trigger", "weak")

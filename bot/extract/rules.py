@@ -21,7 +21,7 @@ import ahocorasick
 from bot.core.errors import EventfeedError
 from bot.core.model import fields_reduce
 from bot.core.text import holds_from
-from bot.extract.amounts import head_patterns, modified_pattern
+from bot.extract.amounts import head_patterns, modified_pattern, not_after_a_letter
 from bot.extract.sentences import LOST, fold
 
 AMOUNT_SCOPES = ("none", "sentence", "lead", "article")
@@ -468,7 +468,7 @@ def _whole_words(words: Sequence[str]) -> re.Pattern[str]:
         return re.compile("(?!)")
     return re.compile(
         "|".join(
-            rf"(?<![a-z]){re.escape(w)}(?![a-z])" if _LATIN_RE.search(w) else re.escape(w)
+            rf"{not_after_a_letter([w])}(?![a-z])" if _LATIN_RE.search(w) else re.escape(w)
             for w in words
         )
     )

@@ -798,3 +798,34 @@ def test_a_head_tells_anaphora_as_the_pattern_does(pieces: list[str]) -> None:
     tail = text[max(0, len(head) - events._ANAPHORA_REACH) : len(head)]
     cut = last_of(tail, "，,；;。：:")
     assert events._anaphoric(at, hit, PACK) == (PACK.anaphora.search(tail, cut + 1) is not None)
+
+
+LETTER_WORDS = st.lists(st.text("ab .\n总", min_size=1, max_size=4), min_size=1, max_size=5)
+
+
+@settings(max_examples=1000)
+@given(LETTER_WORDS, st.text("ab .\n总x", max_size=30), st.integers(0, 5))
+def test_a_look_behind_after_the_first_character_finds_what_one_before_it_finds(
+    words: list[str], text: str, pos: int
+) -> None:
+    new = re.compile(f"(?:{amounts.not_after_a_letter(words)})")
+    old = re.compile(f"(?<![a-z])(?:{amounts._alternation(words)})")
+    assert [m.span() for m in new.finditer(text, pos)] == [
+        m.span() for m in old.finditer(text, pos)
+    ]
+    ending_new, ending_old = re.compile(f"{new.pattern}[ a]*$"), re.compile(f"{old.pattern}[ a]*$")
+    found, expected = ending_new.search(text, pos), ending_old.search(text, pos)
+    assert (found and found.span()) == (expected and expected.span())
+
+
+VALUES_AT_PIECES = ["values ", "valuing ", "revalues ", "the company ", "at ", "about ", "x", " "]
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(VALUES_AT_PIECES), max_size=8))
+def test_values_at_is_found_from_its_v_as_from_before_it(pieces: list[str]) -> None:
+    head = "".join(pieces)
+    old = re.compile(events._VALUES_AT_RE.pattern.replace("v(?<![a-z]v)alu", "(?<![a-z])valu", 1))
+    assert old.pattern != events._VALUES_AT_RE.pattern
+    found, expected = events._VALUES_AT_RE.search(head), old.search(head)
+    assert (found and found.span()) == (expected and expected.span())
