@@ -574,7 +574,9 @@ class _HtmlReader(HTMLParser):
     def _flush(self) -> None:
         if self._chunks:
             joined = "".join(self._chunks)
-            if "\n" in joined:  # every wrap holds one: a paragraph on one line is not tried
+            # Every wrap holds a line break: a paragraph on one line is not tried, nor the
+            # breaks between tags (nothing is left of them).
+            if "\n" in joined and not joined.isspace():
                 joined = _WRAP_RE.sub("", joined)
             text = " ".join(joined.split())
             if text:
@@ -582,11 +584,68 @@ class _HtmlReader(HTMLParser):
             self._chunks = []
 
 
+# A tag written plainly: a name; attributes each a name, or a name, '=' and a quoted value
+# holding no '<' or '>'; single spaces, tabs or line breaks between; '/>' or '>'. Or an end tag
+# of a bare name, or a doctype. What HTMLParser makes of these is plain (see _read_plain).
+_PLAIN_TAG_RE = re.compile(
+    r"<(?:([A-Za-z][A-Za-z0-9]*)((?:[ \t\n]+[A-Za-z][A-Za-z0-9_:-]*(?:=(?:'[^'<>]*'|\"[^\"<>]*\"))?)*)"
+    r"[ \t\n]*(/?)>|/([A-Za-z][A-Za-z0-9]*)>|![Dd][Oo][Cc][Tt][Yy][Pp][Ee][^<>]*>)"
+)
+_PLAIN_ATTR_RE = re.compile(r"[ \t\n]+([A-Za-z][A-Za-z0-9_:-]*)(?:=(?:'([^']*)'|\"([^\"]*)\"))?")
+# Elements whose content HTMLParser reads raw, up to their end tag (later versions add some).
+_RAW_CONTENT = frozenset(
+    (*HTMLParser.CDATA_CONTENT_ELEMENTS, *getattr(HTMLParser, "RCDATA_CONTENT_ELEMENTS", ()))
+)
+
+
+def _read_plain(reader: _HtmlReader, text: str) -> bool:
+    """What `reader.feed(text); reader.close()` does, for a text whose every '<' opens a plain
+    tag (_PLAIN_TAG_RE) and holds no script or style: the same calls, without HTMLParser's
+    interpreted loop and its three patterns a tag (half of reading an HTML page). False, and
+    nothing read, for any other text. Data between tags is unescaped a stretch at a time, as
+    HTMLParser does (convert_charrefs), attribute values as it does; names are lowered."""
+    tags: list[tuple[int, int, tuple[Any, ...]]] = []  # span and groups: a call each, not six
+    lt = text.find("<")
+    while lt >= 0:
+        tag = _PLAIN_TAG_RE.match(text, lt)
+        if tag is None:
+            return False
+        groups = tag.groups()
+        if groups[0] is not None and groups[0].lower() in _RAW_CONTENT:
+            return False
+        start, end = tag.span()
+        tags.append((start, end, groups))
+        lt = text.find("<", end)
+    done = 0
+    for start, end, (name, attributes, closing, end_name) in tags:
+        if done < start:
+            reader.handle_data(html.unescape(text[done:start]))
+        done = end
+        if name is not None:
+            name = name.lower()
+            attrs: list[tuple[str, str | None]] = []
+            if attributes:
+                for attr in _PLAIN_ATTR_RE.finditer(attributes):
+                    key, quoted, double = attr.groups()
+                    value = quoted if quoted is not None else double
+                    attrs.append((key.lower(), html.unescape(value) if value else value))
+            reader.handle_starttag(name, attrs)
+            if closing:
+                reader.handle_endtag(name)
+        elif end_name is not None:
+            reader.handle_endtag(end_name.lower())
+    if done < len(text):
+        reader.handle_data(html.unescape(text[done:]))
+    return True
+
+
 def html_to_paragraphs(text: str) -> HtmlText:
     """Paragraphs of an HTML document or fragment; scripts, styles and navigation dropped."""
     reader = _HtmlReader()
-    reader.feed(_STRAY_LT_RE.sub("&lt;", _remove_comments(text)))
-    reader.close()
+    text = _STRAY_LT_RE.sub("&lt;", _remove_comments(text))
+    if not _read_plain(reader, text):
+        reader.feed(text)
+        reader.close()
     reader._flush()
     title = " ".join(reader.h1.split()) or " ".join(reader.title.split())
     return HtmlText(title, tuple(reader.paragraphs), reader.published, reader.lang)

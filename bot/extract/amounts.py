@@ -244,6 +244,16 @@ def _alternation(words: Sequence[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
+def not_after_a_letter(words: Sequence[str]) -> str:
+    """What `(?<![a-z])(?:{_alternation(words)})` matches, each word's look-behind put after
+    its first character: a pattern opening with a look-behind has no first characters for the
+    engine to skip ahead to, and is tried at every position of the text."""
+    return "|".join(
+        f"{re.escape(w[0])}(?<![a-z]{re.escape(w[0])}){re.escape(w[1:])}"
+        for w in sorted(words, key=len, reverse=True)
+    )
+
+
 _CUR_ZH = _alternation(list(_ZH_CURRENCIES))
 _UNIT_ZH = _alternation(list(_ZH_UNITS))
 _UNIT_EN = _alternation(list(_EN_UNITS))
@@ -604,7 +614,7 @@ def head_patterns(words: Sequence[str]) -> tuple[re.Pattern[str], re.Pattern[str
     """Patterns telling that one of `words` heads an amount: the first ends the text before
     it ('annual sales of', '总资产为'), the second starts the text after it ('in sales')."""
     alternation = _alternation([w for w in words if w]) or "(?!)"
-    before = re.compile(rf"(?<![a-z])(?:{alternation}){_LINKS}$")
+    before = re.compile(rf"(?:{not_after_a_letter([w for w in words if w]) or '(?!)'}){_LINKS}$")
     after = re.compile(rf"[ ]*(?:in|of)[ ](?:annual |yearly |its |their |net )?(?:{alternation})")
     return before, after
 

@@ -21,7 +21,7 @@ import ahocorasick
 from bot.core.errors import EventfeedError
 from bot.core.model import fields_reduce
 from bot.core.text import holds_from
-from bot.extract.amounts import head_patterns, modified_pattern
+from bot.extract.amounts import head_patterns, modified_pattern, not_after_a_letter
 from bot.extract.sentences import LOST, fold
 
 AMOUNT_SCOPES = ("none", "sentence", "lead", "article")
@@ -188,6 +188,10 @@ class RulePack:
     entity_kinds: Mapping[str, str] = field(repr=False, default_factory=dict)  # name → kind
     # Words just before a deal's total: 'valued at', 'a total of', '总价', '作价'.
     amount_total: re.Pattern[str] = field(repr=False, default=re.compile("(?!)"))
+    # How a text of ASCII characters alone that `anaphora` matches ends: a Latin cue and a space
+    # (at the end, or before a line break ending it, where '$' matches too); the Chinese cues
+    # each hold a character past ASCII. None: no such shortcut.
+    anaphora_tails: tuple[str, ...] | None = field(repr=False, default=None)
     # The learned vetter of headline events (rules.yaml `vetter:`): a logistic model over a
     # cluster's features (see clusters.vet_features); empty: every selected cluster is kept.
     vetter: Mapping[str, float] = field(repr=False, default_factory=dict)
@@ -414,6 +418,7 @@ def load_rule_pack(
         amount_neutral=_any_of(neutral),
         approximate=tuple(fold(w) for w in approximate),
         anaphora=_anaphora_pattern(anaphora),
+        anaphora_tails=tuple(f"{c} {end}" for c in anaphora if c.isascii() for end in ("", "\n")),
         separate=separate,
         boilerplate=_load_boilerplate(rules.get("boilerplate", [])),
         ranking=_load_ranking(rules.get("ranking", {})),
@@ -463,7 +468,7 @@ def _whole_words(words: Sequence[str]) -> re.Pattern[str]:
         return re.compile("(?!)")
     return re.compile(
         "|".join(
-            rf"(?<![a-z]){re.escape(w)}(?![a-z])" if _LATIN_RE.search(w) else re.escape(w)
+            rf"{not_after_a_letter([w])}(?![a-z])" if _LATIN_RE.search(w) else re.escape(w)
             for w in words
         )
     )

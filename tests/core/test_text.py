@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core import text as core_text
 from bot.core.text import (
     _BULLET_OPENERS,
     _BULLET_RE,
@@ -181,6 +182,121 @@ def test_html_to_paragraphs() -> None:
     assert html_to_paragraphs("<title>Only title</title><p>x</p>").title == "Only title"
 
 
+def _html_the_long_way(text: str) -> core_text.HtmlText:
+    """html_to_paragraphs with every page read by HTMLParser (no plain-tag reading)."""
+    reader = core_text._HtmlReader()
+    reader.feed(core_text._STRAY_LT_RE.sub("&lt;", core_text._remove_comments(text)))
+    reader.close()
+    reader._flush()
+    title = " ".join(reader.h1.split()) or " ".join(reader.title.split())
+    return core_text.HtmlText(title, tuple(reader.paragraphs), reader.published, reader.lang)
+
+
+_TAG_NAMES = [
+    "p",
+    "P",
+    "div",
+    "br",
+    "h1",
+    "H1",
+    "title",
+    "html",
+    "head",
+    "meta",
+    "time",
+    "nav",
+    "li",
+    "span",
+    "a",
+    "script",
+    "style",
+    "textarea",
+    "footer",
+    "hr",
+]
+_ATTRS = st.builds(
+    lambda space, name, value: f"{space}{name}{value}",
+    st.sampled_from([" ", "  ", "\n\t", ""]),
+    st.sampled_from(["lang", "LANG", "name", "property", "content", "datetime", "class", "x-y"]),
+    st.sampled_from(
+        [
+            "",
+            "=''",
+            "='en'",
+            '="zh-Hans"',
+            "='date'",
+            '="DatePublished"',
+            "='article:published_time'",
+            "='2025-01-02'",
+            "='a&amp;b&#39;c &lt;'",
+            '="a?b=1&c=2"',
+            "=bare",
+            "='>'",
+            "='1/2'",
+        ]
+    ),
+)
+_PIECES = st.one_of(
+    st.builds(
+        lambda name, attrs, close, space: f"<{name}{''.join(attrs)}{space}{close}>",
+        st.sampled_from(_TAG_NAMES),
+        st.lists(_ATTRS, max_size=3),
+        st.sampled_from(["", "/", " /"]),
+        st.sampled_from(["", " ", "\n"]),
+    ),
+    st.builds(
+        lambda name, space: f"</{name}{space}>",
+        st.sampled_from(_TAG_NAMES),
+        st.sampled_from(["", "", " "]),
+    ),
+    st.sampled_from(
+        [
+            "<!doctype html>",
+            "<!DOCTYPE html>",
+            "<!-- c -->",
+            "<!--",
+            "<?xml?>",
+            "<![CDATA[x]]>",
+            "< p>",
+            "<",
+            ">",
+            "&amp;",
+            "&lt;b&gt;",
+            "&",
+            "&#",
+            "&nbsp",
+            "\n",
+            " ",
+            "。",
+            "“",
+            "</>",
+            "<p",
+            "</p",
+        ]
+    ),
+    st.text("ab &;#\n\t.Zz中文<>/='\"", max_size=12),
+)
+
+
+@settings(max_examples=1500)
+@given(st.lists(_PIECES, max_size=14))
+def test_plain_tags_are_read_as_htmlparser_reads_them(pieces: list[str]) -> None:
+    page = "".join(pieces)
+    assert html_to_paragraphs(page) == _html_the_long_way(page)
+
+
+def test_a_page_of_plain_tags_is_read_without_htmlparser() -> None:
+    page = "<!doctype html><html lang='en'><head><title>T &amp; U</title></head><p>a</p></html>"
+    plain = core_text._HtmlReader()
+    assert core_text._read_plain(plain, page)
+    assert plain.title == "T & U" and plain.lang == "en"
+    dated = "<html lang='a&amp;b'><meta name='date' content='1&lt;2&#39;'><p>x</p>"
+    assert html_to_paragraphs(dated) == _html_the_long_way(dated)
+    assert html_to_paragraphs(dated).published == "1<2'"
+    assert not core_text._read_plain(core_text._HtmlReader(), "<p>x</p><script>y</script>")
+    assert not core_text._read_plain(core_text._HtmlReader(), "<p>x</p><br/ >")
+
+
 def test_looks_like_html() -> None:
     assert looks_like_html("<!DOCTYPE html><html><body><p>x</p></body></html>")
     assert looks_like_html("\n<div>\n<p data-vmark='1'>x</p></div>")
@@ -259,3 +375,10 @@ def test_a_line_pattern_matches_only_lines_opening_as_its_openers_say(line: str)
 @given(st.lists(_MARKUP | st.text(max_size=3), max_size=12).map("".join))
 def test_no_line_pattern_matches_a_line_its_openers_rule_out(raw: str) -> None:
     _opens_as_its_openers_say(raw)
+
+
+@settings(max_examples=300)
+@given(st.text(" \t\n\r\u3000\u00a0\u2028", min_size=1))
+def test_a_flush_of_spaces_alone_keeps_nothing_with_or_without_unwrapping(space: str) -> None:
+    # Why _flush skips _WRAP_RE for chunks of white space alone: nothing is left either way.
+    assert " ".join(_WRAP_RE.sub("", space).split()) == " ".join(space.split()) == ""

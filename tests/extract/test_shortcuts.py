@@ -28,7 +28,17 @@ from bot.core.text import (
     split_sentences,
     to_simplified,
 )
-from bot.extract import amounts, dates, entities, load_rule_pack, parties, rules, sentences, summary
+from bot.extract import (
+    amounts,
+    dates,
+    entities,
+    events,
+    load_rule_pack,
+    parties,
+    rules,
+    sentences,
+    summary,
+)
 from bot.extract.amounts import (
     _DIGITS_RE,
     _PREFIX_ENDS,
@@ -40,6 +50,7 @@ from bot.extract.amounts import (
     _prefixed,
     trie_pattern,
 )
+from bot.extract.clusters import _kinds
 from bot.extract.dates import find_dates
 from bot.extract.entities import (
     _ORG_RE,
@@ -50,7 +61,7 @@ from bot.extract.entities import (
     _dotted,
     _glossed,
 )
-from bot.extract.events import _CLAUSE_BREAK_RE, _amounts, _breaks
+from bot.extract.events import _CLAUSE_BREAK_RE, Analysed, _amounts, _breaks
 from bot.extract.sentences import Sentence, _required_literal, _required_needles, fold, join
 
 PACK = load_rule_pack(*default_documents())
@@ -739,3 +750,82 @@ MONTH_PIECES += ["MarMay", "jan", "June 3, 2024", "三月", "’", "S", "ep"]
 @given(st.lists(st.sampled_from(MONTH_PIECES), max_size=12).map("".join))
 def test_the_lines_naming_a_month_are_those_the_pattern_finds(text: str) -> None:
     assert dates._month_lines(text) == _month_lines_long_way(text)
+
+
+NAMES = [*sorted(PACK.entity_kinds)[:6], "Acme", "Lucas Beyer", "卢伟冰", "Yukos"]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.sampled_from(NAMES), st.sampled_from(["org", "person", "unknown"])),
+            max_size=5,
+        ),
+        max_size=6,
+    )
+)
+def test_the_kinds_of_names_are_the_article_s_updated_by_the_pack_s(
+    lines: list[list[tuple[str, str]]],
+) -> None:
+    analysed = [
+        Analysed(
+            Sentence(i, 1, "x", "x"),
+            [],
+            [entities.Mention(0, 1, name, kind, False) for name, kind in line],
+            [],
+            [],
+            [],
+        )
+        for i, line in enumerate(lines)
+    ]
+    long_way = {m.name: m.kind for at in analysed for m in at.mentions}
+    long_way.update(PACK.entity_kinds)
+    assert _kinds(analysed, PACK.entity_kinds) == long_way
+
+
+HEAD_PIECES = ["the ", "this ", "that ", "the latest ", "a ", "of ", "bathe ", "x", "The ", " "]
+HEAD_PIECES += ["此次", "这笔", "一", "\n", ",", "，", "’", "’s "]
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from(HEAD_PIECES), max_size=8))
+def test_a_head_tells_anaphora_as_the_pattern_does(pieces: list[str]) -> None:
+    head = "".join(pieces)
+    text = head + "deal"
+    at = Analysed(Sentence(0, 1, text, text), [], [], [], [], [])
+    hit = rules.Hit(len(head), len(text), rules.Term("trigger", "merger", True, False))
+    tail = text[max(0, len(head) - events._ANAPHORA_REACH) : len(head)]
+    cut = last_of(tail, "，,；;。：:")
+    assert events._anaphoric(at, hit, PACK) == (PACK.anaphora.search(tail, cut + 1) is not None)
+
+
+LETTER_WORDS = st.lists(st.text("ab .\n总", min_size=1, max_size=4), min_size=1, max_size=5)
+
+
+@settings(max_examples=1000)
+@given(LETTER_WORDS, st.text("ab .\n总x", max_size=30), st.integers(0, 5))
+def test_a_look_behind_after_the_first_character_finds_what_one_before_it_finds(
+    words: list[str], text: str, pos: int
+) -> None:
+    new = re.compile(f"(?:{amounts.not_after_a_letter(words)})")
+    old = re.compile(f"(?<![a-z])(?:{amounts._alternation(words)})")
+    assert [m.span() for m in new.finditer(text, pos)] == [
+        m.span() for m in old.finditer(text, pos)
+    ]
+    ending_new, ending_old = re.compile(f"{new.pattern}[ a]*$"), re.compile(f"{old.pattern}[ a]*$")
+    found, expected = ending_new.search(text, pos), ending_old.search(text, pos)
+    assert (found and found.span()) == (expected and expected.span())
+
+
+VALUES_AT_PIECES = ["values ", "valuing ", "revalues ", "the company ", "at ", "about ", "x", " "]
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(VALUES_AT_PIECES), max_size=8))
+def test_values_at_is_found_from_its_v_as_from_before_it(pieces: list[str]) -> None:
+    head = "".join(pieces)
+    old = re.compile(events._VALUES_AT_RE.pattern.replace("v(?<![a-z]v)alu", "(?<![a-z])valu", 1))
+    assert old.pattern != events._VALUES_AT_RE.pattern
+    found, expected = events._VALUES_AT_RE.search(head), old.search(head)
+    assert (found and found.span()) == (expected and expected.span())
