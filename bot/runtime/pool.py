@@ -125,7 +125,9 @@ def _context() -> multiprocessing.context.ForkServerContext:
     # server imports what workers run once, so a worker starts in milliseconds, not 0.5 s;
     # only that (analysis, and writing feed pages): not the store, which workers never use.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["bot.runtime.pool", "bot.runtime.pagefiles"])
+    context.set_forkserver_preload(
+        ["bot.runtime.pool", "bot.runtime.pagefiles", "bot.runtime.heap"]
+    )
     return context
 
 

@@ -21,7 +21,7 @@ from pathlib import Path, PurePath
 
 from bot.core.lru import Lru
 from bot.core.membership import type_feed
-from bot.runtime import pool
+from bot.runtime import heap, pool
 from bot.runtime.files import atomic_write
 from bot.runtime.pagefiles import PageTask, write_page
 from bot.site.catalog import (
@@ -303,7 +303,7 @@ class Publisher:
                 for rel in write_page(self.site, self.folder, *self._page(task), self.fragments)
             ]
         changed: list[str] = []
-        executor: ProcessPoolExecutor | None = pool.executor(processes)
+        executor: ProcessPoolExecutor | None = pool.executor(processes, heap.keep_freed_memory)
         window: deque[tuple[PageTask, list[Entry], Future[list[str]]]] = deque()
 
         def collect(task: PageTask, entries: list[Entry], future: Future[list[str]]) -> list[str]:
