@@ -19,7 +19,7 @@ import ctypes
 import gc
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 FIRST_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
 
@@ -59,13 +59,9 @@ def fewer_malloc_arenas(arenas: int = 2) -> None:
     threads (HTTP, Telegram, the scheduler, the watcher) each allocate a little. Two keep its
     peak RSS ~4 MB lower at 100,000 articles (docs/benchmarks.md, 2026-12-07). Call it before
     threads start. A MALLOC_ARENA_MAX in the environment wins; other C libraries: nothing."""
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
-        return
-    mallopt(M_ARENA_MAX, arenas)
+    mallopt = _mallopt()
+    if mallopt is not None and "MALLOC_ARENA_MAX" not in os.environ:
+        mallopt(M_ARENA_MAX, arenas)
 
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters
@@ -80,9 +76,15 @@ def keep_freed_memory() -> None:
     backfill's publish: 0.45 -> 0.15 s of kernel CPU). It keeps what it frees for the next
     page instead, and gives it all back when it ends with the publish. Other C libraries:
     nothing."""
+    mallopt = _mallopt()
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest
+        mallopt(M_TRIM_THRESHOLD, 256 << 20)
+
+
+def _mallopt() -> Callable[[int, int], int] | None:
+    """glibc's `mallopt`, or None under another C library."""
     try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
-        return
-    mallopt(M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest
-    mallopt(M_TRIM_THRESHOLD, 256 << 20)
+        return ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
